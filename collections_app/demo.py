@@ -1,0 +1,37 @@
+"""Demo users for each role, with known passwords (printed by `make run`)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from collections_app.roles import ADMIN, COLLECTOR, MANAGER
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data only; printed on purpose
+
+DEMO_USERS: list[tuple[str, str, str, str]] = [
+    # username, role, display name, language
+    ("admin", ADMIN, "Ada Admin", "en"),
+    ("manager.us", MANAGER, "Morgan Reyes", "en"),
+    ("manager.cn", MANAGER, "刘经理", "zh-hans"),
+    ("collector.us1", COLLECTOR, "Casey Brooks", "en"),
+    ("collector.us2", COLLECTOR, "Jordan Lee", "en"),
+    ("collector.cn1", COLLECTOR, "王小芳", "zh-hans"),
+    ("collector.cn2", COLLECTOR, "陈建国", "zh-hans"),
+]
+
+
+def demo_users_create() -> list[tuple[str, str, str]]:
+    """Create (or reset) the demo users; returns (username, role, password) for printing."""
+    User = get_user_model()
+    created = []
+    for username, role, name, _language in DEMO_USERS:
+        user, _ = User.objects.get_or_create(username=username)
+        user.first_name = name
+        user.is_staff = role == ADMIN
+        user.is_superuser = role == ADMIN
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        created.append((username, role, DEMO_PASSWORD))
+    return created

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class LoansConfig(AppConfig):
+    """Borrowers, loans, schedules, payments and days past due."""
+
+    name = "loans"
+    verbose_name = _("Loans")

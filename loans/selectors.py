@@ -1,0 +1,64 @@
+"""Reads of the loans domain for pages and the API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Case, CharField, Count, Sum, Value, When
+
+from loans.models import Loan
+
+# The buckets collections teams report by (days past due).
+DPD_BUCKETS: list[tuple[str, int, int | None]] = [
+    ("current", 0, 0),
+    ("1-30", 1, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("91-180", 91, 180),
+    ("181+", 181, None),
+]
+
+
+def dpd_bucket_expression() -> Case:
+    whens = []
+    for label, low, high in DPD_BUCKETS:
+        condition = {"days_past_due__gte": low}
+        if high is not None:
+            condition["days_past_due__lte"] = high
+        whens.append(When(**condition, then=Value(label)))
+    return Case(*whens, output_field=CharField())
+
+
+def portfolio_overview() -> list[dict[str, Any]]:
+    """Active loans per currency and DPD bucket: count, amount overdue, outstanding (one query)."""
+    rows = (
+        Loan.objects.active()
+        .annotate(bucket=dpd_bucket_expression())
+        .values("currency", "bucket")
+        .annotate(loans=Count("id"), overdue=Sum("amount_overdue"), outstanding=Sum("outstanding_balance"))
+        .order_by("currency")
+    )
+    order = {label: index for index, (label, _, _) in enumerate(DPD_BUCKETS)}
+    table: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        currency = table.setdefault(
+            row["currency"],
+            {
+                "currency": row["currency"],
+                "buckets": {label: None for label, _, _ in DPD_BUCKETS},
+                "loans": 0,
+                "overdue": Decimal("0.00"),
+                "outstanding": Decimal("0.00"),
+            },
+        )
+        currency["buckets"][row["bucket"]] = row
+        currency["loans"] += row["loans"]
+        currency["overdue"] += row["overdue"] or 0
+        currency["outstanding"] += row["outstanding"] or 0
+    for currency in table.values():
+        currency["bucket_rows"] = [
+            {"label": label, **(currency["buckets"][label] or {"loans": 0, "overdue": 0, "outstanding": 0})}
+            for label in sorted(currency["buckets"], key=order.__getitem__)
+        ]
+    return list(table.values())

@@ -1,0 +1,251 @@
+"""Input validation for borrowers, loans and payments — shared by the file importers and the API.
+
+Each row is validated on its own here; whole-file rules (duplicates, conflicts with stored data) live in
+``loans.intake``. Unknown fields are errors, not silently dropped: a typo in a column name must not lose data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.serializerfields import PhoneNumberField
+from rest_framework import serializers
+
+from loans.models import EmailKind, Language, PhoneKind
+from loans.money import CURRENCY_EXPONENTS, MoneyError, parse_money
+from loans.schedule import MAX_TERM_MONTHS
+from loans.timezones import US_STATE_ZONES, is_valid_zone
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class MoneyField(serializers.CharField):
+    """An amount as a string or number (not float); decimals checked against the row's currency later."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, float):
+            raise serializers.ValidationError(_("Give amounts as strings, not floating-point numbers."))
+        try:
+            # Two decimals is the most any supported currency has; the currency-specific check comes later.
+            return parse_money(data, "USD", allow_zero=self.allow_zero)
+        except MoneyError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def __init__(self, *, allow_zero: bool = False, **kwargs: Any) -> None:
+        self.allow_zero = allow_zero
+        super().__init__(**kwargs)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with an explicit offset: a bare local time is ambiguous across the lender's time zones."""
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(_("Give a time zone offset, e.g. 2026-03-01T10:00:00+08:00."))
+        return super().to_internal_value(value)
+
+
+def check_currency_decimals(amount: Decimal, currency: str) -> None:
+    try:
+        parse_money(amount, currency, allow_zero=True)
+    except MoneyError as exc:
+        raise serializers.ValidationError(str(exc)) from exc
+
+
+class AddressSerializer(StrictSerializer):
+    line1 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$", error_messages={"invalid": _("Use an ISO 3166-1 alpha-2 code such as US or CN.")}
+    )
+
+    def validate_country(self, value: str) -> str:
+        return value.upper()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["country"] == "US":
+            attrs["region"] = attrs["region"].upper()
+            if attrs["region"] not in US_STATE_ZONES:
+                raise serializers.ValidationError({"region": _("Use the two-letter USPS state code, e.g. MA.")})
+        return attrs
+
+
+class PhoneInputSerializer(StrictSerializer):
+    number = PhoneNumberField(region=None)
+    kind = serializers.ChoiceField(choices=PhoneKind.choices, default=PhoneKind.MOBILE)
+    sms_consent = serializers.BooleanField(default=False)
+    autodial_consent = serializers.BooleanField(default=False)
+
+    def validate_number(self, value: Any) -> str:
+        return value.as_e164
+
+
+class EmailInputSerializer(StrictSerializer):
+    address = serializers.EmailField()
+    kind = serializers.ChoiceField(choices=EmailKind.choices, default=EmailKind.PERSONAL)
+
+    def validate_address(self, value: str) -> str:
+        return value.strip().lower()
+
+
+class BorrowerInputSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=64)
+    full_name = serializers.CharField(max_length=200)
+    national_id = serializers.RegexField(
+        r"^[0-9A-Za-z\- ]{4,32}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"invalid": _("Letters, digits, spaces and hyphens only, 4 to 32 characters.")},
+    )
+    language = serializers.ChoiceField(choices=Language.choices, default=Language.EN)
+    address = AddressSerializer()
+    timezone = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    phones = PhoneInputSerializer(many=True, required=False, default=list)
+    emails = EmailInputSerializer(many=True, required=False, default=list)
+
+    def validate_timezone(self, value: str) -> str:
+        if value and not is_valid_zone(value):
+            raise serializers.ValidationError(_("Not an IANA time zone name such as America/New_York."))
+        return value
+
+    def validate_phones(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        numbers = [phone["number"] for phone in value]
+        if len(numbers) != len(set(numbers)):
+            raise serializers.ValidationError(_("The same number is listed twice."))
+        return value
+
+    def validate_emails(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        addresses = [email["address"] for email in value]
+        if len(addresses) != len(set(addresses)):
+            raise serializers.ValidationError(_("The same address is listed twice."))
+        return value
+
+
+class InstallmentInputSerializer(StrictSerializer):
+    number = serializers.IntegerField(min_value=1, max_value=MAX_TERM_MONTHS)
+    due_date = serializers.DateField()
+    amount_due = MoneyField(required=False)
+    principal = MoneyField(required=False, allow_zero=True)
+    interest = MoneyField(required=False, allow_zero=True)
+    fee = MoneyField(required=False, allow_zero=True)
+    amount_paid = MoneyField(required=False, allow_zero=True, default=Decimal("0.00"))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        parts = [attrs.get(name) for name in ("principal", "interest", "fee")]
+        if any(part is not None for part in parts):
+            principal, interest, fee = (part or Decimal("0.00") for part in parts)
+            total = principal + interest + fee
+            if "amount_due" in attrs and attrs["amount_due"] != total:
+                raise serializers.ValidationError(
+                    {"amount_due": _("Must equal principal + interest + fee (%(total)s).") % {"total": total}}
+                )
+            if total <= 0:
+                raise serializers.ValidationError({"amount_due": _("Must be greater than zero.")})
+        elif "amount_due" in attrs:
+            # No breakdown given: the whole installment is treated as principal.
+            principal, interest, fee = attrs["amount_due"], Decimal("0.00"), Decimal("0.00")
+        else:
+            raise serializers.ValidationError({"amount_due": _("Give amount_due or principal/interest/fee.")})
+        if attrs["amount_paid"] > principal + interest + fee:
+            raise serializers.ValidationError({"amount_paid": _("Cannot exceed the amount due.")})
+        return {
+            "number": attrs["number"],
+            "due_date": attrs["due_date"],
+            "principal": principal,
+            "interest": interest,
+            "fee": fee,
+            "amount_paid": attrs["amount_paid"],
+        }
+
+
+class LoanInputSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=64)
+    product = serializers.SlugField(max_length=40)
+    principal = MoneyField()
+    currency = serializers.ChoiceField(choices=sorted(CURRENCY_EXPONENTS))
+    disbursed_on = serializers.DateField()
+    annual_rate = serializers.DecimalField(
+        max_digits=7, decimal_places=4, min_value=Decimal("0"), max_value=Decimal("999"), required=False
+    )
+    term_months = serializers.IntegerField(min_value=1, max_value=MAX_TERM_MONTHS, required=False)
+    first_due_date = serializers.DateField(required=False)
+    installments = InstallmentInputSerializer(many=True, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        currency = attrs["currency"]
+        errors: dict[str, Any] = {}
+        try:
+            check_currency_decimals(attrs["principal"], currency)
+        except serializers.ValidationError as exc:
+            errors["principal"] = exc.detail
+        generated = {"annual_rate", "term_months", "first_due_date"}
+        given = generated & set(attrs)
+        installments = attrs.get("installments")
+        if installments:
+            if given - {"annual_rate"}:
+                errors["installments"] = [_("Give either installments or term_months + first_due_date, not both.")]
+            else:
+                errors.update(self._check_installments(attrs, installments))
+        elif given != generated:
+            missing = ", ".join(sorted(generated - given))
+            errors["installments"] = [_("Give installments, or generate them with %(missing)s.") % {"missing": missing}]
+        elif attrs["first_due_date"] <= attrs["disbursed_on"]:
+            errors["first_due_date"] = [_("Must be after the disbursement date.")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    @staticmethod
+    def _check_installments(attrs: dict[str, Any], installments: list[dict[str, Any]]) -> dict[str, Any]:
+        numbers = [row["number"] for row in installments]
+        if sorted(numbers) != list(range(1, len(numbers) + 1)):
+            return {"installments": [_("Installments must be numbered 1, 2, 3, … without gaps or repeats.")]}
+        by_number = sorted(installments, key=lambda row: row["number"])
+        dates = [row["due_date"] for row in by_number]
+        if dates != sorted(dates):
+            return {"installments": [_("Due dates must not go backwards as the numbers increase.")]}
+        if dates[0] < attrs["disbursed_on"]:
+            return {"installments": [_("No installment can be due before the disbursement date.")]}
+        for row in installments:
+            for name in ("principal", "interest", "fee", "amount_paid"):
+                try:
+                    check_currency_decimals(row[name], attrs["currency"])
+                except serializers.ValidationError as exc:
+                    return {"installments": [f"#{row['number']} {name}: {exc.detail[0]}"]}
+        return {}
+
+
+class LoanIntakeRowSerializer(StrictSerializer):
+    """One row of a loans file: the borrower and one of their loans."""
+
+    borrower = BorrowerInputSerializer()
+    loan = LoanInputSerializer()
+
+
+class PaymentInputSerializer(StrictSerializer):
+    """One payment; ``loan`` is the loan's external id."""
+
+    loan = serializers.CharField(max_length=64)
+    amount = MoneyField()
+    currency = serializers.ChoiceField(choices=sorted(CURRENCY_EXPONENTS), required=False)
+    received_at = AwareDateTimeField()
+    reference = serializers.CharField(max_length=100)

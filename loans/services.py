@@ -1,0 +1,255 @@
+"""Writes to the loans domain: payments and their allocation, the days-past-due snapshot, borrower derivations.
+
+Every function here is the only way its data changes: views, API, commands and tasks call these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, F, Func, IntegerField, Min, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Round
+from django.utils import timezone
+
+from loans.allocation import InstallmentDue, PaymentIn, allocate, validate_order
+from loans.models import Borrower, Installment, Loan, LoanProduct, LoanStatus, Payment, PaymentAllocation, PaymentSource
+from loans.sql import bulk_set
+from loans.timezones import candidate_time_zones
+
+ZERO = Decimal("0.00")
+
+
+class PaymentConflict(Exception):
+    """A payment reference already used on this loan for a different amount or time."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Personal data
+# ---------------------------------------------------------------------------------------------------------------
+def national_id_normalise(raw: str) -> str:
+    return re.sub(r"[\s\-]", "", raw).upper()
+
+
+def national_id_hash(raw: str) -> str:
+    """Keyed hash for lookup: equal ids give equal hashes, but the id cannot be recovered or guessed offline."""
+    key = settings.PII_HASH_KEY.encode()
+    return hmac.new(key, national_id_normalise(raw).encode(), hashlib.sha256).hexdigest()
+
+
+def national_id_mask(raw: str) -> str:
+    """Everything but the last four characters replaced by asterisks."""
+    value = national_id_normalise(raw)
+    return "*" * max(len(value) - 4, 0) + value[-4:]
+
+
+def borrowers_refresh_time_zones(*, borrower_ids: Iterable[int]) -> int:
+    """Recompute the candidate time zones of these borrowers from override, address and phones (3 queries)."""
+    borrowers = list(Borrower.objects.filter(pk__in=list(borrower_ids)).prefetch_related("phones"))
+    changed = []
+    for borrower in borrowers:
+        zones = candidate_time_zones(
+            override=borrower.timezone,
+            country=borrower.country,
+            region=borrower.region,
+            phone_numbers=[str(phone.number) for phone in borrower.phones.all()],
+        )
+        if zones != borrower.time_zones:
+            borrower.time_zones = zones
+            changed.append(borrower)
+    Borrower.objects.bulk_update(changed, ["time_zones"], batch_size=1000)
+    return len(changed)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Allocation
+# ---------------------------------------------------------------------------------------------------------------
+def loans_reallocate(*, loan_ids: Iterable[int]) -> None:
+    """Re-run the allocation waterfall for these loans from all their payments (a fixed number of queries).
+
+    Callers hold the loans' row locks (or own the loans exclusively, as an import transaction does).
+    """
+    loan_ids = list(loan_ids)
+    if not loan_ids:
+        return
+    loans = {loan.pk: loan for loan in Loan.objects.filter(pk__in=loan_ids).select_related("product")}
+    installments: dict[int, list[Installment]] = defaultdict(list)
+    for inst in Installment.objects.filter(loan_id__in=loan_ids):
+        installments[inst.loan_id].append(inst)
+    payments: dict[int, list[Payment]] = defaultdict(list)
+    for payment in Payment.objects.filter(loan_id__in=loan_ids):
+        payments[payment.loan_id].append(payment)
+
+    installment_rows: list[tuple] = []
+    payment_rows: list[tuple] = []
+    loan_rows: list[tuple] = []
+    new_allocations: list[PaymentAllocation] = []
+    for loan_id, loan in loans.items():
+        zone = ZoneInfo(loan.product.timezone)
+        result = allocate(
+            [
+                InstallmentDue(
+                    id=inst.pk,
+                    due_date=inst.due_date,
+                    number=inst.number,
+                    due={"principal": inst.principal_due, "interest": inst.interest_due, "fee": inst.fee_due},
+                    opening_paid=inst.opening_paid,
+                )
+                for inst in installments[loan_id]
+            ],
+            [
+                PaymentIn(
+                    id=p.pk,
+                    amount=p.amount,
+                    received_at=p.received_at,
+                    local_date=p.received_at.astimezone(zone).date(),
+                )
+                for p in payments[loan_id]
+            ],
+            validate_order(loan.product.allocation_order),
+        )
+        for inst in installments[loan_id]:
+            paid = result.paid[inst.pk]
+            new = (paid["principal"], paid["interest"], paid["fee"], result.paid_on[inst.pk])
+            if new != (inst.principal_paid, inst.interest_paid, inst.fee_paid, inst.paid_on):
+                installment_rows.append((inst.pk, *new))
+        payment_rows.extend(
+            (p.pk, result.unapplied[p.pk]) for p in payments[loan_id] if p.unapplied_amount != result.unapplied[p.pk]
+        )
+        if loan.credit_balance != result.credit:
+            loan_rows.append((loan.pk, result.credit))
+        new_allocations.extend(
+            PaymentAllocation(payment_id=p, installment_id=i, component=c, amount=a)
+            for p, i, c, a in result.allocations
+        )
+
+    PaymentAllocation.objects.filter(payment__loan_id__in=loan_ids).delete()
+    PaymentAllocation.objects.bulk_create(new_allocations, batch_size=2000)
+    bulk_set(Installment, ["principal_paid", "interest_paid", "fee_paid", "paid_on"], installment_rows)
+    bulk_set(Payment, ["unapplied_amount"], payment_rows)
+    bulk_set(Loan, ["credit_balance"], loan_rows)
+
+
+def product_today(product: LoanProduct) -> dt.date:
+    """Today's date in the product's business time zone (due dates are dates there)."""
+    return timezone.now().astimezone(ZoneInfo(product.timezone)).date()
+
+
+def payment_record(
+    *,
+    loan_id: int,
+    amount: Decimal,
+    received_at: dt.datetime,
+    reference: str,
+    source: str = PaymentSource.API,
+) -> tuple[Payment, bool]:
+    """Record a payment and re-allocate the loan; returns (payment, created).
+
+    Idempotent per (loan, reference): posting the same payment again returns the stored one; the same reference
+    with a different amount or time is a conflict, never a second payment.
+    """
+    with transaction.atomic():
+        # The loan's row lock serialises payments of one loan: allocation reads and rewrites all of them.
+        loan = Loan.objects.select_for_update().select_related("product").get(pk=loan_id)
+        existing = Payment.objects.filter(loan=loan, reference=reference).first()
+        if existing is not None:
+            if existing.amount != amount or existing.received_at != received_at:
+                raise PaymentConflict(
+                    f"reference {reference!r} is already used on loan {loan.external_id} for "
+                    f"{existing.amount} {existing.currency} received {existing.received_at.isoformat()}"
+                )
+            return existing, False
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    loan=loan,
+                    amount=amount,
+                    currency=loan.currency,
+                    received_at=received_at,
+                    reference=reference,
+                    source=source,
+                )
+        except IntegrityError as exc:  # pragma: no cover - the row lock above makes this unreachable in practice
+            raise PaymentConflict(f"reference {reference!r} was recorded concurrently") from exc
+        loans_reallocate(loan_ids=[loan.pk])
+        loans_refresh_balances(as_of=product_today(loan.product), loan_ids=[loan.pk])
+    payment.refresh_from_db()
+    return payment, True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Days past due and balances: set-based, one UPDATE for any number of loans
+# ---------------------------------------------------------------------------------------------------------------
+class DaysBetween(Func):
+    """Whole days from the second date to the first (``end - start``), as an integer, in SQL."""
+
+    output_field = IntegerField()
+    arg_joiner = " - "
+    template = "(%(expressions)s)"  # PostgreSQL: date - date is an integer number of days
+
+    def as_sqlite(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(julianday(%(expressions)s) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+_REMAINING = (
+    F("principal_due") + F("interest_due") + F("fee_due") - F("principal_paid") - F("interest_paid") - F("fee_paid")
+)
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def _per_loan(queryset, expression):  # type: ignore[no-untyped-def]
+    """A correlated subquery: one aggregate of the outer loan's installments."""
+    if isinstance(expression, Sum):
+        # SQLite keeps decimals as binary floats: round so that a fully paid loan sums to exactly 0.
+        expression = Round(expression, 2, output_field=_MONEY)
+    return Subquery(queryset.filter(loan=OuterRef("pk")).order_by().values("loan").annotate(v=expression).values("v"))
+
+
+def loans_refresh_balances(*, as_of: dt.date | None = None, loan_ids: Iterable[int] | None = None) -> int:
+    """Recompute days past due, overdue amount and outstanding balance as of the end of ``as_of``.
+
+    Days past due counts from the oldest installment due before ``as_of`` and not fully paid by its end (an
+    installment due on the 31st and unpaid is 1 day past due on the 1st). Without ``as_of`` each product uses its
+    own local today. One UPDATE statement per product (no Python loop over loans); returns the rows updated.
+    """
+    loans = Loan.objects.filter(status__in=[LoanStatus.ACTIVE, LoanStatus.PAID_OFF])
+    if loan_ids is not None:
+        loans = loans.filter(pk__in=list(loan_ids))
+    if as_of is None:
+        return sum(
+            _refresh(loans.filter(product=product), product_today(product)) for product in LoanProduct.objects.all()
+        )
+    return _refresh(loans, as_of)
+
+
+def _refresh(loans, as_of: dt.date) -> int:  # type: ignore[no-untyped-def]
+    overdue = Installment.objects.overdue_on(as_of)
+    oldest_unpaid = _per_loan(overdue, Min("due_date"))
+    updated = loans.update(
+        overdue_since=oldest_unpaid,
+        days_past_due=Coalesce(DaysBetween(Value(as_of), oldest_unpaid), 0),
+        amount_overdue=Coalesce(
+            _per_loan(overdue, Sum(_REMAINING, output_field=_MONEY)), Value(ZERO), output_field=_MONEY
+        ),
+        outstanding_balance=Coalesce(
+            _per_loan(Installment.objects.all(), Sum(_REMAINING, output_field=_MONEY)), Value(ZERO), output_field=_MONEY
+        ),
+        balances_as_of=as_of,
+    )
+    loans.filter(status=LoanStatus.ACTIVE, outstanding_balance=0).update(status=LoanStatus.PAID_OFF)
+    loans.filter(status=LoanStatus.PAID_OFF, outstanding_balance__gt=0).update(status=LoanStatus.ACTIVE)
+    return updated
