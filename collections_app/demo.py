@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from collections_app.models import Team, TeamMembership
 from collections_app.roles import ADMIN, COLLECTOR, MANAGER
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data only; printed on purpose
@@ -21,8 +22,14 @@ DEMO_USERS: list[tuple[str, str, str, str]] = [
 ]
 
 
+DEMO_TEAMS = [
+    ("US collections", "en", "manager.us", ["collector.us1", "collector.us2"]),
+    ("三门峡催收组", "zh-hans", "manager.cn", ["collector.cn1", "collector.cn2"]),
+]
+
+
 def demo_users_create() -> list[tuple[str, str, str]]:
-    """Create (or reset) the demo users; returns (username, role, password) for printing."""
+    """Create (or reset) the demo users and their teams; returns (username, role, password) for printing."""
     User = get_user_model()
     created = []
     for username, role, name, _language in DEMO_USERS:
@@ -34,4 +41,10 @@ def demo_users_create() -> list[tuple[str, str, str]]:
         user.save()
         user.groups.set([Group.objects.get(name=role)])
         created.append((username, role, DEMO_PASSWORD))
+    for team_name, language, manager, collectors in DEMO_TEAMS:
+        team, _ = Team.objects.update_or_create(
+            name=team_name, defaults={"language": language, "manager": User.objects.get(username=manager)}
+        )
+        for username in collectors:
+            TeamMembership.objects.update_or_create(user=User.objects.get(username=username), defaults={"team": team})
     return created

@@ -24,8 +24,28 @@ _LOANS_READ = [
     "loans.view_installment",
     "loans.view_payment",
 ]
+_CASE_WORK = [
+    "collections_app.view_collectioncase",
+    "collections_app.view_casetransition",
+    "collections_app.view_promisetopay",
+    "collections_app.add_promisetopay",
+    "collections_app.view_paymentplan",
+    "collections_app.add_paymentplan",
+    "collections_app.view_planinstallment",
+    "collections_app.view_hold",
+    "collections_app.add_hold",
+    "collections_app.view_casenote",
+    "collections_app.add_casenote",
+    "collections_app.view_fieldvisit",
+    "collections_app.add_fieldvisit",
+    "collections_app.change_fieldvisit",
+    "collections_app.view_collectionpolicy",
+    "collections_app.view_installmentpolicy",
+    "compliance.view_restriction",
+    "notifications.view_outboundmessage",
+]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    COLLECTOR: [*_LOANS_READ],
+    COLLECTOR: [*_LOANS_READ, *_CASE_WORK],
     MANAGER: [
         *_LOANS_READ,
         "loans.add_payment",
@@ -34,6 +54,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "loans.change_phonenumber",
         "loans.add_emailaddress",
         "loans.change_emailaddress",
+        *_CASE_WORK,
+        "collections_app.approve_legal",
+        "collections_app.close_case",
+        "collections_app.reassign_case",
+        "collections_app.approve_plan",
+        "collections_app.view_team",
+        "collections_app.view_sweeprun",
         "auth.view_user",
     ],
     ADMIN: [

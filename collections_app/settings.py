@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "phonenumber_field",
+    "django_fsm",
     "loans",
     "compliance",
     "notifications",
@@ -223,12 +224,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "refresh-days-past-due": {
-        "task": "loans.tasks.refresh_days_past_due",
-        # Shortly after midnight UTC; the full daily sweep (collection cases) builds on the same refresh.
-        "schedule": crontab(hour=0, minute=15),
+    "daily-sweep": {
+        "task": "collections_app.tasks.daily_sweep",
+        # Each product is swept for its own local date; 06:00 UTC is early morning in the Americas and afternoon in
+        # China, the same calendar date in both. Admins can move it in the admin (periodic tasks).
+        "schedule": crontab(hour=env.int("SWEEP_HOUR_UTC", default=6), minute=0),
     },
 }
+SWEEP_CHUNKS = env.int("SWEEP_CHUNKS", default=4)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Notifications (provider backend) and Twilio

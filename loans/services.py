@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, F, Func, IntegerField, Min, OuterRef, Subquery, Sum, Value
+from django.db.models import DecimalField, F, Func, IntegerField, Min, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
@@ -219,14 +219,17 @@ def _per_loan(queryset, expression):  # type: ignore[no-untyped-def]
     return Subquery(queryset.filter(loan=OuterRef("pk")).order_by().values("loan").annotate(v=expression).values("v"))
 
 
-def loans_refresh_balances(*, as_of: dt.date | None = None, loan_ids: Iterable[int] | None = None) -> int:
+def loans_refresh_balances(
+    *, as_of: dt.date | None = None, loan_ids: Iterable[int] | None = None, loans: QuerySet[Loan] | None = None
+) -> int:
     """Recompute days past due, overdue amount and outstanding balance as of the end of ``as_of``.
 
     Days past due counts from the oldest installment due before ``as_of`` and not fully paid by its end (an
     installment due on the 31st and unpaid is 1 day past due on the 1st). Without ``as_of`` each product uses its
-    own local today. One UPDATE statement per product (no Python loop over loans); returns the rows updated.
+    own local today. ``loans`` narrows the set (e.g. one chunk of the sweep). One UPDATE statement per product (no
+    Python loop over loans); returns the rows updated.
     """
-    loans = Loan.objects.filter(status__in=[LoanStatus.ACTIVE, LoanStatus.PAID_OFF])
+    loans = (Loan.objects.all() if loans is None else loans).filter(status__in=[LoanStatus.ACTIVE, LoanStatus.PAID_OFF])
     if loan_ids is not None:
         loans = loans.filter(pk__in=list(loan_ids))
     if as_of is None:
@@ -253,3 +256,23 @@ def _refresh(loans, as_of: dt.date) -> int:  # type: ignore[no-untyped-def]
     loans.filter(status=LoanStatus.ACTIVE, outstanding_balance=0).update(status=LoanStatus.PAID_OFF)
     loans.filter(status=LoanStatus.PAID_OFF, outstanding_balance__gt=0).update(status=LoanStatus.ACTIVE)
     return updated
+
+
+def loan_waive_fees(*, loan_id: int, amount: Decimal) -> Decimal:
+    """Waive up to ``amount`` of unpaid fees, oldest installment first (an agreed plan's waiver); returns the amount
+    waived. Re-allocates and refreshes the loan."""
+    with transaction.atomic():
+        loan = Loan.objects.select_for_update().select_related("product").get(pk=loan_id)
+        left = amount
+        rows = []
+        for inst in Installment.objects.filter(loan=loan).order_by("due_date", "number"):
+            take = min(left, inst.fee_due - inst.fee_paid)
+            if take > 0:
+                rows.append((inst.pk, inst.fee_due - take))
+                left -= take
+            if left <= 0:
+                break
+        bulk_set(Installment, ["fee_due"], rows)
+        loans_reallocate(loan_ids=[loan.pk])
+        loans_refresh_balances(as_of=product_today(loan.product), loan_ids=[loan.pk])
+    return amount - left

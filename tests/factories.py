@@ -80,3 +80,25 @@ def user_with_role(role: str, username: str | None = None):  # type: ignore[no-u
     user = get_user_model().objects.create_user(username=username or f"{role}-user", password="pw-for-tests-123")
     user.groups.add(Group.objects.get(name=role))
     return user
+
+
+def make_case(state: str = "reminder", loan=None, **fields):  # type: ignore[no-untyped-def]
+    """An open case on a loan with one overdue installment (100.00, due 2024-02-01), snapshot filled in."""
+    from collections_app.models import CollectionCase, CollectionPolicy
+    from loans.services import loans_refresh_balances
+
+    loan = loan or loan_with_schedule(("2024-02-01", "100.00"), ("2024-03-01", "100.00"))
+    loans_refresh_balances(as_of=dt.date(2024, 2, 11), loan_ids=[loan.pk])
+    loan.refresh_from_db()
+    values = {
+        "loan": loan,
+        "borrower": loan.borrower,
+        "state": state,
+        "policy": CollectionPolicy.objects.get(product__isnull=True, is_current=True),
+        "opened_on": dt.date(2024, 2, 5),
+        "stage_entered_on": dt.date(2024, 2, 5),
+        "days_past_due": 10,
+        "amount_overdue": Decimal("100.00"),
+    }
+    values.update(fields)
+    return CollectionCase.objects.create(**values)

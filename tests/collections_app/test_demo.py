@@ -7,7 +7,9 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from collections_app.models import CollectionCase
 from loans.models import Borrower, Loan, Payment
+from notifications.models import OutboundMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +30,7 @@ def fingerprint():
 def test_the_demo_has_both_lenders_every_overdue_depth_and_working_logins():
     output = seed()
     assert "Demo logins" in output and "collector.cn1" in output
+    assert CollectionCase.objects.filter(assigned_to__username="collector.cn1").exists()
     currencies = set(Loan.objects.values_list("currency", flat=True))
     assert currencies == {"CNY", "USD"}
     dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))
@@ -41,6 +44,8 @@ def test_the_demo_has_both_lenders_every_overdue_depth_and_working_logins():
 def test_the_same_seed_builds_the_same_portfolio():
     seed()
     first = fingerprint()
+    OutboundMessage.objects.all().delete()
+    CollectionCase.objects.all().delete()
     Payment.objects.all().delete()
     Loan.objects.all().delete()
     Borrower.objects.all().delete()

@@ -158,7 +158,7 @@ def test_over_payment_becomes_credit_on_the_loan():
     assert loan.status == "paid_off"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_posts_of_one_reference_record_one_payment():
     loan = loan_with_schedule(("2024-02-01", "100.00"), ("2024-03-01", "100.00"))
     results, errors = [], []

@@ -12,6 +12,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from collections_app.demo import demo_users_create
+from collections_app.sweep import sweep_run
 from loans.demo import seed_demo_portfolio
 from loans.models import Loan
 from loans.services import loans_refresh_balances
@@ -52,6 +53,9 @@ class Command(BaseCommand):
                 )
                 if options["as_of"]:
                     loans_refresh_balances(as_of=today)
+            # The day's sweep turns the overdue loans into cases at every stage, with priorities and assignees.
+            run = sweep_run(as_of=today)
+            self.stdout.write(f"Sweep for {today}: {run.counts.get('open', 0)} cases opened.")
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Demo portfolio: {result.loans.created.get('loans', 0)} loans, "

@@ -1,0 +1,592 @@
+"""Collection cases and everything around them: policies, teams, promises, plans, holds, notes, visits, the sweep.
+
+The case state machine (DESIGN.md §4) lives on ``CollectionCase``: its transition methods describe the graph and pure
+guards only. ``collections_app.services`` does the rest (lock → check → transition → save → audit → side effects) and
+the daily sweep moves cases in bulk with set-based SQL, writing the same ``CaseTransition`` audit rows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from loans.models import MONEY, ZERO, Borrower, Language, Loan, LoanProduct
+
+User = settings.AUTH_USER_MODEL
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Teams
+# ---------------------------------------------------------------------------------------------------------------
+class Team(models.Model):
+    """A group of collectors working one language, led by a manager."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    manager = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="managed_teams")
+    collectors_see_team_cases = models.BooleanField(
+        _("collectors see the team's cases"), default=False, help_text=_("Otherwise only their own.")
+    )
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMembership(models.Model):
+    """A collector's team; cases are assigned within the team whose language matches the borrower's."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="team_membership")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    accepts_new_cases = models.BooleanField(_("accepts new cases"), default=True)
+
+    class Meta:
+        verbose_name = _("team membership")
+        verbose_name_plural = _("team memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Policies: every edit is a new version; a case transition records the version that moved it.
+# ---------------------------------------------------------------------------------------------------------------
+class VersionedPolicy(models.Model):
+    """Common columns of versioned policies: one current version per product (or the default, product empty)."""
+
+    product = models.ForeignKey(
+        LoanProduct,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: the default for products without a policy of their own."),
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    is_current = models.BooleanField(default=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        scope = self.product.code if self.product_id else _("default")
+        return f"{scope} v{self.version}"
+
+
+CADENCE_STAGES = ("reminder", "formal_notice", "legal")
+CADENCE_CHANNELS = ("sms", "voice", "email", "letter")
+
+
+def validate_cadence(value: object) -> None:
+    """``{"reminder": {"sms": 3, "voice": 2}, "formal_notice": {"letter": 0, "voice": 2}}``: days between contacts
+    per stage and channel; 0 means once per stage."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("Cadence must be an object of stages."))
+    for stage, channels in value.items():
+        if stage not in CADENCE_STAGES:
+            raise ValidationError(_("Unknown stage %(stage)s.") % {"stage": stage})
+        if not isinstance(channels, dict):
+            raise ValidationError(_("Each stage maps channels to days."))
+        for channel, days in channels.items():
+            if channel not in CADENCE_CHANNELS:
+                raise ValidationError(_("Unknown channel %(channel)s.") % {"channel": channel})
+            if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 90:
+                raise ValidationError(_("Days must be a whole number from 0 to 90."))
+
+
+def validate_offsets(value: object) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 30 for v in value
+    ):
+        raise ValidationError(_("Give a list of whole days from 1 to 30, e.g. [3, 1]."))
+
+
+class CollectionPolicy(VersionedPolicy):
+    """Grace period, stage thresholds, reminder cadence and pre-due reminders of a product (or the default)."""
+
+    grace_days = models.PositiveSmallIntegerField(
+        _("grace period (days)"),
+        default=3,
+        validators=[MaxValueValidator(90)],
+        help_text=_("A case opens when days past due exceeds this."),
+    )
+    formal_notice_dpd = models.PositiveSmallIntegerField(_("formal notice at DPD"), default=30)
+    legal_dpd = models.PositiveSmallIntegerField(_("legal review at DPD"), default=90)
+    legal_requires_approval = models.BooleanField(_("legal escalation needs a manager's approval"), default=True)
+    pre_due_offsets = models.JSONField(
+        _("pre-due reminders (days before)"), default=list, blank=True, validators=[validate_offsets]
+    )
+    cadence = models.JSONField(_("reminder cadence"), default=dict, blank=True, validators=[validate_cadence])
+    promise_max_days = models.PositiveSmallIntegerField(_("latest promise date (days ahead)"), default=14)
+    max_grace_extension_days = models.PositiveSmallIntegerField(
+        _("hardship grace extension, at most (days)"), default=14, validators=[MaxValueValidator(90)]
+    )
+
+    class Meta:
+        verbose_name = _("collection policy")
+        verbose_name_plural = _("collection policies")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "version"], name="collection_policy_version_unique"),
+            models.UniqueConstraint(
+                fields=["product"], condition=Q(is_current=True), name="collection_policy_one_current"
+            ),
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=Q(is_current=True, product__isnull=True),
+                name="collection_policy_one_current_default",
+            ),
+        ]
+
+    def clean(self) -> None:
+        if not self.grace_days < self.formal_notice_dpd <= self.legal_dpd:
+            raise ValidationError(_("Thresholds must rise: grace period < formal notice DPD ≤ legal review DPD."))
+
+
+class Frequency(models.TextChoices):
+    WEEKLY = "weekly", _("weekly")
+    BIWEEKLY = "biweekly", _("every two weeks")
+    MONTHLY = "monthly", _("monthly")
+
+
+class InstallmentPolicy(VersionedPolicy):
+    """Limits within which a collector may agree an installment plan without a manager."""
+
+    max_installments = models.PositiveSmallIntegerField(
+        _("installments, at most"), default=6, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+    max_term_days = models.PositiveSmallIntegerField(_("term, at most (days)"), default=180)
+    min_down_payment_percent = models.DecimalField(
+        _("down payment, at least (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("10.00"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    max_waiver_percent = models.DecimalField(
+        _("fee/penalty waiver, at most (% of fees)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("50.00"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    approval_above = models.DecimalField(_("manager approval above (amount)"), default=Decimal("5000.00"), **MONEY)
+    allowed_frequencies = models.JSONField(_("allowed frequencies"), default=list)
+    plan_grace_days = models.PositiveSmallIntegerField(_("grace for a plan installment (days)"), default=3)
+
+    class Meta:
+        verbose_name = _("installment policy")
+        verbose_name_plural = _("installment policies")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "version"], name="installment_policy_version_unique"),
+            models.UniqueConstraint(
+                fields=["product"], condition=Q(is_current=True), name="installment_policy_one_current"
+            ),
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=Q(is_current=True, product__isnull=True),
+                name="installment_policy_one_current_default",
+            ),
+        ]
+
+    def clean(self) -> None:
+        if not self.allowed_frequencies or not set(self.allowed_frequencies) <= set(Frequency.values):
+            raise ValidationError({"allowed_frequencies": _("Choose from weekly, biweekly, monthly.")})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The case and its state machine
+# ---------------------------------------------------------------------------------------------------------------
+class CaseState(models.TextChoices):
+    REMINDER = "reminder", _("reminder")
+    FORMAL_NOTICE = "formal_notice", _("formal notice")
+    LEGAL_REVIEW = "legal_review", _("legal review")
+    LEGAL = "legal", _("legal")
+    PROMISE_TO_PAY = "promise_to_pay", _("promise to pay")
+    PAYMENT_PLAN = "payment_plan", _("payment plan")
+    ON_HOLD = "on_hold", _("on hold")
+    RESOLVED = "resolved", _("resolved")
+    CLOSED = "closed", _("closed")
+
+
+S = CaseState
+STAGES = [S.REMINDER, S.FORMAL_NOTICE, S.LEGAL_REVIEW, S.LEGAL]  # the escalation ladder, in order
+SIDE_STATES = [S.PROMISE_TO_PAY, S.PAYMENT_PLAN, S.ON_HOLD]
+OPEN_STATES = [*STAGES, *SIDE_STATES]
+FINAL_STATES = [S.RESOLVED, S.CLOSED]
+# A promise or a plan can be agreed while the case is in these stages (not once it is with the lawyers).
+NEGOTIABLE = [S.REMINDER, S.FORMAL_NOTICE, S.LEGAL_REVIEW]
+
+
+class CloseReason(models.TextChoices):
+    SETTLED = "settled", _("settled")
+    WRITTEN_OFF = "written_off", _("written off")
+    SOLD = "sold", _("sold")
+
+
+class CollectionCaseQuerySet(models.QuerySet):
+    def open(self) -> CollectionCaseQuerySet:
+        return self.filter(state__in=OPEN_STATES)
+
+
+class CollectionCase(ConcurrentTransitionMixin, models.Model):
+    """One loan's journey through collections, from opening past grace to resolution or closure."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="cases")
+    borrower = models.ForeignKey(Borrower, on_delete=models.PROTECT, related_name="cases")
+    state = FSMField(_("state"), max_length=16, choices=CaseState.choices, default=S.REMINDER, protected=True)
+    # In a side state: the stage to return to. On the ladder: the state the case came from (the sweep's bulk
+    # UPDATE sets ``return_state = state, state = <new>`` and its audit INSERT reads the old state from here).
+    return_state = models.CharField(
+        _("returns to"),
+        max_length=16,
+        choices=CaseState.choices,
+        blank=True,
+        help_text=_("The stage a promise, plan or hold returns to."),
+    )
+    policy = models.ForeignKey(CollectionPolicy, on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
+    assigned_to = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
+    opened_on = models.DateField(_("opened on"))
+    opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+    stage_entered_on = models.DateField(_("in this state since"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    close_reason = models.CharField(_("close reason"), max_length=12, choices=CloseReason.choices, blank=True)
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    amount_overdue = models.DecimalField(_("amount overdue"), default=ZERO, **MONEY)
+    grace_until = models.DateField(_("hardship grace until"), null=True, blank=True)
+    last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
+    # Priority: the score and its parts (each 0..weight), recomputed by the sweep; the case page explains it.
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0, db_index=True)
+    priority_dpd = models.PositiveSmallIntegerField(default=0)
+    priority_amount = models.PositiveSmallIntegerField(default=0)
+    priority_promises = models.PositiveSmallIntegerField(default=0)
+    priority_contact = models.PositiveSmallIntegerField(default=0)
+    priority_reach = models.PositiveSmallIntegerField(default=0)
+    priority_history = models.PositiveSmallIntegerField(default=0)
+    # Which sweep step last moved the case ("<run>:<step>"): lets one INSERT … SELECT audit a bulk UPDATE.
+    sweep_mark = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = CollectionCaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("collection case")
+        verbose_name_plural = _("collection cases")
+        permissions = [
+            ("approve_legal", _("Can approve or reject legal escalation")),
+            ("close_case", _("Can close cases (settled, written off, sold)")),
+            ("reassign_case", _("Can reassign cases")),
+            ("approve_plan", _("Can approve installment plans outside policy")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["loan"], condition=Q(state__in=OPEN_STATES), name="one_open_case_per_loan"),
+        ]
+        indexes = [
+            models.Index(fields=["assigned_to", "-priority"], condition=Q(state__in=OPEN_STATES), name="case_queue"),
+            models.Index(fields=["state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk} ({self.loan_id}, {self.state})"
+
+    # -- guards (pure) ------------------------------------------------------------------------------------------
+    def _is_cured(self) -> bool:
+        return self.days_past_due == 0 and self.amount_overdue == 0
+
+    def _returns_to_stage(self) -> str:
+        return self.return_state or S.REMINDER
+
+    # -- the escalation ladder ----------------------------------------------------------------------------------
+    @transition(field=state, source=S.REMINDER, target=S.FORMAL_NOTICE)
+    def escalate_formal_notice(self) -> None:
+        """Reminder → formal notice: DPD reached the policy threshold, or a collector decided."""
+
+    @transition(field=state, source=S.FORMAL_NOTICE, target=S.LEGAL_REVIEW)
+    def request_legal(self) -> None:
+        """Formal notice → legal review: waits in the managers' escalation queue."""
+
+    @transition(field=state, source=S.LEGAL_REVIEW, target=S.LEGAL, permission="collections_app.approve_legal")
+    def approve_legal(self) -> None:
+        """A manager approves the hand-over to legal."""
+
+    @transition(field=state, source=S.LEGAL_REVIEW, target=S.FORMAL_NOTICE, permission="collections_app.approve_legal")
+    def reject_legal(self) -> None:
+        """A manager sends the case back to formal notice (with a reason)."""
+
+    # -- side roads ---------------------------------------------------------------------------------------------
+    @transition(field=state, source=NEGOTIABLE, target=S.PROMISE_TO_PAY)
+    def take_promise(self) -> None:
+        self.return_state = self.state
+
+    @transition(field=state, source=S.PROMISE_TO_PAY, target=RETURN_VALUE(*STAGES))
+    def promise_kept(self) -> str:
+        """Kept, but the loan is not cured yet (a cured loan resolves instead): back to the stage."""
+        return self._returns_to_stage()
+
+    @transition(field=state, source=S.PROMISE_TO_PAY, target=RETURN_VALUE(*STAGES))
+    def promise_broken(self) -> str:
+        return self._returns_to_stage()
+
+    @transition(field=state, source=NEGOTIABLE, target=S.PAYMENT_PLAN)
+    def start_plan(self) -> None:
+        self.return_state = self.state
+
+    @transition(field=state, source=S.PAYMENT_PLAN, target=RETURN_VALUE(*STAGES))
+    def plan_broken(self) -> str:
+        return self._returns_to_stage()
+
+    @transition(field=state, source=S.PAYMENT_PLAN, target=RETURN_VALUE(*STAGES))
+    def plan_completed(self) -> str:
+        """Every plan payment made but the loan is not cured (installments fell due meanwhile): back to the stage."""
+        return self._returns_to_stage()
+
+    @transition(field=state, source=[*STAGES, S.PROMISE_TO_PAY, S.PAYMENT_PLAN], target=S.ON_HOLD)
+    def place_hold(self) -> None:
+        # A hold from a promise or a plan returns to the underlying stage (the promise/plan is cancelled).
+        if self.state in STAGES:
+            self.return_state = self.state
+
+    @transition(field=state, source=S.ON_HOLD, target=RETURN_VALUE(*STAGES))
+    def lift_hold(self) -> str:
+        return self._returns_to_stage()
+
+    # -- exits --------------------------------------------------------------------------------------------------
+    @transition(field=state, source=OPEN_STATES, target=S.RESOLVED, conditions=[_is_cured])
+    def resolve(self) -> None:
+        """The loan is cured (nothing overdue)."""
+
+    @transition(field=state, source=OPEN_STATES, target=S.CLOSED, permission="collections_app.close_case")
+    def close(self) -> None:
+        """Settled, written off or sold: a manager's decision. A closed case never reopens."""
+
+
+class CaseTransition(models.Model):
+    """Audit row of one state change: written in the same transaction as the change, never edited."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16)
+    transition = models.CharField(max_length=40)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=150, help_text=_('The username, or "system" for the sweep.'))
+    reason = models.TextField(blank=True)
+    policy = models.ForeignKey(CollectionPolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("case transition")
+        verbose_name_plural = _("case transitions")
+        ordering = ["case", "at", "id"]
+        indexes = [models.Index(fields=["case", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.from_state} → {self.to_state} ({self.transition})"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Promises, plans, holds, notes, visits
+# ---------------------------------------------------------------------------------------------------------------
+class PromiseStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    KEPT = "kept", _("kept")
+    PARTIAL = "partial", _("partly kept")
+    BROKEN = "broken", _("broken")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class PromiseToPay(models.Model):
+    """The borrower's promise to pay an amount by a date (at most one open per case)."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="promises")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    promised_on = models.DateField(_("pay by"))
+    # Payments received from ``counts_from`` until the end of ``promised_on`` in the product's zone count.
+    counts_from = models.DateTimeField()
+    window_end = models.DateTimeField()
+    status = models.CharField(_("status"), max_length=10, choices=PromiseStatus.choices, default=PromiseStatus.OPEN)
+    paid_amount = models.DecimalField(_("paid towards it"), default=ZERO, **MONEY)
+    checked_on = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("promise to pay")
+        verbose_name_plural = _("promises to pay")
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=Q(status="open"), name="one_open_promise_per_case"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} by {self.promised_on} ({self.status})"
+
+
+class PlanStatus(models.TextChoices):
+    PENDING_APPROVAL = "pending_approval", _("waiting for approval")
+    ACTIVE = "active", _("active")
+    COMPLETED = "completed", _("completed")
+    BROKEN = "broken", _("broken")
+    REJECTED = "rejected", _("rejected")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class PaymentPlan(models.Model):
+    """An installment plan (分期还款) for the overdue amount, within policy or approved by a manager."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="plans")
+    policy = models.ForeignKey(InstallmentPolicy, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("status"), max_length=16, choices=PlanStatus.choices)
+    total_amount = models.DecimalField(_("plan total"), **MONEY)
+    down_payment = models.DecimalField(_("down payment"), default=ZERO, **MONEY)
+    waived_amount = models.DecimalField(_("fees waived"), default=ZERO, **MONEY)
+    frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices)
+    starts_on = models.DateField(_("first payment on"))
+    counts_from = models.DateTimeField(help_text=_("Payments from this instant count towards the plan."))
+    paid_amount = models.DecimalField(_("paid towards the plan"), default=ZERO, **MONEY)
+    outside_policy = models.JSONField(_("outside policy because"), default=list, blank=True)
+    proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    decision_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment plan")
+        verbose_name_plural = _("payment plans")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status__in=["pending_approval", "active"]), name="one_live_plan_per_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Plan {self.pk} ({self.status})"
+
+
+class PlanInstallment(models.Model):
+    """One payment of a plan; paid amounts come from payments since the plan started, oldest first."""
+
+    plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE, related_name="installments")
+    number = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    paid_amount = models.DecimalField(default=ZERO, **MONEY)
+    breaks_after = models.DateField(
+        help_text=_("Unpaid after this date (due date + the policy's grace), the plan is broken.")
+    )
+
+    class Meta:
+        ordering = ["plan", "number"]
+        constraints = [models.UniqueConstraint(fields=["plan", "number"], name="plan_installment_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} #{self.number} {self.amount} due {self.due_date}"
+
+
+class HoldKind(models.TextChoices):
+    DISPUTE = "dispute", _("dispute")
+    BANKRUPTCY = "bankruptcy", _("bankruptcy")
+    DECEASED = "deceased", _("deceased")
+    CEASE_AND_DESIST = "cease_and_desist", _("cease and desist")
+    HARDSHIP_REVIEW = "hardship_review", _("hardship review")
+
+
+class Hold(models.Model):
+    """A pause on a case for a legal or humane reason; each hold is also a compliance restriction."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="holds")
+    kind = models.CharField(_("kind"), max_length=20, choices=HoldKind.choices)
+    reason = models.TextField(_("reason"))
+    document_ref = models.CharField(_("document reference"), max_length=200, blank=True)
+    restriction = models.OneToOneField("compliance.Restriction", on_delete=models.PROTECT, related_name="hold")
+    placed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    placed_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on case {self.case_id}"
+
+
+class CaseNote(models.Model):
+    """A collector's or manager's note on a case."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("note"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class VisitStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("scheduled")
+    VISITED = "visited", _("visited")
+    NOT_HOME = "not_home", _("not at home")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class FieldVisit(models.Model):
+    """An offline collection visit: scheduled with a window, then recorded with its outcome."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="visits")
+    address = models.TextField(_("address"))
+    collectors = models.ManyToManyField(User, related_name="field_visits")
+    window_start = models.DateTimeField(_("from"))
+    window_end = models.DateTimeField(_("until"))
+    status = models.CharField(_("status"), max_length=10, choices=VisitStatus.choices, default=VisitStatus.SCHEDULED)
+    outcome = models.TextField(_("outcome"), blank=True)
+    visited_at = models.DateTimeField(null=True, blank=True)
+    scheduled_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("field visit")
+        verbose_name_plural = _("field visits")
+        constraints = [
+            models.CheckConstraint(condition=Q(window_end__gt=models.F("window_start")), name="visit_window_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"Visit {self.pk} ({self.status})"
+
+
+class SweepRun(models.Model):
+    """One run of the daily sweep for a date, in chunks; counts of what each step did."""
+
+    as_of = models.DateField()
+    chunks = models.PositiveSmallIntegerField(default=1)
+    chunks_done = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Sweep {self.as_of} ({self.chunks_done}/{self.chunks})"

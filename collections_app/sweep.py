@@ -1,0 +1,649 @@
+"""The daily sweep: set-based SQL over every loan and case, in chunks several workers can run side by side.
+
+For a date D, per chunk (``loan_id % chunks = chunk``) and per product (whose current policy supplies the
+thresholds), in one transaction:
+
+1. refresh days past due and balances of the loans (``loans_refresh_balances``) and copy them onto open cases;
+2. resolve cases whose loan is cured (open promises count as kept, active plans as completed);
+3. check promises whose date has passed: kept (back to the stage), partial or broken (back to the stage);
+4. plans: apply payments since the plan started to its installments, oldest first; break plans with a payment
+   unpaid past its grace, complete paid ones (fee waivers applied), resolve or return the case;
+5. open a case for every active loan past the grace period without an open case;
+6. escalate by DPD: reminder → formal notice → legal review (→ legal when the policy needs no approval), except
+   cases in a hardship grace extension;
+7. recompute each open case's priority score and its parts;
+8. plan the day's messages into the outbox (stage cadence, pre-due, promise and plan reminders) and cancel planned
+   ones that no longer fit the case's state.
+
+After the last chunk: assign unassigned cases round-robin by workload within the team of the borrower's language.
+
+Every statement is an UPDATE or INSERT … SELECT over the whole chunk — no Python loop over rows. Each bulk state
+change marks the rows it moved (``sweep_mark``) and one INSERT … SELECT writes their ``CaseTransition`` rows in the
+same transaction. Every step's condition describes the state it fixes, so running the sweep twice for the same date
+changes nothing the second time; outbox rows are protected by unique idempotency keys.
+
+The SQL runs on PostgreSQL (production, tests, benchmark) and SQLite ≥ 3.35 (the embedded default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.functions import Mod
+from django.utils import timezone
+
+from collections_app.models import (
+    OPEN_STATES,
+    CaseState,
+    CaseTransition,
+    CollectionCase,
+    CollectionPolicy,
+    PaymentPlan,
+    PlanInstallment,
+    PromiseToPay,
+    SweepRun,
+    Team,
+    TeamMembership,
+)
+from collections_app.services import policy_current
+from loans.models import Borrower, Installment, Loan, LoanProduct, Payment, PhoneNumber
+from loans.services import loan_waive_fees, loans_refresh_balances, product_today
+from notifications.models import OutboundMessage
+
+logger = logging.getLogger(__name__)
+
+T = {
+    "case": CollectionCase._meta.db_table,
+    "transition": CaseTransition._meta.db_table,
+    "promise": PromiseToPay._meta.db_table,
+    "plan": PaymentPlan._meta.db_table,
+    "plan_inst": PlanInstallment._meta.db_table,
+    "loan": Loan._meta.db_table,
+    "inst": Installment._meta.db_table,
+    "payment": Payment._meta.db_table,
+    "phone": PhoneNumber._meta.db_table,
+    "borrower": Borrower._meta.db_table,
+    "outbox": OutboundMessage._meta.db_table,
+    "team": Team._meta.db_table,
+    "member": TeamMembership._meta.db_table,
+}
+OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATES) + ")"
+
+
+@dataclass
+class Chunk:
+    """What one chunk of one run works on, and what it did."""
+
+    run_id: int
+    as_of: dt.date
+    now: dt.datetime
+    chunk: int
+    chunks: int
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        return {"as_of": self.as_of, "now": self.now, "chunk": self.chunk, "chunks": self.chunks, **extra}
+
+    product_id: int = 0
+
+    def mark(self, step: str) -> str:
+        """Unique per run, chunk, product and step: an audit INSERT must see only the rows its UPDATE moved."""
+        return f"{self.run_id}:{self.chunk}:{self.product_id}:{step}"
+
+
+def _execute(sql: str, params: dict[str, Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(**T, OPEN=OPEN), params)
+        return max(cursor.rowcount, 0)
+
+
+def _days_between(later: str, earlier: str) -> str:
+    """SQL for whole days from ``earlier`` to ``later`` (dates or timestamps)."""
+    if connection.vendor == "postgresql":
+        return f"(CAST({later} AS date) - CAST({earlier} AS date))"
+    return f"CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)"
+
+
+def _text(expression: str) -> str:
+    return f"CAST({expression} AS TEXT)"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Moving cases in bulk, with their audit rows
+# ---------------------------------------------------------------------------------------------------------------
+def _move(
+    ctx: Chunk,
+    *,
+    name: str,
+    product: LoanProduct,
+    policy: CollectionPolicy,
+    from_states: list[str],
+    to: str,
+    where: str,
+    reason: str,
+    params: dict[str, Any] | None = None,
+) -> int:
+    """UPDATE the matching cases of this chunk and product to ``to`` and audit each move (one INSERT … SELECT).
+
+    ``to`` is SQL (a quoted state, or ``return_state``); ``where`` and ``reason`` are SQL over the case row.
+    """
+    mark = ctx.mark(name)
+    final = to in (f"'{CaseState.RESOLVED}'", f"'{CaseState.CLOSED}'")
+    states = ", ".join(f"'{s}'" for s in from_states)
+    moved = _execute(
+        f"""
+        UPDATE {{case}} SET return_state = state, state = {to}, stage_entered_on = %(as_of)s,
+               sweep_mark = %(mark)s, policy_id = %(policy)s {", closed_at = %(now)s" if final else ""}
+        WHERE state IN ({states}) AND loan_id %% %(chunks)s = %(chunk)s
+          AND loan_id IN (SELECT id FROM {{loan}} WHERE product_id = %(product)s)
+          AND {where}
+        """,
+        ctx.params(mark=mark, policy=policy.pk, product=product.pk, **(params or {})),
+    )
+    if moved:
+        _execute(
+            f"""
+            INSERT INTO {{transition}} (case_id, from_state, to_state, transition, actor_id, actor_label, reason,
+                                        policy_id, at)
+            SELECT id, return_state, state, %(name)s, NULL, 'system', {reason}, policy_id, %(now)s
+            FROM {{case}} WHERE sweep_mark = %(mark)s
+            """,
+            ctx.params(mark=mark, name=name, **(params or {})),
+        )
+        ctx.counts[name] += moved
+    return moved
+
+
+def _cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:
+    ctx.counts["messages_cancelled"] += _execute(
+        """
+        UPDATE {outbox} SET status = 'cancelled', status_reason = %(reason)s, updated_at = %(now)s
+        WHERE status IN ('planned', 'deferred') AND case_id IN (SELECT id FROM {case} WHERE sweep_mark = %(mark)s)
+        """,
+        ctx.params(mark=mark, reason=reason),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------------------------
+def step_refresh(ctx: Chunk, product: LoanProduct) -> None:
+    loans = Loan.objects.alias(bucket=Mod(F("id"), ctx.chunks)).filter(bucket=ctx.chunk, product=product)
+    ctx.counts["loans_refreshed"] += loans_refresh_balances(as_of=ctx.as_of, loans=loans)
+    ctx.counts["cases_refreshed"] += _execute(
+        """
+        UPDATE {case} SET days_past_due = (SELECT l.days_past_due FROM {loan} l WHERE l.id = {case}.loan_id),
+                          amount_overdue = (SELECT l.amount_overdue FROM {loan} l WHERE l.id = {case}.loan_id)
+        WHERE state IN {OPEN} AND loan_id %% %(chunks)s = %(chunk)s
+          AND EXISTS (SELECT 1 FROM {loan} l WHERE l.id = {case}.loan_id AND l.product_id = %(product)s
+                      AND (l.days_past_due <> {case}.days_past_due OR l.amount_overdue <> {case}.amount_overdue))
+        """,
+        ctx.params(product=product.pk),
+    )
+
+
+def step_resolve(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    name = "resolve"
+    moved = _move(
+        ctx,
+        name=name,
+        product=product,
+        policy=policy,
+        from_states=OPEN_STATES,
+        to=f"'{CaseState.RESOLVED}'",
+        where="days_past_due = 0 AND amount_overdue = 0",
+        reason="'loan cured: nothing overdue on ' || " + _text("%(as_of)s"),
+    )
+    if moved:
+        mark = ctx.mark(name)
+        _execute(
+            "UPDATE {promise} SET status = 'kept', checked_on = %(as_of)s WHERE status = 'open' "
+            "AND case_id IN (SELECT id FROM {case} WHERE sweep_mark = %(mark)s)",
+            ctx.params(mark=mark),
+        )
+        _execute(
+            "UPDATE {plan} SET status = 'completed', ended_on = %(as_of)s WHERE status = 'active' "
+            "AND case_id IN (SELECT id FROM {case} WHERE sweep_mark = %(mark)s)",
+            ctx.params(mark=mark),
+        )
+        _cancel_messages_of_marked(ctx, mark, "case resolved")
+
+
+def step_promises(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    """The day after a promise's date: kept, partial or broken, from payments received within its window."""
+    in_chunk = (
+        "case_id IN (SELECT c.id FROM {case} c JOIN {loan} l ON l.id = c.loan_id "
+        "WHERE l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s)"
+    )
+    paid = (
+        "COALESCE((SELECT SUM(p.amount) FROM {payment} p JOIN {case} c ON c.loan_id = p.loan_id "
+        "WHERE c.id = {promise}.case_id AND p.received_at >= {promise}.counts_from "
+        "AND p.received_at < {promise}.window_end), 0)"
+    )
+    checked = _execute(
+        f"""
+        UPDATE {{promise}} SET paid_amount = {paid}, checked_on = %(as_of)s,
+               status = CASE WHEN {paid} >= amount THEN 'kept' WHEN {paid} > 0 THEN 'partial' ELSE 'broken' END
+        WHERE status = 'open' AND promised_on < %(as_of)s AND {in_chunk}
+        """,
+        ctx.params(product=product.pk),
+    )
+    if not checked:
+        return
+    ctx.counts["promises_checked"] += checked
+    summary = (
+        "(SELECT 'promised ' || "
+        + _text("pr.amount")
+        + " || ' by ' || "
+        + _text("pr.promised_on")
+        + " || ', paid ' || "
+        + _text("pr.paid_amount")
+        + " || ' (' || pr.status || ')' FROM {promise} pr "
+        "WHERE pr.case_id = {case}.id AND pr.checked_on = %(as_of)s ORDER BY pr.id DESC LIMIT 1)"
+    )
+    for name, statuses in (("promise_kept", "('kept')"), ("promise_broken", "('partial', 'broken')")):
+        _move(
+            ctx,
+            name=name,
+            product=product,
+            policy=policy,
+            from_states=[CaseState.PROMISE_TO_PAY],
+            to="return_state",
+            reason=summary,
+            where=f"EXISTS (SELECT 1 FROM {{promise}} pr WHERE pr.case_id = {{case}}.id "
+            f"AND pr.checked_on = %(as_of)s AND pr.status IN {statuses})",
+        )
+
+
+def step_plans(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> list[int]:
+    """Apply payments to active plans, break or complete them; returns the plans completed with a fee waiver."""
+    in_chunk = (
+        "case_id IN (SELECT c.id FROM {case} c JOIN {loan} l ON l.id = c.loan_id "
+        "WHERE l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s)"
+    )
+    params = ctx.params(product=product.pk)
+    _execute(
+        f"""
+        UPDATE {{plan}} SET paid_amount = COALESCE((
+            SELECT SUM(p.amount) FROM {{payment}} p JOIN {{case}} c ON c.loan_id = p.loan_id
+            WHERE c.id = {{plan}}.case_id AND p.received_at >= {{plan}}.counts_from), 0)
+        WHERE status = 'active' AND {in_chunk}
+        """,
+        params,
+    )
+    # Oldest plan payment first: each gets what the total paid leaves after the earlier ones.
+    before = "(SELECT COALESCE(SUM(e.amount), 0) FROM {plan_inst} e WHERE e.plan_id = {plan_inst}.plan_id AND e.number < {plan_inst}.number)"  # noqa: E501
+    total = "(SELECT pl.paid_amount FROM {plan} pl WHERE pl.id = {plan_inst}.plan_id)"
+    _execute(
+        f"""
+        UPDATE {{plan_inst}} SET paid_amount = CASE
+            WHEN {total} - {before} >= amount THEN amount
+            WHEN {total} - {before} > 0 THEN {total} - {before}
+            ELSE 0 END
+        WHERE plan_id IN (SELECT id FROM {{plan}} WHERE status = 'active' AND {in_chunk})
+        """,
+        params,
+    )
+    ctx.counts["plans_broken"] += _execute(
+        f"""
+        UPDATE {{plan}} SET status = 'broken', ended_on = %(as_of)s
+        WHERE status = 'active' AND {in_chunk} AND EXISTS (
+            SELECT 1 FROM {{plan_inst}} pi WHERE pi.plan_id = {{plan}}.id AND pi.paid_amount < pi.amount
+            AND pi.breaks_after < %(as_of)s)
+        """,
+        params,
+    )
+    ctx.counts["plans_completed"] += _execute(
+        f"UPDATE {{plan}} SET status = 'completed', ended_on = %(as_of)s "
+        f"WHERE status = 'active' AND paid_amount >= total_amount AND {in_chunk}",
+        params,
+    )
+    ended = (
+        "EXISTS (SELECT 1 FROM {plan} pl WHERE pl.case_id = {case}.id AND pl.ended_on = %(as_of)s "
+        "AND pl.status = 'broken')"
+    )
+    _move(
+        ctx,
+        name="plan_broken",
+        product=product,
+        policy=policy,
+        from_states=[CaseState.PAYMENT_PLAN],
+        to="return_state",
+        where=ended,
+        reason="'a plan payment was missed past its grace'",
+    )
+    return list(
+        PaymentPlan.objects.filter(
+            status="completed",
+            ended_on=ctx.as_of,
+            waived_amount__gt=0,
+            case__loan__product=product,
+            case__state=CaseState.PAYMENT_PLAN,
+        )
+        .alias(bucket=Mod(F("case__loan_id"), ctx.chunks))
+        .filter(bucket=ctx.chunk)
+        .values_list("pk", flat=True)
+    )
+
+
+def step_plans_completed(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    """After waivers and a refresh: completed plans resolve (cured) or return the case to its stage."""
+    step_resolve(ctx, product, policy)
+    _move(
+        ctx,
+        name="plan_completed",
+        product=product,
+        policy=policy,
+        from_states=[CaseState.PAYMENT_PLAN],
+        to="return_state",
+        reason="'plan completed but the loan is not cured'",
+        where="EXISTS (SELECT 1 FROM {plan} pl WHERE pl.case_id = {case}.id AND pl.ended_on = %(as_of)s "
+        "AND pl.status = 'completed')",
+    )
+
+
+def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    mark = ctx.mark("open")
+    opened = _execute(
+        """
+        INSERT INTO {case} (loan_id, borrower_id, state, return_state, policy_id, team_id, assigned_to_id, opened_on,
+                            opened_at, stage_entered_on, closed_at, close_reason, days_past_due, amount_overdue,
+                            grace_until, last_contact_at, priority, priority_dpd, priority_amount, priority_promises,
+                            priority_contact, priority_reach, priority_history, sweep_mark)
+        SELECT l.id, l.borrower_id, 'reminder', '', %(policy)s, NULL, NULL, %(as_of)s, %(now)s, %(as_of)s, NULL, '',
+               l.days_past_due, l.amount_overdue, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, %(mark)s
+        FROM {loan} l
+        WHERE l.product_id = %(product)s AND l.status = 'active' AND l.days_past_due > %(grace)s
+          AND l.id %% %(chunks)s = %(chunk)s
+          AND NOT EXISTS (SELECT 1 FROM {case} c WHERE c.loan_id = l.id AND c.state IN {OPEN})
+        ON CONFLICT DO NOTHING
+        """,
+        ctx.params(policy=policy.pk, product=product.pk, grace=policy.grace_days, mark=mark),
+    )
+    if opened:
+        _execute(
+            """
+            INSERT INTO {transition} (case_id, from_state, to_state, transition, actor_id, actor_label, reason,
+                                      policy_id, at)
+            SELECT id, '', state, 'open', NULL, 'system',
+                   'days past due ' || CAST(days_past_due AS TEXT) || ' > grace period of ' || %(grace)s || ' days',
+                   policy_id, %(now)s
+            FROM {case} WHERE sweep_mark = %(mark)s
+            """,
+            ctx.params(mark=mark, grace=str(policy.grace_days)),
+        )
+        ctx.counts["open"] += opened
+
+
+def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    not_in_grace = "(grace_until IS NULL OR grace_until < %(as_of)s)"
+    _move(
+        ctx,
+        name="escalate_formal_notice",
+        product=product,
+        policy=policy,
+        from_states=[CaseState.REMINDER],
+        to=f"'{CaseState.FORMAL_NOTICE}'",
+        where=f"days_past_due >= %(threshold)s AND {not_in_grace}",
+        reason="'days past due ' || " + _text("days_past_due") + " || ' reached the formal notice threshold of ' "
+        "|| %(threshold_text)s",
+        params={"threshold": policy.formal_notice_dpd, "threshold_text": str(policy.formal_notice_dpd)},
+    )
+    moved = _move(
+        ctx,
+        name="request_legal",
+        product=product,
+        policy=policy,
+        from_states=[CaseState.FORMAL_NOTICE],
+        to=f"'{CaseState.LEGAL_REVIEW}'",
+        where=f"days_past_due >= %(threshold)s AND {not_in_grace}",
+        reason="'days past due ' || " + _text("days_past_due") + " || ' reached the legal threshold of ' "
+        "|| %(threshold_text)s",
+        params={"threshold": policy.legal_dpd, "threshold_text": str(policy.legal_dpd)},
+    )
+    if moved and not policy.legal_requires_approval:
+        _move(
+            ctx,
+            name="approve_legal",
+            product=product,
+            policy=policy,
+            from_states=[CaseState.LEGAL_REVIEW],
+            to=f"'{CaseState.LEGAL}'",
+            where="sweep_mark = %(previous)s",
+            reason="'policy: legal escalation needs no approval'",
+            params={"previous": ctx.mark("request_legal")},
+        )
+
+
+def step_priority(ctx: Chunk, product: LoanProduct) -> None:
+    """Score 0..100 from its parts (weights in the comments), every part kept for the case page to explain."""
+    gap = _days_between("%(as_of)s", "last_contact_at")
+    _execute(
+        f"""
+        UPDATE {{case}} SET
+          -- 40: how late (saturates at 180 days)
+          priority_dpd = (CASE WHEN days_past_due >= 180 THEN 180 ELSE days_past_due END) * 40 / 180,
+          -- 20: how much of the loan is overdue
+          priority_amount = CAST(20 * (SELECT CASE WHEN l.principal <= 0 THEN 0
+                                                   WHEN {{case}}.amount_overdue >= l.principal THEN 1
+                                                   ELSE {{case}}.amount_overdue / l.principal END
+                                       FROM {{loan}} l WHERE l.id = {{case}}.loan_id) AS INTEGER),
+          -- 15: broken or partly kept promises (5 each, at most 3)
+          priority_promises = 5 * (SELECT CASE WHEN COUNT(*) > 3 THEN 3 ELSE COUNT(*) END FROM {{promise}} pr
+                                   WHERE pr.case_id = {{case}}.id AND pr.status IN ('broken', 'partial')),
+          -- 10: days since the last contact (never contacted counts as long ago)
+          priority_contact = CASE WHEN last_contact_at IS NULL THEN 10
+                                  WHEN {gap} >= 14 THEN 10 ELSE {gap} * 10 / 14 END,
+          -- 10: reachable: a phone at all (5), one with SMS or autodial consent (5)
+          priority_reach = (SELECT CASE WHEN COUNT(*) > 0 THEN 5 ELSE 0 END
+                                 + CASE WHEN SUM(CASE WHEN ph.sms_consent OR ph.autodial_consent THEN 1 ELSE 0 END) > 0
+                                        THEN 5 ELSE 0 END
+                            FROM {{phone}} ph WHERE ph.borrower_id = {{case}}.borrower_id),
+          -- 5: payment history: share of past installments paid on time
+          priority_history = (SELECT CASE WHEN COUNT(*) = 0 THEN 0
+                                     ELSE 5 * SUM(CASE WHEN i.paid_on IS NOT NULL AND i.paid_on <= i.due_date
+                                                       THEN 1 ELSE 0 END) / COUNT(*) END
+                              FROM {{inst}} i WHERE i.loan_id = {{case}}.loan_id AND i.due_date < %(as_of)s)
+        WHERE state IN {{OPEN}} AND loan_id %% %(chunks)s = %(chunk)s
+          AND loan_id IN (SELECT id FROM {{loan}} WHERE product_id = %(product)s)
+        """,
+        ctx.params(product=product.pk),
+    )
+    ctx.counts["prioritised"] += _execute(
+        """
+        UPDATE {case} SET priority = priority_dpd + priority_amount + priority_promises + priority_contact
+                                     + priority_reach + priority_history
+        WHERE state IN {OPEN} AND loan_id %% %(chunks)s = %(chunk)s
+          AND loan_id IN (SELECT id FROM {loan} WHERE product_id = %(product)s)
+        """,
+        ctx.params(product=product.pk),
+    )
+
+
+def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    """Plan today's messages: stage cadence, pre-due reminders, promise and plan reminders (idempotency keys)."""
+    start_of_day = dt.datetime.combine(ctx.as_of, dt.time.min, tzinfo=dt.UTC)
+    base = ctx.params(product=product.pk, planned_for=start_of_day, now=ctx.now)
+    insert = """
+        INSERT INTO {outbox} (idempotency_key, borrower_id, loan_id, case_id, channel, purpose, "to", planned_for,
+                              status, status_reason, created_at, updated_at)
+    """
+    stale = (
+        "NOT EXISTS (SELECT 1 FROM {outbox} m WHERE m.case_id = c.id AND m.purpose = c.state "
+        "AND m.channel = %(channel)s AND m.status <> 'cancelled' AND m.planned_for > %(since)s)"
+    )
+    for stage, channels in (policy.cadence or {}).items():
+        for channel, every in channels.items():
+            once = every == 0
+            since = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) if once else start_of_day - dt.timedelta(days=every)
+            slot = "once" if once else ctx.as_of.isoformat()
+            ctx.counts["messages_planned"] += _execute(
+                insert
+                + f"""
+                SELECT 'case:' || {_text("c.id")} || ':' || c.state || ':' || %(channel)s || ':' || %(slot)s,
+                       c.borrower_id, c.loan_id, c.id, %(channel)s, c.state, '', %(planned_for)s, 'planned', '',
+                       %(now)s, %(now)s
+                FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id
+                WHERE c.state = %(stage)s AND l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s
+                  AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s) AND {stale}
+                ON CONFLICT DO NOTHING
+                """,
+                {**base, "channel": channel, "slot": slot, "stage": stage, "since": since},
+            )
+    for offset in policy.pre_due_offsets or []:
+        ctx.counts["messages_planned"] += _execute(
+            insert
+            + f"""
+            SELECT 'loan:' || {_text("l.id")} || ':pre_due:' || {_text("i.id")} || ':' || %(offset_text)s,
+                   l.borrower_id, l.id, NULL, 'sms', 'pre_due', '', %(planned_for)s, 'planned', '', %(now)s, %(now)s
+            FROM {{inst}} i JOIN {{loan}} l ON l.id = i.loan_id
+            WHERE i.paid_on IS NULL AND i.due_date = %(due)s AND l.status = 'active' AND l.days_past_due = 0
+              AND l.product_id = %(product)s AND l.id %% %(chunks)s = %(chunk)s
+            ON CONFLICT DO NOTHING
+            """,
+            {**base, "offset_text": str(offset), "due": ctx.as_of + dt.timedelta(days=offset)},
+        )
+    tomorrow = ctx.as_of + dt.timedelta(days=1)
+    ctx.counts["messages_planned"] += _execute(
+        insert
+        + f"""
+        SELECT 'promise:' || {_text("pr.id")} || ':reminder', c.borrower_id, c.loan_id, c.id, 'sms',
+               'promise_reminder', '', %(planned_for)s, 'planned', '', %(now)s, %(now)s
+        FROM {{promise}} pr JOIN {{case}} c ON c.id = pr.case_id JOIN {{loan}} l ON l.id = c.loan_id
+        WHERE pr.status = 'open' AND pr.promised_on = %(tomorrow)s AND l.product_id = %(product)s
+          AND c.loan_id %% %(chunks)s = %(chunk)s
+        ON CONFLICT DO NOTHING
+        """,
+        {**base, "tomorrow": tomorrow},
+    )
+    ctx.counts["messages_planned"] += _execute(
+        insert
+        + f"""
+        SELECT 'plan_installment:' || {_text("pi.id")} || ':reminder', c.borrower_id, c.loan_id, c.id, 'sms',
+               'plan_reminder', '', %(planned_for)s, 'planned', '', %(now)s, %(now)s
+        FROM {{plan_inst}} pi JOIN {{plan}} pl ON pl.id = pi.plan_id JOIN {{case}} c ON c.id = pl.case_id
+             JOIN {{loan}} l ON l.id = c.loan_id
+        WHERE pl.status = 'active' AND pi.due_date = %(tomorrow)s AND pi.paid_amount < pi.amount
+          AND l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s
+        ON CONFLICT DO NOTHING
+        """,
+        {**base, "tomorrow": tomorrow},
+    )
+    # Stage messages planned for a stage the case has left (escalated, paused, resolved) must not go out.
+    ctx.counts["messages_cancelled"] += _execute(
+        """
+        UPDATE {outbox} SET status = 'cancelled', status_reason = 'the case is no longer in this stage',
+                            updated_at = %(now)s
+        WHERE status IN ('planned', 'deferred') AND purpose IN ('reminder', 'formal_notice', 'legal')
+          AND case_id IN (SELECT c.id FROM {case} c JOIN {loan} l ON l.id = c.loan_id
+                          WHERE l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s
+                            AND c.state <> {outbox}.purpose)
+        """,
+        base,
+    )
+
+
+def assign_unassigned(now: dt.datetime) -> int:
+    """Round-robin by workload within the team whose language is the borrower's (collectors only)."""
+    return _execute(
+        """
+        WITH agents AS (
+            SELECT m.user_id, m.team_id, t.language,
+                   ROW_NUMBER() OVER (PARTITION BY t.language ORDER BY
+                       (SELECT COUNT(*) FROM {case} w WHERE w.assigned_to_id = m.user_id AND w.state IN {OPEN}),
+                       m.user_id) - 1 AS rn,
+                   COUNT(*) OVER (PARTITION BY t.language) AS n
+            FROM {member} m JOIN {team} t ON t.id = m.team_id JOIN auth_user u ON u.id = m.user_id
+            WHERE u.is_active AND m.accepts_new_cases
+              AND EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
+                          WHERE ug.user_id = u.id AND g.name = 'collector')
+        ), todo AS (
+            SELECT c.id, b.language,
+                   ROW_NUMBER() OVER (PARTITION BY b.language ORDER BY c.priority DESC, c.id) - 1 AS rn
+            FROM {case} c JOIN {borrower} b ON b.id = c.borrower_id
+            WHERE c.assigned_to_id IS NULL AND c.state IN {OPEN}
+        ), pairs AS (
+            SELECT todo.id AS case_id, agents.user_id, agents.team_id
+            FROM todo JOIN agents ON agents.language = todo.language AND agents.rn = todo.rn %% agents.n
+        )
+        UPDATE {case} SET assigned_to_id = pairs.user_id, team_id = pairs.team_id
+        FROM pairs WHERE {case}.id = pairs.case_id
+        """,
+        {"now": now},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------------------------
+def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) -> Counter[str]:
+    """Run every step for one chunk, product by product, in one transaction.
+
+    Without ``as_of`` each product is swept for its own local today (due dates are dates in its business zone).
+    """
+    counts: Counter[str] = Counter()
+    with transaction.atomic():
+        for product in LoanProduct.objects.order_by("pk"):
+            ctx = Chunk(
+                run_id=run_id,
+                as_of=as_of or product_today(product),
+                now=timezone.now(),
+                chunk=chunk,
+                chunks=chunks,
+                counts=counts,
+                product_id=product.pk,
+            )
+            policy = policy_current(CollectionPolicy, product.pk)
+            step_refresh(ctx, product)
+            step_resolve(ctx, product, policy)
+            step_promises(ctx, product, policy)
+            waived = step_plans(ctx, product, policy)
+            if waived:  # rare: a handful of plans a day, each a small per-loan adjustment
+                for plan in PaymentPlan.objects.filter(pk__in=waived).select_related("case"):
+                    loan_waive_fees(loan_id=plan.case.loan_id, amount=plan.waived_amount)
+                step_refresh(ctx, product)
+            step_plans_completed(ctx, product, policy)
+            step_open(ctx, product, policy)
+            step_escalate(ctx, product, policy)
+            step_priority(ctx, product)
+            step_plan_messages(ctx, product, policy)
+    return counts
+
+
+def sweep_start(*, as_of: dt.date, chunks: int = 1) -> SweepRun:
+    if chunks < 1:
+        raise ValueError("at least one chunk")
+    return SweepRun.objects.create(as_of=as_of, chunks=chunks)
+
+
+def sweep_chunk_done(*, run_id: int, counts: Counter[str]) -> bool:
+    """Record a finished chunk; the last one to finish assigns cases and closes the run. True for the last."""
+    with transaction.atomic():
+        run = SweepRun.objects.select_for_update().get(pk=run_id)
+        total = Counter(run.counts)
+        total.update(counts)
+        run.counts = dict(total)
+        run.chunks_done += 1
+        last = run.chunks_done >= run.chunks
+        if last:
+            run.counts["assigned"] = assign_unassigned(timezone.now())
+            run.finished_at = timezone.now()
+        run.save(update_fields=["counts", "chunks_done", "finished_at"])
+    if last:
+        logger.info("sweep for %s finished: %s", run.as_of, run.counts)
+    return last
+
+
+def sweep_run(*, as_of: dt.date, chunks: int = 1) -> SweepRun:
+    """The whole sweep in this process, chunk after chunk (the command; beat runs chunks on workers)."""
+    run = sweep_start(as_of=as_of, chunks=chunks)
+    for chunk in range(chunks):
+        sweep_chunk_done(run_id=run.pk, counts=sweep_chunk(run_id=run.pk, as_of=as_of, chunk=chunk, chunks=chunks))
+    run.refresh_from_db()
+    return run
