@@ -332,12 +332,12 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     def take_promise(self) -> None:
         self.return_state = self.state
 
-    @transition(field=state, source=S.PROMISE_TO_PAY, target=RETURN_VALUE(*STAGES))
+    @transition(field=state, source=S.PROMISE_TO_PAY, target=RETURN_VALUE(*NEGOTIABLE))
     def promise_kept(self) -> str:
         """Kept, but the loan is not cured yet (a cured loan resolves instead): back to the stage."""
         return self._returns_to_stage()
 
-    @transition(field=state, source=S.PROMISE_TO_PAY, target=RETURN_VALUE(*STAGES))
+    @transition(field=state, source=S.PROMISE_TO_PAY, target=RETURN_VALUE(*NEGOTIABLE))
     def promise_broken(self) -> str:
         return self._returns_to_stage()
 
@@ -345,11 +345,11 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     def start_plan(self) -> None:
         self.return_state = self.state
 
-    @transition(field=state, source=S.PAYMENT_PLAN, target=RETURN_VALUE(*STAGES))
+    @transition(field=state, source=S.PAYMENT_PLAN, target=RETURN_VALUE(*NEGOTIABLE))
     def plan_broken(self) -> str:
         return self._returns_to_stage()
 
-    @transition(field=state, source=S.PAYMENT_PLAN, target=RETURN_VALUE(*STAGES))
+    @transition(field=state, source=S.PAYMENT_PLAN, target=RETURN_VALUE(*NEGOTIABLE))
     def plan_completed(self) -> str:
         """Every plan payment made but the loan is not cured (installments fell due meanwhile): back to the stage."""
         return self._returns_to_stage()

@@ -15,9 +15,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, F, Func, IntegerField, Min, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Round
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from loans.allocation import InstallmentDue, PaymentIn, allocate, validate_order
@@ -188,37 +187,6 @@ def payment_record(
 # ---------------------------------------------------------------------------------------------------------------
 # Days past due and balances: set-based, one UPDATE for any number of loans
 # ---------------------------------------------------------------------------------------------------------------
-class DaysBetween(Func):
-    """Whole days from the second date to the first (``end - start``), as an integer, in SQL."""
-
-    output_field = IntegerField()
-    arg_joiner = " - "
-    template = "(%(expressions)s)"  # PostgreSQL: date - date is an integer number of days
-
-    def as_sqlite(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
-        return self.as_sql(
-            compiler,
-            connection,
-            template="CAST(julianday(%(expressions)s) AS INTEGER)",
-            arg_joiner=") - julianday(",
-            **extra,
-        )
-
-
-_REMAINING = (
-    F("principal_due") + F("interest_due") + F("fee_due") - F("principal_paid") - F("interest_paid") - F("fee_paid")
-)
-_MONEY = DecimalField(max_digits=14, decimal_places=2)
-
-
-def _per_loan(queryset, expression):  # type: ignore[no-untyped-def]
-    """A correlated subquery: one aggregate of the outer loan's installments."""
-    if isinstance(expression, Sum):
-        # SQLite keeps decimals as binary floats: round so that a fully paid loan sums to exactly 0.
-        expression = Round(expression, 2, output_field=_MONEY)
-    return Subquery(queryset.filter(loan=OuterRef("pk")).order_by().values("loan").annotate(v=expression).values("v"))
-
-
 def loans_refresh_balances(
     *, as_of: dt.date | None = None, loan_ids: Iterable[int] | None = None, loans: QuerySet[Loan] | None = None
 ) -> int:
@@ -239,23 +207,46 @@ def loans_refresh_balances(
     return _refresh(loans, as_of)
 
 
-def _refresh(loans, as_of: dt.date) -> int:  # type: ignore[no-untyped-def]
-    overdue = Installment.objects.overdue_on(as_of)
-    oldest_unpaid = _per_loan(overdue, Min("due_date"))
-    updated = loans.update(
-        overdue_since=oldest_unpaid,
-        days_past_due=Coalesce(DaysBetween(Value(as_of), oldest_unpaid), 0),
-        amount_overdue=Coalesce(
-            _per_loan(overdue, Sum(_REMAINING, output_field=_MONEY)), Value(ZERO), output_field=_MONEY
-        ),
-        outstanding_balance=Coalesce(
-            _per_loan(Installment.objects.all(), Sum(_REMAINING, output_field=_MONEY)), Value(ZERO), output_field=_MONEY
-        ),
-        balances_as_of=as_of,
-    )
-    loans.filter(status=LoanStatus.ACTIVE, outstanding_balance=0).update(status=LoanStatus.PAID_OFF)
-    loans.filter(status=LoanStatus.PAID_OFF, outstanding_balance__gt=0).update(status=LoanStatus.ACTIVE)
-    return updated
+def _refresh(loans: QuerySet[Loan], as_of: dt.date) -> int:
+    """One UPDATE … FROM (one aggregate pass over the loans' installments); only rows whose values change are
+    written, so a daily refresh rewrites the loans whose lateness moved, not the whole book."""
+    loan_sql, loan_params = loans.values("id").query.sql_with_params()
+    remaining = "(i.principal_due + i.interest_due + i.fee_due - i.principal_paid - i.interest_paid - i.fee_paid)"
+    overdue = "i.due_date < %s AND (i.paid_on IS NULL OR i.paid_on > %s)"
+    postgres = connection.vendor == "postgresql"
+    days = "(%s - a.overdue_since)" if postgres else "CAST(julianday(%s) - julianday(a.overdue_since) AS INTEGER)"
+    differs = "IS DISTINCT FROM" if postgres else "IS NOT"
+    table = Loan._meta.db_table
+    sql = f"""
+        UPDATE {table} SET
+            overdue_since = a.overdue_since,
+            days_past_due = COALESCE({days}, 0),
+            amount_overdue = a.amount_overdue,
+            outstanding_balance = a.outstanding,
+            balances_as_of = %s,
+            status = CASE WHEN {table}.status = 'active' AND a.outstanding = 0 THEN 'paid_off'
+                          WHEN {table}.status = 'paid_off' AND a.outstanding > 0 THEN 'active'
+                          ELSE {table}.status END
+        FROM (
+            SELECT i.loan_id,
+                   MIN(i.due_date) FILTER (WHERE {overdue}) AS overdue_since,
+                   -- ROUND: SQLite keeps decimals as binary floats; a paid loan must sum to exactly 0
+                   ROUND(COALESCE(SUM({remaining}) FILTER (WHERE {overdue}), 0), 2) AS amount_overdue,
+                   ROUND(COALESCE(SUM({remaining}), 0), 2) AS outstanding
+            FROM {Installment._meta.db_table} i
+            WHERE i.loan_id IN ({loan_sql})
+            GROUP BY i.loan_id
+        ) a
+        WHERE {table}.id = a.loan_id AND (
+            {table}.overdue_since {differs} a.overdue_since
+            OR {table}.amount_overdue <> a.amount_overdue
+            OR {table}.outstanding_balance <> a.outstanding
+            OR {table}.balances_as_of {differs} %s)
+    """
+    params = [as_of, as_of, as_of, as_of, as_of, as_of, *loan_params, as_of]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def loan_waive_fees(*, loan_id: int, amount: Decimal) -> Decimal:
