@@ -12,6 +12,7 @@ TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/15)
 help:
 	@echo "make run    - set up and run web + Celery worker + beat with demo data on http://127.0.0.1:$(PORT)"
 	@echo "make test   - run the whole test suite (PostgreSQL and Redis on 127.0.0.1)"
+	@echo "make bench  - benchmarks (1,000,000 loans in a scratch PostgreSQL database)"
 	@echo "make lint   - ruff"
 
 $(BIN)/python:
@@ -38,6 +39,10 @@ test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print measurements (they are not tests): a scratch PostgreSQL database collections_bench is recreated.
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/sweep_bench.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

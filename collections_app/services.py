@@ -38,6 +38,7 @@ from collections_app.models import (
     PlanStatus,
     PromiseStatus,
     PromiseToPay,
+    VisitStatus,
 )
 from compliance.models import Restriction
 from loans.models import Installment
@@ -532,6 +533,26 @@ def visit_schedule(
             scheduled_by=actor,
         )
         visit.collectors.set(collectors)
+    return visit
+
+
+def visit_record(
+    *, visit_id: int, actor: AbstractBaseUser, status: str, outcome: str, visited_at: dt.datetime | None = None
+) -> FieldVisit:
+    """Record what happened at a field visit (visited / not at home / cancelled); the visit is a contact."""
+    if status not in (VisitStatus.VISITED, VisitStatus.NOT_HOME, VisitStatus.CANCELLED):
+        raise InvalidRequest("choose visited, not at home or cancelled", field="status")
+    if status != VisitStatus.CANCELLED and not outcome.strip():
+        raise InvalidRequest("describe the outcome", field="outcome")
+    with transaction.atomic():
+        visit = FieldVisit.objects.select_for_update().get(pk=visit_id)
+        if visit.status != VisitStatus.SCHEDULED:
+            raise TransitionConflict(f"the visit is already {visit.get_status_display()}")
+        visit.status, visit.outcome = status, outcome.strip()
+        if status != VisitStatus.CANCELLED:
+            visit.visited_at = visited_at or timezone.now()
+            CollectionCase.objects.filter(pk=visit.case_id).update(last_contact_at=visit.visited_at)
+        visit.save(update_fields=["status", "outcome", "visited_at"])
     return visit
 
 

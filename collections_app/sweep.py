@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Mod
 from django.utils import timezone
 
 from collections_app.models import (
@@ -86,15 +84,35 @@ class Chunk:
     chunk: int
     chunks: int
     counts: Counter[str] = field(default_factory=Counter)
+    product_id: int = 0
+    loan_id_max: int = 0
+
+    @property
+    def lo(self) -> int:
+        return chunk_bounds(self.chunk, self.chunks, self.loan_id_max)[0]
+
+    @property
+    def hi(self) -> int:
+        return chunk_bounds(self.chunk, self.chunks, self.loan_id_max)[1]
 
     def params(self, **extra: Any) -> dict[str, Any]:
-        return {"as_of": self.as_of, "now": self.now, "chunk": self.chunk, "chunks": self.chunks, **extra}
-
-    product_id: int = 0
+        return {"as_of": self.as_of, "now": self.now, "lo": self.lo, "hi": self.hi, **extra}
 
     def mark(self, step: str) -> str:
         """Unique per run, chunk, product and step: an audit INSERT must see only the rows its UPDATE moved."""
         return f"{self.run_id}:{self.chunk}:{self.product_id}:{step}"
+
+
+LAST_ID = 2**62
+
+
+def chunk_bounds(chunk: int, chunks: int, loan_id_max: int) -> tuple[int, int]:
+    """Chunk ``chunk`` of ``chunks`` covers a contiguous range of loan ids, so that its statements read only its
+    part of each table through the loan-id indexes (a modulo split would make every chunk scan everything). The last
+    chunk is open-ended: loans created after the run started are swept too."""
+    size = max(loan_id_max // chunks + 1, 1)
+    low = chunk * size + 1 if chunk else 0
+    return low, LAST_ID if chunk == chunks - 1 else (chunk + 1) * size
 
 
 def _execute(sql: str, params: dict[str, Any]) -> int:
@@ -140,7 +158,7 @@ def _move(
         f"""
         UPDATE {{case}} SET return_state = state, state = {to}, stage_entered_on = %(as_of)s,
                sweep_mark = %(mark)s, policy_id = %(policy)s {", closed_at = %(now)s" if final else ""}
-        WHERE state IN ({states}) AND loan_id %% %(chunks)s = %(chunk)s
+        WHERE state IN ({states}) AND loan_id BETWEEN %(lo)s AND %(hi)s
           AND loan_id IN (SELECT id FROM {{loan}} WHERE product_id = %(product)s)
           AND {where}
         """,
@@ -174,13 +192,13 @@ def _cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:
 # Steps
 # ---------------------------------------------------------------------------------------------------------------
 def step_refresh(ctx: Chunk, product: LoanProduct) -> None:
-    loans = Loan.objects.alias(bucket=Mod(F("id"), ctx.chunks)).filter(bucket=ctx.chunk, product=product)
+    loans = Loan.objects.filter(id__range=(ctx.lo, ctx.hi), product=product)
     ctx.counts["loans_refreshed"] += loans_refresh_balances(as_of=ctx.as_of, loans=loans)
     ctx.counts["cases_refreshed"] += _execute(
         """
         UPDATE {case} SET days_past_due = (SELECT l.days_past_due FROM {loan} l WHERE l.id = {case}.loan_id),
                           amount_overdue = (SELECT l.amount_overdue FROM {loan} l WHERE l.id = {case}.loan_id)
-        WHERE state IN {OPEN} AND loan_id %% %(chunks)s = %(chunk)s
+        WHERE state IN {OPEN} AND loan_id BETWEEN %(lo)s AND %(hi)s
           AND EXISTS (SELECT 1 FROM {loan} l WHERE l.id = {case}.loan_id AND l.product_id = %(product)s
                       AND (l.days_past_due <> {case}.days_past_due OR l.amount_overdue <> {case}.amount_overdue))
         """,
@@ -219,7 +237,7 @@ def step_promises(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) ->
     """The day after a promise's date: kept, partial or broken, from payments received within its window."""
     in_chunk = (
         "case_id IN (SELECT c.id FROM {case} c JOIN {loan} l ON l.id = c.loan_id "
-        "WHERE l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s)"
+        "WHERE l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s)"
     )
     paid = (
         "COALESCE((SELECT SUM(p.amount) FROM {payment} p JOIN {case} c ON c.loan_id = p.loan_id "
@@ -265,7 +283,7 @@ def step_plans(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> li
     """Apply payments to active plans, break or complete them; returns the plans completed with a fee waiver."""
     in_chunk = (
         "case_id IN (SELECT c.id FROM {case} c JOIN {loan} l ON l.id = c.loan_id "
-        "WHERE l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s)"
+        "WHERE l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s)"
     )
     params = ctx.params(product=product.pk)
     _execute(
@@ -326,8 +344,7 @@ def step_plans(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> li
             case__loan__product=product,
             case__state=CaseState.PAYMENT_PLAN,
         )
-        .alias(bucket=Mod(F("case__loan_id"), ctx.chunks))
-        .filter(bucket=ctx.chunk)
+        .filter(case__loan__id__range=(ctx.lo, ctx.hi))
         .values_list("pk", flat=True)
     )
 
@@ -360,7 +377,7 @@ def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> Non
                l.days_past_due, l.amount_overdue, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, %(mark)s
         FROM {loan} l
         WHERE l.product_id = %(product)s AND l.status = 'active' AND l.days_past_due > %(grace)s
-          AND l.id %% %(chunks)s = %(chunk)s
+          AND l.id BETWEEN %(lo)s AND %(hi)s
           AND NOT EXISTS (SELECT 1 FROM {case} c WHERE c.loan_id = l.id AND c.state IN {OPEN})
         ON CONFLICT DO NOTHING
         """,
@@ -383,30 +400,30 @@ def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> Non
 
 def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
     not_in_grace = "(grace_until IS NULL OR grace_until < %(as_of)s)"
-    _move(
-        ctx,
-        name="escalate_formal_notice",
-        product=product,
-        policy=policy,
-        from_states=[CaseState.REMINDER],
-        to=f"'{CaseState.FORMAL_NOTICE}'",
-        where=f"days_past_due >= %(threshold)s AND {not_in_grace}",
-        reason="'days past due ' || " + _text("days_past_due") + " || ' reached the formal notice threshold of ' "
-        "|| %(threshold_text)s",
-        params={"threshold": policy.formal_notice_dpd, "threshold_text": str(policy.formal_notice_dpd)},
-    )
-    moved = _move(
-        ctx,
-        name="request_legal",
-        product=product,
-        policy=policy,
-        from_states=[CaseState.FORMAL_NOTICE],
-        to=f"'{CaseState.LEGAL_REVIEW}'",
-        where=f"days_past_due >= %(threshold)s AND {not_in_grace}",
-        reason="'days past due ' || " + _text("days_past_due") + " || ' reached the legal threshold of ' "
-        "|| %(threshold_text)s",
-        params={"threshold": policy.legal_dpd, "threshold_text": str(policy.legal_dpd)},
-    )
+    ladder = [
+        (
+            "escalate_formal_notice",
+            CaseState.REMINDER,
+            CaseState.FORMAL_NOTICE,
+            policy.formal_notice_dpd,
+            "formal notice",
+        ),
+        ("request_legal", CaseState.FORMAL_NOTICE, CaseState.LEGAL_REVIEW, policy.legal_dpd, "legal"),
+    ]
+    moved = 0
+    for name, source, target, threshold, label in ladder:
+        moved = _move(
+            ctx,
+            name=name,
+            product=product,
+            policy=policy,
+            from_states=[source],
+            to=f"'{target}'",
+            where=f"days_past_due >= %(threshold)s AND {not_in_grace}",
+            reason="'days past due ' || " + _text("days_past_due") + f" || ' reached the {label} threshold of ' "
+            "|| %(threshold_text)s",
+            params={"threshold": threshold, "threshold_text": str(threshold)},
+        )
     if moved and not policy.legal_requires_approval:
         _move(
             ctx,
@@ -450,7 +467,7 @@ def step_priority(ctx: Chunk, product: LoanProduct) -> None:
                                      ELSE 5 * SUM(CASE WHEN i.paid_on IS NOT NULL AND i.paid_on <= i.due_date
                                                        THEN 1 ELSE 0 END) / COUNT(*) END
                               FROM {{inst}} i WHERE i.loan_id = {{case}}.loan_id AND i.due_date < %(as_of)s)
-        WHERE state IN {{OPEN}} AND loan_id %% %(chunks)s = %(chunk)s
+        WHERE state IN {{OPEN}} AND loan_id BETWEEN %(lo)s AND %(hi)s
           AND loan_id IN (SELECT id FROM {{loan}} WHERE product_id = %(product)s)
         """,
         ctx.params(product=product.pk),
@@ -459,7 +476,7 @@ def step_priority(ctx: Chunk, product: LoanProduct) -> None:
         """
         UPDATE {case} SET priority = priority_dpd + priority_amount + priority_promises + priority_contact
                                      + priority_reach + priority_history
-        WHERE state IN {OPEN} AND loan_id %% %(chunks)s = %(chunk)s
+        WHERE state IN {OPEN} AND loan_id BETWEEN %(lo)s AND %(hi)s
           AND loan_id IN (SELECT id FROM {loan} WHERE product_id = %(product)s)
         """,
         ctx.params(product=product.pk),
@@ -490,7 +507,7 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
                        c.borrower_id, c.loan_id, c.id, %(channel)s, c.state, '', %(planned_for)s, 'planned', '',
                        %(now)s, %(now)s
                 FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id
-                WHERE c.state = %(stage)s AND l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s
+                WHERE c.state = %(stage)s AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
                   AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s) AND {stale}
                 ON CONFLICT DO NOTHING
                 """,
@@ -504,7 +521,7 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
                    l.borrower_id, l.id, NULL, 'sms', 'pre_due', '', %(planned_for)s, 'planned', '', %(now)s, %(now)s
             FROM {{inst}} i JOIN {{loan}} l ON l.id = i.loan_id
             WHERE i.paid_on IS NULL AND i.due_date = %(due)s AND l.status = 'active' AND l.days_past_due = 0
-              AND l.product_id = %(product)s AND l.id %% %(chunks)s = %(chunk)s
+              AND l.product_id = %(product)s AND l.id BETWEEN %(lo)s AND %(hi)s
             ON CONFLICT DO NOTHING
             """,
             {**base, "offset_text": str(offset), "due": ctx.as_of + dt.timedelta(days=offset)},
@@ -517,7 +534,7 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
                'promise_reminder', '', %(planned_for)s, 'planned', '', %(now)s, %(now)s
         FROM {{promise}} pr JOIN {{case}} c ON c.id = pr.case_id JOIN {{loan}} l ON l.id = c.loan_id
         WHERE pr.status = 'open' AND pr.promised_on = %(tomorrow)s AND l.product_id = %(product)s
-          AND c.loan_id %% %(chunks)s = %(chunk)s
+          AND c.loan_id BETWEEN %(lo)s AND %(hi)s
         ON CONFLICT DO NOTHING
         """,
         {**base, "tomorrow": tomorrow},
@@ -530,7 +547,7 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
         FROM {{plan_inst}} pi JOIN {{plan}} pl ON pl.id = pi.plan_id JOIN {{case}} c ON c.id = pl.case_id
              JOIN {{loan}} l ON l.id = c.loan_id
         WHERE pl.status = 'active' AND pi.due_date = %(tomorrow)s AND pi.paid_amount < pi.amount
-          AND l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s
+          AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
         ON CONFLICT DO NOTHING
         """,
         {**base, "tomorrow": tomorrow},
@@ -541,9 +558,9 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
         UPDATE {outbox} SET status = 'cancelled', status_reason = 'the case is no longer in this stage',
                             updated_at = %(now)s
         WHERE status IN ('planned', 'deferred') AND purpose IN ('reminder', 'formal_notice', 'legal')
-          AND case_id IN (SELECT c.id FROM {case} c JOIN {loan} l ON l.id = c.loan_id
-                          WHERE l.product_id = %(product)s AND c.loan_id %% %(chunks)s = %(chunk)s
-                            AND c.state <> {outbox}.purpose)
+          AND loan_id BETWEEN %(lo)s AND %(hi)s
+          AND EXISTS (SELECT 1 FROM {case} c JOIN {loan} l ON l.id = c.loan_id
+                      WHERE c.id = {outbox}.case_id AND l.product_id = %(product)s AND c.state <> {outbox}.purpose)
         """,
         base,
     )
@@ -588,6 +605,7 @@ def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) 
     Without ``as_of`` each product is swept for its own local today (due dates are dates in its business zone).
     """
     counts: Counter[str] = Counter()
+    loan_id_max = SweepRun.objects.values_list("loan_id_max", flat=True).get(pk=run_id)
     with transaction.atomic():
         for product in LoanProduct.objects.order_by("pk"):
             ctx = Chunk(
@@ -598,6 +616,7 @@ def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) 
                 chunks=chunks,
                 counts=counts,
                 product_id=product.pk,
+                loan_id_max=loan_id_max,
             )
             policy = policy_current(CollectionPolicy, product.pk)
             step_refresh(ctx, product)
@@ -619,7 +638,8 @@ def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) 
 def sweep_start(*, as_of: dt.date, chunks: int = 1) -> SweepRun:
     if chunks < 1:
         raise ValueError("at least one chunk")
-    return SweepRun.objects.create(as_of=as_of, chunks=chunks)
+    loan_id_max = Loan.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return SweepRun.objects.create(as_of=as_of, chunks=chunks, loan_id_max=loan_id_max)
 
 
 def sweep_chunk_done(*, run_id: int, counts: Counter[str]) -> bool:

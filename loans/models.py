@@ -182,7 +182,7 @@ class Loan(TimeStamped):
     amount_overdue = models.DecimalField(_("amount overdue"), default=ZERO, editable=False, **MONEY)
     outstanding_balance = models.DecimalField(_("outstanding balance"), default=ZERO, editable=False, **MONEY)
     credit_balance = models.DecimalField(_("credit (over-payment)"), default=ZERO, editable=False, **MONEY)
-    balances_as_of = models.DateField(_("snapshot date"), null=True, blank=True, editable=False)
+    balances_as_of = models.DateField(_("snapshot last changed as of"), null=True, blank=True, editable=False)
 
     objects = LoanQuerySet.as_manager()
 
@@ -242,8 +242,8 @@ class Installment(models.Model):
             ),
         ]
         indexes = [
-            # The sweep and DPD look only at unpaid installments by due date.
-            models.Index(fields=["loan", "due_date"], condition=Q(paid_on__isnull=True), name="installment_unpaid"),
+            # Pre-due reminders look for unpaid installments falling due on a given date.
+            models.Index(fields=["due_date"], condition=Q(paid_on__isnull=True), name="installment_unpaid_due"),
         ]
 
     def __str__(self) -> str:

@@ -241,7 +241,10 @@ def _refresh(loans: QuerySet[Loan], as_of: dt.date) -> int:
             {table}.overdue_since {differs} a.overdue_since
             OR {table}.amount_overdue <> a.amount_overdue
             OR {table}.outstanding_balance <> a.outstanding
-            OR {table}.balances_as_of {differs} %s)
+            OR {table}.days_past_due <> COALESCE({days}, 0)
+            OR {table}.balances_as_of IS NULL
+            OR ({table}.status = 'active' AND a.outstanding = 0)
+            OR ({table}.status = 'paid_off' AND a.outstanding > 0))
     """
     params = [as_of, as_of, as_of, as_of, as_of, as_of, *loan_params, as_of]
     with connection.cursor() as cursor:
@@ -250,20 +253,25 @@ def _refresh(loans: QuerySet[Loan], as_of: dt.date) -> int:
 
 
 def loan_waive_fees(*, loan_id: int, amount: Decimal) -> Decimal:
-    """Waive up to ``amount`` of unpaid fees, oldest installment first (an agreed plan's waiver); returns the amount
-    waived. Re-allocates and refreshes the loan."""
+    """Waive up to ``amount`` of fees, oldest installment first (an agreed plan's waiver); returns the amount waived.
+
+    The loan is then re-allocated from all its payments, so money that had gone to waived fees moves on to interest
+    and principal, as if the fees had never been due.
+    """
     with transaction.atomic():
         loan = Loan.objects.select_for_update().select_related("product").get(pk=loan_id)
         left = amount
         rows = []
         for inst in Installment.objects.filter(loan=loan).order_by("due_date", "number"):
-            take = min(left, inst.fee_due - inst.fee_paid)
+            take = min(left, inst.fee_due)
             if take > 0:
-                rows.append((inst.pk, inst.fee_due - take))
+                new_due = inst.fee_due - take
+                # fee_paid may not exceed fee_due (a constraint); the re-allocation below recomputes it anyway.
+                rows.append((inst.pk, new_due, min(inst.fee_paid, new_due)))
                 left -= take
             if left <= 0:
                 break
-        bulk_set(Installment, ["fee_due"], rows)
+        bulk_set(Installment, ["fee_due", "fee_paid"], rows)
         loans_reallocate(loan_ids=[loan.pk])
         loans_refresh_balances(as_of=product_today(loan.product), loan_ids=[loan.pk])
     return amount - left

@@ -267,16 +267,21 @@ def test_a_plan_within_policy_starts_at_once(collector):
     assert plan.installments.first().breaks_after == dt.date(2024, 2, 15)
 
 
-def test_a_plan_outside_policy_waits_for_a_manager_who_can_approve_it(collector, manager):
-    case = overdue_case()
-    plan = plan_propose(
+def long_plan(case, actor):
+    """Twelve weekly payments and no down payment: outside the default installment policy."""
+    return plan_propose(
         case_id=case.pk,
-        actor=collector,
+        actor=actor,
         down_payment=D("0.00"),
         count=12,
         frequency="weekly",
         starts_on=dt.date(2024, 2, 12),
     )
+
+
+def test_a_plan_outside_policy_waits_for_a_manager_who_can_approve_it(collector, manager):
+    case = overdue_case()
+    plan = long_plan(case, collector)
     assert plan.status == "pending_approval"
     assert any("12 installments" in b for b in plan.outside_policy)
     assert any("down payment" in b for b in plan.outside_policy)
@@ -290,14 +295,7 @@ def test_a_plan_outside_policy_waits_for_a_manager_who_can_approve_it(collector,
 
 def test_a_rejected_plan_leaves_the_case_where_it_was(collector, manager):
     case = overdue_case()
-    plan = plan_propose(
-        case_id=case.pk,
-        actor=collector,
-        down_payment=D("0.00"),
-        count=12,
-        frequency="weekly",
-        starts_on=dt.date(2024, 2, 12),
-    )
+    plan = long_plan(case, collector)
     with pytest.raises(InvalidRequest):
         plan_decide(plan_id=plan.pk, actor=manager, approve=False)
     plan_decide(plan_id=plan.pk, actor=manager, approve=False, reason="too long")
@@ -370,3 +368,60 @@ def test_saving_a_stale_copy_of_a_case_is_refused(manager):
     stale.reject_legal()
     with pytest.raises(ConcurrentTransition):
         stale.save()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Field visits
+# --------------------------------------------------------------------------------------------------------------
+def test_a_field_visit_is_scheduled_for_open_cases_and_its_outcome_recorded(collector):
+    from collections_app.services import visit_record, visit_schedule
+
+    case = make_case("formal_notice")
+    start = TODAY + dt.timedelta(days=1)
+    visit = visit_schedule(
+        case_id=case.pk,
+        actor=collector,
+        address="",
+        collectors=[collector],
+        window_start=start,
+        window_end=start + dt.timedelta(hours=2),
+    )
+    assert "MA" in visit.address and list(visit.collectors.all()) == [collector]
+    with pytest.raises(InvalidRequest):
+        visit_record(visit_id=visit.pk, actor=collector, status="visited", outcome="")
+    visit_record(
+        visit_id=visit.pk,
+        actor=collector,
+        status="visited",
+        outcome="spoke to borrower, will pay Friday",
+        visited_at=start + dt.timedelta(minutes=30),
+    )
+    case.refresh_from_db()
+    assert case.last_contact_at == start + dt.timedelta(minutes=30)
+    with pytest.raises(TransitionConflict):
+        visit_record(visit_id=visit.pk, actor=collector, status="not_home", outcome="again")
+
+
+def test_no_visit_in_the_past_or_to_a_case_on_hold(collector):
+    from collections_app.services import visit_schedule
+
+    case = make_case("on_hold")
+    start = TODAY + dt.timedelta(days=1)
+    with pytest.raises(TransitionConflict):
+        visit_schedule(
+            case_id=case.pk,
+            actor=collector,
+            address="x",
+            collectors=[collector],
+            window_start=start,
+            window_end=start + dt.timedelta(hours=1),
+        )
+    with pytest.raises(InvalidRequest):
+        visit_schedule(
+            case_id=make_case().pk,
+            actor=collector,
+            address="x",
+            collectors=[collector],
+            window_start=TODAY - dt.timedelta(hours=2),
+            window_end=TODAY - dt.timedelta(hours=1),
+        )

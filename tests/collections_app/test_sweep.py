@@ -392,3 +392,39 @@ def test_chunks_run_in_parallel_while_payments_arrive():
         loan.refresh_from_db()
         assert loan.days_past_due == 0
         assert not CollectionCase.objects.filter(loan=loan).exclude(state__in=["resolved", "closed"]).exists()
+
+
+def test_a_partly_paid_plan_installment_still_breaks_the_plan_after_its_grace():
+    loan, _case, plan = plan_case()
+    pay(loan, "20.00", "2024-01-12T15:00:00+00:00", "D")
+    pay(loan, "25.00", "2024-01-19T15:00:00+00:00", "I1-part")
+    sweep("2024-01-22")
+    assert list(plan.installments.values_list("paid_amount", flat=True)) == [D("20.00"), D("25.00"), D("0.00")]
+    sweep("2024-01-23")
+    assert PaymentPlan.objects.get(pk=plan.pk).status == "broken"
+
+
+def test_a_completed_plan_with_a_fee_waiver_waives_the_fees_and_resolves_the_case():
+    from loans.models import Installment
+
+    loan = loan_with_schedule(("2024-01-01", "100.00"), ("2024-06-01", "100.00"))
+    Installment.objects.filter(loan=loan, number=1).update(fee_due=D("30.00"))
+    sweep("2024-01-10")  # 130.00 overdue: 100.00 principal and 30.00 of fees
+    case = the_case(loan)
+    with time_machine.travel(dt.datetime(2024, 1, 10, 15, tzinfo=dt.UTC), tick=False):
+        plan = plan_propose(
+            case_id=case.pk,
+            actor=user_with_role("manager"),
+            down_payment=D("50.00"),
+            count=1,
+            frequency="weekly",
+            starts_on=day("2024-01-12"),
+            waive=D("30.00"),
+        )
+    assert (plan.status, plan.total_amount) == ("active", D("100.00"))
+    pay(loan, "50.00", "2024-01-12T15:00:00+00:00", "D")
+    pay(loan, "50.00", "2024-01-19T15:00:00+00:00", "I1")
+    sweep("2024-01-20")
+    assert PaymentPlan.objects.get(pk=plan.pk).status == "completed"
+    assert Installment.objects.get(loan=loan, number=1).fee_due == D("0.00")
+    assert CollectionCase.objects.get(pk=case.pk).state == "resolved"

@@ -1,0 +1,253 @@
+"""Benchmark of the daily sweep (issue: collection cases): `make bench` (or `python bench/sweep_bench.py`).
+
+Seeds a PostgreSQL database (default ``collections_bench`` on 127.0.0.1, dropped and recreated; BENCH_DATABASE_URL
+overrides) with LOANS loans of six monthly installments, about 10 % of them overdue at every depth, then:
+
+1. times the bare SQL that only recomputes days past due for the same rows (one UPDATE … FROM aggregate, rolled
+   back so it changes nothing);
+2. runs the real sweep on a real Celery worker (2 processes, Redis broker, 4 chunks) for the seeding date — the
+   first sweep, which writes every loan — and again for the next day, the steady daily case;
+3. reports wall times, the ratio to the bare SQL, and the peak resident memory of the worker's processes.
+
+Targets (issue 3): sweep ≤ 60 s, ≤ 3 times the bare SQL, worker peak ≤ 500 MB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collections_bench")
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+LOANS = int(os.environ.get("BENCH_LOANS", "1000000"))
+AS_OF = dt.date(2026, 6, 15)
+ENV = {
+    **os.environ,
+    "DATABASE_URL": URL,
+    "CELERY_BROKER_URL": BROKER,
+    "DJANGO_SETTINGS_MODULE": "collections_app.settings",
+    "LOG_LEVEL": "WARNING",
+    "SWEEP_CHUNKS": "4",
+}
+
+
+def connect(dbname: str | None = None):  # type: ignore[no-untyped-def]
+    parts = urlparse(URL)
+    return psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname=dbname or parts.path.lstrip("/"),
+    )
+
+
+def recreate_database() -> None:
+    name = urlparse(URL).path.lstrip("/")
+    admin = connect("postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
+
+
+SEED = """
+INSERT INTO loans_loanproduct (code, name, lender_name, currency, timezone, allocation_order, created_at, updated_at)
+VALUES ('bench', 'Bench loan', 'Bench Lender', 'USD', 'America/New_York', '["fee", "interest", "principal"]', now(), now());
+
+INSERT INTO loans_borrower (external_id, full_name, language, national_id_masked, national_id_hash, address_line1,
+    address_line2, city, region, postal_code, country, timezone, time_zones, created_at, updated_at)
+SELECT 'B' || g, 'Borrower ' || g, 'en', '', '', '', '', 'Boston', 'MA', '02118', 'US', '',
+       '["America/New_York"]', now(), now()
+FROM generate_series(1, %(n)s) g;
+
+INSERT INTO loans_phonenumber (borrower_id, number, kind, sms_consent, autodial_consent, position, created_at, updated_at)
+SELECT id, '+1617555' || lpad((id %% 10000)::text, 4, '0'), 'mobile', true, id %% 2 = 0, 0, now(), now()
+FROM loans_borrower;
+
+INSERT INTO loans_loan (external_id, borrower_id, product_id, principal, currency, annual_rate, term_months,
+    disbursed_on, status, days_past_due, overdue_since, amount_overdue, outstanding_balance, credit_balance,
+    balances_as_of, created_at, updated_at)
+SELECT 'L' || b.id, b.id, (SELECT id FROM loans_loanproduct WHERE code = 'bench'), 1200, 'USD', 0, 6,
+       %(as_of)s::date - 200 + (b.id %% 60)::int, 'active', 0, NULL, 0, 0, 0, NULL, now(), now()
+FROM loans_borrower b;
+
+-- Six monthly installments of 200.00. Loans whose id is a multiple of 10 stopped paying at some installment
+-- (overdue at every depth); the others paid everything due so far, on time.
+INSERT INTO loans_installment (loan_id, number, due_date, principal_due, interest_due, fee_due, opening_paid,
+    principal_paid, interest_paid, fee_paid, paid_on)
+SELECT l.id, k, l.disbursed_on + 30 * k,
+       200, 0, 0, 0,
+       CASE WHEN paid THEN 200 ELSE 0 END, 0, 0,
+       CASE WHEN paid THEN l.disbursed_on + 30 * k END
+FROM loans_loan l CROSS JOIN generate_series(1, 6) k
+CROSS JOIN LATERAL (SELECT (l.disbursed_on + 30 * k < %(as_of)s::date)
+                           AND NOT (l.id %% 10 = 0 AND k > (l.id / 10) %% 6) AS paid) p;
+ANALYZE;
+"""
+
+BARE_DPD = """
+UPDATE loans_loan l SET days_past_due = COALESCE(%(as_of)s::date - a.oldest, 0)
+FROM (SELECT loan_id, MIN(due_date) FILTER (WHERE due_date < %(as_of)s AND (paid_on IS NULL OR paid_on > %(as_of)s))
+             AS oldest
+      FROM loans_installment GROUP BY loan_id) a
+WHERE l.id = a.loan_id
+"""
+
+
+def seed() -> float:
+    started = time.perf_counter()
+    conn = connect()
+    with conn, conn.cursor() as cur:
+        cur.execute(SEED, {"n": LOANS, "as_of": AS_OF})
+        # Twenty English-speaking collectors so that assignment has real work to do.
+        cur.execute("""
+            INSERT INTO collections_app_team (name, language, collectors_see_team_cases) VALUES ('Bench', 'en', false);
+            INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,
+                                   is_active, date_joined)
+            SELECT '!', false, 'bench' || g, '', '', '', false, true, now() FROM generate_series(1, 20) g;
+            INSERT INTO auth_user_groups (user_id, group_id)
+            SELECT u.id, g.id FROM auth_user u, auth_group g WHERE u.username LIKE 'bench%%' AND g.name = 'collector';
+            INSERT INTO collections_app_teammembership (user_id, team_id, accepts_new_cases)
+            SELECT u.id, t.id, true FROM auth_user u, collections_app_team t WHERE u.username LIKE 'bench%%';
+        """)
+    conn.close()
+    return time.perf_counter() - started
+
+
+def bare_dpd(as_of: dt.date) -> float:
+    conn = connect()
+    with conn.cursor() as cur:
+        started = time.perf_counter()
+        cur.execute(BARE_DPD, {"as_of": as_of})
+        elapsed = time.perf_counter() - started
+    conn.rollback()
+    conn.close()
+    return elapsed
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except FileNotFoundError:
+            continue
+    return peak / 1024
+
+
+def worker_pids(main: int) -> list[int]:
+    children = subprocess.run(["pgrep", "-P", str(main)], capture_output=True, text=True).stdout.split()
+    return [main, *map(int, children)]
+
+
+def sweep_on_worker(as_of: dt.date) -> tuple[float, float, dict]:
+    """Start a Celery worker, run the daily sweep task for ``as_of`` through Redis, wait for the run to finish."""
+    subprocess.run(["redis-cli", "-u", BROKER, "flushdb"], check=True, capture_output=True)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "collections_app",
+            "worker",
+            "-c",
+            "2",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(0)  # the worker connects on its own; the task waits in Redis until it does
+        conn = connect()
+        conn.autocommit = True
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); from collections_app.tasks import daily_sweep; "
+                f"daily_sweep.delay('{as_of.isoformat()}', 4)",
+            ],
+            cwd=ROOT,
+            env=ENV,
+            check=True,
+        )
+        deadline = time.monotonic() + 900
+        counts: dict = {}
+        pids = worker_pids(worker.pid)
+        peak = 0.0
+        while time.monotonic() < deadline:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT finished_at IS NOT NULL, counts FROM collections_app_sweeprun WHERE as_of = %s "
+                    "ORDER BY id DESC LIMIT 1",
+                    [as_of],
+                )
+                row = cur.fetchone()
+            pids = worker_pids(worker.pid) or pids
+            peak = max(peak, peak_rss_mb(pids))
+            if row and row[0]:
+                counts = row[1]
+                break
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker died: {worker.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the sweep did not finish within 15 minutes")
+        elapsed = time.perf_counter() - started
+        peak = max(peak, peak_rss_mb(worker_pids(worker.pid)))
+        conn.close()
+        return elapsed, peak, counts
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def main() -> None:
+    print(f"== sweep benchmark: {LOANS:,} loans, about 10 % overdue, PostgreSQL {URL.rsplit('/', 1)[-1]}")
+    recreate_database()
+    print(f"seeded in {seed():.1f} s")
+    bare = bare_dpd(AS_OF)
+    print(f"bare SQL recomputing days past due for every loan: {bare:.2f} s")
+    first, first_peak, counts = sweep_on_worker(AS_OF)
+    print(
+        f"first sweep ({AS_OF}, every loan written): {first:.2f} s, {first / bare:.1f}x bare, "
+        f"worker peak {first_peak:.0f} MB; opened {counts.get('open', 0):,} cases, "
+        f"planned {counts.get('messages_planned', 0):,} messages, assigned {counts.get('assigned', 0):,}"
+    )
+    next_day = AS_OF + dt.timedelta(days=1)
+    bare_next = bare_dpd(next_day)
+    daily, daily_peak, counts = sweep_on_worker(next_day)
+    print(
+        f"daily sweep ({next_day}): {daily:.2f} s, {daily / bare_next:.1f}x bare ({bare_next:.2f} s), "
+        f"worker peak {daily_peak:.0f} MB; {counts.get('loans_refreshed', 0):,} loans changed"
+    )
+    ok = max(first, daily) <= 60 and daily / bare_next <= 3 and max(first_peak, daily_peak) <= 500
+    print(f"targets (≤ 60 s, ≤ 3x bare for the daily sweep, ≤ 500 MB): {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
