@@ -42,6 +42,12 @@ _CASE_WORK = [
     "collections_app.view_collectionpolicy",
     "collections_app.view_installmentpolicy",
     "compliance.view_restriction",
+    "compliance.add_restriction",
+    "compliance.view_contactevent",
+    "compliance.add_contactevent",
+    "compliance.view_decision",
+    "compliance.view_consentevent",
+    "compliance.view_jurisdictionprofile",
     "notifications.view_outboundmessage",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -2,9 +2,10 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
-from collections_app import views
+from collections_app import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,5 +13,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
+    # The API authenticates itself (session or token, DRF); the login-redirect middleware must not intercept it.
+    path(
+        "api/v1/compliance/check/", login_not_required(api.ComplianceCheckView.as_view()), name="api-compliance-check"
+    ),
     path("admin/", admin.site.urls),
 ]

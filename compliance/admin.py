@@ -1,6 +1,13 @@
-from django.contrib import admin
+"""Admin: jurisdiction profiles (validated, every save a new version); the ledger, consents and decisions read-only."""
 
-from compliance.models import Restriction
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from compliance.models import ConsentEvent, ContactEvent, Decision, JurisdictionProfile, Restriction
+from compliance.services import profile_revise
+from loans.admin import ReadOnlyAdmin
 
 
 @admin.register(Restriction)
@@ -10,3 +17,47 @@ class RestrictionAdmin(admin.ModelAdmin):
     search_fields = ["borrower__full_name", "borrower__external_id", "document_ref"]
     raw_id_fields = ["borrower", "loan"]
     readonly_fields = ["created_by", "created_at", "lifted_by", "source"]
+
+
+@admin.register(JurisdictionProfile)
+class JurisdictionProfileAdmin(admin.ModelAdmin):
+    """Parameters are JSON checked against compliance.presets.SCHEMA; saving publishes a new version."""
+
+    list_display = ["code", "version", "is_current", "created_at", "created_by"]
+    list_filter = ["is_current", "code"]
+    readonly_fields = ["version", "is_current", "created_at", "created_by"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        if obj is not None and not obj.is_current:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        new = profile_revise(profile=obj, actor=request.user)
+        messages.info(request, _("Saved as version %(version)s.") % {"version": new.version})
+
+
+@admin.register(ContactEvent)
+class ContactEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "borrower", "channel", "direction", "outcome", "automated", "is_exception", "actor"]
+    list_filter = ["is_exception", "channel", "outcome", "direction", "automated"]
+    search_fields = ["borrower__full_name", "borrower__external_id"]
+    date_hierarchy = "at"
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "borrower", "channel", "outcome", "allowed", "next_allowed_at", "dry_run", "actor"]
+    list_filter = ["outcome", "allowed", "channel", "dry_run"]
+    search_fields = ["borrower__full_name", "borrower__external_id"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "borrower", "medium", "address", "kind", "source"]
+    list_filter = ["kind", "medium", "source"]
+    search_fields = ["address", "borrower__full_name"]

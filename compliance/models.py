@@ -28,6 +28,7 @@ class RestrictionKind(models.TextChoices):
     NO_WORK_CONTACT = "no_work_contact", _("no contact at work")
     EMPLOYER_PROHIBITS = "employer_prohibits", _("employer prohibits contact")
     SMS_OPT_OUT = "sms_opt_out", _("SMS opt-out")
+    TIME_BARRED = "time_barred", _("time-barred debt")
 
 
 class RestrictionQuerySet(models.QuerySet):
@@ -72,3 +73,156 @@ class Restriction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.borrower_id})"
+
+
+class JurisdictionProfile(models.Model):
+    """A jurisdiction's contact rules as validated data (shared/compliance/RULES.md §3); every edit a new version."""
+
+    code = models.SlugField(_("code"), max_length=40)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    is_current = models.BooleanField(default=True, editable=False)
+    params = models.JSONField(_("parameters"), help_text=_("Validated against compliance.presets.SCHEMA."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+
+    class Meta:
+        verbose_name = _("jurisdiction profile")
+        verbose_name_plural = _("jurisdiction profiles")
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="profile_version_unique"),
+            models.UniqueConstraint(fields=["code"], condition=Q(is_current=True), name="profile_one_current"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.version}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+        from jsonschema import Draft202012Validator
+
+        from compliance.presets import SCHEMA
+
+        errors = sorted(Draft202012Validator(SCHEMA).iter_errors(self.params), key=lambda e: list(e.path))
+        if errors:
+            raise ValidationError({"params": [f"{'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors]})
+
+
+class ConsentKind(models.TextChoices):
+    OPT_OUT = "opt_out", _("opted out of this medium")
+    OPT_IN = "opt_in", _("opted back in")
+    AUTODIAL_CONSENT = "autodial_consent", _("consented to automated calls/texts")
+    AUTODIAL_REVOKED = "autodial_revoked", _("revoked consent to automated calls/texts")
+
+
+class ConsentEvent(models.Model):
+    """Append-only history of consents and opt-outs per address and medium; the latest event is the state."""
+
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="consent_events")
+    medium = models.CharField(
+        _("medium"), max_length=8, choices=[("sms", "SMS"), ("voice", _("voice")), ("email", _("email"))]
+    )
+    address = models.CharField(_("number or address"), max_length=254)
+    kind = models.CharField(_("kind"), max_length=20, choices=ConsentKind.choices)
+    source = models.CharField(_("source"), max_length=40, help_text=_("inbound_sms, provider_error, api, collector"))
+    text = models.TextField(_("what was said"), blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent events")
+        indexes = [models.Index(fields=["borrower", "address", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.medium} ({self.at:%Y-%m-%d})"
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "outbound", _("outbound")
+    INBOUND = "inbound", _("inbound")
+
+
+class ContactOutcome(models.TextChoices):
+    CONVERSATION = "conversation", _("conversation")
+    NO_ANSWER = "no_answer", _("no answer")
+    VOICEMAIL = "voicemail", _("voicemail")
+    BUSY = "busy", _("busy")
+    FAILED = "failed", _("failed / not connected")
+    SENT = "sent", _("sent")
+    DELIVERED = "delivered", _("delivered")
+    VISITED = "visited", _("visited")
+    NOT_HOME = "not_home", _("not at home")
+    RESERVED = "reserved", _("reserved (about to happen)")
+
+
+class ContactEvent(models.Model):
+    """The append-only contact ledger: every attempt and communication the caps count (RULES.md §1.3)."""
+
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="contact_events")
+    debts = models.JSONField(_("debts in scope"), default=list, help_text=_("Loan ids discussed or in scope."))
+    channel = models.CharField(_("channel"), max_length=8)
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
+    to = models.CharField(_("to"), max_length=254, blank=True)
+    target_role = models.CharField(_("with"), max_length=20, default="debtor")
+    at = models.DateTimeField(_("at"))
+    outcome = models.CharField(_("outcome"), max_length=12, choices=ContactOutcome.choices)
+    automated = models.BooleanField(_("automated"), default=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decision = models.ForeignKey("Decision", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    is_exception = models.BooleanField(_("not covered by an allowing decision"), default=False)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("contact event")
+        verbose_name_plural = _("contact events")
+        indexes = [
+            models.Index(fields=["borrower", "at"]),
+            models.Index(fields=["at"], condition=Q(is_exception=True), name="contact_exceptions"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.channel} {self.outcome} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Decision(models.Model):
+    """One answer of the gate, with everything it counted, so a manager can later see exactly why."""
+
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="decisions")
+    loan = models.ForeignKey(Loan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    channel = models.CharField(max_length=8)
+    to = models.CharField(max_length=254, blank=True)
+    at = models.DateTimeField(help_text=_("The instant the contact was evaluated for."))
+    automated = models.BooleanField(default=False)
+    purpose = models.CharField(max_length=40, blank=True)
+    outcome = models.CharField(max_length=8)
+    allowed = models.BooleanField()
+    reasons = models.JSONField(default=list)
+    next_allowed_at = models.DateTimeField(null=True, blank=True)
+    inputs = models.JSONField(default=dict)
+    profiles = models.JSONField(default=list)
+    evaluated = models.JSONField(default=list)
+    evaluator_version = models.CharField(max_length=20)
+    dry_run = models.BooleanField(default=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
+        indexes = [
+            models.Index(fields=["borrower", "created_at"]),
+            models.Index(fields=["created_at"], condition=Q(allowed=False), name="decision_denials"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} {self.channel} for {self.borrower_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -425,3 +425,65 @@ def test_no_visit_in_the_past_or_to_a_case_on_hold(collector):
             window_start=TODAY - dt.timedelta(hours=2),
             window_end=TODAY - dt.timedelta(hours=1),
         )
+
+
+def test_the_gate_refuses_a_visit_at_night_and_flags_one_made_outside_its_window(collector):
+    from collections_app.services import visit_record, visit_schedule
+    from compliance.models import ContactEvent
+
+    case = make_case("formal_notice")
+    night = dt.datetime(2024, 2, 12, 3, 0, tzinfo=dt.UTC)  # 22:00 in Boston
+    with pytest.raises(InvalidRequest, match="USF-01"):
+        visit_schedule(
+            case_id=case.pk,
+            actor=collector,
+            address="",
+            collectors=[collector],
+            window_start=night,
+            window_end=night + dt.timedelta(hours=1),
+        )
+    morning = dt.datetime(2024, 2, 12, 15, 0, tzinfo=dt.UTC)
+    visit = visit_schedule(
+        case_id=case.pk,
+        actor=collector,
+        address="",
+        collectors=[collector],
+        window_start=morning,
+        window_end=morning + dt.timedelta(hours=2),
+    )
+    visit_record(
+        visit_id=visit.pk,
+        actor=collector,
+        status="not_home",
+        outcome="nobody answered",
+        visited_at=morning + dt.timedelta(hours=5),
+    )
+    event = ContactEvent.objects.get(borrower=case.borrower, channel="visit")
+    assert (event.outcome, event.is_exception, event.decision_id) == ("not_home", True, visit.decision_id)
+
+
+def test_a_field_visit_in_china_needs_two_collectors(collector):
+    from collections_app.services import visit_schedule
+    from tests.factories import BorrowerFactory, loan_with_schedule
+
+    borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"])
+    case = make_case("reminder", loan=loan_with_schedule(("2024-02-01", "100.00"), borrower=borrower))
+    start = dt.datetime(2024, 2, 12, 2, 0, tzinfo=dt.UTC)  # 10:00 Beijing time
+    with pytest.raises(InvalidRequest, match="CN-08"):
+        visit_schedule(
+            case_id=case.pk,
+            actor=collector,
+            address="",
+            collectors=[collector],
+            window_start=start,
+            window_end=start + dt.timedelta(hours=1),
+        )
+    partner = user_with_role("collector", "partner")
+    assert visit_schedule(
+        case_id=case.pk,
+        actor=collector,
+        address="",
+        collectors=[collector, partner],
+        window_start=start,
+        window_end=start + dt.timedelta(hours=1),
+    ).decision.allowed

@@ -1,0 +1,729 @@
+"""The compliance gate's evaluation core: pure functions over plain data, no ORM (DESIGN.md §3).
+
+``evaluate(attempt, facts, profiles)`` answers one question — may this contact happen at this instant? — with an
+outcome (allow, warn, defer, review, deny), the reasons (rule id from shared/compliance/RULES.md and a sentence for the
+collector, in English and Chinese), the next instant the contact would be allowed when it can simply wait, and the
+inputs it used (zones and local times, counted events). Every profile that applies is evaluated; the most restrictive
+outcome wins (deny > review > defer > warn > allow).
+
+Times are evaluated with IANA rules at the instant (``zoneinfo``), never a cached offset, in every candidate zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ALLOW, WARN, DEFER, REVIEW, DENY = "allow", "warn", "defer", "review", "deny"
+SEVERITY = {ALLOW: 0, WARN: 1, DEFER: 2, REVIEW: 3, DENY: 4}
+CHANNELS = ("call", "sms", "email", "letter", "visit")
+MINUTE = dt.timedelta(minutes=1)
+# When no location is known for a US consumer: the contiguous US (RULES.md §1.2).
+CONUS = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
+
+# Ledger outcomes (RULES.md §1.3).
+REG_F_COUNTED = {"conversation", "no_answer", "voicemail"}  # busy / failed = "not connected": excluded
+UNANSWERED = {"no_answer", "busy", "voicemail", "failed"}
+OPT_OUT_TEXT = re.compile(r"\bSTOP\b|unsubscribe|opt[ -]?out|退订|回复\s*TD|回T退", re.IGNORECASE)
+LITIGATION_THREAT = re.compile(
+    r"\b(sue|sued|lawsuit|legal action|court|judg(e)?ment|garnish\w*|attorney will)\b|起诉|法院|诉讼|律师函",
+    re.IGNORECASE,
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Attempt:
+    """One planned contact, evaluated at ``at`` (the instant it would reach the person)."""
+
+    channel: str
+    at: dt.datetime
+    to: str = ""
+    to_kind: str = "mobile"  # mobile | home | work | email | work_email | address | work_address
+    automated: bool = False  # autodialer, prerecorded voice or automated text (TCPA)
+    target_role: str = "debtor"  # debtor | attorney | emergency_contact | third_party
+    debts: tuple[int, ...] = ()  # every loan the contact may discuss (Reg F counts per debt)
+    content: str = ""  # the rendered message, when there is one
+    purpose: str = ""  # e.g. opt_out_confirmation, cease_exception, verification, locate
+    collectors: int = 1  # people on a field visit
+
+
+@dataclass(frozen=True)
+class LedgerEvent:
+    """One past attempt or communication from the contact ledger."""
+
+    id: int
+    channel: str
+    direction: str  # outbound | inbound
+    at: dt.datetime
+    outcome: (
+        str  # conversation | no_answer | voicemail | busy | failed | sent | delivered | visited | not_home | reserved
+    )
+    to: str = ""
+    debts: tuple[int, ...] = ()  # empty: not known, so it counts for every debt (conservative)
+    target_role: str = "debtor"
+    automated: bool = False
+
+
+@dataclass(frozen=True)
+class RestrictionFact:
+    id: int
+    kind: str
+    loan_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BorrowerFacts:
+    """Everything the gate knows about one borrower, loaded in a fixed number of queries."""
+
+    borrower_id: int
+    zones: tuple[str, ...] = ()
+    country: str = ""
+    region: str = ""
+    restrictions: tuple[RestrictionFact, ...] = ()
+    sms_opted_out: frozenset[str] = frozenset()
+    email_opted_out: frozenset[str] = frozenset()
+    sms_consent: frozenset[str] = frozenset()
+    autodial_consent: frozenset[str] = frozenset()
+    ledger: tuple[LedgerEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class Profile:
+    code: str
+    version: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    outcome: str
+    message: str
+    message_zh: str
+    next_allowed_at: dt.datetime | None = None
+    profile: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "message": self.message,
+            "message_zh": self.message_zh,
+            "profile": self.profile,
+            "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None,
+        }
+
+
+@dataclass
+class Result:
+    outcome: str
+    reasons: list[Reason]
+    next_allowed_at: dt.datetime | None
+    evaluated: list[str]
+    inputs: dict[str, Any]
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome in (ALLOW, WARN)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------------
+def _hm(text: str) -> dt.time:
+    hours, minutes = text.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def _local(at: dt.datetime, zone: str) -> dt.datetime:
+    return at.astimezone(ZoneInfo(zone))
+
+
+def _start_of_local_day(day: dt.date, zone: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+
+
+def _concerns(event_debts: tuple[int, ...], debts: tuple[int, ...]) -> bool:
+    """Does a past event count for these debts? An event with unknown debts counts for all (conservative)."""
+    return not event_debts or not debts or bool(set(event_debts) & set(debts))
+
+
+def _zones_for(facts: BorrowerFacts, window: dict[str, Any]) -> tuple[str, ...]:
+    if window.get("zone"):
+        return (window["zone"],)
+    if facts.zones:
+        return facts.zones
+    return CONUS if facts.country == "US" else ("UTC",)
+
+
+def _inside(local: dt.datetime, start: dt.time, end: dt.time) -> bool:
+    """Strictly after ``start`` and strictly before ``end`` (RULES.md §1.2: exclusive at both ends)."""
+    clock = local.timetz().replace(tzinfo=None)
+    if start < end:
+        return start < clock < end
+    return clock > start or clock < end  # a window across midnight
+
+
+def _next_inside(at: dt.datetime, zone: str, start: dt.time, end: dt.time) -> dt.datetime:
+    """The first whole minute after ``at`` inside the window in ``zone``."""
+    local = _local(at, zone)
+    if _inside(local, start, end):
+        return at
+    for days in range(3):
+        day = local.date() + dt.timedelta(days=days)
+        opening = dt.datetime.combine(day, start, tzinfo=ZoneInfo(zone)) + MINUTE
+        if opening > at and _inside(_local(opening, zone), start, end):
+            return opening.astimezone(dt.UTC)
+    raise ValueError("no opening within three days")  # pragma: no cover - windows always open daily
+
+
+def _bilingual(rule: str, outcome: str, en: str, zh: str, next_at: dt.datetime | None = None) -> Reason:
+    return Reason(rule=rule, outcome=outcome, message=en, message_zh=zh, next_allowed_at=next_at)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rules: each returns the reasons it finds (none = no objection) and may note what it counted in ``inputs``
+# ---------------------------------------------------------------------------------------------------------------
+Rule = Callable[[Attempt, BorrowerFacts, dict[str, Any], dict[str, Any]], list[Reason]]
+
+
+def rule_time_window(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """USF-01 / MA-02 / CN-01 / UK-04: only inside the window, in every candidate zone."""
+    window = params.get("time_window")
+    if not window or attempt.channel in window.get("exempt_channels", []):
+        return []
+    start, end = _hm(window["start"]), _hm(window["end"])
+    zones = _zones_for(facts, window)
+    inputs["local_times"] = {z: _local(attempt.at, z).isoformat() for z in zones}
+    outside = [z for z in zones if not _inside(_local(attempt.at, z), start, end)]
+    if not outside:
+        return []
+    next_at = next_in_all_zones(attempt.at, zones, start, end)
+    where = ", ".join(f"{_local(attempt.at, z):%H:%M} in {z}" for z in outside)
+    return [
+        _bilingual(
+            window.get("rule", "USF-01"),
+            DEFER,
+            f"Outside contact hours: only after {window['start']} and before {window['end']} local time ({where}).",
+            f"不在允许的联系时间：当地时间 {window['start']} 之后、{window['end']} 之前（{where}）。",
+            next_at,
+        )
+    ]
+
+
+def next_in_all_zones(at: dt.datetime, zones: Iterable[str], start: dt.time, end: dt.time) -> dt.datetime | None:
+    """The first minute from ``at`` inside the window in every zone at once (None if the zones never overlap)."""
+    zones = tuple(zones)
+    candidate = at
+    for _ in range(50):
+        moved = max(_next_inside(candidate, z, start, end) for z in zones)
+        if moved == candidate:
+            return candidate
+        candidate = moved
+    return None
+
+
+def rule_inconvenient_time(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """USF-02: a time the consumer designated as inconvenient (e.g. from 22:00 to 12:00), in every zone."""
+    reasons = []
+    for r in facts.restrictions:
+        if r.kind != "inconvenient_time" or attempt.channel == "letter":
+            continue
+        blocked_from, blocked_to = _hm(r.details.get("from", "00:00")), _hm(r.details.get("to", "00:00"))
+        # The allowed window is the complement of the designated one.
+        zones = _zones_for(facts, {})
+        if all(_inside(_local(attempt.at, z), blocked_to, blocked_from) for z in zones):
+            continue
+        next_at = next_in_all_zones(attempt.at, zones, blocked_to, blocked_from)
+        reasons.append(
+            _bilingual(
+                "USF-02",
+                DEFER,
+                f"The borrower said {r.details.get('from')}–{r.details.get('to')} is inconvenient.",
+                f"借款人表示 {r.details.get('from')}–{r.details.get('to')} 不方便联系。",
+                next_at,
+            )
+        )
+    return reasons
+
+
+def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]) -> list[Reason]:
+    """USF-04, USF-05, USF-20, USF-25, BK-01 and hardship review: restrictions that stop collection contact."""
+    reasons = []
+    holds = params.get("holds", {})
+    for r in facts.restrictions:
+        applies_to_debt = r.loan_id is None or not attempt.debts or r.loan_id in attempt.debts
+        if not applies_to_debt:
+            continue
+        if r.kind == "cease_and_desist" and "cease_and_desist" in holds:
+            if attempt.channel == "letter" and attempt.purpose == "cease_exception":
+                continue  # 1006.6(c)(2): a letter saying efforts are terminated or a remedy will be invoked
+            reasons.append(
+                _bilingual(
+                    "USF-05",
+                    DENY,
+                    "The borrower asked in writing to stop all contact.",
+                    "借款人已书面要求停止一切联系。",
+                )
+            )
+        elif r.kind == "attorney_represented" and "attorney_represented" in holds:
+            if attempt.target_role != "attorney":
+                reasons.append(
+                    _bilingual(
+                        "USF-04",
+                        DENY,
+                        "The borrower has an attorney for this debt: contact the attorney instead.",
+                        "借款人已就该笔债务委托律师，请联系律师。",
+                    )
+                )
+        elif r.kind == "bankruptcy" and "bankruptcy" in holds:
+            reasons.append(
+                _bilingual(
+                    "BK-01",
+                    DENY,
+                    "Bankruptcy filed: the automatic stay stops all collection.",
+                    "借款人已申请破产：自动中止令禁止一切催收。",
+                )
+            )
+        elif r.kind == "dispute" and "dispute" in holds and not r.details.get("verification_sent_at"):
+            if attempt.purpose != "verification":
+                reasons.append(
+                    _bilingual(
+                        "USF-20",
+                        DENY,
+                        "The debt is disputed: no collection until the verification is sent.",
+                        "该笔债务有争议：寄出核实材料之前不得催收。",
+                    )
+                )
+        elif r.kind == "deceased" and "deceased" in holds:
+            if attempt.target_role == "debtor":
+                reasons.append(
+                    _bilingual(
+                        "USF-25",
+                        DENY,
+                        "The borrower is deceased: deal with the estate's representative.",
+                        "借款人已故：请与遗产代理人联系。",
+                    )
+                )
+        elif r.kind == "hardship_review" and attempt.automated:
+            reasons.append(
+                _bilingual(
+                    "HOLD-HARDSHIP", DENY, "Hardship review: no automated contact.", "困难审查中：暂停自动联系。"
+                )
+            )
+    return reasons
+
+
+def rule_workplace(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """USF-03 / MA-03: no contact at work once the employer prohibits it or the borrower asked."""
+    if attempt.to_kind not in ("work", "work_email", "work_address"):
+        return []
+    kinds = {r.kind for r in facts.restrictions}
+    if kinds & {"no_work_contact", "employer_prohibits", "inconvenient_place"}:
+        return [_bilingual("USF-03", DENY, "No contact at the borrower's workplace.", "不得在借款人工作场所联系。")]
+    return []
+
+
+def rule_opt_outs(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """USF-06 and TCPA-02: an SMS STOP stops texts and automated calls to that number, not a manual call."""
+    if attempt.purpose == "opt_out_confirmation":
+        return []  # 1006.14(h)(2)(i), 64.1200(a)(12): one confirmation is allowed
+    opted_out = attempt.to in facts.sms_opted_out or any(
+        r.kind == "sms_opt_out" and r.details.get("number", attempt.to) == attempt.to for r in facts.restrictions
+    )
+    if attempt.channel == "sms" and opted_out:
+        return [
+            _bilingual(
+                "USF-06", DENY, "The borrower opted out of text messages to this number.", "借款人已退订该号码的短信。"
+            )
+        ]
+    if attempt.channel == "call" and attempt.automated and opted_out:
+        return [
+            _bilingual(
+                "TCPA-02",
+                DENY,
+                "Consent to automated calls to this number was revoked (STOP).",
+                "借款人已撤回对该号码自动呼叫的同意。",
+            )
+        ]
+    if attempt.channel == "email" and attempt.to in facts.email_opted_out:
+        return [
+            _bilingual("USF-06", DENY, "The borrower opted out of email to this address.", "借款人已退订该邮箱的邮件。")
+        ]
+    return []
+
+
+def rule_tcpa_consent(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """TCPA-01: automated calls and texts to a mobile number need prior express consent."""
+    tcpa = params.get("tcpa") or {}
+    if not tcpa.get("consent_required_for_automated") or not attempt.automated:
+        return []
+    if attempt.channel in ("call", "sms") and attempt.to_kind == "mobile" and attempt.to not in facts.autodial_consent:
+        return [
+            _bilingual(
+                "TCPA-01",
+                DENY,
+                "No consent on record for automated calls or texts to this mobile.",
+                "没有该手机号接受自动呼叫或短信的同意记录。",
+            )
+        ]
+    return []
+
+
+def rule_electronic_content(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """USF-07: every text and email says how to opt out."""
+    electronic = params.get("electronic") or {}
+    if attempt.channel not in ("sms", "email") or not attempt.content or attempt.purpose == "opt_out_confirmation":
+        return []
+    if electronic.get("require_opt_out_text") and not OPT_OUT_TEXT.search(attempt.content):
+        return [
+            _bilingual(
+                "USF-07",
+                DENY,
+                "The message does not tell the borrower how to opt out.",
+                "消息中没有告知借款人如何退订。",
+            )
+        ]
+    return []
+
+
+def rule_time_barred(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """USF-21: never threaten legal action on a time-barred debt."""
+    if not (params.get("time_barred") or {}).get("forbid_litigation_threats") or not attempt.content:
+        return []
+    barred = {r.loan_id for r in facts.restrictions if r.kind == "time_barred"}
+    if (None in barred or barred & set(attempt.debts)) and LITIGATION_THREAT.search(attempt.content):
+        return [
+            _bilingual(
+                "USF-21",
+                DENY,
+                "The debt is time-barred: the message must not threaten legal action.",
+                "该债务已过诉讼时效：消息不得以法律行动相威胁。",
+            )
+        ]
+    return []
+
+
+def _debtor_events(facts: BorrowerFacts) -> list[LedgerEvent]:
+    return [e for e in facts.ledger if e.target_role == "debtor" and e.outcome != "reserved_cancelled"]
+
+
+def rule_reg_f_frequency(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """USF-08 (7 calls in 7 days) and USF-09 (7 days after a conversation), per person and debt, local dates."""
+    freq = params.get("call_frequency")
+    if not freq or attempt.channel != "call" or attempt.target_role != "debtor":
+        return []
+    zone = _zones_for(facts, {})[0]
+    today = _local(attempt.at, zone).date()
+    reasons = []
+    debts = attempt.debts or (0,)
+    for debt in debts:
+        key = (debt,) if debt else ()
+        calls = [
+            e
+            for e in _debtor_events(facts)
+            if e.channel == "call"
+            and e.direction == "outbound"
+            and e.outcome in REG_F_COUNTED | {"reserved"}
+            and e.at <= attempt.at
+            and _concerns(e.debts, key)
+        ]
+        dates = sorted(_local(e.at, zone).date() for e in calls)
+        window_days, limit = freq["window_days"], freq["max_calls"]
+
+        def count_on(day: dt.date, dates: list[dt.date] = dates, window_days: int = window_days) -> int:
+            return sum(1 for d in dates if day - dt.timedelta(days=window_days - 1) <= d <= day)
+
+        counted = count_on(today)
+        inputs.setdefault("reg_f_calls", {})[str(debt or "any")] = {
+            "count": counted,
+            "window": [str(today - dt.timedelta(days=window_days - 1)), str(today)],
+            "events": [e.id for e in calls if _local(e.at, zone).date() >= today - dt.timedelta(days=window_days - 1)],
+        }
+        if counted >= limit:
+            day = today + dt.timedelta(days=1)
+            while count_on(day) >= limit:
+                day += dt.timedelta(days=1)
+            reasons.append(
+                _bilingual(
+                    "USF-08",
+                    DEFER,
+                    f"{counted} calls about this debt in the last {window_days} days: no more than {limit}.",
+                    f"近 {window_days} 天内已就该笔债务致电 {counted} 次，不得超过 {limit} 次。",
+                    _start_of_local_day(day, zone),
+                )
+            )
+        quiet = freq.get("post_conversation_days")
+        conversations = [
+            e
+            for e in _debtor_events(facts)
+            if e.channel in ("call", "visit")
+            and e.outcome == "conversation"
+            and e.at <= attempt.at
+            and _concerns(e.debts, key)
+        ]
+        if quiet and conversations:
+            last = max(_local(e.at, zone).date() for e in conversations)
+            if today <= last + dt.timedelta(days=quiet - 1):
+                reopen = last + dt.timedelta(days=quiet)
+                reasons.append(
+                    _bilingual(
+                        "USF-09",
+                        DEFER,
+                        f"A conversation about this debt on {last}: no call about it until {reopen}.",
+                        f"{last} 已就该笔债务与借款人通话：{reopen} 之前不得再就此致电。",
+                        _start_of_local_day(reopen, zone),
+                    )
+                )
+    return reasons
+
+
+def rule_initiated_cap(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """MA-01: at most N initiated calls and texts per debt per rolling window (unanswered calls count, Armata)."""
+    cap = params.get("initiated_cap")
+    if not cap or attempt.channel not in cap["channels"] or attempt.target_role != "debtor":
+        return []
+    bucket = "other" if attempt.to_kind == "work" else "personal"
+    limit, days = cap[bucket]["max"], cap[bucket]["window_days"]
+    since = attempt.at - dt.timedelta(days=days)
+    reasons = []
+    for debt in attempt.debts or (0,):
+        key = (debt,) if debt else ()
+        events = sorted(
+            (
+                e
+                for e in _debtor_events(facts)
+                if e.direction == "outbound"
+                and e.channel in cap["channels"]
+                and e.outcome != "failed"
+                and since < e.at <= attempt.at
+                and _concerns(e.debts, key)
+            ),
+            key=lambda e: e.at,
+        )
+        inputs.setdefault("initiated", {})[str(debt or "any")] = {
+            "count": len(events),
+            "days": days,
+            "events": [e.id for e in events],
+        }
+        if len(events) >= limit:
+            next_at = events[len(events) - limit].at + dt.timedelta(days=days) + dt.timedelta(seconds=1)
+            reasons.append(
+                _bilingual(
+                    cap.get("rule", "MA-01"),
+                    DEFER,
+                    f"{len(events)} calls or texts about this debt in {days} days: the limit is {limit}.",
+                    f"{days} 天内已就该笔债务联系 {len(events)} 次，上限为 {limit} 次。",
+                    next_at,
+                )
+            )
+    return reasons
+
+
+def rule_daily_caps(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """CN-02 (3 connected calls per debtor per day, all collectors) and CN-03 (6 unanswered attempts per number)."""
+    caps = params.get("daily_caps")
+    if not caps or attempt.channel != "call" or attempt.target_role != "debtor":
+        return []
+    zone = (params.get("time_window") or {}).get("zone") or _zones_for(facts, {})[0]
+    today = _local(attempt.at, zone).date()
+    tomorrow = _start_of_local_day(today + dt.timedelta(days=1), zone)
+    calls = [
+        e
+        for e in _debtor_events(facts)
+        if e.channel == "call"
+        and e.direction == "outbound"
+        and _local(e.at, zone).date() == today
+        and e.at <= attempt.at
+    ]
+    connected = [e for e in calls if e.outcome == "conversation" or e.outcome == "reserved"]
+    unanswered = [e for e in calls if (e.outcome in UNANSWERED or e.outcome == "reserved") and e.to == attempt.to]
+    inputs["daily"] = {"connected": [e.id for e in connected], "unanswered_to_number": [e.id for e in unanswered]}
+    reasons = []
+    if len(connected) >= caps["connected_calls_per_debtor"]:
+        reasons.append(
+            _bilingual(
+                "CN-02",
+                DEFER,
+                f"{len(connected)} connected calls today: at most "
+                f"{caps['connected_calls_per_debtor']} a day, all collectors together.",
+                f"今日已接通 {len(connected)} 次：所有催收人员合计每日不超过 {caps['connected_calls_per_debtor']} 次。",
+                tomorrow,
+            )
+        )
+    if len(unanswered) >= caps["unanswered_attempts_per_number"]:
+        reasons.append(
+            _bilingual(
+                "CN-03",
+                DEFER,
+                f"{len(unanswered)} unanswered attempts to this number today: at "
+                f"most {caps['unanswered_attempts_per_number']}.",
+                f"今日已对该号码拨打未接通 {len(unanswered)} 次：每日不超过 "
+                f"{caps['unanswered_attempts_per_number']} 次。",
+                tomorrow,
+            )
+        )
+    return reasons
+
+
+def rule_third_parties(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """CN-05 / USF-13: contacts and third parties only when the debtor cannot be reached, never about the debt."""
+    rules = params.get("third_parties")
+    if not rules or attempt.target_role in ("debtor", "attorney"):
+        return []
+    days = rules.get("unreachable_after_days", 3)
+    recent = [
+        e
+        for e in facts.ledger
+        if e.target_role == "debtor"
+        and e.outcome == "conversation"
+        and attempt.at - dt.timedelta(days=days) <= e.at <= attempt.at
+    ]
+    if recent:
+        return [
+            _bilingual(
+                rules.get("rule", "CN-05"),
+                DENY,
+                "The borrower was reached recently: do not contact their contacts.",
+                "近期已联系上借款人：不得联系其联系人。",
+            )
+        ]
+    if attempt.purpose != "locate":
+        return [
+            _bilingual(
+                rules.get("rule", "CN-05"),
+                DENY,
+                "Contacts may only be asked how to reach the borrower, never about the debt.",
+                "只能向联系人询问借款人的联系方式，不得提及债务。",
+            )
+        ]
+    return []
+
+
+def rule_visits(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]) -> list[Reason]:
+    """CN-08: field visits by at least two collectors."""
+    visits = params.get("visits") or {}
+    if attempt.channel != "visit" or attempt.collectors >= visits.get("min_collectors", 1):
+        return []
+    return [
+        _bilingual(
+            "CN-08",
+            DENY,
+            f"A field visit needs at least {visits['min_collectors']} collectors.",
+            f"外访至少需要 {visits['min_collectors']} 名催收人员。",
+        )
+    ]
+
+
+RULES: list[Rule] = [
+    rule_holds,
+    rule_opt_outs,
+    rule_tcpa_consent,
+    rule_electronic_content,
+    rule_time_barred,
+    rule_workplace,
+    rule_third_parties,
+    rule_visits,
+    rule_time_window,
+    rule_inconvenient_time,
+    rule_reg_f_frequency,
+    rule_initiated_cap,
+    rule_daily_caps,
+]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------------------------
+def applicable(profiles: Iterable[Profile], country: str, region: str) -> list[Profile]:
+    """The profiles whose ``applies_to`` matches the borrower's address (country, and region if listed)."""
+    chosen = []
+    for profile in profiles:
+        scope = profile.params.get("applies_to", {})
+        if country.upper() not in scope.get("countries", []):
+            continue
+        regions = scope.get("regions")
+        if regions and region.upper() not in [r.upper() for r in regions]:
+            continue
+        chosen.append(profile)
+    return chosen
+
+
+def _evaluate_once(attempt: Attempt, facts: BorrowerFacts, profiles: list[Profile]) -> Result:
+    reasons: list[Reason] = []
+    inputs: dict[str, Any] = {"zones": list(facts.zones), "profiles": [f"{p.code}@{p.version}" for p in profiles]}
+    evaluated = []
+    for profile in profiles:
+        for rule in RULES:
+            evaluated.append(f"{profile.code}:{rule.__name__.removeprefix('rule_')}")
+            for reason in rule(attempt, facts, profile.params, inputs):
+                reasons.append(Reason(**{**reason.__dict__, "profile": profile.code}))
+    outcome = max((r.outcome for r in reasons), key=SEVERITY.__getitem__, default=ALLOW)
+    return Result(outcome=outcome, reasons=reasons, next_allowed_at=None, evaluated=evaluated, inputs=inputs)
+
+
+def evaluate(attempt: Attempt, facts: BorrowerFacts, profiles: Iterable[Profile]) -> Result:
+    """The decision for one attempt (see module docstring). Deterministic: same inputs, same result."""
+    if attempt.channel not in CHANNELS:
+        raise ValueError(f"unknown channel {attempt.channel!r}")
+    if attempt.at.tzinfo is None:
+        raise ValueError("the instant must be timezone-aware")
+    chosen = applicable(profiles, facts.country, facts.region)
+    if not chosen:
+        reason = _bilingual(
+            "NO-PROFILE",
+            REVIEW,
+            "No jurisdiction profile covers this borrower's address.",
+            "借款人地址不在任何司法辖区配置范围内。",
+        )
+        return Result(REVIEW, [reason], None, [], {"zones": list(facts.zones), "profiles": []})
+    result = _evaluate_once(attempt, facts, chosen)
+    if result.outcome == DEFER:
+        result.next_allowed_at = _next_allowed(attempt, facts, chosen, result)
+    return result
+
+
+def _next_allowed(attempt: Attempt, facts: BorrowerFacts, profiles: list[Profile], first: Result) -> dt.datetime | None:
+    """Move to the latest instant any rule asked to wait for, re-check everything there, repeat until allowed."""
+    candidate, current = attempt.at, first
+    for _ in range(60):
+        waits = [r.next_allowed_at for r in current.reasons if r.outcome == DEFER]
+        if not waits or any(w is None for w in waits):
+            return None
+        candidate = max(max(waits), candidate + dt.timedelta(seconds=1))
+        current = _evaluate_once(Attempt(**{**attempt.__dict__, "at": candidate}), facts, profiles)
+        if current.allowed:
+            return candidate
+        if current.outcome != DEFER:
+            return None
+    return None

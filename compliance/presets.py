@@ -1,0 +1,162 @@
+"""Jurisdiction presets from shared/compliance/RULES.md §3, as data, and the JSON schema every profile must meet.
+
+The data migration seeds these; admins edit them afterwards (each save a new version). Values marked "policy" in
+RULES.md are company choices and may be tuned; the others come from the rule texts cited there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}
+_CHANNELS = {"type": "array", "items": {"enum": ["call", "sms", "email", "letter", "visit"]}, "uniqueItems": True}
+_POSITIVE = {"type": "integer", "minimum": 1}
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["applies_to"],
+    "additionalProperties": False,
+    "properties": {
+        "description": {"type": "string"},
+        "applies_to": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["countries"],
+            "properties": {
+                "countries": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{2}$"}, "minItems": 1},
+                "regions": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "time_window": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["start", "end"],
+            "properties": {
+                "start": _TIME,
+                "end": _TIME,
+                "zone": {"type": "string"},
+                "exempt_channels": _CHANNELS,
+                "rule": {"type": "string"},
+            },
+        },
+        "call_frequency": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["max_calls", "window_days"],
+            "properties": {"max_calls": _POSITIVE, "window_days": _POSITIVE, "post_conversation_days": _POSITIVE},
+        },
+        "initiated_cap": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["personal", "other", "channels"],
+            "properties": {
+                "personal": {
+                    "type": "object",
+                    "required": ["max", "window_days"],
+                    "properties": {"max": _POSITIVE, "window_days": _POSITIVE},
+                },
+                "other": {
+                    "type": "object",
+                    "required": ["max", "window_days"],
+                    "properties": {"max": _POSITIVE, "window_days": _POSITIVE},
+                },
+                "channels": _CHANNELS,
+                "rule": {"type": "string"},
+            },
+        },
+        "daily_caps": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["connected_calls_per_debtor", "unanswered_attempts_per_number"],
+            "properties": {"connected_calls_per_debtor": _POSITIVE, "unanswered_attempts_per_number": _POSITIVE},
+        },
+        "third_parties": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"unreachable_after_days": _POSITIVE, "rule": {"type": "string"}},
+        },
+        "holds": {
+            "type": "array",
+            "items": {"enum": ["cease_and_desist", "attorney_represented", "bankruptcy", "dispute", "deceased"]},
+            "uniqueItems": True,
+        },
+        "electronic": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"require_opt_out_text": {"type": "boolean"}},
+        },
+        "tcpa": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"consent_required_for_automated": {"type": "boolean"}},
+        },
+        "time_barred": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"forbid_litigation_threats": {"type": "boolean"}},
+        },
+        "visits": {"type": "object", "additionalProperties": False, "properties": {"min_collectors": _POSITIVE}},
+    },
+}
+
+ALL_HOLDS = ["cease_and_desist", "attorney_represented", "bankruptcy", "dispute", "deceased"]
+
+US_FED_REGF: dict[str, Any] = {
+    "description": "FDCPA + Regulation F + TCPA (RULES.md §3.1)",
+    "applies_to": {"countries": ["US"]},
+    "time_window": {"start": "08:00", "end": "21:00", "exempt_channels": ["letter"], "rule": "USF-01"},
+    "call_frequency": {"max_calls": 7, "window_days": 7, "post_conversation_days": 7},
+    "holds": ALL_HOLDS,
+    "electronic": {"require_opt_out_text": True},
+    "tcpa": {"consent_required_for_automated": True},
+    "time_barred": {"forbid_litigation_threats": True},
+}
+
+US_MA_STRICT: dict[str, Any] = {
+    "description": "Massachusetts, layered on US_FED_REGF (RULES.md §3.2): 2 initiated calls/texts per 7 days",
+    "applies_to": {"countries": ["US"], "regions": ["MA"]},
+    "time_window": {"start": "08:00", "end": "21:00", "exempt_channels": ["letter"], "rule": "MA-02"},
+    "initiated_cap": {
+        "personal": {"max": 2, "window_days": 7},
+        "other": {"max": 2, "window_days": 30},
+        "channels": ["call", "sms"],
+        "rule": "MA-01",
+    },
+    "holds": ALL_HOLDS,
+}
+
+CN_ONLINE_LENDING: dict[str, Any] = {
+    "description": "China online lending: CIFA 2018, GB/T 45251-2025, CBA 2026 (RULES.md §3.3)",
+    "applies_to": {"countries": ["CN"]},
+    "time_window": {
+        "start": "08:00",
+        "end": "22:00",
+        "zone": "Asia/Shanghai",
+        "exempt_channels": ["letter"],
+        "rule": "CN-01",
+    },
+    "daily_caps": {"connected_calls_per_debtor": 3, "unanswered_attempts_per_number": 6},
+    "third_parties": {"unreachable_after_days": 3, "rule": "CN-05"},
+    "holds": ALL_HOLDS,
+    "visits": {"min_collectors": 2},
+}
+
+UK_CONC: dict[str, Any] = {
+    "description": "UK CONC 7 (RULES.md §3.4): 08:00-21:00 UK time",
+    "applies_to": {"countries": ["GB"]},
+    "time_window": {
+        "start": "08:00",
+        "end": "21:00",
+        "zone": "Europe/London",
+        "exempt_channels": ["letter"],
+        "rule": "UK-04",
+    },
+    "holds": ALL_HOLDS,
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "US_FED_REGF": US_FED_REGF,
+    "US_MA_STRICT": US_MA_STRICT,
+    "CN_ONLINE_LENDING": CN_ONLINE_LENDING,
+    "UK_CONC": UK_CONC,
+}

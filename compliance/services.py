@@ -1,0 +1,346 @@
+"""The one gate every contact asks first — the outbox dispatcher, a collector's call, a field visit, a letter.
+
+``contact_check`` loads what the gate counts for the borrower (a fixed number of queries), evaluates the pure core
+(``compliance.engine``), and stores a ``Decision`` with its inputs. With ``reserve=True`` it locks the borrower's row
+first and, when allowed, writes a ``reserved`` entry in the contact ledger inside the same transaction, so that two
+workers deciding for the same borrower at the same moment cannot both take a slot only one may have.
+``contacts_check_batch`` does the same for thousands of planned contacts in a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from compliance.engine import Attempt, BorrowerFacts, LedgerEvent, Profile, RestrictionFact, Result, evaluate
+from compliance.models import ConsentEvent, ConsentKind, ContactEvent, Decision, JurisdictionProfile, Restriction
+from loans.models import Borrower, EmailAddress, PhoneNumber
+
+EVALUATOR_VERSION = "2026.11-1"
+LEDGER_DAYS = 35  # the longest window any rule counts over (MA: 30 days), plus margin
+COVER_MINUTES = 30  # a logged contact is covered by an allowing decision for the same channel this close in time
+
+
+class ComplianceError(Exception):
+    """A request the gate cannot evaluate (unknown borrower, bad channel)."""
+
+
+def profiles_current() -> list[Profile]:
+    return [Profile(p.code, p.version, p.params) for p in JurisdictionProfile.objects.filter(is_current=True)]
+
+
+def facts_load(borrower_ids: Iterable[int], *, at: dt.datetime) -> dict[int, BorrowerFacts]:
+    """Everything the gate counts for these borrowers, in five queries whatever their number."""
+    ids = list(set(borrower_ids))
+    borrowers = {
+        b["id"]: b for b in Borrower.objects.filter(pk__in=ids).values("id", "time_zones", "country", "region")
+    }
+    phones: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for phone in PhoneNumber.objects.filter(borrower_id__in=ids).values(
+        "borrower_id", "number", "sms_consent", "autodial_consent"
+    ):
+        phones[phone["borrower_id"]].append(phone)
+    consents: dict[int, dict[tuple[str, str], str]] = defaultdict(dict)
+    # Consents and opt-outs as known now: an opt-out is honoured at once, whatever instant is being evaluated.
+    for event in (
+        ConsentEvent.objects.filter(borrower_id__in=ids)
+        .order_by("at", "id")
+        .values("borrower_id", "medium", "address", "kind")
+    ):
+        consents[event["borrower_id"]][(event["medium"], event["address"])] = event["kind"]
+        if event["kind"] in (ConsentKind.AUTODIAL_CONSENT, ConsentKind.AUTODIAL_REVOKED):
+            consents[event["borrower_id"]][("autodial", event["address"])] = event["kind"]
+    restrictions: dict[int, list[RestrictionFact]] = defaultdict(list)
+    for r in (
+        Restriction.objects.active(at)
+        .filter(borrower_id__in=ids)
+        .values("id", "borrower_id", "kind", "loan_id", "details")
+    ):
+        restrictions[r["borrower_id"]].append(RestrictionFact(r["id"], r["kind"], r["loan_id"], r["details"] or {}))
+    ledger: dict[int, list[LedgerEvent]] = defaultdict(list)
+    for e in ContactEvent.objects.filter(
+        borrower_id__in=ids, at__gt=at - dt.timedelta(days=LEDGER_DAYS), at__lte=at + dt.timedelta(days=1)
+    ).values("id", "borrower_id", "channel", "direction", "at", "outcome", "to", "debts", "target_role", "automated"):
+        ledger[e["borrower_id"]].append(
+            LedgerEvent(
+                e["id"],
+                e["channel"],
+                e["direction"],
+                e["at"],
+                e["outcome"],
+                e["to"],
+                tuple(e["debts"] or ()),
+                e["target_role"],
+                e["automated"],
+            )
+        )
+    facts = {}
+    for borrower_id, b in borrowers.items():
+        state = consents[borrower_id]
+        numbers = [str(p["number"]) for p in phones[borrower_id]]
+
+        def latest(key: tuple[str, str], state: dict = state) -> str | None:
+            return state.get(key)
+
+        facts[borrower_id] = BorrowerFacts(
+            borrower_id=borrower_id,
+            zones=tuple(b["time_zones"] or ()),
+            country=b["country"],
+            region=b["region"],
+            restrictions=tuple(restrictions[borrower_id]),
+            sms_opted_out=frozenset(n for n in numbers if latest(("sms", n)) == ConsentKind.OPT_OUT),
+            email_opted_out=frozenset(a for (m, a), k in state.items() if m == "email" and k == ConsentKind.OPT_OUT),
+            sms_consent=frozenset(str(p["number"]) for p in phones[borrower_id] if p["sms_consent"]),
+            autodial_consent=frozenset(
+                str(p["number"])
+                for p in phones[borrower_id]
+                if (
+                    p["autodial_consent"]
+                    and latest(("autodial", str(p["number"]))) != ConsentKind.AUTODIAL_REVOKED
+                    and latest(("sms", str(p["number"]))) != ConsentKind.OPT_OUT
+                )
+                or latest(("autodial", str(p["number"]))) == ConsentKind.AUTODIAL_CONSENT
+            ),
+            ledger=tuple(sorted(ledger[borrower_id], key=lambda e: e.at)),
+        )
+    return facts
+
+
+def to_kind_for(borrower_id: int, channel: str, to: str) -> str:
+    """The class of the address being contacted (work numbers and work email are treated differently)."""
+    if channel in ("call", "sms"):
+        kind = PhoneNumber.objects.filter(borrower_id=borrower_id, number=to).values_list("kind", flat=True).first()
+        return kind or "mobile"
+    if channel == "email":
+        kind = EmailAddress.objects.filter(borrower_id=borrower_id, address=to).values_list("kind", flat=True).first()
+        return "work_email" if kind == "work" else "email"
+    return "address"
+
+
+@dataclass(frozen=True)
+class PlannedContact:
+    """One contact to evaluate in a batch."""
+
+    borrower_id: int
+    attempt: Attempt
+
+
+def _store(
+    borrower_id: int, loan_id: int | None, attempt: Attempt, result: Result, actor: Any, dry_run: bool
+) -> Decision:
+    return Decision(
+        borrower_id=borrower_id,
+        loan_id=loan_id,
+        channel=attempt.channel,
+        to=attempt.to,
+        at=attempt.at,
+        automated=attempt.automated,
+        purpose=attempt.purpose,
+        outcome=result.outcome,
+        allowed=result.allowed,
+        reasons=[r.as_dict() for r in result.reasons],
+        next_allowed_at=result.next_allowed_at,
+        inputs=result.inputs,
+        profiles=result.inputs.get("profiles", []),
+        evaluated=result.evaluated,
+        evaluator_version=EVALUATOR_VERSION,
+        dry_run=dry_run,
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def contact_check(
+    *,
+    borrower_id: int,
+    channel: str,
+    loan_id: int | None = None,
+    debts: Sequence[int] = (),
+    to: str = "",
+    at: dt.datetime | None = None,
+    automated: bool = False,
+    purpose: str = "",
+    content: str = "",
+    target_role: str = "debtor",
+    collectors: int = 1,
+    actor: Any = None,
+    reserve: bool = False,
+    dry_run: bool = False,
+) -> tuple[Decision, Result]:
+    """Ask the gate about one contact now (or at ``at``); store and return the decision.
+
+    ``reserve``: lock the borrower and, if allowed, write a ``reserved`` ledger entry that later becomes the
+    contact's real outcome (``contact_record(reservation=…)``), so concurrent checks count it.
+    """
+    at = at or timezone.now()
+    if at.tzinfo is None:
+        raise ComplianceError("the instant must have a time zone")
+    debts = tuple(debts) or ((loan_id,) if loan_id else ())
+    with transaction.atomic():
+        # One lock per borrower: the check and the reservation happen as one step for each borrower.
+        if reserve and not Borrower.objects.select_for_update().filter(pk=borrower_id).exists():
+            raise ComplianceError(f"borrower {borrower_id} does not exist")
+        facts = facts_load([borrower_id], at=at).get(borrower_id)
+        if facts is None:
+            raise ComplianceError(f"borrower {borrower_id} does not exist")
+        attempt = Attempt(
+            channel=channel,
+            at=at,
+            to=to,
+            to_kind=to_kind_for(borrower_id, channel, to)
+            if to
+            else ("address" if channel in ("letter", "visit") else "mobile"),
+            automated=automated,
+            target_role=target_role,
+            debts=debts,
+            content=content,
+            purpose=purpose,
+            collectors=collectors,
+        )
+        try:
+            result = evaluate(attempt, facts, profiles_current())
+        except ValueError as exc:
+            raise ComplianceError(str(exc)) from exc
+        decision = _store(borrower_id, loan_id, attempt, result, actor, dry_run)
+        decision.save()
+        if reserve and result.allowed:
+            ContactEvent.objects.create(
+                borrower_id=borrower_id,
+                debts=list(debts),
+                channel=channel,
+                direction="outbound",
+                to=to,
+                target_role=target_role,
+                at=at,
+                outcome="reserved",
+                automated=automated,
+                decision=decision,
+                actor=decision.actor,
+            )
+    return decision, result
+
+
+def contacts_check_batch(planned: Sequence[PlannedContact], *, store: bool = True) -> list[Result]:
+    """Evaluate many planned contacts: facts for all their borrowers in one load, decisions in one bulk insert."""
+    if not planned:
+        return []
+    at = max(p.attempt.at for p in planned)
+    facts = facts_load([p.borrower_id for p in planned], at=at)
+    profiles = profiles_current()
+    results = [evaluate(p.attempt, facts[p.borrower_id], profiles) for p in planned]
+    if store:
+        Decision.objects.bulk_create(
+            [_store(p.borrower_id, None, p.attempt, r, None, False) for p, r in zip(planned, results, strict=True)],
+            batch_size=2000,
+        )
+    return results
+
+
+def contact_record(
+    *,
+    borrower_id: int,
+    channel: str,
+    direction: str,
+    outcome: str,
+    at: dt.datetime,
+    debts: Sequence[int] = (),
+    to: str = "",
+    automated: bool = False,
+    target_role: str = "debtor",
+    actor: Any = None,
+    decision_id: int | None = None,
+    note: str = "",
+) -> ContactEvent:
+    """Append a contact that happened to the ledger.
+
+    An outbound contact is normally covered by an allowing decision: the reservation it made (turned into this
+    outcome) or one given for the same borrower and channel around that time. A contact that no allowing decision
+    covers is recorded all the same — the ledger must be complete for the caps — and marked as an exception for
+    the managers' review.
+    """
+    with transaction.atomic():
+        reservation = None
+        if decision_id is not None:
+            reservation = (
+                ContactEvent.objects.select_for_update().filter(decision_id=decision_id, outcome="reserved").first()
+            )
+        if reservation is not None:
+            reservation.outcome, reservation.at, reservation.note = outcome, at, note
+            reservation.debts = list(debts) or reservation.debts
+            reservation.save(update_fields=["outcome", "at", "note", "debts"])
+            return reservation
+        covered = (
+            direction == "inbound"
+            or Decision.objects.filter(
+                Q(pk=decision_id) if decision_id else Q(),
+                borrower_id=borrower_id,
+                channel=channel,
+                allowed=True,
+                dry_run=False,
+                at__gte=at - dt.timedelta(minutes=COVER_MINUTES),
+                at__lte=at + dt.timedelta(minutes=COVER_MINUTES),
+            ).exists()
+        )
+        return ContactEvent.objects.create(
+            borrower_id=borrower_id,
+            debts=list(debts),
+            channel=channel,
+            direction=direction,
+            to=to,
+            target_role=target_role,
+            at=at,
+            outcome=outcome,
+            automated=automated,
+            actor=actor if getattr(actor, "pk", None) else None,
+            decision_id=decision_id,
+            is_exception=not covered,
+            note=note,
+        )
+
+
+def consent_record(
+    *,
+    borrower_id: int,
+    medium: str,
+    address: str,
+    kind: str,
+    source: str,
+    text: str = "",
+    actor: Any = None,
+    at: dt.datetime | None = None,
+) -> ConsentEvent:
+    """Append an opt-out, opt-in or consent change (the latest event per address and medium is the state)."""
+    return ConsentEvent.objects.create(
+        borrower_id=borrower_id,
+        medium=medium,
+        address=address,
+        kind=kind,
+        source=source,
+        text=text,
+        at=at or timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def profile_revise(*, profile: JurisdictionProfile, actor: Any) -> JurisdictionProfile:
+    """Publish edited parameters as a new version of the profile (validated against the schema)."""
+    with transaction.atomic():
+        previous = JurisdictionProfile.objects.select_for_update().filter(code=profile.code, is_current=True).first()
+        latest = JurisdictionProfile.objects.filter(code=profile.code).order_by("-version").first()
+        profile.full_clean(exclude=["code"] if previous else None)
+        if previous is not None:
+            previous.is_current = False
+            previous.save(update_fields=["is_current"])
+        profile.pk = None
+        profile._state.adding = True
+        profile.version = latest.version + 1 if latest else 1
+        profile.is_current = True
+        profile.created_by = actor if getattr(actor, "pk", None) else None
+        profile.save()
+    return profile
