@@ -562,8 +562,14 @@ class FieldVisit(models.Model):
     outcome = models.TextField(_("outcome"), blank=True)
     visited_at = models.DateTimeField(null=True, blank=True)
     scheduled_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    decision = models.ForeignKey("compliance.Decision", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="+", help_text=_("The compliance check made when it was scheduled."))
+    decision = models.ForeignKey(
+        "compliance.Decision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The compliance check made when it was scheduled."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -506,8 +506,15 @@ def note_add(*, case_id: int, actor: AbstractBaseUser, text: str) -> CaseNote:
     return CaseNote.objects.create(case_id=case_id, author=actor, text=text.strip())
 
 
-def visit_schedule(*, case_id: int, actor: AbstractBaseUser, address: str, collectors: list[Any],
-                   window_start: dt.datetime, window_end: dt.datetime) -> FieldVisit:
+def visit_schedule(
+    *,
+    case_id: int,
+    actor: AbstractBaseUser,
+    address: str,
+    collectors: list[Any],
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+) -> FieldVisit:
     """Schedule a field visit. The compliance gate checks it like any contact (hours at the window's start, holds,
     two collectors in China); a refused visit is not scheduled, and the reasons say why."""
     if window_end <= window_start:
@@ -521,21 +528,31 @@ def visit_schedule(*, case_id: int, actor: AbstractBaseUser, address: str, colle
         if case.state not in OPEN_STATES or case.state == CaseState.ON_HOLD:
             raise TransitionConflict(f"no visits to a case in {case.get_state_display()}")
         decision, result = contact_check(
-            borrower_id=case.borrower_id, loan_id=case.loan_id, channel="visit", at=window_start,
-            collectors=len(collectors), actor=actor,
+            borrower_id=case.borrower_id,
+            loan_id=case.loan_id,
+            channel="visit",
+            at=window_start,
+            collectors=len(collectors),
+            actor=actor,
         )
         if not result.allowed:
             reasons = "; ".join(f"{r.rule}: {r.message}" for r in result.reasons)
             raise InvalidRequest(f"the compliance gate refuses this visit: {reasons}", field="window_start")
-        visit = FieldVisit.objects.create(case=case, address=address.strip() or case_address(case),
-                                          window_start=window_start, window_end=window_end, scheduled_by=actor,
-                                          decision=decision)
+        visit = FieldVisit.objects.create(
+            case=case,
+            address=address.strip() or case_address(case),
+            window_start=window_start,
+            window_end=window_end,
+            scheduled_by=actor,
+            decision=decision,
+        )
         visit.collectors.set(collectors)
     return visit
 
 
-def visit_record(*, visit_id: int, actor: AbstractBaseUser, status: str, outcome: str,
-                 visited_at: dt.datetime | None = None) -> FieldVisit:
+def visit_record(
+    *, visit_id: int, actor: AbstractBaseUser, status: str, outcome: str, visited_at: dt.datetime | None = None
+) -> FieldVisit:
     """Record what happened at a field visit; a visit or a knock on the door is a contact in the ledger, an
     exception when it happened outside the window the gate allowed."""
     if status not in (VisitStatus.VISITED, VisitStatus.NOT_HOME, VisitStatus.CANCELLED):
@@ -550,9 +567,14 @@ def visit_record(*, visit_id: int, actor: AbstractBaseUser, status: str, outcome
         if status != VisitStatus.CANCELLED:
             visit.visited_at = visited_at or timezone.now()
             event = contact_record(
-                borrower_id=visit.case.borrower_id, channel="visit", direction="outbound",
-                outcome="visited" if status == VisitStatus.VISITED else "not_home", at=visit.visited_at,
-                debts=[visit.case.loan_id], actor=actor, note=visit.outcome,
+                borrower_id=visit.case.borrower_id,
+                channel="visit",
+                direction="outbound",
+                outcome="visited" if status == VisitStatus.VISITED else "not_home",
+                at=visit.visited_at,
+                debts=[visit.case.loan_id],
+                actor=actor,
+                note=visit.outcome,
             )
             inside = visit.window_start <= visit.visited_at <= visit.window_end and visit.decision_id is not None
             ContactEvent.objects.filter(pk=event.pk).update(decision_id=visit.decision_id, is_exception=not inside)

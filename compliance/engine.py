@@ -15,6 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ CONUS = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_A
 
 # Ledger outcomes (RULES.md §1.3).
 REG_F_COUNTED = {"conversation", "no_answer", "voicemail"}  # busy / failed = "not connected": excluded
+REG_F_COUNTED_OR_RESERVED = REG_F_COUNTED | {"reserved"}  # a reserved slot counts until its outcome is known
 UNANSWERED = {"no_answer", "busy", "voicemail", "failed"}
 OPT_OUT_TEXT = re.compile(r"\bSTOP\b|unsubscribe|opt[ -]?out|退订|回复\s*TD|回T退", re.IGNORECASE)
 LITIGATION_THREAT = re.compile(
@@ -99,7 +101,10 @@ class BorrowerFacts:
 class Profile:
     code: str
     version: int
-    params: dict[str, Any]
+    params: dict[str, Any] = field(hash=False, compare=False)
+
+    def __hash__(self) -> int:  # profiles are identified by code and version (params are a dict)
+        return hash((self.code, self.version))
 
 
 @dataclass(frozen=True)
@@ -138,17 +143,23 @@ class Result:
 # ---------------------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=256)
 def _hm(text: str) -> dt.time:
     hours, minutes = text.split(":")
     return dt.time(int(hours), int(minutes))
 
 
 def _local(at: dt.datetime, zone: str) -> dt.datetime:
-    return at.astimezone(ZoneInfo(zone))
+    return at.astimezone(_zone(zone))
 
 
 def _start_of_local_day(day: dt.date, zone: str) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
+    return dt.datetime.combine(day, dt.time.min, tzinfo=_zone(zone)).astimezone(dt.UTC)
 
 
 def _concerns(event_debts: tuple[int, ...], debts: tuple[int, ...]) -> bool:
@@ -179,7 +190,7 @@ def _next_inside(at: dt.datetime, zone: str, start: dt.time, end: dt.time) -> dt
         return at
     for days in range(3):
         day = local.date() + dt.timedelta(days=days)
-        opening = dt.datetime.combine(day, start, tzinfo=ZoneInfo(zone)) + MINUTE
+        opening = dt.datetime.combine(day, start, tzinfo=_zone(zone)) + MINUTE
         if opening > at and _inside(_local(opening, zone), start, end):
             return opening.astimezone(dt.UTC)
     raise ValueError("no opening within three days")  # pragma: no cover - windows always open daily
@@ -204,12 +215,13 @@ def rule_time_window(
         return []
     start, end = _hm(window["start"]), _hm(window["end"])
     zones = _zones_for(facts, window)
-    inputs["local_times"] = {z: _local(attempt.at, z).isoformat() for z in zones}
-    outside = [z for z in zones if not _inside(_local(attempt.at, z), start, end)]
+    local = {z: _local(attempt.at, z) for z in zones}
+    inputs["local_times"] = local
+    outside = [z for z in zones if not _inside(local[z], start, end)]
     if not outside:
         return []
     next_at = next_in_all_zones(attempt.at, zones, start, end)
-    where = ", ".join(f"{_local(attempt.at, z):%H:%M} in {z}" for z in outside)
+    where = ", ".join(f"{local[z]:%H:%M} in {z}" for z in outside)
     return [
         _bilingual(
             window.get("rule", "USF-01"),
@@ -426,6 +438,23 @@ def rule_time_barred(
     return []
 
 
+_DATES: dict[tuple[int, str], tuple[tuple[LedgerEvent, ...], dict[int, dt.date]]] = {}
+
+
+def _local_dates(ledger: tuple[LedgerEvent, ...], zone: str) -> dict[int, dt.date]:
+    """Each event's local date in ``zone``, computed once per ledger (finding the next allowed instant re-checks
+    the same ledger many times)."""
+    key = (id(ledger), zone)
+    cached = _DATES.get(key)
+    if cached is not None and cached[0] is ledger:
+        return cached[1]
+    if len(_DATES) > 4096:
+        _DATES.clear()
+    dates = {e.id: _local(e.at, zone).date() for e in ledger}
+    _DATES[key] = (ledger, dates)
+    return dates
+
+
 def _debtor_events(facts: BorrowerFacts) -> list[LedgerEvent]:
     return [e for e in facts.ledger if e.target_role == "debtor" and e.outcome != "reserved_cancelled"]
 
@@ -439,6 +468,7 @@ def rule_reg_f_frequency(
         return []
     zone = _zones_for(facts, {})[0]
     today = _local(attempt.at, zone).date()
+    local_date = _local_dates(facts.ledger, zone)
     reasons = []
     debts = attempt.debts or (0,)
     for debt in debts:
@@ -448,11 +478,11 @@ def rule_reg_f_frequency(
             for e in _debtor_events(facts)
             if e.channel == "call"
             and e.direction == "outbound"
-            and e.outcome in REG_F_COUNTED | {"reserved"}
+            and e.outcome in REG_F_COUNTED_OR_RESERVED
             and e.at <= attempt.at
             and _concerns(e.debts, key)
         ]
-        dates = sorted(_local(e.at, zone).date() for e in calls)
+        dates = sorted(local_date[e.id] for e in calls)
         window_days, limit = freq["window_days"], freq["max_calls"]
 
         def count_on(day: dt.date, dates: list[dt.date] = dates, window_days: int = window_days) -> int:
@@ -462,7 +492,7 @@ def rule_reg_f_frequency(
         inputs.setdefault("reg_f_calls", {})[str(debt or "any")] = {
             "count": counted,
             "window": [str(today - dt.timedelta(days=window_days - 1)), str(today)],
-            "events": [e.id for e in calls if _local(e.at, zone).date() >= today - dt.timedelta(days=window_days - 1)],
+            "events": [e.id for e in calls if local_date[e.id] >= today - dt.timedelta(days=window_days - 1)],
         }
         if counted >= limit:
             day = today + dt.timedelta(days=1)
@@ -487,7 +517,7 @@ def rule_reg_f_frequency(
             and _concerns(e.debts, key)
         ]
         if quiet and conversations:
-            last = max(_local(e.at, zone).date() for e in conversations)
+            last = max(local_date[e.id] for e in conversations)
             if today <= last + dt.timedelta(days=quiet - 1):
                 reopen = last + dt.timedelta(days=quiet)
                 reasons.append(
@@ -679,16 +709,55 @@ def applicable(profiles: Iterable[Profile], country: str, region: str) -> list[P
     return chosen
 
 
-def _evaluate_once(attempt: Attempt, facts: BorrowerFacts, profiles: list[Profile]) -> Result:
+# Rules that hold in every jurisdiction (a person's own requests: opt-outs, workplace, inconvenient times) run once
+# per decision; the others run for each applicable profile that sets their parameters.
+GENERIC_RULES = [rule_opt_outs, rule_workplace, rule_inconvenient_time]
+PARAMETER_OF = {
+    rule_holds: "holds",
+    rule_tcpa_consent: "tcpa",
+    rule_electronic_content: "electronic",
+    rule_time_barred: "time_barred",
+    rule_third_parties: "third_parties",
+    rule_visits: "visits",
+    rule_time_window: "time_window",
+    rule_reg_f_frequency: "call_frequency",
+    rule_initiated_cap: "initiated_cap",
+    rule_daily_caps: "daily_caps",
+}
+# Rules whose answer depends on the instant. The others judge facts that do not change while a contact waits
+# (holds, opt-outs, consent, content), so when a contact is only deferred, finding the next allowed instant needs
+# to re-check these alone.
+TIME_RULES = {rule_time_window, rule_inconvenient_time, rule_reg_f_frequency, rule_initiated_cap, rule_daily_caps}
+GENERIC = "*"
+
+
+@lru_cache(maxsize=128)
+def _plan(profiles: tuple[Profile, ...], time_only: bool) -> tuple[tuple[Rule, str, str], ...]:
+    """(rule, its name, the profile code it runs for, or *) for these profiles, computed once per profile set."""
+    steps = [(rule, GENERIC) for rule in GENERIC_RULES]
+    steps += [
+        (rule, profile.code)
+        for profile in profiles
+        for rule in RULES
+        if rule in PARAMETER_OF and PARAMETER_OF[rule] in profile.params
+    ]
+    return tuple(
+        (rule, rule.__name__.removeprefix("rule_"), code) for rule, code in steps if not time_only or rule in TIME_RULES
+    )
+
+
+def _evaluate_once(attempt: Attempt, facts: BorrowerFacts, profiles: list[Profile], explain: bool = True) -> Result:
     reasons: list[Reason] = []
     inputs: dict[str, Any] = {"zones": list(facts.zones), "profiles": [f"{p.code}@{p.version}" for p in profiles]}
-    evaluated = []
-    for profile in profiles:
-        for rule in RULES:
-            evaluated.append(f"{profile.code}:{rule.__name__.removeprefix('rule_')}")
-            for reason in rule(attempt, facts, profile.params, inputs):
-                reasons.append(Reason(**{**reason.__dict__, "profile": profile.code}))
+    by_code = {p.code: p.params for p in profiles}
+    merged = profiles[0].params
+    for rule, _name, code in _plan(tuple(profiles), not explain):
+        for reason in rule(attempt, facts, by_code.get(code, merged), inputs):
+            reasons.append(
+                Reason(reason.rule, reason.outcome, reason.message, reason.message_zh, reason.next_allowed_at, code)
+            )
     outcome = max((r.outcome for r in reasons), key=SEVERITY.__getitem__, default=ALLOW)
+    evaluated = [f"{code}:{name}" for _, name, code in _plan(tuple(profiles), False)] if explain else []
     return Result(outcome=outcome, reasons=reasons, next_allowed_at=None, evaluated=evaluated, inputs=inputs)
 
 
@@ -721,7 +790,7 @@ def _next_allowed(attempt: Attempt, facts: BorrowerFacts, profiles: list[Profile
         if not waits or any(w is None for w in waits):
             return None
         candidate = max(max(waits), candidate + dt.timedelta(seconds=1))
-        current = _evaluate_once(Attempt(**{**attempt.__dict__, "at": candidate}), facts, profiles)
+        current = _evaluate_once(Attempt(**{**attempt.__dict__, "at": candidate}), facts, profiles, explain=False)
         if current.allowed:
             return candidate
         if current.outcome != DEFER:
