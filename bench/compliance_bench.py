@@ -101,12 +101,12 @@ def api_check() -> None:
     import django
 
     django.setup()
+    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
     from collections_app.models import CollectionCase
-    from django.contrib.auth import get_user_model
 
     setup_test_environment()
     case = CollectionCase.objects.select_related("borrower").first()
