@@ -216,7 +216,7 @@ def rule_time_window(
     start, end = _hm(window["start"]), _hm(window["end"])
     zones = _zones_for(facts, window)
     local = {z: _local(attempt.at, z) for z in zones}
-    inputs["local_times"] = local
+    inputs["local_times"] = {z: t.isoformat() for z, t in local.items()}
     outside = [z for z in zones if not _inside(local[z], start, end)]
     if not outside:
         return []
