@@ -258,7 +258,11 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         blank=True,
         help_text=_("The stage a promise, plan or hold returns to."),
     )
-    policy = models.ForeignKey(CollectionPolicy, on_delete=models.PROTECT, related_name="+")
+    # No database-level constraint on the policy references below: policy versions are never deleted (the admin
+    # forbids it, PROTECT guards the ORM), and a real FK makes every inserted case and audit row take a KEY SHARE
+    # lock on the one current policy row. Parallel sweep chunks then pile MultiXact locks on that single row and
+    # the first sweep of a large book slowed down several times over (measured: see the issue note).
+    policy = models.ForeignKey(CollectionPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
     assigned_to = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
     opened_on = models.DateField(_("opened on"))
@@ -384,7 +388,8 @@ class CaseTransition(models.Model):
     actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     actor_label = models.CharField(max_length=150, help_text=_('The username, or "system" for the sweep.'))
     reason = models.TextField(blank=True)
-    policy = models.ForeignKey(CollectionPolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    policy = models.ForeignKey(CollectionPolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                               db_constraint=False)  # see CollectionCase.policy
     at = models.DateTimeField()
 
     class Meta:

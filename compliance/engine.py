@@ -731,34 +731,58 @@ TIME_RULES = {rule_time_window, rule_inconvenient_time, rule_reg_f_frequency, ru
 GENERIC = "*"
 
 
-@lru_cache(maxsize=128)
-def _plan(profiles: tuple[Profile, ...], time_only: bool) -> tuple[tuple[Rule, str, str], ...]:
-    """(rule, its name, the profile code it runs for, or *) for these profiles, computed once per profile set."""
-    steps = [(rule, GENERIC) for rule in GENERIC_RULES]
-    steps += [
-        (rule, profile.code)
-        for profile in profiles
-        for rule in RULES
-        if rule in PARAMETER_OF and PARAMETER_OF[rule] in profile.params
-    ]
-    return tuple(
-        (rule, rule.__name__.removeprefix("rule_"), code) for rule, code in steps if not time_only or rule in TIME_RULES
-    )
+@dataclass(frozen=True)
+class _Plan:
+    """What to run for a set of applicable profiles, prepared once per set."""
+
+    steps: tuple[tuple[Rule, str, dict[str, Any]], ...]  # rule, profile code (or *), its parameters
+    time_steps: tuple[tuple[Rule, str, dict[str, Any]], ...]
+    evaluated: tuple[str, ...]
+    profile_labels: tuple[str, ...]
 
 
-def _evaluate_once(attempt: Attempt, facts: BorrowerFacts, profiles: list[Profile], explain: bool = True) -> Result:
+_PLANS: dict[tuple[tuple[str, int], ...], _Plan] = {}
+
+
+def _plan(profiles: list[Profile]) -> _Plan:
+    key = tuple((p.code, p.version) for p in profiles)
+    plan = _PLANS.get(key)
+    if plan is None:
+        steps = [(rule, GENERIC, profiles[0].params) for rule in GENERIC_RULES]
+        steps += [
+            (rule, p.code, p.params)
+            for p in profiles
+            for rule in RULES
+            if rule in PARAMETER_OF and PARAMETER_OF[rule] in p.params
+        ]
+        plan = _Plan(
+            steps=tuple(steps),
+            time_steps=tuple(step for step in steps if step[0] in TIME_RULES),
+            evaluated=tuple(f"{code}:{rule.__name__.removeprefix('rule_')}" for rule, code, _ in steps),
+            profile_labels=tuple(f"{p.code}@{p.version}" for p in profiles),
+        )
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def _evaluate_once(attempt: Attempt, facts: BorrowerFacts, plan: _Plan, explain: bool = True) -> Result:
     reasons: list[Reason] = []
-    inputs: dict[str, Any] = {"zones": list(facts.zones), "profiles": [f"{p.code}@{p.version}" for p in profiles]}
-    by_code = {p.code: p.params for p in profiles}
-    merged = profiles[0].params
-    for rule, _name, code in _plan(tuple(profiles), not explain):
-        for reason in rule(attempt, facts, by_code.get(code, merged), inputs):
+    inputs: dict[str, Any] = {"zones": list(facts.zones), "profiles": list(plan.profile_labels)}
+    for rule, code, params in plan.steps if explain else plan.time_steps:
+        for reason in rule(attempt, facts, params, inputs):
             reasons.append(
                 Reason(reason.rule, reason.outcome, reason.message, reason.message_zh, reason.next_allowed_at, code)
             )
     outcome = max((r.outcome for r in reasons), key=SEVERITY.__getitem__, default=ALLOW)
-    evaluated = [f"{code}:{name}" for _, name, code in _plan(tuple(profiles), False)] if explain else []
-    return Result(outcome=outcome, reasons=reasons, next_allowed_at=None, evaluated=evaluated, inputs=inputs)
+    return Result(
+        outcome=outcome,
+        reasons=reasons,
+        next_allowed_at=None,
+        evaluated=list(plan.evaluated) if explain else [],
+        inputs=inputs,
+    )
 
 
 def evaluate(attempt: Attempt, facts: BorrowerFacts, profiles: Iterable[Profile]) -> Result:
@@ -776,13 +800,14 @@ def evaluate(attempt: Attempt, facts: BorrowerFacts, profiles: Iterable[Profile]
             "借款人地址不在任何司法辖区配置范围内。",
         )
         return Result(REVIEW, [reason], None, [], {"zones": list(facts.zones), "profiles": []})
-    result = _evaluate_once(attempt, facts, chosen)
+    plan = _plan(chosen)
+    result = _evaluate_once(attempt, facts, plan)
     if result.outcome == DEFER:
-        result.next_allowed_at = _next_allowed(attempt, facts, chosen, result)
+        result.next_allowed_at = _next_allowed(attempt, facts, plan, result)
     return result
 
 
-def _next_allowed(attempt: Attempt, facts: BorrowerFacts, profiles: list[Profile], first: Result) -> dt.datetime | None:
+def _next_allowed(attempt: Attempt, facts: BorrowerFacts, plan: _Plan, first: Result) -> dt.datetime | None:
     """Move to the latest instant any rule asked to wait for, re-check everything there, repeat until allowed."""
     candidate, current = attempt.at, first
     for _ in range(60):
@@ -790,7 +815,7 @@ def _next_allowed(attempt: Attempt, facts: BorrowerFacts, profiles: list[Profile
         if not waits or any(w is None for w in waits):
             return None
         candidate = max(max(waits), candidate + dt.timedelta(seconds=1))
-        current = _evaluate_once(Attempt(**{**attempt.__dict__, "at": candidate}), facts, profiles, explain=False)
+        current = _evaluate_once(Attempt(**{**attempt.__dict__, "at": candidate}), facts, plan, explain=False)
         if current.allowed:
             return candidate
         if current.outcome != DEFER:
