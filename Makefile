@@ -41,8 +41,10 @@ test: $(VENV)/.dev-installed
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks print measurements (they are not tests): a scratch PostgreSQL database collections_bench is recreated.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/collections_bench
 bench: $(VENV)/.dev-installed
-	$(BIN)/python bench/sweep_bench.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/sweep_bench.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/compliance_bench.py --api
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

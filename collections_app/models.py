@@ -388,8 +388,9 @@ class CaseTransition(models.Model):
     actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     actor_label = models.CharField(max_length=150, help_text=_('The username, or "system" for the sweep.'))
     reason = models.TextField(blank=True)
-    policy = models.ForeignKey(CollectionPolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                               db_constraint=False)  # see CollectionCase.policy
+    policy = models.ForeignKey(
+        CollectionPolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )  # see CollectionCase.policy
     at = models.DateTimeField()
 
     class Meta:

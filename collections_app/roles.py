@@ -114,8 +114,10 @@ def user_role(user: Any) -> str | None:
         return None
     if user.is_superuser:
         return ADMIN
+    cached = getattr(user, "_role_cache", False)
+    if cached is not False:
+        return cached  # one groups query per request, however many checks ask
     names = {group.name for group in user.groups.all()}
-    for role in (ADMIN, MANAGER, COLLECTOR):
-        if role in names:
-            return role
-    return None
+    role = next((r for r in (ADMIN, MANAGER, COLLECTOR) if r in names), None)
+    user._role_cache = role
+    return role

@@ -95,6 +95,7 @@ class BorrowerFacts:
     sms_consent: frozenset[str] = frozenset()
     autodial_consent: frozenset[str] = frozenset()
     ledger: tuple[LedgerEvent, ...] = ()
+    phone_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

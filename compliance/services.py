@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ def facts_load(borrower_ids: Iterable[int], *, at: dt.datetime) -> dict[int, Bor
     }
     phones: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for phone in PhoneNumber.objects.filter(borrower_id__in=ids).values(
-        "borrower_id", "number", "sms_consent", "autodial_consent"
+        "borrower_id", "number", "kind", "sms_consent", "autodial_consent"
     ):
         phones[phone["borrower_id"]].append(phone)
     consents: dict[int, dict[tuple[str, str], str]] = defaultdict(dict)
@@ -109,15 +110,18 @@ def facts_load(borrower_ids: Iterable[int], *, at: dt.datetime) -> dict[int, Bor
                 or latest(("autodial", str(p["number"]))) == ConsentKind.AUTODIAL_CONSENT
             ),
             ledger=tuple(sorted(ledger[borrower_id], key=lambda e: e.at)),
+            phone_kinds={str(p["number"]): p["kind"] for p in phones[borrower_id]},
         )
     return facts
 
 
-def to_kind_for(borrower_id: int, channel: str, to: str) -> str:
+def to_kind_for(facts: BorrowerFacts, channel: str, to: str) -> str:
     """The class of the address being contacted (work numbers and work email are treated differently)."""
+    if not to:
+        return "address" if channel in ("letter", "visit") else "mobile"
     if channel in ("call", "sms"):
-        kind = PhoneNumber.objects.filter(borrower_id=borrower_id, number=to).values_list("kind", flat=True).first()
-        return kind or "mobile"
+        return facts.phone_kinds.get(to, "mobile")
+    borrower_id = facts.borrower_id
     if channel == "email":
         kind = EmailAddress.objects.filter(borrower_id=borrower_id, address=to).values_list("kind", flat=True).first()
         return "work_email" if kind == "work" else "email"
@@ -182,7 +186,8 @@ def contact_check(
     if at.tzinfo is None:
         raise ComplianceError("the instant must have a time zone")
     debts = tuple(debts) or ((loan_id,) if loan_id else ())
-    with transaction.atomic():
+    # A reservation needs a transaction (lock, check, reserve as one step); a plain check is one INSERT.
+    with transaction.atomic() if reserve else nullcontext():
         # One lock per borrower: the check and the reservation happen as one step for each borrower.
         if reserve and not Borrower.objects.select_for_update().filter(pk=borrower_id).exists():
             raise ComplianceError(f"borrower {borrower_id} does not exist")
@@ -193,9 +198,7 @@ def contact_check(
             channel=channel,
             at=at,
             to=to,
-            to_kind=to_kind_for(borrower_id, channel, to)
-            if to
-            else ("address" if channel in ("letter", "visit") else "mobile"),
+            to_kind=to_kind_for(facts, channel, to),
             automated=automated,
             target_role=target_role,
             debts=debts,
