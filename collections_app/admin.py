@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import (
@@ -20,33 +20,19 @@ from collections_app.models import (
     Team,
     TeamMembership,
 )
-from collections_app.services import policy_revise
-from loans.admin import ReadOnlyAdmin, ReadOnlyInline
+from loans.admin import ReadOnlyAdmin, ReadOnlyInline, VersionedAdmin
 
 
-class VersionedPolicyAdmin(admin.ModelAdmin):
+class VersionedPolicyAdmin(VersionedAdmin):
     """Saving never overwrites: it publishes a new current version (cases keep the version that moved them)."""
 
+    version_scope = ("product_id",)
     list_display = ["__str__", "product", "version", "is_current", "created_at", "created_by"]
     list_filter = ["is_current", "product"]
     readonly_fields = ["version", "is_current", "created_at", "created_by"]
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return super().get_queryset(request).select_related("product", "created_by")
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        if obj is not None and not obj.is_current:
-            return False  # old versions are history
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        new = policy_revise(policy=obj, actor=request.user)
-        messages.info(
-            request, _("Saved as version %(version)s; earlier versions stay for the record.") % {"version": new.version}
-        )
 
 
 @admin.register(CollectionPolicy)

@@ -44,6 +44,7 @@ from compliance.models import ContactEvent, Restriction
 from compliance.services import contact_check, contact_record
 from loans.models import Installment
 from loans.services import product_today
+from loans.versioning import version_publish
 from notifications.models import MessagePurpose, MessageStatus, OutboundMessage
 
 SYSTEM = "system"
@@ -92,25 +93,8 @@ def policy_current(model: type[CollectionPolicy] | type[InstallmentPolicy], prod
 
 
 def policy_revise(*, policy: CollectionPolicy | InstallmentPolicy, actor: AbstractBaseUser | None) -> Any:
-    """Save an edited policy as a new version; the old version stays, no longer current (cases keep pointing at it).
-
-    ``policy`` carries the edited values (an unsaved copy or a changed instance); its row is never overwritten.
-    """
-    model = type(policy)
-    with transaction.atomic():
-        previous = model.objects.select_for_update().filter(product_id=policy.product_id, is_current=True).first()
-        latest = model.objects.filter(product_id=policy.product_id).order_by("-version").first()
-        if previous is not None:
-            previous.is_current = False
-            previous.save(update_fields=["is_current"])
-        policy.pk = None
-        policy._state.adding = True
-        policy.version = (latest.version + 1) if latest else 1
-        policy.is_current = True
-        policy.created_by = actor if getattr(actor, "pk", None) else None
-        policy.full_clean()
-        policy.save()
-    return policy
+    """Save an edited policy as a new version; the old version stays, no longer current (cases keep pointing at it)."""
+    return version_publish(instance=policy, scope={"product_id": policy.product_id}, actor=actor)
 
 
 # ---------------------------------------------------------------------------------------------------------------

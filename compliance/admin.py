@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.utils.translation import gettext_lazy as _
+from django.contrib import admin
 
 from compliance.models import ConsentEvent, ContactEvent, Decision, JurisdictionProfile, Restriction
-from compliance.services import profile_revise
-from loans.admin import ReadOnlyAdmin
+from loans.admin import ReadOnlyAdmin, VersionedAdmin
 
 
 @admin.register(Restriction)
@@ -20,24 +18,13 @@ class RestrictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(JurisdictionProfile)
-class JurisdictionProfileAdmin(admin.ModelAdmin):
+class JurisdictionProfileAdmin(VersionedAdmin):
     """Parameters are JSON checked against compliance.presets.SCHEMA; saving publishes a new version."""
 
+    version_scope = ("code",)
     list_display = ["code", "version", "is_current", "created_at", "created_by"]
     list_filter = ["is_current", "code"]
     readonly_fields = ["version", "is_current", "created_at", "created_by"]
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        if obj is not None and not obj.is_current:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        new = profile_revise(profile=obj, actor=request.user)
-        messages.info(request, _("Saved as version %(version)s.") % {"version": new.version})
 
 
 @admin.register(ContactEvent)

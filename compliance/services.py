@@ -23,6 +23,7 @@ from django.utils import timezone
 from compliance.engine import Attempt, BorrowerFacts, LedgerEvent, Profile, RestrictionFact, Result, evaluate
 from compliance.models import ConsentEvent, ConsentKind, ContactEvent, Decision, JurisdictionProfile, Restriction
 from loans.models import Borrower, EmailAddress, PhoneNumber
+from loans.versioning import version_publish
 
 EVALUATOR_VERSION = "2026.11-1"
 LEDGER_DAYS = 35  # the longest window any rule counts over (MA: 30 days), plus margin
@@ -333,17 +334,4 @@ def consent_record(
 
 def profile_revise(*, profile: JurisdictionProfile, actor: Any) -> JurisdictionProfile:
     """Publish edited parameters as a new version of the profile (validated against the schema)."""
-    with transaction.atomic():
-        previous = JurisdictionProfile.objects.select_for_update().filter(code=profile.code, is_current=True).first()
-        latest = JurisdictionProfile.objects.filter(code=profile.code).order_by("-version").first()
-        profile.full_clean(exclude=["code"] if previous else None)
-        if previous is not None:
-            previous.is_current = False
-            previous.save(update_fields=["is_current"])
-        profile.pk = None
-        profile._state.adding = True
-        profile.version = latest.version + 1 if latest else 1
-        profile.is_current = True
-        profile.created_by = actor if getattr(actor, "pk", None) else None
-        profile.save()
-    return profile
+    return version_publish(instance=profile, scope={"code": profile.code}, actor=actor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from loans.models import (
@@ -16,6 +16,7 @@ from loans.models import (
     PhoneNumber,
 )
 from loans.services import borrowers_refresh_time_zones
+from loans.versioning import version_publish
 
 
 class PhoneInline(admin.TabularInline):
@@ -72,6 +73,27 @@ class LoanProductAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "lender_name", "currency", "timezone"]
     list_filter = ["currency"]
     search_fields = ["code", "name", "lender_name"]
+
+
+class VersionedAdmin(admin.ModelAdmin):
+    """Configuration that is versioned (loans.versioning): saving publishes a new version, old ones are history."""
+
+    version_scope: tuple[str, ...] = ()  # the fields that identify one versioned thing, e.g. ("product_id",)
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        if obj is not None and not obj.is_current:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        scope = {name: getattr(obj, name) for name in self.version_scope}
+        new = version_publish(instance=obj, scope=scope, actor=request.user)
+        messages.info(
+            request, _("Saved as version %(version)s; earlier versions stay for the record.") % {"version": new.version}
+        )
 
 
 class ReadOnlyInline(admin.TabularInline):
