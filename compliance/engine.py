@@ -178,7 +178,7 @@ def _zones_for(facts: BorrowerFacts, window: dict[str, Any]) -> tuple[str, ...]:
 
 def _inside(local: dt.datetime, start: dt.time, end: dt.time) -> bool:
     """Strictly after ``start`` and strictly before ``end`` (RULES.md §1.2: exclusive at both ends)."""
-    clock = local.timetz().replace(tzinfo=None)
+    clock = local.time()
     if start < end:
         return start < clock < end
     return clock > start or clock < end  # a window across midnight
@@ -217,7 +217,8 @@ def rule_time_window(
     start, end = _hm(window["start"]), _hm(window["end"])
     zones = _zones_for(facts, window)
     local = {z: _local(attempt.at, z) for z in zones}
-    inputs["local_times"] = {z: t.isoformat() for z, t in local.items()}
+    if _explaining(inputs):
+        inputs["local_times"] = {z: t.isoformat() for z, t in local.items()}
     outside = [z for z in zones if not _inside(local[z], start, end)]
     if not outside:
         return []
@@ -472,17 +473,14 @@ def rule_reg_f_frequency(
     local_date = _local_dates(facts.ledger, zone)
     reasons = []
     debts = attempt.debts or (0,)
+    past = [e for e in facts.ledger if e.target_role == "debtor" and e.at <= attempt.at]
+    outbound_calls = [
+        e for e in past if e.channel == "call" and e.direction == "outbound" and e.outcome in REG_F_COUNTED_OR_RESERVED
+    ]
+    all_conversations = [e for e in past if e.outcome == "conversation" and e.channel in ("call", "visit")]
     for debt in debts:
         key = (debt,) if debt else ()
-        calls = [
-            e
-            for e in _debtor_events(facts)
-            if e.channel == "call"
-            and e.direction == "outbound"
-            and e.outcome in REG_F_COUNTED_OR_RESERVED
-            and e.at <= attempt.at
-            and _concerns(e.debts, key)
-        ]
+        calls = [e for e in outbound_calls if _concerns(e.debts, key)]
         dates = sorted(local_date[e.id] for e in calls)
         window_days, limit = freq["window_days"], freq["max_calls"]
 
@@ -490,11 +488,12 @@ def rule_reg_f_frequency(
             return sum(1 for d in dates if day - dt.timedelta(days=window_days - 1) <= d <= day)
 
         counted = count_on(today)
-        inputs.setdefault("reg_f_calls", {})[str(debt or "any")] = {
-            "count": counted,
-            "window": [str(today - dt.timedelta(days=window_days - 1)), str(today)],
-            "events": [e.id for e in calls if local_date[e.id] >= today - dt.timedelta(days=window_days - 1)],
-        }
+        if _explaining(inputs):
+            inputs.setdefault("reg_f_calls", {})[str(debt or "any")] = {
+                "count": counted,
+                "window": [str(today - dt.timedelta(days=window_days - 1)), str(today)],
+                "events": [e.id for e in calls if local_date[e.id] >= today - dt.timedelta(days=window_days - 1)],
+            }
         if counted >= limit:
             day = today + dt.timedelta(days=1)
             while count_on(day) >= limit:
@@ -509,14 +508,7 @@ def rule_reg_f_frequency(
                 )
             )
         quiet = freq.get("post_conversation_days")
-        conversations = [
-            e
-            for e in _debtor_events(facts)
-            if e.channel in ("call", "visit")
-            and e.outcome == "conversation"
-            and e.at <= attempt.at
-            and _concerns(e.debts, key)
-        ]
+        conversations = [e for e in all_conversations if _concerns(e.debts, key)]
         if quiet and conversations:
             last = max(local_date[e.id] for e in conversations)
             if today <= last + dt.timedelta(days=quiet - 1):
@@ -768,9 +760,19 @@ def _plan(profiles: list[Profile]) -> _Plan:
     return plan
 
 
+class _Discard(dict):
+    """Inputs of a re-check that nobody will read (finding the next allowed instant): rules skip explaining."""
+
+
+def _explaining(inputs: dict[str, Any]) -> bool:
+    return not isinstance(inputs, _Discard)
+
+
 def _evaluate_once(attempt: Attempt, facts: BorrowerFacts, plan: _Plan, explain: bool = True) -> Result:
     reasons: list[Reason] = []
-    inputs: dict[str, Any] = {"zones": list(facts.zones), "profiles": list(plan.profile_labels)}
+    inputs: dict[str, Any] = (
+        {"zones": list(facts.zones), "profiles": list(plan.profile_labels)} if explain else _Discard()
+    )
     for rule, code, params in plan.steps if explain else plan.time_steps:
         for reason in rule(attempt, facts, params, inputs):
             reasons.append(
