@@ -3,11 +3,12 @@
 Seeds a PostgreSQL database (default ``collections_bench`` on 127.0.0.1, dropped and recreated; BENCH_DATABASE_URL
 overrides) with LOANS loans of six monthly installments, about 10 % of them overdue at every depth, then:
 
-1. times the bare SQL that only recomputes days past due for the same rows (one UPDATE … FROM aggregate, rolled
+1. computes every loan's balances as import_loans does at intake (as of the day before);
+2. times the bare SQL that only recomputes days past due for the same rows (one UPDATE … FROM aggregate, rolled
    back so it changes nothing);
-2. runs the real sweep on a real Celery worker (2 processes, Redis broker, 4 chunks) for the seeding date — the
-   first sweep, which writes every loan — and again for the next day, the steady daily case;
-3. reports wall times, the ratio to the bare SQL, and the peak resident memory of the worker's processes.
+3. runs the real sweep on a real Celery worker (2 processes, Redis broker, 4 chunks) for the date — the first
+   sweep, which opens a case for every overdue loan — and again for the next day, the steady daily case;
+4. reports wall times, the ratio to the bare SQL, and the peak resident memory of the worker's processes.
 
 Targets (issue 3): sweep ≤ 60 s, ≤ 3 times the bare SQL, worker peak ≤ 500 MB.
 """
@@ -126,6 +127,31 @@ def seed() -> float:
     return time.perf_counter() - started
 
 
+def snapshot_as_intake_does(as_of: dt.date) -> float:
+    """import_loans computes each loan's balances when it arrives; do the same for the seeded book, as of the day
+    before the benchmark's first sweep (so that sweep sees a book as it would be after intake)."""
+    conn = connect()
+    started = time.perf_counter()
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            UPDATE loans_loan l SET overdue_since = a.oldest, days_past_due = COALESCE(%(d)s::date - a.oldest, 0),
+                   amount_overdue = a.overdue, outstanding_balance = a.outstanding, balances_as_of = %(d)s
+            FROM (SELECT loan_id,
+                         MIN(due_date) FILTER (WHERE due_date < %(d)s AND (paid_on IS NULL OR paid_on > %(d)s)) oldest,
+                         COALESCE(SUM(principal_due - principal_paid) FILTER (WHERE due_date < %(d)s
+                                  AND (paid_on IS NULL OR paid_on > %(d)s)), 0) overdue,
+                         SUM(principal_due - principal_paid) outstanding
+                  FROM loans_installment GROUP BY loan_id) a
+            WHERE l.id = a.loan_id
+            """,
+            {"d": as_of},
+        )
+        cur.execute("ANALYZE")
+    conn.close()
+    return time.perf_counter() - started
+
+
 def bare_dpd(as_of: dt.date) -> float:
     conn = connect()
     with conn.cursor() as cur:
@@ -230,12 +256,15 @@ def sweep_on_worker(as_of: dt.date) -> tuple[float, float, dict]:
 def main() -> None:
     print(f"== sweep benchmark: {LOANS:,} loans, about 10 % overdue, PostgreSQL {URL.rsplit('/', 1)[-1]}")
     recreate_database()
-    print(f"seeded in {seed():.1f} s")
+    print(
+        f"seeded in {seed():.1f} s; balances computed as intake does (as of the day before) in "
+        f"{snapshot_as_intake_does(AS_OF - dt.timedelta(days=1)):.1f} s"
+    )
     bare = bare_dpd(AS_OF)
     print(f"bare SQL recomputing days past due for every loan: {bare:.2f} s")
     first, first_peak, counts = sweep_on_worker(AS_OF)
     print(
-        f"first sweep ({AS_OF}, every loan written): {first:.2f} s, {first / bare:.1f}x bare, "
+        f"first sweep ({AS_OF}, opens every case): {first:.2f} s, {first / bare:.1f}x bare, "
         f"worker peak {first_peak:.0f} MB; opened {counts.get('open', 0):,} cases, "
         f"planned {counts.get('messages_planned', 0):,} messages, assigned {counts.get('assigned', 0):,}"
     )
