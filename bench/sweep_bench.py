@@ -193,7 +193,7 @@ def sweep_on_worker(as_of: dt.date) -> tuple[float, float, dict]:
             "worker",
             "-c",
             "2",
-            "--loglevel=WARNING",
+            "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
