@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from collections_app.models import (
@@ -192,9 +193,31 @@ def _cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Steps
 # ---------------------------------------------------------------------------------------------------------------
-def step_refresh(ctx: Chunk, product: LoanProduct) -> None:
+def refresh_candidates(ctx: Chunk, product: LoanProduct) -> QuerySet[Loan]:
+    """The loans of this chunk whose balances can have changed since the last finished sweep: those overdue, those
+    with an unpaid installment that fell due since then, and those never computed. Payments refresh their own loan
+    when they arrive, so a current loan with nothing newly due is already right; skipping it spares aggregating most
+    of the installment table every day."""
     loans = Loan.objects.filter(id__range=(ctx.lo, ctx.hi), product=product)
-    ctx.counts["loans_refreshed"] += loans_refresh_balances(as_of=ctx.as_of, loans=loans)
+    since = (
+        SweepRun.objects.filter(finished_at__isnull=False, as_of__lt=ctx.as_of)
+        .order_by("-as_of")
+        .values_list("as_of", flat=True)
+        .first()
+    )
+    if since is None:
+        return loans
+    newly_due = Installment.objects.filter(paid_on__isnull=True, due_date__gte=since, due_date__lt=ctx.as_of)
+    return loans.filter(
+        Q(overdue_since__isnull=False)
+        | Q(balances_as_of__isnull=True)
+        | Q(balances_as_of__gt=ctx.as_of)
+        | Q(pk__in=newly_due.values("loan_id"))
+    )
+
+
+def step_refresh(ctx: Chunk, product: LoanProduct) -> None:
+    ctx.counts["loans_refreshed"] += loans_refresh_balances(as_of=ctx.as_of, loans=refresh_candidates(ctx, product))
     ctx.counts["cases_refreshed"] += _execute(
         """
         UPDATE {case} SET days_past_due = (SELECT l.days_past_due FROM {loan} l WHERE l.id = {case}.loan_id),
