@@ -201,11 +201,10 @@ def sweep_on_worker(as_of: dt.date) -> tuple[float, float, dict]:
         cwd=ROOT,
         env=ENV,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=WORKER_LOG.open("a"),  # a file, never an unread pipe: a full pipe would stall the worker
     )
     try:
-        time.sleep(0)  # the worker connects on its own; the task waits in Redis until it does
-        conn = connect()
+        conn = connect()  # the worker connects on its own; the task waits in Redis until it does
         conn.autocommit = True
         started = time.perf_counter()
         subprocess.run(
