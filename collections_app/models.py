@@ -595,6 +595,7 @@ class SweepRun(models.Model):
     as_of = models.DateField()
     chunks = models.PositiveSmallIntegerField(default=1)
     chunks_done = models.PositiveSmallIntegerField(default=0)
+    finished_chunks = models.JSONField(default=list, help_text="Chunk numbers already done (a redelivery counts once).")
     loan_id_max = models.BigIntegerField(default=0, help_text="Highest loan id at the start: the chunks split 1..max.")
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -681,35 +681,33 @@ def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) 
     return counts
 
 
-ANALYZED_TABLES = ("case", "transition", "promise", "plan", "plan_inst", "outbox", "loan", "inst")
-
-
 def sweep_start(*, as_of: dt.date, chunks: int = 1) -> SweepRun:
     if chunks < 1:
         raise ValueError("at least one chunk")
-    if connection.vendor == "postgresql":
-        # Fresh planner statistics before the day's big statements: tables that grew since autovacuum last looked
-        # (the first sweep of a new book opens tens of thousands of cases) otherwise get nested-loop plans that
-        # take minutes instead of seconds.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE " + ", ".join(T[name] for name in ANALYZED_TABLES))
     loan_id_max = Loan.objects.order_by("-id").values_list("id", flat=True).first() or 0
     return SweepRun.objects.create(as_of=as_of, chunks=chunks, loan_id_max=loan_id_max)
 
 
-def sweep_chunk_done(*, run_id: int, counts: Counter[str]) -> bool:
-    """Record a finished chunk; the last one to finish assigns cases and closes the run. True for the last."""
+def sweep_chunk_done(*, run_id: int, chunk: int, counts: Counter[str]) -> bool:
+    """Record a finished chunk; the last one to finish assigns cases and closes the run. True for the last.
+
+    Idempotent per chunk: a chunk task redelivered after its worker died past this point (acks_late) is not counted
+    twice, so the run never closes before every chunk is done.
+    """
     with transaction.atomic():
         run = SweepRun.objects.select_for_update().get(pk=run_id)
+        if chunk in run.finished_chunks or run.finished_at is not None:
+            return False
+        run.finished_chunks = sorted([*run.finished_chunks, chunk])
         total = Counter(run.counts)
         total.update(counts)
         run.counts = dict(total)
-        run.chunks_done += 1
+        run.chunks_done = len(run.finished_chunks)
         last = run.chunks_done >= run.chunks
         if last:
             run.counts["assigned"] = assign_unassigned(timezone.now())
             run.finished_at = timezone.now()
-        run.save(update_fields=["counts", "chunks_done", "finished_at"])
+        run.save(update_fields=["counts", "chunks_done", "finished_chunks", "finished_at"])
     if last:
         logger.info("sweep for %s finished: %s", run.as_of, run.counts)
     return last
@@ -719,6 +717,7 @@ def sweep_run(*, as_of: dt.date, chunks: int = 1) -> SweepRun:
     """The whole sweep in this process, chunk after chunk (the command; beat runs chunks on workers)."""
     run = sweep_start(as_of=as_of, chunks=chunks)
     for chunk in range(chunks):
-        sweep_chunk_done(run_id=run.pk, counts=sweep_chunk(run_id=run.pk, as_of=as_of, chunk=chunk, chunks=chunks))
+        counts = sweep_chunk(run_id=run.pk, as_of=as_of, chunk=chunk, chunks=chunks)
+        sweep_chunk_done(run_id=run.pk, chunk=chunk, counts=counts)
     run.refresh_from_db()
     return run

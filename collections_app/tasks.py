@@ -27,4 +27,4 @@ def sweep_chunk_task(run_id: int, as_of: str | None, chunk: int, chunks: int) ->
     counts = sweep_chunk(
         run_id=run_id, as_of=dt.date.fromisoformat(as_of) if as_of else None, chunk=chunk, chunks=chunks
     )
-    sweep_chunk_done(run_id=run_id, counts=counts)
+    sweep_chunk_done(run_id=run_id, chunk=chunk, counts=counts)

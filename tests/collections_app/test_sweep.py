@@ -372,7 +372,7 @@ def test_chunks_run_in_parallel_while_payments_arrive():
 
     def chunk(n):
         return lambda: sweep_chunk_done(
-            run_id=run.pk, counts=sweep_chunk(run_id=run.pk, as_of=run.as_of, chunk=n, chunks=2)
+            run_id=run.pk, chunk=n, counts=sweep_chunk(run_id=run.pk, as_of=run.as_of, chunk=n, chunks=2)
         )
 
     def payments():
@@ -428,3 +428,17 @@ def test_a_completed_plan_with_a_fee_waiver_waives_the_fees_and_resolves_the_cas
     assert PaymentPlan.objects.get(pk=plan.pk).status == "completed"
     assert Installment.objects.get(loan=loan, number=1).fee_due == D("0.00")
     assert CollectionCase.objects.get(pk=case.pk).state == "resolved"
+
+
+def test_a_chunk_reported_twice_is_counted_once_and_the_run_closes_only_when_all_are_done():
+    loan_with_schedule(("2024-01-01", "100.00"))
+    run = sweep_start(as_of=day("2024-01-10"), chunks=2)
+    counts = sweep_chunk(run_id=run.pk, as_of=run.as_of, chunk=0, chunks=2)
+    assert sweep_chunk_done(run_id=run.pk, chunk=0, counts=counts) is False
+    assert sweep_chunk_done(run_id=run.pk, chunk=0, counts=counts) is False  # a redelivered task
+    run.refresh_from_db()
+    assert (run.chunks_done, run.finished_at) == (1, None)
+    assert (
+        sweep_chunk_done(run_id=run.pk, chunk=1, counts=sweep_chunk(run_id=run.pk, as_of=run.as_of, chunk=1, chunks=2))
+        is True
+    )
