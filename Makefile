@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 8000
 BIN := $(VENV)/bin
-# make test runs against the real services on this machine; DATABASE_URL / CELERY_BROKER_URL override.
+# make test runs against the real services on this machine; DATABASE_URL overrides the database.
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/collections)
-TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/15)
+# Redis database 15 by default (TEST_BROKER_URL overrides): tests purge their queue, so never point them at a
+# broker that real workers use.
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test lint format bench messages clean help
 

@@ -18,7 +18,8 @@ from tests.factories import loan_with_schedule
 def celery_worker():
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.fail("this test needs the Redis broker (make test sets CELERY_BROKER_URL)")
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # the test database of Redis: no stale messages
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).ping()
+    app.control.purge()  # messages left by an interrupted earlier run must not be consumed by this one
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
         yield
 
