@@ -54,6 +54,7 @@ from collections_app.models import (
 from collections_app.services import policy_current
 from loans.models import Borrower, Installment, Loan, LoanProduct, Payment, PhoneNumber
 from loans.services import loan_waive_fees, loans_refresh_balances, product_today
+from loans.sql import days_between_sql
 from notifications.models import OutboundMessage
 
 logger = logging.getLogger(__name__)
@@ -121,13 +122,6 @@ def _execute(sql: str, params: dict[str, Any]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql.format(**T, OPEN=OPEN), params)
         return max(cursor.rowcount, 0)
-
-
-def _days_between(later: str, earlier: str) -> str:
-    """SQL for whole days from ``earlier`` to ``later`` (dates or timestamps)."""
-    if connection.vendor == "postgresql":
-        return f"(CAST({later} AS date) - CAST({earlier} AS date))"
-    return f"CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)"
 
 
 def _text(expression: str) -> str:
@@ -465,7 +459,7 @@ def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) ->
 
 def step_priority(ctx: Chunk, product: LoanProduct) -> None:
     """Score 0..100 from its parts (weights in the comments), every part kept for the case page to explain."""
-    gap = _days_between("%(as_of)s", "last_contact_at")
+    gap = days_between_sql("%(as_of)s", "last_contact_at")
     _execute(
         f"""
         UPDATE {{case}} SET

@@ -15,9 +15,6 @@ class LoanQuerySet(models.QuerySet):
         """Active loans whose snapshot says something is past due."""
         return self.active().filter(days_past_due__gt=0)
 
-    def current(self) -> LoanQuerySet:
-        return self.active().filter(days_past_due=0)
-
 
 class InstallmentQuerySet(models.QuerySet):
     def unpaid_on(self, day: dt.date) -> InstallmentQuerySet:

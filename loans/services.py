@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from loans.allocation import InstallmentDue, PaymentIn, allocate, validate_order
 from loans.models import Borrower, Installment, Loan, LoanProduct, LoanStatus, Payment, PaymentAllocation, PaymentSource
-from loans.sql import bulk_set
+from loans.sql import bulk_set, days_between_sql
 from loans.timezones import candidate_time_zones
 
 ZERO = Decimal("0.00")
@@ -214,7 +214,7 @@ def _refresh(loans: QuerySet[Loan], as_of: dt.date) -> int:
     remaining = "(i.principal_due + i.interest_due + i.fee_due - i.principal_paid - i.interest_paid - i.fee_paid)"
     overdue = "i.due_date < %s AND (i.paid_on IS NULL OR i.paid_on > %s)"
     postgres = connection.vendor == "postgresql"
-    days = "(%s - a.overdue_since)" if postgres else "CAST(julianday(%s) - julianday(a.overdue_since) AS INTEGER)"
+    days = days_between_sql("%s", "a.overdue_since")
     differs = "IS DISTINCT FROM" if postgres else "IS NOT"
     table = Loan._meta.db_table
     sql = f"""

@@ -47,3 +47,10 @@ def bulk_set(model: type[models.Model], fields: Sequence[str], rows: Sequence[Se
             )
             updated += cursor.rowcount
     return updated
+
+
+def days_between_sql(later: str, earlier: str) -> str:
+    """SQL for the whole days from ``earlier`` to ``later`` (dates or timestamps, as SQL expressions)."""
+    if connection.vendor == "postgresql":
+        return f"(CAST({later} AS date) - CAST({earlier} AS date))"
+    return f"CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)"
