@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 from collections_app.roles import user_role
 from collections_app.selectors import borrower_get_for_user
 from compliance.services import ComplianceError, contact_check
-from loans.models import Loan
 
 
 class HasRole(permissions.BasePermission):
@@ -52,9 +51,9 @@ class ComplianceCheckView(APIView):
         data = ComplianceCheckInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        borrower = borrower_get_for_user(user=request.user, borrower_id=values["borrower"])
         loan_id = values.get("loan")
-        if loan_id is not None and not Loan.objects.filter(pk=loan_id, borrower=borrower).exists():
+        borrower = borrower_get_for_user(user=request.user, borrower_id=values["borrower"], loan_id=loan_id)
+        if loan_id is not None and not borrower.owns_loan:
             raise serializers.ValidationError({"loan": ["This loan is not the borrower's."]})
         try:
             decision, result = contact_check(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from collections_app.models import CollectionCase
+from collections_app.models import CollectionCase, TeamMembership
 from collections_app.roles import ADMIN, COLLECTOR, MANAGER, user_role
-from loans.models import Borrower
+from loans.models import Borrower, Loan
 
 
 def cases_visible_to(user: Any) -> QuerySet[CollectionCase]:
@@ -22,20 +22,24 @@ def cases_visible_to(user: Any) -> QuerySet[CollectionCase]:
     if role == MANAGER:
         return cases.filter(Q(team__manager=user) | Q(team__isnull=True))
     if role == COLLECTOR:
-        own = Q(assigned_to=user)
-        membership = getattr(user, "team_membership", None)
-        if membership is not None and membership.team.collectors_see_team_cases:
-            own |= Q(team_id=membership.team_id)
-        return cases.filter(own)
+        # A subquery rather than reading the membership first: the rule stays one query.
+        team_allows = TeamMembership.objects.filter(
+            user=user, team_id=OuterRef("team_id"), team__collectors_see_team_cases=True
+        )
+        return cases.filter(Q(assigned_to=user) | Q(Exists(team_allows)))
     return cases.none()
 
 
-def borrower_get_for_user(*, user: Any, borrower_id: int) -> Borrower:
-    """The borrower if one of their cases is visible to the user (admins: any borrower); 404 otherwise."""
-    borrowers = Borrower.objects.all()
+def borrower_get_for_user(*, user: Any, borrower_id: int, loan_id: int | None = None) -> Borrower:
+    """The borrower if one of their cases is visible to the user (admins: any borrower); 404 otherwise.
+
+    With ``loan_id`` the same query tells whether that loan is the borrower's: ``borrower.owns_loan``."""
+    borrowers = Borrower.objects.filter(pk=borrower_id)
     if user_role(user) != ADMIN:
-        borrowers = borrowers.filter(cases__in=cases_visible_to(user)).distinct()
-    try:
-        return borrowers.get(pk=borrower_id)
-    except Borrower.DoesNotExist as exc:
-        raise Http404("No such borrower") from exc
+        borrowers = borrowers.filter(Exists(cases_visible_to(user).filter(borrower_id=OuterRef("pk"))))
+    if loan_id is not None:
+        borrowers = borrowers.annotate(owns_loan=Exists(Loan.objects.filter(pk=loan_id, borrower_id=OuterRef("pk"))))
+    borrower = borrowers.first()
+    if borrower is None:
+        raise Http404("No such borrower")
+    return borrower

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -96,6 +97,7 @@ class BorrowerFacts:
     autodial_consent: frozenset[str] = frozenset()
     ledger: tuple[LedgerEvent, ...] = ()
     phone_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    email_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,12 @@ def _next_inside(at: dt.datetime, zone: str, start: dt.time, end: dt.time) -> dt
     local = _local(at, zone)
     if _inside(local, start, end):
         return at
+    # Outside the window: it opens again today when the clock has not passed the start yet, otherwise tomorrow
+    # (the check below catches the rare opening that falls into a DST gap; the loop then finds the next one).
+    day = local.date() if local.time() <= start else local.date() + dt.timedelta(days=1)
+    opening = dt.datetime.combine(day, start, tzinfo=_zone(zone)) + MINUTE
+    if opening > at and _inside(_local(opening, zone), start, end):
+        return opening.astimezone(dt.UTC)
     for days in range(3):
         day = local.date() + dt.timedelta(days=days)
         opening = dt.datetime.combine(day, start, tzinfo=_zone(zone)) + MINUTE
@@ -217,13 +225,13 @@ def rule_time_window(
     start, end = _hm(window["start"]), _hm(window["end"])
     zones = _zones_for(facts, window)
     local = {z: _local(attempt.at, z) for z in zones}
-    if _explaining(inputs):
+    if _explaining(inputs) and "local_times" not in inputs:  # the same for every profile's window
         inputs["local_times"] = {z: t.isoformat() for z, t in local.items()}
     outside = [z for z in zones if not _inside(local[z], start, end)]
     if not outside:
         return []
     next_at = next_in_all_zones(attempt.at, zones, start, end)
-    where = ", ".join(f"{local[z]:%H:%M} in {z}" for z in outside)
+    where = ", ".join(f"{local[z].hour:02d}:{local[z].minute:02d} in {z}" for z in outside)
     return [
         _bilingual(
             window.get("rule", "USF-01"),
@@ -238,6 +246,8 @@ def rule_time_window(
 def next_in_all_zones(at: dt.datetime, zones: Iterable[str], start: dt.time, end: dt.time) -> dt.datetime | None:
     """The first minute from ``at`` inside the window in every zone at once (None if the zones never overlap)."""
     zones = tuple(zones)
+    if len(zones) == 1:
+        return _next_inside(at, zones[0], start, end)
     candidate = at
     for _ in range(50):
         moved = max(_next_inside(candidate, z, start, end) for z in zones)
@@ -440,23 +450,6 @@ def rule_time_barred(
     return []
 
 
-_DATES: dict[tuple[int, str], tuple[tuple[LedgerEvent, ...], dict[int, dt.date]]] = {}
-
-
-def _local_dates(ledger: tuple[LedgerEvent, ...], zone: str) -> dict[int, dt.date]:
-    """Each event's local date in ``zone``, computed once per ledger (finding the next allowed instant re-checks
-    the same ledger many times)."""
-    key = (id(ledger), zone)
-    cached = _DATES.get(key)
-    if cached is not None and cached[0] is ledger:
-        return cached[1]
-    if len(_DATES) > 4096:
-        _DATES.clear()
-    dates = {e.id: _local(e.at, zone).date() for e in ledger}
-    _DATES[key] = (ledger, dates)
-    return dates
-
-
 def _debtor_events(facts: BorrowerFacts) -> list[LedgerEvent]:
     return [e for e in facts.ledger if e.target_role == "debtor" and e.outcome != "reserved_cancelled"]
 
@@ -464,35 +457,47 @@ def _debtor_events(facts: BorrowerFacts) -> list[LedgerEvent]:
 def rule_reg_f_frequency(
     attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
 ) -> list[Reason]:
-    """USF-08 (7 calls in 7 days) and USF-09 (7 days after a conversation), per person and debt, local dates."""
+    """USF-08 (7 calls in 7 days) and USF-09 (7 days after a conversation), per person and debt, local dates.
+
+    Days are the consumer's local days: a window of 7 days ending today starts at local midnight six days ago,
+    and counting compares instants against that one boundary (no need to localise every past event)."""
     freq = params.get("call_frequency")
     if not freq or attempt.channel != "call" or attempt.target_role != "debtor":
         return []
     zone = _zones_for(facts, {})[0]
     today = _local(attempt.at, zone).date()
-    local_date = _local_dates(facts.ledger, zone)
-    reasons = []
-    debts = attempt.debts or (0,)
+    window_days, limit, quiet = freq["window_days"], freq["max_calls"], freq.get("post_conversation_days")
+    span = dt.timedelta(days=window_days - 1)
+    first_day = today - span
+    since = _start_of_local_day(first_day, zone)
     past = [e for e in facts.ledger if e.target_role == "debtor" and e.at <= attempt.at]
-    outbound_calls = [
-        e for e in past if e.channel == "call" and e.direction == "outbound" and e.outcome in REG_F_COUNTED_OR_RESERVED
-    ]
-    all_conversations = [e for e in past if e.outcome == "conversation" and e.channel in ("call", "visit")]
-    for debt in debts:
+    reasons = []
+    for debt in attempt.debts or (0,):
         key = (debt,) if debt else ()
-        calls = [e for e in outbound_calls if _concerns(e.debts, key)]
-        dates = sorted(local_date[e.id] for e in calls)
-        window_days, limit = freq["window_days"], freq["max_calls"]
+        calls = sorted(
+            (
+                e
+                for e in past
+                if e.channel == "call"
+                and e.direction == "outbound"
+                and e.outcome in REG_F_COUNTED_OR_RESERVED
+                and _concerns(e.debts, key)
+            ),
+            key=lambda e: e.at,
+        )
+        instants = [e.at for e in calls]
 
-        def count_on(day: dt.date, dates: list[dt.date] = dates, window_days: int = window_days) -> int:
-            return sum(1 for d in dates if day - dt.timedelta(days=window_days - 1) <= d <= day)
+        def count_on(day: dt.date, instants: list[dt.datetime] = instants) -> int:
+            # Every counted call is at or before the attempt, so the window ending on ``day`` (today or later)
+            # holds the calls from local midnight of its first day on.
+            return len(instants) - bisect_left(instants, _start_of_local_day(day - span, zone))
 
-        counted = count_on(today)
+        counted = len(instants) - bisect_left(instants, since)
         if _explaining(inputs):
             inputs.setdefault("reg_f_calls", {})[str(debt or "any")] = {
                 "count": counted,
-                "window": [str(today - dt.timedelta(days=window_days - 1)), str(today)],
-                "events": [e.id for e in calls if local_date[e.id] >= today - dt.timedelta(days=window_days - 1)],
+                "window": [str(first_day), str(today)],
+                "events": [e.id for e in calls if e.at >= since],
             }
         if counted >= limit:
             day = today + dt.timedelta(days=1)
@@ -507,10 +512,15 @@ def rule_reg_f_frequency(
                     _start_of_local_day(day, zone),
                 )
             )
-        quiet = freq.get("post_conversation_days")
-        conversations = [e for e in all_conversations if _concerns(e.debts, key)]
-        if quiet and conversations:
-            last = max(local_date[e.id] for e in conversations)
+        if not quiet:
+            continue
+        talked = [
+            e.at
+            for e in past
+            if e.outcome == "conversation" and e.channel in ("call", "visit") and _concerns(e.debts, key)
+        ]
+        if talked:
+            last = _local(max(talked), zone).date()
             if today <= last + dt.timedelta(days=quiet - 1):
                 reopen = last + dt.timedelta(days=quiet)
                 reasons.append(
@@ -579,13 +589,11 @@ def rule_daily_caps(
     zone = (params.get("time_window") or {}).get("zone") or _zones_for(facts, {})[0]
     today = _local(attempt.at, zone).date()
     tomorrow = _start_of_local_day(today + dt.timedelta(days=1), zone)
+    midnight = _start_of_local_day(today, zone)  # today's calls: from local midnight up to the attempt
     calls = [
         e
         for e in _debtor_events(facts)
-        if e.channel == "call"
-        and e.direction == "outbound"
-        and _local(e.at, zone).date() == today
-        and e.at <= attempt.at
+        if e.channel == "call" and e.direction == "outbound" and midnight <= e.at <= attempt.at
     ]
     connected = [e for e in calls if e.outcome == "conversation" or e.outcome == "reserved"]
     unanswered = [e for e in calls if (e.outcome in UNANSWERED or e.outcome == "reserved") and e.to == attempt.to]
@@ -690,16 +698,25 @@ RULES: list[Rule] = [
 # ---------------------------------------------------------------------------------------------------------------
 def applicable(profiles: Iterable[Profile], country: str, region: str) -> list[Profile]:
     """The profiles whose ``applies_to`` matches the borrower's address (country, and region if listed)."""
-    chosen = []
-    for profile in profiles:
-        scope = profile.params.get("applies_to", {})
-        if country.upper() not in scope.get("countries", []):
-            continue
-        regions = scope.get("regions")
-        if regions and region.upper() not in [r.upper() for r in regions]:
-            continue
-        chosen.append(profile)
-    return chosen
+    profiles = tuple(profiles)
+    key = (tuple((p.code, p.version) for p in profiles), country.upper(), region.upper())
+    chosen = _APPLICABLE.get(key)
+    if chosen is None or chosen[0] != profiles:
+        if len(_APPLICABLE) > 4096:
+            _APPLICABLE.clear()
+        chosen = (profiles, [p for p in profiles if _applies(p, key[1], key[2])])
+        _APPLICABLE[key] = chosen
+    return chosen[1]
+
+
+def _applies(profile: Profile, country: str, region: str) -> bool:
+    scope = profile.params.get("applies_to", {})
+    regions = scope.get("regions")
+    return country in scope.get("countries", []) and (not regions or region in [r.upper() for r in regions])
+
+
+# Which profiles apply to an address, per set of profile versions: the same few answers for every borrower.
+_APPLICABLE: dict[tuple[Any, str, str], tuple[tuple[Profile, ...], list[Profile]]] = {}
 
 
 # Rules that hold in every jurisdiction (a person's own requests: opt-outs, workplace, inconvenient times) run once
@@ -722,14 +739,21 @@ PARAMETER_OF = {
 # to re-check these alone.
 TIME_RULES = {rule_time_window, rule_inconvenient_time, rule_reg_f_frequency, rule_initiated_cap, rule_daily_caps}
 GENERIC = "*"
+# Channels a rule can object to (the rule checks again itself; this only spares calls that cannot find anything).
+CHANNELS_OF = {
+    rule_electronic_content: {"sms", "email"},
+    rule_visits: {"visit"},
+    rule_reg_f_frequency: {"call"},
+    rule_daily_caps: {"call"},
+}
 
 
 @dataclass(frozen=True)
 class _Plan:
     """What to run for a set of applicable profiles, prepared once per set."""
 
-    steps: tuple[tuple[Rule, str, dict[str, Any]], ...]  # rule, profile code (or *), its parameters
-    time_steps: tuple[tuple[Rule, str, dict[str, Any]], ...]
+    steps: dict[str, tuple[tuple[Rule, str, dict[str, Any]], ...]]  # per channel: rule, profile code (or *), params
+    time_steps: dict[str, tuple[tuple[Rule, str, dict[str, Any]], ...]]
     evaluated: tuple[str, ...]
     profile_labels: tuple[str, ...]
 
@@ -748,9 +772,10 @@ def _plan(profiles: list[Profile]) -> _Plan:
             for rule in RULES
             if rule in PARAMETER_OF and PARAMETER_OF[rule] in p.params
         ]
+        by_channel = {c: tuple(s for s in steps if c in CHANNELS_OF.get(s[0], CHANNELS)) for c in CHANNELS}
         plan = _Plan(
-            steps=tuple(steps),
-            time_steps=tuple(step for step in steps if step[0] in TIME_RULES),
+            steps=by_channel,
+            time_steps={c: tuple(s for s in by_channel[c] if s[0] in TIME_RULES) for c in CHANNELS},
             evaluated=tuple(f"{code}:{rule.__name__.removeprefix('rule_')}" for rule, code, _ in steps),
             profile_labels=tuple(f"{p.code}@{p.version}" for p in profiles),
         )
@@ -773,7 +798,7 @@ def _evaluate_once(attempt: Attempt, facts: BorrowerFacts, plan: _Plan, explain:
     inputs: dict[str, Any] = (
         {"zones": list(facts.zones), "profiles": list(plan.profile_labels)} if explain else _Discard()
     )
-    for rule, code, params in plan.steps if explain else plan.time_steps:
+    for rule, code, params in (plan.steps if explain else plan.time_steps)[attempt.channel]:
         for reason in rule(attempt, facts, params, inputs):
             reasons.append(
                 Reason(reason.rule, reason.outcome, reason.message, reason.message_zh, reason.next_allowed_at, code)

@@ -54,3 +54,14 @@ def days_between_sql(later: str, earlier: str) -> str:
     if connection.vendor == "postgresql":
         return f"(CAST({later} AS date) - CAST({earlier} AS date))"
     return f"CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)"
+
+
+def json_rows_sql(table: str, where: str, **fields: str) -> str:
+    """A scalar subquery giving the rows of ``table`` matching ``where`` as one JSON array of objects with
+    ``fields`` (name → column), or NULL when none match: ``jsonb_agg`` on PostgreSQL, ``json_group_array`` on
+    SQLite. Lets one query bring parent rows with all their children. PostgreSQL nests JSON columns and writes
+    timestamps in ISO-8601 with an offset; SQLite gives JSON columns as text and timestamps as naive UTC."""
+    postgres = connection.vendor == "postgresql"
+    build, agg = ("jsonb_build_object", "jsonb_agg") if postgres else ("json_object", "json_group_array")
+    pairs = ", ".join(f"'{name}', {column}" for name, column in fields.items())
+    return f"(SELECT {agg}({build}({pairs})) FROM {table} WHERE {where})"
