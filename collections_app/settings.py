@@ -224,7 +224,11 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ROUTES = {"notifications.tasks.send_batch": {"queue": "provider"}}
 CELERY_BEAT_SCHEDULE = {
+    # Due messages are claimed every minute and sent through the provider queue (never with countdown or eta).
+    "dispatch-due-messages": {"task": "notifications.tasks.dispatch_due", "schedule": 60.0},
+    "reap-stale-claims": {"task": "notifications.tasks.reap_claims", "schedule": 300.0},
     "daily-sweep": {
         "task": "collections_app.tasks.daily_sweep",
         # Each product is swept for its own local date; 06:00 UTC is early morning in the Americas and afternoon in
@@ -254,6 +258,20 @@ if NOTIFICATIONS_BACKEND == "twilio":
         _missing.append("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
     if _missing:
         raise ImproperlyConfigured(f"NOTIFICATIONS_BACKEND=twilio needs {', '.join(_missing)}.")
+# Tests and benchmarks only: send the SDK's requests to a local mock of Twilio's API instead of api.twilio.com.
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
+LENDER_NAME = env.str("LENDER_NAME", default="Example Lending")
+LENDER_PAY_URL = env.str("LENDER_PAY_URL", default="https://pay.example.com/")
+LENDER_HELP_PHONE = env.str("LENDER_HELP_PHONE", default="+1 800 555 0100")
+
+# Dispatch: rows claimed per batch, how long a claim may stay unfinished before the reaper looks at it, retries of
+# transient provider errors, and the provider queue's rate limit (batches per second per worker process).
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+OUTBOX_BATCHES_PER_TICK = env.int("OUTBOX_BATCHES_PER_TICK", default=100)
+OUTBOX_CLAIM_TIMEOUT_SECONDS = env.int("OUTBOX_CLAIM_TIMEOUT_SECONDS", default=600)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
+PROVIDER_RATE_LIMIT = env.str("PROVIDER_RATE_LIMIT", default="10/s")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Logging: personal data (phone numbers, national ids) is masked in every log record.

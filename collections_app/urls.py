@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from collections_app import api, views
+from notifications import webhooks
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,5 +18,8 @@ urlpatterns = [
     path(
         "api/v1/compliance/check/", login_not_required(api.ComplianceCheckView.as_view()), name="api-compliance-check"
     ),
+    path("webhooks/twilio/message-status/", webhooks.message_status, name="twilio-message-status"),
+    path("webhooks/twilio/call-status/", webhooks.call_status, name="twilio-call-status"),
+    path("webhooks/twilio/inbound-sms/", webhooks.inbound_sms, name="twilio-inbound-sms"),
     path("admin/", admin.site.urls),
 ]

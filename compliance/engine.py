@@ -451,7 +451,7 @@ def rule_time_barred(
 
 
 def _debtor_events(facts: BorrowerFacts) -> list[LedgerEvent]:
-    return [e for e in facts.ledger if e.target_role == "debtor" and e.outcome != "reserved_cancelled"]
+    return [e for e in facts.ledger if e.target_role == "debtor" and e.outcome != "cancelled"]
 
 
 def rule_reg_f_frequency(

@@ -158,6 +158,7 @@ class ContactOutcome(models.TextChoices):
     VISITED = "visited", _("visited")
     NOT_HOME = "not_home", _("not at home")
     RESERVED = "reserved", _("reserved (about to happen)")
+    CANCELLED = "cancelled", _("reservation released (never happened)")
 
 
 class ContactEvent(models.Model):

@@ -44,3 +44,9 @@ def parse_money(raw: object, currency: str, *, allow_zero: bool = False) -> Deci
     if amount >= Decimal("1e12"):
         raise MoneyError("is too large")
     return amount.quantize(Decimal("0.01"))
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """``USD 1,234.56`` — the amount rounded to the currency's minor unit, with thousands separators."""
+    places = max(0, -int(minor_unit(currency).as_tuple().exponent))
+    return f"{currency} {round_money(amount, currency):,.{places}f}"

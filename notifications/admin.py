@@ -1,12 +1,77 @@
+from django import forms
 from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from loans.admin import ReadOnlyAdmin
-from notifications.models import OutboundMessage
+from notifications.models import InboundMessage, MessageTemplate, OutboundMessage
+from notifications.templating import (
+    SAMPLE,
+    TemplateError,
+    opt_out_text_required,
+    render,
+    sms_segments,
+    template_check,
+)
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["purpose", "channel", "language", "subject", "body", "is_active"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if {"purpose", "channel", "language", "body"} <= set(data):
+            try:
+                template_check(
+                    purpose=data["purpose"],
+                    channel=data["channel"],
+                    language=data["language"],
+                    body=data["body"],
+                    opt_out_required=opt_out_text_required(),
+                )
+            except TemplateError as exc:
+                for field, problems in exc.problems.items():
+                    for problem in problems:
+                        self.add_error(field, problem)
+        return data
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
+    list_display = ["purpose", "channel", "language", "is_active", "updated_at"]
+    list_filter = ["purpose", "channel", "language", "is_active"]
+    search_fields = ["body"]
+    readonly_fields = ["preview", "updated_at", "updated_by"]
+    fields = ["purpose", "channel", "language", "subject", "body", "preview", "is_active", "updated_at", "updated_by"]
+
+    @admin.display(description=_("preview (sample borrower)"))
+    def preview(self, obj: MessageTemplate) -> str:
+        if not obj.pk:
+            return _("Save to see a preview.")
+        text = render(obj.body, SAMPLE.get(obj.language, SAMPLE["en"]))
+        segments = ""
+        if obj.channel == "sms":
+            s = sms_segments(text)
+            segments = f"{s.encoding}, {s.characters} characters, {s.segments} SMS part(s)"
+        return format_html("<div style='white-space:pre-wrap;max-width:40em'>{}</div><small>{}</small>", text, segments)
+
+    def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(ReadOnlyAdmin):
-    list_display = ["idempotency_key", "channel", "purpose", "status", "planned_for", "updated_at"]
-    list_filter = ["status", "channel", "purpose"]
-    search_fields = ["idempotency_key", "loan__external_id"]
+    list_display = ["idempotency_key", "channel", "purpose", "status", "planned_for", "provider_status", "updated_at"]
+    list_filter = ["status", "channel", "purpose", "provider"]
+    search_fields = ["idempotency_key", "loan__external_id", "provider_id"]
     date_hierarchy = "planned_for"
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "action", "borrower", "body"]
+    list_filter = ["action"]

@@ -1,11 +1,14 @@
-"""The outbox: every planned borrower message, with an idempotency key so that planning twice creates nothing new.
+"""Borrower messages: templates, the outbox (planned → claimed → sent → delivered, or failed / denied / deferred /
+cancelled / review) and inbound SMS.
 
-Dispatch (claiming, the compliance check at send time, providers, webhooks) arrives with issue 5; the sweep plans
-rows here already.
+The sweep and collectors plan rows into the outbox with an idempotency key, so planning twice creates nothing new.
+The dispatcher claims due rows, asks the compliance gate at send time and hands them to a provider; provider
+callbacks move a row forward only (see ``notifications.services``).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +45,44 @@ class MessageStatus(models.TextChoices):
     REVIEW = "review", _("needs review")
 
 
+# Forward-only order of statuses a provider callback may move a sent message through.
+DELIVERY_ORDER = {"sent": 0, "delivered": 1}
+
+
+class MessageTemplate(models.Model):
+    """The text of one kind of message (purpose, channel, language), with placeholders; checked when saved."""
+
+    purpose = models.CharField(_("purpose"), max_length=24, choices=MessagePurpose.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=8, choices=[("en", "English"), ("zh-hans", "简体中文")])
+    subject = models.CharField(_("subject"), max_length=200, blank=True, help_text=_("E-mail and letters only."))
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "Placeholders: {name}, {amount_due}, {due_date}, {lender}, {pay_link}, {reference}, {help_phone}. "
+            "SMS and e-mail must say how to opt out where the borrower's jurisdiction demands it."
+        ),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["purpose", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purpose", "channel", "language"], condition=Q(is_active=True), name="template_one_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} / {self.channel} / {self.language}"
+
+
 class OutboundMessage(models.Model):
     """One message to a borrower, planned by the sweep or a collector; sent at most once."""
 
@@ -59,6 +100,30 @@ class OutboundMessage(models.Model):
     status_reason = models.TextField(_("status reason"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Dispatch: who claimed it and when, the gate's decision, what was sent, and the provider's answer.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    claim_token = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    decision = models.ForeignKey(
+        "compliance.Decision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    body = models.TextField(_("text sent"), blank=True)
+    send_started_at = models.DateTimeField(
+        _("handed to the provider at"),
+        null=True,
+        blank=True,
+        help_text=_("Set just before the provider is called: a row with this and no provider id may have been sent."),
+    )
+    provider = models.CharField(_("provider"), max_length=16, blank=True)
+    provider_id = models.CharField(_("provider id"), max_length=64, null=True, blank=True, unique=True)
+    provider_status = models.CharField(_("provider status"), max_length=32, blank=True)
+    error_code = models.CharField(_("error code"), max_length=16, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("outbound message")
@@ -66,7 +131,39 @@ class OutboundMessage(models.Model):
         indexes = [
             models.Index(fields=["planned_for"], condition=Q(status__in=["planned", "deferred"]), name="outbox_due"),
             models.Index(fields=["case", "channel", "created_at"]),
+            models.Index(fields=["claimed_at"], condition=Q(status="claimed"), name="outbox_claimed"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} {self.channel} → {self.borrower_id} ({self.status})"
+
+
+class InboundAction(models.TextChoices):
+    OPT_OUT = "opt_out", _("opt-out")
+    OPT_IN = "opt_in", _("opt back in")
+    HELP = "help", _("help")
+    REVIEW = "review", _("may be an opt-out: review")
+    NONE = "none", _("no action")
+
+
+class InboundMessage(models.Model):
+    """An SMS a borrower sent us (signature-checked webhook), with what it made the system do."""
+
+    provider_id = models.CharField(_("provider id"), max_length=64, unique=True)
+    from_number = models.CharField(_("from"), max_length=32)
+    to_number = models.CharField(_("to"), max_length=32)
+    body = models.TextField(_("text"), blank=True)
+    borrower = models.ForeignKey(
+        Borrower, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_messages"
+    )
+    action = models.CharField(_("action"), max_length=8, choices=InboundAction.choices)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        indexes = [models.Index(fields=["action", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} from {self.from_number} at {self.received_at:%Y-%m-%d %H:%M}"

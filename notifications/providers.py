@@ -1,0 +1,201 @@
+"""Message providers behind one small interface: ``twilio`` (real), ``console`` (the embedded default: the log and
+the outbox only, never a phone) and ``locmem`` (tests).
+
+A provider either returns the provider's id for the message or call, or raises ``ProviderError`` saying whether the
+failure is transient (safe to retry later), permanent (fail the row) or uncertain (the provider may have acted:
+never resend blindly).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Twilio error codes (https://www.twilio.com/docs/api/errors) the dispatcher treats specially.
+INVALID_NUMBER, OPTED_OUT, NOT_SMS_CAPABLE, TOO_MANY_REQUESTS = "21211", "21610", "21614", "20429"
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_id: str
+    status: str  # the provider's own status word (queued, accepted, initiated …)
+
+
+class ProviderError(Exception):
+    """A provider refused or failed. ``kind`` is transient, permanent or uncertain."""
+
+    def __init__(self, kind: str, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}" if code else message)
+        self.kind, self.code, self.message = kind, code, message
+
+    @property
+    def transient(self) -> bool:
+        return self.kind == "transient"
+
+    @property
+    def uncertain(self) -> bool:
+        return self.kind == "uncertain"
+
+
+class Provider(Protocol):
+    name: str
+
+    def send_sms(self, *, to: str, body: str, status_callback: str) -> Sent: ...
+
+    def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent: ...
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Console and locmem
+# ---------------------------------------------------------------------------------------------------------------
+class ConsoleProvider:
+    """Writes each message to the log (phone numbers masked by the logging filter); the outbox keeps the text."""
+
+    name = "console"
+
+    def send_sms(self, *, to: str, body: str, status_callback: str) -> Sent:
+        logger.info("console SMS to %s: %s", to, body)
+        return Sent(f"console-{uuid.uuid4().hex}", "sent")
+
+    def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent:
+        logger.info("console call to %s (%s): %s", to, language, say)
+        return Sent(f"console-{uuid.uuid4().hex}", "initiated")
+
+
+@dataclass
+class LocmemProvider:
+    """Keeps what it was asked to send in memory (``sent``); ``fail`` maps a number to the error it raises."""
+
+    name: str = "locmem"
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    fail: dict[str, ProviderError] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _record(self, kind: str, to: str, **details: Any) -> Sent:
+        if to in self.fail:
+            raise self.fail[to]
+        with self.lock:
+            self.sent.append({"kind": kind, "to": to, **details})
+        return Sent(f"locmem-{uuid.uuid4().hex}", "queued" if kind == "sms" else "initiated")
+
+    def send_sms(self, *, to: str, body: str, status_callback: str) -> Sent:
+        return self._record("sms", to, body=body, status_callback=status_callback)
+
+    def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent:
+        return self._record("call", to, say=say, language=language, status_callback=status_callback)
+
+
+LOCMEM = LocmemProvider()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Twilio
+# ---------------------------------------------------------------------------------------------------------------
+# <Say> voices per borrower language: Amazon Polly voices Twilio offers (Mandarin for zh-hans).
+VOICES = {"en": ("en-US", "Polly.Joanna"), "zh-hans": ("cmn-CN", "Polly.Zhiyu")}
+
+
+class TwilioProvider:
+    """The real Twilio REST API through the official SDK. ``TWILIO_API_BASE_URL`` (tests and benchmarks only)
+    points the SDK at a local mock instead of api.twilio.com."""
+
+    name = "twilio"
+
+    def __init__(self) -> None:
+        from twilio.rest import Client
+
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=_http_client(settings.TWILIO_API_BASE_URL, settings.TWILIO_TIMEOUT_SECONDS),
+        )
+
+    def _sender(self) -> dict[str, str]:
+        if settings.TWILIO_MESSAGING_SERVICE_SID:
+            return {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
+        return {"from_": settings.TWILIO_FROM_NUMBER}
+
+    def send_sms(self, *, to: str, body: str, status_callback: str) -> Sent:
+        with _translated_errors():
+            message = self.client.messages.create(to=to, body=body, status_callback=status_callback, **self._sender())
+        return Sent(message.sid, message.status or "queued")
+
+    def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent:
+        from twilio.twiml.voice_response import VoiceResponse
+
+        code, voice = VOICES.get(language, VOICES["en"])
+        twiml = VoiceResponse()
+        twiml.say(say, language=code, voice=voice)
+        with _translated_errors():
+            call = self.client.calls.create(
+                to=to,
+                from_=settings.TWILIO_FROM_NUMBER,
+                twiml=str(twiml),
+                machine_detection="Enable",  # AnsweredBy tells a voicemail from a person (RULES.md §1.3)
+                status_callback=status_callback,
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_method="POST",
+            )
+        return Sent(call.sid, call.status or "queued")
+
+
+class _translated_errors:
+    """Map the SDK's exceptions to ProviderError kinds."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None:
+            return False
+        import requests
+        from twilio.base.exceptions import TwilioRestException
+
+        if isinstance(exc, TwilioRestException):
+            code = str(exc.code or exc.status)
+            transient = exc.status >= 500 or exc.status == 429 or code == TOO_MANY_REQUESTS
+            raise ProviderError("transient" if transient else "permanent", code, str(exc.msg)) from exc
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            # Twilio may have accepted the request and not answered in time: resending could text the borrower
+            # twice, so the row goes to review instead.
+            raise ProviderError("uncertain", "timeout", str(exc)) from exc
+        if isinstance(exc, requests.exceptions.ConnectionError):  # includes ConnectTimeout
+            # The request never reached Twilio: nothing was created, so trying again later is safe.
+            raise ProviderError("transient", "connect", str(exc)) from exc
+        return False
+
+
+def _http_client(base_url: str, timeout: float) -> Any:
+    from twilio.http.http_client import TwilioHttpClient
+
+    class RewritingHttpClient(TwilioHttpClient):
+        """Sends *.twilio.com requests to ``base_url`` (a local mock); everything else about the SDK is real."""
+
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if base_url:
+                parts = urlsplit(url)
+                url = base_url.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+            return super().request(method, url, *args, **kwargs)
+
+    return RewritingHttpClient(timeout=timeout)
+
+
+_PROVIDERS: dict[tuple[str, ...], Provider] = {}
+
+
+def provider_get() -> Provider:
+    """The configured provider (settings.NOTIFICATIONS_BACKEND), kept per process so that its HTTP connections are
+    reused."""
+    backend = settings.NOTIFICATIONS_BACKEND
+    key = (backend, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_API_BASE_URL) if backend == "twilio" else (backend,)
+    if key not in _PROVIDERS:
+        _PROVIDERS[key] = {"console": ConsoleProvider, "locmem": lambda: LOCMEM, "twilio": TwilioProvider}[backend]()
+    return _PROVIDERS[key]

@@ -1,0 +1,516 @@
+"""Dispatch of the outbox, at most once, and what providers tell us back.
+
+The life of a row: ``planned`` (or ``deferred`` to an instant) → ``claimed`` by a dispatcher tick (``outbox_claim``,
+``SKIP LOCKED`` so that several ticks never take the same row) → judged by the compliance gate at send time
+(``outbox_send``: denied, deferred, cancelled or left claimed with a reservation in the ledger) → handed to the
+provider outside any transaction, after ``send_started_at`` is committed → ``sent`` with the provider's id, then
+``delivered`` or ``failed`` by the provider's callbacks (forward only).
+
+Why ``send_started_at`` is written before the provider is called: a worker can die anywhere. A claimed row without
+it never reached the provider, so the reaper may plan it again; a row with it and no provider id may have been sent,
+so the reaper puts it in ``review`` for a person to decide. Nothing is ever resent blindly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from collections_app.models import CaseState
+from compliance.engine import Attempt
+from compliance.models import ConsentKind, ContactEvent
+from compliance.services import PlannedContact, consent_record, contact_record, contacts_reserve_batch
+from loans.models import Installment, PhoneNumber
+from loans.money import format_money
+from notifications.models import (
+    Channel,
+    InboundAction,
+    InboundMessage,
+    MessagePurpose,
+    MessageStatus,
+    MessageTemplate,
+    OutboundMessage,
+)
+from notifications.providers import OPTED_OUT, Provider, ProviderError, Sent, provider_get
+from notifications.templating import render
+
+logger = logging.getLogger(__name__)
+security = logging.getLogger("collections.security")
+
+DISPATCHED_CHANNELS = [Channel.SMS, Channel.VOICE]  # letters and e-mail wait for the print run and mail provider
+STAGE_PURPOSES = {MessagePurpose.REMINDER, MessagePurpose.FORMAL_NOTICE, MessagePurpose.LEGAL}
+CLOSED_STATES = {CaseState.RESOLVED, CaseState.CLOSED, CaseState.ON_HOLD}
+RETRY_MINUTES = [1, 5, 15, 60]  # backoff after transient provider errors (attempt 1, 2, 3, 4+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Claim
+# ---------------------------------------------------------------------------------------------------------------
+def outbox_claim(*, now: dt.datetime | None = None, limit: int | None = None) -> tuple[str, list[int]]:
+    """Claim up to ``limit`` due SMS and voice rows for one batch; returns the claim token and the row ids."""
+    now = now or timezone.now()
+    limit = limit or settings.OUTBOX_BATCH_SIZE
+    token = uuid.uuid4().hex
+    due = Q(status__in=[MessageStatus.PLANNED, MessageStatus.DEFERRED], planned_for__lte=now)
+    with transaction.atomic():
+        ids = list(
+            OutboundMessage.objects.select_for_update(skip_locked=True)
+            .filter(due, channel__in=DISPATCHED_CHANNELS)
+            .order_by("planned_for", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        # The status filter again: SQLite has no SKIP LOCKED, and only rows still due may change hands.
+        OutboundMessage.objects.filter(due, pk__in=ids).update(
+            status=MessageStatus.CLAIMED, claimed_at=now, claim_token=token, updated_at=now
+        )
+    return token, list(OutboundMessage.objects.filter(claim_token=token).order_by("id").values_list("id", flat=True))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Send
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class _Ready:
+    message: OutboundMessage
+    say_language: str
+
+
+def outbox_send(
+    *, message_ids: Sequence[int], claim_token: str, provider: Provider | None = None, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Judge a claimed batch at send time and send what the gate allows; returns counts per resulting status."""
+    provider = provider or provider_get()
+    ready, counts = _prepare(message_ids, claim_token, now or timezone.now())
+    for item in ready:
+        status = _send_one(item, claim_token, provider)
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[list[_Ready], dict[str, int]]:
+    """One transaction: cancel what no longer applies, render, ask the gate for the batch with reservations."""
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        rows = list(
+            OutboundMessage.objects.select_for_update(of=("self",))
+            .filter(pk__in=message_ids, status=MessageStatus.CLAIMED, claim_token=token, send_started_at__isnull=True)
+            .select_related("case", "loan", "borrower")
+            .order_by("id")
+        )
+        if not rows:
+            return [], counts
+        # A batch run again after a crash: slots reserved by the first run are released and judged anew.
+        ContactEvent.objects.filter(
+            decision_id__in=[r.decision_id for r in rows if r.decision_id], outcome="reserved"
+        ).update(outcome="cancelled")
+        live = []
+        for row in rows:
+            reason = _cancel_reason(row)
+            if reason:
+                _finish(row, MessageStatus.CANCELLED, reason)
+                counts["cancelled"] = counts.get("cancelled", 0) + 1
+            else:
+                live.append(row)
+        _address_and_render(live)
+        for row in [r for r in live if not r.to]:
+            _finish(row, MessageStatus.FAILED, "The borrower has no phone number this message can go to.")
+            counts["failed"] = counts.get("failed", 0) + 1
+        live = [r for r in live if r.to]
+        planned = [
+            PlannedContact(
+                row.borrower_id,
+                Attempt(
+                    channel="sms" if row.channel == Channel.SMS else "call",
+                    at=now,
+                    to=row.to,
+                    automated=True,
+                    debts=(row.loan_id,),
+                    content=row.body if row.channel == Channel.SMS else "",
+                    purpose=row.purpose,
+                ),
+                loan_id=row.loan_id,
+            )
+            for row in live
+        ]
+        ready = []
+        for row, (decision, result) in zip(live, contacts_reserve_batch(planned), strict=True):
+            row.decision = decision
+            why = "; ".join(r.message for r in result.reasons)
+            if result.allowed:
+                row.save(update_fields=["decision", "to", "body", "template", "updated_at"])
+                ready.append(_Ready(row, row.borrower.language))
+                continue
+            if result.outcome == "defer" and result.next_allowed_at:
+                row.planned_for = result.next_allowed_at
+                _finish(row, MessageStatus.DEFERRED, why, extra=["planned_for", "decision", "to", "body", "template"])
+            elif result.outcome == "deny":
+                _finish(row, MessageStatus.DENIED, why, extra=["decision", "to", "body", "template"])
+            else:  # review, or a deferral with no instant when every candidate zone allows it
+                _finish(row, MessageStatus.REVIEW, why or result.outcome, extra=["decision", "to", "body", "template"])
+            counts[row.status] = counts.get(row.status, 0) + 1
+    return ready, counts
+
+
+def _cancel_reason(row: OutboundMessage) -> str:
+    case = row.case
+    if case is not None and case.state in CLOSED_STATES:
+        return f"The case is {case.get_state_display()}."
+    if case is not None and row.purpose in STAGE_PURPOSES and case.state != row.purpose:
+        return "The case is no longer in this stage."
+    if case is None and row.loan.status != "active":
+        return "The loan is no longer active."
+    return ""
+
+
+def _address_and_render(rows: list[OutboundMessage]) -> None:
+    """Pick the number (SMS: a mobile with SMS consent; voice: a mobile first) and render the borrower-language
+    template, for the whole batch in three queries."""
+    borrower_ids = {r.borrower_id for r in rows}
+    phones: dict[int, list[PhoneNumber]] = {}
+    for phone in PhoneNumber.objects.filter(borrower_id__in=borrower_ids).order_by("id"):
+        phones.setdefault(phone.borrower_id, []).append(phone)
+    oldest_unpaid: dict[int, Installment] = {}
+    for inst in Installment.objects.filter(loan_id__in={r.loan_id for r in rows}, paid_on__isnull=True).order_by(
+        "loan_id", "due_date"
+    ):
+        oldest_unpaid.setdefault(inst.loan_id, inst)
+    templates = {
+        (t.purpose, t.channel, t.language): t
+        for t in MessageTemplate.objects.filter(is_active=True, channel__in=DISPATCHED_CHANNELS)
+    }
+    for row in rows:
+        if not row.to:
+            row.to = _number_for(row.channel, phones.get(row.borrower_id, []))
+        language = row.borrower.language
+        template = templates.get((row.purpose, row.channel, language)) or templates.get(
+            (row.purpose, row.channel, "en")
+        )
+        if template is None:
+            row.to = ""  # nothing to say: fail the row below rather than send an empty message
+            continue
+        row.template = template
+        row.body = render(template.body, _values(row, oldest_unpaid.get(row.loan_id)))
+
+
+def _number_for(channel: str, phones: list[PhoneNumber]) -> str:
+    ordered = sorted(phones, key=lambda p: (p.kind != "mobile", p.id))
+    if channel == Channel.SMS:
+        ordered = [p for p in ordered if p.kind == "mobile" and p.sms_consent]
+    return str(ordered[0].number) if ordered else ""
+
+
+def _values(row: OutboundMessage, oldest: Installment | None) -> dict[str, Any]:
+    loan = row.loan
+    if row.purpose == MessagePurpose.PRE_DUE and oldest is not None:
+        amount = oldest.principal_due + oldest.interest_due + oldest.fee_due - oldest.opening_paid
+    else:
+        amount = loan.amount_overdue
+    return {
+        "name": row.borrower.full_name,
+        "amount_due": format_money(amount, loan.currency),
+        "due_date": oldest.due_date.isoformat() if oldest else "",
+        "lender": settings.LENDER_NAME,
+        "pay_link": settings.LENDER_PAY_URL.rstrip("/") + "/" + loan.external_id,
+        "reference": loan.external_id,
+        "help_phone": settings.LENDER_HELP_PHONE,
+    }
+
+
+def _finish(row: OutboundMessage, status: str, reason: str, extra: Sequence[str] = ()) -> None:
+    row.status, row.status_reason = status, reason[:2000]
+    row.claim_token = ""
+    row.save(update_fields=["status", "status_reason", "claim_token", "updated_at", *extra])
+
+
+def _send_one(item: _Ready, token: str, provider: Provider) -> str:
+    row = item.message
+    now = timezone.now()
+    # Committed before the provider is called (see the module docstring); proceeds only if this worker set it.
+    started = OutboundMessage.objects.filter(
+        pk=row.pk, status=MessageStatus.CLAIMED, claim_token=token, send_started_at__isnull=True
+    ).update(send_started_at=now, attempts=F("attempts") + 1, provider=provider.name, updated_at=now)
+    if not started:
+        return "skipped"
+    callback = _callback_url("message" if row.channel == Channel.SMS else "call")
+    try:
+        if row.channel == Channel.SMS:
+            sent = provider.send_sms(to=row.to, body=row.body, status_callback=callback)
+        else:
+            sent = provider.place_call(to=row.to, say=row.body, language=item.say_language, status_callback=callback)
+    except ProviderError as exc:
+        return _record_failure(row, exc, attempts=row.attempts + 1)
+    _record_sent(row, sent)
+    return MessageStatus.SENT
+
+
+def _callback_url(kind: str) -> str:
+    base = settings.TWILIO_WEBHOOK_BASE_URL.rstrip("/")
+    return f"{base}{reverse(f'twilio-{kind}-status')}" if base else ""
+
+
+def _record_sent(row: OutboundMessage, sent: Sent) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        OutboundMessage.objects.filter(pk=row.pk).update(
+            status=MessageStatus.SENT,
+            provider_id=sent.provider_id,
+            provider_status=sent.status,
+            sent_at=now,
+            claim_token="",
+            status_reason="",
+            updated_at=now,
+        )
+        if row.channel == Channel.SMS:
+            # A text is a communication once sent; a call's outcome arrives with its status callback, and until
+            # then its reservation keeps counting (conservatively) as an attempt.
+            _ledger_outcome(row, "sent", at=now)
+
+
+def _ledger_outcome(row: OutboundMessage, outcome: str, *, at: dt.datetime) -> None:
+    contact_record(
+        borrower_id=row.borrower_id,
+        channel="sms" if row.channel == Channel.SMS else "call",
+        direction="outbound",
+        outcome=outcome,
+        at=at,
+        debts=[row.loan_id],
+        to=row.to,
+        automated=True,
+        decision_id=row.decision_id,
+    )
+
+
+def _record_failure(row: OutboundMessage, exc: ProviderError, *, attempts: int) -> str:
+    now = timezone.now()
+    fields: dict[str, Any] = {"error_code": exc.code, "updated_at": now, "claim_token": ""}
+    with transaction.atomic():
+        if exc.uncertain:
+            # Keep the reservation: the message may have gone out, so it counts until a person decides.
+            status = MessageStatus.REVIEW
+            fields["status_reason"] = _("The provider did not answer in time; it may have sent this. Check first.")
+        elif exc.transient and attempts < settings.OUTBOX_MAX_ATTEMPTS:
+            status = MessageStatus.PLANNED
+            wait = RETRY_MINUTES[min(attempts, len(RETRY_MINUTES)) - 1]
+            fields.update(planned_for=now + dt.timedelta(minutes=wait), send_started_at=None, claimed_at=None)
+            fields["status_reason"] = f"Provider error {exc.code}; retry {attempts + 1} in {wait} min: {exc.message}"
+            ContactEvent.objects.filter(decision_id=row.decision_id, outcome="reserved").update(outcome="cancelled")
+        else:
+            status = MessageStatus.FAILED
+            fields["status_reason"] = f"Provider error {exc.code}: {exc.message}"
+            _ledger_outcome(row, "failed", at=now)
+            if exc.code == OPTED_OUT:
+                # The carrier or Twilio holds an opt-out we did not know: record it as the source of truth.
+                consent_record(
+                    borrower_id=row.borrower_id,
+                    medium="sms",
+                    address=row.to,
+                    kind=ConsentKind.OPT_OUT,
+                    source="provider_error",
+                    text=exc.message,
+                )
+        OutboundMessage.objects.filter(pk=row.pk).update(status=status, **fields)
+    logger.warning("message %s: provider error %s (%s) -> %s", row.pk, exc.code, exc.kind, status)
+    return status
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reaper
+# ---------------------------------------------------------------------------------------------------------------
+def outbox_reap(*, now: dt.datetime | None = None, older_than: dt.timedelta | None = None) -> dict[str, int]:
+    """Claims left unfinished (a worker died, a task was lost): plan again what never reached the provider,
+    put what may have reached it in review."""
+    now = now or timezone.now()
+    cutoff = now - (
+        older_than if older_than is not None else dt.timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS)
+    )
+    stale = OutboundMessage.objects.filter(status=MessageStatus.CLAIMED, claimed_at__lte=cutoff)
+    with transaction.atomic():
+        never_started = stale.filter(send_started_at__isnull=True)
+        decisions = [d for d in never_started.values_list("decision_id", flat=True) if d]
+        ContactEvent.objects.filter(decision_id__in=decisions, outcome="reserved").update(outcome="cancelled")
+        returned = never_started.update(
+            status=MessageStatus.PLANNED,
+            claim_token="",
+            claimed_at=None,
+            status_reason="Returned by the reaper: the claim was never sent.",
+            updated_at=now,
+        )
+        uncertain = stale.filter(send_started_at__isnull=False, provider_id__isnull=True).update(
+            status=MessageStatus.REVIEW,
+            claim_token="",
+            status_reason="A worker stopped while handing this to the provider: it may have been sent. Check first.",
+            updated_at=now,
+        )
+    if returned or uncertain:
+        logger.warning("reaper: %s claims returned, %s to review", returned, uncertain)
+    return {"returned": returned, "review": uncertain}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Provider callbacks
+# ---------------------------------------------------------------------------------------------------------------
+SMS_DELIVERED = {"delivered", "read"}
+SMS_FAILED = {"undelivered", "failed"}
+# Call statuses (Twilio) → ledger outcomes (RULES.md §1.3). A completed call answered by a person counts as a
+# conversation about the debt (the prerecorded reminder names it): conservative, it starts Reg F's quiet period.
+CALL_OUTCOMES = {"no-answer": "no_answer", "busy": "busy", "failed": "failed", "canceled": "failed"}
+
+
+def message_status_apply(*, provider_id: str, status: str, error_code: str = "") -> OutboundMessage | None:
+    """A message status callback: forward only (sent → delivered | failed); repeats and late ones change nothing."""
+    with transaction.atomic():
+        row = OutboundMessage.objects.select_for_update().filter(provider_id=provider_id).first()
+        if row is None:
+            return None
+        if row.status != MessageStatus.SENT or status not in SMS_DELIVERED | SMS_FAILED:
+            if status and row.status == MessageStatus.SENT:
+                OutboundMessage.objects.filter(pk=row.pk).update(provider_status=status)
+            return row
+        now = timezone.now()
+        if status in SMS_DELIVERED:
+            row.status, row.delivered_at = MessageStatus.DELIVERED, now
+            _ledger_outcome(row, "delivered", at=row.sent_at or now)
+        else:
+            row.status, row.error_code = MessageStatus.FAILED, error_code
+            row.status_reason = f"The carrier did not deliver it ({status} {error_code})."
+            _ledger_outcome(row, "failed", at=row.sent_at or now)
+            if error_code == OPTED_OUT:
+                consent_record(
+                    borrower_id=row.borrower_id,
+                    medium="sms",
+                    address=row.to,
+                    kind=ConsentKind.OPT_OUT,
+                    source="provider_error",
+                )
+        row.provider_status = status
+        row.save(
+            update_fields=["status", "delivered_at", "error_code", "status_reason", "provider_status", "updated_at"]
+        )
+        return row
+
+
+def call_status_apply(*, provider_id: str, status: str, answered_by: str = "") -> OutboundMessage | None:
+    """A call status callback: the final status becomes the call's outcome in the contact ledger, once."""
+    with transaction.atomic():
+        row = OutboundMessage.objects.select_for_update().filter(provider_id=provider_id).first()
+        if row is None:
+            return None
+        final = status == "completed" or status in CALL_OUTCOMES
+        if row.status != MessageStatus.SENT or not final:
+            if row.status == MessageStatus.SENT and status:
+                OutboundMessage.objects.filter(pk=row.pk).update(provider_status=status)
+            return row
+        if status == "completed":
+            outcome = (
+                "voicemail"
+                if answered_by.startswith("machine")
+                else "failed"
+                if answered_by == "fax"
+                else "conversation"
+            )
+        else:
+            outcome = CALL_OUTCOMES[status]
+        now = timezone.now()
+        _ledger_outcome(row, outcome, at=row.sent_at or now)
+        row.provider_status = f"{status} {answered_by}".strip()
+        if outcome in ("conversation", "voicemail"):
+            row.status, row.delivered_at = MessageStatus.DELIVERED, now
+        else:
+            row.status, row.status_reason = MessageStatus.FAILED, f"The call was not answered ({status})."
+        row.save(update_fields=["status", "delivered_at", "status_reason", "provider_status", "updated_at"])
+        return row
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inbound SMS (TW-01): our own keyword handling is the system of record
+# ---------------------------------------------------------------------------------------------------------------
+OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT", "TD", "退订"}
+OPT_IN_WORDS = {"START", "UNSTOP", "YES"}
+HELP_WORDS = {"HELP", "INFO"}
+MAYBE_OPT_OUT = (
+    "STOP",
+    "UNSUBSCRIBE",
+    "OPT OUT",
+    "DON'T TEXT",
+    "DO NOT TEXT",
+    "REMOVE ME",
+    "退订",
+    "别再发",
+    "不要再发",
+)
+
+
+def inbound_classify(body: str) -> str:
+    """Exact keywords (trimmed, upper-cased, spaces collapsed) act; anything that merely sounds like an opt-out
+    goes to review (RULES.md §6.1)."""
+    text = " ".join(body.strip().upper().split()).strip(".!")
+    if text in OPT_OUT_WORDS:
+        return InboundAction.OPT_OUT
+    if text in OPT_IN_WORDS:
+        return InboundAction.OPT_IN
+    if text in HELP_WORDS:
+        return InboundAction.HELP
+    if any(word in text for word in MAYBE_OPT_OUT):
+        return InboundAction.REVIEW
+    return InboundAction.NONE
+
+
+def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, body: str) -> tuple[InboundMessage, str]:
+    """Record an inbound SMS and act on it: the opt-out (or opt-in) is written before anything else, for every
+    borrower with that number. Returns the message and the one reply to send ('' for none). A repeated delivery
+    of the same message changes nothing and replies nothing."""
+    with transaction.atomic():
+        existing = InboundMessage.objects.filter(provider_id=provider_id).first()
+        if existing is not None:
+            return existing, ""
+        action = inbound_classify(body)
+        phones = list(PhoneNumber.objects.filter(number=from_number).select_related("borrower"))
+        kind = {InboundAction.OPT_OUT: ConsentKind.OPT_OUT, InboundAction.OPT_IN: ConsentKind.OPT_IN}.get(action)
+        for phone in phones if kind else []:
+            consent_record(
+                borrower_id=phone.borrower_id,
+                medium="sms",
+                address=from_number,
+                kind=kind,
+                source="inbound_sms",
+                text=body,
+            )
+        message = InboundMessage.objects.create(
+            provider_id=provider_id,
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            borrower=phones[0].borrower if phones else None,
+            action=action,
+        )
+    language = phones[0].borrower.language if phones else "en"
+    return message, _reply(action, language)
+
+
+def _reply(action: str, language: str) -> str:
+    with translation.override(language):
+        if action == InboundAction.OPT_OUT:
+            return _("%(lender)s: you will get no more text messages from us. Reply START to opt back in.") % {
+                "lender": settings.LENDER_NAME
+            }
+        if action == InboundAction.OPT_IN:
+            return _("%(lender)s: text messages are on again. Reply STOP to opt out.") % {
+                "lender": settings.LENDER_NAME
+            }
+        if action == InboundAction.HELP:
+            return _("%(lender)s: call us on %(phone)s. Reply STOP to opt out.") % {
+                "lender": settings.LENDER_NAME,
+                "phone": settings.LENDER_HELP_PHONE,
+            }
+    return ""

@@ -1,0 +1,43 @@
+"""Celery tasks of the outbox: thin wrappers that take ids and call the dispatch services.
+
+``dispatch_due`` (beat, every minute) claims due rows in batches and hands each batch to ``send_batch`` on the
+``provider`` queue, whose rate limit protects the provider's API. Nothing is ever scheduled with countdown or eta:
+a deferred message waits in the outbox with its next allowed instant, and the next tick picks it up.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from notifications.services import outbox_claim, outbox_reap, outbox_send
+
+
+@shared_task(name="notifications.tasks.dispatch_due")
+def dispatch_due() -> int:
+    """Claim due messages, batch by batch, and queue each batch for sending; returns how many were claimed."""
+    claimed = 0
+    for _ in range(settings.OUTBOX_BATCHES_PER_TICK):
+        token, ids = outbox_claim()
+        if not ids:
+            break
+        send_batch.delay(ids, token)
+        claimed += len(ids)
+    return claimed
+
+
+@shared_task(
+    name="notifications.tasks.send_batch",
+    acks_late=True,
+    rate_limit=settings.PROVIDER_RATE_LIMIT,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def send_batch(message_ids: list[int], claim_token: str) -> dict[str, int]:
+    """Judge and send one claimed batch. Run again after a crash, it skips rows already handed to the provider."""
+    return outbox_send(message_ids=message_ids, claim_token=claim_token)
+
+
+@shared_task(name="notifications.tasks.reap_claims")
+def reap_claims() -> dict[str, int]:
+    return outbox_reap()
