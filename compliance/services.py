@@ -385,8 +385,11 @@ def contact_record(
     with transaction.atomic():
         reservation = None
         if decision_id is not None:
+            # The contact this decision allowed, still provisional: reserved, or a text sent and not yet delivered.
             reservation = (
-                ContactEvent.objects.select_for_update().filter(decision_id=decision_id, outcome="reserved").first()
+                ContactEvent.objects.select_for_update()
+                .filter(decision_id=decision_id, outcome__in=["reserved", "sent"])
+                .first()
             )
         if reservation is not None:
             reservation.outcome, reservation.at, reservation.note = outcome, at, note

@@ -102,23 +102,24 @@ class OutboundMessage(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Dispatch: who claimed it and when, the gate's decision, what was sent, and the provider's answer.
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
-    claim_token = models.CharField(max_length=40, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    # Database defaults too: the sweep plans rows with set-based SQL that names only the planning columns.
+    claim_token = models.CharField(max_length=40, blank=True, default="", db_default="")
+    attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0, db_default=0)
     decision = models.ForeignKey(
         "compliance.Decision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    body = models.TextField(_("text sent"), blank=True)
+    body = models.TextField(_("text sent"), blank=True, default="", db_default="")
     send_started_at = models.DateTimeField(
         _("handed to the provider at"),
         null=True,
         blank=True,
         help_text=_("Set just before the provider is called: a row with this and no provider id may have been sent."),
     )
-    provider = models.CharField(_("provider"), max_length=16, blank=True)
+    provider = models.CharField(_("provider"), max_length=16, blank=True, default="", db_default="")
     provider_id = models.CharField(_("provider id"), max_length=64, null=True, blank=True, unique=True)
-    provider_status = models.CharField(_("provider status"), max_length=32, blank=True)
-    error_code = models.CharField(_("error code"), max_length=16, blank=True)
+    provider_status = models.CharField(_("provider status"), max_length=32, blank=True, default="", db_default="")
+    error_code = models.CharField(_("error code"), max_length=16, blank=True, default="", db_default="")
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     created_by = models.ForeignKey(

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -499,18 +499,24 @@ def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, bo
 
 
 def _reply(action: str, language: str) -> str:
+    values = {"lender": settings.LENDER_NAME, "help_phone": settings.LENDER_HELP_PHONE}
+    if action == InboundAction.OPT_OUT:
+        # The one confirmation 1006.14(h)(2)(i) allows, from the admin-edited template in the borrower's language.
+        template = (
+            MessageTemplate.objects.filter(
+                purpose=MessagePurpose.OPT_OUT_CONFIRMATION, channel=Channel.SMS, is_active=True
+            )
+            .filter(language__in=[language, "en"])
+            .order_by(Case(When(language=language, then=0), default=1))
+            .first()
+        )
+        if template is not None:
+            return render(template.body, values)
     with translation.override(language):
         if action == InboundAction.OPT_OUT:
-            return _("%(lender)s: you will get no more text messages from us. Reply START to opt back in.") % {
-                "lender": settings.LENDER_NAME
-            }
+            return _("%(lender)s: you will get no more text messages from us. Reply START to opt back in.") % values
         if action == InboundAction.OPT_IN:
-            return _("%(lender)s: text messages are on again. Reply STOP to opt out.") % {
-                "lender": settings.LENDER_NAME
-            }
+            return _("%(lender)s: text messages are on again. Reply STOP to opt out.") % values
         if action == InboundAction.HELP:
-            return _("%(lender)s: call us on %(phone)s. Reply STOP to opt out.") % {
-                "lender": settings.LENDER_NAME,
-                "phone": settings.LENDER_HELP_PHONE,
-            }
+            return _("%(lender)s: call us on %(help_phone)s. Reply STOP to opt out.") % values
     return ""

@@ -16,3 +16,28 @@ def _require_postgresql(django_db_setup, django_db_blocker):  # type: ignore[no-
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+WORKER_QUEUES = ["celery", "provider"]
+
+
+@pytest.fixture
+def celery_worker():  # type: ignore[no-untyped-def]
+    """A real Celery worker (threads in this process) consuming both queues from Redis."""
+    import redis
+    from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
+
+    from collections_app.celery import app
+
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.fail("this test needs the Redis broker (make test sets CELERY_BROKER_URL)")
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).ping()
+    # Messages left by an interrupted earlier run must not be consumed by this one.
+    with app.connection_for_write() as conn:
+        for queue in WORKER_QUEUES:
+            conn.default_channel.queue_purge(queue)
+    with start_worker(
+        app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30, queues=WORKER_QUEUES
+    ):
+        yield

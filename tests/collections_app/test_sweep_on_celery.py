@@ -4,24 +4,10 @@ import datetime as dt
 import time
 
 import pytest
-import redis
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 
-from collections_app.celery import app
 from collections_app.models import CollectionCase, SweepRun
 from collections_app.tasks import daily_sweep
 from tests.factories import loan_with_schedule
-
-
-@pytest.fixture
-def celery_worker():
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.fail("this test needs the Redis broker (make test sets CELERY_BROKER_URL)")
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).ping()
-    app.control.purge()  # messages left by an interrupted earlier run must not be consumed by this one
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
-        yield
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
