@@ -52,6 +52,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/collections_bench
 bench: $(VENV)/.dev-installed
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/sweep_bench.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/compliance_bench.py --api
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/dispatch_bench.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -272,6 +272,7 @@ OUTBOX_BATCHES_PER_TICK = env.int("OUTBOX_BATCHES_PER_TICK", default=100)
 OUTBOX_CLAIM_TIMEOUT_SECONDS = env.int("OUTBOX_CLAIM_TIMEOUT_SECONDS", default=600)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
 PROVIDER_RATE_LIMIT = env.str("PROVIDER_RATE_LIMIT", default="10/s")
+PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=4)  # provider calls in flight per worker process
 
 # ---------------------------------------------------------------------------------------------------------------
 # Logging: personal data (phone numbers, national ids) is masked in every log record.
@@ -288,6 +289,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # The SDK logs every request and its headers at INFO: far too much, and it would print numbers.
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
 

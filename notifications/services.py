@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import Case, F, Q, When
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -33,6 +35,7 @@ from compliance.models import ConsentKind, ContactEvent
 from compliance.services import PlannedContact, consent_record, contact_record, contacts_reserve_batch
 from loans.models import Installment, PhoneNumber
 from loans.money import format_money
+from loans.sql import bulk_set
 from notifications.models import (
     Channel,
     InboundAction,
@@ -92,10 +95,43 @@ def outbox_send(
     """Judge a claimed batch at send time and send what the gate allows; returns counts per resulting status."""
     provider = provider or provider_get()
     ready, counts = _prepare(message_ids, claim_token, now or timezone.now())
-    for item in ready:
-        status = _send_one(item, claim_token, provider)
+    threads = settings.PROVIDER_CONCURRENCY
+    if threads > 1 and len(ready) > 1:
+        # Provider calls wait on the network most of the time: a few in flight at once (each thread with its own
+        # database connection, kept for the process's life) instead of one after another.
+        statuses = list(_pool(threads).map(lambda item: _send_in_thread(item, claim_token, provider), ready))
+    else:
+        statuses = [_send_one(item, claim_token, provider) for item in ready]
+    for status in statuses:
         counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+def _send_in_thread(item: _Ready, token: str, provider: Provider) -> str:
+    close_old_connections()  # a pool thread keeps its connection between batches: drop it if it went bad
+    return _send_one(item, token, provider)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="provider")
+    return _POOLS[threads]
+
+
+def provider_pools_close() -> None:
+    """Close the database connections the pool threads hold (each thread must close its own): every thread
+    takes one task, held at a barrier until all have one, and closes its connections."""
+    for threads, pool in list(_POOLS.items()):
+        barrier = threading.Barrier(threads)
+
+        def close(_: int, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(timeout=10)
+            connections.close_all()
+
+        list(pool.map(close, range(threads)))
 
 
 def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[list[_Ready], dict[str, int]]:
@@ -123,10 +159,15 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             else:
                 live.append(row)
         _address_and_render(live)
-        for row in [r for r in live if not r.to]:
-            _finish(row, MessageStatus.FAILED, "The borrower has no phone number this message can go to.")
+        for row in [r for r in live if not (r.to and r.body)]:
+            reason = (
+                f"No active {row.channel} template for {row.get_purpose_display()}."
+                if row.to
+                else "The borrower has no phone number this message can go to."
+            )
+            _finish(row, MessageStatus.FAILED, reason)
             counts["failed"] = counts.get("failed", 0) + 1
-        live = [r for r in live if r.to]
+        live = [r for r in live if r.to and r.body]
         planned = [
             PlannedContact(
                 row.borrower_id,
@@ -148,7 +189,6 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             row.decision = decision
             why = "; ".join(r.message for r in result.reasons)
             if result.allowed:
-                row.save(update_fields=["decision", "to", "body", "template", "updated_at"])
                 ready.append(_Ready(row, row.borrower.language))
                 continue
             if result.outcome == "defer" and result.next_allowed_at:
@@ -159,6 +199,15 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             else:  # review, or a deferral with no instant when every candidate zone allows it
                 _finish(row, MessageStatus.REVIEW, why or result.outcome, extra=["decision", "to", "body", "template"])
             counts[row.status] = counts.get(row.status, 0) + 1
+        # The rows the gate allowed, in one statement: their decision, number, text and template.
+        bulk_set(
+            OutboundMessage,
+            ["decision", "to", "body", "template", "updated_at"],
+            [
+                (r.message.pk, r.message.decision_id, r.message.to, r.message.body, r.message.template_id, now)
+                for r in ready
+            ],
+        )
     return ready, counts
 
 
@@ -197,7 +246,7 @@ def _address_and_render(rows: list[OutboundMessage]) -> None:
             (row.purpose, row.channel, "en")
         )
         if template is None:
-            row.to = ""  # nothing to say: fail the row below rather than send an empty message
+            row.body = ""  # nothing to say: failed below rather than an empty message sent
             continue
         row.template = template
         row.body = render(template.body, _values(row, oldest_unpaid.get(row.loan_id)))
@@ -260,24 +309,30 @@ def _callback_url(kind: str) -> str:
 
 
 def _record_sent(row: OutboundMessage, sent: Sent) -> None:
+    # Two statements, deliberately not one transaction: the provider id is written first and at once (it is what
+    # tells the reaper this message went out); if the process dies before the ledger line, the reservation keeps
+    # counting until the provider's callback gives the contact its outcome.
     now = timezone.now()
-    with transaction.atomic():
-        OutboundMessage.objects.filter(pk=row.pk).update(
-            status=MessageStatus.SENT,
-            provider_id=sent.provider_id,
-            provider_status=sent.status,
-            sent_at=now,
-            claim_token="",
-            status_reason="",
-            updated_at=now,
-        )
-        if row.channel == Channel.SMS:
-            # A text is a communication once sent; a call's outcome arrives with its status callback, and until
-            # then its reservation keeps counting (conservatively) as an attempt.
-            _ledger_outcome(row, "sent", at=now)
+    OutboundMessage.objects.filter(pk=row.pk).update(
+        status=MessageStatus.SENT,
+        provider_id=sent.provider_id,
+        provider_status=sent.status,
+        sent_at=now,
+        claim_token="",
+        status_reason="",
+        updated_at=now,
+    )
+    if row.channel == Channel.SMS:
+        # A text is a communication once sent; a call's outcome arrives with its status callback, and until
+        # then its reservation keeps counting (conservatively) as an attempt.
+        _ledger_outcome(row, "sent", at=now)
 
 
 def _ledger_outcome(row: OutboundMessage, outcome: str, *, at: dt.datetime) -> None:
+    """The message's contact in the ledger takes its real outcome (one UPDATE of the entry its decision reserved)."""
+    provisional = ["reserved", "sent"]
+    if ContactEvent.objects.filter(decision_id=row.decision_id, outcome__in=provisional).update(outcome=outcome, at=at):
+        return
     contact_record(
         borrower_id=row.borrower_id,
         channel="sms" if row.channel == Channel.SMS else "call",

@@ -75,3 +75,10 @@ def twilio_settings(settings):
     settings.TWILIO_WEBHOOK_BASE_URL = PUBLIC_BASE
     settings.TWILIO_TIMEOUT_SECONDS = 2.0
     return settings
+
+
+@pytest.fixture(autouse=True)
+def _send_inline(settings):
+    """Provider calls in the test's own thread: pool threads have their own connections, which cannot see the
+    rows of a test that runs inside a transaction. Transactional tests set PROVIDER_CONCURRENCY themselves."""
+    settings.PROVIDER_CONCURRENCY = 1

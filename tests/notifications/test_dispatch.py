@@ -12,7 +12,7 @@ from compliance.models import ConsentEvent, ContactEvent, Decision
 from compliance.services import consent_record
 from notifications.models import OutboundMessage
 from notifications.providers import ProviderError
-from notifications.services import outbox_claim, outbox_reap, outbox_send
+from notifications.services import outbox_claim, outbox_reap, outbox_send, provider_pools_close
 from tests.notifications.conftest import due_message
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +202,17 @@ def test_two_dispatchers_claiming_at_once_never_take_the_same_row():
         t.join(timeout=30)
     first, second = claimed
     assert not set(first) & set(second) and len(first) + len(second) == 30
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_with_provider_calls_in_parallel_every_message_still_goes_once(locmem, settings):
+    settings.PROVIDER_CONCURRENCY = 4
+    numbers = [due_message()[1] for _ in range(12)]
+    try:
+        _ids, counts = send_due()
+    finally:
+        provider_pools_close()
+    assert counts == {"sent": 12}
+    assert sorted(m["to"] for m in locmem.sent) == sorted(numbers)
+    assert OutboundMessage.objects.filter(status="sent", provider_id__isnull=False).count() == 12
+    assert ContactEvent.objects.filter(outcome="sent").count() == 12
