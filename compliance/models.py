@@ -164,7 +164,8 @@ class ContactOutcome(models.TextChoices):
 class ContactEvent(models.Model):
     """The append-only contact ledger: every attempt and communication the caps count (RULES.md §1.3)."""
 
-    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="contact_events")
+    # Indexes kept to what is read: the ledger is written once per contact (borrower: see the (borrower, at) index).
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="contact_events", db_index=False)
     debts = models.JSONField(_("debts in scope"), default=list, help_text=_("Loan ids discussed or in scope."))
     channel = models.CharField(_("channel"), max_length=8)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
@@ -174,7 +175,7 @@ class ContactEvent(models.Model):
     outcome = models.CharField(_("outcome"), max_length=12, choices=ContactOutcome.choices)
     automated = models.BooleanField(_("automated"), default=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     decision = models.ForeignKey("Decision", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     is_exception = models.BooleanField(_("not covered by an allowing decision"), default=False)
@@ -196,7 +197,7 @@ class ContactEvent(models.Model):
 class Decision(models.Model):
     """One answer of the gate, with everything it counted, so a manager can later see exactly why."""
 
-    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="decisions")
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="decisions", db_index=False)
     loan = models.ForeignKey(Loan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     channel = models.CharField(max_length=8)
     to = models.CharField(max_length=254, blank=True)
@@ -213,7 +214,7 @@ class Decision(models.Model):
     evaluator_version = models.CharField(max_length=20)
     dry_run = models.BooleanField(default=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -89,8 +89,14 @@ class OutboundMessage(models.Model):
     idempotency_key = models.CharField(max_length=160, unique=True)
     borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="messages")
     loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="messages")
+    # Few indexes on purpose: every send updates the row (case: see the (case, channel, created_at) index).
     case = models.ForeignKey(
-        "collections_app.CollectionCase", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+        "collections_app.CollectionCase",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     purpose = models.CharField(_("purpose"), max_length=24, choices=MessagePurpose.choices)
@@ -106,9 +112,11 @@ class OutboundMessage(models.Model):
     claim_token = models.CharField(max_length=40, blank=True, default="", db_default="")
     attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0, db_default=0)
     decision = models.ForeignKey(
-        "compliance.Decision", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "compliance.Decision", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
-    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    template = models.ForeignKey(
+        MessageTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     body = models.TextField(_("text sent"), blank=True, default="", db_default="")
     send_started_at = models.DateTimeField(
         _("handed to the provider at"),
@@ -117,13 +125,14 @@ class OutboundMessage(models.Model):
         help_text=_("Set just before the provider is called: a row with this and no provider id may have been sent."),
     )
     provider = models.CharField(_("provider"), max_length=16, blank=True, default="", db_default="")
-    provider_id = models.CharField(_("provider id"), max_length=64, null=True, blank=True, unique=True)
+    # NULL until the provider answers: the unique index must not see the empty rows as one value.
+    provider_id = models.CharField(_("provider id"), max_length=64, null=True, blank=True)  # noqa: DJ001
     provider_status = models.CharField(_("provider status"), max_length=32, blank=True, default="", db_default="")
     error_code = models.CharField(_("error code"), max_length=16, blank=True, default="", db_default="")
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
 
     class Meta:
@@ -134,6 +143,8 @@ class OutboundMessage(models.Model):
             models.Index(fields=["case", "channel", "created_at"]),
             models.Index(fields=["claimed_at"], condition=Q(status="claimed"), name="outbox_claimed"),
         ]
+        # A plain unique index (a unique field would add a second, pattern-matching one on PostgreSQL).
+        constraints = [models.UniqueConstraint(fields=["provider_id"], name="outbox_provider_id_unique")]
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} {self.channel} → {self.borrower_id} ({self.status})"
