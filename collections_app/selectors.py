@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from collections_app.models import CollectionCase, TeamMembership
 from collections_app.roles import ADMIN, COLLECTOR, MANAGER, user_role
-from loans.models import Borrower, Loan
+from compliance.engine import Attempt, evaluate
+from compliance.models import ContactEvent
+from compliance.services import facts_load, profiles_current, to_kind_for
+from loans.models import Borrower, Loan, PhoneNumber
 
 
 def cases_visible_to(user: Any) -> QuerySet[CollectionCase]:
@@ -43,3 +49,180 @@ def borrower_get_for_user(*, user: Any, borrower_id: int, loan_id: int | None = 
     if borrower is None:
         raise Http404("No such borrower")
     return borrower
+
+
+def case_get_for_user(*, user: Any, case_id: int) -> CollectionCase:
+    """The case if the user may see it (one access rule: ``cases_visible_to``); 404 otherwise."""
+    case = (
+        cases_visible_to(user)
+        .select_related("loan__product", "borrower", "assigned_to", "team")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise Http404("No such case")
+    return case
+
+
+QUEUE_PAGE_SIZE = 25
+
+
+def case_queue_for(*, user: Any, stage: str = "", search: str = "") -> QuerySet[CollectionCase]:
+    """Open cases the user may see, most urgent first; ``search`` matches a name, a phone number or a loan's
+    external id."""
+    cases = cases_visible_to(user).open().select_related("borrower", "loan", "assigned_to")
+    if stage:
+        cases = cases.filter(state=stage)
+    if search:
+        digits = "".join(c for c in search if c.isdigit() or c == "+")
+        match = Q(borrower__full_name__icontains=search) | Q(loan__external_id__iexact=search)
+        if len(digits) >= 6:
+            match |= Q(Exists(PhoneNumber.objects.filter(borrower_id=OuterRef("borrower_id"), number__contains=digits)))
+        cases = cases.filter(match)
+    return cases.order_by("-priority", "-days_past_due", "id")
+
+
+PANEL_CHANNELS = ("call", "sms", "email", "letter", "visit")
+
+
+@dataclass(frozen=True)
+class ChannelAnswer:
+    channel: str
+    to: str
+    allowed: bool
+    outcome: str
+    reasons: list[tuple[str, str]]  # (rule, message in the reader's language)
+    next_allowed_at: dt.datetime | None
+
+
+def contact_panel(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> tuple[list[ChannelAnswer], Any]:
+    """May we contact this borrower now, per channel, and if not why and when? The gate's own rules, evaluated
+    as a dry run and not stored (a page view is not a contact). Returns the answers and the facts they used."""
+    facts, _ = facts_load([case.borrower_id], at=now)
+    borrower = facts[case.borrower_id]
+    profiles = profiles_current()
+    phones = sorted(borrower.phone_kinds, key=lambda n: (borrower.phone_kinds[n] != "mobile", n))
+    emails = sorted(borrower.email_kinds, key=lambda a: (borrower.email_kinds[a] != "personal", a))
+    targets = {
+        "call": phones[0] if phones else "",
+        "sms": phones[0] if phones else "",
+        "email": emails[0] if emails else "",
+    }
+    answers = []
+    for channel in PANEL_CHANNELS:
+        to = targets.get(channel, "")
+        attempt = Attempt(
+            channel=channel,
+            at=now,
+            to=to,
+            to_kind=to_kind_for(borrower, channel, to),
+            automated=channel == "sms",  # texts leave through the platform; a collector dials a call by hand
+            debts=(case.loan_id,),
+        )
+        result = evaluate(attempt, borrower, profiles)
+        answers.append(
+            ChannelAnswer(
+                channel=channel,
+                to=to,
+                allowed=result.allowed,
+                outcome=result.outcome,
+                reasons=[(r.rule, r.message_zh if chinese else r.message) for r in result.reasons],
+                next_allowed_at=result.next_allowed_at,
+            )
+        )
+    return answers, borrower
+
+
+def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[str, Any]:
+    """Everything the case page shows, in a fixed number of queries whatever the case's history."""
+    from notifications.models import OutboundMessage
+
+    panel, facts = contact_panel(case=case, now=now, chinese=chinese)
+    phones = [
+        {
+            "number": str(p.number),
+            "kind": p.get_kind_display(),
+            "sms_consent": p.sms_consent,
+            "autodial": str(p.number) in facts.autodial_consent,
+            "sms_opted_out": str(p.number) in facts.sms_opted_out,
+        }
+        for p in case.borrower.phones.all().order_by("id")
+    ]
+    zones = [(zone, now.astimezone(ZoneInfo(zone))) for zone in facts.zones]
+    messages = list(
+        OutboundMessage.objects.filter(case=case).select_related("decision").order_by("-planned_for", "-id")[:50]
+    )
+    timeline: list[dict[str, Any]] = []
+
+    def item(at: dt.datetime, kind: str, title: str, detail: str = "", who: str = "", exception: bool = False) -> None:
+        timeline.append({"at": at, "kind": kind, "title": title, "detail": detail, "who": who, "exception": exception})
+
+    for t in case.transitions.all().order_by("-at")[:100]:
+        item(t.at, "transition", f"{t.from_state or '·'} → {t.to_state}", t.reason, t.actor_label)
+    for e in ContactEvent.objects.filter(borrower_id=case.borrower_id).order_by("-at")[:100]:
+        title = f"{e.get_direction_display()} {e.channel}: {e.get_outcome_display()}"
+        item(e.at, "contact", title, e.note, exception=e.is_exception)
+    for n in case.notes.select_related("author").order_by("-created_at")[:100]:
+        item(n.created_at, "note", n.text, who=n.author.get_username())
+    for p in case.promises.order_by("-created_at")[:50]:
+        item(p.created_at, "promise", f"{p.amount} by {p.promised_on}", p.get_status_display())
+    for p in case.plans.order_by("-created_at")[:20]:
+        item(p.created_at, "plan", f"{p.total_amount} ({p.get_frequency_display()})", p.get_status_display())
+    for h in case.holds.order_by("-placed_at")[:20]:
+        item(h.placed_at, "hold", h.get_kind_display(), h.reason)
+    for v in case.visits.order_by("-window_start")[:20]:
+        item(v.window_start, "visit", v.address, v.get_status_display())
+    timeline.sort(key=lambda item: item["at"], reverse=True)
+    return {
+        "today": now.date(),
+        "case": case,
+        "loan": case.loan,
+        "borrower": case.borrower,
+        "installments": list(case.loan.installments.order_by("number")),
+        "payments": list(case.loan.payments.order_by("-received_at")[:20]),
+        "phones": phones,
+        "zones": zones,
+        "panel": panel,
+        "messages": messages,
+        "timeline": timeline,
+        "priority_parts": [
+            ("Days past due", case.priority_dpd, 40),
+            ("Share overdue", case.priority_amount, 20),
+            ("Broken promises", case.priority_promises, 15),
+            ("Since last contact", case.priority_contact, 10),
+            ("Reachable", case.priority_reach, 10),
+            ("Payment history", case.priority_history, 5),
+        ],
+    }
+
+
+def message_stats(*, user: Any, since: dt.datetime) -> list[dict[str, Any]]:
+    """Messages planned since ``since`` for the cases the user may see, per channel: counts by status and the
+    delivery and failure rates of what reached the provider."""
+    from django.db.models import Count
+
+    from notifications.models import OutboundMessage
+
+    rows = (
+        OutboundMessage.objects.filter(planned_for__gte=since, case__in=cases_visible_to(user))
+        .values("channel", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    stats: dict[str, dict[str, int]] = {}
+    for row in rows:
+        stats.setdefault(row["channel"], {})[row["status"]] = row["n"]
+    result = []
+    for channel, counts in sorted(stats.items()):
+        reached = counts.get("sent", 0) + counts.get("delivered", 0) + counts.get("failed", 0)
+        result.append(
+            {
+                "channel": channel,
+                "counts": counts,
+                "total": sum(counts.values()),
+                "reached": reached,
+                "delivery_rate": counts.get("delivered", 0) / reached if reached else None,
+                "failure_rate": counts.get("failed", 0) / reached if reached else None,
+            }
+        )
+    return result

@@ -14,6 +14,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
+    path("cases/", views.case_queue, name="case-queue"),
+    path("cases/<int:case_id>/", views.case_detail, name="case-detail"),
+    path("messages/", views.messages_overview, name="messages-overview"),
     # The API authenticates itself (session or token, DRF); the login-redirect middleware must not intercept it.
     path(
         "api/v1/compliance/check/", login_not_required(api.ComplianceCheckView.as_view()), name="api-compliance-check"

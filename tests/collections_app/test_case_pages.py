@@ -1,0 +1,154 @@
+"""The queue, the case page (with its "can I contact now?" panel) and the managers' message overview: who may see
+what, what they show, and a fixed number of queries whatever the data."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+
+from collections_app.models import CaseNote, CaseState, CollectionCase, Team
+from compliance.services import consent_record, contact_record
+from notifications.models import OutboundMessage
+from tests.factories import PhoneFactory, make_case, user_with_role
+
+pytestmark = pytest.mark.django_db
+LATE_EVENING_NY = dt.datetime(2025, 6, 5, 2, 30, tzinfo=dt.UTC)  # 22:30 in New York
+
+
+def client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def collector():
+    return user_with_role("collector", "casey")
+
+
+def assigned_case(user, **fields):
+    case = make_case(**fields)
+    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=user)
+    PhoneFactory(borrower=case.borrower, number="+16175550142", sms_consent=True, autodial_consent=True)
+    return CollectionCase.objects.get(pk=case.pk)
+
+
+def test_a_collector_sees_their_case_with_the_contact_panel(collector):
+    case = assigned_case(collector)
+    with time_machine.travel(LATE_EVENING_NY, tick=False):
+        response = client_for(collector).get(reverse("case-detail", args=[case.pk]))
+    assert response.status_code == 200
+    panel = {a.channel: a for a in response.context["panel"]}
+    assert set(panel) == {"call", "sms", "email", "letter", "visit"}
+    assert not panel["call"].allowed and panel["call"].outcome == "defer"
+    assert "USF-01" in [rule for rule, _ in panel["call"].reasons]
+    assert panel["call"].next_allowed_at == dt.datetime(2025, 6, 5, 12, 1, tzinfo=dt.UTC)  # 08:01 in New York
+    assert panel["letter"].allowed  # letters are exempt from contact hours
+    body = response.content.decode()
+    assert "Outside contact hours" in body and "+16175550142" in body
+
+
+def test_the_panel_speaks_the_collectors_language(collector):
+    case = assigned_case(collector)
+    client = client_for(collector)
+    client.cookies["django_language"] = "zh-hans"
+    with time_machine.travel(LATE_EVENING_NY, tick=False):
+        response = client.get(reverse("case-detail", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "不在允许的联系时间" in response.content.decode()
+
+
+def test_an_opted_out_number_shows_as_such_and_sms_is_denied(collector):
+    case = assigned_case(collector)
+    consent_record(borrower_id=case.borrower_id, medium="sms", address="+16175550142", kind="opt_out", source="t")
+    response = client_for(collector).get(reverse("case-detail", args=[case.pk]))
+    panel = {a.channel: a for a in response.context["panel"]}
+    assert panel["sms"].outcome == "deny" and response.context["phones"][0]["sms_opted_out"]
+
+
+def test_another_collectors_case_is_not_found_and_a_user_without_role_is_refused(collector):
+    case = assigned_case(user_with_role("collector", "jordan"))
+    assert client_for(collector).get(reverse("case-detail", args=[case.pk])).status_code == 404
+    from django.contrib.auth import get_user_model
+
+    nobody = get_user_model().objects.create_user("nobody", password="pw-for-tests-123")
+    assert client_for(nobody).get(reverse("case-detail", args=[case.pk])).status_code == 403
+    assert Client().get(reverse("case-detail", args=[case.pk])).status_code == 302  # to the login page
+
+
+def test_the_case_page_costs_the_same_queries_however_long_the_history(collector, django_assert_num_queries):
+    quiet, busy = assigned_case(collector), assigned_case(collector)
+    start = dt.datetime(2024, 2, 6, 15, tzinfo=dt.UTC)
+    for n in range(15):
+        CaseNote.objects.create(case=busy, author=collector, text=f"note {n}")
+        at = start + dt.timedelta(hours=n)
+        contact_record(borrower_id=busy.borrower_id, channel="call", direction="outbound", outcome="no_answer", at=at)
+        OutboundMessage.objects.create(
+            idempotency_key=f"m{n}", borrower=busy.borrower, loan=busy.loan, case=busy, channel="sms",
+            purpose="reminder", planned_for=at,
+        )  # fmt: skip
+    client = client_for(collector)
+    client.get(reverse("case-detail", args=[quiet.pk]))  # session and caches warm
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(reverse("case-detail", args=[quiet.pk])).status_code == 200
+    with django_assert_num_queries(len(ctx)):
+        response = client.get(reverse("case-detail", args=[busy.pk]))
+    assert len(response.context["timeline"]) >= 30 and len(response.context["messages"]) == 15
+
+
+def test_the_queue_lists_only_my_open_cases_by_priority_and_searches(collector):
+    mine_low = assigned_case(collector)
+    mine_high = assigned_case(collector)
+    CollectionCase.objects.filter(pk=mine_low.pk).update(priority=10)
+    CollectionCase.objects.filter(pk=mine_high.pk).update(priority=70)
+    assigned_case(user_with_role("collector", "jordan"))
+    closed = assigned_case(collector)
+    CollectionCase.objects.filter(pk=closed.pk).update(state=CaseState.RESOLVED)
+    client = client_for(collector)
+    page = client.get(reverse("case-queue")).context["page"]
+    assert [c.pk for c in page] == [mine_high.pk, mine_low.pk]
+    by_loan = client.get(reverse("case-queue"), {"q": mine_low.loan.external_id}).context["page"]
+    assert [c.pk for c in by_loan] == [mine_low.pk]
+    by_name = client.get(reverse("case-queue"), {"q": mine_high.borrower.full_name}).context["page"]
+    assert [c.pk for c in by_name] == [mine_high.pk]
+    by_phone = client.get(reverse("case-queue"), {"q": "617 555 0142"}).context["page"]
+    assert {c.pk for c in by_phone} == {mine_low.pk, mine_high.pk}
+    assert list(client.get(reverse("case-queue"), {"stage": "legal"}).context["page"]) == []
+
+
+def test_the_queue_runs_a_fixed_number_of_queries(collector, django_assert_max_num_queries):
+    for _ in range(3):
+        assigned_case(collector)
+    client = client_for(collector)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("case-queue"))
+    for _ in range(12):
+        assigned_case(collector)
+    with django_assert_max_num_queries(len(ctx)):
+        response = client.get(reverse("case-queue"))
+    assert len(response.context["page"]) == 15
+
+
+def test_managers_see_delivery_and_failure_rates_collectors_do_not(collector):
+    manager = user_with_role("manager", "morgan")
+    team = Team.objects.create(name="US", language="en", manager=manager)
+    case = assigned_case(collector)
+    CollectionCase.objects.filter(pk=case.pk).update(team=team)
+    for n, status in enumerate(["delivered", "delivered", "delivered", "failed", "denied"]):
+        OutboundMessage.objects.create(
+            idempotency_key=f"s{n}", borrower=case.borrower, loan=case.loan, case=case, channel="sms",
+            purpose="reminder", status=status, planned_for=dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+    response = client_for(manager).get(reverse("messages-overview"))
+    assert response.status_code == 200
+    (sms,) = response.context["stats"]
+    assert sms["total"] == 5 and sms["reached"] == 4
+    assert sms["delivery_rate"] == 0.75 and sms["failure_rate"] == 0.25
+    assert client_for(collector).get(reverse("messages-overview")).status_code == 403
