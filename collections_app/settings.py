@@ -272,7 +272,10 @@ OUTBOX_BATCHES_PER_TICK = env.int("OUTBOX_BATCHES_PER_TICK", default=100)
 OUTBOX_CLAIM_TIMEOUT_SECONDS = env.int("OUTBOX_CLAIM_TIMEOUT_SECONDS", default=600)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
 PROVIDER_RATE_LIMIT = env.str("PROVIDER_RATE_LIMIT", default="10/s")
-PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=4)  # provider calls in flight per worker process
+# Provider calls in flight per worker process (one on the embedded SQLite default: a single writer at a time).
+PROVIDER_CONCURRENCY = env.int(
+    "PROVIDER_CONCURRENCY", default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 4
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Logging: personal data (phone numbers, national ids) is masked in every log record.
@@ -298,11 +301,14 @@ LOGGING = {
 # REST framework (the API itself arrives with the API issue; these are the defaults it builds on)
 # ---------------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: a request without valid credentials gets 401 with "WWW-Authenticate: Token", not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
 }
 
 # Demo data: the sizes `manage.py seed_demo` builds when `make run` finds an empty database.

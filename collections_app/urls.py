@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from collections_app import api, views
+from compliance import api as compliance_api
 from notifications import webhooks
 
 urlpatterns = [
@@ -21,6 +22,17 @@ urlpatterns = [
     path(
         "api/v1/compliance/check/", login_not_required(api.ComplianceCheckView.as_view()), name="api-compliance-check"
     ),
+    path(
+        "api/v1/borrowers/<int:borrower_id>/restrictions/",
+        login_not_required(compliance_api.BorrowerRestrictions.as_view()),
+        name="api-borrower-restrictions",
+    ),
+    path(
+        "api/v1/borrowers/<int:borrower_id>/restrictions/<int:restriction_id>/lift/",
+        login_not_required(compliance_api.RestrictionLift.as_view()),
+        name="api-restriction-lift",
+    ),
+    path("api/v1/contacts/", login_not_required(compliance_api.Contacts.as_view()), name="api-contacts"),
     path("webhooks/twilio/message-status/", webhooks.message_status, name="twilio-message-status"),
     path("webhooks/twilio/call-status/", webhooks.call_status, name="twilio-call-status"),
     path("webhooks/twilio/inbound-sms/", webhooks.inbound_sms, name="twilio-inbound-sms"),

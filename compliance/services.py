@@ -452,3 +452,41 @@ def consent_record(
 def profile_revise(*, profile: JurisdictionProfile, actor: Any) -> JurisdictionProfile:
     """Publish edited parameters as a new version of the profile (validated against the schema)."""
     return version_publish(instance=profile, scope={"code": profile.code}, actor=actor)
+
+
+def restriction_add(
+    *,
+    borrower_id: int,
+    kind: str,
+    actor: Any,
+    loan_id: int | None = None,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
+    details: dict[str, Any] | None = None,
+    reason: str = "",
+    document_ref: str = "",
+    source: str = "api",
+) -> Restriction:
+    """Record a restriction the gate counts from ``starts_at`` (default now): a request, a notice, a law."""
+    return Restriction.objects.create(
+        borrower_id=borrower_id,
+        loan_id=loan_id,
+        kind=kind,
+        starts_at=starts_at or timezone.now(),
+        ends_at=ends_at,
+        details=details or {},
+        reason=reason,
+        document_ref=document_ref,
+        source=source,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def restriction_lift(*, restriction_id: int, actor: Any, reason: str) -> Restriction:
+    """Lift a restriction (kept, with who lifted it and why); lifting twice changes nothing."""
+    with transaction.atomic():
+        restriction = Restriction.objects.select_for_update().get(pk=restriction_id)
+        if restriction.lifted_at is None:
+            restriction.lifted_at, restriction.lifted_by, restriction.lift_reason = timezone.now(), actor, reason
+            restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+        return restriction

@@ -168,7 +168,9 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             reason = (
                 f"No active {row.channel} template for {row.get_purpose_display()}."
                 if row.to
-                else "The borrower has no phone number this message can go to."
+                else "The borrower has no mobile number with SMS consent."
+                if row.channel == Channel.SMS
+                else "The borrower has no phone number."
             )
             _finish(row, MessageStatus.FAILED, reason)
             counts["failed"] = counts.get("failed", 0) + 1

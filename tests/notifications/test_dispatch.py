@@ -167,7 +167,7 @@ def test_no_phone_fails_the_row_with_a_reason(locmem):
     message.borrower.phones.all().delete()
     assert send_due()[1] == {"failed": 1}
     message.refresh_from_db()
-    assert "no phone number" in message.status_reason
+    assert "no mobile number with SMS consent" in message.status_reason
 
 
 def test_a_voice_reminder_is_placed_as_an_automated_call_in_the_borrowers_language(locmem):

@@ -1,0 +1,199 @@
+"""REST API of the compliance gate: restrictions per borrower and the contacts that happened (the ledger).
+
+Thin views: parse (strict input serializers) → access helper → service → output serializer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from collections_app.api import HasRole, StrictInput
+from collections_app.roles import ADMIN, MANAGER, user_role
+from collections_app.selectors import borrower_get_for_user, cases_visible_to
+from compliance.models import ContactEvent, ContactOutcome, Decision, Direction, Restriction, RestrictionKind
+from compliance.services import contact_record, restriction_add, restriction_lift
+from loans.models import Loan
+
+CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class RestrictionOut(serializers.ModelSerializer):
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Restriction
+        fields = ["id", "borrower", "loan", "kind", "starts_at", "ends_at", "details", "reason", "document_ref",
+                  "source", "created_at", "lifted_at", "lift_reason", "active"]  # fmt: skip
+
+    def get_active(self, obj: Restriction) -> bool:
+        return obj.lifted_at is None and (obj.ends_at is None or obj.ends_at > self.context["now"])
+
+
+class RestrictionIn(StrictInput):
+    kind = serializers.ChoiceField(choices=RestrictionKind.choices)
+    loan = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    starts_at = serializers.DateTimeField(required=False)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    details = serializers.DictField(required=False, default=dict)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    document_ref = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("ends_at") and data.get("starts_at") and data["ends_at"] <= data["starts_at"]:
+            raise serializers.ValidationError({"ends_at": ["Must be after starts_at."]})
+        if data["kind"] == RestrictionKind.INCONVENIENT_TIME:
+            details = data.get("details") or {}
+            bad = [k for k in ("from", "to") if not CLOCK.match(str(details.get(k, "")))]
+            if bad:
+                raise serializers.ValidationError(
+                    {"details": [f"An inconvenient time needs {' and '.join(bad)} as HH:MM, e.g. 22:00."]}
+                )
+        loan = data.get("loan")
+        if loan is not None and not Loan.objects.filter(pk=loan, borrower_id=self.context["borrower"].pk).exists():
+            raise serializers.ValidationError({"loan": ["This loan is not the borrower's."]})
+        return data
+
+
+class LiftIn(StrictInput):
+    reason = serializers.CharField(max_length=2000)
+
+
+class MayLift(BasePermission):
+    message = "Only managers and admins lift restrictions."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method != "POST" or user_role(request.user) in (MANAGER, ADMIN)
+
+
+class BorrowerRestrictions(APIView):
+    """GET: the borrower's restrictions (``?active=true`` for those in force). POST: record one."""
+
+    permission_classes = [HasRole]
+
+    def get(self, request: Request, borrower_id: int) -> Response:
+        from django.utils import timezone
+
+        borrower = borrower_get_for_user(user=request.user, borrower_id=borrower_id)
+        now = timezone.now()
+        rows = Restriction.objects.filter(borrower=borrower).order_by("-starts_at", "-id")
+        if request.query_params.get("active") in ("true", "1"):
+            rows = rows.filter(pk__in=Restriction.objects.active(now).filter(borrower=borrower).values("pk"))
+        return Response(RestrictionOut(rows, many=True, context={"now": now}).data)
+
+    def post(self, request: Request, borrower_id: int) -> Response:
+        from django.utils import timezone
+
+        borrower = borrower_get_for_user(user=request.user, borrower_id=borrower_id)
+        data = RestrictionIn(data=request.data, context={"borrower": borrower})
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        restriction = restriction_add(
+            borrower_id=borrower.pk,
+            kind=values["kind"],
+            loan_id=values.get("loan"),
+            starts_at=values.get("starts_at"),
+            ends_at=values.get("ends_at"),
+            details=values["details"],
+            reason=values["reason"],
+            document_ref=values["document_ref"],
+            actor=request.user,
+        )
+        return Response(
+            RestrictionOut(restriction, context={"now": timezone.now()}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class RestrictionLift(APIView):
+    """POST with a ``reason``: lift the restriction (managers and admins)."""
+
+    permission_classes = [HasRole, MayLift]
+
+    def post(self, request: Request, borrower_id: int, restriction_id: int) -> Response:
+        from django.utils import timezone
+
+        borrower = borrower_get_for_user(user=request.user, borrower_id=borrower_id)
+        get_object_or_404(Restriction, pk=restriction_id, borrower=borrower)
+        data = LiftIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        restriction = restriction_lift(
+            restriction_id=restriction_id, actor=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(RestrictionOut(restriction, context={"now": timezone.now()}).data)
+
+
+class ContactOut(serializers.ModelSerializer):
+    occurred_at = serializers.DateTimeField(source="at")
+    debts_discussed = serializers.ListField(source="debts", child=serializers.IntegerField())
+
+    class Meta:
+        model = ContactEvent
+        fields = ["id", "borrower", "channel", "direction", "occurred_at", "outcome", "to", "debts_discussed",
+                  "automated", "decision", "is_exception", "note", "created_at"]  # fmt: skip
+
+
+class ContactIn(StrictInput):
+    borrower = serializers.IntegerField(min_value=1)
+    loan = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    channel = serializers.ChoiceField(choices=["call", "sms", "email", "letter", "visit"])
+    direction = serializers.ChoiceField(choices=Direction.choices)
+    occurred_at = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=[c for c in ContactOutcome.values if c not in ("reserved", "cancelled")])
+    to = serializers.CharField(required=False, allow_blank=True, default="", max_length=254)
+    debts_discussed = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    automated = serializers.BooleanField(required=False, default=False)
+    decision = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class Contacts(generics.ListAPIView):
+    """GET: the ledger of the borrowers the user may see (``?borrower=``). POST: record a contact that happened.
+    An outbound contact no allowing decision covers is recorded all the same and marked as an exception."""
+
+    permission_classes = [HasRole]
+    serializer_class = ContactOut
+
+    def get_queryset(self) -> QuerySet[ContactEvent]:
+        rows = ContactEvent.objects.exclude(outcome="cancelled").order_by("-at", "-id")
+        if user_role(self.request.user) != ADMIN:
+            rows = rows.filter(borrower_id__in=cases_visible_to(self.request.user).values("borrower_id"))
+        borrower = self.request.query_params.get("borrower")
+        if borrower:
+            if not borrower.isdigit():
+                raise serializers.ValidationError({"borrower": ["A borrower id."]})
+            rows = rows.filter(borrower_id=int(borrower))
+        return rows
+
+    def post(self, request: Request) -> Response:
+        data = ContactIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        borrower = borrower_get_for_user(user=request.user, borrower_id=values["borrower"])
+        loans = set(Loan.objects.filter(borrower=borrower).values_list("pk", flat=True))
+        debts = list(values["debts_discussed"]) or ([values["loan"]] if values.get("loan") else [])
+        foreign = sorted(set(debts) - loans)
+        if foreign:
+            raise serializers.ValidationError({"debts_discussed": [f"Not the borrower's loans: {foreign}."]})
+        if values.get("decision") and not Decision.objects.filter(pk=values["decision"], borrower=borrower).exists():
+            raise serializers.ValidationError({"decision": ["No such decision for this borrower."]})
+        event = contact_record(
+            borrower_id=borrower.pk,
+            channel=values["channel"],
+            direction=values["direction"],
+            outcome=values["outcome"],
+            at=values["occurred_at"],
+            debts=debts,
+            to=values["to"],
+            automated=values["automated"],
+            actor=request.user,
+            decision_id=values.get("decision"),
+            note=values["note"],
+        )
+        return Response(ContactOut(event).data, status=status.HTTP_201_CREATED)
