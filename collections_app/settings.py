@@ -262,6 +262,8 @@ if NOTIFICATIONS_BACKEND == "twilio":
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
 LENDER_NAME = env.str("LENDER_NAME", default="Example Lending")
+# Formal letters are written here, one text file per letter, for the print and mail house to collect.
+LETTERS_DIR = env.str("LETTERS_DIR", default=str(VAR_DIR / "letters"))
 LENDER_PAY_URL = env.str("LENDER_PAY_URL", default="https://pay.example.com/")
 LENDER_HELP_PHONE = env.str("LENDER_HELP_PHONE", default="+1 800 555 0100")
 

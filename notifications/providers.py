@@ -9,9 +9,11 @@ never resend blindly).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -188,6 +190,26 @@ def _http_client(base_url: str, timeout: float) -> Any:
     return RewritingHttpClient(timeout=timeout)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Letters: the print queue the mail house collects
+# ---------------------------------------------------------------------------------------------------------------
+class PrintQueue:
+    """Formal letters as text files, one per message, in ``LETTERS_DIR/<date>/`` for the print and mail house.
+    Written to a temporary name and renamed, so the mail house never picks up half a letter."""
+
+    name = "print"
+
+    def send_letter(self, *, message_id: int, address: str, subject: str, body: str, date: str) -> Sent:
+        folder = Path(settings.LETTERS_DIR) / date
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"letter-{message_id}.txt"
+        partial = final.with_suffix(".part")
+        partial.write_text(f"{address}\n\n{date}\n\n{subject}\n\n{body}\n", encoding="utf-8")
+        os.replace(partial, final)
+        return Sent(f"letter-{message_id}", "queued_for_print")
+
+
+PRINT_QUEUE = PrintQueue()
 _PROVIDERS: dict[tuple[str, ...], Provider] = {}
 
 

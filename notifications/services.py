@@ -45,13 +45,15 @@ from notifications.models import (
     MessageTemplate,
     OutboundMessage,
 )
-from notifications.providers import OPTED_OUT, Provider, ProviderError, Sent, provider_get
+from notifications.providers import OPTED_OUT, PRINT_QUEUE, Provider, ProviderError, Sent, provider_get
 from notifications.templating import render
 
 logger = logging.getLogger(__name__)
 security = logging.getLogger("collections.security")
 
-DISPATCHED_CHANNELS = [Channel.SMS, Channel.VOICE]  # letters and e-mail wait for the print run and mail provider
+# Texts and calls go to the provider, letters to the print queue; e-mail waits until a mail provider is configured.
+DISPATCHED_CHANNELS = [Channel.SMS, Channel.VOICE, Channel.LETTER]
+GATE_CHANNEL = {Channel.SMS: "sms", Channel.VOICE: "call", Channel.LETTER: "letter", Channel.EMAIL: "email"}
 STAGE_PURPOSES = {MessagePurpose.REMINDER, MessagePurpose.FORMAL_NOTICE, MessagePurpose.LEGAL}
 CLOSED_STATES = {CaseState.RESOLVED, CaseState.CLOSED, CaseState.ON_HOLD}
 RETRY_MINUTES = [1, 5, 15, 60]  # backoff after transient provider errors (attempt 1, 2, 3, 4+)
@@ -170,6 +172,8 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
                 if row.to
                 else "The borrower has no mobile number with SMS consent."
                 if row.channel == Channel.SMS
+                else "The borrower has no postal address."
+                if row.channel == Channel.LETTER
                 else "The borrower has no phone number."
             )
             _finish(row, MessageStatus.FAILED, reason)
@@ -179,12 +183,12 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             PlannedContact(
                 row.borrower_id,
                 Attempt(
-                    channel="sms" if row.channel == Channel.SMS else "call",
+                    channel=GATE_CHANNEL[row.channel],
                     at=now,
                     to=row.to,
-                    automated=True,
+                    automated=row.channel != Channel.LETTER,
                     debts=(row.loan_id,),
-                    content=row.body if row.channel == Channel.SMS else "",
+                    content="" if row.channel == Channel.VOICE else row.body,
                     purpose=row.purpose,
                 ),
                 loan_id=row.loan_id,
@@ -246,7 +250,9 @@ def _address_and_render(rows: list[OutboundMessage]) -> None:
         for t in MessageTemplate.objects.filter(is_active=True, channel__in=DISPATCHED_CHANNELS)
     }
     for row in rows:
-        if not row.to:
+        if not row.to and row.channel == Channel.LETTER:
+            row.to = _postal_address(row.borrower)
+        elif not row.to:
             row.to = _number_for(row.channel, phones.get(row.borrower_id, []))
         language = row.borrower.language
         template = templates.get((row.purpose, row.channel, language)) or templates.get(
@@ -257,6 +263,12 @@ def _address_and_render(rows: list[OutboundMessage]) -> None:
             continue
         row.template = template
         row.body = render(template.body, _values(row, oldest_unpaid.get(row.loan_id)))
+
+
+def _postal_address(borrower: Any) -> str:
+    lines = [borrower.full_name, borrower.address_line1, f"{borrower.postal_code} {borrower.city}".strip(),
+             f"{borrower.region} {borrower.country}".strip()]  # fmt: skip
+    return "\n".join(line for line in lines if line) if borrower.address_line1 else ""
 
 
 def _number_for(channel: str, phones: list[PhoneNumber]) -> str:
@@ -297,14 +309,19 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
         cursor.execute(
             f"UPDATE {OutboundMessage._meta.db_table} SET send_started_at = %s, attempts = attempts + 1, provider = %s,"
             " updated_at = %s WHERE id = %s AND claim_token = %s AND send_started_at IS NULL",
-            [now, provider.name, now, row.pk, token],
+            [now, PRINT_QUEUE.name if row.channel == Channel.LETTER else provider.name, now, row.pk, token],
         )
         started = cursor.rowcount
     if not started:
         return "skipped"
     callback = _callback_url("message" if row.channel == Channel.SMS else "call")
     try:
-        if row.channel == Channel.SMS:
+        if row.channel == Channel.LETTER:
+            subject = render(row.template.subject, _values(row, None)) if row.template else ""
+            sent = PRINT_QUEUE.send_letter(
+                message_id=row.pk, address=row.to, subject=subject, body=row.body, date=now.date().isoformat()
+            )
+        elif row.channel == Channel.SMS:
             sent = provider.send_sms(to=row.to, body=row.body, status_callback=callback)
         else:
             sent = provider.place_call(to=row.to, say=row.body, language=item.say_language, status_callback=callback)
@@ -325,7 +342,7 @@ def _record_sent(row: OutboundMessage, sent: Sent) -> None:
     conservatively, as an attempt). One atomic statement on PostgreSQL: this runs once per message."""
     now = timezone.now()
     values = [sent.provider_id, sent.status[:32], now, now, row.pk]
-    if connection.vendor == "postgresql" and row.channel == Channel.SMS:
+    if connection.vendor == "postgresql" and row.channel != Channel.VOICE:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
@@ -338,7 +355,7 @@ def _record_sent(row: OutboundMessage, sent: Sent) -> None:
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_SENT_UPDATE, values)
-        if row.channel == Channel.SMS:
+        if row.channel != Channel.VOICE:
             _ledger_outcome(row, "sent", at=now)
 
 
@@ -355,7 +372,7 @@ def _ledger_outcome(row: OutboundMessage, outcome: str, *, at: dt.datetime) -> N
         return
     contact_record(
         borrower_id=row.borrower_id,
-        channel="sms" if row.channel == Channel.SMS else "call",
+        channel=GATE_CHANNEL[row.channel],
         direction="outbound",
         outcome=outcome,
         at=at,
@@ -595,3 +612,30 @@ def _reply(action: str, language: str) -> str:
         if action == InboundAction.HELP:
             return _("%(lender)s: call us on %(help_phone)s. Reply STOP to opt out.") % values
     return ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Planning by people
+# ---------------------------------------------------------------------------------------------------------------
+def message_plan(
+    *, case: Any, channel: str, purpose: str, actor: Any, planned_for: dt.datetime | None = None
+) -> OutboundMessage:
+    """A collector asks for a message on a case (e.g. "send an SMS now"): it joins the outbox like any other and
+    goes through the gate when the dispatcher sends it. A double click within the same minute plans it once."""
+    if channel not in Channel.values or purpose not in MessagePurpose.values:
+        raise ValueError("unknown channel or purpose")
+    when = planned_for or timezone.now()
+    key = f"manual:{case.pk}:{channel}:{purpose}:{getattr(actor, 'pk', 0)}:{when:%Y%m%d%H%M}"
+    message, _ = OutboundMessage.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "borrower_id": case.borrower_id,
+            "loan_id": case.loan_id,
+            "case": case,
+            "channel": channel,
+            "purpose": purpose,
+            "planned_for": when,
+            "created_by": actor if getattr(actor, "pk", None) else None,
+        },
+    )
+    return message

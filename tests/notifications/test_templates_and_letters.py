@@ -1,0 +1,114 @@
+"""Templates (placeholders, opt-out text, SMS segments, the admin form and preview), formal letters through the gate
+to the print queue, and messages planned by collectors."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from collections_app.models import CollectionCase
+from compliance.models import ContactEvent, Decision, Restriction
+from notifications.models import MessageTemplate, OutboundMessage
+from notifications.services import message_plan, outbox_claim, outbox_send
+from notifications.templating import TemplateError, render, sms_segments, template_check
+from tests.factories import user_with_role
+from tests.notifications.conftest import due_message
+
+pytestmark = pytest.mark.django_db
+
+
+def check(body, channel="sms", purpose="reminder", language="en"):
+    return template_check(purpose=purpose, channel=channel, language=language, body=body, opt_out_required=True)
+
+
+def test_unknown_or_broken_placeholders_are_rejected():
+    with pytest.raises(TemplateError, match=r"Unknown placeholder.*amount_owed"):
+        check("Pay {amount_owed} now. Reply STOP to opt out.")
+    with pytest.raises(TemplateError, match="Broken placeholder"):
+        check("Pay {amount_due!r} now. Reply STOP to opt out.")
+
+
+def test_texts_and_emails_must_say_how_to_opt_out_but_calls_and_confirmations_need_not():
+    with pytest.raises(TemplateError, match="opt out"):
+        check("Pay {amount_due} now.")
+    with pytest.raises(TemplateError, match="opt out"):
+        check("Pay {amount_due} now.", channel="email")
+    assert check("Pay {amount_due} now.", channel="voice") is None
+    check("You are opted out.", purpose="opt_out_confirmation")
+    check("请还款 {amount_due}。回复TD退订", language="zh-hans")
+
+
+def test_sms_segments_follow_the_encoding():
+    assert sms_segments("a" * 160).segments == 1 and sms_segments("a" * 161).segments == 2
+    assert sms_segments("€" * 80).characters == 160  # extension characters take two
+    assert sms_segments("还" * 70).encoding == "UCS-2" and sms_segments("还" * 71).segments == 2
+    segments = check("{lender}: {name}, {amount_due} is overdue. Pay at {pay_link}. Reply STOP to opt out.")
+    assert segments.encoding == "GSM-7" and segments.segments == 1
+
+
+def test_every_seeded_template_passes_its_own_checks():
+    templates = MessageTemplate.objects.filter(is_active=True)
+    assert templates.count() >= 30
+    assert {t.language for t in templates} == {"en", "zh-hans"}
+    assert {t.channel for t in templates} == {"sms", "voice", "email", "letter"}
+    for t in templates:
+        template_check(purpose=t.purpose, channel=t.channel, language=t.language, body=t.body, opt_out_required=True)
+
+
+def test_the_admin_form_refuses_a_bad_template_and_previews_a_good_one():
+    admin = user_with_role("admin", "ada")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client = Client()
+    client.force_login(admin)
+    template = MessageTemplate.objects.get(purpose="reminder", channel="sms", language="en")
+    url = reverse("admin:notifications_messagetemplate_change", args=[template.pk])
+    form = {"purpose": "reminder", "channel": "sms", "language": "en", "subject": "", "is_active": "on"}
+    response = client.post(url, {**form, "body": "Pay {amount_owed} now."})
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.errors)
+    assert "amount_owed" in errors and "opt out" in errors
+    response = client.post(url, {**form, "body": "{name}: {amount_due} overdue. Reply STOP to opt out."})
+    assert response.status_code == 302
+    page = client.get(url).content.decode()
+    assert "Maria Garcia: USD 1,234.56 overdue" in page and "GSM-7" in page
+
+
+def test_rendering_fills_every_placeholder_and_leaves_unknown_values_blank():
+    assert render("{name} owes {amount_due}{reference}", {"name": "A", "amount_due": "USD 1.00"}) == "A owes USD 1.00"
+
+
+def test_a_formal_notice_letter_goes_through_the_gate_to_the_print_queue(settings, tmp_path, locmem):
+    settings.LETTERS_DIR = str(tmp_path)
+    message, _ = due_message(channel="letter", purpose="formal_notice", address_line1="1 Main St", city="Albany")
+    CollectionCase.objects.filter(pk=message.case_id).update(state="formal_notice")
+    token, ids = outbox_claim()
+    assert outbox_send(message_ids=ids, claim_token=token) == {"sent": 1}
+    message.refresh_from_db()
+    assert message.status == "sent" and message.provider == "print"
+    (letter,) = tmp_path.glob("*/letter-*.txt")
+    text = letter.read_text()
+    assert "1 Main St" in text and "formal notice" in text and message.loan.external_id in text
+    assert Decision.objects.get(pk=message.decision_id).channel == "letter"
+    assert ContactEvent.objects.get(decision_id=message.decision_id).outcome == "sent"
+    assert locmem.sent == []  # letters never go to the SMS provider
+
+
+def test_a_cease_and_desist_stops_the_letter(settings, tmp_path, locmem):
+    settings.LETTERS_DIR = str(tmp_path)
+    message, _ = due_message(channel="letter", purpose="formal_notice", address_line1="1 Main St")
+    CollectionCase.objects.filter(pk=message.case_id).update(state="formal_notice")
+    Restriction.objects.create(borrower=message.borrower, kind="cease_and_desist")
+    token, ids = outbox_claim()
+    assert outbox_send(message_ids=ids, claim_token=token) == {"denied": 1}
+    assert list(tmp_path.glob("*/*.txt")) == []
+
+
+def test_a_collector_plans_a_message_once_per_click_minute(locmem):
+    message, _ = due_message()
+    collector = user_with_role("collector", "casey")
+    first = message_plan(case=message.case, channel="sms", purpose="reminder", actor=collector)
+    again = message_plan(case=message.case, channel="sms", purpose="reminder", actor=collector)
+    assert first.pk == again.pk and first.created_by == collector
+    assert OutboundMessage.objects.filter(case=message.case).count() == 2
+    with pytest.raises(ValueError):
+        message_plan(case=message.case, channel="fax", purpose="reminder", actor=collector)
