@@ -1,10 +1,13 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loans.admin import ReadOnlyAdmin
 from notifications.models import InboundMessage, MessageTemplate, OutboundMessage
+from notifications.services import message_review_resolve
 from notifications.templating import (
     SAMPLE,
     TemplateError,
@@ -69,6 +72,22 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     list_filter = ["status", "channel", "purpose", "provider"]
     search_fields = ["idempotency_key", "loan__external_id", "provider_id"]
     date_hierarchy = "planned_for"
+    actions = ["review_was_sent", "review_was_not_sent"]
+
+    def _settle(self, request: HttpRequest, queryset: QuerySet, was_sent: bool) -> None:
+        settled = 0
+        for message in queryset.filter(status="review"):
+            message_review_resolve(message_id=message.pk, was_sent=was_sent, actor=request.user)
+            settled += 1
+        self.message_user(request, _("%(n)d message(s) settled; others were not in review.") % {"n": settled})
+
+    @admin.action(description=_("Review: the provider confirms it was sent"))
+    def review_was_sent(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._settle(request, queryset, True)
+
+    @admin.action(description=_("Review: it was not sent — plan it again"))
+    def review_was_not_sent(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._settle(request, queryset, False)
 
 
 @admin.register(InboundMessage)

@@ -12,7 +12,13 @@ from compliance.models import ConsentEvent, ContactEvent, Decision
 from compliance.services import consent_record
 from notifications.models import OutboundMessage
 from notifications.providers import ProviderError
-from notifications.services import outbox_claim, outbox_reap, outbox_send, provider_pools_close
+from notifications.services import (
+    message_review_resolve,
+    outbox_claim,
+    outbox_reap,
+    outbox_send,
+    provider_pools_close,
+)
 from tests.notifications.conftest import due_message
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +222,25 @@ def test_with_provider_calls_in_parallel_every_message_still_goes_once(locmem, s
     assert sorted(m["to"] for m in locmem.sent) == sorted(numbers)
     assert OutboundMessage.objects.filter(status="sent", provider_id__isnull=False).count() == 12
     assert ContactEvent.objects.filter(outcome="sent").count() == 12
+
+
+def test_a_person_settles_a_message_in_review_either_way(locmem):
+    went, number = due_message()
+    locmem.fail[number] = ProviderError("uncertain", "timeout", "read timed out")
+    send_due()
+    went.refresh_from_db()
+    assert went.status == "review"
+    settled = message_review_resolve(message_id=went.pk, was_sent=True, actor=None)
+    assert settled.status == "sent" and ContactEvent.objects.get(decision_id=went.decision_id).outcome == "sent"
+
+    lost, other = due_message()
+    locmem.fail[other] = ProviderError("uncertain", "timeout", "read timed out")
+    send_due()
+    lost.refresh_from_db()
+    settled = message_review_resolve(message_id=lost.pk, was_sent=False, actor=None)
+    assert settled.status == "planned" and settled.send_started_at is None
+    assert ContactEvent.objects.get(decision_id=lost.decision_id).outcome == "cancelled"
+    locmem.fail.clear()
+    assert send_due()[1] == {"sent": 1}  # judged afresh and sent once
+    with pytest.raises(ValueError):
+        message_review_resolve(message_id=went.pk, was_sent=False, actor=None)
