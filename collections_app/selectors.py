@@ -179,6 +179,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         "loan": case.loan,
         "borrower": case.borrower,
         "installments": list(case.loan.installments.order_by("number")),
+        "active_holds": list(case.holds.filter(lifted_at__isnull=True)),
         "payments": list(case.loan.payments.order_by("-received_at")[:20]),
         "phones": phones,
         "zones": zones,
@@ -226,3 +227,15 @@ def message_stats(*, user: Any, since: dt.datetime) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def call_pending(*, case: CollectionCase, decision_id: str) -> Any:
+    """The allowed call decision whose outcome the collector still has to log (its slot is still reserved)."""
+    from compliance.models import Decision
+
+    if not decision_id.isdigit():
+        return None
+    reserved = ContactEvent.objects.filter(decision_id=OuterRef("pk"), outcome="reserved")
+    return Decision.objects.filter(
+        Exists(reserved), pk=int(decision_id), borrower_id=case.borrower_id, channel="call", allowed=True
+    ).first()

@@ -17,6 +17,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("cases/", views.case_queue, name="case-queue"),
     path("cases/<int:case_id>/", views.case_detail, name="case-detail"),
+    path("cases/<int:case_id>/actions/<slug:action>/", views.case_action, name="case-action"),
     path("messages/", views.messages_overview, name="messages-overview"),
     # The API authenticates itself (session or token, DRF); the login-redirect middleware must not intercept it.
     path(

@@ -3,28 +3,65 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.db import connection, transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
 
-from collections_app.models import CaseState
+from collections_app.forms import (
+    CallLogForm,
+    CallStartForm,
+    HoldForm,
+    HoldLiftForm,
+    NoteForm,
+    PlanForm,
+    PromiseForm,
+    ReasonForm,
+    SmsForm,
+    VisitForm,
+)
+from collections_app.models import CaseState, CollectionCase, InstallmentPolicy
 from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import (
     QUEUE_PAGE_SIZE,
+    call_pending,
     case_get_for_user,
     case_page,
     case_queue_for,
     message_stats,
 )
-from collections_app.services import available_transitions
+from collections_app.services import (
+    USER_TRANSITIONS,
+    CaseError,
+    InvalidRequest,
+    NotPermitted,
+    available_transitions,
+    call_log,
+    call_start,
+    case_transition,
+    hold_lift,
+    hold_place,
+    note_add,
+    plan_propose,
+    policy_current,
+    promise_record,
+    visit_schedule,
+)
 from loans.selectors import portfolio_overview
+from notifications.services import message_plan
+from notifications.tasks import dispatch_due
 
 
 @require_GET
@@ -76,6 +113,18 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     chinese = (get_language() or "").startswith("zh")
     context = case_page(case=case, now=timezone.now(), chinese=chinese)
     context["transitions"] = available_transitions(case, request.user)
+    context["call_decision"] = call_pending(case=case, decision_id=request.GET.get("call", ""))
+    context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
+    context["forms"] = {
+        "call_log": CallLogForm(initial={"decision": getattr(context["call_decision"], "pk", None)}),
+        "note": NoteForm(),
+        "promise": PromiseForm(),
+        "plan": PlanForm(),
+        "hold": HoldForm(),
+        "visit": VisitForm(initial={"address": case.borrower.address_line1}),
+        "sms": SmsForm(),
+        "reason": ReasonForm(),
+    }
     return render(request, "collections_app/case_detail.html", context)
 
 
@@ -93,3 +142,131 @@ def messages_overview(request: HttpRequest) -> HttpResponse:
         "collections_app/messages_overview.html",
         {"stats": message_stats(user=request.user, since=since), "days": days},
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Case actions: each a POST that goes through a service (and the gate, for contacts), then back to the case page
+# ---------------------------------------------------------------------------------------------------------------
+def _form_errors(form: forms.Form) -> str:
+    return "; ".join(f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)
+                     for name, errors in form.errors.items())  # fmt: skip
+
+
+def _call_start(request: HttpRequest, case: CollectionCase) -> str:
+    form = CallStartForm(request.POST)
+    if not form.is_valid():
+        raise InvalidRequest(_form_errors(form))
+    decision, result = call_start(case_id=case.pk, actor=request.user, to=form.cleaned_data["to"])
+    if not result.allowed:
+        chinese = (get_language() or "").startswith("zh")
+        why = "; ".join(r.message_zh if chinese else r.message for r in result.reasons)
+        when = f" {_('Next allowed')}: {result.next_allowed_at:%Y-%m-%d %H:%M} UTC." if result.next_allowed_at else ""
+        messages.warning(request, f"{_('Call not allowed now')}: {why}.{when}")
+        return ""
+    messages.success(request, _("Call allowed: dial %(to)s, then log what happened.") % {"to": decision.to})
+    return f"?call={decision.pk}#call"
+
+
+def _call_log(request: HttpRequest, case: CollectionCase) -> str:
+    form = CallLogForm(request.POST)
+    if not form.is_valid():
+        raise InvalidRequest(_form_errors(form))
+    data = form.cleaned_data
+    call_log(case_id=case.pk, actor=request.user, decision_id=data["decision"], outcome=data["outcome"],
+             debts_discussed=data["debts_discussed"], note=data["note"])  # fmt: skip
+    messages.success(request, _("Call logged."))
+    return ""
+
+
+def _simple(form_class: type[forms.Form], run: Callable[..., object], done: str) -> Callable[..., str]:
+    def action(request: HttpRequest, case: CollectionCase) -> str:
+        form = form_class(request.POST)
+        if not form.is_valid():
+            raise InvalidRequest(_form_errors(form))
+        run(case_id=case.pk, actor=request.user, **form.cleaned_data)
+        messages.success(request, done)
+        return ""
+
+    return action
+
+
+def _hold_lift(request: HttpRequest, case: CollectionCase) -> str:
+    form = HoldLiftForm(request.POST)
+    if not form.is_valid() or not case.holds.filter(pk=form.cleaned_data["hold"]).exists():
+        raise InvalidRequest(_form_errors(form) or "no such hold on this case")
+    hold_lift(hold_id=form.cleaned_data["hold"], actor=request.user, reason=form.cleaned_data["reason"])
+    messages.success(request, _("Hold lifted."))
+    return ""
+
+
+def _visit(request: HttpRequest, case: CollectionCase) -> str:
+    form = VisitForm(request.POST)
+    if not form.is_valid():
+        raise InvalidRequest(_form_errors(form))
+    data = form.cleaned_data
+    collectors = [request.user]
+    if data["second_collector"]:
+        second = get_user_model().objects.filter(username=data["second_collector"], is_active=True).first()
+        if second is None:
+            raise InvalidRequest("no such collector", field="second_collector")
+        collectors.append(second)
+    visit_schedule(case_id=case.pk, actor=request.user, address=data["address"], collectors=collectors,
+                   window_start=data["window_start"], window_end=data["window_end"])  # fmt: skip
+    messages.success(request, _("Visit scheduled."))
+    return ""
+
+
+def _sms(request: HttpRequest, case: CollectionCase) -> str:
+    form = SmsForm(request.POST)
+    if not form.is_valid():
+        raise InvalidRequest(_form_errors(form))
+    message_plan(case=case, channel="sms", purpose=form.cleaned_data["purpose"], actor=request.user)
+    transaction.on_commit(lambda: dispatch_due.delay())  # out within seconds, through the gate like any message
+    messages.success(request, _("SMS queued: the gate checks it when it is sent; see Messages below."))
+    return ""
+
+
+def _transition(name: str) -> Callable[..., str]:
+    def action(request: HttpRequest, case: CollectionCase) -> str:
+        form = ReasonForm(request.POST)
+        form.is_valid()
+        case_transition(case_id=case.pk, name=name, actor=request.user, reason=form.cleaned_data.get("reason", ""),
+                        close_reason=form.cleaned_data.get("close_reason", ""))  # fmt: skip
+        messages.success(request, _("Done: %(name)s.") % {"name": name.replace("_", " ")})
+        return ""
+
+    return action
+
+
+CASE_ACTIONS: dict[str, Callable[..., str]] = {
+    "call-start": _call_start,
+    "call-log": _call_log,
+    "note": _simple(NoteForm, note_add, _("Note added.")),
+    "promise": _simple(PromiseForm, promise_record, _("Promise recorded.")),
+    "plan": _simple(PlanForm, plan_propose, _("Plan proposed.")),
+    "hold": _simple(HoldForm, hold_place, _("Hold placed: automated contact stops.")),
+    "hold-lift": _hold_lift,
+    "visit": _visit,
+    "sms": _sms,
+    **{f"transition-{name}": _transition(name) for name in USER_TRANSITIONS},
+}
+
+
+@require_POST
+def case_action(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
+    """Run one action on a case the user may see; domain refusals come back as a message on the case page."""
+    _require_role(request)
+    case = case_get_for_user(user=request.user, case_id=case_id)
+    handler = CASE_ACTIONS.get(action)
+    if handler is None:
+        raise Http404("No such action")
+    suffix = ""
+    try:
+        with transaction.atomic():
+            suffix = handler(request, case)
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except CaseError as exc:
+        field = getattr(exc, "field", "")
+        messages.error(request, f"{field}: {exc}" if field else str(exc))
+    return redirect(reverse("case-detail", args=[case.pk]) + suffix)

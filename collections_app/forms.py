@@ -1,0 +1,83 @@
+"""Forms of the case page and the managers' queues: they parse and validate input; services do the work."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from collections_app.models import CloseReason, Frequency, HoldKind
+from collections_app.services import CALL_OUTCOMES
+from notifications.models import MessagePurpose
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=2000, required=False, widget=forms.TextInput)
+    close_reason = forms.ChoiceField(label=_("Why close"), choices=[("", "—"), *CloseReason.choices], required=False)
+
+
+class CallStartForm(forms.Form):
+    to = forms.CharField(label=_("Number"), max_length=32)
+
+
+class CallLogForm(forms.Form):
+    decision = forms.IntegerField(widget=forms.HiddenInput)
+    outcome = forms.ChoiceField(label=_("What happened"), choices=[(o, o.replace("_", " ")) for o in CALL_OUTCOMES])
+    debts_discussed = forms.BooleanField(label=_("The debt was discussed"), required=False)
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False, widget=forms.TextInput)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PromiseForm(forms.Form):
+    amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
+    promised_on = forms.DateField(label=_("Pay by"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+
+
+class PlanForm(forms.Form):
+    down_payment = forms.DecimalField(label=_("Down payment"), min_value=Decimal("0"), max_digits=14, decimal_places=2)
+    count = forms.IntegerField(label=_("Installments"), min_value=1, max_value=60)
+    frequency = forms.ChoiceField(label=_("Frequency"), choices=Frequency.choices)
+    starts_on = forms.DateField(label=_("First payment on"), widget=forms.DateInput(attrs={"type": "date"}))
+    waive = forms.DecimalField(label=_("Fees waived"), min_value=Decimal("0"), max_digits=14, decimal_places=2,
+                               required=False, initial=Decimal("0"))  # fmt: skip
+
+
+class HoldForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Hold"), choices=HoldKind.choices)
+    reason = forms.CharField(label=_("Reason"), max_length=2000)
+    document_ref = forms.CharField(label=_("Document"), max_length=200, required=False)
+
+
+class HoldLiftForm(forms.Form):
+    hold = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(label=_("Reason"), max_length=2000)
+
+
+class VisitForm(forms.Form):
+    address = forms.CharField(label=_("Address"), max_length=500)
+    window_start = forms.DateTimeField(label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    window_end = forms.DateTimeField(label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    second_collector = forms.CharField(label=_("Second collector (username)"), max_length=150, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("window_start") and data.get("window_end") and data["window_end"] <= data["window_start"]:
+            self.add_error("window_end", _("The visit window must end after it starts."))
+        return data
+
+
+class SmsForm(forms.Form):
+    purpose = forms.ChoiceField(
+        label=_("Message"),
+        choices=[(p, label) for p, label in MessagePurpose.choices if p != MessagePurpose.OPT_OUT_CONFIRMATION],
+    )
+
+
+class BulkForm(forms.Form):
+    cases = forms.CharField(widget=forms.HiddenInput, required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=2000, required=False)

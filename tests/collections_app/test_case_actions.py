@@ -1,0 +1,129 @@
+"""Actions on the case page: each goes through its service (and the gate, for contacts), refusals come back as
+messages, roles are enforced, and every form needs its CSRF token."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from collections_app.models import CaseNote, CollectionCase, Hold, PromiseToPay
+from compliance.models import ContactEvent, Decision
+from tests.factories import PhoneFactory, make_case, user_with_role
+
+pytestmark = pytest.mark.django_db
+NOON_NY = dt.datetime(2025, 6, 4, 16, 0, tzinfo=dt.UTC)
+LATE_NY = dt.datetime(2025, 6, 5, 2, 30, tzinfo=dt.UTC)
+NUMBER = "+16175550142"
+
+
+@pytest.fixture
+def collector():
+    return user_with_role("collector", "casey")
+
+
+@pytest.fixture
+def case(collector):
+    case = make_case()
+    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
+    PhoneFactory(borrower=case.borrower, number=NUMBER, sms_consent=True, autodial_consent=True)
+    return CollectionCase.objects.get(pk=case.pk)
+
+
+def act(client, case, action, data=None):
+    return client.post(reverse("case-action", args=[case.pk, action]), data or {})
+
+
+def said(response):
+    return " ".join(str(m) for m in get_messages(response.wsgi_request))
+
+
+@pytest.fixture
+def client(collector):
+    client = Client()
+    client.force_login(collector)
+    return client
+
+
+def test_a_call_outside_hours_is_refused_with_the_reason_and_nothing_is_reserved(client, case):
+    with time_machine.travel(LATE_NY, tick=False):
+        response = act(client, case, "call-start", {"to": NUMBER})
+    assert response.status_code == 302 and "?call=" not in response["Location"]
+    assert "Outside contact hours" in said(response) and "Next allowed" in said(response)
+    assert not ContactEvent.objects.exists() and Decision.objects.get().allowed is False
+
+
+def test_an_allowed_call_is_reserved_then_logged_and_its_conversation_starts_the_quiet_period(client, case):
+    with time_machine.travel(NOON_NY, tick=False):
+        response = act(client, case, "call-start", {"to": NUMBER})
+        assert "?call=" in response["Location"]
+        decision = Decision.objects.get()
+        page = client.get(response["Location"])
+        assert page.context["call_decision"] == decision and b'data-testid="call-log"' in page.content
+        logged = act(client, case, "call-log", {"decision": decision.pk, "outcome": "conversation",
+                                               "debts_discussed": "on", "note": "will pay Friday"})  # fmt: skip
+        assert logged.status_code == 302 and "Call logged" in said(logged)
+        event = ContactEvent.objects.get()
+        assert (event.outcome, event.debts, event.note) == ("conversation", [case.loan_id], "will pay Friday")
+        case.refresh_from_db()
+        assert case.last_contact_at == NOON_NY
+        # The log form is gone (nothing reserved any more) and the next call about this debt must wait.
+        assert client.get(response["Location"]).context["call_decision"] is None
+        again = act(client, case, "call-start", {"to": NUMBER})
+        assert "A conversation about this debt" in said(again)
+
+
+def test_a_call_to_a_number_that_is_not_the_borrowers_is_refused(client, case):
+    response = act(client, case, "call-start", {"to": "+16175550999"})
+    assert "not one of the borrower's numbers" in said(response) and not Decision.objects.exists()
+
+
+def test_a_promise_moves_the_case_and_a_bad_one_writes_nothing(client, case):
+    with time_machine.travel(dt.datetime(2024, 2, 12, 15, tzinfo=dt.UTC), tick=False):
+        bad = act(client, case, "promise", {"amount": "-5", "promised_on": "2024-02-15"})
+        assert "amount" in said(bad) and not PromiseToPay.objects.exists()
+        good = act(client, case, "promise", {"amount": "100.00", "promised_on": "2024-02-15"})
+    assert "Promise recorded" in said(good)
+    case.refresh_from_db()
+    assert case.state == "promise_to_pay" and PromiseToPay.objects.get().amount == 100
+
+
+def test_notes_holds_and_their_lifting(client, case):
+    act(client, case, "note", {"text": "called the employer"})
+    assert CaseNote.objects.get().text == "called the employer"
+    act(client, case, "hold", {"kind": "dispute", "reason": "borrower disputes the fee"})
+    hold = Hold.objects.get()
+    case.refresh_from_db()
+    assert case.state == "on_hold"
+    assert b"Lift" in client.get(reverse("case-detail", args=[case.pk])).content
+    act(client, case, "hold-lift", {"hold": hold.pk, "reason": "verification sent"})
+    hold.refresh_from_db()
+    assert hold.lifted_at is not None
+
+
+def test_a_collector_requests_legal_review_but_cannot_approve_it(client, case):
+    CollectionCase.objects.filter(pk=case.pk).update(state="formal_notice")
+    page = client.get(reverse("case-detail", args=[case.pk]))
+    assert "request_legal" in page.context["transitions"] and "approve_legal" not in page.context["transitions"]
+    missing = act(client, case, "transition-request_legal", {"reason": ""})
+    assert "reason" in said(missing)
+    act(client, case, "transition-request_legal", {"reason": "no payment after formal notice"})
+    case.refresh_from_db()
+    assert case.state == "legal_review"
+    assert act(client, case, "transition-approve_legal", {"reason": "ok"}).status_code == 403
+    case.refresh_from_db()
+    assert case.state == "legal_review"
+
+
+def test_actions_need_the_case_to_be_visible_and_a_csrf_token(case):
+    stranger = Client()
+    stranger.force_login(user_with_role("collector", "jordan"))
+    assert act(stranger, case, "note", {"text": "x"}).status_code == 404
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(case.assigned_to)
+    assert act(strict, case, "note", {"text": "x"}).status_code == 403
+    assert not CaseNote.objects.exists()
+    assert act(Client(), case, "note", {"text": "x"}).status_code == 302  # anonymous: to the login page
+    assert not CaseNote.objects.exists()
