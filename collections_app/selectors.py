@@ -239,3 +239,61 @@ def call_pending(*, case: CollectionCase, decision_id: str) -> Any:
     return Decision.objects.filter(
         Exists(reserved), pk=int(decision_id), borrower_id=case.borrower_id, channel="call", allowed=True
     ).first()
+
+
+def escalation_queue(*, user: Any) -> dict[str, Any]:
+    """The managers' queue: cases waiting in legal review with their evidence, plans waiting for approval, recent
+    compliance denials and uncovered contacts — for the cases the manager may see, in a fixed number of queries."""
+    from django.db.models import Count, Subquery
+
+    from collections_app.models import CaseTransition, PaymentPlan
+    from compliance.models import Decision
+    from notifications.models import OutboundMessage
+
+    visible = cases_visible_to(user)
+    notices = OutboundMessage.objects.filter(
+        case_id=OuterRef("pk"), purpose__in=["formal_notice", "legal"], status__in=["sent", "delivered"]
+    )
+    exceptions = ContactEvent.objects.filter(borrower_id=OuterRef("borrower_id"), is_exception=True)
+    request = CaseTransition.objects.filter(case_id=OuterRef("pk"), transition="request_legal").order_by("-at")
+    review = (
+        visible.filter(state="legal_review")
+        .select_related("borrower", "loan", "assigned_to")
+        .annotate(
+            notices_sent=Subquery(notices.order_by().values("case_id").annotate(n=Count("pk")).values("n")[:1]),
+            exception_count=Subquery(
+                exceptions.order_by().values("borrower_id").annotate(n=Count("pk")).values("n")[:1]
+            ),
+            requested_because=Subquery(request.values("reason")[:1]),
+            requested_by=Subquery(request.values("actor_label")[:1]),
+        )
+        .order_by("-amount_overdue", "id")
+    )
+    plans = (
+        PaymentPlan.objects.filter(status="pending_approval", case__in=visible)
+        .select_related("case__borrower", "case__loan", "proposed_by")
+        .order_by("created_at")
+    )
+    borrowers = visible.values("borrower_id")
+    denials = (
+        Decision.objects.filter(allowed=False, dry_run=False, borrower_id__in=borrowers)
+        .select_related("borrower")
+        .order_by("-created_at")[:50]
+    )
+    uncovered = (
+        ContactEvent.objects.filter(is_exception=True, borrower_id__in=borrowers)
+        .select_related("borrower", "actor")
+        .order_by("-at")[:50]
+    )
+    return {"review": list(review[:200]), "plans": list(plans[:100]), "denials": list(denials),
+            "exceptions": list(uncovered)}  # fmt: skip
+
+
+def collectors_for(*, user: Any) -> QuerySet[Any]:
+    """Collectors a manager may hand cases to: their teams' members (admins: every active collector)."""
+    from django.contrib.auth import get_user_model
+
+    people = get_user_model().objects.filter(is_active=True, groups__name=COLLECTOR)
+    if user_role(user) != ADMIN:
+        people = people.filter(team_membership__team__manager=user)
+    return people.order_by("username").distinct()

@@ -19,6 +19,10 @@ urlpatterns = [
     path("cases/<int:case_id>/", views.case_detail, name="case-detail"),
     path("cases/<int:case_id>/actions/<slug:action>/", views.case_action, name="case-action"),
     path("messages/", views.messages_overview, name="messages-overview"),
+    path("escalations/", views.escalations, name="escalations"),
+    path("escalations/decide/", views.escalations_decide, name="escalations-decide"),
+    path("plans/<int:plan_id>/decide/", views.plan_decision, name="plan-decide"),
+    path("cases/reassign/", views.cases_reassign_view, name="cases-reassign"),
     # The API authenticates itself (session or token, DRF); the login-redirect middleware must not intercept it.
     path(
         "api/v1/compliance/check/", login_not_required(api.ComplianceCheckView.as_view()), name="api-compliance-check"

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -32,7 +32,7 @@ from collections_app.forms import (
     SmsForm,
     VisitForm,
 )
-from collections_app.models import CaseState, CollectionCase, InstallmentPolicy
+from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, PaymentPlan
 from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import (
     QUEUE_PAGE_SIZE,
@@ -40,6 +40,9 @@ from collections_app.selectors import (
     case_get_for_user,
     case_page,
     case_queue_for,
+    cases_visible_to,
+    collectors_for,
+    escalation_queue,
     message_stats,
 )
 from collections_app.services import (
@@ -51,9 +54,11 @@ from collections_app.services import (
     call_log,
     call_start,
     case_transition,
+    cases_reassign,
     hold_lift,
     hold_place,
     note_add,
+    plan_decide,
     plan_propose,
     policy_current,
     promise_record,
@@ -98,10 +103,12 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     page = Paginator(case_queue_for(user=request.user, stage=stage, search=search), QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    role = user_role(request.user)
+    collectors = collectors_for(user=request.user) if role in (MANAGER, ADMIN) else None
     return render(
         request,
         "collections_app/case_queue.html",
-        {"page": page, "stage": stage, "q": search, "stages": CaseState.choices},
+        {"page": page, "stage": stage, "q": search, "stages": CaseState.choices, "collectors": collectors},
     )
 
 
@@ -270,3 +277,76 @@ def case_action(request: HttpRequest, case_id: int, action: str) -> HttpResponse
         field = getattr(exc, "field", "")
         messages.error(request, f"{field}: {exc}" if field else str(exc))
     return redirect(reverse("case-detail", args=[case.pk]) + suffix)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Managers: the escalation queue, plans to approve, reassignment, compliance denials and exceptions
+# ---------------------------------------------------------------------------------------------------------------
+@require_GET
+def escalations(request: HttpRequest) -> HttpResponse:
+    _require_role(request, MANAGER, ADMIN)
+    context = escalation_queue(user=request.user)
+    context["collectors"] = collectors_for(user=request.user)
+    return render(request, "collections_app/escalations.html", context)
+
+
+def _selected_cases(request: HttpRequest) -> list[int]:
+    """The checked cases, limited to those the manager may see."""
+    ids = [int(v) for v in request.POST.getlist("case") if v.isdigit()]
+    return list(cases_visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+@require_POST
+def escalations_decide(request: HttpRequest) -> HttpResponse:
+    """Approve or reject legal escalation for the checked cases, one transaction each, with one reason."""
+    _require_role(request, MANAGER, ADMIN)
+    decision = request.POST.get("decision")
+    if decision not in ("approve_legal", "reject_legal"):
+        messages.error(request, _("Choose approve or reject."))
+        return redirect("escalations")
+    reason, done, refused = request.POST.get("reason", "").strip(), 0, []
+    for case_id in _selected_cases(request):
+        try:
+            case_transition(case_id=case_id, name=decision, actor=request.user, reason=reason)
+            done += 1
+        except NotPermitted as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except CaseError as exc:
+            refused.append(f"#{case_id}: {exc}")
+    if done:
+        messages.success(request, _("%(n)d case(s) done.") % {"n": done})
+    if refused:
+        messages.error(request, "; ".join(refused))
+    if not done and not refused:
+        messages.warning(request, _("No case was selected."))
+    return redirect("escalations")
+
+
+@require_POST
+def plan_decision(request: HttpRequest, plan_id: int) -> HttpResponse:
+    _require_role(request, MANAGER, ADMIN)
+    plan = get_object_or_404(PaymentPlan, pk=plan_id, case__in=cases_visible_to(request.user))
+    try:
+        plan_decide(plan_id=plan.pk, actor=request.user, approve=request.POST.get("approve") == "1",
+                    reason=request.POST.get("reason", ""))  # fmt: skip
+        messages.success(request, _("Plan decided."))
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except CaseError as exc:
+        messages.error(request, str(exc))
+    return redirect("escalations")
+
+
+@require_POST
+def cases_reassign_view(request: HttpRequest) -> HttpResponse:
+    _require_role(request, MANAGER, ADMIN)
+    to_user = collectors_for(user=request.user).filter(pk=request.POST.get("to_user") or 0).first()
+    if to_user is None:
+        messages.error(request, _("Choose a collector of your teams."))
+        return redirect(request.POST.get("next") or "case-queue")
+    try:
+        moved = cases_reassign(case_ids=_selected_cases(request), to_user=to_user, actor=request.user)
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc)) from exc
+    messages.success(request, _("%(n)d case(s) moved to %(who)s.") % {"n": moved, "who": to_user.get_username()})
+    return redirect("case-queue")
