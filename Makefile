@@ -46,6 +46,8 @@ test: $(VENV)/.dev-installed $(PRISM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest tests/e2e \
+		--override-ini "addopts=-ra --strict-markers" $(PYTEST_ARGS)
 
 # Benchmarks print measurements (they are not tests): a scratch PostgreSQL database collections_bench is recreated.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/collections_bench

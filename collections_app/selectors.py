@@ -148,7 +148,8 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         }
         for p in case.borrower.phones.all().order_by("id")
     ]
-    zones = [(zone, now.astimezone(ZoneInfo(zone))) for zone in facts.zones]
+    # Formatted here: a template would show an aware datetime in the reader's time zone, not the borrower's.
+    zones = [(zone, now.astimezone(ZoneInfo(zone)).strftime("%H:%M")) for zone in facts.zones]
     messages = list(
         OutboundMessage.objects.filter(case=case).select_related("decision").order_by("-planned_for", "-id")[:50]
     )
@@ -184,7 +185,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         "phones": phones,
         "zones": zones,
         "panel": panel,
-        "messages": messages,
+        "outbox": messages,
         "timeline": timeline,
         "priority_parts": [
             ("Days past due", case.priority_dpd, 40),

@@ -97,7 +97,7 @@ def test_the_case_page_costs_the_same_queries_however_long_the_history(collector
         assert client.get(reverse("case-detail", args=[quiet.pk])).status_code == 200
     with django_assert_num_queries(len(ctx)):
         response = client.get(reverse("case-detail", args=[busy.pk]))
-    assert len(response.context["timeline"]) >= 30 and len(response.context["messages"]) == 15
+    assert len(response.context["timeline"]) >= 30 and len(response.context["outbox"]) == 15
 
 
 def test_the_queue_lists_only_my_open_cases_by_priority_and_searches(collector):

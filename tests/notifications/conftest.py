@@ -11,6 +11,7 @@ from notifications.models import OutboundMessage
 from notifications.providers import LOCMEM
 from tests.factories import BorrowerFactory, InstallmentFactory, LoanFactory, PhoneFactory, make_case
 from tests.fake_twilio import FakeTwilio
+from tests.zones import zone_where_it_is
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -18,13 +19,8 @@ PUBLIC_BASE = "https://collections.example.com"
 
 
 def midday_zone(now: dt.datetime | None = None) -> str:
-    """An IANA zone (Etc/GMT±N) where the local time is around noon now: contact-hour rules are real and the tests
-    do not depend on the hour they run at."""
-    hour = (now or timezone.now()).astimezone(dt.UTC).hour
-    offset = 12 - hour
-    if offset > 12:
-        offset -= 24
-    return "Etc/GMT" + (f"-{offset}" if offset > 0 else f"+{-offset}" if offset < 0 else "")
+    """A zone where it is around noon now: contact-hour rules are real and the tests do not depend on the hour."""
+    return zone_where_it_is(12, now)
 
 
 def due_message(*, channel: str = "sms", purpose: str = "reminder", phone: str | None = None, **borrower_fields):
