@@ -67,12 +67,33 @@ def case_get_for_user(*, user: Any, case_id: int) -> CollectionCase:
 QUEUE_PAGE_SIZE = 25
 
 
-def case_queue_for(*, user: Any, stage: str = "", search: str = "") -> QuerySet[CollectionCase]:
-    """Open cases the user may see, most urgent first; ``search`` matches a name, a phone number or a loan's
-    external id."""
+DPD_BUCKETS = {"1-30": (1, 30), "31-60": (31, 60), "61-90": (61, 90), "91-180": (91, 180), "180+": (181, None)}
+
+
+def case_queue_for(
+    *,
+    user: Any,
+    stage: str = "",
+    search: str = "",
+    bucket: str = "",
+    language: str = "",
+    promises_due: dt.date | None = None,
+) -> QuerySet[CollectionCase]:
+    """Open cases the user may see, most urgent first. ``search`` matches a name, a phone number or a loan's
+    external id; ``bucket`` is a days-past-due range; ``promises_due`` keeps cases with a promise due that day."""
+    from collections_app.models import PromiseToPay
+
     cases = cases_visible_to(user).open().select_related("borrower", "loan", "assigned_to")
     if stage:
         cases = cases.filter(state=stage)
+    if bucket in DPD_BUCKETS:
+        low, high = DPD_BUCKETS[bucket]
+        cases = cases.filter(days_past_due__gte=low, **({"days_past_due__lte": high} if high else {}))
+    if language:
+        cases = cases.filter(borrower__language=language)
+    if promises_due:
+        due = PromiseToPay.objects.filter(case_id=OuterRef("pk"), status="open", promised_on=promises_due)
+        cases = cases.filter(Exists(due))
     if search:
         digits = "".join(c for c in search if c.isdigit() or c == "+")
         match = Q(borrower__full_name__icontains=search) | Q(loan__external_id__iexact=search)
@@ -80,6 +101,32 @@ def case_queue_for(*, user: Any, stage: str = "", search: str = "") -> QuerySet[
             match |= Q(Exists(PhoneNumber.objects.filter(borrower_id=OuterRef("borrower_id"), number__contains=digits)))
         cases = cases.filter(match)
     return cases.order_by("-priority", "-days_past_due", "id")
+
+
+def calls_allowed_now(*, cases: list[CollectionCase], now: dt.datetime, chinese: bool) -> dict[int, ChannelAnswer]:
+    """For a page of the queue: may the collector call each borrower now (their first mobile, by hand)? Two
+    queries for the whole page: the borrowers' facts and the profiles."""
+    if not cases:
+        return {}
+    facts, _ = facts_load([c.borrower_id for c in cases], at=now)
+    profiles = profiles_current()
+    answers = {}
+    for case in cases:
+        borrower = facts[case.borrower_id]
+        phones = sorted(borrower.phone_kinds, key=lambda n: (borrower.phone_kinds[n] != "mobile", n))
+        to = phones[0] if phones else ""
+        attempt = Attempt(channel="call", at=now, to=to, to_kind=to_kind_for(borrower, "call", to),
+                          debts=(case.loan_id,))  # fmt: skip
+        result = evaluate(attempt, borrower, profiles)
+        answers[case.pk] = ChannelAnswer(
+            channel="call",
+            to=to,
+            allowed=result.allowed and bool(to),
+            outcome=result.outcome if to else "deny",
+            reasons=[(r.rule, r.message_zh if chinese else r.message) for r in result.reasons],
+            next_allowed_at=result.next_allowed_at,
+        )
+    return answers
 
 
 PANEL_CHANNELS = ("call", "sms", "email", "letter", "visit")

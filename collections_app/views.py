@@ -35,8 +35,10 @@ from collections_app.forms import (
 from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, PaymentPlan
 from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import (
+    DPD_BUCKETS,
     QUEUE_PAGE_SIZE,
     call_pending,
+    calls_allowed_now,
     case_get_for_user,
     case_page,
     case_queue_for,
@@ -95,21 +97,44 @@ def _require_role(request: HttpRequest, *roles: str) -> str:
 
 @require_GET
 def case_queue(request: HttpRequest) -> HttpResponse:
-    """The collector's queue: open cases they may see, most urgent first, with stage filter and search."""
-    _require_role(request)
+    """The collector's queue: open cases they may see, most urgent first, with filters and search; whether a call
+    is allowed right now for each case on the page. htmx requests get the table alone (no full reload)."""
+    role = _require_role(request)
     stage = request.GET.get("stage", "")
     stage = stage if stage in CaseState.values else ""
+    bucket = request.GET.get("dpd", "")
+    language = request.GET.get("language", "")
+    language = language if language in ("en", "zh-hans") else ""
+    promises_today = request.GET.get("promises") == "today"
     search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(case_queue_for(user=request.user, stage=stage, search=search), QUEUE_PAGE_SIZE).get_page(
-        request.GET.get("page")
+    now = timezone.now()
+    cases = case_queue_for(
+        user=request.user,
+        stage=stage,
+        search=search,
+        bucket=bucket,
+        language=language,
+        promises_due=now.date() if promises_today else None,
     )
-    role = user_role(request.user)
-    collectors = collectors_for(user=request.user) if role in (MANAGER, ADMIN) else None
-    return render(
-        request,
-        "collections_app/case_queue.html",
-        {"page": page, "stage": stage, "q": search, "stages": CaseState.choices, "collectors": collectors},
-    )
+    page = Paginator(cases, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    chinese = (get_language() or "").startswith("zh")
+    calls = calls_allowed_now(cases=list(page), now=now, chinese=chinese)
+    context = {
+        "page": page,
+        "rows": [(case, calls.get(case.pk)) for case in page],
+        "filters": {
+            "stage": stage,
+            "dpd": bucket,
+            "language": language,
+            "promises": "today" if promises_today else "",
+            "q": search,
+        },
+        "stages": CaseState.choices,
+        "buckets": list(DPD_BUCKETS),
+        "collectors": collectors_for(user=request.user) if role in (MANAGER, ADMIN) else None,
+    }
+    template = "collections_app/_queue_table.html" if request.htmx else "collections_app/case_queue.html"
+    return render(request, template, context)
 
 
 @require_GET

@@ -152,3 +152,38 @@ def test_managers_see_delivery_and_failure_rates_collectors_do_not(collector):
     assert sms["total"] == 5 and sms["reached"] == 4
     assert sms["delivery_rate"] == 0.75 and sms["failure_rate"] == 0.25
     assert client_for(collector).get(reverse("messages-overview")).status_code == 403
+
+
+def test_queue_filters_by_dpd_language_and_promises_due_today_and_answers_htmx_with_the_table(collector):
+    from django.utils import timezone
+
+    from collections_app.models import PromiseToPay
+
+    young, old = assigned_case(collector), assigned_case(collector)
+    CollectionCase.objects.filter(pk=old.pk).update(days_past_due=75)
+    old.borrower.language = "zh-hans"
+    old.borrower.save()
+    PromiseToPay.objects.create(case=young, amount=10, promised_on=timezone.now().date(), created_by=collector,
+                                counts_from=timezone.now(), window_end=timezone.now())  # fmt: skip
+    client = client_for(collector)
+    url = reverse("case-queue")
+    assert [c.pk for c in client.get(url, {"dpd": "61-90"}).context["page"]] == [old.pk]
+    assert [c.pk for c in client.get(url, {"language": "zh-hans"}).context["page"]] == [old.pk]
+    assert [c.pk for c in client.get(url, {"promises": "today"}).context["page"]] == [young.pk]
+    partial = client.get(url, {"dpd": "61-90"}, HTTP_HX_REQUEST="true")
+    body = partial.content.decode()
+    assert "<html" not in body and 'data-testid="queue"' in body and old.borrower.full_name in body
+
+
+def test_the_queue_says_whether_a_call_is_allowed_now(collector):
+    from tests.zones import zone_where_it_is
+
+    day, night = assigned_case(collector), assigned_case(collector)
+    for case, hour in ((day, 12), (night, 23)):
+        case.borrower.time_zones = [zone_where_it_is(hour)]
+        case.borrower.region = "NY"
+        case.borrower.save()
+    rows = dict(client_for(collector).get(reverse("case-queue")).context["rows"])
+    by_pk = {case.pk: call for case, call in rows.items()}
+    assert by_pk[day.pk].allowed and not by_pk[night.pk].allowed
+    assert by_pk[night.pk].next_allowed_at is not None and by_pk[night.pk].reasons[0][0] == "USF-01"
