@@ -606,3 +606,23 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return f"Sweep {self.as_of} ({self.chunks_done}/{self.chunks})"
+
+
+class PortfolioSnapshot(models.Model):
+    """Active loans per currency and days-past-due bucket as the sweep left them on a date: the history behind the
+    managers' trends and flow (roll) rates."""
+
+    as_of = models.DateField(_("as of"))
+    currency = models.CharField(_("currency"), max_length=3)
+    bucket = models.CharField(_("DPD bucket"), max_length=8)
+    loans = models.PositiveIntegerField(_("loans"))
+    overdue = models.DecimalField(_("amount overdue"), max_digits=18, decimal_places=2)
+    outstanding = models.DecimalField(_("outstanding"), max_digits=18, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("portfolio snapshot")
+        verbose_name_plural = _("portfolio snapshots")
+        constraints = [models.UniqueConstraint(fields=["as_of", "currency", "bucket"], name="snapshot_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.currency} {self.bucket}: {self.loans}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -345,3 +346,97 @@ def collectors_for(*, user: Any) -> QuerySet[Any]:
     if user_role(user) != ADMIN:
         people = people.filter(team_membership__team__manager=user)
     return people.order_by("username").distinct()
+
+
+def teams_for(*, user: Any) -> QuerySet[Any]:
+    from collections_app.models import Team
+
+    teams = Team.objects.all()
+    return teams if user_role(user) == ADMIN else teams.filter(manager=user)
+
+
+def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: int | None = None) -> dict[str, Any]:
+    """The numbers a collections head watches, for the cases the user may see (optionally one team) in a period:
+    overdue by bucket over time and flow (roll) rates from the sweep's daily snapshots; cure, promise-kept and
+    right-party-contact rates; contacts per collector per day; messages; compliance denials by rule."""
+    from collections import Counter
+
+    from django.db.models import Count
+
+    from collections_app.models import PortfolioSnapshot, PromiseToPay
+    from compliance.models import Decision
+    from loans.selectors import DPD_BUCKETS as REPORT_BUCKETS
+
+    cases = cases_visible_to(user)
+    if team_id:
+        cases = cases.filter(team_id=team_id)
+    borrowers = cases.values("borrower_id")
+    days = max(1, (until - since).days)
+
+    snapshots = list(
+        PortfolioSnapshot.objects.filter(as_of__gte=since.date(), as_of__lte=until.date()).order_by("as_of", "currency")
+    )
+    trend: dict[tuple[dt.date, str], dict[str, Any]] = {}
+    for snap in snapshots:
+        trend.setdefault((snap.as_of, snap.currency), {})[snap.bucket] = snap
+    labels = [label for label, _, _ in REPORT_BUCKETS]
+    flows = []
+    dates = sorted({s.as_of for s in snapshots})
+    if len(dates) >= 2:
+        last = dates[-1]
+        first = min(dates, key=lambda d: abs((last - d).days - 30))  # about a month earlier, as close as we have
+        for currency in sorted({s.currency for s in snapshots}):
+            before, after = trend.get((first, currency), {}), trend.get((last, currency), {})
+            for source, target in itertools.pairwise(labels):
+                start = before.get(source)
+                if start and start.overdue:
+                    end = after.get(target)
+                    rate = float((end.overdue if end else 0) / start.overdue)
+                    flows.append({"currency": currency, "from": source, "to": target, "from_date": first,
+                                  "to_date": last, "rate": rate})  # fmt: skip
+
+    opened = cases.filter(opened_on__gte=since.date(), opened_on__lte=until.date())
+    cured = opened.filter(state="resolved").count()
+    opened_count = opened.count()
+    promises = PromiseToPay.objects.filter(case__in=cases, promised_on__gte=since.date(), promised_on__lte=until.date())
+    promise_counts = dict(promises.values_list("status").annotate(n=Count("pk")).order_by())
+    settled = sum(promise_counts.get(s, 0) for s in ("kept", "partial", "broken"))
+    calls = ContactEvent.objects.filter(
+        borrower_id__in=borrowers, channel="call", direction="outbound", at__gte=since, at__lt=until,
+        outcome__in=["conversation", "no_answer", "voicemail", "busy", "failed"],
+    )  # fmt: skip
+    call_count = calls.count()
+    conversations = calls.filter(outcome="conversation").count()
+    per_collector = [
+        {"collector": row["actor__username"], "contacts": row["n"], "per_day": row["n"] / days}
+        for row in calls.filter(actor__isnull=False).values("actor__username").annotate(n=Count("pk")).order_by("-n")
+    ]
+    denial_rules: Counter[str] = Counter()
+    for reasons in (
+        Decision.objects.filter(allowed=False, borrower_id__in=borrowers, created_at__gte=since, created_at__lt=until)
+        .values_list("reasons", flat=True)[:200_000]
+        .iterator()
+    ):
+        denial_rules.update({r.get("rule", "?") for r in reasons or []})
+    return {
+        "days": days,
+        "trend": [
+            {"as_of": d, "currency": c, "buckets": [(b, row.get(b)) for b in labels]} for (d, c), row in trend.items()
+        ],
+        "labels": labels,
+        "flows": flows,
+        "cure": {"opened": opened_count, "cured": cured, "rate": cured / opened_count if opened_count else None},
+        "promises": {
+            "settled": settled,
+            "kept": promise_counts.get("kept", 0),
+            "rate": promise_counts.get("kept", 0) / settled if settled else None,
+        },
+        "rpc": {
+            "calls": call_count,
+            "conversations": conversations,
+            "rate": conversations / call_count if call_count else None,
+        },
+        "per_collector": per_collector,
+        "messages": message_stats(user=user, since=since),
+        "denials": denial_rules.most_common(),
+    }

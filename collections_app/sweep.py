@@ -46,6 +46,7 @@ from collections_app.models import (
     CollectionPolicy,
     PaymentPlan,
     PlanInstallment,
+    PortfolioSnapshot,
     PromiseToPay,
     SweepRun,
     Team,
@@ -700,11 +701,32 @@ def sweep_chunk_done(*, run_id: int, chunk: int, counts: Counter[str]) -> bool:
         last = run.chunks_done >= run.chunks
         if last:
             run.counts["assigned"] = assign_unassigned(timezone.now())
+            run.counts["snapshot_rows"] = portfolio_snapshot_take(as_of=run.as_of)
             run.finished_at = timezone.now()
         run.save(update_fields=["counts", "chunks_done", "finished_chunks", "finished_at"])
     if last:
         logger.info("sweep for %s finished: %s", run.as_of, run.counts)
     return last
+
+
+def portfolio_snapshot_take(*, as_of: dt.date) -> int:
+    """Record the portfolio by currency and DPD bucket for the date (one aggregate query; a rerun replaces it)."""
+    from loans.selectors import portfolio_by_bucket
+
+    rows = [
+        PortfolioSnapshot(
+            as_of=as_of,
+            currency=r["currency"],
+            bucket=r["bucket"],
+            loans=r["loans"],
+            overdue=r["overdue"] or 0,
+            outstanding=r["outstanding"] or 0,
+        )
+        for r in portfolio_by_bucket()
+    ]
+    PortfolioSnapshot.objects.filter(as_of=as_of).delete()
+    PortfolioSnapshot.objects.bulk_create(rows)
+    return len(rows)
 
 
 def sweep_run(*, as_of: dt.date, chunks: int = 1) -> SweepRun:

@@ -20,6 +20,7 @@ urlpatterns = [
     path("cases/<int:case_id>/actions/<slug:action>/", views.case_action, name="case-action"),
     path("messages/", views.messages_overview, name="messages-overview"),
     path("escalations/", views.escalations, name="escalations"),
+    path("performance/", views.performance_view, name="performance"),
     path("escalations/decide/", views.escalations_decide, name="escalations-decide"),
     path("plans/<int:plan_id>/decide/", views.plan_decision, name="plan-decide"),
     path("cases/reassign/", views.cases_reassign_view, name="cases-reassign"),

@@ -30,15 +30,20 @@ def dpd_bucket_expression() -> Case:
     return Case(*whens, output_field=CharField())
 
 
-def portfolio_overview() -> list[dict[str, Any]]:
-    """Active loans per currency and DPD bucket: count, amount overdue, outstanding (one query)."""
-    rows = (
+def portfolio_by_bucket() -> Any:
+    """Active loans per currency and DPD bucket: count, amount overdue, outstanding (one aggregate query)."""
+    return (
         Loan.objects.active()
         .annotate(bucket=dpd_bucket_expression())
         .values("currency", "bucket")
         .annotate(loans=Count("id"), overdue=Sum("amount_overdue"), outstanding=Sum("outstanding_balance"))
         .order_by("currency")
     )
+
+
+def portfolio_overview() -> list[dict[str, Any]]:
+    """The portfolio at a glance per currency, buckets in reporting order, with totals (one query)."""
+    rows = portfolio_by_bucket()
     order = {label: index for index, (label, _, _) in enumerate(DPD_BUCKETS)}
     table: dict[str, dict[str, Any]] = {}
     for row in rows:

@@ -89,6 +89,9 @@ def test_a_manager_approves_a_legal_escalation_from_the_queue(page, live_server,
     assert "1 case(s) done" in page.locator(".alert").first.inner_text()
     case.refresh_from_db()
     assert case.state == "legal"
+    page.goto(f"{live_server.url}/performance/")
+    assert page.locator("[data-testid=kpi]").count() == 4
+    shot("manager-performance")
 
 
 def test_an_admin_lengthens_the_grace_period_and_the_next_sweep_honours_it(page, live_server, login, shot):

@@ -1,0 +1,10 @@
+"""Formatting for the managers' numbers."""
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"

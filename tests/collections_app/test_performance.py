@@ -1,0 +1,90 @@
+"""The managers' performance page: rates computed from the data, flow rates from the sweep's snapshots, SVG charts,
+CSV export, and only managers and admins."""
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from collections_app.models import CollectionCase, PortfolioSnapshot, PromiseToPay, Team, TeamMembership
+from collections_app.sweep import sweep_run
+from compliance.models import ContactEvent, Decision
+from tests.factories import loan_with_schedule, make_case, user_with_role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    manager = user_with_role("manager", "morgan")
+    team = Team.objects.create(name="US", language="en", manager=manager)
+    collector = user_with_role("collector", "casey")
+    TeamMembership.objects.create(user=collector, team=team)
+    today = timezone.now().date()
+    cases = []
+    for state in ("resolved", "reminder", "reminder", "resolved"):
+        case = make_case(state=state, opened_on=today - dt.timedelta(days=5))
+        CollectionCase.objects.filter(pk=case.pk).update(team=team, assigned_to=collector)
+        cases.append(case)
+    now = timezone.now()
+    for status in ("kept", "kept", "broken"):
+        PromiseToPay.objects.create(case=cases[1], amount=10, promised_on=today - dt.timedelta(days=2), status=status,
+                                    created_by=collector, counts_from=now, window_end=now)  # fmt: skip
+    for outcome in ("conversation", "no_answer", "no_answer", "voicemail"):
+        ContactEvent.objects.create(borrower=cases[1].borrower, channel="call", direction="outbound", outcome=outcome,
+                                    at=now - dt.timedelta(days=1), actor=collector)  # fmt: skip
+    Decision.objects.create(borrower=cases[1].borrower, channel="call", at=now, outcome="defer", allowed=False,
+                            reasons=[{"rule": "USF-01"}], evaluator_version="t")  # fmt: skip
+    for as_of, low, high in ((today - dt.timedelta(days=30), "1000", "0"), (today, "900", "300")):
+        PortfolioSnapshot.objects.create(as_of=as_of, currency="USD", bucket="1-30", loans=10, overdue=Decimal(low),
+                                         outstanding=1)  # fmt: skip
+        PortfolioSnapshot.objects.create(as_of=as_of, currency="USD", bucket="31-60", loans=3, overdue=Decimal(high),
+                                         outstanding=1)  # fmt: skip
+    return manager, collector
+
+
+def test_the_rates_come_from_the_period_and_the_flow_rates_from_snapshots(world):
+    manager, _ = world
+    client = Client()
+    client.force_login(manager)
+    response = client.get(reverse("performance"), {"days": 30})
+    assert response.status_code == 200
+    kpis = dict((str(label), box["rate"]) for label, box in response.context["kpis"])
+    assert kpis["Cure rate"] == 0.5 and kpis["Promise-kept rate"] == pytest.approx(2 / 3)
+    assert kpis["Right-party contact"] == 0.25
+    (flow,) = [f for f in response.context["flows"] if f["from"] == "1-30"]
+    assert flow["to"] == "31-60" and flow["rate"] == 0.3
+    body = response.content.decode()
+    assert "<svg" in body and "USF-01" in body and "casey" in body
+
+
+def test_csv_export_has_the_same_numbers(world):
+    manager, _ = world
+    client = Client()
+    client.force_login(manager)
+    response = client.get(reverse("performance"), {"days": 30, "format": "csv"})
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert ["cure", "rate", "0.5"] in rows and ["compliance_denials", "USF-01", "1"] in rows
+    assert ["flow_rate_USD", "1-30->31-60", "0.3000"] in rows
+
+
+def test_collectors_may_not_see_it(world):
+    _, collector = world
+    client = Client()
+    client.force_login(collector)
+    assert client.get(reverse("performance")).status_code == 403
+
+
+def test_the_sweep_writes_the_daily_snapshot():
+    loan_with_schedule(("2024-01-01", "100.00"))
+    sweep_run(as_of=dt.date(2024, 1, 20))
+    (snapshot,) = PortfolioSnapshot.objects.filter(as_of=dt.date(2024, 1, 20))
+    assert (snapshot.bucket, snapshot.loans, snapshot.overdue) == ("1-30", 1, Decimal("100.00"))
+    sweep_run(as_of=dt.date(2024, 1, 20))  # a rerun replaces, never doubles
+    assert PortfolioSnapshot.objects.filter(as_of=dt.date(2024, 1, 20)).count() == 1
