@@ -300,7 +300,15 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
             models.UniqueConstraint(fields=["loan"], condition=Q(state__in=OPEN_STATES), name="one_open_case_per_loan"),
         ]
         indexes = [
-            models.Index(fields=["assigned_to", "-priority"], condition=Q(state__in=OPEN_STATES), name="case_queue"),
+            # The queue's order, per collector and for everyone (managers, admins): a page is an index range scan.
+            models.Index(
+                fields=["assigned_to", "-priority", "-days_past_due", "id"],
+                condition=Q(state__in=OPEN_STATES),
+                name="case_queue",
+            ),
+            models.Index(
+                fields=["-priority", "-days_past_due", "id"], condition=Q(state__in=OPEN_STATES), name="case_queue_all"
+            ),
             models.Index(fields=["state"]),
         ]
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from collections_app.models import CollectionCase, TeamMembership
+from collections_app.models import CollectionCase, Team, TeamMembership
 from collections_app.roles import ADMIN, COLLECTOR, MANAGER, user_role
 from compliance.engine import Attempt, evaluate
 from compliance.models import ContactEvent
@@ -19,22 +19,44 @@ from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Borrower, Loan, PhoneNumber
 
 
-def cases_visible_to(user: Any) -> QuerySet[CollectionCase]:
+def cases_visible_to(user: Any, *, lookup: bool = False) -> QuerySet[CollectionCase]:
     """Admins: every case. Managers: their teams' cases and unassigned ones. Collectors: their own, and their
-    team's when the team allows it. Anyone else: none."""
+    team's when the team allows it. Anyone else: none.
+
+    ``lookup``: the rule for fetching one case or borrower by id, as one query (the teams as a subquery); lists use
+    the teams read beforehand, which keeps their filters index-friendly."""
     role = user_role(user)
     cases = CollectionCase.objects.all()
     if role == ADMIN:
         return cases
+    # Team ids as values, read once per request: "x = … OR team_id IN (1, 2)" lets PostgreSQL combine two index
+    # scans, where a subquery in the OR would make it read every case.
     if role == MANAGER:
-        return cases.filter(Q(team__manager=user) | Q(team__isnull=True))
+        led = Team.objects.filter(manager=user).values("pk") if lookup else _team_ids(user, managed=True)
+        return cases.filter(Q(team_id__in=led) | Q(team__isnull=True))
     if role == COLLECTOR:
-        # A subquery rather than reading the membership first: the rule stays one query.
-        team_allows = TeamMembership.objects.filter(
-            user=user, team_id=OuterRef("team_id"), team__collectors_see_team_cases=True
-        )
-        return cases.filter(Q(assigned_to=user) | Q(Exists(team_allows)))
+        if lookup:
+            shared = TeamMembership.objects.filter(user=user, team__collectors_see_team_cases=True).values("team_id")
+            return cases.filter(Q(assigned_to=user) | Q(team_id__in=shared))
+        teams = _team_ids(user, managed=False)
+        return cases.filter(Q(assigned_to=user) | Q(team_id__in=teams)) if teams else cases.filter(assigned_to=user)
     return cases.none()
+
+
+def _team_ids(user: Any, *, managed: bool) -> list[int]:
+    """The teams a manager leads, or the teams whose cases a collector may see (cached on the user object)."""
+    cached = getattr(user, "_team_ids_cache", None)
+    if cached is None:
+        if managed:
+            cached = list(Team.objects.filter(manager=user).values_list("pk", flat=True))
+        else:
+            cached = list(
+                TeamMembership.objects.filter(user=user, team__collectors_see_team_cases=True).values_list(
+                    "team_id", flat=True
+                )
+            )
+        user._team_ids_cache = cached
+    return cached
 
 
 def borrower_get_for_user(*, user: Any, borrower_id: int, loan_id: int | None = None) -> Borrower:
@@ -43,7 +65,7 @@ def borrower_get_for_user(*, user: Any, borrower_id: int, loan_id: int | None = 
     With ``loan_id`` the same query tells whether that loan is the borrower's: ``borrower.owns_loan``."""
     borrowers = Borrower.objects.filter(pk=borrower_id)
     if user_role(user) != ADMIN:
-        borrowers = borrowers.filter(Exists(cases_visible_to(user).filter(borrower_id=OuterRef("pk"))))
+        borrowers = borrowers.filter(Exists(cases_visible_to(user, lookup=True).filter(borrower_id=OuterRef("pk"))))
     if loan_id is not None:
         borrowers = borrowers.annotate(owns_loan=Exists(Loan.objects.filter(pk=loan_id, borrower_id=OuterRef("pk"))))
     borrower = borrowers.first()
@@ -55,7 +77,7 @@ def borrower_get_for_user(*, user: Any, borrower_id: int, loan_id: int | None = 
 def case_get_for_user(*, user: Any, case_id: int) -> CollectionCase:
     """The case if the user may see it (one access rule: ``cases_visible_to``); 404 otherwise."""
     case = (
-        cases_visible_to(user)
+        cases_visible_to(user, lookup=True)
         .select_related("loan__product", "borrower", "assigned_to", "team")
         .filter(pk=case_id)
         .first()
