@@ -55,6 +55,7 @@ bench: $(VENV)/.dev-installed
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/sweep_bench.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/compliance_bench.py --api
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/dispatch_bench.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/pages_bench.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

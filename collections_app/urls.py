@@ -18,6 +18,7 @@ urlpatterns = [
     path("cases/", views.case_queue, name="case-queue"),
     path("cases/<int:case_id>/", views.case_detail, name="case-detail"),
     path("cases/<int:case_id>/actions/<slug:action>/", views.case_action, name="case-action"),
+    path("cases/<int:case_id>/sms-preview/", views.sms_preview, name="sms-preview"),
     path("messages/", views.messages_overview, name="messages-overview"),
     path("escalations/", views.escalations, name="escalations"),
     path("performance/", views.performance_view, name="performance"),

@@ -70,8 +70,10 @@ from collections_app.services import (
     visit_schedule,
 )
 from loans.selectors import portfolio_overview
-from notifications.services import message_plan
+from notifications.models import MessagePurpose
+from notifications.services import message_plan, message_preview
 from notifications.tasks import dispatch_due
+from notifications.templating import sms_segments
 
 
 @require_GET
@@ -487,3 +489,14 @@ def _performance_csv(numbers: dict, days: int, team: object) -> HttpResponse:
     for rule, n in numbers["denials"]:
         out.writerow(["compliance_denials", rule, n])
     return response
+
+
+@require_GET
+def sms_preview(request: HttpRequest, case_id: int) -> HttpResponse:
+    """htmx: the SMS the chosen template gives for this borrower, with its length in SMS parts."""
+    _require_role(request)
+    case = case_get_for_user(user=request.user, case_id=case_id)
+    purpose = request.GET.get("purpose", "")
+    text = message_preview(case=case, channel="sms", purpose=purpose) if purpose in MessagePurpose.values else ""
+    parts = sms_segments(text) if text else None
+    return render(request, "collections_app/_sms_preview.html", {"text": text, "parts": parts})

@@ -665,3 +665,18 @@ def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> Ou
                                 "claim_token", "updated_at"])  # fmt: skip
     logger.info("message %s review settled by %s: %s", row.pk, who, "sent" if was_sent else "planned again")
     return row
+
+
+def message_preview(*, case: Any, channel: str, purpose: str) -> str:
+    """The text a message would have for this case's borrower now (the collector's "send an SMS" preview)."""
+    template = (
+        MessageTemplate.objects.filter(purpose=purpose, channel=channel, is_active=True)
+        .filter(language__in=[case.borrower.language, "en"])
+        .order_by(Case(When(language=case.borrower.language, then=0), default=1))
+        .first()
+    )
+    if template is None:
+        return ""
+    oldest = Installment.objects.filter(loan_id=case.loan_id, paid_on__isnull=True).order_by("due_date").first()
+    row = OutboundMessage(borrower=case.borrower, loan=case.loan, case=case, channel=channel, purpose=purpose)
+    return render(template.body, _values(row, oldest))

@@ -127,3 +127,11 @@ def test_actions_need_the_case_to_be_visible_and_a_csrf_token(case):
     assert not CaseNote.objects.exists()
     assert act(Client(), case, "note", {"text": "x"}).status_code == 302  # anonymous: to the login page
     assert not CaseNote.objects.exists()
+
+
+def test_the_sms_preview_renders_the_template_for_this_borrower(client, case):
+    response = client.get(reverse("sms-preview", args=[case.pk]), {"purpose": "reminder"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert case.borrower.full_name in body and "USD 100.00" in body and "SMS part" in body
+    unknown = client.get(reverse("sms-preview", args=[case.pk]), {"purpose": "nonsense"})
+    assert "No active template" in unknown.content.decode()
