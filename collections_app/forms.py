@@ -26,6 +26,9 @@ class CallLogForm(forms.Form):
     outcome = forms.ChoiceField(label=_("What happened"), choices=[(o, o.replace("_", " ")) for o in CALL_OUTCOMES])
     debts_discussed = forms.BooleanField(label=_("The debt was discussed"), required=False)
     note = forms.CharField(label=_("Note"), max_length=2000, required=False, widget=forms.TextInput)
+    callback_at = forms.DateTimeField(
+        label=_("Call back at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
 
 
 class NoteForm(forms.Form):

@@ -274,6 +274,9 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     amount_overdue = models.DecimalField(_("amount overdue"), default=ZERO, **MONEY)
     grace_until = models.DateField(_("hardship grace until"), null=True, blank=True)
     last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
+    callback_at = models.DateTimeField(
+        _("call back at"), null=True, blank=True, help_text=_("When the borrower asked to be called back.")
+    )
     # Priority: the score and its parts (each 0..weight), recomputed by the sweep; the case page explains it.
     priority = models.PositiveSmallIntegerField(_("priority"), default=0, db_index=True)
     priority_dpd = models.PositiveSmallIntegerField(default=0)

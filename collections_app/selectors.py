@@ -101,6 +101,7 @@ def case_queue_for(
     bucket: str = "",
     language: str = "",
     promises_due: dt.date | None = None,
+    callbacks_due: dt.datetime | None = None,
 ) -> QuerySet[CollectionCase]:
     """Open cases the user may see, most urgent first. ``search`` matches a name, a phone number or a loan's
     external id; ``bucket`` is a days-past-due range; ``promises_due`` keeps cases with a promise due that day."""
@@ -117,6 +118,8 @@ def case_queue_for(
     if promises_due:
         due = PromiseToPay.objects.filter(case_id=OuterRef("pk"), status="open", promised_on=promises_due)
         cases = cases.filter(Exists(due))
+    if callbacks_due:
+        cases = cases.filter(callback_at__lte=callbacks_due)
     if search:
         digits = "".join(c for c in search if c.isdigit() or c == "+")
         match = Q(borrower__full_name__icontains=search) | Q(loan__external_id__iexact=search)

@@ -622,7 +622,14 @@ CALL_OUTCOMES = ["conversation", "no_answer", "voicemail", "busy", "failed"]
 
 
 def call_log(
-    *, case_id: int, actor: AbstractBaseUser, decision_id: int, outcome: str, debts_discussed: bool, note: str = ""
+    *,
+    case_id: int,
+    actor: AbstractBaseUser,
+    decision_id: int,
+    outcome: str,
+    debts_discussed: bool,
+    note: str = "",
+    callback_at: dt.datetime | None = None,
 ) -> Any:
     """The outcome of a call the gate allowed: the reservation becomes the real outcome; a conversation about the
     debt starts Reg F's quiet period for it (USF-09)."""
@@ -650,5 +657,6 @@ def call_log(
             decision_id=decision.pk,
             note=note,
         )
-        CollectionCase.objects.filter(pk=case_id).update(last_contact_at=event.at)
+        # A new call settles any callback the borrower asked for; a new request replaces it.
+        CollectionCase.objects.filter(pk=case_id).update(last_contact_at=event.at, callback_at=callback_at)
     return event

@@ -111,6 +111,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     language = request.GET.get("language", "")
     language = language if language in ("en", "zh-hans") else ""
     promises_today = request.GET.get("promises") == "today"
+    callbacks_due = request.GET.get("callbacks") == "due"
     search = request.GET.get("q", "").strip()[:100]
     now = timezone.now()
     cases = case_queue_for(
@@ -120,6 +121,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
         bucket=bucket,
         language=language,
         promises_due=now.date() if promises_today else None,
+        callbacks_due=now if callbacks_due else None,
     )
     page = Paginator(cases, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     chinese = (get_language() or "").startswith("zh")
@@ -132,6 +134,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
             "dpd": bucket,
             "language": language,
             "promises": "today" if promises_today else "",
+            "callbacks": "due" if callbacks_due else "",
             "q": search,
         },
         "stages": CaseState.choices,
@@ -210,7 +213,7 @@ def _call_log(request: HttpRequest, case: CollectionCase) -> str:
         raise InvalidRequest(_form_errors(form))
     data = form.cleaned_data
     call_log(case_id=case.pk, actor=request.user, decision_id=data["decision"], outcome=data["outcome"],
-             debts_discussed=data["debts_discussed"], note=data["note"])  # fmt: skip
+             debts_discussed=data["debts_discussed"], note=data["note"], callback_at=data["callback_at"])  # fmt: skip
     messages.success(request, _("Call logged."))
     return ""
 

@@ -187,3 +187,14 @@ def test_the_queue_says_whether_a_call_is_allowed_now(collector):
     by_pk = {case.pk: call for case, call in rows.items()}
     assert by_pk[day.pk].allowed and not by_pk[night.pk].allowed
     assert by_pk[night.pk].next_allowed_at is not None and by_pk[night.pk].reasons[0][0] == "USF-01"
+
+
+def test_callbacks_due_and_the_next_action(collector):
+    from django.utils import timezone
+
+    asked, _other = assigned_case(collector), assigned_case(collector)
+    CollectionCase.objects.filter(pk=asked.pk).update(callback_at=timezone.now() - dt.timedelta(minutes=5))
+    client = client_for(collector)
+    page = client.get(reverse("case-queue"), {"callbacks": "due"})
+    assert [c.pk for c in page.context["page"]] == [asked.pk]
+    assert "Call back" in page.content.decode()
