@@ -443,8 +443,15 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
         .iterator()
     ):
         denial_rules.update({r.get("rule", "?") for r in reasons or []})
+    series = []  # per date and currency: the share of active loans overdue and the amount overdue
+    for (as_of, currency), row in sorted(trend.items()):
+        loans = sum(snap.loans for snap in row.values())
+        late = sum(snap.loans for bucket, snap in row.items() if bucket != "current")
+        series.append({"as_of": as_of, "currency": currency, "rate": late / loans if loans else None,
+                       "overdue": sum(snap.overdue for snap in row.values())})  # fmt: skip
     return {
         "days": days,
+        "series": series,
         "trend": [
             {"as_of": d, "currency": c, "buckets": [(b, row.get(b)) for b in labels]} for (d, c), row in trend.items()
         ],

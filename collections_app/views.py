@@ -449,12 +449,20 @@ def _charts(numbers: dict) -> dict:
                 [(b, float(s.overdue), f"{s.overdue:,.0f} ({s.loans})") for b, s in row["buckets"] if s]
             )
             overdue_charts.append({"title": f"{row['currency']} · {row['as_of']}", "bars": bars, "height": height})
+    series_bars, series_height = _bars(
+        [
+            (f"{r['as_of']:%m-%d} {r['currency']}", r["rate"] or 0, f"{(r['rate'] or 0):.1%} · {r['overdue']:,.0f}")
+            for r in numbers["series"][-20:]
+        ]
+    )
     collector_bars, collector_height = _bars(
         [(r["collector"], r["per_day"], f"{r['per_day']:.1f}") for r in numbers["per_collector"][:15]]
     )
     denial_bars, denial_height = _bars([(rule, n, str(n)) for rule, n in numbers["denials"][:15]])
     return {
         "kpis": kpis,
+        "series_bars": series_bars,
+        "series_height": series_height,
         "overdue_charts": overdue_charts,
         "collector_bars": collector_bars,
         "collector_height": collector_height,
@@ -482,6 +490,10 @@ def _performance_csv(numbers: dict, days: int, team: object) -> HttpResponse:
         for bucket, snap in row["buckets"]:
             if snap is not None:
                 out.writerow([f"overdue_{row['currency']}", f"{row['as_of']} {bucket}", snap.overdue])
+    for row in numbers["series"]:
+        out.writerow(
+            [f"overdue_rate_{row['currency']}", row["as_of"], "" if row["rate"] is None else f"{row['rate']:.4f}"]
+        )
     for flow in numbers["flows"]:
         out.writerow([f"flow_rate_{flow['currency']}", f"{flow['from']}->{flow['to']}", f"{flow['rate']:.4f}"])
     for row in numbers["per_collector"]:

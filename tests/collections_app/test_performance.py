@@ -61,6 +61,8 @@ def test_the_rates_come_from_the_period_and_the_flow_rates_from_snapshots(world)
     assert flow["to"] == "31-60" and flow["rate"] == 0.3
     body = response.content.decode()
     assert "<svg" in body and "USF-01" in body and "casey" in body
+    series = response.context["series_bars"]
+    assert len(series) == 2 and all(value == 1.0 for _, value, _, _ in series)  # no "current" bucket in this data
 
 
 def test_csv_export_has_the_same_numbers(world):
