@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/col
 # broker that real workers use.
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format bench messages clean help
+.PHONY: run test lint format bench messages schema clean help
 
 help:
 	@echo "make run    - set up and run web + Celery worker + beat with demo data on http://127.0.0.1:$(PORT)"
@@ -64,6 +64,10 @@ lint: $(VENV)/.dev-installed
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The OpenAPI description, from the PostgreSQL settings (integer bounds in it depend on the database vendor).
+schema: $(VENV)/.dev-installed
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yml
 
 messages: $(VENV)/.dev-installed
 	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=staticfiles

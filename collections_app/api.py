@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import django_filters
+from django.contrib.auth.decorators import login_not_required
 from django.utils.translation import get_language
-from rest_framework import permissions, serializers
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
 
-from collections_app.roles import user_role
-from collections_app.selectors import borrower_get_for_user
+from collections_app.models import CaseState, CollectionCase, SweepRun
+from collections_app.roles import ADMIN, user_role
+from collections_app.selectors import borrower_get_for_user, cases_visible_to
+from collections_app.services import (
+    USER_TRANSITIONS,
+    CaseError,
+    InvalidRequest,
+    NotPermitted,
+    TransitionConflict,
+    available_transitions,
+    case_transition,
+)
+from collections_app.tasks import sweep_launch
 from compliance.services import ComplianceError, contact_check
+from notifications.models import Channel, MessageStatus, OutboundMessage
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Domain refusals as JSON: a transition that cannot proceed now is 409 with the reason, a role that may not is
+    403, a wrong value 400 with the field (DESIGN.md §8: one handler for the API)."""
+    if isinstance(exc, TransitionConflict):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, NotPermitted):
+        return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, InvalidRequest):
+        field = getattr(exc, "field", "") or "non_field_errors"
+        return Response({field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, CaseError | ComplianceError):
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)
 
 
 class HasRole(permissions.BasePermission):
@@ -41,6 +76,17 @@ class ComplianceCheckInput(StrictInput):
     automated = serializers.BooleanField(required=False, default=False)
 
 
+class ComplianceCheckOutput(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    outcome = serializers.ChoiceField(choices=["allow", "warn", "defer", "review", "deny"])
+    reasons = inline_serializer(
+        "CheckReason", {"rule": serializers.CharField(), "message": serializers.CharField()}, many=True
+    )
+    next_allowed_at = serializers.DateTimeField(allow_null=True)
+    decision_id = serializers.IntegerField()
+
+
+@extend_schema(request=ComplianceCheckInput, responses=ComplianceCheckOutput)
 class ComplianceCheckView(APIView):
     """POST /api/v1/compliance/check/ — may this contact happen (now, or at ``at``)? A dry run: nothing is
     reserved, but the decision is stored and its id returned."""
@@ -80,3 +126,143 @@ class ComplianceCheckView(APIView):
                 "decision_id": decision.pk,
             }
         )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------------------------------------------
+class CaseOut(serializers.ModelSerializer):
+    assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    available_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CollectionCase
+        fields = ["id", "loan", "borrower", "state", "days_past_due", "amount_overdue", "assigned_to", "priority",
+                  "opened_at", "opened_on", "stage_entered_on", "last_contact_at", "callback_at",
+                  "available_transitions"]  # fmt: skip
+
+    def get_available_transitions(self, case: CollectionCase) -> list[str]:
+        return available_transitions(case, self.context["request"].user)
+
+
+class CaseFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices)
+    min_dpd = django_filters.NumberFilter(field_name="days_past_due", lookup_expr="gte")
+    max_dpd = django_filters.NumberFilter(field_name="days_past_due", lookup_expr="lte")
+    assigned_to = django_filters.CharFilter(field_name="assigned_to__username")
+
+    class Meta:
+        model = CollectionCase
+        fields = ["state", "borrower", "loan", "assigned_to"]
+
+
+class TransitionIn(StrictInput):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    close_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+
+
+class CaseViewSet(viewsets.ReadOnlyModelViewSet):
+    """Collection cases the caller may see; ``available_transitions`` are those the caller may run now."""
+
+    permission_classes = [HasRole]
+    serializer_class = CaseOut
+    filterset_class = CaseFilter
+    ordering_fields = ["priority", "days_past_due", "amount_overdue", "opened_on", "id"]
+    ordering = ["-priority", "-days_past_due", "id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return cases_visible_to(self.request.user).select_related("assigned_to")
+
+    @extend_schema(
+        request=TransitionIn,
+        responses={200: CaseOut, 409: inline_serializer("Conflict", {"detail": serializers.CharField()})},
+    )
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    def transition(self, request: Request, pk: str | None = None, name: str = "") -> Response:
+        case = self.get_object()
+        if name not in USER_TRANSITIONS:
+            raise InvalidRequest(f"unknown transition {name!r}", field="name")
+        data = TransitionIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = case_transition(case_id=case.pk, name=name, actor=request.user, **data.validated_data)
+        return Response(CaseOut(case, context={"request": request}).data)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Messages (the outbox, read-only) and sweeps
+# ---------------------------------------------------------------------------------------------------------------
+class MessageOut(serializers.ModelSerializer):
+    class Meta:
+        model = OutboundMessage
+        fields = ["id", "case", "borrower", "loan", "channel", "purpose", "to", "planned_for", "status",
+                  "status_reason", "decision", "body", "provider", "provider_id", "provider_status", "error_code",
+                  "sent_at", "delivered_at", "created_at"]  # fmt: skip
+
+
+class MessageFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=MessageStatus.choices)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+
+    class Meta:
+        model = OutboundMessage
+        fields = ["case", "status", "channel", "borrower"]
+
+
+class MessageViewSet(viewsets.ReadOnlyModelViewSet):
+    """The outbox for the cases the caller may see."""
+
+    permission_classes = [HasRole]
+    serializer_class = MessageOut
+    filterset_class = MessageFilter
+    ordering_fields = ["planned_for", "id"]
+    ordering = ["-planned_for", "-id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        messages = OutboundMessage.objects.all()
+        if user_role(self.request.user) != ADMIN:
+            messages = messages.filter(case__in=cases_visible_to(self.request.user))
+        return messages
+
+
+class SweepIn(StrictInput):
+    as_of = serializers.DateField()
+    chunks = serializers.IntegerField(min_value=1, max_value=64, required=False)
+
+
+class SweepOut(serializers.ModelSerializer):
+    class Meta:
+        model = SweepRun
+        fields = ["id", "as_of", "chunks", "chunks_done", "counts", "started_at", "finished_at"]
+
+
+class SweepViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Admins: run the daily sweep for a date (202: the workers run it) and follow its runs."""
+
+    permission_classes = [HasRole]
+    serializer_class = SweepOut
+    queryset = SweepRun.objects.order_by("-id")
+
+    def check_permissions(self, request: Request) -> None:
+        super().check_permissions(request)
+        if user_role(request.user) != ADMIN:
+            raise PermissionDenied("Only admins run the sweep.")
+
+    @extend_schema(request=SweepIn, responses={202: SweepOut})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = SweepIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["as_of"] > dt.date.today() + dt.timedelta(days=1):
+            raise InvalidRequest("the sweep cannot run for a date in the future", field="as_of")
+        run = sweep_launch(as_of=data.validated_data["as_of"], chunks=data.validated_data.get("chunks"))
+        return Response(SweepOut(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ApiRouter(DefaultRouter):
+    """The API authenticates itself (token or session, DRF): its routes are exempt from the login-redirect
+    middleware that guards the pages."""
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        urls = super().get_urls()
+        for pattern in urls:
+            pattern.callback = login_not_required(pattern.callback)
+        return urls

@@ -4,10 +4,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from collections_app import api, views
 from compliance import api as compliance_api
 from notifications import webhooks
+
+router = api.ApiRouter()
+router.register("cases", api.CaseViewSet, basename="api-case")
+router.register("messages", api.MessageViewSet, basename="api-message")
+router.register("sweeps", api.SweepViewSet, basename="api-sweep")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -43,5 +49,8 @@ urlpatterns = [
     path("webhooks/twilio/message-status/", webhooks.message_status, name="twilio-message-status"),
     path("webhooks/twilio/call-status/", webhooks.call_status, name="twilio-call-status"),
     path("webhooks/twilio/inbound-sms/", webhooks.inbound_sms, name="twilio-inbound-sms"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+    path("api/docs/", login_not_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("admin/", admin.site.urls),
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -73,6 +74,10 @@ class MayLift(BasePermission):
         return request.method != "POST" or user_role(request.user) in (MANAGER, ADMIN)
 
 
+@extend_schema_view(
+    get=extend_schema(responses=RestrictionOut(many=True)),
+    post=extend_schema(request=RestrictionIn, responses={201: RestrictionOut}),
+)
 class BorrowerRestrictions(APIView):
     """GET: the borrower's restrictions (``?active=true`` for those in force). POST: record one."""
 
@@ -111,6 +116,7 @@ class BorrowerRestrictions(APIView):
         )
 
 
+@extend_schema(request=LiftIn, responses=RestrictionOut)
 class RestrictionLift(APIView):
     """POST with a ``reason``: lift the restriction (managers and admins)."""
 
@@ -171,6 +177,7 @@ class Contacts(generics.ListAPIView):
             rows = rows.filter(borrower_id=int(borrower))
         return rows
 
+    @extend_schema(request=ContactIn, responses={201: ContactOut})
     def post(self, request: Request) -> Response:
         data = ContactIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,0 +1,133 @@
+"""The REST API for cases, messages and sweeps, and its OpenAPI description."""
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from collections_app.models import CollectionCase, SweepRun
+from notifications.models import OutboundMessage
+from tests.factories import make_case, user_with_role
+
+pytestmark = pytest.mark.django_db
+
+
+def api_for(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+@pytest.fixture
+def collector():
+    return user_with_role("collector", "casey")
+
+
+def mine(collector, **fields):
+    case = make_case(**fields)
+    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
+    return CollectionCase.objects.get(pk=case.pk)
+
+
+def test_a_collector_lists_their_cases_by_priority_with_filters(collector):
+    low, high = mine(collector), mine(collector, state="formal_notice")
+    CollectionCase.objects.filter(pk=low.pk).update(priority=10, days_past_due=40)
+    CollectionCase.objects.filter(pk=high.pk).update(priority=80)
+    make_case()  # nobody's: not visible to the collector
+    client = api_for(collector)
+    body = client.get(reverse("api-case-list")).json()
+    assert body["count"] == 2 and [c["id"] for c in body["results"]] == [high.pk, low.pk]
+    assert body["results"][0]["assigned_to"] == "casey"
+    assert body["results"][0]["available_transitions"] == ["request_legal"]
+    assert [c["id"] for c in client.get(reverse("api-case-list"), {"state": "reminder"}).json()["results"]] == [low.pk]
+    assert [c["id"] for c in client.get(reverse("api-case-list"), {"min_dpd": 30}).json()["results"]] == [low.pk]
+    ordered = client.get(reverse("api-case-list"), {"ordering": "priority"}).json()["results"]
+    assert [c["id"] for c in ordered] == [low.pk, high.pk]
+
+
+def test_the_case_list_runs_a_fixed_number_of_queries(collector):
+    for _ in range(3):
+        mine(collector)
+    client = api_for(collector)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("api-case-list"))
+    for _ in range(10):
+        mine(collector)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(reverse("api-case-list")).json()["count"] == 13
+    assert len(many) == len(few)
+
+
+def test_transitions_answer_409_when_they_cannot_proceed_and_403_without_the_permission(collector):
+    case = mine(collector)
+    client = api_for(collector)
+    url = reverse("api-case-transition", args=[case.pk, "request_legal"])
+    conflict = client.post(url, {"reason": "no payment"}, format="json")
+    assert conflict.status_code == 409 and conflict.json()["detail"]
+    CollectionCase.objects.filter(pk=case.pk).update(state="formal_notice")
+    assert client.post(url, {}, format="json").status_code == 400
+    done = client.post(url, {"reason": "no payment after the notice"}, format="json")
+    assert done.status_code == 200 and done.json()["state"] == "legal_review"
+    approve = client.post(
+        reverse("api-case-transition", args=[case.pk, "approve_legal"]), {"reason": "x"}, format="json"
+    )
+    assert approve.status_code == 403
+    assert client.post(reverse("api-case-transition", args=[case.pk, "fly"]), {}, format="json").status_code == 400
+    assert client.post(url, {"reason": "x", "extra": 1}, format="json").status_code == 400
+
+
+def test_another_collectors_case_is_not_found(collector):
+    theirs = mine(user_with_role("collector", "jordan"))
+    assert api_for(collector).get(reverse("api-case-detail", args=[theirs.pk])).status_code == 404
+
+
+def test_messages_are_listed_for_visible_cases_and_filtered(collector):
+    case, other = mine(collector), make_case()
+    for n, (c, status) in enumerate([(case, "sent"), (case, "failed"), (other, "sent")]):
+        OutboundMessage.objects.create(idempotency_key=f"k{n}", borrower=c.borrower, loan=c.loan, case=c,
+                                       channel="sms", purpose="reminder", status=status,
+                                       planned_for=dt.datetime(2024, 2, 6, tzinfo=dt.UTC))  # fmt: skip
+    client = api_for(collector)
+    assert client.get(reverse("api-message-list")).json()["count"] == 2
+    failed = client.get(reverse("api-message-list"), {"status": "failed"}).json()
+    assert failed["count"] == 1 and failed["results"][0]["status"] == "failed"
+
+
+def test_only_admins_start_a_sweep_for_a_date(collector):
+    assert api_for(collector).post(reverse("api-sweep-list"), {"as_of": "2024-02-10"}, format="json").status_code == 403
+    admin = api_for(user_with_role("admin", "ada"))
+    assert admin.post(reverse("api-sweep-list"), {"as_of": "2999-01-01"}, format="json").status_code == 400
+    assert admin.post(reverse("api-sweep-list"), {"as_of": "10 Feb"}, format="json").status_code == 400
+    started = admin.post(reverse("api-sweep-list"), {"as_of": "2024-02-10", "chunks": 2}, format="json")
+    assert started.status_code == 202 and started.json()["chunks"] == 2
+    run = SweepRun.objects.get(pk=started.json()["id"])
+    assert run.as_of == dt.date(2024, 2, 10)
+    assert admin.get(reverse("api-sweep-detail", args=[run.pk])).json()["id"] == run.pk
+
+
+def test_the_schema_validates_and_the_docs_are_served_offline():
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+    client = APIClient()
+    schema = client.get(reverse("api-schema"))
+    assert schema.status_code == 200 and b"/api/v1/cases/" in schema.content
+    docs = client.get(reverse("api-docs"))
+    assert docs.status_code == 200 and b"drf_spectacular_sidecar" in docs.content  # local assets, no CDN
+
+
+def test_unauthenticated_requests_get_401():
+    assert APIClient().get(reverse("api-case-list")).status_code == 401
+
+
+def test_the_committed_openapi_description_is_current(tmp_path):
+    """docs/openapi.yml is what lenders' developers read: `make schema` refreshes it after an API change."""
+    from pathlib import Path
+
+    fresh = tmp_path / "openapi.yml"
+    call_command("spectacular", "--file", str(fresh))
+    committed = Path(__file__).resolve().parents[2] / "docs" / "openapi.yml"
+    assert committed.read_text() == fresh.read_text(), "run `make schema` and commit docs/openapi.yml"
