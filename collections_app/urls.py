@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from collections_app import api, views
 from compliance import api as compliance_api
+from loans import api as loans_api
 from notifications import webhooks
 
 router = api.ApiRouter()
@@ -45,6 +46,9 @@ urlpatterns = [
         login_not_required(compliance_api.RestrictionLift.as_view()),
         name="api-restriction-lift",
     ),
+    path("api/v1/payments/", login_not_required(loans_api.Payments.as_view()), name="api-payments"),
+    path("api/v1/payments/bulk/", login_not_required(loans_api.PaymentsBulk.as_view()), name="api-payments-bulk"),
+    path("api/v1/loans/bulk/", login_not_required(loans_api.LoansBulk.as_view()), name="api-loans-bulk"),
     path("api/v1/contacts/", login_not_required(compliance_api.Contacts.as_view()), name="api-contacts"),
     path("webhooks/twilio/message-status/", webhooks.message_status, name="twilio-message-status"),
     path("webhooks/twilio/call-status/", webhooks.call_status, name="twilio-call-status"),

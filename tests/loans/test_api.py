@@ -1,0 +1,109 @@
+"""Payments and bulk intake through the API: idempotent payments (201 then 200, 409 on a conflicting reference),
+bulk loans and payments all-or-nothing with row errors, roles."""
+
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from collections_app.models import CollectionCase
+from loans.models import Borrower, Loan, Payment
+from tests.factories import ProductFactory, make_case, user_with_role
+
+pytestmark = pytest.mark.django_db
+
+
+def api_for(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+def bulk_loan(n, **loan):
+    return {
+        "borrower": {
+            "external_id": f"B{n}",
+            "full_name": f"Pat Doe {n}",
+            "language": "en",
+            "address": {"line1": "1 Main St", "city": "Boston", "region": "MA", "postal_code": "02118",
+                        "country": "US"},
+            "phones": [{"number": "+16175550123", "kind": "mobile", "sms_consent": True}],
+        },
+        "loan": {"external_id": f"L{n}", "product": "us-test", "principal": "1200.00", "currency": "USD",
+                 "disbursed_on": "2026-01-01", "annual_rate": "12", "term_months": 12, "first_due_date": "2026-02-01",
+                 **loan},
+    }  # fmt: skip
+
+
+def test_a_payment_posted_twice_is_recorded_once():
+    collector = user_with_role("collector", "casey")
+    case = make_case()
+    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
+    client = api_for(collector)
+    body = {"loan": case.loan_id, "amount": "60.00", "received_at": "2024-02-12T10:00:00+00:00", "reference": "PAY-1"}
+    first = client.post(reverse("api-payments"), body, format="json")
+    assert first.status_code == 201, first.content
+    again = client.post(reverse("api-payments"), body, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    conflict = client.post(reverse("api-payments"), {**body, "amount": "70.00"}, format="json")
+    assert conflict.status_code == 409 and "reference" in conflict.json()
+    assert Payment.objects.count() == 1
+    listed = client.get(reverse("api-payments"), {"loan": case.loan_id}).json()
+    assert listed["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"amount": 60.5}, "amount"), ({"received_at": "2024-02-12T10:00:00"}, "received_at"), ({"x": 1}, "x")],
+)
+def test_bad_payments_get_field_errors(change, field):
+    admin = user_with_role("admin", "ada")
+    case = make_case()
+    body = {"loan": case.loan_id, "amount": "60.00", "received_at": "2024-02-12T10:00:00+00:00", "reference": "P"}
+    response = api_for(admin).post(reverse("api-payments"), {**body, **change}, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not Payment.objects.exists()
+
+
+def test_a_collector_cannot_pay_into_a_loan_they_do_not_see():
+    case = make_case()
+    response = api_for(user_with_role("collector", "casey")).post(
+        reverse("api-payments"),
+        {"loan": case.loan_id, "amount": "1.00", "received_at": "2024-02-12T10:00:00Z", "reference": "P"},
+        format="json",
+    )
+    assert response.status_code == 400 and "loan" in response.json()
+
+
+def test_bulk_loans_are_all_or_nothing_with_row_errors():
+    ProductFactory()
+    client = api_for(user_with_role("admin", "ada"))
+    bad = client.post(reverse("api-loans-bulk"), [bulk_loan(1), bulk_loan(2, principal="-5")], format="json")
+    assert bad.status_code == 400
+    (error,) = bad.json()["errors"]
+    assert error["row"] == 2 and "principal" in error["field"]
+    assert not Loan.objects.exists() and not Borrower.objects.exists()
+    good = client.post(reverse("api-loans-bulk"), [bulk_loan(1), bulk_loan(2)], format="json")
+    assert good.status_code == 201 and good.json()["rows"] == 2
+    assert Loan.objects.count() == 2 and Loan.objects.get(external_id="L1").installments.count() == 12
+    again = client.post(reverse("api-loans-bulk"), [bulk_loan(1)], format="json")
+    assert again.status_code == 201 and Loan.objects.count() == 2  # re-sending changes nothing
+
+
+def test_bulk_payments_and_the_limits():
+    ProductFactory()
+    client = api_for(user_with_role("admin", "ada"))
+    client.post(reverse("api-loans-bulk"), [bulk_loan(1)], format="json")
+    rows = [{"loan": "L1", "amount": "100.00", "received_at": "2026-02-01T09:00:00Z", "reference": f"R{i}"}
+            for i in range(3)]  # fmt: skip
+    assert client.post(reverse("api-payments-bulk"), rows, format="json").status_code == 201
+    assert Payment.objects.count() == 3
+    missing = client.post(reverse("api-payments-bulk"), [{**rows[0], "loan": "NOPE", "reference": "Z"}], format="json")
+    assert missing.status_code == 400 and missing.json()["errors"][0]["row"] == 1
+    assert client.post(reverse("api-payments-bulk"), {"loan": "L1"}, format="json").status_code == 400
+    assert client.post(reverse("api-payments-bulk"), [rows[0]] * 10_001, format="json").status_code == 400
+
+
+def test_collectors_may_not_use_bulk_intake():
+    client = api_for(user_with_role("collector", "casey"))
+    assert client.post(reverse("api-loans-bulk"), [bulk_loan(1)], format="json").status_code == 403
