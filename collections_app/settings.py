@@ -334,6 +334,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ContactChannelEnum": ["call", "sms", "email", "letter", "visit"],
         "MessageChannelEnum": "notifications.models.Channel",
+        # Four kinds of "kind": phones, e-mail addresses, restrictions, holds.
+        "PhoneKindEnum": "loans.models.PhoneKind",
+        "EmailKindEnum": "loans.models.EmailKind",
+        "RestrictionKindEnum": "compliance.models.RestrictionKind",
+        "HoldKindEnum": "collections_app.models.HoldKind",
     },
 }
 

@@ -15,6 +15,8 @@ router = api.ApiRouter()
 router.register("cases", api.CaseViewSet, basename="api-case")
 router.register("messages", api.MessageViewSet, basename="api-message")
 router.register("sweeps", api.SweepViewSet, basename="api-sweep")
+router.register("borrowers", loans_api.BorrowerViewSet, basename="api-borrower")
+router.register("loans", loans_api.LoanViewSet, basename="api-loan")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import generics, serializers, status
+from rest_framework import generics, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,10 +16,12 @@ from rest_framework.views import APIView
 from collections_app.api import HasRole, StrictInput
 from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import cases_visible_to
+from compliance.engine import applicable
+from compliance.services import profiles_current
 from loans.intake import ImportSummary, IntakeRejected, loans_import, payments_import
-from loans.models import Loan, Payment, PaymentSource
-from loans.serializers import AwareDateTimeField, MoneyField
-from loans.services import PaymentConflict, payment_record
+from loans.models import Borrower, EmailAddress, Installment, Loan, Payment, PaymentSource, PhoneNumber
+from loans.serializers import AwareDateTimeField, BorrowerInputSerializer, MoneyField
+from loans.services import PaymentConflict, borrower_save, payment_record
 
 BULK_LIMIT = 10_000
 
@@ -128,3 +131,140 @@ class PaymentsBulk(_Bulk):
                    responses=BULK_RESPONSES)  # fmt: skip
     def post(self, request: Request) -> Response:
         return self.run(request, payments_import, source=PaymentSource.API)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Borrowers and loans
+# ---------------------------------------------------------------------------------------------------------------
+class AddressOut(serializers.Serializer):
+    line1 = serializers.CharField(source="address_line1")
+    line2 = serializers.CharField(source="address_line2")
+    city = serializers.CharField()
+    region = serializers.CharField()
+    postal_code = serializers.CharField()
+    country = serializers.CharField()
+
+
+class PhoneOut(serializers.ModelSerializer):
+    number = serializers.CharField()
+
+    class Meta:
+        model = PhoneNumber
+        fields = ["number", "kind", "sms_consent", "autodial_consent"]
+
+
+class EmailOut(serializers.ModelSerializer):
+    class Meta:
+        model = EmailAddress
+        fields = ["address", "kind"]
+
+
+class BorrowerOut(serializers.ModelSerializer):
+    address = AddressOut(source="*")
+    phones = PhoneOut(many=True)
+    emails = EmailOut(many=True)
+    national_id = serializers.CharField(source="national_id_masked", help_text="Masked.")
+    jurisdictions = serializers.SerializerMethodField(help_text="Codes of the jurisdiction profiles that apply.")
+
+    class Meta:
+        model = Borrower
+        fields = ["id", "external_id", "full_name", "language", "national_id", "address", "phones", "emails",
+                  "timezone", "time_zones", "jurisdictions"]  # fmt: skip
+        read_only_fields = ["time_zones"]
+
+    def get_jurisdictions(self, borrower: Borrower) -> list[str]:
+        return [p.code for p in applicable(self.context["profiles"], borrower.country, borrower.region)]
+
+
+class BorrowerIn(BorrowerInputSerializer):
+    external_id = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+def borrowers_visible_to(user: Any) -> Any:
+    borrowers = Borrower.objects.all()
+    if user_role(user) != ADMIN:
+        borrowers = borrowers.filter(pk__in=cases_visible_to(user).values("borrower_id"))
+    return borrowers
+
+
+class BorrowerViewSet(viewsets.ModelViewSet):
+    """Borrowers the caller may see. Admins and managers create them (``external_id`` unique when given) and
+    update them; phones and e-mail addresses sent are added or updated, none is removed by omission."""
+
+    permission_classes = [HasRole]
+    serializer_class = BorrowerOut
+    filterset_fields = ["external_id", "country", "language"]
+    ordering_fields = ["id", "full_name"]
+    ordering = ["id"]
+    http_method_names = ["get", "post", "put", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return borrowers_visible_to(self.request.user).prefetch_related("phones", "emails")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "profiles": profiles_current()}
+
+    def _write(self, request: Request, borrower: Borrower | None) -> Response:
+        if user_role(request.user) not in (ADMIN, MANAGER):
+            raise PermissionDenied("Admins and managers change borrowers.")
+        data = BorrowerIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        external_id = data.validated_data["external_id"]
+        taken = Borrower.objects.filter(external_id=external_id).exclude(pk=getattr(borrower, "pk", None))
+        if external_id and taken.exists():
+            raise serializers.ValidationError({"external_id": ["Another borrower has this external id."]})
+        saved = borrower_save(borrower=borrower, data=data.validated_data)
+        fresh = self.get_queryset().filter(pk=saved.pk).first() or Borrower.objects.get(pk=saved.pk)
+        return Response(
+            BorrowerOut(fresh, context=self.get_serializer_context()).data,
+            status=status.HTTP_200_OK if borrower else status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=BorrowerIn, responses={201: BorrowerOut})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._write(request, None)
+
+    @extend_schema(request=BorrowerIn, responses=BorrowerOut)
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._write(request, self.get_object())
+
+
+class InstallmentOut(serializers.ModelSerializer):
+    amount_due = serializers.SerializerMethodField()
+    amount_paid = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Installment
+        fields = ["number", "due_date", "amount_due", "amount_paid", "paid_on"]
+
+    def get_amount_due(self, i: Installment) -> str:
+        return str(i.principal_due + i.interest_due + i.fee_due)
+
+    def get_amount_paid(self, i: Installment) -> str:
+        return str(i.opening_paid + i.principal_paid + i.interest_paid + i.fee_paid)
+
+
+class LoanOut(serializers.ModelSerializer):
+    product = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    installments = InstallmentOut(many=True)
+
+    class Meta:
+        model = Loan
+        fields = ["id", "external_id", "borrower", "product", "principal", "currency", "disbursed_on", "annual_rate",
+                  "term_months", "installments", "days_past_due", "amount_overdue", "outstanding_balance",
+                  "status"]  # fmt: skip
+
+
+class LoanViewSet(viewsets.ReadOnlyModelViewSet):
+    """Loans the caller may see, with their schedules and the balances the sweep keeps current. Loans are created
+    through ``loans/bulk/`` (one row or many)."""
+
+    permission_classes = [HasRole]
+    serializer_class = LoanOut
+    filterset_fields = ["borrower", "external_id", "status", "currency"]
+    ordering_fields = ["id", "days_past_due", "amount_overdue", "disbursed_on"]
+    ordering = ["id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        installments = Prefetch("installments", queryset=Installment.objects.order_by("number"))
+        return loans_visible_to(self.request.user).select_related("product").prefetch_related(installments)

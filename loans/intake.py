@@ -449,19 +449,7 @@ def _upsert_borrowers(rows: list[dict[str, Any]], summary: ImportSummary) -> dic
     ]
     to_create, to_update = [], []
     for external_id, row in unique.items():
-        values = {
-            "full_name": row["full_name"],
-            "language": row["language"],
-            "national_id_masked": national_id_mask(row["national_id"]) if row["national_id"] else "",
-            "national_id_hash": national_id_hash(row["national_id"]) if row["national_id"] else "",
-            "address_line1": row["address"]["line1"],
-            "address_line2": row["address"]["line2"],
-            "city": row["address"]["city"],
-            "region": row["address"]["region"],
-            "postal_code": row["address"]["postal_code"],
-            "country": row["address"]["country"],
-            "timezone": row["timezone"],
-        }
+        values = borrower_values(row)
         borrower = stored.get(external_id)
         if borrower is None:
             to_create.append(Borrower(external_id=external_id, **values))
@@ -476,14 +464,33 @@ def _upsert_borrowers(rows: list[dict[str, Any]], summary: ImportSummary) -> dic
     summary.count("created", "borrowers", len(to_create))
     summary.count("updated", "borrowers", len(to_update))
     by_id = {**stored, **{b.external_id: b for b in to_create}}
-    _upsert_contact_points(unique, by_id, summary)
+    contact_points_upsert(unique, by_id, summary)
     borrowers_refresh_time_zones(borrower_ids=[b.pk for b in by_id.values()])
     return by_id
 
 
-def _upsert_contact_points(
+def borrower_values(row: dict[str, Any]) -> dict[str, Any]:
+    """The borrower's stored fields from a validated borrower (``BorrowerInputSerializer``): the national id only
+    masked and hashed."""
+    return {
+        "full_name": row["full_name"],
+        "language": row["language"],
+        "national_id_masked": national_id_mask(row["national_id"]) if row["national_id"] else "",
+        "national_id_hash": national_id_hash(row["national_id"]) if row["national_id"] else "",
+        "address_line1": row["address"]["line1"],
+        "address_line2": row["address"]["line2"],
+        "city": row["address"]["city"],
+        "region": row["address"]["region"],
+        "postal_code": row["address"]["postal_code"],
+        "country": row["address"]["country"],
+        "timezone": row["timezone"],
+    }
+
+
+def contact_points_upsert(
     rows: dict[str, dict[str, Any]], borrowers: dict[str, Borrower], summary: ImportSummary
 ) -> None:
+    """Add new phones and e-mail addresses, update changed ones (rows and borrowers by the same key)."""
     ids = [b.pk for b in borrowers.values()]
     phones = {(p.borrower_id, str(p.number)): p for p in PhoneNumber.objects.filter(borrower_id__in=ids)}
     emails = {(e.borrower_id, e.address): e for e in EmailAddress.objects.filter(borrower_id__in=ids)}

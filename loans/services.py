@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -275,3 +276,22 @@ def loan_waive_fees(*, loan_id: int, amount: Decimal) -> Decimal:
         loans_reallocate(loan_ids=[loan.pk])
         loans_refresh_balances(as_of=product_today(loan.product), loan_ids=[loan.pk])
     return amount - left
+
+
+def borrower_save(*, borrower: Borrower | None, data: dict[str, Any]) -> Borrower:
+    """Create a borrower, or update one, from validated input (``BorrowerInputSerializer``): fields, phones and
+    e-mail addresses (added or updated; none removed by omission), then the candidate time zones."""
+    from loans.intake import ImportSummary, borrower_values, contact_points_upsert
+
+    with transaction.atomic():
+        values = borrower_values(data)
+        if borrower is None:
+            borrower = Borrower.objects.create(external_id=data.get("external_id"), **values)
+        else:
+            for key, value in values.items():
+                setattr(borrower, key, value)
+            borrower.external_id = data.get("external_id") or borrower.external_id
+            borrower.save()
+        contact_points_upsert({"row": data}, {"row": borrower}, ImportSummary())
+        borrowers_refresh_time_zones(borrower_ids=[borrower.pk])
+    return borrower

@@ -107,3 +107,71 @@ def test_bulk_payments_and_the_limits():
 def test_collectors_may_not_use_bulk_intake():
     client = api_for(user_with_role("collector", "casey"))
     assert client.post(reverse("api-loans-bulk"), [bulk_loan(1)], format="json").status_code == 403
+
+
+def borrower_body(**changes):
+    body = {
+        "external_id": "CRM-1",
+        "full_name": "Pat Doe",
+        "language": "en",
+        "national_id": "900-70-1234",
+        "address": {"line1": "1 Main St", "city": "Boston", "region": "MA", "postal_code": "02118", "country": "US"},
+        "phones": [{"number": "+16175550123", "kind": "mobile", "sms_consent": True, "autodial_consent": False}],
+        "emails": [{"address": "pat@example.com", "kind": "personal"}],
+    }
+    return {**body, **changes}
+
+
+def test_a_manager_creates_and_updates_a_borrower_and_reads_the_derived_fields():
+    client = api_for(user_with_role("admin", "ada"))
+    created = client.post(reverse("api-borrower-list"), borrower_body(), format="json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["national_id"].endswith("1234") and "900-70" not in body["national_id"]
+    assert body["time_zones"] == ["America/New_York"]
+    assert body["jurisdictions"] == ["US_FED_REGF", "US_MA_STRICT"]
+    assert body["phones"][0]["number"] == "+16175550123"
+    moved = client.put(
+        reverse("api-borrower-detail", args=[body["id"]]),
+        borrower_body(address={"line1": "9 Pine", "city": "Austin", "region": "TX", "country": "US"},
+                      timezone="America/Chicago"),
+        format="json",
+    )  # fmt: skip
+    assert moved.status_code == 200
+    assert moved.json()["jurisdictions"] == ["US_FED_REGF"] and moved.json()["time_zones"] == ["America/Chicago"]
+    duplicate = client.post(reverse("api-borrower-list"), borrower_body(), format="json")
+    assert duplicate.status_code == 400 and "external_id" in duplicate.json()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"language": "fr"}, "language"),
+        ({"address": {"country": "USA"}}, "address"),
+        ({"phones": [{"number": "617"}]}, "phones"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"nickname": "P"}, "nickname"),
+    ],
+)
+def test_bad_borrowers_get_field_errors(change, field):
+    client = api_for(user_with_role("admin", "ada"))
+    response = client.post(reverse("api-borrower-list"), borrower_body(**change), format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not Borrower.objects.exists()
+
+
+def test_collectors_read_only_their_borrowers_and_loans_and_cannot_write():
+    collector = user_with_role("collector", "casey")
+    case = make_case()
+    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
+    other = make_case()
+    client = api_for(collector)
+    assert [b["id"] for b in client.get(reverse("api-borrower-list")).json()["results"]] == [case.borrower_id]
+    assert client.get(reverse("api-borrower-detail", args=[other.borrower_id])).status_code == 404
+    assert client.post(reverse("api-borrower-list"), borrower_body(), format="json").status_code == 403
+    loans = client.get(reverse("api-loan-list")).json()["results"]
+    assert [loan["id"] for loan in loans] == [case.loan_id]
+    (loan,) = loans
+    assert loan["installments"][0] == {"number": 1, "due_date": "2024-02-01", "amount_due": "100.00",
+                                       "amount_paid": "0.00", "paid_on": None}  # fmt: skip
+    assert loan["days_past_due"] == 10 and loan["amount_overdue"] == "100.00" and loan["product"] == "us-test"
