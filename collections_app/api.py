@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import django_filters
@@ -18,7 +19,16 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from collections_app.models import CaseState, CollectionCase, SweepRun
+from collections_app.models import (
+    CaseNote,
+    CaseState,
+    CollectionCase,
+    FieldVisit,
+    Frequency,
+    PaymentPlan,
+    PromiseToPay,
+    SweepRun,
+)
 from collections_app.roles import ADMIN, user_role
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
 from collections_app.services import (
@@ -29,6 +39,10 @@ from collections_app.services import (
     TransitionConflict,
     available_transitions,
     case_transition,
+    note_add,
+    plan_propose,
+    promise_record,
+    visit_schedule,
 )
 from collections_app.tasks import sweep_launch
 from compliance.services import ComplianceError, contact_check
@@ -186,6 +200,103 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         case = case_transition(case_id=case.pk, name=name, actor=request.user, **data.validated_data)
         return Response(CaseOut(case, context={"request": request}).data)
+
+
+# Nested under a case: promises, payment plans, notes, visits (list and create, through the services).
+class PromiseOut(serializers.ModelSerializer):
+    class Meta:
+        model = PromiseToPay
+        fields = ["id", "amount", "promised_on", "status", "paid_amount", "note", "created_at"]
+
+
+class PromiseIn(StrictInput):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    promised_on = serializers.DateField()
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class PlanOut(serializers.ModelSerializer):
+    class Meta:
+        model = PaymentPlan
+        fields = ["id", "status", "total_amount", "down_payment", "waived_amount", "frequency", "starts_on",
+                  "paid_amount", "created_at"]  # fmt: skip
+
+
+class PlanIn(StrictInput):
+    down_payment = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+    count = serializers.IntegerField(min_value=1, max_value=60)
+    frequency = serializers.ChoiceField(choices=Frequency.choices)
+    starts_on = serializers.DateField()
+    waive = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
+
+
+class NoteOut(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = CaseNote
+        fields = ["id", "text", "author", "created_at"]
+
+
+class NoteIn(StrictInput):
+    text = serializers.CharField(max_length=5000)
+
+
+class VisitOut(serializers.ModelSerializer):
+    collectors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = FieldVisit
+        fields = ["id", "address", "collectors", "window_start", "window_end", "status", "outcome", "visited_at",
+                  "decision"]  # fmt: skip
+
+
+class VisitIn(StrictInput):
+    address = serializers.CharField(max_length=500)
+    collectors = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=5)
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+
+
+def _nested(name: str, out: type[serializers.Serializer], given: type[serializers.Serializer], write: Any) -> Any:
+    """A list-and-create action for records under a case (``cases/{id}/<name>/``)."""
+
+    def handler(self: CaseViewSet, request: Request, pk: str | None = None) -> Response:
+        case = self.get_object()
+        if request.method == "GET":
+            return Response(out(getattr(case, RELATED[name]).order_by("-id"), many=True).data)
+        data = given(data=request.data)
+        data.is_valid(raise_exception=True)
+        record = write(case=case, actor=request.user, **data.validated_data)
+        return Response(out(record).data, status=status.HTTP_201_CREATED)
+
+    # The router dispatches by the function's name, so it is set before the decorators read it.
+    handler.__name__ = handler.__qualname__ = name.replace("-", "_")
+    handler = action(detail=True, methods=["get", "post"], url_path=name, url_name=name)(handler)
+    handler = extend_schema(methods=["POST"], request=given, responses={201: out})(handler)
+    return extend_schema(methods=["GET"], responses=out(many=True))(handler)
+
+
+def _visit(*, case: CollectionCase, actor: Any, collectors: list[str], **fields: Any) -> FieldVisit:
+    from django.contrib.auth import get_user_model
+
+    people = list(get_user_model().objects.filter(username__in=collectors, is_active=True))
+    if len(people) != len(set(collectors)):
+        raise InvalidRequest("unknown or inactive collector", field="collectors")
+    return visit_schedule(case_id=case.pk, actor=actor, collectors=people, **fields)
+
+
+RELATED = {"promises": "promises", "payment-plans": "plans", "notes": "notes", "visits": "visits"}
+CaseViewSet.promises = _nested(
+    "promises", PromiseOut, PromiseIn, lambda case, actor, **f: promise_record(case_id=case.pk, actor=actor, **f)
+)
+CaseViewSet.payment_plans = _nested(
+    "payment-plans", PlanOut, PlanIn, lambda case, actor, **f: plan_propose(case_id=case.pk, actor=actor, **f)
+)
+CaseViewSet.notes = _nested(
+    "notes", NoteOut, NoteIn, lambda case, actor, **f: note_add(case_id=case.pk, actor=actor, **f)
+)
+CaseViewSet.visits = _nested("visits", VisitOut, VisitIn, _visit)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -131,3 +131,31 @@ def test_the_committed_openapi_description_is_current(tmp_path):
     call_command("spectacular", "--file", str(fresh))
     committed = Path(__file__).resolve().parents[2] / "docs" / "openapi.yml"
     assert committed.read_text() == fresh.read_text(), "run `make schema` and commit docs/openapi.yml"
+
+
+def test_promises_plans_notes_and_visits_under_a_case(collector):
+    import time_machine
+
+    case = mine(collector)
+    client = api_for(collector)
+    with time_machine.travel(dt.datetime(2024, 2, 12, 15, tzinfo=dt.UTC), tick=False):
+        promise = client.post(reverse("api-case-promises", args=[case.pk]),
+                              {"amount": "100.00", "promised_on": "2024-02-15"}, format="json")  # fmt: skip
+        assert promise.status_code == 201, promise.content
+        assert client.get(reverse("api-case-promises", args=[case.pk])).json()[0]["status"] == "open"
+        late = client.post(reverse("api-case-promises", args=[case.pk]),
+                           {"amount": "100.00", "promised_on": "2024-02-14"}, format="json")  # fmt: skip
+        assert late.status_code == 409  # the case is in promise_to_pay already
+    note = client.post(reverse("api-case-notes", args=[case.pk]), {"text": "asked for a plan"}, format="json")
+    assert note.status_code == 201 and note.json()["author"] == "casey"
+    assert client.post(reverse("api-case-notes", args=[case.pk]), {"text": ""}, format="json").status_code == 400
+    other = mine(collector)
+    plan = client.post(reverse("api-case-payment-plans", args=[other.pk]),
+                       {"down_payment": "20.00", "count": 4, "frequency": "monthly", "starts_on": "2026-12-15"},
+                       format="json")  # fmt: skip
+    assert plan.status_code == 201, plan.content
+    assert client.get(reverse("api-case-payment-plans", args=[other.pk])).json()[0]["id"] == plan.json()["id"]
+    visit = client.post(reverse("api-case-visits", args=[other.pk]),
+                        {"address": "1 Main St", "collectors": ["nobody"], "window_start": "2026-12-15T15:00:00Z",
+                         "window_end": "2026-12-15T17:00:00Z"}, format="json")  # fmt: skip
+    assert visit.status_code == 400 and "collectors" in visit.json()
