@@ -146,7 +146,7 @@ class ComplianceCheckView(APIView):
 # Cases
 # ---------------------------------------------------------------------------------------------------------------
 class CaseOut(serializers.ModelSerializer):
-    assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     available_transitions = serializers.SerializerMethodField()
 
     class Meta:
@@ -272,7 +272,8 @@ def _nested(name: str, out: type[serializers.Serializer], given: type[serializer
 
     # The router dispatches by the function's name, so it is set before the decorators read it.
     handler.__name__ = handler.__qualname__ = name.replace("-", "_")
-    handler = action(detail=True, methods=["get", "post"], url_path=name, url_name=name)(handler)
+    # The records of one case are few: a plain list, not a page.
+    handler = action(detail=True, methods=["get", "post"], url_path=name, url_name=name, pagination_class=None)(handler)
     handler = extend_schema(methods=["POST"], request=given, responses={201: out})(handler)
     return extend_schema(methods=["GET"], responses=out(many=True))(handler)
 
