@@ -89,6 +89,9 @@ def prepare() -> list[int]:
 
 def signed_in(base: str, username: str) -> requests.Session:
     session = requests.Session()
+    if username.startswith("token:"):  # the API: a token, as lenders' systems call it
+        session.headers["Authorization"] = f"Token {username.removeprefix('token:')}"
+        return session
     page = session.get(f"{base}/accounts/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     answer = session.post(
@@ -109,7 +112,7 @@ def load(base: str, username: str, paths: list[str], requests_total: int = 200, 
     def worker() -> None:
         session = signed_in(base, username)
         for path in paths[:3]:
-            session.get(base + path)  # warm up
+            session.get(base + path)  # warm up (and fail early on a bad login)
         for n in counter:
             started = time.perf_counter()
             response = session.get(base + paths[n % len(paths)])
@@ -134,7 +137,10 @@ def bare_sql(username: str, path: str) -> float:
     from django.test.utils import CaptureQueriesContext
 
     client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
+    if username.startswith("token:"):
+        client.defaults["HTTP_AUTHORIZATION"] = f"Token {username.removeprefix('token:')}"
+    else:
+        client.force_login(get_user_model().objects.get(username=username))
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(path).status_code == 200
     statements = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
@@ -185,7 +191,16 @@ def main() -> None:
             except requests.ConnectionError:
                 assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
                 time.sleep(0.2)
+        from django.contrib.auth import get_user_model
+        from rest_framework.authtoken.models import Token
+
+        token = Token.objects.get_or_create(user=get_user_model().objects.get(username="bench-admin"))[0].key
         pages = [
+            (
+                "API case list (100,000 open cases, filtered, by priority)",
+                f"token:{token}",
+                ["/api/v1/cases/?state=reminder&state=formal_notice&ordering=-priority"],
+            ),
             ("collector queue", "bench.collector", ["/cases/"]),
             ("admin queue (all open cases)", "bench-admin", ["/cases/"]),
             ("case page", "bench-admin", [f"/cases/{pk}/" for pk in random.Random(7).sample(case_ids, 50)]),
@@ -194,9 +209,10 @@ def main() -> None:
             times = load(base, user, paths)
             sql, queries = bare_sql(user, paths[0])
             p50, p95 = statistics.median(times), times[int(len(times) * 0.95)]
+            target = 100 if label.startswith("API") else 150
             print(
-                f"{label}: p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(times)} requests (target p95 ≤ 150 ms: "
-                f"{'met' if p95 <= 150 else 'NOT met'}); bare SQL {sql:.0f} ms in {queries} queries"
+                f"{label}: p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(times)} requests (target p95 ≤ {target} ms: "
+                f"{'met' if p95 <= target else 'NOT met'}); bare SQL {sql:.0f} ms in {queries} queries"
             )
     finally:
         server.terminate()

@@ -160,7 +160,8 @@ class CaseOut(serializers.ModelSerializer):
 
 
 class CaseFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices)
+    # distinct=False: no join can repeat a row here, and DISTINCT over every column would cost a sort per page.
+    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices, distinct=False)
     min_dpd = django_filters.NumberFilter(field_name="days_past_due", lookup_expr="gte")
     max_dpd = django_filters.NumberFilter(field_name="days_past_due", lookup_expr="lte")
     assigned_to = django_filters.CharFilter(field_name="assigned_to__username")
@@ -312,7 +313,7 @@ class MessageOut(serializers.ModelSerializer):
 
 
 class MessageFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=MessageStatus.choices)
+    status = django_filters.MultipleChoiceFilter(choices=MessageStatus.choices, distinct=False)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
 
     class Meta:
