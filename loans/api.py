@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import generics, serializers, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,9 +19,18 @@ from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import cases_visible_to
 from compliance.engine import applicable
 from compliance.services import profiles_current
-from loans.intake import ImportSummary, IntakeRejected, loans_import, payments_import
-from loans.models import Borrower, EmailAddress, Installment, Loan, Payment, PaymentSource, PhoneNumber
-from loans.serializers import AwareDateTimeField, BorrowerInputSerializer, MoneyField
+from loans.intake import ImportSummary, IntakeRejected, loans_import, loans_write, payments_import
+from loans.models import (
+    Borrower,
+    EmailAddress,
+    Installment,
+    Loan,
+    LoanProduct,
+    Payment,
+    PaymentSource,
+    PhoneNumber,
+)
+from loans.serializers import AwareDateTimeField, BorrowerInputSerializer, LoanInputSerializer, MoneyField
 from loans.services import PaymentConflict, borrower_save, payment_record
 
 BULK_LIMIT = 10_000
@@ -241,7 +251,8 @@ class InstallmentOut(serializers.ModelSerializer):
         return str(i.principal_due + i.interest_due + i.fee_due)
 
     def get_amount_paid(self, i: Installment) -> str:
-        return str(i.opening_paid + i.principal_paid + i.interest_paid + i.fee_paid)
+        # The component amounts include what was paid before intake (the waterfall allocates it too).
+        return str(i.principal_paid + i.interest_paid + i.fee_paid)
 
 
 class LoanOut(serializers.ModelSerializer):
@@ -255,9 +266,14 @@ class LoanOut(serializers.ModelSerializer):
                   "status"]  # fmt: skip
 
 
-class LoanViewSet(viewsets.ReadOnlyModelViewSet):
-    """Loans the caller may see, with their schedules and the balances the sweep keeps current. Loans are created
-    through ``loans/bulk/`` (one row or many)."""
+class LoanIn(LoanInputSerializer):
+    borrower = serializers.IntegerField(min_value=1)
+
+
+class LoanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Loans the caller may see, with their schedules and the balances the sweep keeps current. Admins and managers
+    create one for an existing borrower (``POST``: installments given, or generated from ``annual_rate``,
+    ``term_months`` and ``first_due_date``); ``loans/bulk/`` takes many, with their borrowers."""
 
     permission_classes = [HasRole]
     serializer_class = LoanOut
@@ -268,3 +284,27 @@ class LoanViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         installments = Prefetch("installments", queryset=Installment.objects.order_by("number"))
         return loans_visible_to(self.request.user).select_related("product").prefetch_related(installments)
+
+    @extend_schema(request=LoanIn, responses={201: LoanOut})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if user_role(request.user) not in (ADMIN, MANAGER):
+            raise PermissionDenied("Admins and managers create loans.")
+        data = LoanIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        loan = data.validated_data
+        borrower = borrowers_visible_to(request.user).filter(pk=loan["borrower"]).first()
+        products = {p.code: p for p in LoanProduct.objects.filter(code=loan["product"])}
+        errors = {}
+        if borrower is None:
+            errors["borrower"] = ["No such borrower."]
+        if not products:
+            errors["product"] = ["No such product."]
+        elif products[loan["product"]].currency != loan["currency"]:
+            errors["currency"] = [f"The product lends in {products[loan['product']].currency}."]
+        if Loan.objects.filter(external_id=loan["external_id"]).exists():
+            errors["external_id"] = ["A loan with this external id exists."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        with transaction.atomic():
+            (created,) = loans_write([(borrower, loan)], products)
+        return Response(LoanOut(self.get_queryset().get(pk=created.pk)).data, status=status.HTTP_201_CREATED)

@@ -369,6 +369,50 @@ def _schedule_for(loan: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def loans_write(loans: list[tuple[Borrower, dict[str, Any]]], products: dict[str, LoanProduct]) -> list[Loan]:
+    """Create validated loans (``LoanInputSerializer``) with their schedules, given or generated; allocate any
+    amounts already paid and compute the balances. Call inside a transaction."""
+    new_loans: list[Loan] = []
+    schedules: list[list[dict[str, Any]]] = []
+    for borrower, loan in loans:
+        new_loans.append(
+            Loan(
+                external_id=loan["external_id"],
+                borrower=borrower,
+                product=products[loan["product"]],
+                principal=loan["principal"],
+                currency=loan["currency"],
+                annual_rate=loan.get("annual_rate"),
+                term_months=loan.get("term_months") or len(loan.get("installments") or []) or None,
+                disbursed_on=loan["disbursed_on"],
+            )
+        )
+        schedules.append(_schedule_for(loan))
+    Loan.objects.bulk_create(new_loans, batch_size=1000)
+    Installment.objects.bulk_create(
+        [
+            Installment(
+                loan=loan,
+                number=line["number"],
+                due_date=line["due_date"],
+                principal_due=line["principal"],
+                interest_due=line["interest"],
+                fee_due=line["fee"],
+                opening_paid=line["amount_paid"],
+            )
+            for loan, schedule in zip(new_loans, schedules, strict=True)
+            for line in schedule
+        ],
+        batch_size=2000,
+    )
+    loans_reallocate(
+        loan_ids=[loan.pk for loan, s in zip(new_loans, schedules, strict=True) if any(x["amount_paid"] for x in s)]
+    )
+    if new_loans:
+        loans_refresh_balances(loan_ids=[loan.pk for loan in new_loans])
+    return new_loans
+
+
 def loans_import(
     rows: list[tuple[int, dict[str, Any]]], *, progress: Progress = no_progress, known_errors: Iterable[RowError] = ()
 ) -> ImportSummary:
@@ -383,50 +427,13 @@ def loans_import(
                 "external_id", flat=True
             )
         )
-        new_loans: list[Loan] = []
-        schedules: list[list[dict[str, Any]]] = []
+        fresh = []
         for _, row in progress(valid, "writing loans", len(valid)):
-            loan = row["loan"]
-            if loan["external_id"] in stored:
+            if row["loan"]["external_id"] in stored:
                 summary.count("unchanged", "loans")
-                continue
-            new_loans.append(
-                Loan(
-                    external_id=loan["external_id"],
-                    borrower=borrowers[row["borrower"]["external_id"]],
-                    product=products[loan["product"]],
-                    principal=loan["principal"],
-                    currency=loan["currency"],
-                    annual_rate=loan.get("annual_rate"),
-                    term_months=loan.get("term_months") or len(loan.get("installments") or []) or None,
-                    disbursed_on=loan["disbursed_on"],
-                )
-            )
-            schedules.append(_schedule_for(loan))
-        Loan.objects.bulk_create(new_loans, batch_size=1000)
-        Installment.objects.bulk_create(
-            [
-                Installment(
-                    loan=loan,
-                    number=line["number"],
-                    due_date=line["due_date"],
-                    principal_due=line["principal"],
-                    interest_due=line["interest"],
-                    fee_due=line["fee"],
-                    opening_paid=line["amount_paid"],
-                )
-                for loan, schedule in zip(new_loans, schedules, strict=True)
-                for line in schedule
-            ],
-            batch_size=2000,
-        )
-        summary.count("created", "loans", len(new_loans))
-        new_ids = [loan.pk for loan in new_loans]
-        loans_reallocate(
-            loan_ids=[loan.pk for loan, s in zip(new_loans, schedules, strict=True) if any(x["amount_paid"] for x in s)]
-        )
-        if new_ids:
-            loans_refresh_balances(loan_ids=new_ids)
+            else:
+                fresh.append((borrowers[row["borrower"]["external_id"]], row["loan"]))
+        summary.count("created", "loans", len(loans_write(fresh, products)))
     return summary
 
 

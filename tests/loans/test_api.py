@@ -175,3 +175,32 @@ def test_collectors_read_only_their_borrowers_and_loans_and_cannot_write():
     assert loan["installments"][0] == {"number": 1, "due_date": "2024-02-01", "amount_due": "100.00",
                                        "amount_paid": "0.00", "paid_on": None}  # fmt: skip
     assert loan["days_past_due"] == 10 and loan["amount_overdue"] == "100.00" and loan["product"] == "us-test"
+
+
+def test_a_loan_is_created_for_a_borrower_with_a_generated_or_given_schedule():
+    ProductFactory()
+    client = api_for(user_with_role("admin", "ada"))
+    borrower = client.post(reverse("api-borrower-list"), borrower_body(), format="json").json()["id"]
+    generated = client.post(reverse("api-loan-list"), {
+        "borrower": borrower, "external_id": "L-9", "product": "us-test", "principal": "1200.00", "currency": "USD",
+        "disbursed_on": "2026-01-01", "annual_rate": "12", "term_months": 12, "first_due_date": "2026-02-01"},
+        format="json")  # fmt: skip
+    assert generated.status_code == 201, generated.content
+    assert len(generated.json()["installments"]) == 12 and generated.json()["status"] == "active"
+    given = client.post(reverse("api-loan-list"), {
+        "borrower": borrower, "external_id": "L-10", "product": "us-test", "principal": "200.00", "currency": "USD",
+        "disbursed_on": "2026-01-01", "installments": [
+            {"number": 1, "due_date": "2026-02-01", "amount_due": "100.00"},
+            {"number": 2, "due_date": "2026-03-01", "amount_due": "100.00", "amount_paid": "40.00"}]},
+        format="json")  # fmt: skip
+    assert given.status_code == 201 and given.json()["installments"][1]["amount_paid"] == "40.00"
+    incomplete = client.post(reverse("api-loan-list"), {
+        "borrower": borrower, "external_id": "L-11", "product": "us-test", "principal": "200.00", "currency": "USD",
+        "disbursed_on": "2026-01-01", "term_months": 2}, format="json")  # fmt: skip
+    assert incomplete.status_code == 400 and "installments" in incomplete.json()
+    taken = client.post(reverse("api-loan-list"), {
+        "borrower": borrower, "external_id": "L-10", "product": "us-test", "principal": "200.00", "currency": "CNY",
+        "disbursed_on": "2026-01-01", "annual_rate": "1", "term_months": 2, "first_due_date": "2026-02-01"},
+        format="json")  # fmt: skip
+    assert taken.status_code == 400 and {"external_id", "currency"} <= set(taken.json())
+    assert Loan.objects.count() == 2
