@@ -360,6 +360,13 @@ def contacts_check_batch(planned: Sequence[PlannedContact], *, store: bool = Tru
     return results
 
 
+def reservations_release(*, decision_ids: Iterable[int | None]) -> int:
+    """The contacts these decisions reserved did not happen (a retry, a returned claim, a person's review): their
+    slots stop counting. Outcomes already known are left alone."""
+    ids = [d for d in decision_ids if d]
+    return ContactEvent.objects.filter(decision_id__in=ids, outcome="reserved").update(outcome="cancelled")
+
+
 def contact_record(
     *,
     borrower_id: int,

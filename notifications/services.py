@@ -32,7 +32,13 @@ from django.utils.translation import gettext as _
 from collections_app.models import CaseState
 from compliance.engine import Attempt
 from compliance.models import ConsentKind, ContactEvent
-from compliance.services import PlannedContact, consent_record, contact_record, contacts_reserve_batch
+from compliance.services import (
+    PlannedContact,
+    consent_record,
+    contact_record,
+    contacts_reserve_batch,
+    reservations_release,
+)
 from loans.models import Installment, PhoneNumber
 from loans.money import format_money
 from loans.sql import bulk_set
@@ -154,9 +160,7 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
         if not rows:
             return [], counts
         # A batch run again after a crash: slots reserved by the first run are released and judged anew.
-        ContactEvent.objects.filter(
-            decision_id__in=[r.decision_id for r in rows if r.decision_id], outcome="reserved"
-        ).update(outcome="cancelled")
+        reservations_release(decision_ids=[r.decision_id for r in rows])
         live = []
         for row in rows:
             reason = _cancel_reason(row)
@@ -396,24 +400,25 @@ def _record_failure(row: OutboundMessage, exc: ProviderError, *, attempts: int) 
             wait = RETRY_MINUTES[min(attempts, len(RETRY_MINUTES)) - 1]
             fields.update(planned_for=now + dt.timedelta(minutes=wait), send_started_at=None, claimed_at=None)
             fields["status_reason"] = f"Provider error {exc.code}; retry {attempts + 1} in {wait} min: {exc.message}"
-            ContactEvent.objects.filter(decision_id=row.decision_id, outcome="reserved").update(outcome="cancelled")
+            reservations_release(decision_ids=[row.decision_id])
         else:
             status = MessageStatus.FAILED
             fields["status_reason"] = f"Provider error {exc.code}: {exc.message}"
             _ledger_outcome(row, "failed", at=now)
             if exc.code == OPTED_OUT:
-                # The carrier or Twilio holds an opt-out we did not know: record it as the source of truth.
-                consent_record(
-                    borrower_id=row.borrower_id,
-                    medium="sms",
-                    address=row.to,
-                    kind=ConsentKind.OPT_OUT,
-                    source="provider_error",
-                    text=exc.message,
-                )
+                _provider_opt_out(row, exc.message)
         OutboundMessage.objects.filter(pk=row.pk).update(status=status, **fields)
     logger.warning("message %s: provider error %s (%s) -> %s", row.pk, exc.code, exc.kind, status)
     return status
+
+
+def _provider_opt_out(row: OutboundMessage, text: str) -> None:
+    """Twilio or the carrier holds an opt-out (21610) we did not know: record it, our consent state being the
+    source of truth (RULES.md TW-01)."""
+    consent_record(
+        borrower_id=row.borrower_id, medium="sms", address=row.to, kind=ConsentKind.OPT_OUT, source="provider_error",
+        text=text,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -429,8 +434,7 @@ def outbox_reap(*, now: dt.datetime | None = None, older_than: dt.timedelta | No
     stale = OutboundMessage.objects.filter(status=MessageStatus.CLAIMED, claimed_at__lte=cutoff)
     with transaction.atomic():
         never_started = stale.filter(send_started_at__isnull=True)
-        decisions = [d for d in never_started.values_list("decision_id", flat=True) if d]
-        ContactEvent.objects.filter(decision_id__in=decisions, outcome="reserved").update(outcome="cancelled")
+        reservations_release(decision_ids=never_started.values_list("decision_id", flat=True))
         returned = never_started.update(
             status=MessageStatus.PLANNED,
             claim_token="",
@@ -478,13 +482,7 @@ def message_status_apply(*, provider_id: str, status: str, error_code: str = "")
             row.status_reason = f"The carrier did not deliver it ({status} {error_code})."
             _ledger_outcome(row, "failed", at=row.sent_at or now)
             if error_code == OPTED_OUT:
-                consent_record(
-                    borrower_id=row.borrower_id,
-                    medium="sms",
-                    address=row.to,
-                    kind=ConsentKind.OPT_OUT,
-                    source="provider_error",
-                )
+                _provider_opt_out(row, "")
         row.provider_status = status
         row.save(
             update_fields=["status", "delivered_at", "error_code", "status_reason", "provider_status", "updated_at"]
@@ -590,18 +588,20 @@ def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, bo
     return message, _reply(action, language)
 
 
+def template_for(*, purpose: str, channel: str, language: str) -> MessageTemplate | None:
+    """The active template for a message in the borrower's language, or the English one when there is none."""
+    return (
+        MessageTemplate.objects.filter(purpose=purpose, channel=channel, is_active=True, language__in=[language, "en"])
+        .order_by(Case(When(language=language, then=0), default=1))
+        .first()
+    )
+
+
 def _reply(action: str, language: str) -> str:
     values = {"lender": settings.LENDER_NAME, "help_phone": settings.LENDER_HELP_PHONE}
     if action == InboundAction.OPT_OUT:
         # The one confirmation 1006.14(h)(2)(i) allows, from the admin-edited template in the borrower's language.
-        template = (
-            MessageTemplate.objects.filter(
-                purpose=MessagePurpose.OPT_OUT_CONFIRMATION, channel=Channel.SMS, is_active=True
-            )
-            .filter(language__in=[language, "en"])
-            .order_by(Case(When(language=language, then=0), default=1))
-            .first()
-        )
+        template = template_for(purpose=MessagePurpose.OPT_OUT_CONFIRMATION, channel=Channel.SMS, language=language)
         if template is not None:
             return render(template.body, values)
     with translation.override(language):
@@ -657,7 +657,7 @@ def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> Ou
             if row.channel != Channel.VOICE and row.decision_id:
                 _ledger_outcome(row, "sent", at=row.sent_at)
         else:
-            ContactEvent.objects.filter(decision_id=row.decision_id, outcome="reserved").update(outcome="cancelled")
+            reservations_release(decision_ids=[row.decision_id])
             row.status, row.planned_for, row.send_started_at = MessageStatus.PLANNED, now, None
             row.claimed_at, row.claim_token = None, ""
             row.status_reason = f"Reviewed by {who}: it was not sent; planned again."
@@ -669,12 +669,7 @@ def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> Ou
 
 def message_preview(*, case: Any, channel: str, purpose: str) -> str:
     """The text a message would have for this case's borrower now (the collector's "send an SMS" preview)."""
-    template = (
-        MessageTemplate.objects.filter(purpose=purpose, channel=channel, is_active=True)
-        .filter(language__in=[case.borrower.language, "en"])
-        .order_by(Case(When(language=case.borrower.language, then=0), default=1))
-        .first()
-    )
+    template = template_for(purpose=purpose, channel=channel, language=case.borrower.language)
     if template is None:
         return ""
     oldest = Installment.objects.filter(loan_id=case.loan_id, paid_on__isnull=True).order_by("due_date").first()
