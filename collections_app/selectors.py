@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -139,20 +139,41 @@ def calls_allowed_now(*, cases: list[CollectionCase], now: dt.datetime, chinese:
     answers = {}
     for case in cases:
         borrower = facts[case.borrower_id]
-        phones = sorted(borrower.phone_kinds, key=lambda n: (borrower.phone_kinds[n] != "mobile", n))
-        to = phones[0] if phones else ""
-        attempt = Attempt(channel="call", at=now, to=to, to_kind=to_kind_for(borrower, "call", to),
-                          debts=(case.loan_id,))  # fmt: skip
-        result = evaluate(attempt, borrower, profiles)
-        answers[case.pk] = ChannelAnswer(
-            channel="call",
-            to=to,
-            allowed=result.allowed and bool(to),
-            outcome=result.outcome if to else "deny",
-            reasons=[(r.rule, r.message_zh if chinese else r.message) for r in result.reasons],
-            next_allowed_at=result.next_allowed_at,
-        )
+        phone, _email = _first_contact_points(borrower)
+        answer = _dry_run(borrower, profiles, channel="call", to=phone, loan_id=case.loan_id, now=now, chinese=chinese)
+        # No number, no call: whatever the rules would say.
+        answers[case.pk] = answer if phone else replace(answer, allowed=False, outcome="deny")
     return answers
+
+
+def _first_contact_points(borrower: Any) -> tuple[str, str]:
+    """The number and e-mail address a contact would use: a mobile first, a personal address first."""
+    phones = sorted(borrower.phone_kinds, key=lambda n: (borrower.phone_kinds[n] != "mobile", n))
+    emails = sorted(borrower.email_kinds, key=lambda a: (borrower.email_kinds[a] != "personal", a))
+    return (phones[0] if phones else ""), (emails[0] if emails else "")
+
+
+def _dry_run(
+    borrower: Any, profiles: list[Any], *, channel: str, to: str, loan_id: int, now: dt.datetime, chinese: bool
+) -> ChannelAnswer:
+    """The gate's answer for a contact now, evaluated and not stored (a page view is not a contact)."""
+    attempt = Attempt(
+        channel=channel,
+        at=now,
+        to=to,
+        to_kind=to_kind_for(borrower, channel, to),
+        automated=channel == "sms",  # texts leave through the platform; a collector dials a call by hand
+        debts=(loan_id,),
+    )
+    result = evaluate(attempt, borrower, profiles)
+    return ChannelAnswer(
+        channel=channel,
+        to=to,
+        allowed=result.allowed,
+        outcome=result.outcome,
+        reasons=[(r.rule, r.message_zh if chinese else r.message) for r in result.reasons],
+        next_allowed_at=result.next_allowed_at,
+    )
 
 
 PANEL_CHANNELS = ("call", "sms", "email", "letter", "visit")
@@ -174,35 +195,13 @@ def contact_panel(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> t
     facts, _ = facts_load([case.borrower_id], at=now)
     borrower = facts[case.borrower_id]
     profiles = profiles_current()
-    phones = sorted(borrower.phone_kinds, key=lambda n: (borrower.phone_kinds[n] != "mobile", n))
-    emails = sorted(borrower.email_kinds, key=lambda a: (borrower.email_kinds[a] != "personal", a))
-    targets = {
-        "call": phones[0] if phones else "",
-        "sms": phones[0] if phones else "",
-        "email": emails[0] if emails else "",
-    }
-    answers = []
-    for channel in PANEL_CHANNELS:
-        to = targets.get(channel, "")
-        attempt = Attempt(
-            channel=channel,
-            at=now,
-            to=to,
-            to_kind=to_kind_for(borrower, channel, to),
-            automated=channel == "sms",  # texts leave through the platform; a collector dials a call by hand
-            debts=(case.loan_id,),
-        )
-        result = evaluate(attempt, borrower, profiles)
-        answers.append(
-            ChannelAnswer(
-                channel=channel,
-                to=to,
-                allowed=result.allowed,
-                outcome=result.outcome,
-                reasons=[(r.rule, r.message_zh if chinese else r.message) for r in result.reasons],
-                next_allowed_at=result.next_allowed_at,
-            )
-        )
+    phone, email = _first_contact_points(borrower)
+    targets = {"call": phone, "sms": phone, "email": email}
+    answers = [
+        _dry_run(borrower, profiles, channel=channel, to=targets.get(channel, ""), loan_id=case.loan_id, now=now,
+                 chinese=chinese)
+        for channel in PANEL_CHANNELS
+    ]  # fmt: skip
     return answers, borrower
 
 

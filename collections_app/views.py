@@ -93,6 +93,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def _period_days(request: HttpRequest) -> int:
+    """The reporting period asked for (``?days=``): 30 unless a whole number of days from 1 to 365 is given."""
+    try:
+        return max(1, min(int(request.GET.get("days", 30)), 365))
+    except ValueError:
+        return 30
+
+
 def _require_role(request: HttpRequest, *roles: str) -> str:
     role = user_role(request.user)
     if role is None or (roles and role not in roles):
@@ -172,10 +180,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
 def messages_overview(request: HttpRequest) -> HttpResponse:
     """Managers: messages of their teams' cases by channel and status, with delivery and failure rates."""
     _require_role(request, MANAGER, ADMIN)
-    try:
-        days = max(1, min(int(request.GET.get("days", 30)), 365))
-    except ValueError:
-        days = 30
+    days = _period_days(request)
     since = timezone.now() - dt.timedelta(days=days)
     return render(
         request,
@@ -390,10 +395,7 @@ def performance_view(request: HttpRequest) -> HttpResponse:
     """Managers: trends, flow rates, cure, promise-kept and right-party-contact rates, contacts per collector,
     messages and compliance denials for a period and team; ``?format=csv`` downloads the same numbers."""
     _require_role(request, MANAGER, ADMIN)
-    try:
-        days = max(1, min(int(request.GET.get("days", 30)), 365))
-    except ValueError:
-        days = 30
+    days = _period_days(request)
     teams = teams_for(user=request.user)
     team = teams.filter(pk=request.GET.get("team") or 0).first() if request.GET.get("team", "").isdigit() else None
     until = timezone.now()
