@@ -102,3 +102,13 @@ def make_case(state: str = "reminder", loan=None, **fields):  # type: ignore[no-
     }
     values.update(fields)
     return CollectionCase.objects.create(**values)
+
+
+def api_for(user):  # type: ignore[no-untyped-def]
+    """A DRF test client that authenticates as ``user`` with a token, as the lender's systems do."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client

@@ -7,20 +7,13 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from collections_app.models import CollectionCase, SweepRun
 from notifications.models import OutboundMessage
-from tests.factories import make_case, user_with_role
+from tests.factories import api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
-
-
-def api_for(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 @pytest.fixture

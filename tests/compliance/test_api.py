@@ -6,22 +6,15 @@ import datetime as dt
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from collections_app.models import CollectionCase
 from compliance.models import ContactEvent, Restriction
 from compliance.services import contact_check
-from tests.factories import PhoneFactory, make_case, user_with_role
+from tests.factories import PhoneFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 NOON_NY = dt.datetime(2025, 6, 4, 16, 0, tzinfo=dt.UTC)
-
-
-def api_for(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import threading
 import pytest
 from django.db import connection
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from compliance.engine import Attempt
@@ -19,7 +18,7 @@ from compliance.services import (
     contacts_check_batch,
     profile_revise,
 )
-from tests.factories import PhoneFactory, make_case, user_with_role
+from tests.factories import PhoneFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 NOON_NY = dt.datetime(2025, 6, 4, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
@@ -166,10 +165,6 @@ def test_two_workers_reserving_the_last_slot_for_a_borrower_never_both_get_it(bo
 # --------------------------------------------------------------------------------------------------------------
 # API
 # --------------------------------------------------------------------------------------------------------------
-def api_for(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def test_the_check_endpoint_answers_with_reasons_and_the_next_allowed_time(borrower):

@@ -3,20 +3,12 @@ bulk loans and payments all-or-nothing with row errors, roles."""
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from collections_app.models import CollectionCase
 from loans.models import Borrower, Loan, Payment
-from tests.factories import ProductFactory, make_case, user_with_role
+from tests.factories import ProductFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
-
-
-def api_for(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 def bulk_loan(n, **loan):
