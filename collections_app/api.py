@@ -98,6 +98,10 @@ class ComplianceCheckOutput(serializers.Serializer):
     )
     next_allowed_at = serializers.DateTimeField(allow_null=True)
     decision_id = serializers.IntegerField()
+    to = serializers.CharField(
+        help_text="The number or address evaluated: the one given, or without ``to`` the one the system would use "
+        "(empty when the borrower has none eligible, and the answer is a denial)."
+    )
 
 
 @extend_schema(request=ComplianceCheckInput, responses=ComplianceCheckOutput)
@@ -138,6 +142,7 @@ class ComplianceCheckView(APIView):
                 ],
                 "next_allowed_at": result.next_allowed_at.isoformat() if result.next_allowed_at else None,
                 "decision_id": decision.pk,
+                "to": decision.to,
             }
         )
 

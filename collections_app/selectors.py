@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from django.http import Http404
 
 from collections_app.models import CollectionCase, Team, TeamMembership
 from collections_app.roles import ADMIN, COLLECTOR, MANAGER, user_role
-from compliance.engine import Attempt, evaluate
+from compliance.engine import Attempt, contact_point, evaluate
 from compliance.models import ContactEvent
 from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Borrower, Loan, PhoneNumber
@@ -139,18 +139,11 @@ def calls_allowed_now(*, cases: list[CollectionCase], now: dt.datetime, chinese:
     answers = {}
     for case in cases:
         borrower = facts[case.borrower_id]
-        phone, _email = _first_contact_points(borrower)
-        answer = _dry_run(borrower, profiles, channel="call", to=phone, loan_id=case.loan_id, now=now, chinese=chinese)
-        # No number, no call: whatever the rules would say.
-        answers[case.pk] = answer if phone else replace(answer, allowed=False, outcome="deny")
+        phone = contact_point(borrower, "call")  # no number: the gate denies (NO-ADDRESS)
+        answers[case.pk] = _dry_run(
+            borrower, profiles, channel="call", to=phone, loan_id=case.loan_id, now=now, chinese=chinese
+        )
     return answers
-
-
-def _first_contact_points(borrower: Any) -> tuple[str, str]:
-    """The number and e-mail address a contact would use: a mobile first, a personal address first."""
-    phones = sorted(borrower.phone_kinds, key=lambda n: (borrower.phone_kinds[n] != "mobile", n))
-    emails = sorted(borrower.email_kinds, key=lambda a: (borrower.email_kinds[a] != "personal", a))
-    return (phones[0] if phones else ""), (emails[0] if emails else "")
 
 
 def _dry_run(
@@ -195,11 +188,9 @@ def contact_panel(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> t
     facts, _ = facts_load([case.borrower_id], at=now)
     borrower = facts[case.borrower_id]
     profiles = profiles_current()
-    phone, email = _first_contact_points(borrower)
-    targets = {"call": phone, "sms": phone, "email": email}
     answers = [
-        _dry_run(borrower, profiles, channel=channel, to=targets.get(channel, ""), loan_id=case.loan_id, now=now,
-                 chinese=chinese)
+        _dry_run(borrower, profiles, channel=channel, to=contact_point(borrower, channel), loan_id=case.loan_id,
+                 now=now, chinese=chinese)
         for channel in PANEL_CHANNELS
     ]  # fmt: skip
     return answers, borrower

@@ -362,15 +362,55 @@ def rule_workplace(
     return []
 
 
+def sms_opted_out(facts: BorrowerFacts, number: str) -> bool:
+    """USF-06: the borrower texted STOP to this number, or a restriction records the opt-out."""
+    return number in facts.sms_opted_out or any(
+        r.kind == "sms_opt_out" and r.details.get("number", number) == number for r in facts.restrictions
+    )
+
+
+def contact_point(facts: BorrowerFacts, channel: str) -> str:
+    """The number or e-mail address a contact on ``channel`` would use, when the caller names none — the one choice
+    the case page, the queue, dispatch and the check API share. Texts: a mobile with SMS consent, one that has not
+    opted out first; calls: a mobile first; e-mail: a personal address, one that has not opted out first. Phones in
+    the borrower's order. '' when nothing is eligible (the gate then denies: ``rule_contact_point``); an opted-out
+    address is returned when it is the only one, so that the answer names it and says why (USF-06)."""
+    if channel == "sms":
+        mobiles = [n for n, kind in facts.phone_kinds.items() if kind == "mobile" and n in facts.sms_consent]
+        return next((n for n in mobiles if not sms_opted_out(facts, n)), mobiles[0] if mobiles else "")
+    if channel == "call":
+        phones = sorted(facts.phone_kinds, key=lambda n: facts.phone_kinds[n] != "mobile")  # stable: order kept
+        return phones[0] if phones else ""
+    if channel == "email":
+        addresses = sorted(facts.email_kinds, key=lambda a: facts.email_kinds[a] != "personal")
+        return next((a for a in addresses if a not in facts.email_opted_out), addresses[0] if addresses else "")
+    return ""
+
+
+NO_CONTACT_POINT = {
+    "sms": ("No mobile number with SMS consent.", "没有同意接收短信的手机号码。"),
+    "call": ("No phone number on record.", "没有登记电话号码。"),
+    "email": ("No e-mail address on record.", "没有登记电子邮箱。"),
+}
+
+
+def rule_contact_point(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """A call, text or e-mail needs somewhere to go: without a number or address there is nothing to allow."""
+    if attempt.to or attempt.channel not in NO_CONTACT_POINT:
+        return []
+    english, chinese = NO_CONTACT_POINT[attempt.channel]
+    return [_bilingual("NO-ADDRESS", DENY, english, chinese)]
+
+
 def rule_opt_outs(
     attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
 ) -> list[Reason]:
     """USF-06 and TCPA-02: an SMS STOP stops texts and automated calls to that number, not a manual call."""
     if attempt.purpose == "opt_out_confirmation":
         return []  # 1006.14(h)(2)(i), 64.1200(a)(12): one confirmation is allowed
-    opted_out = attempt.to in facts.sms_opted_out or any(
-        r.kind == "sms_opt_out" and r.details.get("number", attempt.to) == attempt.to for r in facts.restrictions
-    )
+    opted_out = sms_opted_out(facts, attempt.to)
     if attempt.channel == "sms" and opted_out:
         return [
             _bilingual(
@@ -721,7 +761,7 @@ _APPLICABLE: dict[tuple[Any, str, str], tuple[tuple[Profile, ...], list[Profile]
 
 # Rules that hold in every jurisdiction (a person's own requests: opt-outs, workplace, inconvenient times) run once
 # per decision; the others run for each applicable profile that sets their parameters.
-GENERIC_RULES = [rule_opt_outs, rule_workplace, rule_inconvenient_time]
+GENERIC_RULES = [rule_contact_point, rule_opt_outs, rule_workplace, rule_inconvenient_time]
 PARAMETER_OF = {
     rule_holds: "holds",
     rule_tcpa_consent: "tcpa",

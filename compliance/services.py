@@ -20,7 +20,16 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from compliance.engine import Attempt, BorrowerFacts, LedgerEvent, Profile, RestrictionFact, Result, evaluate
+from compliance.engine import (
+    Attempt,
+    BorrowerFacts,
+    LedgerEvent,
+    Profile,
+    RestrictionFact,
+    Result,
+    contact_point,
+    evaluate,
+)
 from compliance.models import ConsentEvent, ConsentKind, ContactEvent, Decision, JurisdictionProfile, Restriction
 from loans.models import Borrower, EmailAddress, PhoneNumber
 from loans.sql import json_rows_sql
@@ -89,13 +98,15 @@ def _children_sql() -> str:
             json_rows_sql(
                 PhoneNumber._meta.db_table,
                 "borrower_id = b.id",
+                id="id",
+                position="position",
                 number="number",
                 kind="kind",
                 sms_consent="sms_consent",
                 autodial_consent="autodial_consent",
             )
             + " AS phones",
-            json_rows_sql(EmailAddress._meta.db_table, "borrower_id = b.id", address="address", kind="kind")
+            json_rows_sql(EmailAddress._meta.db_table, "borrower_id = b.id", id="id", address="address", kind="kind")
             + " AS emails",
             # Consents and opt-outs as known now: an opt-out is honoured at once, whatever instant is evaluated.
             json_rows_sql(
@@ -144,7 +155,8 @@ def _profiles_sql() -> str:
 
 
 def _facts_from_row(row: dict[str, Any]) -> BorrowerFacts:
-    phones = _json(row["phones"]) or []
+    # In the borrower's order (then the order they were added): the first eligible number is the one used.
+    phones = sorted(_json(row["phones"]) or [], key=lambda p: (p["position"], p["id"]))
     state: dict[tuple[str, str], str] = {}
     for event in sorted(_json(row["consents"]) or [], key=lambda e: (_instant(e["at"]), e["id"])):
         state[(event["medium"], event["address"])] = event["kind"]
@@ -189,7 +201,7 @@ def _facts_from_row(row: dict[str, Any]) -> BorrowerFacts:
         ),
         ledger=tuple(sorted(ledger, key=lambda e: (e.at, e.id))),
         phone_kinds={n: p["kind"] for n, p in zip(numbers, phones, strict=True)},
-        email_kinds={e["address"]: e["kind"] for e in _json(row["emails"]) or []},
+        email_kinds={e["address"]: e["kind"] for e in sorted(_json(row["emails"]) or [], key=lambda e: e["id"])},
     )
 
 
@@ -202,6 +214,12 @@ def to_kind_for(facts: BorrowerFacts, channel: str, to: str) -> str:
     if channel == "email":
         return "work_email" if facts.email_kinds.get(to) == "work" else "email"
     return "address"
+
+
+def _addressed(attempt: Attempt, facts: BorrowerFacts) -> Attempt:
+    """The attempt with its address (the one the system would use when none was named) and the address's class."""
+    to = attempt.to or contact_point(facts, attempt.channel)
+    return replace(attempt, to=to, to_kind=to_kind_for(facts, attempt.channel, to))
 
 
 @dataclass(frozen=True)
@@ -259,8 +277,7 @@ def contact_check(
     ``reserve``: lock the borrower and, if allowed, write a ``reserved`` ledger entry that later becomes the
     contact's real outcome (``contact_record(reservation=…)``), so concurrent checks count it.
     """
-    at = at or timezone.now()
-    if at.tzinfo is None:
+    if at is not None and at.tzinfo is None:
         raise ComplianceError("the instant must have a time zone")
     debts = tuple(debts) or ((loan_id,) if loan_id else ())
     # A reservation needs a transaction (lock, check, reserve as one step); a plain check is one INSERT.
@@ -268,10 +285,15 @@ def contact_check(
         # One lock per borrower: the check and the reservation happen as one step for each borrower.
         if reserve and not Borrower.objects.select_for_update().filter(pk=borrower_id).exists():
             raise ComplianceError(f"borrower {borrower_id} does not exist")
+        # The clock is read after the lock: a request that read it before waiting for the lock would judge an
+        # instant earlier than the reservation the lock's holder just wrote, and the ledger counts only what
+        # happened up to the instant judged — two calls would take the last slot (issue 11).
+        at = at or timezone.now()
         loaded, profiles = facts_load([borrower_id], at=at, with_profiles=True)
         facts = loaded.get(borrower_id)
         if facts is None:
             raise ComplianceError(f"borrower {borrower_id} does not exist")
+        to = to or contact_point(facts, channel)
         attempt = Attempt(
             channel=channel,
             at=at,
@@ -327,7 +349,7 @@ def contacts_reserve_batch(planned: Sequence[PlannedContact]) -> list[tuple[Deci
     decided = []
     for p in planned:
         borrower = facts[p.borrower_id]
-        p = replace(p, attempt=replace(p.attempt, to_kind=to_kind_for(borrower, p.attempt.channel, p.attempt.to)))
+        p = replace(p, attempt=_addressed(p.attempt, borrower))
         result = evaluate(p.attempt, borrower, profiles)
         decision = _store(p.borrower_id, p.loan_id, p.attempt, result, None, False)
         decided.append((p, decision, result))
@@ -348,6 +370,7 @@ def contacts_check_batch(planned: Sequence[PlannedContact], *, store: bool = Tru
     at = max(p.attempt.at for p in planned)
     facts, _ = facts_load([p.borrower_id for p in planned], at=at)
     profiles = profiles_current()
+    planned = [replace(p, attempt=_addressed(p.attempt, facts[p.borrower_id])) for p in planned]
     results = [evaluate(p.attempt, facts[p.borrower_id], profiles) for p in planned]
     if store:
         Decision.objects.bulk_create(

@@ -135,3 +135,52 @@ def test_the_sms_preview_renders_the_template_for_this_borrower(client, case):
     assert case.borrower.full_name in body and "USD 100.00" in body and "SMS part" in body
     unknown = client.get(reverse("sms-preview", args=[case.pk]), {"purpose": "nonsense"})
     assert "No active template" in unknown.content.decode()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_twenty_parallel_call_starts_against_the_live_server_reserve_the_last_reg_f_slot_once(live_server):
+    """Issue 11: the clock was read before the borrower's lock, so a request that read it first but locked second
+    judged an instant before the winner's reservation and did not count it."""
+    import threading
+
+    import requests
+
+    from compliance.services import contact_record
+
+    collector = user_with_role("collector", "casey")
+    case = make_case(assigned_to=collector)
+    # New York: Reg F alone (7 calls in 7 days per debt), no Massachusetts cap.
+    case.borrower.region, case.borrower.time_zones = "NY", ["America/New_York"]
+    case.borrower.save(update_fields=["region", "time_zones"])
+    PhoneFactory(borrower=case.borrower, number=NUMBER)
+    now = NOON_NY
+    for day in range(1, 7):  # six calls this week: one slot left
+        contact_record(borrower_id=case.borrower_id, channel="call", direction="outbound", outcome="no_answer",
+                       at=now - dt.timedelta(hours=day * 20), to=NUMBER, debts=[case.loan_id])  # fmt: skip
+    client = Client()
+    client.force_login(collector)
+    cookies = {"sessionid": client.cookies["sessionid"].value, "csrftoken": "a" * 32}
+    url = f"{live_server.url}{reverse('case-action', args=[case.pk, 'call-start'])}"
+
+    def start_call(barrier: threading.Barrier, statuses: list[int]) -> None:
+        barrier.wait(timeout=30)
+        response = requests.post(url, data={"to": NUMBER}, cookies=cookies, timeout=60, allow_redirects=False,
+                                 headers={"X-CSRFToken": "a" * 32, "Referer": live_server.url})  # fmt: skip
+        statuses.append(response.status_code)
+
+    # Several rounds (the slot freed between them): a race shows in about half of the rounds when it exists.
+    for round_ in range(4):
+        barrier, statuses = threading.Barrier(20), []
+        with time_machine.travel(now + dt.timedelta(minutes=round_), tick=True):
+            threads = [threading.Thread(target=start_call, args=(barrier, statuses)) for _ in range(20)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        assert statuses == [302] * 20
+        reserved = ContactEvent.objects.filter(borrower=case.borrower, outcome="reserved")
+        assert reserved.count() == 1, f"round {round_}: {reserved.count()} calls took the last slot"
+        decisions = Decision.objects.filter(borrower=case.borrower, channel="call", dry_run=False)
+        assert decisions.filter(allowed=True).count() == round_ + 1
+        assert decisions.filter(allowed=False).count() == 19 * (round_ + 1)
+        reserved.update(outcome="cancelled")  # the call never happened: the slot is free for the next round

@@ -4,7 +4,8 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import connection
+import time_machine
+from django.db import connection, transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -227,3 +228,81 @@ def test_the_check_endpoint_rejects_a_loan_that_is_not_the_borrowers(borrower):
         reverse("api-compliance-check"), {"borrower": b.pk, "loan": other.loan_id, "channel": "call"}, format="json"
     )
     assert response.status_code == 400 and "loan" in response.json()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_check_that_waited_for_the_borrowers_lock_counts_the_reservation_made_meanwhile(borrower):
+    """Issue 11: the clock must be read after the lock. Here the winner holds the borrower's row, a second check
+    starts and waits for it, the winner reserves the last slot a moment later and commits: the second check must
+    count that reservation, so it is judged at an instant after it."""
+    import time
+
+    from django.db import connections
+    from django.utils import timezone
+
+    from loans.models import Borrower
+
+    b, number, case = borrower
+    b.region, b.time_zones = "NY", ["America/New_York"]  # Reg F alone: 7 calls in 7 days
+    b.save(update_fields=["region", "time_zones"])
+    with time_machine.travel(NOON_NY, tick=True):
+        for day in range(1, 7):
+            contact_record(borrower_id=b.pk, channel="call", direction="outbound", outcome="no_answer",
+                           at=NOON_NY - dt.timedelta(hours=20 * day), to=number, debts=[case.loan_id])  # fmt: skip
+        outcome: list[bool] = []
+
+        def second() -> None:
+            try:
+                outcome.append(
+                    contact_check(borrower_id=b.pk, channel="call", to=number, loan_id=case.loan_id, reserve=True)[
+                        1
+                    ].allowed
+                )
+            finally:
+                connection.close()
+
+        with transaction.atomic():  # the winner, on this thread's connection
+            Borrower.objects.select_for_update().get(pk=b.pk)
+            waiter = threading.Thread(target=second)
+            waiter.start()
+            deadline = time.monotonic() + 30
+            with connections["default"].cursor() as cursor:
+                while True:  # until the second check is blocked on the borrower's row
+                    cursor.execute("SELECT pg_stat_clear_snapshot()")  # the view is a snapshot per transaction
+                    cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                    if cursor.fetchone()[0] or time.monotonic() > deadline:
+                        break
+            contact_check(borrower_id=b.pk, channel="call", to=number, loan_id=case.loan_id, at=timezone.now(),
+                          reserve=True)  # fmt: skip
+        waiter.join(timeout=30)
+    assert outcome == [False]
+    assert ContactEvent.objects.filter(borrower=b, outcome="reserved").count() == 1
+
+
+def test_a_check_without_to_evaluates_the_number_the_system_would_use_and_honours_its_opt_out(borrower):
+    """Issue 11: without ``to`` the gate judged no number at all, so an opted-out borrower was allowed a text."""
+    b, number, case = borrower
+    client = api_for(user_with_role("admin", "ada"))
+    body = {"borrower": b.pk, "loan": case.loan_id, "channel": "sms", "automated": True, "at": NOON_NY.isoformat()}
+    before = client.post(reverse("api-compliance-check"), body, format="json").json()
+    assert before["allowed"] is True and before["to"] == number
+    consent_record(borrower_id=b.pk, medium="sms", address=number, kind="opt_out", source="inbound_sms", text="STOP")
+    after = client.post(reverse("api-compliance-check"), body, format="json").json()
+    assert after["allowed"] is False and after["to"] == number
+    assert "USF-06" in {r["rule"] for r in after["reasons"]}
+    # A second consented mobile that has not opted out is the one a text would now go to.
+    PhoneFactory(borrower=b, number="+16175550199", sms_consent=True, autodial_consent=True, position=1)
+    other = client.post(reverse("api-compliance-check"), body, format="json").json()
+    assert other["allowed"] is True and other["to"] == "+16175550199"
+
+
+def test_a_check_without_to_for_a_borrower_with_no_eligible_number_is_denied_and_says_why():
+    case = make_case()
+    PhoneFactory(borrower=case.borrower, number="+16175550123", sms_consent=False)  # no consent to texts
+    client = api_for(user_with_role("admin", "ada"))
+    body = {"borrower": case.borrower_id, "channel": "sms", "at": NOON_NY.isoformat()}
+    answer = client.post(reverse("api-compliance-check"), body, format="json").json()
+    assert answer["allowed"] is False and answer["outcome"] == "deny" and answer["to"] == ""
+    assert [r["rule"] for r in answer["reasons"]] == ["NO-ADDRESS"]
+    call = client.post(reverse("api-compliance-check"), {**body, "channel": "call"}, format="json").json()
+    assert call["allowed"] is True and call["to"] == "+16175550123"
