@@ -19,7 +19,7 @@ from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import cases_visible_to
 from compliance.engine import applicable
 from compliance.services import profiles_current
-from loans.intake import ImportSummary, IntakeRejected, loans_import, loans_write, payments_import
+from loans.intake import ImportSummary, IntakeRejected, IntakeScope, loans_import, loans_write, payments_import
 from loans.models import (
     Borrower,
     EmailAddress,
@@ -70,6 +70,10 @@ class Payments(generics.ListAPIView):
 
     @extend_schema(request=PaymentIn, responses={201: PaymentOut, 200: PaymentOut})
     def post(self, request: Request) -> Response:
+        # Money is posted by the lender's payment systems and by managers (``loans.add_payment``), never by the
+        # collector working the case: a collector who could post payments could cure their own cases.
+        if not request.user.has_perm("loans.add_payment"):
+            raise PermissionDenied("Payments are posted by managers, admins and the lender's systems.")
         data = PaymentIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -113,6 +117,8 @@ class _Bulk(APIView):
             raise serializers.ValidationError({"non_field_errors": ["Send a JSON list of rows."]})
         if len(rows) > BULK_LIMIT:
             raise serializers.ValidationError({"non_field_errors": [f"At most {BULK_LIMIT:,} rows per request."]})
+        if user_role(request.user) != ADMIN:  # the same visibility as the single-record endpoints
+            options["scope"] = IntakeScope(borrowers_visible_to(request.user), loans_visible_to(request.user))
         try:
             summary = importer(list(enumerate(rows, start=1)), **options)
         except IntakeRejected as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from loans.models import (
@@ -64,6 +65,15 @@ class IntakeRejected(Exception):
     def __init__(self, errors: list[RowError]) -> None:
         self.errors = sorted(errors)
         super().__init__(f"{len(self.errors)} error(s); nothing was written")
+
+
+@dataclass(frozen=True)
+class IntakeScope:
+    """The stored borrowers and loans a caller may change (the same visibility as the single-record endpoints).
+    A row that matches a stored record outside it is a row error; new records are anyone's to add."""
+
+    borrowers: QuerySet[Borrower]
+    loans: QuerySet[Loan]
 
 
 @dataclass
@@ -287,14 +297,21 @@ def _loan_terms(loan: dict[str, Any], borrower_external_id: str) -> tuple:
 
 
 def loans_validate(
-    rows: list[tuple[int, dict[str, Any]]], *, progress: Progress = no_progress, known_errors: Iterable[RowError] = ()
+    rows: list[tuple[int, dict[str, Any]]],
+    *,
+    progress: Progress = no_progress,
+    known_errors: Iterable[RowError] = (),
+    scope: IntakeScope | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Validate every row of a loans intake; raise IntakeRejected with all errors, else return the clean rows.
 
-    ``known_errors`` are problems found earlier (unreadable lines); they are reported with the rest.
+    ``known_errors`` are problems found earlier (unreadable lines); they are reported with the rest. ``scope``:
+    what the caller may change (None: everything, as for the file importers run by an operator).
     """
     valid, errors = _validate_rows(rows, LoanIntakeRowSerializer, progress, "validating loans")
     errors.extend(known_errors)
+    if scope is not None:
+        errors.extend(_loans_outside(valid, scope))
 
     products = {p.code: p for p in LoanProduct.objects.all()}
     stored_loans = {
@@ -345,6 +362,28 @@ def loans_validate(
     if errors:
         raise IntakeRejected(errors)
     return valid
+
+
+def _loans_outside(valid: list[tuple[int, dict[str, Any]]], scope: IntakeScope) -> list[RowError]:
+    """Rows that would change a stored borrower or loan outside the caller's scope (issue 11: a manager of one team
+    rewrote another team's borrower — name, address, national id, phones with consent — through bulk intake)."""
+    borrower_ids = {row["borrower"]["external_id"] for _, row in valid}
+    loan_ids = {row["loan"]["external_id"] for _, row in valid}
+    stored_borrowers = set(Borrower.objects.filter(external_id__in=borrower_ids).values_list("external_id", flat=True))
+    stored_loans = set(Loan.objects.filter(external_id__in=loan_ids).values_list("external_id", flat=True))
+    allowed_borrowers = set(
+        scope.borrowers.filter(external_id__in=stored_borrowers).values_list("external_id", flat=True)
+    )
+    allowed_loans = set(scope.loans.filter(external_id__in=stored_loans).values_list("external_id", flat=True))
+    outside = "is outside your teams' cases: only an admin may change it"
+    errors = []
+    for line, row in valid:
+        borrower, loan = row["borrower"]["external_id"], row["loan"]["external_id"]
+        if borrower in stored_borrowers - allowed_borrowers:
+            errors.append(RowError(line, "borrower.external_id", f"borrower {borrower} {outside}"))
+        if loan in stored_loans - allowed_loans:
+            errors.append(RowError(line, "loan.external_id", f"loan {loan} {outside}"))
+    return errors
 
 
 def _schedule_for(loan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -414,10 +453,14 @@ def loans_write(loans: list[tuple[Borrower, dict[str, Any]]], products: dict[str
 
 
 def loans_import(
-    rows: list[tuple[int, dict[str, Any]]], *, progress: Progress = no_progress, known_errors: Iterable[RowError] = ()
+    rows: list[tuple[int, dict[str, Any]]],
+    *,
+    progress: Progress = no_progress,
+    known_errors: Iterable[RowError] = (),
+    scope: IntakeScope | None = None,
 ) -> ImportSummary:
     """Validate and write a loans intake all-or-nothing (see module docstring)."""
-    valid = loans_validate(rows, progress=progress, known_errors=known_errors)
+    valid = loans_validate(rows, progress=progress, known_errors=known_errors, scope=scope)
     summary = ImportSummary(rows=len(valid))
     with transaction.atomic():
         borrowers = _upsert_borrowers([row["borrower"] for _, row in valid], summary)
@@ -538,12 +581,18 @@ def contact_points_upsert(
 # Payments
 # ---------------------------------------------------------------------------------------------------------------
 def payments_validate(
-    rows: list[tuple[int, dict[str, Any]]], *, progress: Progress = no_progress, known_errors: Iterable[RowError] = ()
+    rows: list[tuple[int, dict[str, Any]]],
+    *,
+    progress: Progress = no_progress,
+    known_errors: Iterable[RowError] = (),
+    scope: IntakeScope | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
-    """Validate a payments intake whole; raise IntakeRejected with every error (``known_errors`` included)."""
+    """Validate a payments intake whole; raise IntakeRejected with every error (``known_errors`` included).
+    A loan outside ``scope`` is unknown, as it is to the single-payment endpoint."""
     valid, errors = _validate_rows(rows, PaymentInputSerializer, progress, "validating payments")
     errors.extend(known_errors)
-    loans = {loan.external_id: loan for loan in Loan.objects.filter(external_id__in={r["loan"] for _, r in valid})}
+    loans_in_scope = Loan.objects.all() if scope is None else scope.loans
+    loans = {loan.external_id: loan for loan in loans_in_scope.filter(external_id__in={r["loan"] for _, r in valid})}
     stored = {
         (p.loan_id, p.reference): p
         for p in Payment.objects.filter(loan__in=loans.values(), reference__in={r["reference"] for _, r in valid})
@@ -594,9 +643,10 @@ def payments_import(
     progress: Progress = no_progress,
     source: str = PaymentSource.FILE,
     known_errors: Iterable[RowError] = (),
+    scope: IntakeScope | None = None,
 ) -> ImportSummary:
     """Validate and write payments all-or-nothing, then re-allocate and refresh every loan they touch."""
-    valid = payments_validate(rows, progress=progress, known_errors=known_errors)
+    valid = payments_validate(rows, progress=progress, known_errors=known_errors, scope=scope)
     summary = ImportSummary(rows=len(valid))
     with transaction.atomic():
         loans = {

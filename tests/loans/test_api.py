@@ -4,7 +4,7 @@ bulk loans and payments all-or-nothing with row errors, roles."""
 import pytest
 from django.urls import reverse
 
-from collections_app.models import CollectionCase
+from collections_app.models import CollectionCase, Team
 from loans.models import Borrower, Loan, Payment
 from tests.factories import ProductFactory, api_for, make_case, user_with_role
 
@@ -28,10 +28,8 @@ def bulk_loan(n, **loan):
 
 
 def test_a_payment_posted_twice_is_recorded_once():
-    collector = user_with_role("collector", "casey")
     case = make_case()
-    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
-    client = api_for(collector)
+    client = api_for(user_with_role("manager", "morgan"))
     body = {"loan": case.loan_id, "amount": "60.00", "received_at": "2024-02-12T10:00:00+00:00", "reference": "PAY-1"}
     first = client.post(reverse("api-payments"), body, format="json")
     assert first.status_code == 201, first.content
@@ -57,14 +55,27 @@ def test_bad_payments_get_field_errors(change, field):
     assert not Payment.objects.exists()
 
 
-def test_a_collector_cannot_pay_into_a_loan_they_do_not_see():
-    case = make_case()
-    response = api_for(user_with_role("collector", "casey")).post(
+def test_a_manager_cannot_pay_into_a_loan_they_do_not_see():
+    manager = user_with_role("manager", "morgan")
+    Team.objects.create(name="Other", language="en", manager=user_with_role("manager", "mo"))
+    case = make_case(team=Team.objects.get(name="Other"))
+    response = api_for(manager).post(
         reverse("api-payments"),
         {"loan": case.loan_id, "amount": "1.00", "received_at": "2024-02-12T10:00:00Z", "reference": "P"},
         format="json",
     )
     assert response.status_code == 400 and "loan" in response.json()
+
+
+def test_collectors_do_not_post_payments_even_on_their_own_cases():
+    """Issue 11: code, tests and README agree — payments come from managers, admins and the lender's systems."""
+    collector = user_with_role("collector", "casey")
+    case = make_case(assigned_to=collector)
+    body = {"loan": case.loan_id, "amount": "60.00", "received_at": "2024-02-12T10:00:00+00:00", "reference": "P"}
+    response = api_for(collector).post(reverse("api-payments"), body, format="json")
+    assert response.status_code == 403
+    assert not Payment.objects.exists()
+    assert api_for(collector).get(reverse("api-payments"), {"loan": case.loan_id}).status_code == 200
 
 
 def test_bulk_loans_are_all_or_nothing_with_row_errors():
