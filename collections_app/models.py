@@ -624,6 +624,9 @@ class PortfolioSnapshot(models.Model):
     managers' trends and flow (roll) rates."""
 
     as_of = models.DateField(_("as of"))
+    # The team working the loan's open case; empty for loans no team works (current, or within grace). Managers see
+    # their teams' rows only (issue 11).
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     currency = models.CharField(_("currency"), max_length=3)
     bucket = models.CharField(_("DPD bucket"), max_length=8)
     loans = models.PositiveIntegerField(_("loans"))
@@ -633,7 +636,11 @@ class PortfolioSnapshot(models.Model):
     class Meta:
         verbose_name = _("portfolio snapshot")
         verbose_name_plural = _("portfolio snapshots")
-        constraints = [models.UniqueConstraint(fields=["as_of", "currency", "bucket"], name="snapshot_once_a_day")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["as_of", "team", "currency", "bucket"], name="snapshot_once_a_day", nulls_distinct=False
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.currency} {self.bucket}: {self.loans}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -370,6 +371,39 @@ def teams_for(*, user: Any) -> QuerySet[Any]:
     return teams if user_role(user) == ADMIN else teams.filter(manager=user)
 
 
+@dataclass(frozen=True)
+class BucketTotal:
+    """Loans in one DPD bucket on one date and currency, summed over the teams the reader may see."""
+
+    as_of: dt.date
+    currency: str
+    bucket: str
+    loans: int
+    overdue: Decimal
+    outstanding: Decimal
+
+
+def _snapshots(*, user: Any, since: dt.date, until: dt.date, team_id: int | None) -> list[BucketTotal]:
+    """The daily portfolio snapshots of the teams the user may see (admins: the whole portfolio, loans no team
+    works included; managers: their teams' rows only — issue 11), summed per date, currency and bucket."""
+    from django.db.models import Sum
+
+    from collections_app.models import PortfolioSnapshot
+
+    rows = PortfolioSnapshot.objects.filter(as_of__gte=since, as_of__lte=until)
+    if user_role(user) != ADMIN:
+        rows = rows.filter(team_id__in=_team_ids(user, managed=True))
+    if team_id:
+        rows = rows.filter(team_id=team_id)
+    totals = rows.values("as_of", "currency", "bucket").annotate(
+        n=Sum("loans"), amount=Sum("overdue"), balance=Sum("outstanding")
+    )
+    return [
+        BucketTotal(r["as_of"], r["currency"], r["bucket"], r["n"], r["amount"], r["balance"])
+        for r in totals.order_by("as_of", "currency")
+    ]
+
+
 def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: int | None = None) -> dict[str, Any]:
     """The numbers a collections head watches, for the cases the user may see (optionally one team) in a period:
     overdue by bucket over time and flow (roll) rates from the sweep's daily snapshots; cure, promise-kept and
@@ -378,7 +412,7 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
 
     from django.db.models import Count
 
-    from collections_app.models import PortfolioSnapshot, PromiseToPay
+    from collections_app.models import PromiseToPay
     from compliance.models import Decision
     from loans.selectors import DPD_BUCKETS as REPORT_BUCKETS
 
@@ -388,9 +422,7 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
     borrowers = cases.values("borrower_id")
     days = max(1, (until - since).days)
 
-    snapshots = list(
-        PortfolioSnapshot.objects.filter(as_of__gte=since.date(), as_of__lte=until.date()).order_by("as_of", "currency")
-    )
+    snapshots = _snapshots(user=user, since=since.date(), until=until.date(), team_id=team_id)
     trend: dict[tuple[dt.date, str], dict[str, Any]] = {}
     for snap in snapshots:
         trend.setdefault((snap.as_of, snap.currency), {})[snap.bucket] = snap

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
 from collections_app.models import (
@@ -710,19 +710,24 @@ def sweep_chunk_done(*, run_id: int, chunk: int, counts: Counter[str]) -> bool:
 
 
 def portfolio_snapshot_take(*, as_of: dt.date) -> int:
-    """Record the portfolio by currency and DPD bucket for the date (one aggregate query; a rerun replaces it)."""
+    """Record the portfolio by team, currency and DPD bucket for the date (one aggregate query; a rerun replaces
+    it). A loan's team is the one working its open case; loans without one are recorded without a team."""
     from loans.selectors import portfolio_by_bucket
 
+    loans = Loan.objects.annotate(
+        open_case=FilteredRelation("cases", condition=Q(cases__state__in=OPEN_STATES))
+    ).annotate(team=F("open_case__team_id"))
     rows = [
         PortfolioSnapshot(
             as_of=as_of,
+            team_id=r["team"],
             currency=r["currency"],
             bucket=r["bucket"],
             loans=r["loans"],
             overdue=r["overdue"] or 0,
             outstanding=r["outstanding"] or 0,
         )
-        for r in portfolio_by_bucket()
+        for r in portfolio_by_bucket(loans, by=["team"])
     ]
     PortfolioSnapshot.objects.filter(as_of=as_of).delete()
     PortfolioSnapshot.objects.bulk_create(rows)

@@ -69,6 +69,7 @@ from collections_app.services import (
     promise_record,
     visit_schedule,
 )
+from loans.models import Loan
 from loans.selectors import portfolio_overview
 from notifications.models import MessagePurpose
 from notifications.services import message_plan, message_preview
@@ -79,9 +80,12 @@ from notifications.templating import sms_segments
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page: the portfolio at a glance, by days-past-due bucket and currency."""
-    if user_role(request.user) is None:
+    role = user_role(request.user)
+    if role is None:
         raise PermissionDenied("Your account has no role yet; ask an administrator.")
-    return render(request, "collections_app/home.html", {"overview": portfolio_overview()})
+    # Admins see the whole portfolio; everyone else the loans of the cases they may see (issue 11).
+    loans = None if role == ADMIN else Loan.objects.filter(pk__in=cases_visible_to(request.user).values("loan_id"))
+    return render(request, "collections_app/home.html", {"overview": portfolio_overview(loans)})
 
 
 @login_not_required

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, CharField, Count, Sum, Value, When
+from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 
 from loans.models import Loan
 
@@ -30,20 +31,23 @@ def dpd_bucket_expression() -> Case:
     return Case(*whens, output_field=CharField())
 
 
-def portfolio_by_bucket() -> Any:
-    """Active loans per currency and DPD bucket: count, amount overdue, outstanding (one aggregate query)."""
+def portfolio_by_bucket(loans: QuerySet[Loan] | None = None, *, by: Sequence[str] = ()) -> Any:
+    """Active loans (of ``loans``, default all) per currency and DPD bucket — and per the expressions ``by`` names,
+    annotated on ``loans`` — with count, amount overdue and outstanding (one aggregate query)."""
     return (
-        Loan.objects.active()
+        (Loan.objects.all() if loans is None else loans)
+        .active()
         .annotate(bucket=dpd_bucket_expression())
-        .values("currency", "bucket")
+        .values("currency", "bucket", *by)
         .annotate(loans=Count("id"), overdue=Sum("amount_overdue"), outstanding=Sum("outstanding_balance"))
         .order_by("currency")
     )
 
 
-def portfolio_overview() -> list[dict[str, Any]]:
-    """The portfolio at a glance per currency, buckets in reporting order, with totals (one query)."""
-    rows = portfolio_by_bucket()
+def portfolio_overview(loans: QuerySet[Loan] | None = None) -> list[dict[str, Any]]:
+    """The portfolio (``loans``, default all) at a glance per currency, buckets in reporting order, with totals (one
+    query)."""
+    rows = portfolio_by_bucket(loans)
     order = {label: index for index, (label, _, _) in enumerate(DPD_BUCKETS)}
     table: dict[str, dict[str, Any]] = {}
     for row in rows:

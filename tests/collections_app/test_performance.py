@@ -41,10 +41,10 @@ def world():
     Decision.objects.create(borrower=cases[1].borrower, channel="call", at=now, outcome="defer", allowed=False,
                             reasons=[{"rule": "USF-01"}], evaluator_version="t")  # fmt: skip
     for as_of, low, high in ((today - dt.timedelta(days=30), "1000", "0"), (today, "900", "300")):
-        PortfolioSnapshot.objects.create(as_of=as_of, currency="USD", bucket="1-30", loans=10, overdue=Decimal(low),
-                                         outstanding=1)  # fmt: skip
-        PortfolioSnapshot.objects.create(as_of=as_of, currency="USD", bucket="31-60", loans=3, overdue=Decimal(high),
-                                         outstanding=1)  # fmt: skip
+        PortfolioSnapshot.objects.create(as_of=as_of, team=team, currency="USD", bucket="1-30", loans=10,
+                                         overdue=Decimal(low), outstanding=1)  # fmt: skip
+        PortfolioSnapshot.objects.create(as_of=as_of, team=team, currency="USD", bucket="31-60", loans=3,
+                                         overdue=Decimal(high), outstanding=1)  # fmt: skip
     return manager, collector
 
 
@@ -90,3 +90,42 @@ def test_the_sweep_writes_the_daily_snapshot():
     assert (snapshot.bucket, snapshot.loans, snapshot.overdue) == ("1-30", 1, Decimal("100.00"))
     sweep_run(as_of=dt.date(2024, 1, 20))  # a rerun replaces, never doubles
     assert PortfolioSnapshot.objects.filter(as_of=dt.date(2024, 1, 20)).count() == 1
+
+
+def test_each_manager_sees_only_their_teams_figures_and_admins_the_whole_portfolio(world):
+    """Issue 11: the snapshots were not scoped, so each manager saw the other team's currency rows."""
+    manager, _ = world
+    other = user_with_role("manager", "mei")
+    china = Team.objects.create(name="CN", language="zh-hans", manager=other)
+    today = timezone.now().date()
+    PortfolioSnapshot.objects.create(as_of=today, team=china, currency="CNY", bucket="1-30", loans=7,
+                                     overdue=Decimal("5000"), outstanding=1)  # fmt: skip
+    PortfolioSnapshot.objects.create(as_of=today, team=None, currency="USD", bucket="current", loans=90,
+                                     overdue=Decimal("0"), outstanding=1)  # fmt: skip
+
+    def seen(user):
+        client = Client()
+        client.force_login(user)
+        rows = list(csv.reader(io.StringIO(client.get(reverse("performance"), {"format": "csv"}).content.decode())))
+        overdue = {(r[0], r[1].split()[-1]): r[2] for r in rows if r[0].startswith("overdue_") and str(today) in r[1]}
+        home = client.get(reverse("home")).context["overview"]
+        return overdue, {c["currency"] for c in home}
+
+    us_rows, us_home = seen(manager)
+    assert ("overdue_CNY", "1-30") not in us_rows and ("overdue_USD", "current") not in us_rows
+    assert us_rows[("overdue_USD", "1-30")] == "900.00" and us_home == {"USD"}
+    cn_rows, cn_home = seen(other)
+    assert not [key for key in cn_rows if "USD" in key[0]]
+    assert cn_rows[("overdue_CNY", "1-30")] == "5000.00" and cn_home == set()  # no case of team CN yet
+    admin_rows, _ = seen(user_with_role("admin", "ada"))
+    assert admin_rows[("overdue_CNY", "1-30")] == "5000.00" and admin_rows[("overdue_USD", "1-30")] == "900.00"
+
+
+def test_the_snapshot_records_the_team_working_each_loans_open_case():
+    team = Team.objects.create(name="US", language="en")
+    case = make_case()
+    CollectionCase.objects.filter(pk=case.pk).update(team=team)
+    loan_with_schedule(("2024-01-25", "100.00"))  # overdue, within grace: no case, no team
+    sweep_run(as_of=dt.date(2024, 2, 11))
+    rows = {(s.team_id, s.bucket, s.loans) for s in PortfolioSnapshot.objects.filter(as_of=dt.date(2024, 2, 11))}
+    assert rows == {(team.pk, "1-30", 1), (None, "1-30", 1)}
