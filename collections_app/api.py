@@ -45,7 +45,7 @@ from collections_app.services import (
     visit_schedule,
 )
 from collections_app.tasks import sweep_launch
-from compliance.services import ComplianceError, contact_check
+from compliance.services import ComplianceError, LiftRefused, contact_check
 from notifications.models import Channel, MessageStatus, OutboundMessage
 
 
@@ -54,7 +54,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     403, a wrong value 400 with the field (DESIGN.md §8: one handler for the API)."""
     if isinstance(exc, TransitionConflict):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, NotPermitted):
+    if isinstance(exc, NotPermitted | LiftRefused):
         return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, InvalidRequest):
         field = getattr(exc, "field", "") or "non_field_errors"

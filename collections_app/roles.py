@@ -65,6 +65,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "collections_app.close_case",
         "collections_app.reassign_case",
         "collections_app.approve_plan",
+        "compliance.lift_restriction",
         "collections_app.view_team",
         "collections_app.view_sweeprun",
         "auth.view_user",

@@ -40,8 +40,14 @@ from collections_app.models import (
     PromiseToPay,
     VisitStatus,
 )
-from compliance.models import ContactEvent, Restriction
-from compliance.services import contact_check, contact_record
+from compliance.models import ContactEvent
+from compliance.services import (
+    contact_check,
+    contact_record,
+    restriction_add,
+    restriction_lift,
+    restriction_may_lift,
+)
 from loans.models import Installment
 from loans.services import product_today
 from loans.versioning import version_publish
@@ -438,14 +444,14 @@ def hold_place(*, case_id: int, actor: AbstractBaseUser, kind: str, reason: str,
         case = _locked_case(case_id)
         if case.state not in OPEN_STATES:
             raise TransitionConflict("the case is not open")
-        restriction = Restriction.objects.create(
+        restriction = restriction_add(
             borrower_id=case.borrower_id,
             loan_id=case.loan_id,
             kind=kind,
             reason=reason,
             document_ref=document_ref,
             source=f"case:{case.pk}",
-            created_by=actor,
+            actor=actor,
         )
         hold = Hold.objects.create(
             case=case, kind=kind, reason=reason, document_ref=document_ref, restriction=restriction, placed_by=actor
@@ -470,11 +476,16 @@ def hold_lift(*, hold_id: int, actor: AbstractBaseUser, reason: str) -> Hold:
         hold = Hold.objects.select_for_update().get(pk=hold_id)
         if hold.lifted_at is not None:
             raise TransitionConflict("the hold was lifted already")
+        if not restriction_may_lift(kind=hold.kind, actor=actor):
+            raise NotPermitted(f"only managers and admins lift a {hold.get_kind_display()} hold")
         case = _locked_case(hold.case_id)
-        now = timezone.now()
+        if hold.restriction_id:  # the gate's restriction, lifted by its owner (the same rule, checked there too)
+            restriction = restriction_lift(restriction_id=hold.restriction_id, actor=actor, reason=reason)
+            now = restriction.lifted_at
+        else:
+            now = timezone.now()
         hold.lifted_at, hold.lifted_by, hold.lift_reason = now, actor, reason
         hold.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
-        Restriction.objects.filter(pk=hold.restriction_id).update(lifted_at=now, lifted_by=actor, lift_reason=reason)
         others = Hold.objects.filter(case=case, lifted_at__isnull=True).exclude(pk=hold.pk).exists()
         if case.state == CaseState.ON_HOLD and not others:
             _run_transition(case, "lift_hold", actor, f"{hold.get_kind_display()} lifted: {reason}")

@@ -69,6 +69,7 @@ from collections_app.services import (
     promise_record,
     visit_schedule,
 )
+from compliance.services import restriction_may_lift
 from loans.models import Loan
 from loans.selectors import portfolio_overview
 from notifications.models import MessagePurpose
@@ -165,6 +166,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     chinese = (get_language() or "").startswith("zh")
     context = case_page(case=case, now=timezone.now(), chinese=chinese)
     context["transitions"] = available_transitions(case, request.user)
+    for hold in context["active_holds"]:
+        hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)
     context["call_decision"] = call_pending(case=case, decision_id=request.GET.get("call", ""))
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
     context["forms"] = {

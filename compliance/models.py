@@ -31,6 +31,23 @@ class RestrictionKind(models.TextChoices):
     TIME_BARRED = "time_barred", _("time-barred debt")
 
 
+# Restrictions the collector working the case may lift: preferences the borrower set and may take back, and a dispute
+# (lifted when verification is sent, USF-20). Every other kind records a legal status or right — cease and desist,
+# attorney, bankruptcy, death, SMS opt-out, time-barred debt: lifting it resumes contact the law stopped, so only
+# managers and admins may (permission ``lift_restriction``). New kinds are managers' until listed here.
+COLLECTOR_LIFTABLE_KINDS = frozenset(
+    {
+        RestrictionKind.DISPUTE,
+        RestrictionKind.DISPUTE_VERIFIED,
+        RestrictionKind.HARDSHIP_REVIEW,
+        RestrictionKind.INCONVENIENT_TIME,
+        RestrictionKind.INCONVENIENT_PLACE,
+        RestrictionKind.NO_WORK_CONTACT,
+        RestrictionKind.EMPLOYER_PROHIBITS,
+    }
+)
+
+
 class RestrictionQuerySet(models.QuerySet):
     def active(self, at=None) -> RestrictionQuerySet:  # type: ignore[no-untyped-def]
         """In force at ``at`` (default now): started, not ended, not lifted."""
@@ -67,6 +84,9 @@ class Restriction(models.Model):
     class Meta:
         verbose_name = _("restriction")
         verbose_name_plural = _("restrictions")
+        permissions = [
+            ("lift_restriction", _("Can lift any restriction (cease and desist, attorney, bankruptcy, opt-out…)")),
+        ]
         indexes = [
             models.Index(fields=["borrower", "kind"], condition=Q(lifted_at__isnull=True), name="restriction_in_force")
         ]

@@ -30,7 +30,15 @@ from compliance.engine import (
     contact_point,
     evaluate,
 )
-from compliance.models import ConsentEvent, ConsentKind, ContactEvent, Decision, JurisdictionProfile, Restriction
+from compliance.models import (
+    COLLECTOR_LIFTABLE_KINDS,
+    ConsentEvent,
+    ConsentKind,
+    ContactEvent,
+    Decision,
+    JurisdictionProfile,
+    Restriction,
+)
 from loans.models import Borrower, EmailAddress, PhoneNumber
 from loans.sql import json_rows_sql
 from loans.versioning import version_publish
@@ -512,10 +520,24 @@ def restriction_add(
     )
 
 
+class LiftRefused(ComplianceError):
+    """The actor may not lift a restriction of this kind."""
+
+
+def restriction_may_lift(*, kind: str, actor: Any) -> bool:
+    """The one rule for lifting, on the case page and in the API (issue 11): a dispute or a preference the borrower
+    set, anyone working the case; a legal status or right (cease and desist, attorney, bankruptcy, deceased, SMS
+    opt-out, time-barred), managers and admins only (``COLLECTOR_LIFTABLE_KINDS``)."""
+    return kind in COLLECTOR_LIFTABLE_KINDS or bool(actor and actor.has_perm("compliance.lift_restriction"))
+
+
 def restriction_lift(*, restriction_id: int, actor: Any, reason: str) -> Restriction:
-    """Lift a restriction (kept, with who lifted it and why); lifting twice changes nothing."""
+    """Lift a restriction (kept, with who lifted it and why); lifting twice changes nothing. Raises LiftRefused when
+    the actor may not lift this kind (``restriction_may_lift``)."""
     with transaction.atomic():
         restriction = Restriction.objects.select_for_update().get(pk=restriction_id)
+        if not restriction_may_lift(kind=restriction.kind, actor=actor):
+            raise LiftRefused(f"only managers and admins lift a {restriction.get_kind_display()} restriction")
         if restriction.lifted_at is None:
             restriction.lifted_at, restriction.lifted_by, restriction.lift_reason = timezone.now(), actor, reason
             restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])

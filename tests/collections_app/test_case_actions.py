@@ -184,3 +184,25 @@ def test_twenty_parallel_call_starts_against_the_live_server_reserve_the_last_re
         assert decisions.filter(allowed=True).count() == round_ + 1
         assert decisions.filter(allowed=False).count() == 19 * (round_ + 1)
         reserved.update(outcome="cancelled")  # the call never happened: the slot is free for the next round
+
+
+def test_a_collector_cannot_lift_a_managers_cease_and_desist_but_a_manager_can(client, case):
+    """Issue 11: one rule for the page and the API, enforced in the service."""
+    from collections_app.services import hold_place
+    from compliance.models import Restriction
+
+    manager = user_with_role("manager", "morgan")
+    hold = hold_place(case_id=case.pk, actor=manager, kind="cease_and_desist", reason="letter received")
+    page = client.get(reverse("case-detail", args=[case.pk])).content.decode()
+    assert "Only a manager or an admin can lift it" in page and 'name="hold"' not in page
+    refused = act(client, case, "hold-lift", {"hold": hold.pk, "reason": "borrower called back"})
+    assert refused.status_code == 403
+    hold.refresh_from_db()
+    assert hold.lifted_at is None and Restriction.objects.get(pk=hold.restriction_id).lifted_at is None
+    managers = Client()
+    managers.force_login(manager)
+    assert 'name="hold"' in managers.get(reverse("case-detail", args=[case.pk])).content.decode()
+    act(managers, case, "hold-lift", {"hold": hold.pk, "reason": "withdrawn in writing"})
+    hold.refresh_from_db()
+    assert hold.lifted_at is not None and Restriction.objects.get(pk=hold.restriction_id).lifted_at is not None
+    assert CollectionCase.objects.get(pk=case.pk).state == "reminder"

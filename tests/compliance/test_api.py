@@ -149,3 +149,18 @@ def test_create_api_token_prints_a_working_token(mine, capsys):
     assert client.get(restrictions_url(case)).status_code == 401
     with pytest.raises(CommandError, match="No user"):
         call_command("create_api_token", "nobody")
+
+
+def test_a_collector_lifts_a_preference_the_borrower_set_but_not_a_legal_status(mine):
+    collector, case = mine
+    preference = Restriction.objects.create(borrower=case.borrower, kind="inconvenient_time",
+                                            details={"from": "09:00", "to": "12:00"})  # fmt: skip
+    lift = reverse("api-restriction-lift", args=[case.borrower_id, preference.pk])
+    response = api_for(collector).post(lift, {"reason": "mornings are fine now"}, format="json")
+    assert response.status_code == 200 and response.json()["active"] is False
+    for kind in ("bankruptcy", "deceased", "attorney_represented", "sms_opt_out"):
+        legal = Restriction.objects.create(borrower=case.borrower, kind=kind)
+        lift = reverse("api-restriction-lift", args=[case.borrower_id, legal.pk])
+        assert api_for(collector).post(lift, {"reason": "x"}, format="json").status_code == 403, kind
+        legal.refresh_from_db()
+        assert legal.lifted_at is None
