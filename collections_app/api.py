@@ -8,6 +8,7 @@ from typing import Any
 
 import django_filters
 from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -28,6 +29,7 @@ from collections_app.models import (
     PaymentPlan,
     PromiseToPay,
     SweepRun,
+    VisitStatus,
 )
 from collections_app.roles import ADMIN, user_role
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
@@ -39,13 +41,16 @@ from collections_app.services import (
     TransitionConflict,
     available_transitions,
     case_transition,
+    grace_extend,
     note_add,
     plan_propose,
     promise_record,
+    visit_record,
     visit_schedule,
 )
 from collections_app.tasks import sweep_launch
 from compliance.services import ComplianceError, LiftRefused, contact_check
+from loans.serializers import AwareDateTimeField
 from notifications.models import Channel, MessageStatus, OutboundMessage
 
 
@@ -86,7 +91,7 @@ class ComplianceCheckInput(StrictInput):
     loan = serializers.IntegerField(min_value=1, required=False)
     channel = serializers.ChoiceField(choices=["call", "sms", "email", "letter", "visit"])
     to = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
-    at = serializers.DateTimeField(required=False)
+    at = AwareDateTimeField(required=False)
     automated = serializers.BooleanField(required=False, default=False)
 
 
@@ -176,6 +181,29 @@ class CaseFilter(django_filters.FilterSet):
         fields = ["state", "borrower", "loan", "assigned_to"]
 
 
+class VisitOut(serializers.ModelSerializer):
+    collectors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = FieldVisit
+        fields = ["id", "address", "collectors", "window_start", "window_end", "status", "outcome", "visited_at",
+                  "decision"]  # fmt: skip
+
+
+CONFLICT = inline_serializer("Conflict", {"detail": serializers.CharField()})
+
+
+class GraceIn(StrictInput):
+    days = serializers.IntegerField(min_value=1, max_value=365)
+    reason = serializers.CharField(max_length=2000)
+
+
+class VisitRecordIn(StrictInput):
+    status = serializers.ChoiceField(choices=[s for s in VisitStatus.values if s != VisitStatus.SCHEDULED])
+    outcome = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    visited_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+
+
 class TransitionIn(StrictInput):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     close_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
@@ -195,7 +223,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=TransitionIn,
-        responses={200: CaseOut, 409: inline_serializer("Conflict", {"detail": serializers.CharField()})},
+        responses={200: CaseOut, 409: CONFLICT},
     )
     @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
     def transition(self, request: Request, pk: str | None = None, name: str = "") -> Response:
@@ -206,6 +234,29 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         case = case_transition(case_id=case.pk, name=name, actor=request.user, **data.validated_data)
         return Response(CaseOut(case, context={"request": request}).data)
+
+    @extend_schema(request=GraceIn, responses={200: CaseOut, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def grace(self, request: Request, pk: str | None = None) -> Response:
+        """The case's one hardship grace extension: for ``days`` (up to the policy's maximum) no escalation and no
+        automated reminders."""
+        case = self.get_object()
+        data = GraceIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = grace_extend(case_id=case.pk, actor=request.user, **data.validated_data)
+        return Response(CaseOut(case, context={"request": request}).data)
+
+    @extend_schema(request=VisitRecordIn, responses={200: VisitOut})
+    @action(detail=True, methods=["post"], url_path=r"visits/(?P<visit_id>[0-9]+)/outcome", url_name="visit-outcome")
+    def visit_outcome(self, request: Request, pk: str | None = None, visit_id: str = "") -> Response:
+        """What happened at a scheduled visit: visited, not at home, or cancelled (a contact in the ledger, an
+        exception when outside the window the gate allowed)."""
+        case = self.get_object()
+        visit = get_object_or_404(FieldVisit, pk=int(visit_id), case=case)
+        data = VisitRecordIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        visit = visit_record(visit_id=visit.pk, actor=request.user, **data.validated_data)
+        return Response(VisitOut(visit).data)
 
 
 # Nested under a case: promises, payment plans, notes, visits (list and create, through the services).
@@ -248,20 +299,11 @@ class NoteIn(StrictInput):
     text = serializers.CharField(max_length=5000)
 
 
-class VisitOut(serializers.ModelSerializer):
-    collectors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
-
-    class Meta:
-        model = FieldVisit
-        fields = ["id", "address", "collectors", "window_start", "window_end", "status", "outcome", "visited_at",
-                  "decision"]  # fmt: skip
-
-
 class VisitIn(StrictInput):
     address = serializers.CharField(max_length=500)
     collectors = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=5)
-    window_start = serializers.DateTimeField()
-    window_end = serializers.DateTimeField()
+    window_start = AwareDateTimeField()
+    window_end = AwareDateTimeField()
 
 
 def _nested(name: str, out: type[serializers.Serializer], given: type[serializers.Serializer], write: Any) -> Any:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from collections_app.models import CloseReason, Frequency, HoldKind
+from collections_app.models import CloseReason, Frequency, HoldKind, VisitStatus
 from collections_app.services import CALL_OUTCOMES
 from notifications.models import MessagePurpose
 
@@ -21,7 +25,29 @@ class CallStartForm(forms.Form):
     to = forms.CharField(label=_("Number"), max_length=32)
 
 
-class CallLogForm(forms.Form):
+class ZonedForm(forms.Form):
+    """A form whose typed date-times are read in a named zone — the borrower's, for visits and callbacks — and say
+    which beside the field (a bare 02:00 is not a time until a zone is named)."""
+
+    zoned_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, zone: str = "UTC", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        for name in self.zoned_fields:
+            self.fields[name].help_text = _("The borrower's local time (%(zone)s).") % {"zone": zone}
+
+    def full_clean(self) -> None:
+        # Django reads a naive typed date-time in the current time zone: make that the named one while cleaning.
+        with timezone.override(ZoneInfo(self.zone)):
+            super().full_clean()
+
+    def local(self, instant: Any) -> Any:
+        """An instant as the naive local value a datetime-local input shows."""
+        return timezone.localtime(instant, ZoneInfo(self.zone)).replace(tzinfo=None, second=0, microsecond=0)
+
+
+class CallLogForm(ZonedForm):
     decision = forms.IntegerField(widget=forms.HiddenInput)
     outcome = forms.ChoiceField(label=_("What happened"), choices=[(o, o.replace("_", " ")) for o in CALL_OUTCOMES])
     debts_discussed = forms.BooleanField(label=_("The debt was discussed"), required=False)
@@ -29,6 +55,7 @@ class CallLogForm(forms.Form):
     callback_at = forms.DateTimeField(
         label=_("Call back at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
+    zoned_fields = ("callback_at",)
 
 
 class NoteForm(forms.Form):
@@ -61,17 +88,41 @@ class HoldLiftForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=2000)
 
 
-class VisitForm(forms.Form):
+class VisitForm(ZonedForm):
     address = forms.CharField(label=_("Address"), max_length=500)
     window_start = forms.DateTimeField(label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     window_end = forms.DateTimeField(label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    second_collector = forms.CharField(label=_("Second collector (username)"), max_length=150, required=False)
+    second_collector = forms.ChoiceField(label=_("Second collector"), required=False)
+    zoned_fields = ("window_start", "window_end")
+
+    def __init__(self, *args: Any, partners: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The other collectors of the case's team (username, display name): nobody else may go (CN-08, issue 11).
+        self.fields["second_collector"].choices = [("", "—"), *partners]
 
     def clean(self) -> dict:
         data = super().clean()
         if data.get("window_start") and data.get("window_end") and data["window_end"] <= data["window_start"]:
             self.add_error("window_end", _("The visit window must end after it starts."))
         return data
+
+
+class VisitRecordForm(ZonedForm):
+    visit = forms.IntegerField(widget=forms.HiddenInput)
+    status = forms.ChoiceField(
+        label=_("What happened"),
+        choices=[(s, label) for s, label in VisitStatus.choices if s != VisitStatus.SCHEDULED],
+    )
+    outcome = forms.CharField(label=_("Outcome"), max_length=2000, required=False)
+    visited_at = forms.DateTimeField(
+        label=_("Visited at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    zoned_fields = ("visited_at",)
+
+
+class GraceForm(forms.Form):
+    days = forms.IntegerField(label=_("Days of hardship grace"), min_value=1, max_value=365)
+    reason = forms.CharField(label=_("Reason"), max_length=2000)
 
 
 class SmsForm(forms.Form):

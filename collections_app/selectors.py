@@ -88,6 +88,12 @@ def case_get_for_user(*, user: Any, case_id: int) -> CollectionCase:
     return case
 
 
+def borrower_zone(borrower: Borrower) -> str:
+    """The zone a time typed about this borrower is read in (a visit window, a callback): their first candidate zone
+    (the address's), UTC when none is known."""
+    return (borrower.time_zones or ["UTC"])[0]
+
+
 QUEUE_PAGE_SIZE = 25
 
 

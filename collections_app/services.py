@@ -40,6 +40,7 @@ from collections_app.models import (
     PromiseToPay,
     VisitStatus,
 )
+from collections_app.roles import COLLECTOR
 from compliance.models import ContactEvent
 from compliance.services import (
     contact_check,
@@ -522,6 +523,7 @@ def visit_schedule(
         case = _locked_case(case_id)
         if case.state not in OPEN_STATES or case.state == CaseState.ON_HOLD:
             raise TransitionConflict(f"no visits to a case in {case.get_state_display()}")
+        _check_visitors(case, collectors)
         decision, result = contact_check(
             borrower_id=case.borrower_id,
             loan_id=case.loan_id,
@@ -543,6 +545,30 @@ def visit_schedule(
         )
         visit.collectors.set(collectors)
     return visit
+
+
+def team_collectors(team_id: int | None) -> Any:
+    """The active collectors of a team: the only people who may go on its cases' field visits."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, team_membership__team_id=team_id, groups__name=COLLECTOR)
+        .order_by("username")
+    )
+
+
+def _check_visitors(case: CollectionCase, collectors: list[Any]) -> None:
+    """Only collectors of the case's team count for a visit — also for the two collectors China requires (CN-08):
+    another team's collector or a manager riding along is not a second collector (issue 11)."""
+    if case.team_id is None:
+        raise InvalidRequest("the case has no team yet: assign it before scheduling a visit", field="collectors")
+    eligible = set(team_collectors(case.team_id).filter(pk__in=[c.pk for c in collectors]).values_list("pk", flat=True))
+    outsiders = [c.get_username() for c in collectors if c.pk not in eligible]
+    if outsiders:
+        raise InvalidRequest(
+            f"only collectors of team {case.team} go on its visits, not {', '.join(outsiders)}", field="collectors"
+        )
 
 
 def visit_record(

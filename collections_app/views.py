@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from collections_app.forms import (
     CallLogForm,
     CallStartForm,
+    GraceForm,
     HoldForm,
     HoldLiftForm,
     NoteForm,
@@ -32,12 +33,14 @@ from collections_app.forms import (
     ReasonForm,
     SmsForm,
     VisitForm,
+    VisitRecordForm,
 )
-from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, PaymentPlan
+from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, PaymentPlan, VisitStatus
 from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import (
     DPD_BUCKETS,
     QUEUE_PAGE_SIZE,
+    borrower_zone,
     call_pending,
     calls_allowed_now,
     case_get_for_user,
@@ -58,8 +61,10 @@ from collections_app.services import (
     available_transitions,
     call_log,
     call_start,
+    case_address,
     case_transition,
     cases_reassign,
+    grace_extend,
     hold_lift,
     hold_place,
     note_add,
@@ -67,6 +72,8 @@ from collections_app.services import (
     plan_propose,
     policy_current,
     promise_record,
+    team_collectors,
+    visit_record,
     visit_schedule,
 )
 from compliance.services import restriction_may_lift
@@ -170,17 +177,33 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)
     context["call_decision"] = call_pending(case=case, decision_id=request.GET.get("call", ""))
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
+    zone = borrower_zone(case.borrower)
+    record = VisitRecordForm(zone=zone)
     context["forms"] = {
-        "call_log": CallLogForm(initial={"decision": getattr(context["call_decision"], "pk", None)}),
+        "call_log": CallLogForm(initial={"decision": getattr(context["call_decision"], "pk", None)}, zone=zone),
         "note": NoteForm(),
         "promise": PromiseForm(),
         "plan": PlanForm(),
         "hold": HoldForm(),
-        "visit": VisitForm(initial={"address": case.borrower.address_line1}),
+        "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=_partners(case, request)),
+        "visit_record": record,
+        "grace": GraceForm(),
         "sms": SmsForm(),
         "reason": ReasonForm(),
     }
+    context["scheduled_visits"] = [
+        (visit, VisitRecordForm(initial={"visit": visit.pk, "visited_at": record.local(timezone.now())}, zone=zone))
+        for visit in case.visits.filter(status=VisitStatus.SCHEDULED).prefetch_related("collectors").order_by("pk")
+    ]
+    context["zone"] = zone
+    context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
     return render(request, "collections_app/case_detail.html", context)
+
+
+def _partners(case: CollectionCase, request: HttpRequest) -> list[tuple[str, str]]:
+    """The other collectors of the case's team, who may go on a visit with the user."""
+    return [(u.get_username(), u.get_full_name() or u.get_username())
+            for u in team_collectors(case.team_id).exclude(pk=request.user.pk)]  # fmt: skip
 
 
 @require_GET
@@ -220,7 +243,7 @@ def _call_start(request: HttpRequest, case: CollectionCase) -> str:
 
 
 def _call_log(request: HttpRequest, case: CollectionCase) -> str:
-    form = CallLogForm(request.POST)
+    form = CallLogForm(request.POST, zone=borrower_zone(case.borrower))
     if not form.is_valid():
         raise InvalidRequest(_form_errors(form))
     data = form.cleaned_data
@@ -252,19 +275,27 @@ def _hold_lift(request: HttpRequest, case: CollectionCase) -> str:
 
 
 def _visit(request: HttpRequest, case: CollectionCase) -> str:
-    form = VisitForm(request.POST)
+    form = VisitForm(request.POST, zone=borrower_zone(case.borrower), partners=_partners(case, request))
     if not form.is_valid():
         raise InvalidRequest(_form_errors(form))
     data = form.cleaned_data
     collectors = [request.user]
     if data["second_collector"]:
-        second = get_user_model().objects.filter(username=data["second_collector"], is_active=True).first()
-        if second is None:
-            raise InvalidRequest("no such collector", field="second_collector")
-        collectors.append(second)
+        collectors += list(get_user_model().objects.filter(username=data["second_collector"]))
     visit_schedule(case_id=case.pk, actor=request.user, address=data["address"], collectors=collectors,
                    window_start=data["window_start"], window_end=data["window_end"])  # fmt: skip
     messages.success(request, _("Visit scheduled."))
+    return ""
+
+
+def _visit_record(request: HttpRequest, case: CollectionCase) -> str:
+    form = VisitRecordForm(request.POST, zone=borrower_zone(case.borrower))
+    if not form.is_valid() or not case.visits.filter(pk=form.cleaned_data["visit"]).exists():
+        raise InvalidRequest(_form_errors(form) or "no such visit on this case")
+    data = form.cleaned_data
+    visit_record(visit_id=data["visit"], actor=request.user, status=data["status"], outcome=data["outcome"],
+                 visited_at=data["visited_at"])  # fmt: skip
+    messages.success(request, _("Visit recorded."))
     return ""
 
 
@@ -299,6 +330,8 @@ CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "hold": _simple(HoldForm, hold_place, _("Hold placed: automated contact stops.")),
     "hold-lift": _hold_lift,
     "visit": _visit,
+    "visit-record": _visit_record,
+    "grace": _simple(GraceForm, grace_extend, _("Hardship grace granted: no escalation and no automated reminders.")),
     "sms": _sms,
     **{f"transition-{name}": _transition(name) for name in USER_TRANSITIONS},
 }

@@ -21,6 +21,7 @@ from collections_app.selectors import borrower_get_for_user, cases_visible_to
 from compliance.models import ContactEvent, ContactOutcome, Decision, Direction, Restriction, RestrictionKind
 from compliance.services import contact_record, restriction_add, restriction_lift
 from loans.models import Loan
+from loans.serializers import AwareDateTimeField
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -40,8 +41,8 @@ class RestrictionOut(serializers.ModelSerializer):
 class RestrictionIn(StrictInput):
     kind = serializers.ChoiceField(choices=RestrictionKind.choices)
     loan = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    starts_at = serializers.DateTimeField(required=False)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    starts_at = AwareDateTimeField(required=False)
+    ends_at = AwareDateTimeField(required=False, allow_null=True)
     details = serializers.DictField(required=False, default=dict)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     document_ref = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
@@ -144,7 +145,7 @@ class ContactIn(StrictInput):
     loan = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     channel = serializers.ChoiceField(choices=["call", "sms", "email", "letter", "visit"])
     direction = serializers.ChoiceField(choices=Direction.choices)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = AwareDateTimeField()
     outcome = serializers.ChoiceField(choices=[c for c in ContactOutcome.values if c not in ("reserved", "cancelled")])
     to = serializers.CharField(required=False, allow_blank=True, default="", max_length=254)
     debts_discussed = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)

@@ -112,3 +112,13 @@ def api_for(user):  # type: ignore[no-untyped-def]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
+
+
+def team_with(*collectors, name: str = "Team", language: str = "en", manager=None):  # type: ignore[no-untyped-def]
+    """A team led by ``manager`` with these collectors as members."""
+    from collections_app.models import Team, TeamMembership
+
+    team = Team.objects.create(name=name, language=language, manager=manager)
+    for collector in collectors:
+        TeamMembership.objects.create(user=collector, team=team)
+    return team

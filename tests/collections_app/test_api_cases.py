@@ -152,3 +152,37 @@ def test_promises_plans_notes_and_visits_under_a_case(collector):
                         {"address": "1 Main St", "collectors": ["nobody"], "window_start": "2026-12-15T15:00:00Z",
                          "window_end": "2026-12-15T17:00:00Z"}, format="json")  # fmt: skip
     assert visit.status_code == 400 and "collectors" in visit.json()
+
+
+def test_visits_are_recorded_and_grace_granted_through_the_api(collector):
+    import time_machine
+
+    from tests.factories import team_with
+
+    case = mine(collector, team=team_with(collector))
+    client = api_for(collector)
+    with time_machine.travel(dt.datetime(2024, 2, 12, 15, tzinfo=dt.UTC), tick=False):
+        naive = client.post(reverse("api-case-visits", args=[case.pk]),
+                            {"address": "1 Main St", "collectors": ["casey"], "window_start": "2024-02-13T10:00:00",
+                             "window_end": "2024-02-13T12:00:00"}, format="json")  # fmt: skip
+        assert naive.status_code == 400 and set(naive.json()) == {"window_start", "window_end"}
+        window = {"window_start": "2024-02-13T10:00:00-05:00", "window_end": "2024-02-13T12:00:00-05:00"}
+        visit = client.post(reverse("api-case-visits", args=[case.pk]),
+                            {"address": "1 Main St", "collectors": ["casey"], **window}, format="json")  # fmt: skip
+        assert visit.status_code == 201, visit.content
+        outcome_url = reverse("api-case-visit-outcome", args=[case.pk, visit.json()["id"]])
+        bad = client.post(outcome_url, {"status": "scheduled"}, format="json")
+        assert bad.status_code == 400 and "status" in bad.json()
+        done = client.post(outcome_url, {"status": "not_home", "outcome": "nobody answered",
+                                         "visited_at": "2024-02-13T10:30:00-05:00"}, format="json")  # fmt: skip
+        assert done.status_code == 200 and done.json()["status"] == "not_home"
+        assert client.post(outcome_url, {"status": "visited", "outcome": "x"}, format="json").status_code == 409
+        grace = client.post(reverse("api-case-grace", args=[case.pk]), {"days": 7, "reason": "lost job"}, format="json")
+        assert grace.status_code == 200, grace.content
+        again = client.post(reverse("api-case-grace", args=[case.pk]), {"days": 3, "reason": "x"}, format="json")
+        assert again.status_code == 409
+    other = mine(user_with_role("collector", "jordan"))
+    assert (
+        client.post(reverse("api-case-grace", args=[other.pk]), {"days": 7, "reason": "x"}, format="json").status_code
+        == 404
+    )

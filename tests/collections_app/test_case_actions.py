@@ -206,3 +206,58 @@ def test_a_collector_cannot_lift_a_managers_cease_and_desist_but_a_manager_can(c
     hold.refresh_from_db()
     assert hold.lifted_at is not None and Restriction.objects.get(pk=hold.restriction_id).lifted_at is not None
     assert CollectionCase.objects.get(pk=case.pk).state == "reminder"
+
+
+def test_a_visit_typed_on_the_page_is_read_in_the_borrowers_zone_and_recorded_there_too(client, collector):
+    """Issue 11: 02:00 typed for a Beijing borrower was stored as 02:00 UTC (10:00 in Beijing), with no zone named."""
+    from collections_app.models import FieldVisit
+    from tests.factories import BorrowerFactory, loan_with_schedule, team_with
+
+    partner, outsider = user_with_role("collector", "partner"), user_with_role("collector", "outsider")
+    team_with(outsider, name="Other")
+    team = team_with(collector, partner, name="CN", language="zh-hans")
+    borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"], address_line1="崤山路1号")
+    case = make_case(loan=loan_with_schedule(("2024-02-01", "100.00"), borrower=borrower), team=team,
+                     assigned_to=collector)  # fmt: skip
+    with time_machine.travel(dt.datetime(2024, 2, 11, 1, tzinfo=dt.UTC), tick=False):  # 09:00 in Beijing
+        page = client.get(reverse("case-detail", args=[case.pk])).content.decode()
+        assert "The borrower's local time (Asia/Shanghai)." in page
+        assert '<option value="partner">' in page and "outsider" not in page
+        form = {"address": "崤山路1号", "window_start": "2024-02-12T10:00", "window_end": "2024-02-12T12:00"}
+        alone = act(client, case, "visit", form)
+        assert "CN-08" in said(alone) and not FieldVisit.objects.exists()
+        outside = act(client, case, "visit", {**form, "second_collector": "outsider"})
+        assert "second_collector" in said(outside) and not FieldVisit.objects.exists()
+        act(client, case, "visit", {**form, "second_collector": "partner"})
+        visit = FieldVisit.objects.get()
+        assert visit.window_start == dt.datetime(2024, 2, 12, 2, tzinfo=dt.UTC)  # 10:00 Beijing = 02:00 UTC
+        assert (
+            "2024-02-12 10:00–12:00 (Asia/Shanghai)"
+            in client.get(reverse("case-detail", args=[case.pk])).content.decode()
+        )
+    with time_machine.travel(dt.datetime(2024, 2, 12, 3, tzinfo=dt.UTC), tick=False):
+        typed = {
+            "visit": visit.pk,
+            "status": "visited",
+            "outcome": "met the borrower",
+            "visited_at": "2024-02-12T10:30",
+        }
+        recorded = act(client, case, "visit-record", typed)
+        assert "Visit recorded" in said(recorded)
+    visit.refresh_from_db()
+    assert (visit.status, visit.visited_at) == ("visited", dt.datetime(2024, 2, 12, 2, 30, tzinfo=dt.UTC))
+    event = ContactEvent.objects.get(channel="visit")
+    assert (event.outcome, event.is_exception) == ("visited", False)
+
+
+def test_the_case_page_grants_the_one_hardship_grace_extension(client, case):
+    with time_machine.travel(NOON_NY, tick=False):
+        assert b'data-testid="grace-form"' in client.get(reverse("case-detail", args=[case.pk])).content
+        too_long = act(client, case, "grace", {"days": "400", "reason": "lost job"})
+        assert "days" in said(too_long)
+        act(client, case, "grace", {"days": "7", "reason": "lost job"})
+        case.refresh_from_db()
+        assert case.grace_until is not None
+        page = client.get(reverse("case-detail", args=[case.pk])).content
+        assert b'data-testid="grace"' in page and b'data-testid="grace-form"' not in page
+        assert "one grace extension" in said(act(client, case, "grace", {"days": "3", "reason": "again"}))

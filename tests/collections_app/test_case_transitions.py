@@ -25,7 +25,7 @@ from collections_app.services import (
     promise_record,
 )
 from compliance.models import Restriction
-from tests.factories import make_case, user_with_role
+from tests.factories import make_case, team_with, user_with_role
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -378,7 +378,7 @@ def test_saving_a_stale_copy_of_a_case_is_refused(manager):
 def test_a_field_visit_is_scheduled_for_open_cases_and_its_outcome_recorded(collector):
     from collections_app.services import visit_record, visit_schedule
 
-    case = make_case("formal_notice")
+    case = make_case("formal_notice", team=team_with(collector))
     start = TODAY + dt.timedelta(days=1)
     visit = visit_schedule(
         case_id=case.pk,
@@ -407,7 +407,8 @@ def test_a_field_visit_is_scheduled_for_open_cases_and_its_outcome_recorded(coll
 def test_no_visit_in_the_past_or_to_a_case_on_hold(collector):
     from collections_app.services import visit_schedule
 
-    case = make_case("on_hold")
+    team = team_with(collector)
+    case = make_case("on_hold", team=team)
     start = TODAY + dt.timedelta(days=1)
     with pytest.raises(TransitionConflict):
         visit_schedule(
@@ -420,7 +421,7 @@ def test_no_visit_in_the_past_or_to_a_case_on_hold(collector):
         )
     with pytest.raises(InvalidRequest):
         visit_schedule(
-            case_id=make_case().pk,
+            case_id=make_case(team=team).pk,
             actor=collector,
             address="x",
             collectors=[collector],
@@ -433,7 +434,7 @@ def test_the_gate_refuses_a_visit_at_night_and_flags_one_made_outside_its_window
     from collections_app.services import visit_record, visit_schedule
     from compliance.models import ContactEvent
 
-    case = make_case("formal_notice")
+    case = make_case("formal_notice", team=team_with(collector))
     night = dt.datetime(2024, 2, 12, 3, 0, tzinfo=dt.UTC)  # 22:00 in Boston
     with pytest.raises(InvalidRequest, match="USF-01"):
         visit_schedule(
@@ -469,7 +470,9 @@ def test_a_field_visit_in_china_needs_two_collectors(collector):
     from tests.factories import BorrowerFactory, loan_with_schedule
 
     borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"])
-    case = make_case("reminder", loan=loan_with_schedule(("2024-02-01", "100.00"), borrower=borrower))
+    partner = user_with_role("collector", "partner")
+    team = team_with(collector, partner, name="CN", language="zh-hans")
+    case = make_case("reminder", loan=loan_with_schedule(("2024-02-01", "100.00"), borrower=borrower), team=team)
     start = dt.datetime(2024, 2, 12, 2, 0, tzinfo=dt.UTC)  # 10:00 Beijing time
     with pytest.raises(InvalidRequest, match="CN-08"):
         visit_schedule(
@@ -480,7 +483,6 @@ def test_a_field_visit_in_china_needs_two_collectors(collector):
             window_start=start,
             window_end=start + dt.timedelta(hours=1),
         )
-    partner = user_with_role("collector", "partner")
     assert visit_schedule(
         case_id=case.pk,
         actor=collector,
@@ -489,3 +491,25 @@ def test_a_field_visit_in_china_needs_two_collectors(collector):
         window_start=start,
         window_end=start + dt.timedelta(hours=1),
     ).decision.allowed
+
+
+def test_only_collectors_of_the_cases_team_count_as_the_second_collector(collector):
+    """Issue 11: anyone active — another team's collector, a manager — satisfied CN-08's two-collector rule."""
+    from collections_app.services import visit_schedule
+    from tests.factories import BorrowerFactory, loan_with_schedule
+
+    manager = user_with_role("manager", "morgan")
+    stranger = user_with_role("collector", "stranger")
+    team_with(stranger, name="Other")
+    team = team_with(collector, name="CN", language="zh-hans", manager=manager)
+    borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"])
+    case = make_case("reminder", loan=loan_with_schedule(("2024-02-01", "100.00"), borrower=borrower), team=team)
+    start = dt.datetime(2024, 2, 12, 2, 0, tzinfo=dt.UTC)
+    for second in (manager, stranger):
+        with pytest.raises(InvalidRequest, match="only collectors of team CN"):
+            visit_schedule(case_id=case.pk, actor=collector, address="", collectors=[collector, second],
+                           window_start=start, window_end=start + dt.timedelta(hours=1))  # fmt: skip
+    with pytest.raises(InvalidRequest, match="no team yet"):
+        visit_schedule(case_id=make_case().pk, actor=collector, address="", collectors=[collector],
+                       window_start=start, window_end=start + dt.timedelta(hours=1))  # fmt: skip
+    assert not case.visits.exists()

@@ -164,3 +164,20 @@ def test_a_collector_lifts_a_preference_the_borrower_set_but_not_a_legal_status(
         assert api_for(collector).post(lift, {"reason": "x"}, format="json").status_code == 403, kind
         legal.refresh_from_db()
         assert legal.lifted_at is None
+
+
+def test_timestamps_without_an_offset_are_refused(mine):
+    """Issue 11: a bare local time was read as UTC; it is a 400 now, as payments already were."""
+    collector, case = mine
+    client = api_for(collector)
+    contact = client.post(reverse("api-contacts"), {"borrower": case.borrower_id, "channel": "call",
+                                                   "direction": "outbound", "outcome": "no_answer",
+                                                   "occurred_at": "2025-06-04T12:00:00"}, format="json")  # fmt: skip
+    assert contact.status_code == 400 and "occurred_at" in contact.json()
+    check = client.post(reverse("api-compliance-check"), {"borrower": case.borrower_id, "channel": "call",
+                                                          "at": "2025-06-04T12:00:00"}, format="json")  # fmt: skip
+    assert check.status_code == 400 and "at" in check.json()
+    restriction = client.post(restrictions_url(case), {"kind": "no_work_contact", "starts_at": "2025-06-04T12:00"},
+                              format="json")  # fmt: skip
+    assert restriction.status_code == 400 and "starts_at" in restriction.json()
+    assert not ContactEvent.objects.exists() and not Restriction.objects.exists()
