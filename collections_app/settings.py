@@ -289,12 +289,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"mask_pii": {"()": "collections_app.logging.MaskPersonalDataFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]},
+        "server": {"class": "logging.StreamHandler", "formatter": "server", "filters": ["mask_pii"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own defaults give these loggers handlers without the mask (runserver's request log prints the
+        # query string: a search by phone number): replace them. "django" then logs through the root's handler.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
         # The SDK logs every request and its headers at INFO: far too much, and it would print numbers.
         "twilio.http_client": {"level": "WARNING"},
