@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -381,7 +382,13 @@ def cases_reassign_view(request: HttpRequest) -> HttpResponse:
     to_user = collectors_for(user=request.user).filter(pk=request.POST.get("to_user") or 0).first()
     if to_user is None:
         messages.error(request, _("Choose a collector of your teams."))
-        return redirect(request.POST.get("next") or "case-queue")
+        back = request.POST.get("next", "")
+        # Only back to a page of this site: an attacker's form must not turn this into a redirect to their own.
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = reverse("case-queue")
+        return redirect(back)
     try:
         moved = cases_reassign(case_ids=_selected_cases(request), to_user=to_user, actor=request.user)
     except NotPermitted as exc:
