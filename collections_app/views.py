@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, transaction
@@ -83,6 +84,15 @@ def home(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) is None:
         raise PermissionDenied("Your account has no role yet; ask an administrator.")
     return render(request, "collections_app/home.html", {"overview": portfolio_overview()})
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the API, Swagger UI): the static one."""
+    response = redirect(staticfiles_storage.url("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @login_not_required

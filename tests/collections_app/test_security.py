@@ -1,5 +1,5 @@
 """Sessions and abuse (issue 11): sign-in lockout, API throttles, the Content-Security-Policy, no-store on pages
-with personal data, no open redirect, the API description behind a login, the upload limit's JSON 413."""
+with personal data, no open redirect, the API description behind a login, the upload limit's JSON 413, the icon."""
 
 from __future__ import annotations
 
@@ -249,3 +249,13 @@ def test_the_documented_10000_row_loan_import_fits_the_bulk_limit():
     assert response.json()["rows"] == 10_000 and Loan.objects.count() == 10_000
     assert time.monotonic() - started < 300
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# The icon
+# ---------------------------------------------------------------------------------------------------------------
+def test_pages_name_an_icon_and_favicon_ico_is_served():
+    page = Client().get(reverse("login")).content.decode()
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"] == "/static/favicon.ico"
+    assert (ROOT / "static" / "favicon.ico").read_bytes()[:4] == b"\x00\x00\x01\x00"  # an ICO file

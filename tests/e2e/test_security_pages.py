@@ -1,6 +1,6 @@
 """The pages under the Content-Security-Policy in Chromium (no inline script, style or handler may run, so every
 behaviour comes from static files): htmx filtering, the select-all box, the period and language pickers, Swagger
-UI, the admin; the sign-in lockout page. The autouse csp_violations fixture fails on any refusal."""
+UI, the admin; the sign-in lockout page and the icon. The autouse csp_violations fixture fails on any refusal."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -95,3 +95,11 @@ def test_repeated_wrong_passwords_lock_the_sign_in_with_a_clear_page(page, live_
     page.click("button[type=submit]")
     assert page.locator("[data-testid=locked-out]").is_visible()  # the right password is refused too, for now
 
+
+def test_pages_show_the_icon(page, live_server):
+    icons = []
+    page.on("response", lambda r: "favicon" in r.url and icons.append((r.url, r.status)))
+    page.goto(f"{live_server.url}/accounts/login/")
+    href = page.locator("link[rel=icon][type='image/svg+xml']").get_attribute("href")
+    assert page.request.get(f"{live_server.url}{href}").status == 200
+    assert page.request.get(f"{live_server.url}/favicon.ico").status == 200  # through the redirect
