@@ -7,16 +7,21 @@ from decimal import Decimal
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, ParseError, PermissionDenied
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.settings import api_settings
+from rest_framework.utils import json
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -54,9 +59,23 @@ from loans.serializers import AwareDateTimeField
 from notifications.models import Channel, MessageStatus, OutboundMessage
 
 
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than the limit of {limit:,} bytes ({limit / 2**20:.1f} MiB).")
+        self.limit = limit
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Domain refusals as JSON: a transition that cannot proceed now is 409 with the reason, a role that may not is
-    403, a wrong value 400 with the field (DESIGN.md §8: one handler for the API)."""
+    403, a wrong value 400 with the field, a body over the upload limit 413 with the limit (DESIGN.md §8: one
+    handler for the API)."""
+    if isinstance(exc, RequestDataTooBig):  # Django's own check (DATA_UPLOAD_MAX_MEMORY_SIZE), raised reading it
+        exc = PayloadTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, PayloadTooLarge):
+        return Response({"detail": str(exc.detail), "limit_bytes": exc.limit}, status=exc.status_code)
     if isinstance(exc, TransitionConflict):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, NotPermitted | LiftRefused):
@@ -67,6 +86,30 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, CaseError | ComplianceError):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class LargeJSONParser(BaseParser):
+    """JSON bodies up to the view's ``max_body_bytes`` instead of DATA_UPLOAD_MAX_MEMORY_SIZE (the bulk intake
+    endpoints). DRF's JSONParser is handed ``request.body``, which Django refuses past its global limit; this one reads
+    the stream itself, and never more than the limit."""
+
+    media_type = "application/json"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+        context = parser_context or {}
+        limit = context["view"].max_body_bytes()
+        request = context["request"]
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > limit:  # refused before reading a byte of it
+            raise PayloadTooLarge(limit)
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(limit)
+        try:
+            return json.loads(body.decode(context.get("encoding") or "utf-8"),
+                              parse_constant=json.strict_constant if api_settings.STRICT_JSON else None)  # fmt: skip
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
 
 
 class HasRole(permissions.BasePermission):

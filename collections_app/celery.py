@@ -1,11 +1,24 @@
 """The Celery application: configured from Django settings (CELERY_* names), tasks discovered per app."""
 
+import logging
 import os
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.utils.log import get_multiprocessing_logger
+
+from collections_app.logging import mask_handlers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collections_app.settings")
 
 app = Celery("collections_app")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def mask_personal_data_in_celery_logs(logger: logging.Logger, **kwargs: object) -> None:
+    """The worker and beat replace the root logger's handlers (Django's, with the mask) by their own
+    (worker_hijack_root_logger) and give task loggers one more: mask personal data in those too."""
+    mask_handlers(logger, get_multiprocessing_logger())

@@ -12,10 +12,12 @@ django-environ. ``DJANGO_ENV`` chooses the defaults:
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -77,6 +79,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "phonenumber_field",
     "django_fsm",
+    "axes",
+    "csp",
     "loans",
     "compliance",
     "notifications",
@@ -93,9 +97,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a login unless its view is explicitly marked @login_not_required (login page, webhooks).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Pages of a signed-in user and API answers show personal data: no browser or proxy may keep a copy.
+    "collections_app.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "collections_app.urls"
@@ -149,6 +158,24 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# Proxies in front of the app that append to X-Forwarded-For (0: clients connect directly). The client's address
+# decides sign-in lockouts; trusting the header without a proxy would let anyone choose their address.
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+
+# Sign-in lockout (django-axes): LOGIN_FAILURE_LIMIT failed sign-ins for one username from one address lock that
+# pair out for LOGIN_COOLOFF_MINUTES from the last counted failure (429 and a page saying so; attempts while locked
+# are refused unchecked and do not extend it, so the page's "try again in N minutes" holds); a successful sign-in
+# clears the count. Other users, and the same user from elsewhere, are not affected.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "collections_app.security.locked_out"
+AXES_CLIENT_IP_CALLABLE = "collections_app.security.client_ip"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Internationalisation: English and Simplified Chinese; all instants stored in UTC.
@@ -184,6 +211,23 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts, styles, fonts and requests only from this site — no inline script,
+# style or event handler anywhere (templates use data attributes and static/js/app.js; htmx is told not to inject
+# its indicator styles). Images may also be data: URIs (Bootstrap's icons are).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -196,6 +240,18 @@ if PRODUCTION:
 # Key for hashing national ids (lookup without storing them in clear). Separate from SECRET_KEY so that rotating
 # the session secret does not orphan every stored hash.
 PII_HASH_KEY = _required_in_production("PII_HASH_KEY", "development-only-pii-hash-key")
+
+# The API's throttle counts are kept in the cache: with several web processes it must be one they share
+# (CACHE_URL=redis://…/1; docker-compose sets it). The default is each process's own memory.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# Request bodies read into memory: Django's 2.5 MB for pages and the API, except the bulk intake endpoints
+# (loans/bulk/, payments/bulk/: up to 10,000 rows), which take BULK_UPLOAD_MAX_BYTES. 10,000 loan rows shaped like
+# the README's example are 6.8 MiB as Python's json.dumps writes them (Chinese escaped as \uXXXX): 16 MiB leaves
+# room for longer names and addresses and a few explicit installments per loan (twelve each would need ~21 MiB:
+# send those in smaller batches). Larger bodies get a JSON 413 naming the limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+BULK_UPLOAD_MAX_BYTES = env.int("BULK_UPLOAD_MAX_BYTES", default=16 * 1024 * 1024)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Celery: Redis in production/tests, the filesystem transport for the embedded default.
@@ -289,12 +345,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"mask_pii": {"()": "collections_app.logging.MaskPersonalDataFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]},
+        "server": {"class": "logging.StreamHandler", "formatter": "server", "filters": ["mask_pii"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own defaults give these loggers handlers without the mask (runserver's request log prints the
+        # query string: a search by phone number): replace them. "django" then logs through the root's handler.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
         # The SDK logs every request and its headers at INFO: far too much, and it would print numbers.
         "twilio.http_client": {"level": "WARNING"},
@@ -319,12 +383,25 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "collections_app.api.exception_handler",
+    # 429 with Retry-After past these rates: per signed-in user (their token or session), and the bulk intake
+    # endpoints on a budget of their own (each call may write 10,000 rows). Requests without valid credentials are
+    # answered 401 before any throttle counts (every endpoint needs them): limit those at the proxy.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "collections_app.throttles.UserThrottle",
+        "collections_app.throttles.ScopedThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+        "bulk": env.str("API_THROTTLE_BULK", default="120/hour"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Collections API",
     "DESCRIPTION": "Borrowers, loans, payments, collection cases, the compliance gate and the outbox (v1).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The description and Swagger UI are for signed-in users (a token or a session), like the API itself.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI from drf-spectacular-sidecar: served by this app, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, transaction
@@ -17,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -94,6 +96,15 @@ def home(request: HttpRequest) -> HttpResponse:
     # Admins see the whole portfolio; everyone else the loans of the cases they may see (issue 11).
     loans = None if role == ADMIN else Loan.objects.filter(pk__in=cases_visible_to(request.user).values("loan_id"))
     return render(request, "collections_app/home.html", {"overview": portfolio_overview(loans)})
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the API, Swagger UI): the static one."""
+    response = redirect(staticfiles_storage.url("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @login_not_required
@@ -421,7 +432,13 @@ def cases_reassign_view(request: HttpRequest) -> HttpResponse:
     to_user = collectors_for(user=request.user).filter(pk=request.POST.get("to_user") or 0).first()
     if to_user is None:
         messages.error(request, _("Choose a collector of your teams."))
-        return redirect(request.POST.get("next") or "case-queue")
+        back = request.POST.get("next", "")
+        # Only back to a page of this site: an attacker's form must not turn this into a redirect to their own.
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = reverse("case-queue")
+        return redirect(back)
     try:
         moved = cases_reassign(case_ids=_selected_cases(request), to_user=to_user, actor=request.user)
     except NotPermitted as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -14,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collections_app.api import HasRole, StrictInput
+from collections_app.api import HasRole, LargeJSONParser, StrictInput
 from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import cases_visible_to
 from compliance.engine import applicable
@@ -97,14 +98,23 @@ BULK_RESPONSES = {
     201: inline_serializer("BulkSummary", {"rows": serializers.IntegerField(), "created": serializers.DictField(),
                                            "updated": serializers.DictField(), "unchanged": serializers.DictField()}),
     400: OpenApiResponse(description="Row errors: nothing was written."),
+    413: OpenApiResponse(inline_serializer("PayloadTooLarge", {"detail": serializers.CharField(),
+                                                              "limit_bytes": serializers.IntegerField()}),
+                         description="The body is larger than the bulk limit (BULK_UPLOAD_MAX_BYTES)."),
+    429: OpenApiResponse(description="Over the bulk rate (API_THROTTLE_BULK); Retry-After says when to try again."),
 }  # fmt: skip
 
 
 class _Bulk(APIView):
-    """A JSON list of rows (at most 10,000), all written or none: row errors come back as
-    ``{"errors": [{"row": n, "field": "...", "message": "..."}]}``."""
+    """A JSON list of rows (at most 10,000, in a body of at most BULK_UPLOAD_MAX_BYTES), all written or none: row
+    errors come back as ``{"errors": [{"row": n, "field": "...", "message": "..."}]}``."""
 
     permission_classes = [HasRole]
+    parser_classes = [LargeJSONParser]
+    throttle_scope = "bulk"
+
+    def max_body_bytes(self) -> int:
+        return settings.BULK_UPLOAD_MAX_BYTES
 
     def check_permissions(self, request: Request) -> None:
         super().check_permissions(request)

@@ -50,6 +50,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     readonly_fields = ["preview", "updated_at", "updated_by"]
     fields = ["purpose", "channel", "language", "subject", "body", "preview", "is_active", "updated_at", "updated_by"]
 
+    class Media:
+        css = {"all": ["css/admin.css"]}  # the preview's layout: no inline style under the Content-Security-Policy
+
     @admin.display(description=_("preview (sample borrower)"))
     def preview(self, obj: MessageTemplate) -> str:
         if not obj.pk:
@@ -59,7 +62,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         if obj.channel == "sms":
             s = sms_segments(text)
             segments = f"{s.encoding}, {s.characters} characters, {s.segments} SMS part(s)"
-        return format_html("<div style='white-space:pre-wrap;max-width:40em'>{}</div><small>{}</small>", text, segments)
+        return format_html('<div class="message-preview">{}</div><small>{}</small>', text, segments)
 
     def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
         obj.updated_by = request.user

@@ -18,6 +18,15 @@ def _fast_password_hasher(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():  # type: ignore[no-untyped-def]
+    """The API's throttle counts live in the cache: each test starts with none (anonymous requests of all tests
+    would otherwise share one address's budget)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 WORKER_QUEUES = ["celery", "provider"]
 
 

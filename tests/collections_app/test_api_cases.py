@@ -103,9 +103,10 @@ def test_only_admins_start_a_sweep_for_a_date(collector):
     assert admin.get(reverse("api-sweep-detail", args=[run.pk])).json()["id"] == run.pk
 
 
-def test_the_schema_validates_and_the_docs_are_served_offline():
+def test_the_schema_validates_and_the_docs_are_served_offline(collector):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
     client = APIClient()
+    client.force_login(collector)  # both need a login (tests/collections_app/test_security.py)
     schema = client.get(reverse("api-schema"))
     assert schema.status_code == 200 and b"/api/v1/cases/" in schema.content
     docs = client.get(reverse("api-docs"))

@@ -28,6 +28,12 @@ def test_web_runs_gunicorn_on_the_wsgi_module_and_celery_runs_the_project_app():
     assert SERVICES["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
 
 
+def test_gunicorn_masks_personal_data_in_its_logs_with_the_project_config():
+    command = SERVICES["web"]["command"]
+    assert command[command.index("--config") + 1] == "python:collections_app.gunicorn_conf"
+    assert '"python:collections_app.gunicorn_conf"' in (ROOT / "Dockerfile").read_text()
+
+
 def test_app_services_wait_for_healthy_databases_and_a_finished_migration():
     for name in ("web", "worker", "beat"):
         depends = SERVICES[name]["depends_on"]

@@ -67,3 +67,16 @@ def login(page, live_server):  # type: ignore[no-untyped-def]
         page.wait_for_selector("[data-testid=whoami]")
 
     return sign_in
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(page):  # type: ignore[no-untyped-def]
+    """Every browser test fails if Chromium refused anything under the Content-Security-Policy (an inline script,
+    style or handler that slipped into a template, or a library injecting one)."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and refused.append(f"{page.url}: {message.text}"),
+    )
+    yield refused
+    assert not refused, refused
