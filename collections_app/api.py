@@ -46,6 +46,7 @@ from collections_app.services import (
 )
 from collections_app.tasks import sweep_launch
 from compliance.services import ComplianceError, contact_check
+from loans.serializers import BoundedDateField, BoundedDateTimeField
 from notifications.models import Channel, MessageStatus, OutboundMessage
 
 
@@ -86,7 +87,7 @@ class ComplianceCheckInput(StrictInput):
     loan = serializers.IntegerField(min_value=1, required=False)
     channel = serializers.ChoiceField(choices=["call", "sms", "email", "letter", "visit"])
     to = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
-    at = serializers.DateTimeField(required=False)
+    at = BoundedDateTimeField(required=False)
     automated = serializers.BooleanField(required=False, default=False)
 
 
@@ -212,7 +213,7 @@ class PromiseOut(serializers.ModelSerializer):
 
 class PromiseIn(StrictInput):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    promised_on = serializers.DateField()
+    promised_on = BoundedDateField()
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -227,7 +228,7 @@ class PlanIn(StrictInput):
     down_payment = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
     count = serializers.IntegerField(min_value=1, max_value=60)
     frequency = serializers.ChoiceField(choices=Frequency.choices)
-    starts_on = serializers.DateField()
+    starts_on = BoundedDateField()
     waive = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
 
 
@@ -255,8 +256,8 @@ class VisitOut(serializers.ModelSerializer):
 class VisitIn(StrictInput):
     address = serializers.CharField(max_length=500)
     collectors = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=5)
-    window_start = serializers.DateTimeField()
-    window_end = serializers.DateTimeField()
+    window_start = BoundedDateTimeField()
+    window_end = BoundedDateTimeField()
 
 
 def _nested(name: str, out: type[serializers.Serializer], given: type[serializers.Serializer], write: Any) -> Any:
@@ -338,7 +339,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class SweepIn(StrictInput):
-    as_of = serializers.DateField()
+    as_of = BoundedDateField()
     chunks = serializers.IntegerField(min_value=1, max_value=64, required=False)
 
 

@@ -302,15 +302,15 @@ def message_stats(*, user: Any, since: dt.datetime) -> list[dict[str, Any]]:
     return result
 
 
-def call_pending(*, case: CollectionCase, decision_id: str) -> Any:
+def call_pending(*, case: CollectionCase, decision_id: int | None) -> Any:
     """The allowed call decision whose outcome the collector still has to log (its slot is still reserved)."""
     from compliance.models import Decision
 
-    if not decision_id.isdigit():
+    if decision_id is None:
         return None
     reserved = ContactEvent.objects.filter(decision_id=OuterRef("pk"), outcome="reserved")
     return Decision.objects.filter(
-        Exists(reserved), pk=int(decision_id), borrower_id=case.borrower_id, channel="call", allowed=True
+        Exists(reserved), pk=decision_id, borrower_id=case.borrower_id, channel="call", allowed=True
     ).first()
 
 

@@ -21,7 +21,9 @@ from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
 from compliance.models import ContactEvent, ContactOutcome, Decision, Direction, Restriction, RestrictionKind
 from compliance.services import contact_record, restriction_add, restriction_lift
+from loans.inputs import parse_id
 from loans.models import Loan
+from loans.serializers import BoundedDateTimeField
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -41,8 +43,8 @@ class RestrictionOut(serializers.ModelSerializer):
 class RestrictionIn(StrictInput):
     kind = serializers.ChoiceField(choices=RestrictionKind.choices)
     loan = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    starts_at = serializers.DateTimeField(required=False)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    starts_at = BoundedDateTimeField(required=False)
+    ends_at = BoundedDateTimeField(required=False, allow_null=True)
     details = serializers.DictField(required=False, default=dict)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     document_ref = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
@@ -150,7 +152,7 @@ class ContactIn(StrictInput):
     loan = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     channel = serializers.ChoiceField(choices=["call", "sms", "email", "letter", "visit"])
     direction = serializers.ChoiceField(choices=Direction.choices)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = BoundedDateTimeField()
     outcome = serializers.ChoiceField(choices=[c for c in ContactOutcome.values if c not in ("reserved", "cancelled")])
     to = serializers.CharField(required=False, allow_blank=True, default="", max_length=254)
     debts_discussed = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
@@ -172,9 +174,10 @@ class Contacts(generics.ListAPIView):
             rows = rows.filter(borrower_id__in=cases_visible_to(self.request.user).values("borrower_id"))
         borrower = self.request.query_params.get("borrower")
         if borrower:
-            if not borrower.isdigit():
-                raise serializers.ValidationError({"borrower": ["A borrower id."]})
-            rows = rows.filter(borrower_id=int(borrower))
+            borrower_id = parse_id(borrower)
+            if borrower_id is None:
+                raise serializers.ValidationError({"borrower": ["A borrower id (digits 0-9)."]})
+            rows = rows.filter(borrower_id=borrower_id)
         return rows
 
     @extend_schema(request=ContactIn, responses={201: ContactOut})
