@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
@@ -282,8 +282,12 @@ class LoanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     ordering = ["id"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        return self._loans(loans_visible_to(self.request.user))
+
+    @staticmethod
+    def _loans(loans: Any = None) -> Any:
         installments = Prefetch("installments", queryset=Installment.objects.order_by("number"))
-        return loans_visible_to(self.request.user).select_related("product").prefetch_related(installments)
+        return (Loan.objects.all() if loans is None else loans).select_related("product").prefetch_related(installments)
 
     @extend_schema(request=LoanIn, responses={201: LoanOut})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -305,6 +309,16 @@ class LoanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             errors["external_id"] = ["A loan with this external id exists."]
         if errors:
             raise serializers.ValidationError(errors)
-        with transaction.atomic():
-            (created,) = loans_write([(borrower, loan)], products)
-        return Response(LoanOut(self.get_queryset().get(pk=created.pk)).data, status=status.HTTP_201_CREATED)
+        try:
+            with transaction.atomic():
+                (created,) = loans_write([(borrower, loan)], products)
+                # The answer is read in the same transaction, by id: the caller may not "see" the new loan yet (a
+                # manager sees loans through their cases, and it has none), and if the answer cannot be built
+                # nothing is written, so a retry is not refused as a duplicate of a loan the caller never got.
+                data = LoanOut(self._loans().get(pk=created.pk)).data
+        except IntegrityError as exc:
+            if not Loan.objects.filter(external_id=loan["external_id"]).exists():
+                raise
+            # The same external id, created concurrently since the check above.
+            raise serializers.ValidationError({"external_id": ["A loan with this external id exists."]}) from exc
+        return Response(data, status=status.HTTP_201_CREATED)

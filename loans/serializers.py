@@ -17,8 +17,8 @@ from rest_framework import serializers
 
 from loans.inputs import DATE_RANGE_MESSAGE, date_in_range
 from loans.models import EmailKind, Language, PhoneKind
-from loans.money import CURRENCY_EXPONENTS, MoneyError, parse_money
-from loans.schedule import MAX_TERM_MONTHS
+from loans.money import CURRENCY_EXPONENTS, MAX_AMOUNT, MoneyError, parse_money
+from loans.schedule import MAX_TERM_MONTHS, equal_installments
 from loans.timezones import US_STATE_ZONES, is_valid_zone
 
 
@@ -234,6 +234,13 @@ class LoanInputSerializer(StrictSerializer):
             errors["installments"] = [_("Give installments, or generate them with %(missing)s.") % {"missing": missing}]
         elif attrs["first_due_date"] <= attrs["disbursed_on"]:
             errors["first_due_date"] = [_("Must be after the disbursement date.")]
+        elif not errors:
+            schedule = equal_installments(principal=attrs["principal"], annual_rate=attrs["annual_rate"],
+                                          term_months=attrs["term_months"], first_due_date=attrs["first_due_date"],
+                                          currency=currency)  # fmt: skip
+            total = sum((line.amount for line in schedule), Decimal("0.00"))
+            if total >= MAX_AMOUNT:
+                errors["principal"] = [_too_much(total)]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -255,7 +262,18 @@ class LoanInputSerializer(StrictSerializer):
                     check_currency_decimals(row[name], attrs["currency"])
                 except serializers.ValidationError as exc:
                     return {"installments": [f"#{row['number']} {name}: {exc.detail[0]}"]}
+        total = sum((row["principal"] + row["interest"] + row["fee"] for row in installments), Decimal("0.00"))
+        if total >= MAX_AMOUNT:
+            return {"installments": [_too_much(total)]}
         return {}
+
+
+def _too_much(total: Decimal) -> str:
+    # The loan's outstanding balance is the schedule's total: it must fit the amount columns.
+    return _("The schedule adds up to %(total)s; a loan's balance can be at most %(most)s.") % {
+        "total": f"{total:,}",
+        "most": f"{MAX_AMOUNT - Decimal('0.01'):,}",
+    }
 
 
 class LoanIntakeRowSerializer(StrictSerializer):

@@ -196,3 +196,49 @@ def test_a_loan_is_created_for_a_borrower_with_a_generated_or_given_schedule():
         format="json")  # fmt: skip
     assert taken.status_code == 400 and {"external_id", "currency"} <= set(taken.json())
     assert Loan.objects.count() == 2
+
+
+def loan_body(borrower_id, **changes):
+    body = {"borrower": borrower_id, "external_id": "L-NEW", "product": "us-test", "principal": "1200.00",
+            "currency": "USD", "disbursed_on": "2026-01-01", "annual_rate": "12", "term_months": 12,
+            "first_due_date": "2026-02-01"}  # fmt: skip
+    return {**body, **changes}
+
+
+def test_a_manager_creates_a_loan_for_a_borrower_of_their_cases_and_gets_it_back():
+    # The borrower is visible through a case; the new loan has no case yet: the answer must not depend on one.
+    manager = user_with_role("manager", "mia")
+    case = make_case()
+    client = api_for(manager)
+    client.raise_request_exception = False
+    created = client.post(reverse("api-loan-list"), loan_body(case.borrower_id), format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["external_id"] == "L-NEW" and len(created.json()["installments"]) == 12
+    retried = client.post(reverse("api-loan-list"), loan_body(case.borrower_id), format="json")
+    assert retried.status_code == 400 and "external_id" in retried.json()
+    assert Loan.objects.filter(external_id="L-NEW").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        # 600 annuity installments at 999 % on the largest principal: the balance overflows its column on refresh.
+        ({"principal": "999999999999.99", "annual_rate": "999", "term_months": 600}, "principal"),
+        ({"principal": "999999999999.99", "annual_rate": None, "term_months": None, "first_due_date": None,
+          "installments": [{"number": n, "due_date": f"2027-{n:02d}-01", "amount_due": "999999999999.00"}
+                           for n in (1, 2)]}, "installments"),
+        ({"first_due_date": "9999-12-01"}, "first_due_date"),
+        ({"disbursed_on": "0000-00-00"}, "disbursed_on"),
+        ({"principal": "1e309"}, "principal"),
+    ],
+)  # fmt: skip
+def test_a_loan_whose_numbers_cannot_be_stored_is_refused_before_anything_is_written(changes, field):
+    admin = user_with_role("admin", "ada")
+    case = make_case()
+    client = api_for(admin)
+    client.raise_request_exception = False
+    body = {k: v for k, v in loan_body(case.borrower_id, **changes).items() if v is not None}
+    loans = Loan.objects.count()
+    response = client.post(reverse("api-loan-list"), body, format="json")
+    assert response.status_code == 400 and field in response.json(), response.content
+    assert Loan.objects.count() == loans
