@@ -30,8 +30,14 @@ from loans.models import (
     PaymentSource,
     PhoneNumber,
 )
-from loans.serializers import AwareDateTimeField, BorrowerInputSerializer, LoanInputSerializer, MoneyField
-from loans.services import PaymentConflict, borrower_save, payment_record
+from loans.serializers import (
+    AwareDateTimeField,
+    BorrowerInputSerializer,
+    LoanInputSerializer,
+    MoneyField,
+    check_currency_decimals,
+)
+from loans.services import PaymentConflict, PaymentRefused, borrower_save, payment_record
 
 BULK_LIMIT = 10_000
 
@@ -73,14 +79,22 @@ class Payments(generics.ListAPIView):
         data = PaymentIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if not loans_visible_to(request.user).filter(pk=values["loan"]).exists():
+        currency = loans_visible_to(request.user).filter(pk=values["loan"]).values_list("currency", flat=True).first()
+        if currency is None:
             raise serializers.ValidationError({"loan": ["No such loan."]})
+        try:
+            # The loan's own currency, as the bulk path checks it: no fractional yen.
+            check_currency_decimals(values["amount"], currency)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"amount": exc.detail}) from exc
         try:
             payment, created = payment_record(loan_id=values["loan"], amount=values["amount"],
                                               received_at=values["received_at"], reference=values["reference"],
                                               source=PaymentSource.API)  # fmt: skip
         except PaymentConflict as exc:
             return Response({"reference": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+        except PaymentRefused as exc:
+            raise serializers.ValidationError({"amount": [str(exc)]}) from exc
         return Response(PaymentOut(payment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from collections_app.models import CollectionCase
 from loans.models import Borrower, Loan, Payment
-from tests.factories import ProductFactory, api_for, make_case, user_with_role
+from tests.factories import LoanFactory, ProductFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -242,3 +242,41 @@ def test_a_loan_whose_numbers_cannot_be_stored_is_refused_before_anything_is_wri
     response = client.post(reverse("api-loan-list"), body, format="json")
     assert response.status_code == 400 and field in response.json(), response.content
     assert Loan.objects.count() == loans
+
+
+def test_payments_that_would_take_the_credit_past_what_an_amount_holds_are_refused():
+    admin = user_with_role("admin", "ada")
+    case = make_case()
+    client = api_for(admin)
+    client.raise_request_exception = False
+    body = {"loan": case.loan_id, "amount": "999999999999.00", "received_at": "2024-02-12T10:00:00+00:00"}
+    assert client.post(reverse("api-payments"), {**body, "reference": "A"}, format="json").status_code == 201
+    response = client.post(reverse("api-payments"), {**body, "reference": "B"}, format="json")
+    assert response.status_code == 400 and "amount" in response.json(), response.content
+    assert Payment.objects.filter(loan=case.loan).count() == 1
+
+
+def test_bulk_payments_that_would_take_the_credit_past_what_an_amount_holds_are_row_errors():
+    admin = user_with_role("admin", "ada")
+    case = make_case()
+    client = api_for(admin)
+    client.raise_request_exception = False
+    row = {"loan": case.loan.external_id, "amount": "999999999999.00", "received_at": "2024-02-12T10:00:00+00:00"}
+    response = client.post(reverse("api-payments-bulk"), [{**row, "reference": "A"}, {**row, "reference": "B"}],
+                           format="json")  # fmt: skip
+    assert response.status_code == 400, response.content
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (2, "amount") and "more than an amount can hold" in error["message"]
+    assert not Payment.objects.exists()
+
+
+def test_a_single_payment_in_fractional_yen_is_refused_like_the_bulk_path_refuses_it():
+    admin = user_with_role("admin", "ada")
+    product = ProductFactory(code="jp-test", currency="JPY", timezone="Asia/Tokyo")
+    loan = LoanFactory(product=product, currency="JPY", principal="30000.00")
+    client = api_for(admin)
+    body = {"loan": loan.pk, "received_at": "2024-02-12T10:00:00+09:00", "reference": "Y-1"}
+    response = client.post(reverse("api-payments"), {**body, "amount": "100.50"}, format="json")
+    assert response.status_code == 400 and "JPY" in response.json()["amount"][0], response.content
+    assert not Payment.objects.exists()
+    assert client.post(reverse("api-payments"), {**body, "amount": "100"}, format="json").status_code == 201
