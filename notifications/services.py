@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, connections, transaction
 from django.db.models import Case, Q, When
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -557,15 +557,30 @@ def inbound_classify(body: str) -> str:
 
 
 def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, body: str) -> tuple[InboundMessage, str]:
-    """Record an inbound SMS and act on it: the opt-out (or opt-in) is written before anything else, for every
-    borrower with that number. Returns the message and the one reply to send ('' for none). A repeated delivery
-    of the same message changes nothing and replies nothing."""
+    """Record an inbound SMS and act on it: the opt-out (or opt-in) is committed with the message, for every
+    borrower with that number, before any reply. Returns the message and the one reply to send ('' for none). A
+    repeated delivery of the same message, even at the same instant, changes nothing and replies nothing."""
     with transaction.atomic():
         existing = InboundMessage.objects.filter(provider_id=provider_id).first()
         if existing is not None:
             return existing, ""
         action = inbound_classify(body)
         phones = list(PhoneNumber.objects.filter(number=from_number).select_related("borrower"))
+        try:
+            # The message is the claim: Twilio retries overlap, and of two deliveries at once the second waits on
+            # the unique provider id until the first commits, then does nothing (no second opt-out, no second
+            # reply). Its opt-out is written in the same transaction, so it is never recorded without it.
+            with transaction.atomic():
+                message = InboundMessage.objects.create(
+                    provider_id=provider_id,
+                    from_number=from_number,
+                    to_number=to_number,
+                    body=body,
+                    borrower=phones[0].borrower if phones else None,
+                    action=action,
+                )
+        except IntegrityError:
+            return InboundMessage.objects.get(provider_id=provider_id), ""
         kind = {InboundAction.OPT_OUT: ConsentKind.OPT_OUT, InboundAction.OPT_IN: ConsentKind.OPT_IN}.get(action)
         for phone in phones if kind else []:
             consent_record(
@@ -576,14 +591,6 @@ def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, bo
                 source="inbound_sms",
                 text=body,
             )
-        message = InboundMessage.objects.create(
-            provider_id=provider_id,
-            from_number=from_number,
-            to_number=to_number,
-            body=body,
-            borrower=phones[0].borrower if phones else None,
-            action=action,
-        )
     language = phones[0].borrower.language if phones else "en"
     return message, _reply(action, language)
 
