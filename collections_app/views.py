@@ -71,6 +71,7 @@ from collections_app.services import (
     visit_schedule,
 )
 from loans.inputs import parse_id
+from loans.money import format_money
 from loans.selectors import portfolio_overview
 from notifications.models import MessagePurpose
 from notifications.services import message_plan, message_preview
@@ -491,12 +492,20 @@ def _charts(numbers: dict) -> dict:
     for row in numbers["trend"]:
         if row["as_of"] == latest:
             bars, height = _bars(
-                [(b, float(s.overdue), f"{s.overdue:,.0f} ({s.loans})") for b, s in row["buckets"] if s]
+                [
+                    (b, float(s.overdue), f"{format_money(s.overdue, row['currency'])} ({s.loans})")
+                    for b, s in row["buckets"]
+                    if s
+                ]
             )
             overdue_charts.append({"title": f"{row['currency']} · {row['as_of']}", "bars": bars, "height": height})
     series_bars, series_height = _bars(
         [
-            (f"{r['as_of']:%m-%d} {r['currency']}", r["rate"] or 0, f"{(r['rate'] or 0):.1%} · {r['overdue']:,.0f}")
+            (
+                f"{r['as_of']:%m-%d} {r['currency']}",
+                r["rate"] or 0,
+                f"{(r['rate'] or 0):.1%} · {format_money(r['overdue'], r['currency'])}",
+            )
             for r in numbers["series"][-20:]
         ]
     )
