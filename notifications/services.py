@@ -39,7 +39,7 @@ from compliance.services import (
     contacts_reserve_batch,
     reservations_release,
 )
-from loans.models import Installment, PhoneNumber
+from loans.models import Installment, Loan, LoanProduct, PhoneNumber
 from loans.money import format_money
 from loans.sql import bulk_set
 from notifications.models import (
@@ -154,7 +154,7 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             # The claim token is set only while a row is claimed, so it stands for the status here; naming the status
             # too would let the planner pick the partial index of claimed rows and scan all of them.
             .filter(pk__in=message_ids, claim_token=token, send_started_at__isnull=True)
-            .select_related("case", "loan", "borrower")
+            .select_related("case", "loan__product", "borrower")
             .order_by("id")
         )
         if not rows:
@@ -282,6 +282,11 @@ def _number_for(channel: str, phones: list[PhoneNumber]) -> str:
     return str(ordered[0].number) if ordered else ""
 
 
+def lender_name(product: LoanProduct | None) -> str:
+    """The name a message to a borrower signs with: their product's lender, else the ``LENDER_NAME`` setting."""
+    return (product.lender_name.strip() if product is not None else "") or settings.LENDER_NAME
+
+
 def _values(row: OutboundMessage, oldest: Installment | None) -> dict[str, Any]:
     loan = row.loan
     if row.purpose == MessagePurpose.PRE_DUE and oldest is not None:
@@ -292,7 +297,7 @@ def _values(row: OutboundMessage, oldest: Installment | None) -> dict[str, Any]:
         "name": row.borrower.full_name,
         "amount_due": format_money(amount, loan.currency),
         "due_date": oldest.due_date.isoformat() if oldest else "",
-        "lender": settings.LENDER_NAME,
+        "lender": lender_name(loan.product),
         "pay_link": settings.LENDER_PAY_URL.rstrip("/") + "/" + loan.external_id,
         "reference": loan.external_id,
         "help_phone": settings.LENDER_HELP_PHONE,
@@ -591,8 +596,12 @@ def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, bo
                 source="inbound_sms",
                 text=body,
             )
-    language = phones[0].borrower.language if phones else "en"
-    return message, _reply(action, language)
+    borrower = phones[0].borrower if phones else None
+    # The reply signs with the lender of the borrower's latest loan (one reply, whatever their number of loans).
+    latest = (
+        Loan.objects.filter(borrower=borrower).select_related("product").order_by("-id").first() if borrower else None
+    )
+    return message, _reply(action, borrower.language if borrower else "en", lender_name(latest and latest.product))
 
 
 def template_for(*, purpose: str, channel: str, language: str) -> MessageTemplate | None:
@@ -604,8 +613,8 @@ def template_for(*, purpose: str, channel: str, language: str) -> MessageTemplat
     )
 
 
-def _reply(action: str, language: str) -> str:
-    values = {"lender": settings.LENDER_NAME, "help_phone": settings.LENDER_HELP_PHONE}
+def _reply(action: str, language: str, lender: str) -> str:
+    values = {"lender": lender, "help_phone": settings.LENDER_HELP_PHONE}
     if action == InboundAction.OPT_OUT:
         # The one confirmation 1006.14(h)(2)(i) allows, from the admin-edited template in the borrower's language.
         template = template_for(purpose=MessagePurpose.OPT_OUT_CONFIRMATION, channel=Channel.SMS, language=language)
