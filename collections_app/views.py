@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -97,6 +98,13 @@ def bad_parameters_are_400(view: Callable[..., HttpResponse]) -> Callable[..., H
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
 
     return checked
+
+
+def _text_param(name: str, raw: str) -> str:
+    """Free text given as a form parameter outside a Django form (which would refuse NUL itself)."""
+    if "\x00" in raw:  # PostgreSQL refuses NUL in text
+        raise BadParameter(name, str(_("cannot contain a NUL character.")))
+    return raw
 
 
 def _id_param(name: str, raw: str) -> int | None:
@@ -381,7 +389,7 @@ def escalations_decide(request: HttpRequest) -> HttpResponse:
     if decision not in ("approve_legal", "reject_legal"):
         messages.error(request, _("Choose approve or reject."))
         return redirect("escalations")
-    reason, done, refused = request.POST.get("reason", "").strip(), 0, []
+    reason, done, refused = _text_param("reason", request.POST.get("reason", "")).strip(), 0, []
     for case_id in _selected_cases(request):
         try:
             case_transition(case_id=case_id, name=decision, actor=request.user, reason=reason)
@@ -400,12 +408,14 @@ def escalations_decide(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@bad_parameters_are_400
 def plan_decision(request: HttpRequest, plan_id: int) -> HttpResponse:
     _require_role(request, MANAGER, ADMIN)
     plan = get_object_or_404(PaymentPlan, pk=plan_id, case__in=cases_visible_to(request.user))
+    reason = _text_param("reason", request.POST.get("reason", ""))
     try:
         plan_decide(plan_id=plan.pk, actor=request.user, approve=request.POST.get("approve") == "1",
-                    reason=request.POST.get("reason", ""))  # fmt: skip
+                    reason=reason)  # fmt: skip
         messages.success(request, _("Plan decided."))
     except NotPermitted as exc:
         raise PermissionDenied(str(exc)) from exc
@@ -423,7 +433,11 @@ def cases_reassign_view(request: HttpRequest) -> HttpResponse:
     to_user = collectors_for(user=request.user).filter(pk=to_user_id).first() if to_user_id else None
     if to_user is None:
         messages.error(request, _("Choose a collector of your teams."))
-        return redirect(request.POST.get("next") or "case-queue")
+        back = request.POST.get("next", "")
+        safe = url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        return redirect(back if back and safe else "case-queue")
     try:
         moved = cases_reassign(case_ids=case_ids, to_user=to_user, actor=request.user)
     except NotPermitted as exc:

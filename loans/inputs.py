@@ -27,6 +27,23 @@ def parse_id(raw: object) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
+def contains_nul(value: object) -> bool:
+    """Whether a NUL character is anywhere in a JSON value, keys included (PostgreSQL refuses it in text and jsonb).
+    Iterative: the value may be as deep as the parser allows."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def date_in_range(value: dt.date | dt.datetime) -> bool:
     """Whether a date (or an aware instant, judged by its UTC date) is one the system accepts."""
     if isinstance(value, dt.datetime):

@@ -228,3 +228,23 @@ def test_json_nested_deeper_than_any_request_needs_is_a_400(api, case):
     response = api.post(reverse("api-borrower-restrictions", args=[case.borrower_id]), body, format="json")
     assert response.status_code == 400 and "nested" in response.json()["detail"]
     assert not Restriction.objects.exists()
+
+
+@pytest.mark.parametrize("details", [{"from": "\x00"}, {"\x00": "22:00"}, {"nested": [{"deep": "a\x00b"}]}])
+def test_a_nul_byte_anywhere_in_a_restrictions_details_is_a_field_error(api, case, details):
+    body = {"kind": "dispute", "details": details}
+    response = api.post(reverse("api-borrower-restrictions", args=[case.borrower_id]), body, format="json")
+    assert response.status_code == 400 and "details" in response.json(), response.content
+    assert not Restriction.objects.exists()
+
+
+def test_a_nul_byte_in_a_managers_reason_is_a_400_and_changes_nothing(web, case):
+    CollectionCase.objects.filter(pk=case.pk).update(state="legal_review")
+    response = web.post(reverse("escalations-decide"), {"case": case.pk, "decision": "approve_legal", "reason": "\x00"})
+    assert response.status_code == 400 and "reason" in response.content.decode()
+    assert CollectionCase.objects.get(pk=case.pk).state == "legal_review"
+
+
+def test_reassignment_never_redirects_to_another_site(web, case):
+    response = web.post(reverse("cases-reassign"), {"case": case.pk, "next": "https://evil.example.com/"})
+    assert response.status_code == 302 and response["Location"] == reverse("case-queue")
