@@ -9,12 +9,13 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/col
 # broker that real workers use.
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format bench messages schema clean help
+.PHONY: run test fuzz lint format bench messages schema clean help
 
 help:
 	@echo "make run    - set up and run web + Celery worker + beat with demo data on http://127.0.0.1:$(PORT)"
 	@echo "make test   - run the whole test suite (PostgreSQL and Redis on 127.0.0.1)"
 	@echo "make bench  - benchmarks (1,000,000 loans in a scratch PostgreSQL database)"
+	@echo "make fuzz   - nightly: Schemathesis with $(FUZZ_EXAMPLES) generated requests per API operation"
 	@echo "make lint   - ruff"
 
 $(BIN)/python:
@@ -48,6 +49,12 @@ test: $(VENV)/.dev-installed $(PRISM)
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest tests/e2e \
 		--override-ini "addopts=-ra --strict-markers" $(PYTEST_ARGS)
+
+# Nightly: the Schemathesis test with more generated requests per operation than CI's 25 (same seed, same checks).
+FUZZ_EXAMPLES ?= 100
+fuzz: $(VENV)/.dev-installed
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(BIN)/python -m pytest tests/collections_app/test_api_fuzz.py $(PYTEST_ARGS)
 
 # Benchmarks print measurements (they are not tests): a scratch PostgreSQL database collections_bench is recreated.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/collections_bench

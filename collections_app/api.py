@@ -55,7 +55,7 @@ from collections_app.services import (
 )
 from collections_app.tasks import sweep_launch
 from compliance.services import ComplianceError, LiftRefused, contact_check
-from loans.serializers import AwareDateTimeField
+from loans.serializers import AwareDateTimeField, BoundedDateField
 from notifications.models import Channel, MessageStatus, OutboundMessage
 
 
@@ -311,7 +311,7 @@ class PromiseOut(serializers.ModelSerializer):
 
 class PromiseIn(StrictInput):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    promised_on = serializers.DateField()
+    promised_on = BoundedDateField()
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -326,7 +326,7 @@ class PlanIn(StrictInput):
     down_payment = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
     count = serializers.IntegerField(min_value=1, max_value=60)
     frequency = serializers.ChoiceField(choices=Frequency.choices)
-    starts_on = serializers.DateField()
+    starts_on = BoundedDateField()
     waive = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
 
 
@@ -428,7 +428,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class SweepIn(StrictInput):
-    as_of = serializers.DateField()
+    as_of = BoundedDateField()
     chunks = serializers.IntegerField(min_value=1, max_value=64, required=False)
 
 

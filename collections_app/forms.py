@@ -13,7 +13,25 @@ from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import CloseReason, Frequency, HoldKind, VisitStatus
 from collections_app.services import CALL_OUTCOMES
+from loans.inputs import DATE_RANGE_MESSAGE, date_in_range
 from notifications.models import MessagePurpose
+
+
+def _in_range(value: object) -> None:
+    if value is not None and not date_in_range(value):  # type: ignore[arg-type]
+        raise forms.ValidationError(DATE_RANGE_MESSAGE, code="date_range")
+
+
+class BoundedDateField(forms.DateField):
+    """A date within the range the system accepts (``loans.inputs``): year 9999 plus a day overflows."""
+
+    default_validators = [_in_range]
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    """An instant within the range the system accepts: local times of 9999-12-31 overflow a datetime."""
+
+    default_validators = [_in_range]
 
 
 class ReasonForm(forms.Form):
@@ -52,7 +70,7 @@ class CallLogForm(ZonedForm):
     outcome = forms.ChoiceField(label=_("What happened"), choices=[(o, o.replace("_", " ")) for o in CALL_OUTCOMES])
     debts_discussed = forms.BooleanField(label=_("The debt was discussed"), required=False)
     note = forms.CharField(label=_("Note"), max_length=2000, required=False, widget=forms.TextInput)
-    callback_at = forms.DateTimeField(
+    callback_at = BoundedDateTimeField(
         label=_("Call back at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     zoned_fields = ("callback_at",)
@@ -64,7 +82,7 @@ class NoteForm(forms.Form):
 
 class PromiseForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
-    promised_on = forms.DateField(label=_("Pay by"), widget=forms.DateInput(attrs={"type": "date"}))
+    promised_on = BoundedDateField(label=_("Pay by"), widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)
 
 
@@ -72,9 +90,13 @@ class PlanForm(forms.Form):
     down_payment = forms.DecimalField(label=_("Down payment"), min_value=Decimal("0"), max_digits=14, decimal_places=2)
     count = forms.IntegerField(label=_("Installments"), min_value=1, max_value=60)
     frequency = forms.ChoiceField(label=_("Frequency"), choices=Frequency.choices)
-    starts_on = forms.DateField(label=_("First payment on"), widget=forms.DateInput(attrs={"type": "date"}))
+    starts_on = BoundedDateField(label=_("First payment on"), widget=forms.DateInput(attrs={"type": "date"}))
     waive = forms.DecimalField(label=_("Fees waived"), min_value=Decimal("0"), max_digits=14, decimal_places=2,
                                required=False, initial=Decimal("0"))  # fmt: skip
+
+    def clean_waive(self) -> Decimal:
+        # Left empty: nothing waived (the service compares it with the overdue fees).
+        return self.cleaned_data.get("waive") or Decimal("0")
 
 
 class HoldForm(forms.Form):
@@ -90,8 +112,8 @@ class HoldLiftForm(forms.Form):
 
 class VisitForm(ZonedForm):
     address = forms.CharField(label=_("Address"), max_length=500)
-    window_start = forms.DateTimeField(label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    window_end = forms.DateTimeField(label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    window_start = BoundedDateTimeField(label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    window_end = BoundedDateTimeField(label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     second_collector = forms.ChoiceField(label=_("Second collector"), required=False)
     zoned_fields = ("window_start", "window_end")
 
@@ -114,7 +136,7 @@ class VisitRecordForm(ZonedForm):
         choices=[(s, label) for s, label in VisitStatus.choices if s != VisitStatus.SCHEDULED],
     )
     outcome = forms.CharField(label=_("Outcome"), max_length=2000, required=False)
-    visited_at = forms.DateTimeField(
+    visited_at = BoundedDateTimeField(
         label=_("Visited at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     zoned_fields = ("visited_at",)

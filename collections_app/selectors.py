@@ -18,6 +18,7 @@ from compliance.engine import Attempt, contact_point, evaluate
 from compliance.models import ContactEvent
 from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Borrower, Loan, PhoneNumber
+from loans.money import format_money
 
 
 def cases_visible_to(user: Any, *, lookup: bool = False) -> QuerySet[CollectionCase]:
@@ -224,6 +225,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         OutboundMessage.objects.filter(case=case).select_related("decision").order_by("-planned_for", "-id")[:50]
     )
     timeline: list[dict[str, Any]] = []
+    currency = case.loan.currency
 
     def item(at: dt.datetime, kind: str, title: str, detail: str = "", who: str = "", exception: bool = False) -> None:
         timeline.append({"at": at, "kind": kind, "title": title, "detail": detail, "who": who, "exception": exception})
@@ -236,9 +238,10 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
     for n in case.notes.select_related("author").order_by("-created_at")[:100]:
         item(n.created_at, "note", n.text, who=n.author.get_username())
     for p in case.promises.order_by("-created_at")[:50]:
-        item(p.created_at, "promise", f"{p.amount} by {p.promised_on}", p.get_status_display())
+        item(p.created_at, "promise", f"{format_money(p.amount, currency)} by {p.promised_on}", p.get_status_display())
     for p in case.plans.order_by("-created_at")[:20]:
-        item(p.created_at, "plan", f"{p.total_amount} ({p.get_frequency_display()})", p.get_status_display())
+        item(p.created_at, "plan", f"{format_money(p.total_amount, currency)} ({p.get_frequency_display()})",
+             p.get_status_display())  # fmt: skip
     for h in case.holds.order_by("-placed_at")[:20]:
         item(h.placed_at, "hold", h.get_kind_display(), h.reason)
     for v in case.visits.order_by("-window_start")[:20]:
@@ -300,15 +303,15 @@ def message_stats(*, user: Any, since: dt.datetime) -> list[dict[str, Any]]:
     return result
 
 
-def call_pending(*, case: CollectionCase, decision_id: str) -> Any:
+def call_pending(*, case: CollectionCase, decision_id: int | None) -> Any:
     """The allowed call decision whose outcome the collector still has to log (its slot is still reserved)."""
     from compliance.models import Decision
 
-    if not decision_id.isdigit():
+    if decision_id is None:
         return None
     reserved = ContactEvent.objects.filter(decision_id=OuterRef("pk"), outcome="reserved")
     return Decision.objects.filter(
-        Exists(reserved), pk=int(decision_id), borrower_id=case.borrower_id, channel="call", allowed=True
+        Exists(reserved), pk=decision_id, borrower_id=case.borrower_id, channel="call", allowed=True
     ).first()
 
 

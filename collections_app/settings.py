@@ -381,6 +381,12 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    # DRF's JSON parser with a nesting limit (JSON nested 100,000 levels deep is a 400, not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "collections_app.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "collections_app.api.exception_handler",
     # 429 with Retry-After past these rates: per signed-in user (their token or session), and the bulk intake

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Callable
+from functools import wraps
 
 from django import forms
 from django.contrib import messages
@@ -14,7 +15,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -79,12 +80,52 @@ from collections_app.services import (
     visit_schedule,
 )
 from compliance.services import restriction_may_lift
+from loans.inputs import parse_id
 from loans.models import Loan
+from loans.money import format_money
 from loans.selectors import portfolio_overview
 from notifications.models import MessagePurpose
 from notifications.services import message_plan, message_preview
 from notifications.tasks import dispatch_due
 from notifications.templating import sms_segments
+
+
+class BadParameter(ValueError):
+    """A query or form parameter that cannot mean anything (answered 400 with the parameter and why)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+
+
+def bad_parameters_are_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A malformed parameter is the client's mistake: 400 with a line saying which one, never a 500."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except BadParameter as exc:
+            return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+
+    return checked
+
+
+def _text_param(name: str, raw: str) -> str:
+    """Free text given as a form parameter outside a Django form (which would refuse NUL itself)."""
+    if "\x00" in raw:  # PostgreSQL refuses NUL in text
+        raise BadParameter(name, str(_("cannot contain a NUL character.")))
+    return raw
+
+
+def _id_param(name: str, raw: str) -> int | None:
+    """An id given as a parameter: None when absent, 400 when it is not an id (``"²".isdigit()`` is True, yet
+    ``int("²")`` raises)."""
+    if not raw:
+        return None
+    value = parse_id(raw)
+    if value is None:
+        raise BadParameter(name, str(_("expected an id (digits 0-9).")))
+    return value
 
 
 @require_GET
@@ -132,6 +173,7 @@ def _require_role(request: HttpRequest, *roles: str) -> str:
 
 
 @require_GET
+@bad_parameters_are_400
 def case_queue(request: HttpRequest) -> HttpResponse:
     """The collector's queue: open cases they may see, most urgent first, with filters and search; whether a call
     is allowed right now for each case on the page. htmx requests get the table alone (no full reload)."""
@@ -144,6 +186,8 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     promises_today = request.GET.get("promises") == "today"
     callbacks_due = request.GET.get("callbacks") == "due"
     search = request.GET.get("q", "").strip()[:100]
+    if "\x00" in search:  # PostgreSQL refuses NUL in text
+        raise BadParameter("q", str(_("the search cannot contain a NUL character.")))
     now = timezone.now()
     cases = case_queue_for(
         user=request.user,
@@ -177,6 +221,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@bad_parameters_are_400
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     """One case: borrower, loan, timeline, messages, and per channel whether a contact is allowed now."""
     _require_role(request)
@@ -186,7 +231,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     context["transitions"] = available_transitions(case, request.user)
     for hold in context["active_holds"]:
         hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)
-    context["call_decision"] = call_pending(case=case, decision_id=request.GET.get("call", ""))
+    context["call_decision"] = call_pending(case=case, decision_id=_id_param("call", request.GET.get("call", "")))
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
     zone = borrower_zone(case.borrower)
     record = VisitRecordForm(zone=zone)
@@ -381,11 +426,12 @@ def escalations(request: HttpRequest) -> HttpResponse:
 
 def _selected_cases(request: HttpRequest) -> list[int]:
     """The checked cases, limited to those the manager may see."""
-    ids = [int(v) for v in request.POST.getlist("case") if v.isdigit()]
+    ids = [_id_param("case", v) for v in request.POST.getlist("case")]
     return list(cases_visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
 
 
 @require_POST
+@bad_parameters_are_400
 def escalations_decide(request: HttpRequest) -> HttpResponse:
     """Approve or reject legal escalation for the checked cases, one transaction each, with one reason."""
     _require_role(request, MANAGER, ADMIN)
@@ -393,7 +439,7 @@ def escalations_decide(request: HttpRequest) -> HttpResponse:
     if decision not in ("approve_legal", "reject_legal"):
         messages.error(request, _("Choose approve or reject."))
         return redirect("escalations")
-    reason, done, refused = request.POST.get("reason", "").strip(), 0, []
+    reason, done, refused = _text_param("reason", request.POST.get("reason", "")).strip(), 0, []
     for case_id in _selected_cases(request):
         try:
             case_transition(case_id=case_id, name=decision, actor=request.user, reason=reason)
@@ -412,12 +458,14 @@ def escalations_decide(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@bad_parameters_are_400
 def plan_decision(request: HttpRequest, plan_id: int) -> HttpResponse:
     _require_role(request, MANAGER, ADMIN)
     plan = get_object_or_404(PaymentPlan, pk=plan_id, case__in=cases_visible_to(request.user))
+    reason = _text_param("reason", request.POST.get("reason", ""))
     try:
         plan_decide(plan_id=plan.pk, actor=request.user, approve=request.POST.get("approve") == "1",
-                    reason=request.POST.get("reason", ""))  # fmt: skip
+                    reason=reason)  # fmt: skip
         messages.success(request, _("Plan decided."))
     except NotPermitted as exc:
         raise PermissionDenied(str(exc)) from exc
@@ -427,20 +475,21 @@ def plan_decision(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 
 @require_POST
+@bad_parameters_are_400
 def cases_reassign_view(request: HttpRequest) -> HttpResponse:
     _require_role(request, MANAGER, ADMIN)
-    to_user = collectors_for(user=request.user).filter(pk=request.POST.get("to_user") or 0).first()
+    case_ids = _selected_cases(request)
+    to_user_id = _id_param("to_user", request.POST.get("to_user", ""))
+    to_user = collectors_for(user=request.user).filter(pk=to_user_id).first() if to_user_id else None
     if to_user is None:
         messages.error(request, _("Choose a collector of your teams."))
         back = request.POST.get("next", "")
-        # Only back to a page of this site: an attacker's form must not turn this into a redirect to their own.
-        if not url_has_allowed_host_and_scheme(
+        safe = url_has_allowed_host_and_scheme(
             back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            back = reverse("case-queue")
-        return redirect(back)
+        )
+        return redirect(back if back and safe else "case-queue")
     try:
-        moved = cases_reassign(case_ids=_selected_cases(request), to_user=to_user, actor=request.user)
+        moved = cases_reassign(case_ids=case_ids, to_user=to_user, actor=request.user)
     except NotPermitted as exc:
         raise PermissionDenied(str(exc)) from exc
     messages.success(request, _("%(n)d case(s) moved to %(who)s.") % {"n": moved, "who": to_user.get_username()})
@@ -448,13 +497,15 @@ def cases_reassign_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@bad_parameters_are_400
 def performance_view(request: HttpRequest) -> HttpResponse:
     """Managers: trends, flow rates, cure, promise-kept and right-party-contact rates, contacts per collector,
     messages and compliance denials for a period and team; ``?format=csv`` downloads the same numbers."""
     _require_role(request, MANAGER, ADMIN)
     days = _period_days(request)
     teams = teams_for(user=request.user)
-    team = teams.filter(pk=request.GET.get("team") or 0).first() if request.GET.get("team", "").isdigit() else None
+    team_id = _id_param("team", request.GET.get("team", ""))
+    team = teams.filter(pk=team_id).first() if team_id else None
     until = timezone.now()
     numbers = performance(user=request.user, since=until - dt.timedelta(days=days), until=until,
                           team_id=team.pk if team else None)  # fmt: skip
@@ -505,12 +556,20 @@ def _charts(numbers: dict) -> dict:
     for row in numbers["trend"]:
         if row["as_of"] == latest:
             bars, height = _bars(
-                [(b, float(s.overdue), f"{s.overdue:,.0f} ({s.loans})") for b, s in row["buckets"] if s]
+                [
+                    (b, float(s.overdue), f"{format_money(s.overdue, row['currency'])} ({s.loans})")
+                    for b, s in row["buckets"]
+                    if s
+                ]
             )
             overdue_charts.append({"title": f"{row['currency']} · {row['as_of']}", "bars": bars, "height": height})
     series_bars, series_height = _bars(
         [
-            (f"{r['as_of']:%m-%d} {r['currency']}", r["rate"] or 0, f"{(r['rate'] or 0):.1%} · {r['overdue']:,.0f}")
+            (
+                f"{r['as_of']:%m-%d} {r['currency']}",
+                r["rate"] or 0,
+                f"{(r['rate'] or 0):.1%} · {format_money(r['overdue'], r['currency'])}",
+            )
             for r in numbers["series"][-20:]
         ]
     )

@@ -20,6 +20,7 @@ from collections_app.roles import ADMIN, user_role
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
 from compliance.models import ContactEvent, ContactOutcome, Decision, Direction, Restriction, RestrictionKind
 from compliance.services import contact_record, restriction_add, restriction_lift
+from loans.inputs import contains_nul, parse_id
 from loans.models import Loan
 from loans.serializers import AwareDateTimeField
 
@@ -46,6 +47,11 @@ class RestrictionIn(StrictInput):
     details = serializers.DictField(required=False, default=dict)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     document_ref = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+    def validate_details(self, value: dict[str, Any]) -> dict[str, Any]:
+        if contains_nul(value):
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("ends_at") and data.get("starts_at") and data["ends_at"] <= data["starts_at"]:
@@ -167,9 +173,10 @@ class Contacts(generics.ListAPIView):
             rows = rows.filter(borrower_id__in=cases_visible_to(self.request.user).values("borrower_id"))
         borrower = self.request.query_params.get("borrower")
         if borrower:
-            if not borrower.isdigit():
-                raise serializers.ValidationError({"borrower": ["A borrower id."]})
-            rows = rows.filter(borrower_id=int(borrower))
+            borrower_id = parse_id(borrower)
+            if borrower_id is None:
+                raise serializers.ValidationError({"borrower": ["A borrower id (digits 0-9)."]})
+            rows = rows.filter(borrower_id=borrower_id)
         return rows
 
     @extend_schema(request=ContactIn, responses={201: ContactOut})

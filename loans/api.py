@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
@@ -31,8 +31,14 @@ from loans.models import (
     PaymentSource,
     PhoneNumber,
 )
-from loans.serializers import AwareDateTimeField, BorrowerInputSerializer, LoanInputSerializer, MoneyField
-from loans.services import PaymentConflict, borrower_save, payment_record
+from loans.serializers import (
+    AwareDateTimeField,
+    BorrowerInputSerializer,
+    LoanInputSerializer,
+    MoneyField,
+    check_currency_decimals,
+)
+from loans.services import PaymentConflict, PaymentRefused, borrower_save, payment_record
 
 BULK_LIMIT = 10_000
 
@@ -78,14 +84,22 @@ class Payments(generics.ListAPIView):
         data = PaymentIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if not loans_visible_to(request.user).filter(pk=values["loan"]).exists():
+        currency = loans_visible_to(request.user).filter(pk=values["loan"]).values_list("currency", flat=True).first()
+        if currency is None:
             raise serializers.ValidationError({"loan": ["No such loan."]})
+        try:
+            # The loan's own currency, as the bulk path checks it: no fractional yen.
+            check_currency_decimals(values["amount"], currency)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"amount": exc.detail}) from exc
         try:
             payment, created = payment_record(loan_id=values["loan"], amount=values["amount"],
                                               received_at=values["received_at"], reference=values["reference"],
                                               source=PaymentSource.API)  # fmt: skip
         except PaymentConflict as exc:
             return Response({"reference": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+        except PaymentRefused as exc:
+            raise serializers.ValidationError({"amount": [str(exc)]}) from exc
         return Response(PaymentOut(payment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -298,8 +312,12 @@ class LoanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     ordering = ["id"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        return self._loans(loans_visible_to(self.request.user))
+
+    @staticmethod
+    def _loans(loans: Any = None) -> Any:
         installments = Prefetch("installments", queryset=Installment.objects.order_by("number"))
-        return loans_visible_to(self.request.user).select_related("product").prefetch_related(installments)
+        return (Loan.objects.all() if loans is None else loans).select_related("product").prefetch_related(installments)
 
     @extend_schema(request=LoanIn, responses={201: LoanOut})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -321,6 +339,16 @@ class LoanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             errors["external_id"] = ["A loan with this external id exists."]
         if errors:
             raise serializers.ValidationError(errors)
-        with transaction.atomic():
-            (created,) = loans_write([(borrower, loan)], products)
-        return Response(LoanOut(self.get_queryset().get(pk=created.pk)).data, status=status.HTTP_201_CREATED)
+        try:
+            with transaction.atomic():
+                (created,) = loans_write([(borrower, loan)], products)
+                # The answer is read in the same transaction, by id: the caller may not "see" the new loan yet (a
+                # manager sees loans through their cases, and it has none), and if the answer cannot be built
+                # nothing is written, so a retry is not refused as a duplicate of a loan the caller never got.
+                data = LoanOut(self._loans().get(pk=created.pk)).data
+        except IntegrityError as exc:
+            if not Loan.objects.filter(external_id=loan["external_id"]).exists():
+                raise
+            # The same external id, created concurrently since the check above.
+            raise serializers.ValidationError({"external_id": ["A loan with this external id exists."]}) from exc
+        return Response(data, status=status.HTTP_201_CREATED)

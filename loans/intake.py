@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from loans.models import (
@@ -31,6 +31,7 @@ from loans.models import (
     PaymentSource,
     PhoneNumber,
 )
+from loans.money import MAX_AMOUNT
 from loans.schedule import equal_installments
 from loans.serializers import LoanIntakeRowSerializer, PaymentInputSerializer, check_currency_decimals
 from loans.services import (
@@ -598,6 +599,13 @@ def payments_validate(
         for p in Payment.objects.filter(loan__in=loans.values(), reference__in={r["reference"] for _, r in valid})
     }
     seen: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    # Over-payment becomes credit: a loan's payments must add up to what its credit column can hold.
+    paid = dict(
+        Payment.objects.filter(loan__in=loans.values())
+        .values("loan_id")
+        .annotate(t=Sum("amount"))
+        .values_list("loan_id", "t")
+    )
     for line, row in valid:
         loan = loans.get(row["loan"])
         if loan is None:
@@ -632,6 +640,11 @@ def payments_validate(
                     f"for {existing.amount}",
                 )
             )
+        if existing is None:
+            paid[loan.pk] = paid.get(loan.pk, Decimal("0.00")) + row["amount"]
+            if paid[loan.pk] >= MAX_AMOUNT:
+                errors.append(RowError(line, "amount", f"loan {loan.external_id}'s payments would reach "
+                                                       f"{paid[loan.pk]:,}, more than an amount can hold"))  # fmt: skip
     if errors:
         raise IntakeRejected(errors)
     return valid

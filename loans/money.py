@@ -8,6 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 # units (JPY) must have zeros there.
 CURRENCY_EXPONENTS: dict[str, int] = {"CNY": 2, "USD": 2, "EUR": 2, "GBP": 2, "HKD": 2, "JPY": 0}
 CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCY_EXPONENTS)]
+# Every amount column holds 14 digits with 2 decimals.
+MAX_AMOUNT = Decimal("1e12")
 
 
 class MoneyError(ValueError):
@@ -37,12 +39,14 @@ def parse_money(raw: object, currency: str, *, allow_zero: bool = False) -> Deci
         raise MoneyError(f"{raw!r} is not a number") from exc
     if not amount.is_finite():
         raise MoneyError(f"{raw!r} is not a finite amount")
-    if amount != amount.quantize(minor_unit(currency)):
-        raise MoneyError(f"{raw} has more decimals than {currency} allows")
     if amount < 0 or (amount == 0 and not allow_zero):
         raise MoneyError("must be greater than zero" if not allow_zero else "must not be negative")
-    if amount >= Decimal("1e12"):
-        raise MoneyError("is too large")
+    # Before any arithmetic: quantizing 1e309 or a 40-digit amount needs more digits than the decimal context has
+    # (InvalidOperation, not a refusal).
+    if amount >= MAX_AMOUNT:
+        raise MoneyError(f"is too large (the most is {MAX_AMOUNT - Decimal('0.01'):,})")
+    if amount != amount.quantize(minor_unit(currency)):
+        raise MoneyError(f"{raw} has more decimals than {currency} allows")
     return amount.quantize(Decimal("0.01"))
 
 

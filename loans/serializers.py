@@ -15,9 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
+from loans.inputs import DATE_RANGE_MESSAGE, date_in_range
 from loans.models import EmailKind, Language, PhoneKind
-from loans.money import CURRENCY_EXPONENTS, MoneyError, parse_money
-from loans.schedule import MAX_TERM_MONTHS
+from loans.money import CURRENCY_EXPONENTS, MAX_AMOUNT, MoneyError, parse_money
+from loans.schedule import MAX_TERM_MONTHS, equal_installments
 from loans.timezones import US_STATE_ZONES, is_valid_zone
 
 
@@ -49,12 +50,35 @@ class MoneyField(serializers.CharField):
         super().__init__(**kwargs)
 
 
-class AwareDateTimeField(serializers.DateTimeField):
+class BoundedDateField(serializers.DateField):
+    """A date within the range the system accepts (``loans.inputs``): year 9999 plus a day overflows."""
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        parsed = super().to_internal_value(value)
+        if not date_in_range(parsed):
+            raise serializers.ValidationError(DATE_RANGE_MESSAGE)
+        return parsed
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """An instant within the range the system accepts: local times of 9999-12-31 overflow a datetime."""
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        parsed = super().to_internal_value(value)
+        if not date_in_range(parsed):
+            raise serializers.ValidationError(DATE_RANGE_MESSAGE)
+        return parsed
+
+
+class AwareDateTimeField(BoundedDateTimeField):
     """ISO 8601 with an explicit offset: a bare local time is ambiguous across the lender's time zones."""
 
     def to_internal_value(self, value: Any) -> dt.datetime:
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:  # well formed but not a real instant (0000-00-00T…): the parent says so
+                parsed = None
             if parsed is not None and parsed.tzinfo is None:
                 raise serializers.ValidationError(_("Give a time zone offset, e.g. 2026-03-01T10:00:00+08:00."))
         return super().to_internal_value(value)
@@ -142,7 +166,7 @@ class BorrowerInputSerializer(StrictSerializer):
 
 class InstallmentInputSerializer(StrictSerializer):
     number = serializers.IntegerField(min_value=1, max_value=MAX_TERM_MONTHS)
-    due_date = serializers.DateField()
+    due_date = BoundedDateField()
     amount_due = MoneyField(required=False)
     principal = MoneyField(required=False, allow_zero=True)
     interest = MoneyField(required=False, allow_zero=True)
@@ -182,12 +206,12 @@ class LoanInputSerializer(StrictSerializer):
     product = serializers.SlugField(max_length=40)
     principal = MoneyField()
     currency = serializers.ChoiceField(choices=sorted(CURRENCY_EXPONENTS))
-    disbursed_on = serializers.DateField()
+    disbursed_on = BoundedDateField()
     annual_rate = serializers.DecimalField(
         max_digits=7, decimal_places=4, min_value=Decimal("0"), max_value=Decimal("999"), required=False
     )
     term_months = serializers.IntegerField(min_value=1, max_value=MAX_TERM_MONTHS, required=False)
-    first_due_date = serializers.DateField(required=False)
+    first_due_date = BoundedDateField(required=False)
     installments = InstallmentInputSerializer(many=True, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -210,6 +234,13 @@ class LoanInputSerializer(StrictSerializer):
             errors["installments"] = [_("Give installments, or generate them with %(missing)s.") % {"missing": missing}]
         elif attrs["first_due_date"] <= attrs["disbursed_on"]:
             errors["first_due_date"] = [_("Must be after the disbursement date.")]
+        elif not errors:
+            schedule = equal_installments(principal=attrs["principal"], annual_rate=attrs["annual_rate"],
+                                          term_months=attrs["term_months"], first_due_date=attrs["first_due_date"],
+                                          currency=currency)  # fmt: skip
+            total = sum((line.amount for line in schedule), Decimal("0.00"))
+            if total >= MAX_AMOUNT:
+                errors["principal"] = [_too_much(total)]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -231,7 +262,18 @@ class LoanInputSerializer(StrictSerializer):
                     check_currency_decimals(row[name], attrs["currency"])
                 except serializers.ValidationError as exc:
                     return {"installments": [f"#{row['number']} {name}: {exc.detail[0]}"]}
+        total = sum((row["principal"] + row["interest"] + row["fee"] for row in installments), Decimal("0.00"))
+        if total >= MAX_AMOUNT:
+            return {"installments": [_too_much(total)]}
         return {}
+
+
+def _too_much(total: Decimal) -> str:
+    # The loan's outstanding balance is the schedule's total: it must fit the amount columns.
+    return _("The schedule adds up to %(total)s; a loan's balance can be at most %(most)s.") % {
+        "total": f"{total:,}",
+        "most": f"{MAX_AMOUNT - Decimal('0.01'):,}",
+    }
 
 
 class LoanIntakeRowSerializer(StrictSerializer):

@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from loans.allocation import InstallmentDue, PaymentIn, allocate, validate_order
 from loans.models import Borrower, Installment, Loan, LoanProduct, LoanStatus, Payment, PaymentAllocation, PaymentSource
+from loans.money import MAX_AMOUNT
 from loans.sql import bulk_set, days_between_sql
 from loans.timezones import candidate_time_zones
 
@@ -30,6 +31,10 @@ ZERO = Decimal("0.00")
 
 class PaymentConflict(Exception):
     """A payment reference already used on this loan for a different amount or time."""
+
+
+class PaymentRefused(ValueError):
+    """A payment the loan cannot take (its payments would total more than an amount column holds)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -167,6 +172,13 @@ def payment_record(
                     f"{existing.amount} {existing.currency} received {existing.received_at.isoformat()}"
                 )
             return existing, False
+        # Over-payment becomes credit: the payments of a loan must add up to what its credit column can hold.
+        paid = Payment.objects.filter(loan=loan).aggregate(total=Sum("amount"))["total"] or ZERO
+        if paid + amount >= MAX_AMOUNT:
+            raise PaymentRefused(
+                f"loan {loan.external_id} has {paid:,} {loan.currency} in payments; with this one they would "
+                f"reach {MAX_AMOUNT:,}, more than an amount can hold"
+            )
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(

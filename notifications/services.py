@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, connections, transaction
 from django.db.models import Case, Q, When
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -39,7 +39,7 @@ from compliance.services import (
     contacts_reserve_batch,
     reservations_release,
 )
-from loans.models import Installment, PhoneNumber
+from loans.models import Installment, Loan, LoanProduct, PhoneNumber
 from loans.money import format_money
 from loans.sql import bulk_set
 from notifications.models import (
@@ -154,7 +154,7 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             # The claim token is set only while a row is claimed, so it stands for the status here; naming the status
             # too would let the planner pick the partial index of claimed rows and scan all of them.
             .filter(pk__in=message_ids, claim_token=token, send_started_at__isnull=True)
-            .select_related("case", "loan", "borrower")
+            .select_related("case", "loan__product", "borrower")
             .order_by("id")
         )
         if not rows:
@@ -282,6 +282,11 @@ def _number_for(channel: str, phones: list[PhoneNumber]) -> str:
     return str(ordered[0].number) if ordered else ""
 
 
+def lender_name(product: LoanProduct | None) -> str:
+    """The name a message to a borrower signs with: their product's lender, else the ``LENDER_NAME`` setting."""
+    return (product.lender_name.strip() if product is not None else "") or settings.LENDER_NAME
+
+
 def _values(row: OutboundMessage, oldest: Installment | None) -> dict[str, Any]:
     loan = row.loan
     if row.purpose == MessagePurpose.PRE_DUE and oldest is not None:
@@ -292,7 +297,7 @@ def _values(row: OutboundMessage, oldest: Installment | None) -> dict[str, Any]:
         "name": row.borrower.full_name,
         "amount_due": format_money(amount, loan.currency),
         "due_date": oldest.due_date.isoformat() if oldest else "",
-        "lender": settings.LENDER_NAME,
+        "lender": lender_name(loan.product),
         "pay_link": settings.LENDER_PAY_URL.rstrip("/") + "/" + loan.external_id,
         "reference": loan.external_id,
         "help_phone": settings.LENDER_HELP_PHONE,
@@ -557,15 +562,30 @@ def inbound_classify(body: str) -> str:
 
 
 def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, body: str) -> tuple[InboundMessage, str]:
-    """Record an inbound SMS and act on it: the opt-out (or opt-in) is written before anything else, for every
-    borrower with that number. Returns the message and the one reply to send ('' for none). A repeated delivery
-    of the same message changes nothing and replies nothing."""
+    """Record an inbound SMS and act on it: the opt-out (or opt-in) is committed with the message, for every
+    borrower with that number, before any reply. Returns the message and the one reply to send ('' for none). A
+    repeated delivery of the same message, even at the same instant, changes nothing and replies nothing."""
     with transaction.atomic():
         existing = InboundMessage.objects.filter(provider_id=provider_id).first()
         if existing is not None:
             return existing, ""
         action = inbound_classify(body)
         phones = list(PhoneNumber.objects.filter(number=from_number).select_related("borrower"))
+        try:
+            # The message is the claim: Twilio retries overlap, and of two deliveries at once the second waits on
+            # the unique provider id until the first commits, then does nothing (no second opt-out, no second
+            # reply). Its opt-out is written in the same transaction, so it is never recorded without it.
+            with transaction.atomic():
+                message = InboundMessage.objects.create(
+                    provider_id=provider_id,
+                    from_number=from_number,
+                    to_number=to_number,
+                    body=body,
+                    borrower=phones[0].borrower if phones else None,
+                    action=action,
+                )
+        except IntegrityError:
+            return InboundMessage.objects.get(provider_id=provider_id), ""
         kind = {InboundAction.OPT_OUT: ConsentKind.OPT_OUT, InboundAction.OPT_IN: ConsentKind.OPT_IN}.get(action)
         for phone in phones if kind else []:
             consent_record(
@@ -576,16 +596,12 @@ def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, bo
                 source="inbound_sms",
                 text=body,
             )
-        message = InboundMessage.objects.create(
-            provider_id=provider_id,
-            from_number=from_number,
-            to_number=to_number,
-            body=body,
-            borrower=phones[0].borrower if phones else None,
-            action=action,
-        )
-    language = phones[0].borrower.language if phones else "en"
-    return message, _reply(action, language)
+    borrower = phones[0].borrower if phones else None
+    # The reply signs with the lender of the borrower's latest loan (one reply, whatever their number of loans).
+    latest = (
+        Loan.objects.filter(borrower=borrower).select_related("product").order_by("-id").first() if borrower else None
+    )
+    return message, _reply(action, borrower.language if borrower else "en", lender_name(latest and latest.product))
 
 
 def template_for(*, purpose: str, channel: str, language: str) -> MessageTemplate | None:
@@ -597,8 +613,8 @@ def template_for(*, purpose: str, channel: str, language: str) -> MessageTemplat
     )
 
 
-def _reply(action: str, language: str) -> str:
-    values = {"lender": settings.LENDER_NAME, "help_phone": settings.LENDER_HELP_PHONE}
+def _reply(action: str, language: str, lender: str) -> str:
+    values = {"lender": lender, "help_phone": settings.LENDER_HELP_PHONE}
     if action == InboundAction.OPT_OUT:
         # The one confirmation 1006.14(h)(2)(i) allows, from the admin-edited template in the borrower's language.
         template = template_for(purpose=MessagePurpose.OPT_OUT_CONFIRMATION, channel=Channel.SMS, language=language)

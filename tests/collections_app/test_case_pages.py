@@ -198,3 +198,42 @@ def test_callbacks_due_and_the_next_action(collector):
     page = client.get(reverse("case-queue"), {"callbacks": "due"})
     assert [c.pk for c in page.context["page"]] == [asked.pk]
     assert "Call back" in page.content.decode()
+
+
+def test_the_case_page_shows_every_amount_exactly_with_its_currency(collector):
+    # 1,000.50 + 335.58: the template's "add" filter added them as integers (1,335) and showed 1335.00.
+    from decimal import Decimal
+
+    from collections_app.models import PromiseToPay
+    from loans.models import Installment, Payment
+
+    case = assigned_case(collector)
+    first = Installment.objects.get(loan=case.loan, number=1)
+    Installment.objects.filter(pk=first.pk).update(principal_due=Decimal("1000.50"), interest_due=Decimal("335.58"))
+    Payment.objects.create(loan=case.loan, amount=Decimal("1234.56"), currency="USD", reference="P-1",
+                           received_at=dt.datetime(2024, 2, 2, tzinfo=dt.UTC))  # fmt: skip
+    CollectionCase.objects.filter(pk=case.pk).update(amount_overdue=Decimal("2064.18"))
+    PromiseToPay.objects.create(case=case, amount=Decimal("1500.25"), promised_on=dt.date(2024, 2, 20),
+                                counts_from=dt.datetime(2024, 2, 12, tzinfo=dt.UTC),
+                                window_end=dt.datetime(2024, 2, 21, tzinfo=dt.UTC), created_by=collector)  # fmt: skip
+    body = client_for(collector).get(reverse("case-detail", args=[case.pk])).content.decode()
+    assert "1,336.08" in body and "1335" not in body and "1336.00" not in body
+    assert "USD 1,336.08" in body  # the schedule
+    assert "USD 1,234.56" in body  # payments
+    assert "USD 2,064.18" in body  # the header
+    assert "USD 1,500.25" in body  # the promise in the timeline
+
+
+def test_the_queue_home_and_escalations_show_amounts_exactly_with_their_currency(collector):
+    from decimal import Decimal
+
+    manager = user_with_role("manager", "mia")
+    case = assigned_case(collector)
+    CollectionCase.objects.filter(pk=case.pk).update(amount_overdue=Decimal("2064.18"), state="legal_review")
+    escalations = client_for(manager).get(reverse("escalations")).content.decode()
+    home = client_for(manager).get(reverse("home")).content.decode()
+    assert "USD 2,064.18" in escalations
+    assert "USD 100.00" in home  # the portfolio's amounts carry their currency too
+    CollectionCase.objects.filter(pk=case.pk).update(state="reminder")
+    queue = client_for(collector).get(reverse("case-queue")).content.decode()
+    assert "USD 2,064.18" in queue

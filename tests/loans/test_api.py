@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from collections_app.models import CollectionCase, Team
 from loans.models import Borrower, Loan, Payment
-from tests.factories import ProductFactory, api_for, make_case, user_with_role
+from tests.factories import LoanFactory, ProductFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -207,3 +207,87 @@ def test_a_loan_is_created_for_a_borrower_with_a_generated_or_given_schedule():
         format="json")  # fmt: skip
     assert taken.status_code == 400 and {"external_id", "currency"} <= set(taken.json())
     assert Loan.objects.count() == 2
+
+
+def loan_body(borrower_id, **changes):
+    body = {"borrower": borrower_id, "external_id": "L-NEW", "product": "us-test", "principal": "1200.00",
+            "currency": "USD", "disbursed_on": "2026-01-01", "annual_rate": "12", "term_months": 12,
+            "first_due_date": "2026-02-01"}  # fmt: skip
+    return {**body, **changes}
+
+
+def test_a_manager_creates_a_loan_for_a_borrower_of_their_cases_and_gets_it_back():
+    # The borrower is visible through a case; the new loan has no case yet: the answer must not depend on one.
+    manager = user_with_role("manager", "mia")
+    case = make_case()
+    client = api_for(manager)
+    client.raise_request_exception = False
+    created = client.post(reverse("api-loan-list"), loan_body(case.borrower_id), format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["external_id"] == "L-NEW" and len(created.json()["installments"]) == 12
+    retried = client.post(reverse("api-loan-list"), loan_body(case.borrower_id), format="json")
+    assert retried.status_code == 400 and "external_id" in retried.json()
+    assert Loan.objects.filter(external_id="L-NEW").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        # 600 annuity installments at 999 % on the largest principal: the balance overflows its column on refresh.
+        ({"principal": "999999999999.99", "annual_rate": "999", "term_months": 600}, "principal"),
+        ({"principal": "999999999999.99", "annual_rate": None, "term_months": None, "first_due_date": None,
+          "installments": [{"number": n, "due_date": f"2027-{n:02d}-01", "amount_due": "999999999999.00"}
+                           for n in (1, 2)]}, "installments"),
+        ({"first_due_date": "9999-12-01"}, "first_due_date"),
+        ({"disbursed_on": "0000-00-00"}, "disbursed_on"),
+        ({"principal": "1e309"}, "principal"),
+    ],
+)  # fmt: skip
+def test_a_loan_whose_numbers_cannot_be_stored_is_refused_before_anything_is_written(changes, field):
+    admin = user_with_role("admin", "ada")
+    case = make_case()
+    client = api_for(admin)
+    client.raise_request_exception = False
+    body = {k: v for k, v in loan_body(case.borrower_id, **changes).items() if v is not None}
+    loans = Loan.objects.count()
+    response = client.post(reverse("api-loan-list"), body, format="json")
+    assert response.status_code == 400 and field in response.json(), response.content
+    assert Loan.objects.count() == loans
+
+
+def test_payments_that_would_take_the_credit_past_what_an_amount_holds_are_refused():
+    admin = user_with_role("admin", "ada")
+    case = make_case()
+    client = api_for(admin)
+    client.raise_request_exception = False
+    body = {"loan": case.loan_id, "amount": "999999999999.00", "received_at": "2024-02-12T10:00:00+00:00"}
+    assert client.post(reverse("api-payments"), {**body, "reference": "A"}, format="json").status_code == 201
+    response = client.post(reverse("api-payments"), {**body, "reference": "B"}, format="json")
+    assert response.status_code == 400 and "amount" in response.json(), response.content
+    assert Payment.objects.filter(loan=case.loan).count() == 1
+
+
+def test_bulk_payments_that_would_take_the_credit_past_what_an_amount_holds_are_row_errors():
+    admin = user_with_role("admin", "ada")
+    case = make_case()
+    client = api_for(admin)
+    client.raise_request_exception = False
+    row = {"loan": case.loan.external_id, "amount": "999999999999.00", "received_at": "2024-02-12T10:00:00+00:00"}
+    response = client.post(reverse("api-payments-bulk"), [{**row, "reference": "A"}, {**row, "reference": "B"}],
+                           format="json")  # fmt: skip
+    assert response.status_code == 400, response.content
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (2, "amount") and "more than an amount can hold" in error["message"]
+    assert not Payment.objects.exists()
+
+
+def test_a_single_payment_in_fractional_yen_is_refused_like_the_bulk_path_refuses_it():
+    admin = user_with_role("admin", "ada")
+    product = ProductFactory(code="jp-test", currency="JPY", timezone="Asia/Tokyo")
+    loan = LoanFactory(product=product, currency="JPY", principal="30000.00")
+    client = api_for(admin)
+    body = {"loan": loan.pk, "received_at": "2024-02-12T10:00:00+09:00", "reference": "Y-1"}
+    response = client.post(reverse("api-payments"), {**body, "amount": "100.50"}, format="json")
+    assert response.status_code == 400 and "JPY" in response.json()["amount"][0], response.content
+    assert not Payment.objects.exists()
+    assert client.post(reverse("api-payments"), {**body, "amount": "100"}, format="json").status_code == 201

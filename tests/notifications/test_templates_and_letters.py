@@ -7,11 +7,13 @@ from django.urls import reverse
 
 from collections_app.models import CollectionCase
 from compliance.models import ContactEvent, Decision, Restriction
+from loans.models import LoanProduct
 from notifications.models import MessageTemplate, OutboundMessage
-from notifications.services import message_plan, outbox_claim, outbox_send
+from notifications.services import message_plan, message_preview, outbox_claim, outbox_send
 from notifications.templating import TemplateError, render, sms_segments, template_check
 from tests.factories import user_with_role
 from tests.notifications.conftest import due_message
+from tests.notifications.test_webhooks import signed_post
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +114,36 @@ def test_a_collector_plans_a_message_once_per_click_minute(locmem):
     assert OutboundMessage.objects.filter(case=message.case).count() == 2
     with pytest.raises(ValueError):
         message_plan(case=message.case, channel="fax", purpose="reminder", actor=collector)
+
+
+@pytest.mark.parametrize(
+    ("lender_name", "signed"), [("Harbor Lane Finance", "Harbor Lane Finance"), ("", "Example Lending")]
+)
+def test_texts_letters_and_previews_name_the_products_lender_or_else_the_setting(
+    settings, tmp_path, locmem, lender_name, signed
+):
+    settings.LENDER_NAME, settings.LETTERS_DIR = "Example Lending", str(tmp_path)
+    text, _ = due_message()
+    letter, _ = due_message(channel="letter", purpose="formal_notice", address_line1="1 Main St")
+    CollectionCase.objects.filter(pk=letter.case_id).update(state="formal_notice")
+    LoanProduct.objects.update(lender_name=lender_name)
+    token, ids = outbox_claim()
+    assert outbox_send(message_ids=ids, claim_token=token) == {"sent": 2}
+    text.refresh_from_db()
+    assert text.body.startswith(f"{signed}:"), text.body
+    (printed,) = tmp_path.glob("*/letter-*.txt")
+    assert f"{signed}:" in printed.read_text()
+    case = CollectionCase.objects.select_related("loan__product", "borrower").get(pk=text.case_id)
+    assert message_preview(case=case, channel="sms", purpose="reminder").startswith(f"{signed}:")
+    if lender_name:
+        assert "Example Lending" not in text.body + printed.read_text()
+
+
+@pytest.mark.parametrize(("word", "language"), [("STOP", "en"), ("HELP", "en"), ("退订", "zh-hans")])
+def test_replies_to_inbound_texts_name_the_borrowers_lender(twilio_settings, word, language):
+    twilio_settings.LENDER_NAME = "Example Lending"
+    due_message(phone="+16175550123", language=language)
+    LoanProduct.objects.update(lender_name="Harbor Lane Finance")
+    response = signed_post("twilio-inbound-sms", {"MessageSid": "SM" + "7" * 32, "From": "+16175550123",
+                                                  "To": "+15005550006", "Body": word})  # fmt: skip
+    assert b"Harbor Lane Finance" in response.content and b"Example Lending" not in response.content
