@@ -20,8 +20,6 @@ from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
-from rest_framework.settings import api_settings
-from rest_framework.utils import json
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -36,6 +34,7 @@ from collections_app.models import (
     SweepRun,
     VisitStatus,
 )
+from collections_app.parsers import json_decode
 from collections_app.roles import ADMIN, user_role
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
 from collections_app.services import (
@@ -106,10 +105,10 @@ class LargeJSONParser(BaseParser):
         if len(body) > limit:
             raise PayloadTooLarge(limit)
         try:
-            return json.loads(body.decode(context.get("encoding") or "utf-8"),
-                              parse_constant=json.strict_constant if api_settings.STRICT_JSON else None)  # fmt: skip
-        except ValueError as exc:
+            text = body.decode(context.get("encoding") or "utf-8")
+        except UnicodeDecodeError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        return json_decode(text)  # the same decoding as every other body: strict, nesting bounded
 
 
 class HasRole(permissions.BasePermission):

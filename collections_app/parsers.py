@@ -7,6 +7,8 @@ from typing import Any
 
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
+from rest_framework.settings import api_settings
+from rest_framework.utils import json
 
 MAX_JSON_DEPTH = 32  # a bulk loan row is five levels deep
 
@@ -17,14 +19,30 @@ class JSONParser(parsers.JSONParser):
     levels would still reach the serializers and the database's JSON encoder."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        message = f"JSON nested too deeply: at most {MAX_JSON_DEPTH} levels."
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError(message) from None
-        if _json_depth_exceeds(data, MAX_JSON_DEPTH):
-            raise ParseError(message)
-        return data
+            raise ParseError(TOO_DEEP) from None
+        return within_depth(data)
+
+
+TOO_DEEP = f"JSON nested too deeply: at most {MAX_JSON_DEPTH} levels."
+
+
+def json_decode(text: str) -> Any:
+    """A request body decoded as the API's parsers do it: strict constants (no NaN), nesting bounded."""
+    try:
+        return within_depth(json.loads(text, parse_constant=json.strict_constant if api_settings.STRICT_JSON else None))
+    except RecursionError:
+        raise ParseError(TOO_DEEP) from None
+    except ValueError as exc:
+        raise ParseError(f"JSON parse error - {exc}") from exc
+
+
+def within_depth(data: Any) -> Any:
+    if _json_depth_exceeds(data, MAX_JSON_DEPTH):
+        raise ParseError(TOO_DEEP)
+    return data
 
 
 def _json_depth_exceeds(data: Any, limit: int) -> bool:
