@@ -363,9 +363,10 @@ def _record_sent(row: OutboundMessage, sent: Sent) -> None:
             _ledger_outcome(row, "sent", at=now)
 
 
+# A message sent on a retry drops the error of the attempt before (the case page showed "(20500)" on a sent text).
 _SENT_UPDATE = f"""
     UPDATE {OutboundMessage._meta.db_table} SET status = 'sent', provider_id = %s, provider_status = %s, sent_at = %s,
-           claim_token = '', status_reason = '', updated_at = %s
+           claim_token = '', status_reason = '', error_code = '', updated_at = %s
     WHERE id = %s"""
 
 
@@ -653,7 +654,7 @@ def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> Ou
             raise ValueError("only a message in review can be settled")
         if was_sent:
             row.status, row.sent_at = MessageStatus.SENT, row.send_started_at or now
-            row.status_reason = f"Reviewed by {who}: it was sent."
+            row.status_reason, row.error_code = f"Reviewed by {who}: it was sent.", ""
             if row.channel != Channel.VOICE and row.decision_id:
                 _ledger_outcome(row, "sent", at=row.sent_at)
         else:
@@ -661,8 +662,8 @@ def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> Ou
             row.status, row.planned_for, row.send_started_at = MessageStatus.PLANNED, now, None
             row.claimed_at, row.claim_token = None, ""
             row.status_reason = f"Reviewed by {who}: it was not sent; planned again."
-        row.save(update_fields=["status", "sent_at", "status_reason", "planned_for", "send_started_at", "claimed_at",
-                                "claim_token", "updated_at"])  # fmt: skip
+        row.save(update_fields=["status", "sent_at", "status_reason", "error_code", "planned_for", "send_started_at",
+                                "claimed_at", "claim_token", "updated_at"])  # fmt: skip
     logger.info("message %s review settled by %s: %s", row.pk, who, "sent" if was_sent else "planned again")
     return row
 
