@@ -201,15 +201,22 @@ PII_HASH_KEY = _required_in_production("PII_HASH_KEY", "development-only-pii-has
 # Celery: Redis in production/tests, the filesystem transport for the embedded default.
 # ---------------------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://")
-CELERY_QUEUE_DIR = VAR_DIR / "celery"
+# The filesystem transport's folders (the embedded default).
+CELERY_QUEUE_DIR = Path(env.str("CELERY_QUEUE_DIR", default=str(VAR_DIR / "celery")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (CELERY_QUEUE_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, stopping promptly on Ctrl-C (see the module).
+    CELERY_BROKER_TRANSPORT = "collections_app.kombu_filesystem:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+        # The exchange tables (kombu's default is ./control, i.e. wherever the process was started).
+        "control_folder": str(CELERY_QUEUE_DIR / "control"),
         "store_processed": False,
+        # How often an idle worker looks at the queue folder, and so how soon it notices a shutdown.
+        "polling_interval": 0.2,
     }
 else:
     # Longer than any task may run, so Redis does not redeliver a message that is still being worked on.
