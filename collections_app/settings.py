@@ -246,6 +246,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 SWEEP_CHUNKS = env.int("SWEEP_CHUNKS", default=4)
+# Pauses between attempts of a task's unit of work that the database failed (a restart, a dropped connection).
+DB_RETRY_DELAYS = env.list("DB_RETRY_DELAYS", cast=float, default=[1.0, 2.0, 4.0, 8.0, 15.0])
 
 # ---------------------------------------------------------------------------------------------------------------
 # Notifications (provider backend) and Twilio
