@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "collections_app.context_processors.roles",
+                "collections_app.context_processors.alerts",
             ],
         },
     },
@@ -242,6 +243,7 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-messages": {"task": "notifications.tasks.dispatch_due", "schedule": 60.0},
     # The watchdog: claims and sweep chunks that stopped moving (a killed worker, a restarted broker) go again.
     "reap-stale-claims": {"task": "notifications.tasks.reap_claims", "schedule": float(WATCHDOG_INTERVAL_SECONDS)},
+    "sweep-watchdog": {"task": "collections_app.tasks.sweep_watchdog", "schedule": float(WATCHDOG_INTERVAL_SECONDS)},
     "daily-sweep": {
         "task": "collections_app.tasks.daily_sweep",
         # Each product is swept for its own local date; 06:00 UTC is early morning in the Americas and afternoon in
@@ -250,6 +252,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 SWEEP_CHUNKS = env.int("SWEEP_CHUNKS", default=4)
+# A sweep run with no chunk finished (or queued again) for this long has its unfinished chunks that no worker is
+# running queued again; one still unfinished this long after it started is shown to managers and logged.
+SWEEP_STALL_SECONDS = env.int("SWEEP_STALL_SECONDS", default=60)
+SWEEP_DEADLINE_MINUTES = env.int("SWEEP_DEADLINE_MINUTES", default=30)
 # Pauses between attempts of a task's unit of work that the database failed (a restart, a dropped connection).
 DB_RETRY_DELAYS = env.list("DB_RETRY_DELAYS", cast=float, default=[1.0, 2.0, 4.0, 8.0, 15.0])
 
