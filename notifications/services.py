@@ -620,16 +620,18 @@ def provider_resume(*, provider: str) -> None:
 
 
 def provider_gate(*, provider: str, now: dt.datetime | None = None) -> tuple[str, dt.datetime | None]:
-    """ "open", ("paused", until) or "probe": the pause has ended and this caller sends one message to find out
-    whether the provider answers again. Taking the probe moves the pause on (one conditional UPDATE), so that only
-    one batch probes at a time and the others keep holding their messages."""
+    """Whether a batch may send through ``provider`` now: "open"; ("paused", until); or "probe" — the pause has ended
+    and this caller sends one message to find out whether the provider answers again. Taking the probe moves the
+    pause on (one conditional UPDATE) by as long as one provider call may take, so that one batch probes at a time,
+    the others hold their messages only that long, and a probe whose worker died is taken over by the next batch."""
     now = now or timezone.now()
     until = ProviderPause.objects.filter(provider=provider).values_list("until", flat=True).first()
     if until is None:
         return "open", None
     if until > now:
         return "paused", until
-    later = now + dt.timedelta(seconds=settings.PROVIDER_PAUSE_SECONDS)
+    probe = min(settings.TWILIO_TIMEOUT_SECONDS + 5, settings.PROVIDER_PAUSE_SECONDS)
+    later = now + dt.timedelta(seconds=probe)
     if ProviderPause.objects.filter(provider=provider, until=until).update(until=later):
         return "probe", None
     return "paused", later
