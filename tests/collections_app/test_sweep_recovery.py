@@ -7,6 +7,7 @@ import logging
 
 import psycopg2
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -131,6 +132,9 @@ def test_a_run_unfinished_past_its_deadline_is_logged_once_and_shown_to_managers
     page = manager.get(reverse("case-queue")).content.decode()
     assert 'data-testid="sweep-overdue"' in page and "1/2" in page and AS_OF.isoformat() in page
     assert "sweep-overdue" not in collector.get(reverse("case-queue")).content.decode()
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("root", password="x-long-pass-1"))
+    assert 'data-testid="sweep-overdue"' in admin.get(reverse("admin:index")).content.decode()  # the Django admin too
     run_chunk(run, 1)
     assert "sweep-overdue" not in manager.get(reverse("home")).content.decode()
 
