@@ -611,6 +611,16 @@ class SweepRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     counts = models.JSONField(default=dict)
+    product_dates = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Each product's local date when the run was started without one: chunks run later sweep the same.",
+    )
+    progress_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time a chunk finished or the unfinished ones were queued (the watchdog)."
+    )
+    requeues = models.PositiveSmallIntegerField(default=0, help_text="Times the watchdog queued stalled chunks again.")
+    alerted_at = models.DateTimeField(null=True, blank=True, help_text="When the run was reported as overdue.")
 
     class Meta:
         ordering = ["-started_at"]

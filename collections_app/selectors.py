@@ -9,16 +9,19 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from collections_app.models import CollectionCase, Team, TeamMembership
+from collections_app.models import CollectionCase, SweepRun, Team, TeamMembership
 from collections_app.roles import ADMIN, COLLECTOR, MANAGER, user_role
 from compliance.engine import Attempt, contact_point, evaluate
 from compliance.models import ContactEvent
 from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Borrower, Loan, PhoneNumber
 from loans.money import format_money
+from notifications.models import ProviderPause
 
 
 def cases_visible_to(user: Any, *, lookup: bool = False) -> QuerySet[CollectionCase]:
@@ -503,3 +506,18 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
         "messages": message_stats(user=user, since=since),
         "denials": denial_rules.most_common(),
     }
+
+
+def sweep_overdue(*, now: dt.datetime | None = None) -> SweepRun | None:
+    """The latest sweep run, if it is still unfinished ``SWEEP_DEADLINE_MINUTES`` after it started (the managers'
+    banner; the watchdog logs it once)."""
+    run = SweepRun.objects.order_by("-id").first()
+    if run is None or run.finished_at is not None:
+        return None
+    now = now or timezone.now()
+    return run if run.started_at <= now - dt.timedelta(minutes=settings.SWEEP_DEADLINE_MINUTES) else None
+
+
+def providers_paused() -> list[ProviderPause]:
+    """Providers no batch sends through for now (an answer may have been lost; see notifications.services)."""
+    return list(ProviderPause.objects.order_by("provider"))

@@ -123,6 +123,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "collections_app.context_processors.roles",
+                "collections_app.context_processors.alerts",
             ],
         },
     },
@@ -257,15 +258,22 @@ BULK_UPLOAD_MAX_BYTES = env.int("BULK_UPLOAD_MAX_BYTES", default=16 * 1024 * 102
 # Celery: Redis in production/tests, the filesystem transport for the embedded default.
 # ---------------------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://")
-CELERY_QUEUE_DIR = VAR_DIR / "celery"
+# The filesystem transport's folders (the embedded default).
+CELERY_QUEUE_DIR = Path(env.str("CELERY_QUEUE_DIR", default=str(VAR_DIR / "celery")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (CELERY_QUEUE_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, stopping promptly on Ctrl-C (see the module).
+    CELERY_BROKER_TRANSPORT = "collections_app.kombu_filesystem:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
         "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+        # The exchange tables (kombu's default is ./control, i.e. wherever the process was started).
+        "control_folder": str(CELERY_QUEUE_DIR / "control"),
         "store_processed": False,
+        # How often an idle worker looks at the queue folder, and so how soon it notices a shutdown.
+        "polling_interval": 0.2,
     }
 else:
     # Longer than any task may run, so Redis does not redeliver a message that is still being worked on.
@@ -283,10 +291,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ROUTES = {"notifications.tasks.send_batch": {"queue": "provider"}}
+# Recovery after a fault (see the README): the watchdog runs this often; with the stall thresholds below, dispatch
+# and an unfinished sweep run go again within two minutes of a killed worker or a restarted broker.
+WATCHDOG_INTERVAL_SECONDS = env.int("WATCHDOG_INTERVAL_SECONDS", default=30)
 CELERY_BEAT_SCHEDULE = {
     # Due messages are claimed every minute and sent through the provider queue (never with countdown or eta).
     "dispatch-due-messages": {"task": "notifications.tasks.dispatch_due", "schedule": 60.0},
-    "reap-stale-claims": {"task": "notifications.tasks.reap_claims", "schedule": 300.0},
+    # The watchdog: claims and sweep chunks that stopped moving (a killed worker, a restarted broker) go again.
+    "reap-stale-claims": {"task": "notifications.tasks.reap_claims", "schedule": float(WATCHDOG_INTERVAL_SECONDS)},
+    "sweep-watchdog": {"task": "collections_app.tasks.sweep_watchdog", "schedule": float(WATCHDOG_INTERVAL_SECONDS)},
     "daily-sweep": {
         "task": "collections_app.tasks.daily_sweep",
         # Each product is swept for its own local date; 06:00 UTC is early morning in the Americas and afternoon in
@@ -295,6 +308,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 SWEEP_CHUNKS = env.int("SWEEP_CHUNKS", default=4)
+# A sweep run with no chunk finished (or queued again) for this long has its unfinished chunks that no worker is
+# running queued again; one still unfinished this long after it started is shown to managers and logged.
+SWEEP_STALL_SECONDS = env.int("SWEEP_STALL_SECONDS", default=60)
+SWEEP_DEADLINE_MINUTES = env.int("SWEEP_DEADLINE_MINUTES", default=30)
+# Pauses between attempts of a task's unit of work that the database failed (a restart, a dropped connection).
+DB_RETRY_DELAYS = env.list("DB_RETRY_DELAYS", cast=float, default=[1.0, 2.0, 4.0, 8.0, 15.0])
 
 # ---------------------------------------------------------------------------------------------------------------
 # Notifications (provider backend) and Twilio
@@ -325,17 +344,28 @@ LETTERS_DIR = env.str("LETTERS_DIR", default=str(VAR_DIR / "letters"))
 LENDER_PAY_URL = env.str("LENDER_PAY_URL", default="https://pay.example.com/")
 LENDER_HELP_PHONE = env.str("LENDER_HELP_PHONE", default="+1 800 555 0100")
 
-# Dispatch: rows claimed per batch, how long a claim may stay unfinished before the reaper looks at it, retries of
-# transient provider errors, and the provider queue's rate limit (batches per second per worker process).
+# Dispatch: rows claimed per batch, how long a claim may go untouched by its batch before the watchdog takes it back
+# (a running batch touches its claims every third of that), how long a batch may start sends (below send_batch's
+# soft time limit of 240 s, with a provider call's timeout to spare), how long sending pauses after an answer that
+# may have been lost, retries of transient provider errors, and the provider queue's rate limit (batches per second
+# per worker process).
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
 OUTBOX_BATCHES_PER_TICK = env.int("OUTBOX_BATCHES_PER_TICK", default=100)
-OUTBOX_CLAIM_TIMEOUT_SECONDS = env.int("OUTBOX_CLAIM_TIMEOUT_SECONDS", default=600)
+OUTBOX_CLAIM_TIMEOUT_SECONDS = env.int("OUTBOX_CLAIM_TIMEOUT_SECONDS", default=60)
+OUTBOX_BATCH_DEADLINE_SECONDS = env.int("OUTBOX_BATCH_DEADLINE_SECONDS", default=120)
+PROVIDER_PAUSE_SECONDS = env.int("PROVIDER_PAUSE_SECONDS", default=60)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
 PROVIDER_RATE_LIMIT = env.str("PROVIDER_RATE_LIMIT", default="10/s")
 # Provider calls in flight per worker process (one on the embedded SQLite default: a single writer at a time).
 PROVIDER_CONCURRENCY = env.int(
     "PROVIDER_CONCURRENCY", default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 4
 )
+SEND_BATCH_SOFT_TIME_LIMIT = 240  # seconds (notifications.tasks.send_batch)
+if OUTBOX_BATCH_DEADLINE_SECONDS + TWILIO_TIMEOUT_SECONDS >= SEND_BATCH_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"OUTBOX_BATCH_DEADLINE_SECONDS + TWILIO_TIMEOUT_SECONDS must stay below {SEND_BATCH_SOFT_TIME_LIMIT} s: the "
+        "last sends of a batch must end before its soft time limit."
+    )
 
 # ---------------------------------------------------------------------------------------------------------------
 # Logging: personal data (phone numbers, national ids) is masked in every log record.

@@ -34,6 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
@@ -645,12 +646,14 @@ def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) 
     Without ``as_of`` each product is swept for its own local today (due dates are dates in its business zone).
     """
     counts: Counter[str] = Counter()
-    loan_id_max = SweepRun.objects.values_list("loan_id_max", flat=True).get(pk=run_id)
+    loan_id_max, product_dates = SweepRun.objects.values_list("loan_id_max", "product_dates").get(pk=run_id)
     with transaction.atomic():
         for product in LoanProduct.objects.order_by("pk"):
+            local = product_dates.get(str(product.pk))
             ctx = Chunk(
                 run_id=run_id,
-                as_of=as_of or product_today(product),
+                # The product's date when the run started, so that a chunk resumed after midnight sweeps the same day.
+                as_of=as_of or (dt.date.fromisoformat(local) if local else product_today(product)),
                 now=timezone.now(),
                 chunk=chunk,
                 chunks=chunks,
@@ -676,11 +679,53 @@ def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) 
     return counts
 
 
-def sweep_start(*, as_of: dt.date, chunks: int = 1) -> SweepRun:
+def sweep_start(*, as_of: dt.date, chunks: int = 1, local_dates: bool = False) -> SweepRun:
+    """Open a run for ``as_of``. ``local_dates``: each product is swept for its own local date (the beat task); the
+    dates are fixed now, so that chunks run later — resumed after a fault — sweep the same ones."""
     if chunks < 1:
         raise ValueError("at least one chunk")
     loan_id_max = Loan.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    return SweepRun.objects.create(as_of=as_of, chunks=chunks, loan_id_max=loan_id_max)
+    dates = {str(p.pk): product_today(p).isoformat() for p in LoanProduct.objects.all()} if local_dates else {}
+    return SweepRun.objects.create(
+        as_of=as_of, chunks=chunks, loan_id_max=loan_id_max, product_dates=dates, progress_at=timezone.now()
+    )
+
+
+def sweep_chunk_run(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int, wait: bool = False) -> bool:
+    """Run one chunk of a run and record it done, in one transaction — unless it is done already or running
+    elsewhere. A chunk queued twice (the watchdog, a broker redelivery, ``run_sweep`` beside the workers) runs once;
+    one whose worker died rolled back with it and runs again. ``wait``: wait for a copy running elsewhere rather
+    than leave the chunk to it. True if this call ran the chunk."""
+    with transaction.atomic():
+        if not _chunk_lock(run_id, chunk, wait=wait):
+            logger.info("sweep run %s chunk %s is running elsewhere", run_id, chunk)
+            return False
+        done, finished_at = SweepRun.objects.values_list("finished_chunks", "finished_at").get(pk=run_id)
+        if chunk in done or finished_at is not None:
+            return False
+        counts = sweep_chunk(run_id=run_id, as_of=as_of, chunk=chunk, chunks=chunks)
+        sweep_chunk_done(run_id=run_id, chunk=chunk, counts=counts)
+    return True
+
+
+# A PostgreSQL advisory lock per run and chunk, held by the chunk's transaction: released by its commit or rollback,
+# or by the server when the worker's connection dies with it, so "not held" means "not running anywhere".
+_CHUNK_LOCK = 0x5357 << 48  # "SW"
+
+
+def _chunk_lock_key(run_id: int, chunk: int) -> int:
+    return _CHUNK_LOCK | (run_id & 0xFFFF_FFFF) << 16 | chunk & 0xFFFF
+
+
+def _chunk_lock(run_id: int, chunk: int, *, wait: bool) -> bool:
+    """Take the chunk's lock in the current transaction (``wait``: until it is free); False if another holds it.
+    SQLite runs one writing transaction at a time, which serialises chunks by itself."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        cursor.execute(f"SELECT {function}(%s)", [_chunk_lock_key(run_id, chunk)])
+        return True if wait else bool(cursor.fetchone()[0])
 
 
 def sweep_chunk_done(*, run_id: int, chunk: int, counts: Counter[str]) -> bool:
@@ -698,15 +743,70 @@ def sweep_chunk_done(*, run_id: int, chunk: int, counts: Counter[str]) -> bool:
         total.update(counts)
         run.counts = dict(total)
         run.chunks_done = len(run.finished_chunks)
+        run.progress_at = timezone.now()
         last = run.chunks_done >= run.chunks
         if last:
             run.counts["assigned"] = assign_unassigned(timezone.now())
             run.counts["snapshot_rows"] = portfolio_snapshot_take(as_of=run.as_of)
             run.finished_at = timezone.now()
-        run.save(update_fields=["counts", "chunks_done", "finished_chunks", "finished_at"])
+        run.save(update_fields=["counts", "chunks_done", "finished_chunks", "finished_at", "progress_at"])
     if last:
-        logger.info("sweep for %s finished: %s", run.as_of, run.counts)
+        log = logger.warning if run.alerted_at else logger.info
+        log("sweep run %s for %s finished: %s", run.pk, run.as_of, run.counts)
     return last
+
+
+def sweep_watchdog(*, now: dt.datetime | None = None) -> tuple[SweepRun, list[int]] | None:
+    """The sweep's watchdog (beat, every ``WATCHDOG_INTERVAL_SECONDS``): the latest run, if unfinished and with no
+    chunk finished (or queued again) for ``SWEEP_STALL_SECONDS``, and the chunks to queue again — the unfinished
+    ones no worker is running (a killed worker's chunk rolled back; its queued and prefetched ones were lost, or
+    would come back only after Redis's visibility timeout of an hour). Chunks are idempotent and a copy of a chunk
+    that is done or running does nothing, so queuing one too many is harmless. An older unfinished run is left
+    alone: a later one has superseded it.
+
+    Also logs, once, a run still unfinished ``SWEEP_DEADLINE_MINUTES`` after it started (managers see it in a
+    banner: ``collections_app.selectors.sweep_overdue``)."""
+    now = now or timezone.now()
+    latest = SweepRun.objects.order_by("-id").first()
+    if latest is None or latest.finished_at is not None:
+        return None
+    _alert_if_overdue(latest, now)
+    if (latest.progress_at or latest.started_at) > now - dt.timedelta(seconds=settings.SWEEP_STALL_SECONDS):
+        return None
+    with transaction.atomic():
+        # Skip a run whose row is locked: a chunk is being recorded as done, which is progress.
+        run = SweepRun.objects.select_for_update(skip_locked=True).filter(pk=latest.pk, finished_at=None).first()
+        if run is None:
+            return None
+        idle = [c for c in range(run.chunks) if c not in run.finished_chunks and _chunk_idle(run.pk, c)]
+        if not idle:
+            return None  # every unfinished chunk is running: the run moves, slowly
+        run.progress_at, run.requeues = now, run.requeues + 1
+        run.save(update_fields=["progress_at", "requeues"])
+    logger.warning(
+        "sweep run %s for %s stalled at %s/%s chunks: chunks %s queued again",
+        run.pk, run.as_of, run.chunks_done, run.chunks, idle,
+    )  # fmt: skip
+    return run, idle
+
+
+def _chunk_idle(run_id: int, chunk: int) -> bool:
+    """No worker runs the chunk (PostgreSQL: its lock is free; taking it here holds it only until this transaction
+    ends). SQLite cannot tell: assume idle — a copy queued too many waits its turn and finds the chunk done."""
+    return _chunk_lock(run_id, chunk, wait=False)
+
+
+def _alert_if_overdue(run: SweepRun, now: dt.datetime) -> None:
+    deadline = run.started_at + dt.timedelta(minutes=settings.SWEEP_DEADLINE_MINUTES)
+    if now < deadline or run.alerted_at is not None:
+        return
+    if SweepRun.objects.filter(pk=run.pk, alerted_at=None).update(alerted_at=now):
+        logger.error(
+            "sweep run %s for %s is unfinished %s minutes after it started (%s/%s chunks): cases, priorities and "
+            "messages may be out of date; the watchdog queues stalled chunks again, `manage.py run_sweep --as-of %s` "
+            "finishes it by hand",
+            run.pk, run.as_of, settings.SWEEP_DEADLINE_MINUTES, run.chunks_done, run.chunks, run.as_of,
+        )  # fmt: skip
 
 
 def portfolio_snapshot_take(*, as_of: dt.date) -> int:
@@ -735,10 +835,17 @@ def portfolio_snapshot_take(*, as_of: dt.date) -> int:
 
 
 def sweep_run(*, as_of: dt.date, chunks: int = 1) -> SweepRun:
-    """The whole sweep in this process, chunk after chunk (the command; beat runs chunks on workers)."""
-    run = sweep_start(as_of=as_of, chunks=chunks)
-    for chunk in range(chunks):
-        counts = sweep_chunk(run_id=run.pk, as_of=as_of, chunk=chunk, chunks=chunks)
-        sweep_chunk_done(run_id=run.pk, chunk=chunk, counts=counts)
+    """The whole sweep in this process, chunk after chunk (the command; beat runs chunks on workers).
+
+    An unfinished run for the same date (its worker died, its chunks were lost) is finished rather than started
+    over: its missing chunks run here, as that run split them, waiting for any a worker is running now."""
+    run = SweepRun.objects.filter(as_of=as_of, finished_at=None).order_by("-id").first()
+    if run is None:
+        run = sweep_start(as_of=as_of, chunks=chunks)
+    else:
+        logger.warning("sweep run %s for %s resumed at %s/%s chunks", run.pk, as_of, run.chunks_done, run.chunks)
+    day = None if run.product_dates else as_of
+    for chunk in range(run.chunks):
+        sweep_chunk_run(run_id=run.pk, as_of=day, chunk=chunk, chunks=run.chunks, wait=True)
     run.refresh_from_db()
     return run

@@ -1,4 +1,9 @@
-"""Celery tasks of the case domain: thin wrappers that take ids and call the sweep."""
+"""Celery tasks of the case domain: thin wrappers that take ids and call the sweep.
+
+A database error (a restart, a dropped connection) does not fail a chunk: the chunk is one transaction and runs
+again after a pause (``loans.db.db_retry``). Chunks the broker lost, or whose worker died, are queued again by the
+watchdog (``sweep_watchdog``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from collections_app.models import SweepRun
-from collections_app.sweep import sweep_chunk, sweep_chunk_done, sweep_start
+from collections_app.sweep import sweep_chunk_run, sweep_start, sweep_watchdog
+from loans.db import db_retry
 
 
 @shared_task(name="collections_app.tasks.daily_sweep")
@@ -22,17 +28,38 @@ def sweep_launch(*, as_of: dt.date | None, chunks: int | None = None) -> SweepRu
     """Open a run and queue its chunks (the beat task, and admins through the API). Without ``as_of`` each product
     is swept for its own local date."""
     chunks = chunks or settings.SWEEP_CHUNKS
-    run = sweep_start(as_of=as_of or timezone.now().date(), chunks=chunks)
-    day = as_of.isoformat() if as_of else None
-    for chunk in range(chunks):
-        sweep_chunk_task.delay(run.pk, day, chunk, chunks)
+    run = db_retry(
+        lambda: sweep_start(as_of=as_of or timezone.now().date(), chunks=chunks, local_dates=as_of is None),
+        what="sweep start",
+    )
+    sweep_queue(run=run, chunks=range(chunks))
     return run
 
 
+def sweep_queue(*, run: SweepRun, chunks: range | list[int]) -> None:
+    """Queue chunks of a run (a run swept by product-local dates passes no date: each chunk reads the run's)."""
+    day = None if run.product_dates else run.as_of.isoformat()
+    for chunk in chunks:
+        sweep_chunk_task.delay(run.pk, day, chunk, run.chunks)
+
+
 @shared_task(name="collections_app.tasks.sweep_chunk", acks_late=True)
-def sweep_chunk_task(run_id: int, as_of: str | None, chunk: int, chunks: int) -> None:
-    """One chunk in one transaction: a worker that dies mid-chunk rolls back, and the redelivered task redoes it."""
-    counts = sweep_chunk(
-        run_id=run_id, as_of=dt.date.fromisoformat(as_of) if as_of else None, chunk=chunk, chunks=chunks
+def sweep_chunk_task(run_id: int, as_of: str | None, chunk: int, chunks: int) -> bool:
+    """One chunk in one transaction: a worker that dies mid-chunk rolls back, and the chunk runs again (redelivered,
+    or queued again by the watchdog); a copy of a chunk done or running does nothing."""
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    return db_retry(
+        lambda: sweep_chunk_run(run_id=run_id, as_of=day, chunk=chunk, chunks=chunks),
+        what=f"sweep run {run_id} chunk {chunk}",
     )
-    sweep_chunk_done(run_id=run_id, chunk=chunk, counts=counts)
+
+
+@shared_task(name="collections_app.tasks.sweep_watchdog")
+def sweep_watchdog_task() -> list[int]:
+    """The sweep's watchdog (beat, every ``WATCHDOG_INTERVAL_SECONDS``): queue again the chunks of a stalled run."""
+    stalled = db_retry(sweep_watchdog, what="sweep watchdog")
+    if stalled is None:
+        return []
+    run, chunks = stalled
+    sweep_queue(run=run, chunks=chunks)
+    return chunks

@@ -6,8 +6,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loans.admin import ReadOnlyAdmin
-from notifications.models import InboundMessage, MessageTemplate, OutboundMessage
-from notifications.services import message_review_resolve
+from notifications.models import InboundMessage, MessageTemplate, OutboundMessage, ProviderPause
+from notifications.services import message_review_resolve, provider_resume
 from notifications.templating import (
     SAMPLE,
     TemplateError,
@@ -97,3 +97,15 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
 class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "action", "borrower", "body"]
     list_filter = ["action"]
+
+
+@admin.register(ProviderPause)
+class ProviderPauseAdmin(ReadOnlyAdmin):
+    list_display = ["provider", "since", "until", "reason"]
+    actions = ["resume"]
+
+    @admin.action(description=_("Resume sending now (the provider answers again)"))
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for pause in queryset:
+            provider_resume(provider=pause.provider)
+        self.message_user(request, _("Sending resumed."))

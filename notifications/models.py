@@ -179,3 +179,22 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} from {self.from_number} at {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class ProviderPause(models.Model):
+    """Sending through a provider is paused after an answer that may have been lost (a timeout, a dropped
+    connection, a gateway's 502/504): every further send would risk a duplicate and end in review. Until ``until``
+    no batch starts a send; then one batch sends one message as a probe (moving ``until`` on, so the others keep
+    waiting) and a definite answer ends the pause. No row: sending as usual."""
+
+    provider = models.CharField(_("provider"), max_length=16, unique=True)
+    until = models.DateTimeField(_("paused until"))
+    reason = models.TextField(_("reason"), blank=True)
+    since = models.DateTimeField(_("paused since"))
+
+    class Meta:
+        verbose_name = _("provider pause")
+        verbose_name_plural = _("provider pauses")
+
+    def __str__(self) -> str:
+        return f"{self.provider} paused until {self.until:%Y-%m-%d %H:%M:%S}"

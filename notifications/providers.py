@@ -150,7 +150,23 @@ class TwilioProvider:
 
 
 class _translated_errors:
-    """Map the SDK's exceptions to ProviderError kinds."""
+    """Map the SDK's exceptions to ProviderError kinds.
+
+    Twilio has no idempotency key for creating a message or a call, so the one question is whether the request can
+    have reached Twilio's application. Only when it provably did not is a retry safe; every other failure is
+    ``uncertain`` and the row goes to review (a person checks Twilio's log), because a blind resend texts or calls the
+    borrower twice:
+
+    * transient — the TCP connection (or the DNS lookup before it) failed, so no byte of the request left this
+      process; Twilio answered 429 (rate limited), 503 (Service Unavailable: overloaded or in maintenance, the request
+      was not handled — RFC 9110 §15.6.4) or 500 with its own error code (20500: Twilio's application reports the
+      request failed and documents it as retryable);
+    * uncertain — the connection was aborted or reset after the request was written (``Connection aborted``,
+      ``RemoteDisconnected``), the answer did not come within the read timeout, or a gateway answered for Twilio:
+      502 (the gateway got a broken answer from Twilio's application, which had the request) and 504 (Twilio's
+      application did not answer the gateway in time; it may still have created the message);
+    * permanent — any other 4xx (21211 invalid number, 21610 opted out, …).
+    """
 
     def __enter__(self) -> None:
         return None
@@ -163,16 +179,44 @@ class _translated_errors:
 
         if isinstance(exc, TwilioRestException):
             code = str(exc.code or exc.status)
+            if exc.status in GATEWAY_STATUSES:
+                raise ProviderError("uncertain", code, f"HTTP {exc.status} from a gateway: {exc.msg}") from exc
             transient = exc.status >= 500 or exc.status == 429 or code == TOO_MANY_REQUESTS
             raise ProviderError("transient" if transient else "permanent", code, str(exc.msg)) from exc
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            # Twilio may have accepted the request and not answered in time: resending could text the borrower
-            # twice, so the row goes to review instead.
-            raise ProviderError("uncertain", "timeout", str(exc)) from exc
-        if isinstance(exc, requests.exceptions.ConnectionError):  # includes ConnectTimeout
-            # The request never reached Twilio: nothing was created, so trying again later is safe.
-            raise ProviderError("transient", "connect", str(exc)) from exc
+        if isinstance(exc, requests.exceptions.RequestException):
+            if _never_sent(exc):
+                raise ProviderError("transient", "connect", str(exc)) from exc
+            if isinstance(exc, requests.exceptions.Timeout):
+                raise ProviderError("uncertain", "timeout", str(exc)) from exc
+            raise ProviderError("uncertain", "aborted", str(exc)) from exc
         return False
+
+
+# A gateway in front of Twilio's application answered: the request was forwarded, so it may have been acted on.
+GATEWAY_STATUSES = {502, 504}
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True only when the failure happened before the request was written: connecting timed out or was refused, or
+    the host name did not resolve. urllib3 raises those as ``NewConnectionError`` (``NameResolutionError`` is one)
+    or ``ConnectTimeoutError``, wrapped by requests in ``ConnectionError(MaxRetryError(reason=…))``; anything else
+    — ``ProtocolError('Connection aborted.')``, a reset, TLS or read errors — may come after the request left."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        pending.extend([*current.args, getattr(current, "reason", None), current.__cause__])
+    return False
 
 
 def _http_client(base_url: str, timeout: float) -> Any:

@@ -16,10 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +42,7 @@ from compliance.services import (
     contacts_reserve_batch,
     reservations_release,
 )
+from loans.db import db_retry
 from loans.models import Installment, Loan, LoanProduct, PhoneNumber
 from loans.money import format_money
 from loans.sql import bulk_set
@@ -50,6 +54,7 @@ from notifications.models import (
     MessageStatus,
     MessageTemplate,
     OutboundMessage,
+    ProviderPause,
 )
 from notifications.providers import OPTED_OUT, PRINT_QUEUE, Provider, ProviderError, Sent, provider_get
 from notifications.templating import render
@@ -101,21 +106,163 @@ class _Ready:
 def outbox_send(
     *, message_ids: Sequence[int], claim_token: str, provider: Provider | None = None, now: dt.datetime | None = None
 ) -> dict[str, int]:
-    """Judge a claimed batch at send time and send what the gate allows; returns counts per resulting status."""
+    """Judge a claimed batch at send time and send what the gate allows; returns counts per resulting status.
+
+    The work in flight is bounded, so that a batch ends on time and a provider in trouble costs little: at most
+    ``PROVIDER_CONCURRENCY`` sends at once; none started after ``OUTBOX_BATCH_DEADLINE_SECONDS`` (below the task's
+    soft time limit); none through a provider that is paused (``ProviderPause``: an answer may have been lost, so
+    every further send risks a duplicate). Rows not started by then go back to planned, never started ("released"),
+    for a later batch to judge again. While it runs, the batch touches its claims so that the watchdog
+    (``outbox_reap``) can tell it from a batch whose worker or broker message was lost.
+    """
     if not claim_token:
         raise ValueError("a claim token is required: only rows claimed with it are sent")
     provider = provider or provider_get()
-    ready, counts = _prepare(message_ids, claim_token, now or timezone.now())
-    threads = settings.PROVIDER_CONCURRENCY
-    if threads > 1 and len(ready) > 1:
-        # Provider calls wait on the network most of the time: a few in flight at once (each thread with its own
-        # database connection, kept for the process's life) instead of one after another.
-        statuses = list(_pool(threads).map(lambda item: _send_in_thread(item, claim_token, provider), ready))
-    else:
-        statuses = [_send_one(item, claim_token, provider) for item in ready]
-    for status in statuses:
-        counts[status] = counts.get(status, 0) + 1
+    label = f"batch {claim_token[:8]}"
+    db_retry(lambda: _claims_touch(message_ids, claim_token), what=label)  # picked up: the watchdog lets it be
+    ready, counts = db_retry(lambda: _prepare(message_ids, claim_token, now or timezone.now()), what=label)
+    if ready:
+        _Batch(message_ids, claim_token, provider, counts).send(ready)
     return counts
+
+
+def _claims_touch(message_ids: Sequence[int], token: str) -> int:
+    """The batch is alive: its claims (started or not) are fresh again for the watchdog."""
+    return OutboundMessage.objects.filter(pk__in=message_ids, claim_token=token).update(claimed_at=timezone.now())
+
+
+class _Batch:
+    """One batch's sends: a bounded number in flight, new ones held by the deadline or a provider pause, the claims
+    kept fresh while it runs."""
+
+    def __init__(self, message_ids: Sequence[int], token: str, provider: Provider, counts: dict[str, int]) -> None:
+        self.ids, self.token, self.provider, self.counts = list(message_ids), token, provider, counts
+        self.label = f"batch {token[:8]}"
+        self.deadline = time.monotonic() + settings.OUTBOX_BATCH_DEADLINE_SECONDS
+        self.touch_every = max(settings.OUTBOX_CLAIM_TIMEOUT_SECONDS / 3, 0.5)
+        self.touched = time.monotonic()
+        self.gate = _ProviderGate(provider.name, self.label)
+        self.failed = False  # an unexpected error (the database gone for good): start nothing more
+
+    def send(self, ready: list[_Ready]) -> None:
+        threads = max(settings.PROVIDER_CONCURRENCY, 1)
+        # Provider calls wait on the network most of the time: a few in flight at once (each pool thread with its own
+        # database connection, kept for the process's life) instead of one after another.
+        pool = _pool(threads) if threads > 1 and len(ready) > 1 else None
+        pending: deque[_Ready] = deque(ready)
+        running: dict[Future[str], _Ready] = {}
+        late: list[_Ready] = []  # not started before the deadline: due again at once
+        held: list[_Ready] = []  # not started because the provider is paused: due when the pause ends
+        try:
+            while True:
+                while pending and len(running) < self.gate.limit(threads):
+                    item = pending.popleft()
+                    why = self._hold(item)
+                    if why == "late":
+                        late.extend([item, *pending])
+                        pending.clear()
+                    elif why == "paused":
+                        held.append(item)  # letters behind it still go to the print queue
+                    elif pool is None:
+                        self._done(item, lambda item=item: _send_one(item, self.token, self.provider))
+                    else:
+                        running[pool.submit(_send_in_thread, item, self.token, self.provider)] = item
+                if not running:
+                    break
+                done, _ = wait(running, timeout=self._until_touch(), return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._done(running.pop(future), future.result)
+                self._touch()
+        finally:
+            # Whatever ended the batch (the deadline, a pause, the task's soft time limit), sends still queued in the
+            # shared pool are withdrawn: nothing of this batch starts after it returns.
+            late.extend(item for future, item in running.items() if future.cancel())
+            late.extend(pending)
+            self._release(late, until=None, why="The batch ran out of time before sending it; planned again.")
+            self._release(held, until=self.gate.paused_until, why=self.gate.why)
+
+    def _hold(self, item: _Ready) -> str:
+        """Why ``item`` may not start now: "late" (the deadline passed, or the batch failed), "paused", or ""."""
+        self._touch()
+        if self.failed or time.monotonic() >= self.deadline:
+            return "late"
+        if item.message.channel == Channel.LETTER:
+            return ""
+        return "paused" if self.gate.paused() else ""
+
+    def _done(self, item: _Ready, result: Any) -> None:
+        try:
+            status = result()
+        except Exception:  # the row stays claimed: the watchdog plans it again or, if it was started, reviews it
+            logger.exception("%s: message %s could not be sent", self.label, item.message.pk)
+            self.failed, status = True, "error"
+        self.counts[status] = self.counts.get(status, 0) + 1
+        self.gate.answered(status, item.message.pk)
+
+    def _touch(self) -> None:
+        if time.monotonic() - self.touched >= self.touch_every:
+            self.touched = time.monotonic()
+            db_retry(lambda: _claims_touch(self.ids, self.token), what=self.label)
+
+    def _until_touch(self) -> float:
+        return max(self.touch_every - (time.monotonic() - self.touched), 0.05)
+
+    def _release(self, items: list[_Ready], *, until: dt.datetime | None, why: str) -> None:
+        if not items:
+            return
+        try:
+            ids = [i.message.pk for i in items]
+            release = partial(outbox_release, message_ids=ids, claim_token=self.token, until=until, reason=why)
+            released = db_retry(release, what=self.label)
+        except Exception:  # the database is gone: the watchdog takes the claims back when it returns
+            logger.exception("%s: could not release %s unsent messages", self.label, len(items))
+            return
+        if released:
+            self.counts["released"] = self.counts.get("released", 0) + released
+            logger.warning("%s: %s messages not started, planned again: %s", self.label, released, why)
+
+
+class _ProviderGate:
+    """Whether a batch may start sends through its provider, read from ``ProviderPause`` (at most once a second)
+    and changed by the answers: one that may have been lost (the row went to review) pauses the provider; a
+    definite one after the pause ended (the probe) lifts it."""
+
+    def __init__(self, provider: str, label: str) -> None:
+        self.provider, self.label = provider, label
+        self.paused_until: dt.datetime | None = None
+        self.why = ""
+        self.probing = False
+        self.checked = -1.0
+
+    def limit(self, threads: int) -> int:
+        return 1 if self.probing else threads  # the probe goes alone
+
+    def paused(self) -> bool:
+        if self.paused_until is not None:
+            return True
+        if self.probing or time.monotonic() - self.checked < 1.0:
+            return False
+        self.checked = time.monotonic()
+        state, until = db_retry(lambda: provider_gate(provider=self.provider), what=self.label)
+        if state == "paused":
+            self.paused_until, self.why = until, _PAUSED_REASON
+            return True
+        self.probing = state == "probe"
+        return False
+
+    def answered(self, status: str, message_id: int) -> None:
+        if status == MessageStatus.REVIEW and self.paused_until is None:
+            self.paused_until = db_retry(
+                lambda: provider_pause(provider=self.provider, reason=f"message {message_id}: the answer may be lost"),
+                what=self.label,
+            )
+            self.why, self.probing = _PAUSED_REASON, False
+        elif self.probing and status in (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.PLANNED):
+            db_retry(lambda: provider_resume(provider=self.provider), what=self.label)
+            self.probing = False
+
+
+_PAUSED_REASON = "Sending is paused: the provider's answer to an earlier message may have been lost. Planned again."
 
 
 def _send_in_thread(item: _Ready, token: str, provider: Provider) -> str:
@@ -313,15 +460,10 @@ def _finish(row: OutboundMessage, status: str, reason: str, extra: Sequence[str]
 def _send_one(item: _Ready, token: str, provider: Provider) -> str:
     row = item.message
     now = timezone.now()
-    # Committed before the provider is called (see the module docstring); proceeds only if this worker set it.
-    with connection.cursor() as cursor:  # plain SQL: once per message, and the ORM's compile cost adds up
-        cursor.execute(
-            f"UPDATE {OutboundMessage._meta.db_table} SET send_started_at = %s, attempts = attempts + 1, provider = %s,"
-            " updated_at = %s WHERE id = %s AND claim_token = %s AND send_started_at IS NULL",
-            [now, PRINT_QUEUE.name if row.channel == Channel.LETTER else provider.name, now, row.pk, token],
-        )
-        started = cursor.rowcount
-    if not started:
+    label = f"message {row.pk}"
+    # Committed before the provider is called (see the module docstring); proceeds only if this worker set it. A
+    # retry after a commit whose answer was lost finds it set and skips the row: the watchdog then reviews it.
+    if not db_retry(lambda: _mark_started(row, token, provider, now), what=label):
         return "skipped"
     callback = _callback_url("message" if row.channel == Channel.SMS else "call")
     try:
@@ -335,9 +477,20 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
         else:
             sent = provider.place_call(to=row.to, say=row.body, language=item.say_language, status_callback=callback)
     except ProviderError as exc:
-        return _record_failure(row, exc, attempts=row.attempts + 1)
-    _record_sent(row, sent)
+        return db_retry(partial(_record_failure, row, exc, attempts=row.attempts + 1), what=label)
+    # The provider took it: recording that must outlive a database restart, or the row ends in review.
+    db_retry(lambda: _record_sent(row, sent), what=label)
     return MessageStatus.SENT
+
+
+def _mark_started(row: OutboundMessage, token: str, provider: Provider, now: dt.datetime) -> int:
+    with connection.cursor() as cursor:  # plain SQL: once per message, and the ORM's compile cost adds up
+        cursor.execute(
+            f"UPDATE {OutboundMessage._meta.db_table} SET send_started_at = %s, attempts = attempts + 1, provider = %s,"
+            " updated_at = %s WHERE id = %s AND claim_token = %s AND send_started_at IS NULL",
+            [now, PRINT_QUEUE.name if row.channel == Channel.LETTER else provider.name, now, row.pk, token],
+        )
+        return cursor.rowcount
 
 
 def _callback_url(kind: str) -> str:
@@ -368,9 +521,10 @@ def _record_sent(row: OutboundMessage, sent: Sent) -> None:
             _ledger_outcome(row, "sent", at=now)
 
 
+# A message sent on a retry drops the error of the attempt before (the case page showed "(20500)" on a sent text).
 _SENT_UPDATE = f"""
     UPDATE {OutboundMessage._meta.db_table} SET status = 'sent', provider_id = %s, provider_status = %s, sent_at = %s,
-           claim_token = '', status_reason = '', updated_at = %s
+           claim_token = '', status_reason = '', error_code = '', updated_at = %s
     WHERE id = %s"""
 
 
@@ -399,7 +553,11 @@ def _record_failure(row: OutboundMessage, exc: ProviderError, *, attempts: int) 
         if exc.uncertain:
             # Keep the reservation: the message may have gone out, so it counts until a person decides.
             status = MessageStatus.REVIEW
-            fields["status_reason"] = _("The provider did not answer in time; it may have sent this. Check first.")
+            fields["status_reason"] = (
+                _("The provider did not answer in time; it may have sent this. Check first.")
+                if exc.code == "timeout"
+                else f"The provider's answer was lost ({exc.code}: {exc.message}); it may have sent this. Check first."
+            )
         elif exc.transient and attempts < settings.OUTBOX_MAX_ATTEMPTS:
             status = MessageStatus.PLANNED
             wait = RETRY_MINUTES[min(attempts, len(RETRY_MINUTES)) - 1]
@@ -427,11 +585,71 @@ def _provider_opt_out(row: OutboundMessage, text: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Releasing unsent rows, and pausing a provider in trouble
+# ---------------------------------------------------------------------------------------------------------------
+def outbox_release(
+    *, message_ids: Sequence[int], claim_token: str, reason: str, until: dt.datetime | None = None
+) -> int:
+    """Rows of a claimed batch that never reached the provider go back to planned (due at ``until``, or as they
+    were), their reserved slots released: a later batch judges them again. Rows already started are left alone."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = OutboundMessage.objects.filter(pk__in=message_ids, claim_token=claim_token, send_started_at__isnull=True)
+        reservations_release(decision_ids=list(rows.values_list("decision_id", flat=True)))
+        fields: dict[str, Any] = {"status": MessageStatus.PLANNED, "claim_token": "", "claimed_at": None}
+        if until is not None:
+            fields["planned_for"] = until
+        return rows.update(**fields, status_reason=reason[:2000], updated_at=now)
+
+
+def provider_pause(*, provider: str, reason: str, now: dt.datetime | None = None) -> dt.datetime:
+    """Pause sends through ``provider`` for ``PROVIDER_PAUSE_SECONDS`` (again, if it already was); returns the end.
+
+    Called when an answer may have been lost (a timeout, a dropped connection): with a provider hanging, each send
+    ends in review, so batches stop starting them instead of putting hundreds of messages in review."""
+    now = now or timezone.now()
+    until = now + dt.timedelta(seconds=settings.PROVIDER_PAUSE_SECONDS)
+    ProviderPause.objects.update_or_create(
+        provider=provider,
+        defaults={"until": until, "reason": reason[:2000]},
+        create_defaults={"until": until, "reason": reason[:2000], "since": now},
+    )
+    logger.error("provider %s paused until %s: %s", provider, until.isoformat(timespec="seconds"), reason)
+    return until
+
+
+def provider_resume(*, provider: str) -> None:
+    """The provider answered again: sends through it start as usual."""
+    if ProviderPause.objects.filter(provider=provider).delete()[0]:
+        logger.warning("provider %s answers again: sending resumed", provider)
+
+
+def provider_gate(*, provider: str, now: dt.datetime | None = None) -> tuple[str, dt.datetime | None]:
+    """Whether a batch may send through ``provider`` now: "open"; ("paused", until); or "probe" — the pause has ended
+    and this caller sends one message to find out whether the provider answers again. Taking the probe moves the
+    pause on (one conditional UPDATE) by as long as one provider call may take, so that one batch probes at a time,
+    the others hold their messages only that long, and a probe whose worker died is taken over by the next batch."""
+    now = now or timezone.now()
+    until = ProviderPause.objects.filter(provider=provider).values_list("until", flat=True).first()
+    if until is None:
+        return "open", None
+    if until > now:
+        return "paused", until
+    probe = min(settings.TWILIO_TIMEOUT_SECONDS + 5, settings.PROVIDER_PAUSE_SECONDS)
+    later = now + dt.timedelta(seconds=probe)
+    if ProviderPause.objects.filter(provider=provider, until=until).update(until=later):
+        return "probe", None
+    return "paused", later
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Reaper
 # ---------------------------------------------------------------------------------------------------------------
 def outbox_reap(*, now: dt.datetime | None = None, older_than: dt.timedelta | None = None) -> dict[str, int]:
-    """Claims left unfinished (a worker died, a task was lost): plan again what never reached the provider,
-    put what may have reached it in review."""
+    """The outbox's watchdog: claims whose batch stopped moving — its worker died, its broker message was lost (a
+    Redis restart), the database failed it — are taken back. A running batch touches its claims every third of
+    ``OUTBOX_CLAIM_TIMEOUT_SECONDS``, so a claim untouched for longer has no batch: what never reached the provider
+    is planned again, what may have reached it (``send_started_at`` set) goes to review, never resent blindly."""
     now = now or timezone.now()
     cutoff = now - (
         older_than if older_than is not None else dt.timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS)
@@ -669,7 +887,7 @@ def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> Ou
             raise ValueError("only a message in review can be settled")
         if was_sent:
             row.status, row.sent_at = MessageStatus.SENT, row.send_started_at or now
-            row.status_reason = f"Reviewed by {who}: it was sent."
+            row.status_reason, row.error_code = f"Reviewed by {who}: it was sent.", ""
             if row.channel != Channel.VOICE and row.decision_id:
                 _ledger_outcome(row, "sent", at=row.sent_at)
         else:
@@ -677,8 +895,8 @@ def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> Ou
             row.status, row.planned_for, row.send_started_at = MessageStatus.PLANNED, now, None
             row.claimed_at, row.claim_token = None, ""
             row.status_reason = f"Reviewed by {who}: it was not sent; planned again."
-        row.save(update_fields=["status", "sent_at", "status_reason", "planned_for", "send_started_at", "claimed_at",
-                                "claim_token", "updated_at"])  # fmt: skip
+        row.save(update_fields=["status", "sent_at", "status_reason", "error_code", "planned_for", "send_started_at",
+                                "claimed_at", "claim_token", "updated_at"])  # fmt: skip
     logger.info("message %s review settled by %s: %s", row.pk, who, "sent" if was_sent else "planned again")
     return row
 

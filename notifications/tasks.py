@@ -3,6 +3,10 @@
 ``dispatch_due`` (beat, every minute) claims due rows in batches and hands each batch to ``send_batch`` on the
 ``provider`` queue, whose rate limit protects the provider's API. Nothing is ever scheduled with countdown or eta:
 a deferred message waits in the outbox with its next allowed instant, and the next tick picks it up.
+
+A database error (a restart, a dropped connection) does not fail a task: each unit of work — a claim, a batch's
+judgement, a row's start and outcome — is tried again after a pause (``loans.db.db_retry``). Work the broker lost is
+found by the watchdog (``reap_claims``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from loans.db import db_retry
 from notifications.services import outbox_claim, outbox_reap, outbox_send
 
 
@@ -18,7 +23,7 @@ def dispatch_due() -> int:
     """Claim due messages, batch by batch, and queue each batch for sending; returns how many were claimed."""
     claimed = 0
     for _ in range(settings.OUTBOX_BATCHES_PER_TICK):
-        token, ids = outbox_claim()
+        token, ids = db_retry(outbox_claim, what="dispatch")
         if not ids:
             break
         send_batch.delay(ids, token)
@@ -30,8 +35,9 @@ def dispatch_due() -> int:
     name="notifications.tasks.send_batch",
     acks_late=True,
     rate_limit=settings.PROVIDER_RATE_LIMIT,
-    soft_time_limit=240,
-    time_limit=300,
+    # The batch's own deadline (OUTBOX_BATCH_DEADLINE_SECONDS) ends it first; these only stop a batch gone wrong.
+    soft_time_limit=settings.SEND_BATCH_SOFT_TIME_LIMIT,
+    time_limit=settings.SEND_BATCH_SOFT_TIME_LIMIT + 60,
 )
 def send_batch(message_ids: list[int], claim_token: str) -> dict[str, int]:
     """Judge and send one claimed batch. Run again after a crash, it skips rows already handed to the provider."""
@@ -40,4 +46,9 @@ def send_batch(message_ids: list[int], claim_token: str) -> dict[str, int]:
 
 @shared_task(name="notifications.tasks.reap_claims")
 def reap_claims() -> dict[str, int]:
-    return outbox_reap()
+    """The outbox's watchdog (beat, every ``WATCHDOG_INTERVAL_SECONDS``): claims whose batch stopped moving are
+    taken back, and what was planned again is claimed and queued now rather than at the next minute's tick."""
+    reaped = db_retry(outbox_reap, what="reaper")
+    if reaped["returned"]:
+        reaped["queued"] = dispatch_due()
+    return reaped

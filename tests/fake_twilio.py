@@ -1,10 +1,13 @@
 """A small in-process fake of Twilio's Messages and Calls endpoints, for what the Prism mock cannot do: scripted
-errors (21610, 21211, 20429, 5xx), slow answers (timeouts) and counting every request it received (the fault test
-and the dispatch benchmark). The real ``twilio`` SDK talks to it over HTTP through ``TWILIO_API_BASE_URL``."""
+errors (21610, 21211, 20429, 5xx), slow answers (timeouts), connections dropped after the request was read (the
+provider took it, the answer was lost) and counting every request it received (the fault test and the dispatch
+benchmark). The real ``twilio`` SDK talks to it over HTTP through ``TWILIO_API_BASE_URL``."""
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -18,6 +21,9 @@ from urllib.parse import parse_qs
 class FakeTwilio:
     errors: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # To → (HTTP status, code, message)
     delay: float = 0.0  # seconds before answering (timeouts)
+    # To → "close" (FIN without an answer: RemoteDisconnected) or "reset" (RST: ConnectionResetError), after the
+    # request was read and counted, as when a proxy or the network drops the answer of a request Twilio took.
+    drops: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -44,6 +50,9 @@ class FakeTwilio:
                 if fake.delay:
                     time.sleep(fake.delay)
                 to = form.get("To", "")
+                if to in fake.drops:
+                    self._drop(fake.drops[to])
+                    return
                 if to in fake.errors:
                     status, code, message = fake.errors[to]
                     self._answer(status, {"code": code, "message": message, "status": status, "more_info": ""})
@@ -53,6 +62,12 @@ class FakeTwilio:
                 self._answer(
                     201, {"sid": sid, "status": status, "to": to, "from": form.get("From"), "body": form.get("Body")}
                 )
+
+            def _drop(self, how: str) -> None:
+                self.close_connection = True
+                if how == "reset":  # linger 0: close() sends RST instead of FIN
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
 
             def _answer(self, status: int, payload: dict[str, Any]) -> None:
                 body = json.dumps(payload).encode()

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from collections_app.roles import ROLES, user_role
+from notifications.services import provider_pause
 from tests.factories import loan_with_schedule, user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +83,11 @@ def test_the_interface_switches_to_simplified_chinese(client):
 
 def test_health_check_needs_no_login(client):
     assert client.get(reverse("healthz")).json() == {"status": "ok"}
+
+
+def test_managers_see_a_paused_provider_on_every_page_collectors_do_not(client):
+    provider_pause(provider="twilio", reason="message 7: the answer may be lost")
+    client.force_login(user_with_role("manager", "morgan"))
+    assert 'data-testid="provider-paused"' in client.get(reverse("home")).content.decode()
+    client.force_login(user_with_role("collector", "casey"))
+    assert "provider-paused" not in client.get(reverse("home")).content.decode()

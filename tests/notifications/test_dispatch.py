@@ -122,16 +122,18 @@ def test_two_messages_to_one_borrower_in_a_batch_count_each_other(locmem):
 
 def test_a_transient_provider_error_plans_a_retry_and_releases_the_slot(locmem):
     message, number = due_message()
-    locmem.fail[number] = ProviderError("transient", "20429", "Too Many Requests")
+    locmem.fail[number] = ProviderError("transient", "20500", "Internal Server Error")
     assert send_due()[1] == {"planned": 1}
     message.refresh_from_db()
     assert message.status == "planned" and message.planned_for > timezone.now() and message.attempts == 1
-    assert "20429" in message.status_reason and message.send_started_at is None
+    assert "20500" in message.status_reason and message.send_started_at is None and message.error_code == "20500"
     assert ContactEvent.objects.get(decision_id=message.decision_id).outcome == "cancelled"
-    # When the provider recovers, the retry goes out once.
+    # When the provider recovers, the retry goes out once, and the sent row no longer shows the old error.
     locmem.fail.clear()
     token, ids = outbox_claim(now=message.planned_for)
     assert outbox_send(message_ids=ids, claim_token=token) == {"sent": 1}
+    message.refresh_from_db()
+    assert (message.status, message.error_code, message.status_reason, message.attempts) == ("sent", "", "", 2)
 
 
 def test_a_permanent_opt_out_error_fails_the_row_and_records_the_opt_out(locmem):
@@ -224,7 +226,8 @@ def test_with_provider_calls_in_parallel_every_message_still_goes_once(locmem, s
     assert ContactEvent.objects.filter(outcome="sent").count() == 12
 
 
-def test_a_person_settles_a_message_in_review_either_way(locmem):
+def test_a_person_settles_a_message_in_review_either_way(locmem, settings):
+    settings.PROVIDER_PAUSE_SECONDS = 0  # the pause after an uncertain answer has tests of its own
     went, number = due_message()
     locmem.fail[number] = ProviderError("uncertain", "timeout", "read timed out")
     send_due()
@@ -232,6 +235,7 @@ def test_a_person_settles_a_message_in_review_either_way(locmem):
     assert went.status == "review"
     settled = message_review_resolve(message_id=went.pk, was_sent=True, actor=None)
     assert settled.status == "sent" and ContactEvent.objects.get(decision_id=went.decision_id).outcome == "sent"
+    assert OutboundMessage.objects.get(pk=went.pk).error_code == ""
 
     lost, other = due_message()
     locmem.fail[other] = ProviderError("uncertain", "timeout", "read timed out")

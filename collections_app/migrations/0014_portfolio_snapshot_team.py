@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('collections_app', '0011_callback'),
+        ('collections_app', '0013_sweeprun_recovery'),
     ]
 
     operations = [
