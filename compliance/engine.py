@@ -388,9 +388,9 @@ def contact_point(facts: BorrowerFacts, channel: str) -> str:
 
 
 NO_CONTACT_POINT = {
-    "sms": ("No mobile number with SMS consent.", "没有同意接收短信的手机号码。"),
-    "call": ("No phone number on record.", "没有登记电话号码。"),
-    "email": ("No e-mail address on record.", "没有登记电子邮箱。"),
+    "sms": ("The borrower has no mobile number with SMS consent.", "借款人没有同意接收短信的手机号码。"),
+    "call": ("The borrower has no phone number.", "借款人没有登记电话号码。"),
+    "email": ("The borrower has no e-mail address.", "借款人没有登记电子邮箱。"),
 }
 
 

@@ -317,19 +317,16 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             else:
                 live.append(row)
         _address_and_render(live)
-        for row in [r for r in live if not (r.to and r.body)]:
+        unsendable = {r.pk for r in live if not r.body or (r.channel == Channel.LETTER and not r.to)}
+        for row in [r for r in live if r.pk in unsendable]:
             reason = (
                 f"No active {row.channel} template for {row.get_purpose_display()}."
-                if row.to
-                else "The borrower has no mobile number with SMS consent."
-                if row.channel == Channel.SMS
+                if not row.body
                 else "The borrower has no postal address."
-                if row.channel == Channel.LETTER
-                else "The borrower has no phone number."
             )
             _finish(row, MessageStatus.FAILED, reason)
             counts["failed"] = counts.get("failed", 0) + 1
-        live = [r for r in live if r.to and r.body]
+        live = [r for r in live if r.pk not in unsendable]
         planned = [
             PlannedContact(
                 row.borrower_id,
@@ -348,8 +345,14 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
         ]
         ready = []
         for row, (decision, result) in zip(live, contacts_reserve_batch(planned), strict=True):
-            row.decision = decision
+            # A text or call goes where the gate looked: without a number of the message's own, the gate chooses
+            # the one the case page and the API name too (compliance.engine.contact_point) and judges it.
+            row.decision, row.to = decision, decision.to
             why = "; ".join(r.message for r in result.reasons)
+            if not row.to:  # nobody to send it to (the gate's NO-ADDRESS): a failure, not a decision to wait
+                _finish(row, MessageStatus.FAILED, why, extra=["decision", "body", "template"])
+                counts["failed"] = counts.get("failed", 0) + 1
+                continue
             if result.allowed:
                 ready.append(_Ready(row, row.borrower.language))
                 continue
@@ -385,12 +388,8 @@ def _cancel_reason(row: OutboundMessage) -> str:
 
 
 def _address_and_render(rows: list[OutboundMessage]) -> None:
-    """Pick the number (SMS: a mobile with SMS consent; voice: a mobile first) and render the borrower-language
-    template, for the whole batch in three queries."""
-    borrower_ids = {r.borrower_id for r in rows}
-    phones: dict[int, list[PhoneNumber]] = {}
-    for phone in PhoneNumber.objects.filter(borrower_id__in=borrower_ids).order_by("id"):
-        phones.setdefault(phone.borrower_id, []).append(phone)
+    """Address letters (the postal address) and render the borrower-language template, for the whole batch in two
+    queries. Texts and calls get their number from the gate, which loads the borrower's phones anyway."""
     oldest_unpaid: dict[int, Installment] = {}
     for inst in Installment.objects.filter(loan_id__in={r.loan_id for r in rows}, paid_on__isnull=True).order_by(
         "loan_id", "due_date"
@@ -403,8 +402,6 @@ def _address_and_render(rows: list[OutboundMessage]) -> None:
     for row in rows:
         if not row.to and row.channel == Channel.LETTER:
             row.to = _postal_address(row.borrower)
-        elif not row.to:
-            row.to = _number_for(row.channel, phones.get(row.borrower_id, []))
         language = row.borrower.language
         template = templates.get((row.purpose, row.channel, language)) or templates.get(
             (row.purpose, row.channel, "en")
@@ -420,13 +417,6 @@ def _postal_address(borrower: Any) -> str:
     lines = [borrower.full_name, borrower.address_line1, f"{borrower.postal_code} {borrower.city}".strip(),
              f"{borrower.region} {borrower.country}".strip()]  # fmt: skip
     return "\n".join(line for line in lines if line) if borrower.address_line1 else ""
-
-
-def _number_for(channel: str, phones: list[PhoneNumber]) -> str:
-    ordered = sorted(phones, key=lambda p: (p.kind != "mobile", p.id))
-    if channel == Channel.SMS:
-        ordered = [p for p in ordered if p.kind == "mobile" and p.sms_consent]
-    return str(ordered[0].number) if ordered else ""
 
 
 def lender_name(product: LoanProduct | None) -> str:

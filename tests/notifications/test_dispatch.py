@@ -248,3 +248,22 @@ def test_a_person_settles_a_message_in_review_either_way(locmem, settings):
     assert send_due()[1] == {"sent": 1}  # judged afresh and sent once
     with pytest.raises(ValueError):
         message_review_resolve(message_id=went.pk, was_sent=False, actor=None)
+
+
+def test_dispatch_texts_the_number_the_case_page_and_the_check_api_name(locmem):
+    """Issue 11: one choice of number. The first consented mobile opted out: dispatch used to pick it anyway (and be
+    denied) while another consented mobile was there; the page and the API judged no number at all."""
+    from collections_app.selectors import contact_panel
+    from compliance.services import consent_record
+    from tests.factories import PhoneFactory
+
+    message, first = due_message()
+    consent_record(borrower_id=message.borrower_id, medium="sms", address=first, kind="opt_out", source="inbound_sms")
+    second = str(PhoneFactory(borrower=message.borrower, sms_consent=True, autodial_consent=True, position=1).number)
+    PhoneFactory(borrower=message.borrower, kind="home", sms_consent=True, position=2)  # not a mobile: never texted
+    panel, _ = contact_panel(case=message.case, now=timezone.now(), chinese=False)
+    assert {a.channel: a.to for a in panel}["sms"] == second
+    assert send_due()[1] == {"sent": 1}
+    message.refresh_from_db()
+    assert message.to == second and [m["to"] for m in locmem.sent] == [second]
+    assert message.decision.to == second
