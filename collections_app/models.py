@@ -178,6 +178,7 @@ class InstallmentPolicy(VersionedPolicy):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     max_waiver_percent = models.DecimalField(
+        # xgettext:no-python-format
         _("fee/penalty waiver, at most (% of fees)"),
         max_digits=5,
         decimal_places=2,
@@ -646,10 +647,19 @@ class PortfolioSnapshot(models.Model):
     class Meta:
         verbose_name = _("portfolio snapshot")
         verbose_name_plural = _("portfolio snapshots")
+        # Once a day per team, currency and bucket — and once for the loans no team works (two partial indexes:
+        # NULLS NOT DISTINCT is PostgreSQL-only and the embedded default runs on SQLite).
         constraints = [
             models.UniqueConstraint(
-                fields=["as_of", "team", "currency", "bucket"], name="snapshot_once_a_day", nulls_distinct=False
-            )
+                fields=["as_of", "team", "currency", "bucket"],
+                condition=models.Q(team__isnull=False),
+                name="snapshot_once_a_day",
+            ),
+            models.UniqueConstraint(
+                fields=["as_of", "currency", "bucket"],
+                condition=models.Q(team__isnull=True),
+                name="snapshot_once_a_day_no_team",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import CollectionCase, SweepRun, Team, TeamMembership
 from collections_app.roles import ADMIN, COLLECTOR, MANAGER, user_role
@@ -264,12 +265,12 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         "outbox": messages,
         "timeline": timeline,
         "priority_parts": [
-            ("Days past due", case.priority_dpd, 40),
-            ("Share overdue", case.priority_amount, 20),
-            ("Broken promises", case.priority_promises, 15),
-            ("Since last contact", case.priority_contact, 10),
-            ("Reachable", case.priority_reach, 10),
-            ("Payment history", case.priority_history, 5),
+            (_("Days past due"), case.priority_dpd, 40),
+            (_("Share overdue"), case.priority_amount, 20),
+            (_("Broken promises"), case.priority_promises, 15),
+            (_("Since last contact"), case.priority_contact, 10),
+            (_("Reachable"), case.priority_reach, 10),
+            (_("Payment history"), case.priority_history, 5),
         ],
     }
 
