@@ -117,3 +117,17 @@ def send_task(broker_url: str, name: str, *args: object) -> None:
             publisher.send_task(name, args=list(args), connection=conn)
     finally:
         publisher.close()
+
+
+def drop_connection_of(pid: int) -> None:
+    """What a PostgreSQL restart does to a worker: its connection (backend ``pid``) is closed under it."""
+    import psycopg2
+
+    db = connection.settings_dict
+    admin = psycopg2.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"])
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        admin.close()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.workers import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 HONCHO_KILL_WAIT = 5.0
 
@@ -23,15 +25,6 @@ def procfile_command(name: str) -> list[str]:
             assert command[0] == "celery"
             return [sys.executable, "-m", "celery", *command[1:]]
     raise AssertionError(f"no {name} in Procfile.dev")
-
-
-def wait_for(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.slow

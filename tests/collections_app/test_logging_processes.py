@@ -9,10 +9,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from notifications.models import OutboundMessage
 from notifications.tasks import dispatch_due
 from tests.factories import user_with_role
 from tests.notifications.conftest import due_message
+from tests.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 
@@ -63,15 +63,6 @@ def running(command: list[str], log: Path, **env: str) -> Iterator[subprocess.Po
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
-
-
-def wait_for(predicate: Callable[[], object], seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def purge_queues() -> None:

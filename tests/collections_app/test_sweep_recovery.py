@@ -18,6 +18,7 @@ from collections_app.models import CollectionCase, SweepRun
 from collections_app.sweep import _chunk_lock_key, sweep_chunk_run, sweep_start, sweep_watchdog
 from collections_app.tasks import sweep_chunk_task
 from tests.factories import loan_with_schedule, user_with_role
+from tests.workers import drop_connection_of
 
 AS_OF = dt.date(2024, 1, 20)
 
@@ -139,17 +140,6 @@ def test_a_run_unfinished_past_its_deadline_is_logged_once_and_shown_to_managers
     assert "sweep-overdue" not in manager.get(reverse("home")).content.decode()
 
 
-def _drop_connection_of(pid: int) -> None:
-    db = connection.settings_dict
-    admin = psycopg2.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"])
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        admin.close()
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_chunk_runs_again_when_the_database_dropped_its_connection(settings):
     """A PostgreSQL restart closes every connection: the chunk's task tries again instead of failing."""
@@ -158,7 +148,7 @@ def test_a_chunk_runs_again_when_the_database_dropped_its_connection(settings):
     run = sweep_start(as_of=AS_OF, chunks=1)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        _drop_connection_of(cursor.fetchone()[0])
+        drop_connection_of(cursor.fetchone()[0])
     try:
         assert sweep_chunk_task(run.pk, AS_OF.isoformat(), 0, 1) is True
     finally:

@@ -1,8 +1,6 @@
 """End to end on a real Celery worker and Redis: the beat task claims a batch, the provider queue sends it through
 the real Twilio SDK to the fake, and signed callbacks mark every message delivered."""
 
-import time
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -11,15 +9,7 @@ from twilio.request_validator import RequestValidator
 from notifications.models import OutboundMessage
 from notifications.tasks import dispatch_due
 from tests.notifications.conftest import AUTH_TOKEN, PUBLIC_BASE, due_message
-
-
-def wait_for(predicate, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.workers import wait_for
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -5,7 +5,6 @@ that drops its connections mid-batch."""
 import datetime as dt
 import time
 
-import psycopg2
 import pytest
 import time_machine
 from django.db import connection
@@ -24,6 +23,7 @@ from notifications.services import (
     provider_resume,
 )
 from tests.notifications.conftest import due_message
+from tests.workers import drop_connection_of
 
 
 def send_due(provider=None):
@@ -152,18 +152,6 @@ def test_a_running_batch_keeps_its_claims_from_the_watchdog_and_a_lost_one_is_ta
     assert send_due() == {"sent": 2}
 
 
-def _drop_connection_of(pid: int) -> None:
-    """What a PostgreSQL restart does to a worker: its connection is closed under it."""
-    db = connection.settings_dict
-    admin = psycopg2.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"])
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        admin.close()
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_batch_carries_on_when_the_database_drops_its_connection_mid_send(locmem, settings):
     settings.DB_RETRY_DELAYS = [0.05, 0.1, 0.2]
@@ -177,7 +165,7 @@ def test_a_batch_carries_on_when_the_database_drops_its_connection_mid_send(locm
         def send_sms(self, **kwargs):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_backend_pid()")
-                _drop_connection_of(cursor.fetchone()[0])
+                drop_connection_of(cursor.fetchone()[0])
             return LOCMEM.send_sms(**kwargs)
 
     try:
