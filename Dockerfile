@@ -13,5 +13,5 @@ RUN DJANGO_ENV=production SECRET_KEY=build-only-build-only-build-only-build-only
     ALLOWED_HOSTS=build python manage.py collectstatic --noinput
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "collections_app.wsgi:application", "--config", "python:collections_app.gunicorn_conf", \
+CMD ["gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn_conf", \
      "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

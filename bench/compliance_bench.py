@@ -102,7 +102,7 @@ LEDGER_BORROWERS, LEDGER_EVENTS = 20_000, 12
 
 
 def _django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collections_app.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import subprocess
 
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)

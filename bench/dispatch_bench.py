@@ -29,7 +29,7 @@ TWILIO = {
     "TWILIO_WEBHOOK_BASE_URL": "https://collections.example.com",
 }
 os.environ.update(
-    {"DATABASE_URL": URL, "CELERY_BROKER_URL": BROKER, "DJANGO_SETTINGS_MODULE": "collections_app.settings", **TWILIO}
+    {"DATABASE_URL": URL, "CELERY_BROKER_URL": BROKER, "DJANGO_SETTINGS_MODULE": "config.settings", **TWILIO}
 )
 
 
@@ -91,7 +91,7 @@ def bare_loop(fake_url: str, numbers: list[str], body: str) -> float:
 
 
 def full_path(fake_url: str) -> tuple[float, dict[str, int]]:
-    from collections_app.celery import app
+    from config.celery import app
     from notifications.models import OutboundMessage
     from notifications.tasks import dispatch_due
 
@@ -105,7 +105,7 @@ def full_path(fake_url: str) -> tuple[float, dict[str, int]]:
     with app.connection_for_write() as conn:
         for queue in ("celery", "provider"):
             conn.default_channel.queue_purge(queue)
-    command = [sys.executable, "-m", "celery", "-A", "collections_app", "worker", "-Q", "celery,provider",
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "celery,provider",
                "--concurrency=2", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]  # fmt: skip
     worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=WORKER_LOG.open("w"), stderr=subprocess.STDOUT)
     try:

@@ -32,7 +32,7 @@ URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/c
 PORT = int(os.environ.get("BENCH_PORT", "8799"))
 OPEN_CASES, MINE = 100_000, 1_000
 PASSWORD = "bench-pass-2026"  # noqa: S105 - a throwaway account in the scratch database
-os.environ.update({"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "collections_app.settings", "DEBUG": "false"})
+os.environ.update({"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"})
 
 
 def prepare() -> list[int]:
@@ -170,7 +170,7 @@ def main() -> None:
             sys.executable,
             "-m",
             "gunicorn",
-            "collections_app.wsgi:application",
+            "config.wsgi:application",
             "--workers",
             "2",
             "--bind",

@@ -34,7 +34,7 @@ ENV = {
     **os.environ,
     "DATABASE_URL": URL,
     "CELERY_BROKER_URL": BROKER,
-    "DJANGO_SETTINGS_MODULE": "collections_app.settings",
+    "DJANGO_SETTINGS_MODULE": "config.settings",
     "LOG_LEVEL": "INFO",
     "SWEEP_CHUNKS": "4",
 }
@@ -189,7 +189,7 @@ def sweep_on_worker(as_of: dt.date) -> tuple[float, float, dict]:
             "-m",
             "celery",
             "-A",
-            "collections_app",
+            "config",
             "worker",
             "-c",
             "2",

@@ -1,5 +1,2 @@
-"""The Django project and the collection-case domain."""
-
-from collections_app.celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""Collection cases: policies, the state machine, work queues, the daily sweep and the pages collectors and managers
+work in."""

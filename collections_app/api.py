@@ -35,7 +35,6 @@ from collections_app.models import (
     VisitStatus,
 )
 from collections_app.parsers import json_decode
-from collections_app.roles import ADMIN, user_role
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
 from collections_app.services import (
     USER_TRANSITIONS,
@@ -54,6 +53,7 @@ from collections_app.services import (
 )
 from collections_app.tasks import sweep_launch
 from compliance.services import ComplianceError, LiftRefused, contact_check
+from core.roles import ADMIN, user_role
 from loans.serializers import AwareDateTimeField, BoundedDateField
 from notifications.models import Channel, MessageStatus, OutboundMessage
 

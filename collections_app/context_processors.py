@@ -6,8 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import providers_paused, sweep_overdue
+from core.roles import ADMIN, MANAGER, user_role
 
 
 def roles(request: HttpRequest) -> dict[str, Any]:

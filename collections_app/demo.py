@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from collections_app.models import Team, TeamMembership
-from collections_app.roles import ADMIN, COLLECTOR, MANAGER
+from core.roles import ADMIN, COLLECTOR, MANAGER
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data only; printed on purpose
 

@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import CollectionCase, SweepRun, Team, TeamMembership
-from collections_app.roles import ADMIN, COLLECTOR, MANAGER, user_role
 from compliance.engine import Attempt, contact_point, evaluate
 from compliance.models import ContactEvent
 from compliance.services import facts_load, profiles_current, to_kind_for
+from core.roles import ADMIN, COLLECTOR, MANAGER, user_role
 from loans.models import Borrower, Loan, PhoneNumber
 from loans.money import format_money
 from notifications.models import ProviderPause

@@ -40,7 +40,6 @@ from collections_app.models import (
     PromiseToPay,
     VisitStatus,
 )
-from collections_app.roles import COLLECTOR
 from compliance.models import ContactEvent
 from compliance.services import (
     contact_check,
@@ -49,6 +48,7 @@ from compliance.services import (
     restriction_lift,
     restriction_may_lift,
 )
+from core.roles import COLLECTOR
 from loans.models import Installment
 from loans.services import product_today
 from loans.versioning import version_publish

@@ -39,7 +39,6 @@ from collections_app.forms import (
     VisitRecordForm,
 )
 from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, PaymentPlan, VisitStatus
-from collections_app.roles import ADMIN, MANAGER, user_role
 from collections_app.selectors import (
     DPD_BUCKETS,
     QUEUE_PAGE_SIZE,
@@ -80,6 +79,7 @@ from collections_app.services import (
     visit_schedule,
 )
 from compliance.services import restriction_may_lift
+from core.roles import ADMIN, MANAGER, user_role
 from loans.inputs import parse_id
 from loans.models import Loan
 from loans.money import format_money

@@ -16,10 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collections_app.api import HasRole, StrictInput
-from collections_app.roles import ADMIN, user_role
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
 from compliance.models import ContactEvent, ContactOutcome, Decision, Direction, Restriction, RestrictionKind
 from compliance.services import contact_record, restriction_add, restriction_lift
+from core.roles import ADMIN, user_role
 from loans.inputs import contains_nul, parse_id
 from loans.models import Loan
 from loans.serializers import AwareDateTimeField

@@ -37,7 +37,7 @@ def celery_worker():  # type: ignore[no-untyped-def]
     from celery.contrib.testing.worker import start_worker
     from django.conf import settings
 
-    from collections_app.celery import app
+    from config.celery import app
 
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.fail("this test needs the Redis broker (make test sets CELERY_BROKER_URL)")

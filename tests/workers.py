@@ -92,7 +92,7 @@ def start_worker(
 ) -> subprocess.Popen:
     """``celery worker`` on both queues (prefork, as deployed) in its own process group; with ``beat_schedule``, beat
     runs inside it (the watchdog) on a schedule file instead of the database scheduler."""
-    command = [sys.executable, "-m", "celery", "-A", "collections_app", "worker", "-Q", "celery,provider",
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "celery,provider",
                f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--loglevel=INFO"]  # fmt: skip
     if beat_schedule is not None:
         command += ["-B", "--scheduler", "celery.beat:PersistentScheduler", "-s", str(beat_schedule)]

@@ -1,10 +1,10 @@
-"""Create the collector, manager and admin groups with their permissions (collections_app.roles)."""
+"""Create the collector, manager and admin groups with their permissions (core.roles)."""
 
 from django.db import migrations
 
 
 def create_roles(apps, schema_editor):
-    from collections_app.roles import sync_role_groups
+    from core.roles import sync_role_groups
 
     sync_role_groups(apps)
 

@@ -6,7 +6,7 @@ from django.db import migrations
 
 
 def create_defaults(apps, schema_editor):
-    from collections_app.roles import sync_role_groups
+    from core.roles import sync_role_groups
 
     CollectionPolicy = apps.get_model("collections_app", "CollectionPolicy")
     InstallmentPolicy = apps.get_model("collections_app", "InstallmentPolicy")

@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def seed(apps, schema_editor):
-    from collections_app.roles import sync_role_groups
+    from core.roles import sync_role_groups
     from compliance.presets import PRESETS
 
     Profile = apps.get_model("compliance", "JurisdictionProfile")

@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def sync_roles(apps, schema_editor):
-    from collections_app.roles import sync_role_groups
+    from core.roles import sync_role_groups
 
     sync_role_groups(apps)
 

@@ -7,7 +7,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-SETTINGS = (ROOT / "collections_app" / "settings.py").read_text()
+SETTINGS = (ROOT / "config" / "settings.py").read_text()
 SERVICES = COMPOSE["services"]
 
 
@@ -19,19 +19,19 @@ def test_it_runs_web_worker_beat_postgres_15_redis_7_and_a_migrate_step():
 
 def test_web_runs_gunicorn_on_the_wsgi_module_and_celery_runs_the_project_app():
     assert SERVICES["web"]["command"][0] == "gunicorn"
-    assert SERVICES["web"]["command"][1] == "collections_app.wsgi:application"
-    assert (ROOT / "collections_app" / "wsgi.py").is_file()
+    assert SERVICES["web"]["command"][1] == "config.wsgi:application"
+    assert (ROOT / "config" / "wsgi.py").is_file()
     assert "whitenoise.middleware.WhiteNoiseMiddleware" in SETTINGS
     for name, role in (("worker", "worker"), ("beat", "beat")):
         command = SERVICES[name]["command"]
-        assert command[:3] == ["celery", "-A", "collections_app"] and command[3] == role
+        assert command[:3] == ["celery", "-A", "config"] and command[3] == role
     assert SERVICES["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
 
 
 def test_gunicorn_masks_personal_data_in_its_logs_with_the_project_config():
     command = SERVICES["web"]["command"]
-    assert command[command.index("--config") + 1] == "python:collections_app.gunicorn_conf"
-    assert '"python:collections_app.gunicorn_conf"' in (ROOT / "Dockerfile").read_text()
+    assert command[command.index("--config") + 1] == "python:config.gunicorn_conf"
+    assert '"python:config.gunicorn_conf"' in (ROOT / "Dockerfile").read_text()
 
 
 def test_app_services_wait_for_healthy_databases_and_a_finished_migration():
@@ -47,7 +47,7 @@ def test_app_services_wait_for_healthy_databases_and_a_finished_migration():
 def test_web_health_check_uses_a_url_the_project_serves():
     probe = " ".join(SERVICES["web"]["healthcheck"]["test"])
     path = re.search(r"127\.0\.0\.1:8000(/\S*?)'", probe).group(1)
-    assert path.strip("/") in (ROOT / "collections_app" / "urls.py").read_text()
+    assert path.strip("/") in (ROOT / "config" / "urls.py").read_text()
 
 
 def test_every_variable_the_app_gets_is_one_the_settings_read_and_production_requirements_are_given():

@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from collections_app.logging import MaskPersonalDataFilter, mask_text
+from core.logging import MaskPersonalDataFilter, mask_text
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from collections_app.celery import app
-from collections_app.logging import mask_text
+from config.celery import app
+from core.logging import mask_text
 from notifications.models import OutboundMessage
 from notifications.tasks import dispatch_due
 from tests.factories import user_with_role
@@ -106,7 +106,7 @@ def test_the_celery_worker_masks_the_numbers_the_console_provider_logs(tmp_path)
     purge_queues()
     message, number = due_message(phone=NUMBER)
     log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "collections_app", "worker", "-Q", "celery,provider",
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "celery,provider",
                "--concurrency=1", "--without-gossip", "--without-mingle", "--loglevel=INFO"]  # fmt: skip
     with running(command, log):
         dispatch_due.delay()
@@ -125,7 +125,7 @@ def test_celery_beat_masks_what_it_logs(tmp_path):
     PeriodicTask.objects.create(name=f"call back {NUMBER}", task="notifications.tasks.reap_claims",
                                 interval=every_second)  # fmt: skip
     log = tmp_path / "beat.log"
-    command = [sys.executable, "-m", "celery", "-A", "collections_app", "beat", "--loglevel=INFO", "--pidfile=",
+    command = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO", "--pidfile=",
                "--schedule", str(tmp_path / "beat-schedule")]  # fmt: skip
     try:
         with running(command, log):
@@ -151,8 +151,8 @@ def test_runserver_masks_a_queue_search_by_phone_number_in_its_request_log(tmp_p
 def test_gunicorn_masks_the_query_string_and_referrer_in_its_access_log(tmp_path):
     port = free_port()
     log = tmp_path / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "collections_app.wsgi:application",
-               "--config", "python:collections_app.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application",
+               "--config", "python:config.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers", "1",
                "--access-logfile", "-"]  # fmt: skip
     with running(command, log):
         assert wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), seconds=60), log.read_text()[-3000:]

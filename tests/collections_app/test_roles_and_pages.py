@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from collections_app.roles import ROLES, user_role
+from core.roles import ROLES, user_role
 from notifications.services import provider_pause
 from tests.factories import loan_with_schedule, user_with_role
 

@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from collections_app.security import client_ip
+from core.security import client_ip
 from loans.models import Loan
 from tests.factories import ProductFactory, api_for, user_with_role
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from collections_app.celery import app
+from config.celery import app
 from notifications.models import OutboundMessage
 from notifications.services import outbox_reap
 from notifications.tasks import dispatch_due

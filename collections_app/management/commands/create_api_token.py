@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework.authtoken.models import Token
 
-from collections_app.roles import user_role
+from core.roles import user_role
 
 
 class Command(BaseCommand):

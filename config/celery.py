@@ -7,11 +7,11 @@ from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 from celery.utils.log import get_multiprocessing_logger
 
-from collections_app.logging import mask_handlers
+from core.logging import mask_handlers
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collections_app.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("collections_app")
+app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "django_fsm",
     "axes",
     "csp",
+    "core",
     "loans",
     "compliance",
     "notifications",
@@ -98,7 +99,7 @@ MIDDLEWARE = [
     # Every page needs a login unless its view is explicitly marked @login_not_required (login page, webhooks).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Pages of a signed-in user and API answers show personal data: no browser or proxy may keep a copy.
-    "collections_app.middleware.NoStoreMiddleware",
+    "core.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -107,8 +108,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "collections_app.urls"
-WSGI_APPLICATION = "collections_app.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -175,8 +176,8 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", defaul
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "collections_app.security.locked_out"
-AXES_CLIENT_IP_CALLABLE = "collections_app.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.security.locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.security.client_ip"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Internationalisation: English and Simplified Chinese; all instants stored in UTC.
@@ -264,7 +265,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (CELERY_QUEUE_DIR / _folder).mkdir(parents=True, exist_ok=True)
     # kombu's filesystem transport, stopping promptly on Ctrl-C (see the module).
-    CELERY_BROKER_TRANSPORT = "collections_app.kombu_filesystem:Transport"
+    CELERY_BROKER_TRANSPORT = "config.kombu_filesystem:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
@@ -374,7 +375,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_pii": {"()": "collections_app.logging.MaskPersonalDataFilter"}},
+    "filters": {"mask_pii": {"()": "core.logging.MaskPersonalDataFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},

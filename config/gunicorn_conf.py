@@ -1,4 +1,4 @@
-"""gunicorn settings (``gunicorn -c python:collections_app.gunicorn_conf``): its access log prints each request line
+"""gunicorn settings (``gunicorn -c python:config.gunicorn_conf``): its access log prints each request line
 and referrer with the query string — a search by phone number or name — so its logs mask personal data like the
 app's own."""
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from collections_app.logging import mask_handlers
+from core.logging import mask_handlers
 
 
 class MaskingLogger(Logger):
