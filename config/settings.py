@@ -414,18 +414,18 @@ REST_FRAMEWORK = {
     ],
     # DRF's JSON parser with a nesting limit (JSON nested 100,000 levels deep is a 400, not a RecursionError).
     "DEFAULT_PARSER_CLASSES": [
-        "collections_app.parsers.JSONParser",
+        "api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "collections_app.api.exception_handler",
+    "EXCEPTION_HANDLER": "api.base.exception_handler",
     # 429 with Retry-After past these rates: per signed-in user (their token or session), and the bulk intake
     # endpoints on a budget of their own (each call may write 10,000 rows). Requests without valid credentials are
     # answered 401 before any throttle counts (every endpoint needs them): limit those at the proxy.
     "DEFAULT_THROTTLE_CLASSES": [
-        "collections_app.throttles.UserThrottle",
-        "collections_app.throttles.ScopedThrottle",
+        "api.throttles.UserThrottle",
+        "api.throttles.ScopedThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="1200/minute"),

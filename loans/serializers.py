@@ -15,22 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
+from core.api import StrictInput
 from loans.inputs import DATE_RANGE_MESSAGE, date_in_range
 from loans.models import EmailKind, Language, PhoneKind
 from loans.money import CURRENCY_EXPONENTS, MAX_AMOUNT, MoneyError, parse_money
 from loans.schedule import MAX_TERM_MONTHS, equal_installments
 from loans.timezones import US_STATE_ZONES, is_valid_zone
-
-
-class StrictSerializer(serializers.Serializer):
-    """Rejects fields it does not know."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class MoneyField(serializers.CharField):
@@ -91,7 +81,7 @@ def check_currency_decimals(amount: Decimal, currency: str) -> None:
         raise serializers.ValidationError(str(exc)) from exc
 
 
-class AddressSerializer(StrictSerializer):
+class AddressSerializer(StrictInput):
     line1 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     city = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -112,7 +102,7 @@ class AddressSerializer(StrictSerializer):
         return attrs
 
 
-class PhoneInputSerializer(StrictSerializer):
+class PhoneInputSerializer(StrictInput):
     number = PhoneNumberField(region=None)
     kind = serializers.ChoiceField(choices=PhoneKind.choices, default=PhoneKind.MOBILE)
     sms_consent = serializers.BooleanField(default=False)
@@ -122,7 +112,7 @@ class PhoneInputSerializer(StrictSerializer):
         return value.as_e164
 
 
-class EmailInputSerializer(StrictSerializer):
+class EmailInputSerializer(StrictInput):
     address = serializers.EmailField()
     kind = serializers.ChoiceField(choices=EmailKind.choices, default=EmailKind.PERSONAL)
 
@@ -130,7 +120,7 @@ class EmailInputSerializer(StrictSerializer):
         return value.strip().lower()
 
 
-class BorrowerInputSerializer(StrictSerializer):
+class BorrowerInputSerializer(StrictInput):
     external_id = serializers.CharField(max_length=64)
     full_name = serializers.CharField(max_length=200)
     national_id = serializers.RegexField(
@@ -164,7 +154,7 @@ class BorrowerInputSerializer(StrictSerializer):
         return value
 
 
-class InstallmentInputSerializer(StrictSerializer):
+class InstallmentInputSerializer(StrictInput):
     number = serializers.IntegerField(min_value=1, max_value=MAX_TERM_MONTHS)
     due_date = BoundedDateField()
     amount_due = MoneyField(required=False)
@@ -201,7 +191,7 @@ class InstallmentInputSerializer(StrictSerializer):
         }
 
 
-class LoanInputSerializer(StrictSerializer):
+class LoanInputSerializer(StrictInput):
     external_id = serializers.CharField(max_length=64)
     product = serializers.SlugField(max_length=40)
     principal = MoneyField()
@@ -276,14 +266,14 @@ def _too_much(total: Decimal) -> str:
     }
 
 
-class LoanIntakeRowSerializer(StrictSerializer):
+class LoanIntakeRowSerializer(StrictInput):
     """One row of a loans file: the borrower and one of their loans."""
 
     borrower = BorrowerInputSerializer()
     loan = LoanInputSerializer()
 
 
-class PaymentInputSerializer(StrictSerializer):
+class PaymentInputSerializer(StrictInput):
     """One payment; ``loan`` is the loan's external id."""
 
     loan = serializers.CharField(max_length=64)

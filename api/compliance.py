@@ -1,4 +1,5 @@
-"""REST API of the compliance gate: restrictions per borrower and the contacts that happened (the ledger).
+"""The compliance gate through the API: may this contact happen (a dry run), the restrictions per borrower and the
+contacts that happened (the ledger).
 
 Thin views: parse (strict input serializers) → access helper → service → output serializer."""
 
@@ -9,22 +10,89 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.utils.translation import get_language
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collections_app.api import HasRole, StrictInput
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
 from compliance.models import ContactEvent, ContactOutcome, Decision, Direction, Restriction, RestrictionKind
-from compliance.services import contact_record, restriction_add, restriction_lift
+from compliance.services import ComplianceError, contact_check, contact_record, restriction_add, restriction_lift
+from core.api import HasRole, StrictInput
 from core.roles import ADMIN, user_role
 from loans.inputs import contains_nul, parse_id
 from loans.models import Loan
 from loans.serializers import AwareDateTimeField
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ComplianceCheckInput(StrictInput):
+    borrower = serializers.IntegerField(min_value=1)
+    loan = serializers.IntegerField(min_value=1, required=False)
+    channel = serializers.ChoiceField(choices=["call", "sms", "email", "letter", "visit"])
+    to = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
+    at = AwareDateTimeField(required=False)
+    automated = serializers.BooleanField(required=False, default=False)
+
+
+class ComplianceCheckOutput(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    outcome = serializers.ChoiceField(choices=["allow", "warn", "defer", "review", "deny"])
+    reasons = inline_serializer(
+        "CheckReason", {"rule": serializers.CharField(), "message": serializers.CharField()}, many=True
+    )
+    next_allowed_at = serializers.DateTimeField(allow_null=True)
+    decision_id = serializers.IntegerField()
+    to = serializers.CharField(
+        help_text="The number or address evaluated: the one given, or without ``to`` the one the system would use "
+        "(empty when the borrower has none eligible, and the answer is a denial)."
+    )
+
+
+@extend_schema(request=ComplianceCheckInput, responses=ComplianceCheckOutput)
+class ComplianceCheckView(APIView):
+    """POST /api/v1/compliance/check/ — may this contact happen (now, or at ``at``)? A dry run: nothing is
+    reserved, but the decision is stored and its id returned."""
+
+    permission_classes = [HasRole]
+
+    def post(self, request: Request) -> Response:
+        data = ComplianceCheckInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        loan_id = values.get("loan")
+        borrower = borrower_get_for_user(user=request.user, borrower_id=values["borrower"], loan_id=loan_id)
+        if loan_id is not None and not borrower.owns_loan:
+            raise serializers.ValidationError({"loan": ["This loan is not the borrower's."]})
+        try:
+            decision, result = contact_check(
+                borrower_id=borrower.pk,
+                loan_id=loan_id,
+                channel=values["channel"],
+                to=values["to"],
+                at=values.get("at"),
+                automated=values["automated"],
+                actor=request.user,
+                dry_run=True,
+            )
+        except ComplianceError as exc:
+            raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from exc
+        chinese = (get_language() or "").startswith("zh")
+        return Response(
+            {
+                "allowed": result.allowed,
+                "outcome": result.outcome,
+                "reasons": [
+                    {"rule": r.rule, "message": r.message_zh if chinese else r.message} for r in result.reasons
+                ],
+                "next_allowed_at": result.next_allowed_at.isoformat() if result.next_allowed_at else None,
+                "decision_id": decision.pk,
+                "to": decision.to,
+            }
+        )
 
 
 class RestrictionOut(serializers.ModelSerializer):

@@ -15,10 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collections_app.api import HasRole, LargeJSONParser, StrictInput
+from api.base import LargeJSONParser
 from collections_app.selectors import cases_visible_to
 from compliance.engine import applicable
 from compliance.services import profiles_current
+from core.api import HasRole, StrictInput
 from core.roles import ADMIN, MANAGER, user_role
 from loans.intake import ImportSummary, IntakeRejected, IntakeScope, loans_import, loans_write, payments_import
 from loans.models import (

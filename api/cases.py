@@ -1,0 +1,266 @@
+"""Cases through the API: list and read the cases the caller may see, run transitions, the hardship grace, and
+what happens under a case — promises, payment plans, notes, field visits and their outcomes — each through its
+service."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.base import CONFLICT
+from collections_app.models import (
+    CaseNote,
+    CaseState,
+    CollectionCase,
+    FieldVisit,
+    Frequency,
+    PaymentPlan,
+    PromiseToPay,
+    VisitStatus,
+)
+from collections_app.selectors import cases_visible_to
+from collections_app.services import (
+    USER_TRANSITIONS,
+    InvalidRequest,
+    available_transitions,
+    case_transition,
+    grace_extend,
+    note_add,
+    plan_propose,
+    promise_record,
+    visit_record,
+    visit_schedule,
+)
+from core.api import HasRole, StrictInput
+from loans.serializers import AwareDateTimeField, BoundedDateField
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------------------------------------------
+class CaseOut(serializers.ModelSerializer):
+    assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    available_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CollectionCase
+        fields = ["id", "loan", "borrower", "state", "days_past_due", "amount_overdue", "assigned_to", "priority",
+                  "opened_at", "opened_on", "stage_entered_on", "last_contact_at", "callback_at",
+                  "available_transitions"]  # fmt: skip
+
+    def get_available_transitions(self, case: CollectionCase) -> list[str]:
+        return available_transitions(case, self.context["request"].user)
+
+
+class CaseFilter(django_filters.FilterSet):
+    # distinct=False: no join can repeat a row here, and DISTINCT over every column would cost a sort per page.
+    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices, distinct=False)
+    min_dpd = django_filters.NumberFilter(field_name="days_past_due", lookup_expr="gte")
+    max_dpd = django_filters.NumberFilter(field_name="days_past_due", lookup_expr="lte")
+    assigned_to = django_filters.CharFilter(field_name="assigned_to__username")
+
+    class Meta:
+        model = CollectionCase
+        fields = ["state", "borrower", "loan", "assigned_to"]
+
+
+class VisitOut(serializers.ModelSerializer):
+    collectors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = FieldVisit
+        fields = ["id", "address", "collectors", "window_start", "window_end", "status", "outcome", "visited_at",
+                  "decision"]  # fmt: skip
+
+
+class GraceIn(StrictInput):
+    days = serializers.IntegerField(min_value=1, max_value=365)
+    reason = serializers.CharField(max_length=2000)
+
+
+class VisitRecordIn(StrictInput):
+    status = serializers.ChoiceField(choices=[s for s in VisitStatus.values if s != VisitStatus.SCHEDULED])
+    outcome = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    visited_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+
+
+class TransitionIn(StrictInput):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    close_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+
+
+# What happens under a case: promises, payment plans, notes, visits (list and create, through the services).
+class PromiseOut(serializers.ModelSerializer):
+    class Meta:
+        model = PromiseToPay
+        fields = ["id", "amount", "promised_on", "status", "paid_amount", "note", "created_at"]
+
+
+class PromiseIn(StrictInput):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    promised_on = BoundedDateField()
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class PlanOut(serializers.ModelSerializer):
+    class Meta:
+        model = PaymentPlan
+        fields = ["id", "status", "total_amount", "down_payment", "waived_amount", "frequency", "starts_on",
+                  "paid_amount", "created_at"]  # fmt: skip
+
+
+class PlanIn(StrictInput):
+    down_payment = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+    count = serializers.IntegerField(min_value=1, max_value=60)
+    frequency = serializers.ChoiceField(choices=Frequency.choices)
+    starts_on = BoundedDateField()
+    waive = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
+
+
+class NoteOut(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = CaseNote
+        fields = ["id", "text", "author", "created_at"]
+
+
+class NoteIn(StrictInput):
+    text = serializers.CharField(max_length=5000)
+
+
+class VisitIn(StrictInput):
+    address = serializers.CharField(max_length=500)
+    collectors = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=5)
+    window_start = AwareDateTimeField()
+    window_end = AwareDateTimeField()
+
+
+class CaseViewSet(viewsets.ReadOnlyModelViewSet):
+    """Collection cases the caller may see; ``available_transitions`` are those the caller may run now."""
+
+    permission_classes = [HasRole]
+    serializer_class = CaseOut
+    filterset_class = CaseFilter
+    ordering_fields = ["priority", "days_past_due", "amount_overdue", "opened_on", "id"]
+    ordering = ["-priority", "-days_past_due", "id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return cases_visible_to(self.request.user).select_related("assigned_to")
+
+    @extend_schema(
+        request=TransitionIn,
+        responses={200: CaseOut, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    def transition(self, request: Request, pk: str | None = None, name: str = "") -> Response:
+        case = self.get_object()
+        if name not in USER_TRANSITIONS:
+            raise InvalidRequest(f"unknown transition {name!r}", field="name")
+        data = TransitionIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = case_transition(case_id=case.pk, name=name, actor=request.user, **data.validated_data)
+        return Response(CaseOut(case, context={"request": request}).data)
+
+    @extend_schema(request=GraceIn, responses={200: CaseOut, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def grace(self, request: Request, pk: str | None = None) -> Response:
+        """The case's one hardship grace extension: for ``days`` (up to the policy's maximum) no escalation and no
+        automated reminders."""
+        case = self.get_object()
+        data = GraceIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = grace_extend(case_id=case.pk, actor=request.user, **data.validated_data)
+        return Response(CaseOut(case, context={"request": request}).data)
+
+    @extend_schema(request=VisitRecordIn, responses={200: VisitOut})
+    @action(detail=True, methods=["post"], url_path=r"visits/(?P<visit_id>[0-9]+)/outcome", url_name="visit-outcome")
+    def visit_outcome(self, request: Request, pk: str | None = None, visit_id: str = "") -> Response:
+        """What happened at a scheduled visit: visited, not at home, or cancelled (a contact in the ledger, an
+        exception when outside the window the gate allowed)."""
+        case = self.get_object()
+        visit = get_object_or_404(FieldVisit, pk=int(visit_id), case=case)
+        data = VisitRecordIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        visit = visit_record(visit_id=visit.pk, actor=request.user, **data.validated_data)
+        return Response(VisitOut(visit).data)
+
+    # Under a case: few records each, so plain lists rather than pages.
+    @extend_schema(methods=["GET"], responses=PromiseOut(many=True))
+    @extend_schema(methods=["POST"], request=PromiseIn, responses={201: PromiseOut})
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def promises(self, request: Request, pk: str | None = None) -> Response:
+        """The case's promises to pay; POST records one (the case moves to promise_to_pay)."""
+        case = self.get_object()
+        return _list_or_create(
+            request,
+            case.promises,
+            PromiseOut,
+            PromiseIn,
+            lambda **fields: promise_record(case_id=case.pk, actor=request.user, **fields),
+        )
+
+    @extend_schema(methods=["GET"], responses=PlanOut(many=True))
+    @extend_schema(methods=["POST"], request=PlanIn, responses={201: PlanOut})
+    @action(detail=True, methods=["get", "post"], url_path="payment-plans", url_name="payment-plans",
+            pagination_class=None, filter_backends=[])  # fmt: skip
+    def payment_plans(self, request: Request, pk: str | None = None) -> Response:
+        """The case's installment plans; POST proposes one (inside the policy it starts, outside it waits for a
+        manager)."""
+        case = self.get_object()
+        return _list_or_create(
+            request,
+            case.plans,
+            PlanOut,
+            PlanIn,
+            lambda **fields: plan_propose(case_id=case.pk, actor=request.user, **fields),
+        )
+
+    @extend_schema(methods=["GET"], responses=NoteOut(many=True))
+    @extend_schema(methods=["POST"], request=NoteIn, responses={201: NoteOut})
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def notes(self, request: Request, pk: str | None = None) -> Response:
+        """The case's notes; POST adds one."""
+        case = self.get_object()
+        return _list_or_create(
+            request,
+            case.notes,
+            NoteOut,
+            NoteIn,
+            lambda **fields: note_add(case_id=case.pk, actor=request.user, **fields),
+        )
+
+    @extend_schema(methods=["GET"], responses=VisitOut(many=True))
+    @extend_schema(methods=["POST"], request=VisitIn, responses={201: VisitOut})
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def visits(self, request: Request, pk: str | None = None) -> Response:
+        """The case's field visits; POST schedules one through the gate (collectors of the case's team only)."""
+        case = self.get_object()
+        return _list_or_create(
+            request, case.visits, VisitOut, VisitIn, lambda **fields: _visit_schedule(case, request.user, **fields)
+        )
+
+
+def _list_or_create(request: Request, records: Any, out: Any, given: Any, write: Any) -> Response:
+    """GET: the records, newest first. POST: validate ``given`` and write through the service."""
+    if request.method == "GET":
+        return Response(out(records.order_by("-id"), many=True).data)
+    data = given(data=request.data)
+    data.is_valid(raise_exception=True)
+    return Response(out(write(**data.validated_data)).data, status=status.HTTP_201_CREATED)
+
+
+def _visit_schedule(case: CollectionCase, actor: Any, *, collectors: list[str], **fields: Any) -> FieldVisit:
+    people = list(get_user_model().objects.filter(username__in=collectors, is_active=True))
+    if len(people) != len(set(collectors)):
+        raise InvalidRequest("unknown or inactive collector", field="collectors")
+    return visit_schedule(case_id=case.pk, actor=actor, collectors=people, **fields)
