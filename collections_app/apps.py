@@ -7,3 +7,10 @@ class CollectionsAppConfig(AppConfig):
 
     name = "collections_app"
     verbose_name = _("Collections")
+
+    def ready(self) -> None:
+        from collections_app.services import message_cancel_reason
+        from notifications.planning import case_check_register
+
+        # Dispatch asks at send time whether a message still fits its case; this app knows what a case's state means.
+        case_check_register(message_cancel_reason)

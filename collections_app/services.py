@@ -52,7 +52,8 @@ from core.roles import COLLECTOR
 from loans.models import Installment
 from loans.services import product_today
 from loans.versioning import version_publish
-from notifications.models import MessagePurpose, MessageStatus, OutboundMessage
+from notifications.models import MessagePurpose
+from notifications.planning import messages_cancel
 
 SYSTEM = "system"
 ZERO = Decimal("0.00")
@@ -134,16 +135,26 @@ def _audit(
 
 
 def _cancel_planned_messages(case: CollectionCase, purposes: Iterable[str] | None, reason: str) -> int:
-    """Planned or deferred messages of the case that must not go out any more (never ones already claimed)."""
-    messages = OutboundMessage.objects.filter(case=case, status__in=[MessageStatus.PLANNED, MessageStatus.DEFERRED])
-    if purposes is not None:
-        messages = messages.filter(purpose__in=list(purposes))
-    return messages.update(status=MessageStatus.CANCELLED, status_reason=reason, updated_at=timezone.now())
+    """Planned or deferred messages of the case that must not go out any more (the outbox's owner cancels them)."""
+    return messages_cancel(cases=[case.pk], purposes=purposes, reason=reason)
+
+
+CLOSED_FOR_MESSAGES = (CaseState.RESOLVED, CaseState.CLOSED, CaseState.ON_HOLD)
+
+
+def message_cancel_reason(case: CollectionCase, purpose: str) -> str:
+    """Does a message still fit its case at send time? Not once the case is resolved, closed or on hold, nor a stage
+    reminder once the case has left that stage (registered with dispatch in ``CollectionsAppConfig.ready``)."""
+    if case.state in CLOSED_FOR_MESSAGES:
+        return f"The case is {case.get_state_display()}."
+    if purpose in STAGE_PURPOSES and case.state != purpose:
+        return "The case is no longer in this stage."
+    return ""
 
 
 def _after_state_change(case: CollectionCase, reason: str) -> None:
     """Database side effects of entering a state, inside the transition's transaction."""
-    if case.state in (CaseState.RESOLVED, CaseState.CLOSED, CaseState.ON_HOLD):
+    if case.state in CLOSED_FOR_MESSAGES:
         _cancel_planned_messages(case, None, f"case {case.state}: {reason}"[:500])
     elif case.state in (CaseState.PROMISE_TO_PAY, CaseState.PAYMENT_PLAN):
         _cancel_planned_messages(case, STAGE_PURPOSES, f"automated reminders paused: {case.state}")

@@ -53,11 +53,11 @@ from collections_app.models import (
     Team,
     TeamMembership,
 )
-from collections_app.services import policy_current
+from collections_app.services import STAGE_PURPOSES, policy_current
 from loans.models import Borrower, Installment, Loan, LoanProduct, Payment, PhoneNumber
 from loans.services import loan_waive_fees, loans_refresh_balances, product_today
 from loans.sql import days_between_sql
-from notifications.models import OutboundMessage
+from notifications.planning import messages_cancel, messages_plan_bulk
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,6 @@ T = {
     "payment": Payment._meta.db_table,
     "phone": PhoneNumber._meta.db_table,
     "borrower": Borrower._meta.db_table,
-    "outbox": OutboundMessage._meta.db_table,
     "team": Team._meta.db_table,
     "member": TeamMembership._meta.db_table,
 }
@@ -177,12 +176,8 @@ def _move(
 
 
 def _cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:
-    ctx.counts["messages_cancelled"] += _execute(
-        """
-        UPDATE {outbox} SET status = 'cancelled', status_reason = %(reason)s, updated_at = %(now)s
-        WHERE status IN ('planned', 'deferred') AND case_id IN (SELECT id FROM {case} WHERE sweep_mark = %(mark)s)
-        """,
-        ctx.params(mark=mark, reason=reason),
+    ctx.counts["messages_cancelled"] += messages_cancel(
+        cases=CollectionCase.objects.filter(sweep_mark=mark).values("id"), reason=reason, now=ctx.now
     )
 
 
@@ -505,86 +500,80 @@ def step_priority(ctx: Chunk, product: LoanProduct) -> None:
 
 
 def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
-    """Plan today's messages: stage cadence, pre-due reminders, promise and plan reminders (idempotency keys)."""
+    """Plan today's messages: stage cadence, pre-due reminders, promise and plan reminders (idempotency keys). This
+    step chooses who gets what; the outbox's owner writes the rows (notifications.planning)."""
     start_of_day = dt.datetime.combine(ctx.as_of, dt.time.min, tzinfo=dt.UTC)
-    base = ctx.params(product=product.pk, planned_for=start_of_day, now=ctx.now)
-    insert = """
-        INSERT INTO {outbox} (idempotency_key, borrower_id, loan_id, case_id, channel, purpose, "to", planned_for,
-                              status, status_reason, created_at, updated_at)
-    """
-    stale = (
-        "NOT EXISTS (SELECT 1 FROM {outbox} m WHERE m.case_id = c.id AND m.purpose = c.state "
-        "AND m.channel = %(channel)s AND m.status <> 'cancelled' AND m.planned_for > %(since)s)"
-    )
+    base = ctx.params(product=product.pk, planned_for=start_of_day)
+
+    def plan(select: str, params: dict[str, Any], since: dt.datetime | None = None) -> None:
+        ctx.counts["messages_planned"] += messages_plan_bulk(
+            select_sql=select.format(**T, OPEN=OPEN), params=params, now=ctx.now, unless_planned_since=since
+        )
+
     for stage, channels in (policy.cadence or {}).items():
         for channel, every in channels.items():
             once = every == 0
-            since = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) if once else start_of_day - dt.timedelta(days=every)
             slot = "once" if once else ctx.as_of.isoformat()
-            ctx.counts["messages_planned"] += _execute(
-                insert
-                + f"""
-                SELECT 'case:' || {_text("c.id")} || ':' || c.state || ':' || %(channel)s || ':' || %(slot)s,
-                       c.borrower_id, c.loan_id, c.id, %(channel)s, c.state, '', %(planned_for)s, 'planned', '',
-                       %(now)s, %(now)s
+            plan(
+                f"""
+                SELECT 'case:' || {_text("c.id")} || ':' || c.state || ':' || %(channel)s || ':' || %(slot)s
+                         AS idempotency_key,
+                       c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, %(channel)s AS channel,
+                       c.state AS purpose, %(planned_for)s AS planned_for
                 FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id
                 WHERE c.state = %(stage)s AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
-                  AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s) AND {stale}
-                ON CONFLICT DO NOTHING
+                  AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s)
                 """,
-                {**base, "channel": channel, "slot": slot, "stage": stage, "since": since},
+                {**base, "channel": channel, "slot": slot, "stage": stage},
+                # Every ``every`` days (0: once per stage): not while one planned since then is still around.
+                since=dt.datetime(1970, 1, 1, tzinfo=dt.UTC) if once else start_of_day - dt.timedelta(days=every),
             )
     for offset in policy.pre_due_offsets or []:
-        ctx.counts["messages_planned"] += _execute(
-            insert
-            + f"""
-            SELECT 'loan:' || {_text("l.id")} || ':pre_due:' || {_text("i.id")} || ':' || %(offset_text)s,
-                   l.borrower_id, l.id, NULL, 'sms', 'pre_due', '', %(planned_for)s, 'planned', '', %(now)s, %(now)s
+        plan(
+            f"""
+            SELECT 'loan:' || {_text("l.id")} || ':pre_due:' || {_text("i.id")} || ':' || %(offset_text)s
+                     AS idempotency_key,
+                   l.borrower_id AS borrower_id, l.id AS loan_id, CAST(NULL AS BIGINT) AS case_id, 'sms' AS channel,
+                   'pre_due' AS purpose, %(planned_for)s AS planned_for
             FROM {{inst}} i JOIN {{loan}} l ON l.id = i.loan_id
             WHERE i.paid_on IS NULL AND i.due_date = %(due)s AND l.status = 'active' AND l.days_past_due = 0
               AND l.product_id = %(product)s AND l.id BETWEEN %(lo)s AND %(hi)s
-            ON CONFLICT DO NOTHING
             """,
             {**base, "offset_text": str(offset), "due": ctx.as_of + dt.timedelta(days=offset)},
         )
     tomorrow = ctx.as_of + dt.timedelta(days=1)
-    ctx.counts["messages_planned"] += _execute(
-        insert
-        + f"""
-        SELECT 'promise:' || {_text("pr.id")} || ':reminder', c.borrower_id, c.loan_id, c.id, 'sms',
-               'promise_reminder', '', %(planned_for)s, 'planned', '', %(now)s, %(now)s
+    plan(
+        f"""
+        SELECT 'promise:' || {_text("pr.id")} || ':reminder' AS idempotency_key, c.borrower_id AS borrower_id,
+               c.loan_id AS loan_id, c.id AS case_id, 'sms' AS channel, 'promise_reminder' AS purpose,
+               %(planned_for)s AS planned_for
         FROM {{promise}} pr JOIN {{case}} c ON c.id = pr.case_id JOIN {{loan}} l ON l.id = c.loan_id
         WHERE pr.status = 'open' AND pr.promised_on = %(tomorrow)s AND l.product_id = %(product)s
           AND c.loan_id BETWEEN %(lo)s AND %(hi)s
-        ON CONFLICT DO NOTHING
         """,
         {**base, "tomorrow": tomorrow},
     )
-    ctx.counts["messages_planned"] += _execute(
-        insert
-        + f"""
-        SELECT 'plan_installment:' || {_text("pi.id")} || ':reminder', c.borrower_id, c.loan_id, c.id, 'sms',
-               'plan_reminder', '', %(planned_for)s, 'planned', '', %(now)s, %(now)s
+    plan(
+        f"""
+        SELECT 'plan_installment:' || {_text("pi.id")} || ':reminder' AS idempotency_key,
+               c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, 'sms' AS channel,
+               'plan_reminder' AS purpose, %(planned_for)s AS planned_for
         FROM {{plan_inst}} pi JOIN {{plan}} pl ON pl.id = pi.plan_id JOIN {{case}} c ON c.id = pl.case_id
              JOIN {{loan}} l ON l.id = c.loan_id
         WHERE pl.status = 'active' AND pi.due_date = %(tomorrow)s AND pi.paid_amount < pi.amount
           AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
-        ON CONFLICT DO NOTHING
         """,
         {**base, "tomorrow": tomorrow},
     )
     # Stage messages planned for a stage the case has left (escalated, paused, resolved) must not go out.
-    ctx.counts["messages_cancelled"] += _execute(
-        """
-        UPDATE {outbox} SET status = 'cancelled', status_reason = 'the case is no longer in this stage',
-                            updated_at = %(now)s
-        WHERE status IN ('planned', 'deferred') AND purpose IN ('reminder', 'formal_notice', 'legal')
-          AND loan_id BETWEEN %(lo)s AND %(hi)s
-          AND EXISTS (SELECT 1 FROM {case} c JOIN {loan} l ON l.id = c.loan_id
-                      WHERE c.id = {outbox}.case_id AND l.product_id = %(product)s AND c.state <> {outbox}.purpose)
-        """,
-        base,
-    )
+    in_chunk = CollectionCase.objects.filter(loan__product_id=product.pk, loan__id__range=(ctx.lo, ctx.hi))
+    for stage in STAGE_PURPOSES:
+        ctx.counts["messages_cancelled"] += messages_cancel(
+            cases=in_chunk.exclude(state=stage).values("id"),
+            purposes=[stage],
+            reason="the case is no longer in this stage",
+            now=ctx.now,
+        )
 
 
 def assign_unassigned(now: dt.datetime) -> int:

@@ -85,7 +85,8 @@ from loans.models import Loan
 from loans.money import format_money
 from loans.selectors import portfolio_overview
 from notifications.models import MessagePurpose
-from notifications.services import message_plan, message_preview
+from notifications.planning import message_plan
+from notifications.services import message_preview
 from notifications.tasks import dispatch_due
 from notifications.templating import sms_segments
 

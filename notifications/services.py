@@ -32,7 +32,6 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from collections_app.models import CaseState
 from compliance.engine import Attempt
 from compliance.models import ConsentKind, ContactEvent
 from compliance.services import (
@@ -56,6 +55,7 @@ from notifications.models import (
     OutboundMessage,
     ProviderPause,
 )
+from notifications.planning import case_cancel_reason
 from notifications.providers import OPTED_OUT, PRINT_QUEUE, Provider, ProviderError, Sent, provider_get
 from notifications.templating import render
 
@@ -65,8 +65,6 @@ security = logging.getLogger("collections.security")
 # Texts and calls go to the provider, letters to the print queue; e-mail waits until a mail provider is configured.
 DISPATCHED_CHANNELS = [Channel.SMS, Channel.VOICE, Channel.LETTER]
 GATE_CHANNEL = {Channel.SMS: "sms", Channel.VOICE: "call", Channel.LETTER: "letter", Channel.EMAIL: "email"}
-STAGE_PURPOSES = {MessagePurpose.REMINDER, MessagePurpose.FORMAL_NOTICE, MessagePurpose.LEGAL}
-CLOSED_STATES = {CaseState.RESOLVED, CaseState.CLOSED, CaseState.ON_HOLD}
 RETRY_MINUTES = [1, 5, 15, 60]  # backoff after transient provider errors (attempt 1, 2, 3, 4+)
 
 
@@ -377,12 +375,9 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
 
 
 def _cancel_reason(row: OutboundMessage) -> str:
-    case = row.case
-    if case is not None and case.state in CLOSED_STATES:
-        return f"The case is {case.get_state_display()}."
-    if case is not None and row.purpose in STAGE_PURPOSES and case.state != row.purpose:
-        return "The case is no longer in this stage."
-    if case is None and row.loan.status != "active":
+    if row.case is not None:
+        return case_cancel_reason(row.case, row.purpose)
+    if row.loan.status != "active":
         return "The loan is no longer active."
     return ""
 
@@ -841,30 +836,6 @@ def _reply(action: str, language: str, lender: str) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Planning by people
 # ---------------------------------------------------------------------------------------------------------------
-def message_plan(
-    *, case: Any, channel: str, purpose: str, actor: Any, planned_for: dt.datetime | None = None
-) -> OutboundMessage:
-    """A collector asks for a message on a case (e.g. "send an SMS now"): it joins the outbox like any other and
-    goes through the gate when the dispatcher sends it. A double click within the same minute plans it once."""
-    if channel not in Channel.values or purpose not in MessagePurpose.values:
-        raise ValueError("unknown channel or purpose")
-    when = planned_for or timezone.now()
-    key = f"manual:{case.pk}:{channel}:{purpose}:{getattr(actor, 'pk', 0)}:{when:%Y%m%d%H%M}"
-    message, _ = OutboundMessage.objects.get_or_create(
-        idempotency_key=key,
-        defaults={
-            "borrower_id": case.borrower_id,
-            "loan_id": case.loan_id,
-            "case": case,
-            "channel": channel,
-            "purpose": purpose,
-            "planned_for": when,
-            "created_by": actor if getattr(actor, "pk", None) else None,
-        },
-    )
-    return message
-
-
 def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> OutboundMessage:
     """A person settles a message in review after checking with the provider (or the borrower): it went out (it
     becomes ``sent`` and counts as sent), or it did not (planned again, its reserved slot released, and it will be

@@ -9,7 +9,8 @@ from collections_app.models import CollectionCase
 from compliance.models import ContactEvent, Decision, Restriction
 from loans.models import LoanProduct
 from notifications.models import MessageTemplate, OutboundMessage
-from notifications.services import message_plan, message_preview, outbox_claim, outbox_send
+from notifications.planning import message_plan
+from notifications.services import message_preview, outbox_claim, outbox_send
 from notifications.templating import TemplateError, render, sms_segments, template_check
 from tests.factories import user_with_role
 from tests.notifications.conftest import due_message

@@ -1,0 +1,102 @@
+"""Planning and cancelling outbox rows. The outbox is this app's table: the daily sweep and the case services ask
+here instead of writing it themselves (one owner per table), and the set-based statements stay one statement each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from notifications.models import Channel, MessagePurpose, MessageStatus, OutboundMessage
+
+# The columns a planning query yields, by these names (aliases), in any order.
+PLANNED_COLUMNS = ("idempotency_key", "borrower_id", "loan_id", "case_id", "channel", "purpose", "planned_for")
+WAITING = [MessageStatus.PLANNED, MessageStatus.DEFERRED]
+
+
+def messages_plan_bulk(
+    *, select_sql: str, params: dict[str, Any], now: dt.datetime, unless_planned_since: dt.datetime | None = None
+) -> int:
+    """Plan every message ``select_sql`` yields (its columns named as ``PLANNED_COLUMNS``) in one INSERT … SELECT.
+    A key planned before is skipped (``ON CONFLICT DO NOTHING``: planning twice creates nothing). With
+    ``unless_planned_since``, so is a message whose case already has one of the same purpose and channel planned
+    after that instant and not cancelled (a cadence's interval). Returns how many rows were planned."""
+    table = OutboundMessage._meta.db_table
+    recent = (
+        f"""NOT EXISTS (SELECT 1 FROM {table} m WHERE m.case_id = p.case_id AND m.purpose = p.purpose
+                        AND m.channel = p.channel AND m.status <> 'cancelled' AND m.planned_for > %(_since)s)"""
+        if unless_planned_since is not None
+        else "1 = 1"  # SQLite needs a WHERE between INSERT … SELECT and ON CONFLICT
+    )
+    sql = f"""
+        INSERT INTO {table} (idempotency_key, borrower_id, loan_id, case_id, channel, purpose, "to", planned_for,
+                             status, status_reason, created_at, updated_at)
+        SELECT p.idempotency_key, p.borrower_id, p.loan_id, p.case_id, p.channel, p.purpose, '', p.planned_for,
+               'planned', '', %(_now)s, %(_now)s
+        FROM ({select_sql}) p
+        WHERE {recent}
+        ON CONFLICT DO NOTHING
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "_now": now, "_since": unless_planned_since})
+        return max(cursor.rowcount, 0)
+
+
+def messages_cancel(
+    *, cases: Any, reason: str, purposes: Iterable[str] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Planned or deferred messages of these cases (ids, or a queryset of ids: one statement) that must not go out
+    any more — the case was resolved, paused or moved on. Never ones already claimed by a dispatcher."""
+    rows = OutboundMessage.objects.filter(case_id__in=cases, status__in=WAITING)
+    if purposes is not None:
+        rows = rows.filter(purpose__in=list(purposes))
+    return rows.update(status=MessageStatus.CANCELLED, status_reason=reason[:500], updated_at=now or timezone.now())
+
+
+def message_plan(
+    *, case: Any, channel: str, purpose: str, actor: Any, planned_for: dt.datetime | None = None
+) -> OutboundMessage:
+    """A collector asks for a message on a case (e.g. "send an SMS now"): it joins the outbox like any other and
+    goes through the gate when the dispatcher sends it. A double click within the same minute plans it once."""
+    if channel not in Channel.values or purpose not in MessagePurpose.values:
+        raise ValueError("unknown channel or purpose")
+    when = planned_for or timezone.now()
+    key = f"manual:{case.pk}:{channel}:{purpose}:{getattr(actor, 'pk', 0)}:{when:%Y%m%d%H%M}"
+    message, _ = OutboundMessage.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "borrower_id": case.borrower_id,
+            "loan_id": case.loan_id,
+            "case": case,
+            "channel": channel,
+            "purpose": purpose,
+            "planned_for": when,
+            "created_by": actor if getattr(actor, "pk", None) else None,
+        },
+    )
+    return message
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Still wanted at send time?
+# ---------------------------------------------------------------------------------------------------------------
+CaseCheck = Any  # (case, purpose) -> a reason not to send, or "" to send
+
+
+_case_checks: list[CaseCheck] = []
+
+
+def case_check_register(check: CaseCheck) -> None:
+    """The app that owns cases tells dispatch whether a message still fits its case (collections_app.apps): this
+    app knows messages, not the states of a case."""
+    if check not in _case_checks:
+        _case_checks.append(check)
+
+
+def case_cancel_reason(case: Any, purpose: str) -> str:
+    """Why a message of ``purpose`` on ``case`` must not go out now ('' when it may), by the registered checks."""
+    return next((reason for check in _case_checks if (reason := check(case, purpose))), "")
