@@ -40,7 +40,6 @@ from collections_app.models import (
     PromiseToPay,
     VisitStatus,
 )
-from compliance.models import ContactEvent
 from compliance.services import (
     contact_check,
     contact_record,
@@ -598,7 +597,8 @@ def visit_record(
         visit.status, visit.outcome = status, outcome.strip()
         if status != VisitStatus.CANCELLED:
             visit.visited_at = visited_at or timezone.now()
-            event = contact_record(
+            # Covered by the gate's decision for the visit's window; outside it, an exception for the managers.
+            contact_record(
                 borrower_id=visit.case.borrower_id,
                 channel="visit",
                 direction="outbound",
@@ -607,9 +607,9 @@ def visit_record(
                 debts=[visit.case.loan_id],
                 actor=actor,
                 note=visit.outcome,
+                decision_id=visit.decision_id,
+                covered_until=visit.window_end,
             )
-            inside = visit.window_start <= visit.visited_at <= visit.window_end and visit.decision_id is not None
-            ContactEvent.objects.filter(pk=event.pk).update(decision_id=visit.decision_id, is_exception=not inside)
             CollectionCase.objects.filter(pk=visit.case_id).update(last_contact_at=visit.visited_at)
         visit.save(update_fields=["status", "outcome", "visited_at"])
     return visit

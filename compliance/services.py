@@ -391,6 +391,47 @@ def contacts_check_batch(planned: Sequence[PlannedContact], *, store: bool = Tru
     return results
 
 
+PROVISIONAL = ("reserved", "sent")  # a slot held, or a text sent and not yet delivered: the outcome may still change
+
+
+def reservation_settle(
+    *, decision_id: int | None, outcome: str, at: dt.datetime, note: str | None = None, debts: Sequence[int] = ()
+) -> ContactEvent | None:
+    """The contact a decision allowed took place: its ledger entry — the reservation, or a text sent and not yet
+    delivered — takes the real outcome and instant. The one place a provisional entry becomes final (a collector's
+    call, a dispatched message, a provider's callback). None when the decision holds no provisional entry."""
+    if decision_id is None:
+        return None
+    entry = ContactEvent.objects.select_for_update().filter(decision_id=decision_id, outcome__in=PROVISIONAL).first()
+    if entry is None:
+        return None
+    entry.outcome, entry.at = outcome, at
+    fields = ["outcome", "at"]
+    if note is not None:
+        entry.note = note
+        fields.append("note")
+    if debts:
+        entry.debts = list(debts)
+        fields.append("debts")
+    entry.save(update_fields=fields)
+    return entry
+
+
+def reservation_settle_with(statement: str, params: Sequence[Any], *, outcome: str, at: dt.datetime) -> None:
+    """``reservation_settle`` in the same round trip as the caller's own statement, which must return
+    ``decision_id`` rows (dispatch marks a message sent and its ledger entry sent at once, once per message: the
+    hot path). PostgreSQL only: a data-modifying CTE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH settled AS ({statement} RETURNING decision_id)
+            UPDATE {ContactEvent._meta.db_table} SET outcome = %s, at = %s
+            WHERE decision_id IN (SELECT decision_id FROM settled) AND outcome IN %s
+            """,
+            [*params, outcome, at, PROVISIONAL],
+        )
+
+
 def reservations_release(*, decision_ids: Iterable[int | None]) -> int:
     """The contacts these decisions reserved did not happen (a retry, a returned claim, a person's review): their
     slots stop counting. Outcomes already known are left alone."""
@@ -412,40 +453,30 @@ def contact_record(
     actor: Any = None,
     decision_id: int | None = None,
     note: str = "",
+    covered_until: dt.datetime | None = None,
 ) -> ContactEvent:
     """Append a contact that happened to the ledger.
 
     An outbound contact is normally covered by an allowing decision: the reservation it made (turned into this
-    outcome) or one given for the same borrower and channel around that time. A contact that no allowing decision
-    covers is recorded all the same — the ledger must be complete for the caps — and marked as an exception for
-    the managers' review.
+    outcome) or one given for the same borrower and channel around that time — or, with ``covered_until``, the
+    decision ``decision_id`` for a window from its instant to then (a field visit's window). A contact that no
+    allowing decision covers is recorded all the same — the ledger must be complete for the caps — and marked as an
+    exception for the managers' review.
     """
     with transaction.atomic():
-        reservation = None
-        if decision_id is not None:
-            # The contact this decision allowed, still provisional: reserved, or a text sent and not yet delivered.
-            reservation = (
-                ContactEvent.objects.select_for_update()
-                .filter(decision_id=decision_id, outcome__in=["reserved", "sent"])
-                .first()
-            )
-        if reservation is not None:
-            reservation.outcome, reservation.at, reservation.note = outcome, at, note
-            reservation.debts = list(debts) or reservation.debts
-            reservation.save(update_fields=["outcome", "at", "note", "debts"])
-            return reservation
-        covered = (
-            direction == "inbound"
-            or Decision.objects.filter(
+        settled = reservation_settle(decision_id=decision_id, outcome=outcome, at=at, note=note, debts=debts)
+        if settled is not None:
+            return settled
+        allowing = Decision.objects.filter(borrower_id=borrower_id, channel=channel, allowed=True, dry_run=False)
+        if covered_until is not None:
+            window = allowing.filter(pk=decision_id, at__lte=at) if decision_id and at <= covered_until else None
+        else:
+            window = allowing.filter(
                 Q(pk=decision_id) if decision_id else Q(),
-                borrower_id=borrower_id,
-                channel=channel,
-                allowed=True,
-                dry_run=False,
                 at__gte=at - dt.timedelta(minutes=COVER_MINUTES),
                 at__lte=at + dt.timedelta(minutes=COVER_MINUTES),
-            ).exists()
-        )
+            )
+        covered = direction == "inbound" or (window is not None and window.exists())
         return ContactEvent.objects.create(
             borrower_id=borrower_id,
             debts=list(debts),

@@ -33,12 +33,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from compliance.engine import Attempt
-from compliance.models import ConsentKind, ContactEvent
+from compliance.models import ConsentKind
 from compliance.services import (
     PlannedContact,
     consent_record,
     contact_record,
     contacts_reserve_batch,
+    reservation_settle_with,
     reservations_release,
 )
 from loans.db import db_retry
@@ -490,15 +491,7 @@ def _record_sent(row: OutboundMessage, sent: Sent) -> None:
     now = timezone.now()
     values = [sent.provider_id, sent.status[:32], now, now, row.pk]
     if connection.vendor == "postgresql" and row.channel != Channel.VOICE:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                WITH m AS ({_SENT_UPDATE} RETURNING decision_id)
-                UPDATE {ContactEvent._meta.db_table} SET outcome = 'sent', at = %s
-                WHERE decision_id IN (SELECT decision_id FROM m) AND outcome IN ('reserved', 'sent')
-                """,
-                [*values, now],
-            )
+        reservation_settle_with(_SENT_UPDATE, values, outcome="sent", at=now)  # the row and its ledger entry at once
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_SENT_UPDATE, values)
@@ -514,10 +507,8 @@ _SENT_UPDATE = f"""
 
 
 def _ledger_outcome(row: OutboundMessage, outcome: str, *, at: dt.datetime) -> None:
-    """The message's contact in the ledger takes its real outcome (one UPDATE of the entry its decision reserved)."""
-    provisional = ["reserved", "sent"]
-    if ContactEvent.objects.filter(decision_id=row.decision_id, outcome__in=provisional).update(outcome=outcome, at=at):
-        return
+    """The message's contact in the ledger takes its real outcome (the entry its decision reserved; without one, a
+    new entry — the ledger must be complete)."""
     contact_record(
         borrower_id=row.borrower_id,
         channel=GATE_CHANNEL[row.channel],
