@@ -16,7 +16,7 @@ help:
 	@echo "make test   - run the whole test suite (PostgreSQL and Redis on 127.0.0.1)"
 	@echo "make bench  - benchmarks (1,000,000 loans in a scratch PostgreSQL database)"
 	@echo "make fuzz   - nightly: Schemathesis with $(FUZZ_EXAMPLES) generated requests per API operation"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, import-linter (the layers)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,7 @@ run: $(VENV)/.runtime-installed
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start -p $(PORT)
 
-test: $(VENV)/.dev-installed $(PRISM)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: $(VENV)/.dev-installed $(PRISM) lint
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python -m pytest tests/e2e \
 		--override-ini "addopts=-ra --strict-markers" $(PYTEST_ARGS)
@@ -67,6 +65,7 @@ bench: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
