@@ -218,9 +218,12 @@ def _move(
     product: LoanProduct,
     policy: CollectionPolicy,
     params: dict[str, Any] | None = None,
+    step: str = "",
 ) -> int:
-    """UPDATE the cases of this chunk and product that ``move`` applies to and audit each one (one INSERT … SELECT)."""
-    mark = ctx.mark(move.transition)
+    """UPDATE the cases of this chunk and product that ``move`` applies to and audit each one (one INSERT … SELECT).
+
+    ``step`` names the call when a step runs the same move twice (each call marks, and audits, only its rows)."""
+    mark = ctx.mark(step or move.transition)
     target = move.target
     if isinstance(target, RETURN_VALUE):
         to, guard = "return_state", f"AND return_state IN {_states_sql(target.allowed_states)}"
@@ -377,9 +380,9 @@ def step_refresh(ctx: Chunk, product: LoanProduct) -> None:
     )
 
 
-def step_resolve(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
-    if _move(ctx, MOVES["resolve"], product=product, policy=policy):
-        mark = ctx.mark("resolve")
+def step_resolve(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy, step: str = "resolve") -> None:
+    if _move(ctx, MOVES["resolve"], product=product, policy=policy, step=step):
+        mark = ctx.mark(step)
         _execute(
             "UPDATE {promise} SET status = 'kept', checked_on = %(as_of)s WHERE status = 'open' "
             "AND case_id IN (SELECT id FROM {case} WHERE sweep_mark = %(mark)s)",
@@ -478,7 +481,7 @@ def step_plans(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> li
 
 def step_plans_completed(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
     """After waivers and a refresh: completed plans resolve (cured) or return the case to its stage."""
-    step_resolve(ctx, product, policy)
+    step_resolve(ctx, product, policy, step="resolve_after_plans")  # its own mark: audits only the cases it moves
     _move(ctx, MOVES["plan_completed"], product=product, policy=policy)
 
 

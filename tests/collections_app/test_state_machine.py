@@ -111,9 +111,10 @@ def open_case(loan):
 
 
 class Sweeps:
-    """Runs the sweep for a date and checks at once every transition row it wrote: declared by the machine, and
-    what running that transition on the case gives (with the case's days past due and amount overdue as the sweep
-    left them, which is what its guards judged)."""
+    """Runs the sweep for a date and checks at once every transition row it wrote: declared by the machine, one
+    step on from the case's previous row (each case's audit trail is a path through the machine, each move audited
+    once), and what running that transition on the case gives (with the case's days past due and amount overdue as
+    the sweep left them, which is what its guards judged)."""
 
     def __init__(self):
         self.names = set()
@@ -128,14 +129,16 @@ class Sweeps:
         assert undeclared(rows) == []
         for row in written:
             self.names.add(row.transition)
-            if row.transition != OPENING:
+            if row.transition == OPENING:
+                assert not CaseTransition.objects.filter(case=row.case, id__lt=row.id).exists(), row
+            else:
                 self.replay(row)
 
     @staticmethod
     def replay(row):
-        entered = (
-            CaseTransition.objects.filter(case=row.case, id__lt=row.id, to_state=row.from_state).order_by("-id").first()
-        )
+        earlier = CaseTransition.objects.filter(case=row.case, id__lt=row.id).order_by("-id")
+        assert earlier.exists() and earlier[0].to_state == row.from_state, f"{row}: not where the case was"
+        entered = earlier.filter(to_state=row.from_state).first()
         case = CollectionCase(
             state=row.from_state,
             return_state=entered.from_state if entered else "",
@@ -153,6 +156,7 @@ def test_every_move_the_sweep_makes_is_a_transition_the_machine_declares():
     collector, manager = user_with_role("collector"), user_with_role("manager")
     escalates = loan_with_schedule(("2024-01-01", "100.00"))
     cured = loan_with_schedule(("2024-01-01", "100.00"), ("2024-06-01", "100.00"))
+    cured_later = loan_with_schedule(("2024-01-01", "100.00"), ("2024-06-01", "100.00"))
     kept = loan_with_schedule(("2024-01-01", "100.00"), ("2024-06-01", "100.00"))
     broken = loan_with_schedule(("2024-01-01", "100.00"), ("2024-06-01", "100.00"))
     broken_in_notice = loan_with_schedule(("2023-12-01", "100.00"), ("2024-06-01", "100.00"))
@@ -197,7 +201,8 @@ def test_every_move_the_sweep_makes_is_a_transition_the_machine_declares():
     sweep("2024-01-16")  # resolve from reminder, promise_to_pay and on_hold; promises kept and broken
     pay(plan_done, "40.00", "2024-01-19T15:00:00+00:00", "2")
     pay(plan_waived, "50.00", "2024-01-19T15:00:00+00:00", "2")
-    sweep("2024-01-20")  # the waived plan completes: the loan is cured and the case resolves
+    pay(cured_later, "100.00", "2024-01-19T15:00:00+00:00", "C")
+    sweep("2024-01-20")  # a cure resolves; the waived plan completes, the waiver cures the loan, its case resolves
     sweep("2024-01-23")  # a plan payment 4 days late: plan_broken
     pay(plan_done, "40.00", "2024-01-26T15:00:00+00:00", "3")
     sweep("2024-01-27")  # every plan payment made, the 15th's installment still overdue: plan_completed
