@@ -18,9 +18,12 @@ thresholds), in one transaction:
 After the last chunk: assign unassigned cases round-robin by workload within the team of the borrower's language.
 
 Every statement is an UPDATE or INSERT … SELECT over the whole chunk — no Python loop over rows. Each bulk state
-change marks the rows it moved (``sweep_mark``) and one INSERT … SELECT writes their ``CaseTransition`` rows in the
-same transaction. Every step's condition describes the state it fixes, so running the sweep twice for the same date
-changes nothing the second time; outbox rows are protected by unique idempotency keys.
+change is a ``BulkMove`` (the registry ``MOVES``) naming the django-fsm transition of ``CollectionCase`` it performs:
+the states it moves from and the state it writes are read from that declaration, and its audit rows carry the
+transition's name. It marks the rows it moved (``sweep_mark``) and one INSERT … SELECT writes their
+``CaseTransition`` rows in the same transaction. Every step's condition describes the state it fixes, so running
+the sweep twice for the same date changes nothing the second time; outbox rows are protected by unique idempotency
+keys.
 
 The SQL runs on PostgreSQL (production, tests, benchmark) and SQLite ≥ 3.35 (the embedded default).
 """
@@ -32,14 +35,18 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
+from django_fsm import ANY_OTHER_STATE, ANY_STATE, RETURN_VALUE, Transition
 
 from collections_app.models import (
+    FINAL_STATES,
     OPEN_STATES,
     CaseState,
     CaseTransition,
@@ -130,34 +137,111 @@ def _text(expression: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Moving cases in bulk, with their audit rows
+# The bulk moves: each one performs a transition declared on CollectionCase
 # ---------------------------------------------------------------------------------------------------------------
+# A new case is not a transition: it starts in the state field's default, and its audit row has this name.
+OPENING = "open"
+OPENING_STATE = CaseState(CollectionCase._meta.get_field("state").default).value
+
+
+@cache
+def declared_transitions() -> dict[str, tuple[Transition, ...]]:
+    """The case machine as django-fsm declares it on ``CollectionCase``: name → one entry per source state."""
+    declared: dict[str, list[Transition]] = {}
+    for declaration in CollectionCase._meta.get_field("state").get_all_transitions(CollectionCase):
+        declared.setdefault(declaration.name, []).append(declaration)
+    return {name: tuple(entries) for name, entries in declared.items()}
+
+
+def _sources(declaration: Transition) -> list[str]:
+    if declaration.source == ANY_STATE:
+        return list(CaseState.values)
+    if declaration.source == ANY_OTHER_STATE:
+        return [s for s in CaseState.values if s != declaration.target]
+    return [declaration.source]
+
+
+def _states_sql(states: list[str] | tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{CaseState(s).value}'" for s in states) + ")"
+
+
+@dataclass(frozen=True)
+class BulkMove:
+    """One set-based move of the sweep, performing the django-fsm transition named ``transition``.
+
+    The states it moves cases from and the state it writes are read from that transition's declaration on
+    ``CollectionCase``, never written here, and its audit rows carry the transition's name. A declared target that
+    is a state is written as it is; a ``RETURN_VALUE`` target (the transitions back to the stage a promise or plan
+    left) is the case's ``return_state`` — what the model's method returns — and a case moves only if that is one
+    of the declared allowed states. ``where`` (when the sweep runs the transition: its guards and the day's facts)
+    and ``reason`` (the audit row's reason) are SQL over the case row.
+    """
+
+    transition: str
+    where: str
+    reason: str
+
+    def declared(self) -> tuple[Transition, ...]:
+        found = declared_transitions().get(self.transition)
+        if not found:
+            raise ImproperlyConfigured(f"the sweep runs {self.transition!r}, which CollectionCase does not declare")
+        return found
+
+    @property
+    def sources(self) -> list[str]:
+        return [state for declaration in self.declared() for state in _sources(declaration)]
+
+    @property
+    def target(self) -> str | RETURN_VALUE:
+        targets = {id(d.target): d.target for d in self.declared()}
+        if len(targets) != 1:
+            raise ImproperlyConfigured(f"{self.transition} has one target per source: not one bulk UPDATE")
+        (target,) = targets.values()
+        if isinstance(target, RETURN_VALUE) and target.allowed_states:
+            return target
+        if isinstance(target, str) and target in CaseState.values:
+            return target
+        raise ImproperlyConfigured(f"the target of {self.transition} is not a state nor a bounded RETURN_VALUE")
+
+    @property
+    def targets(self) -> list[str]:
+        """Every state the move may write."""
+        target = self.target
+        return list(target.allowed_states) if isinstance(target, RETURN_VALUE) else [target]
+
+
 def _move(
     ctx: Chunk,
+    move: BulkMove,
     *,
-    name: str,
     product: LoanProduct,
     policy: CollectionPolicy,
-    from_states: list[str],
-    to: str,
-    where: str,
-    reason: str,
     params: dict[str, Any] | None = None,
+    step: str = "",
 ) -> int:
-    """UPDATE the matching cases of this chunk and product to ``to`` and audit each move (one INSERT … SELECT).
+    """UPDATE the cases of this chunk and product that ``move`` applies to and audit each one (one INSERT … SELECT).
 
-    ``to`` is SQL (a quoted state, or ``return_state``); ``where`` and ``reason`` are SQL over the case row.
-    """
-    mark = ctx.mark(name)
-    final = to in (f"'{CaseState.RESOLVED}'", f"'{CaseState.CLOSED}'")
-    states = ", ".join(f"'{s}'" for s in from_states)
+    ``step`` names the call when a step runs the same move twice (each call marks, and audits, only its rows)."""
+    mark = ctx.mark(step or move.transition)
+    target = move.target
+    if isinstance(target, RETURN_VALUE):
+        to, guard = "return_state", f"AND return_state IN {_states_sql(target.allowed_states)}"
+    else:
+        to, guard = f"'{target}'", ""
+    final = [s for s in move.targets if s in FINAL_STATES]
+    if not final:
+        closed = ""
+    elif isinstance(target, RETURN_VALUE):
+        closed = f", closed_at = CASE WHEN return_state IN {_states_sql(final)} THEN %(now)s ELSE closed_at END"
+    else:
+        closed = ", closed_at = %(now)s"
     moved = _execute(
         f"""
         UPDATE {{case}} SET return_state = state, state = {to}, stage_entered_on = %(as_of)s,
-               sweep_mark = %(mark)s, policy_id = %(policy)s {", closed_at = %(now)s" if final else ""}
-        WHERE state IN ({states}) AND loan_id BETWEEN %(lo)s AND %(hi)s
+               sweep_mark = %(mark)s, policy_id = %(policy)s {closed}
+        WHERE state IN {_states_sql(move.sources)} {guard} AND loan_id BETWEEN %(lo)s AND %(hi)s
           AND loan_id IN (SELECT id FROM {{loan}} WHERE product_id = %(product)s)
-          AND {where}
+          AND {move.where}
         """,
         ctx.params(mark=mark, policy=policy.pk, product=product.pk, **(params or {})),
     )
@@ -166,13 +250,83 @@ def _move(
             f"""
             INSERT INTO {{transition}} (case_id, from_state, to_state, transition, actor_id, actor_label, reason,
                                         policy_id, at)
-            SELECT id, return_state, state, %(name)s, NULL, 'system', {reason}, policy_id, %(now)s
+            SELECT id, return_state, state, %(name)s, NULL, 'system', {move.reason}, policy_id, %(now)s
             FROM {{case}} WHERE sweep_mark = %(mark)s
             """,
-            ctx.params(mark=mark, name=name, **(params or {})),
+            ctx.params(mark=mark, name=move.transition, **(params or {})),
         )
-        ctx.counts[name] += moved
+        ctx.counts[move.transition] += moved
     return moved
+
+
+_NOT_IN_GRACE = "(grace_until IS NULL OR grace_until < %(as_of)s)"
+_PROMISE_SUMMARY = (
+    "(SELECT 'promised ' || "
+    + _text("pr.amount")
+    + " || ' by ' || "
+    + _text("pr.promised_on")
+    + " || ', paid ' || "
+    + _text("pr.paid_amount")
+    + " || ' (' || pr.status || ')' FROM {promise} pr "
+    "WHERE pr.case_id = {case}.id AND pr.checked_on = %(as_of)s ORDER BY pr.id DESC LIMIT 1)"
+)
+
+
+def _promise_checked(statuses: str) -> str:
+    return (
+        "EXISTS (SELECT 1 FROM {promise} pr WHERE pr.case_id = {case}.id "
+        f"AND pr.checked_on = %(as_of)s AND pr.status IN {statuses})"
+    )
+
+
+def _plan_ended(status: str) -> str:
+    return (
+        "EXISTS (SELECT 1 FROM {plan} pl WHERE pl.case_id = {case}.id AND pl.ended_on = %(as_of)s "
+        f"AND pl.status = '{status}')"
+    )
+
+
+def _threshold_reason(label: str) -> str:
+    return (
+        "'days past due ' || "
+        + _text("days_past_due")
+        + f" || ' reached the {label} threshold of ' || %(threshold_text)s"
+    )
+
+
+# Every state change the sweep makes, by the transition it performs (the test in
+# tests/collections_app/test_state_machine.py holds the sweep's audit rows to the declared machine).
+MOVES: dict[str, BulkMove] = {
+    move.transition: move
+    for move in (
+        # The loan is cured: the guard of ``resolve`` (``_is_cured``) in SQL.
+        BulkMove(
+            "resolve",
+            where="days_past_due = 0 AND amount_overdue = 0",
+            reason="'loan cured: nothing overdue on ' || " + _text("%(as_of)s"),
+        ),
+        BulkMove("promise_kept", where=_promise_checked("('kept')"), reason=_PROMISE_SUMMARY),
+        BulkMove("promise_broken", where=_promise_checked("('partial', 'broken')"), reason=_PROMISE_SUMMARY),
+        BulkMove("plan_broken", where=_plan_ended("broken"), reason="'a plan payment was missed past its grace'"),
+        BulkMove("plan_completed", where=_plan_ended("completed"), reason="'plan completed but the loan is not cured'"),
+        BulkMove(
+            "escalate_formal_notice",
+            where=f"days_past_due >= %(threshold)s AND {_NOT_IN_GRACE}",
+            reason=_threshold_reason("formal notice"),
+        ),
+        BulkMove(
+            "request_legal",
+            where=f"days_past_due >= %(threshold)s AND {_NOT_IN_GRACE}",
+            reason=_threshold_reason("legal"),
+        ),
+        # Only the cases this run has just sent to legal review, when the policy needs no approval.
+        BulkMove(
+            "approve_legal",
+            where="sweep_mark = %(previous)s",
+            reason="'policy: legal escalation needs no approval'",
+        ),
+    )
+}
 
 
 def _cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:
@@ -221,20 +375,9 @@ def step_refresh(ctx: Chunk, product: LoanProduct) -> None:
     )
 
 
-def step_resolve(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
-    name = "resolve"
-    moved = _move(
-        ctx,
-        name=name,
-        product=product,
-        policy=policy,
-        from_states=OPEN_STATES,
-        to=f"'{CaseState.RESOLVED}'",
-        where="days_past_due = 0 AND amount_overdue = 0",
-        reason="'loan cured: nothing overdue on ' || " + _text("%(as_of)s"),
-    )
-    if moved:
-        mark = ctx.mark(name)
+def step_resolve(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy, step: str = "resolve") -> None:
+    if _move(ctx, MOVES["resolve"], product=product, policy=policy, step=step):
+        mark = ctx.mark(step)
         _execute(
             "UPDATE {promise} SET status = 'kept', checked_on = %(as_of)s WHERE status = 'open' "
             "AND case_id IN (SELECT id FROM {case} WHERE sweep_mark = %(mark)s)",
@@ -270,28 +413,8 @@ def step_promises(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) ->
     if not checked:
         return
     ctx.counts["promises_checked"] += checked
-    summary = (
-        "(SELECT 'promised ' || "
-        + _text("pr.amount")
-        + " || ' by ' || "
-        + _text("pr.promised_on")
-        + " || ', paid ' || "
-        + _text("pr.paid_amount")
-        + " || ' (' || pr.status || ')' FROM {promise} pr "
-        "WHERE pr.case_id = {case}.id AND pr.checked_on = %(as_of)s ORDER BY pr.id DESC LIMIT 1)"
-    )
-    for name, statuses in (("promise_kept", "('kept')"), ("promise_broken", "('partial', 'broken')")):
-        _move(
-            ctx,
-            name=name,
-            product=product,
-            policy=policy,
-            from_states=[CaseState.PROMISE_TO_PAY],
-            to="return_state",
-            reason=summary,
-            where=f"EXISTS (SELECT 1 FROM {{promise}} pr WHERE pr.case_id = {{case}}.id "
-            f"AND pr.checked_on = %(as_of)s AND pr.status IN {statuses})",
-        )
+    for name in ("promise_kept", "promise_broken"):
+        _move(ctx, MOVES[name], product=product, policy=policy)
 
 
 def step_plans(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> list[int]:
@@ -337,20 +460,7 @@ def step_plans(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> li
         f"WHERE status = 'active' AND paid_amount >= total_amount AND {in_chunk}",
         params,
     )
-    ended = (
-        "EXISTS (SELECT 1 FROM {plan} pl WHERE pl.case_id = {case}.id AND pl.ended_on = %(as_of)s "
-        "AND pl.status = 'broken')"
-    )
-    _move(
-        ctx,
-        name="plan_broken",
-        product=product,
-        policy=policy,
-        from_states=[CaseState.PAYMENT_PLAN],
-        to="return_state",
-        where=ended,
-        reason="'a plan payment was missed past its grace'",
-    )
+    _move(ctx, MOVES["plan_broken"], product=product, policy=policy)
     return list(
         PaymentPlan.objects.filter(
             status="completed",
@@ -366,29 +476,19 @@ def step_plans(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> li
 
 def step_plans_completed(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
     """After waivers and a refresh: completed plans resolve (cured) or return the case to its stage."""
-    step_resolve(ctx, product, policy)
-    _move(
-        ctx,
-        name="plan_completed",
-        product=product,
-        policy=policy,
-        from_states=[CaseState.PAYMENT_PLAN],
-        to="return_state",
-        reason="'plan completed but the loan is not cured'",
-        where="EXISTS (SELECT 1 FROM {plan} pl WHERE pl.case_id = {case}.id AND pl.ended_on = %(as_of)s "
-        "AND pl.status = 'completed')",
-    )
+    step_resolve(ctx, product, policy, step="resolve_after_plans")  # its own mark: audits only the cases it moves
+    _move(ctx, MOVES["plan_completed"], product=product, policy=policy)
 
 
 def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
-    mark = ctx.mark("open")
+    mark = ctx.mark(OPENING)
     opened = _execute(
         """
         INSERT INTO {case} (loan_id, borrower_id, state, return_state, policy_id, team_id, assigned_to_id, opened_on,
                             opened_at, stage_entered_on, closed_at, close_reason, days_past_due, amount_overdue,
                             grace_until, last_contact_at, priority, priority_dpd, priority_amount, priority_promises,
                             priority_contact, priority_reach, priority_history, sweep_mark)
-        SELECT l.id, l.borrower_id, 'reminder', '', %(policy)s, NULL, NULL, %(as_of)s, %(now)s, %(as_of)s, NULL, '',
+        SELECT l.id, l.borrower_id, %(state)s, '', %(policy)s, NULL, NULL, %(as_of)s, %(now)s, %(as_of)s, NULL, '',
                l.days_past_due, l.amount_overdue, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, %(mark)s
         FROM {loan} l
         WHERE l.product_id = %(product)s AND l.status = 'active' AND l.days_past_due > %(grace)s
@@ -397,60 +497,36 @@ def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> Non
         -- (no anti-join, whose plan goes badly wrong while the case table's statistics are stale).
         ON CONFLICT (loan_id) WHERE state IN {OPEN} DO NOTHING
         """,
-        ctx.params(policy=policy.pk, product=product.pk, grace=policy.grace_days, mark=mark),
+        ctx.params(policy=policy.pk, product=product.pk, grace=policy.grace_days, mark=mark, state=OPENING_STATE),
     )
     if opened:
         _execute(
             """
             INSERT INTO {transition} (case_id, from_state, to_state, transition, actor_id, actor_label, reason,
                                       policy_id, at)
-            SELECT id, '', state, 'open', NULL, 'system',
+            SELECT id, '', state, %(name)s, NULL, 'system',
                    'days past due ' || CAST(days_past_due AS TEXT) || ' > grace period of ' || %(grace)s || ' days',
                    policy_id, %(now)s
             FROM {case} WHERE sweep_mark = %(mark)s
             """,
-            ctx.params(mark=mark, grace=str(policy.grace_days)),
+            ctx.params(mark=mark, grace=str(policy.grace_days), name=OPENING),
         )
-        ctx.counts["open"] += opened
+        ctx.counts[OPENING] += opened
 
 
 def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
-    not_in_grace = "(grace_until IS NULL OR grace_until < %(as_of)s)"
-    ladder = [
-        (
-            "escalate_formal_notice",
-            CaseState.REMINDER,
-            CaseState.FORMAL_NOTICE,
-            policy.formal_notice_dpd,
-            "formal notice",
-        ),
-        ("request_legal", CaseState.FORMAL_NOTICE, CaseState.LEGAL_REVIEW, policy.legal_dpd, "legal"),
-    ]
     moved = 0
-    for name, source, target, threshold, label in ladder:
+    for name, threshold in (("escalate_formal_notice", policy.formal_notice_dpd), ("request_legal", policy.legal_dpd)):
         moved = _move(
             ctx,
-            name=name,
+            MOVES[name],
             product=product,
             policy=policy,
-            from_states=[source],
-            to=f"'{target}'",
-            where=f"days_past_due >= %(threshold)s AND {not_in_grace}",
-            reason="'days past due ' || " + _text("days_past_due") + f" || ' reached the {label} threshold of ' "
-            "|| %(threshold_text)s",
             params={"threshold": threshold, "threshold_text": str(threshold)},
         )
-    if moved and not policy.legal_requires_approval:
+    if moved and not policy.legal_requires_approval:  # ``moved``: by request_legal
         _move(
-            ctx,
-            name="approve_legal",
-            product=product,
-            policy=policy,
-            from_states=[CaseState.LEGAL_REVIEW],
-            to=f"'{CaseState.LEGAL}'",
-            where="sweep_mark = %(previous)s",
-            reason="'policy: legal escalation needs no approval'",
-            params={"previous": ctx.mark("request_legal")},
+            ctx, MOVES["approve_legal"], product=product, policy=policy, params={"previous": ctx.mark("request_legal")}
         )
 
 
