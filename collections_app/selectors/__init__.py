@@ -1,0 +1,55 @@
+"""Reads of cases for pages and the API, one module per reader's task:
+
+- ``access``: who may see what (the one access rule) and the lookups that apply it;
+- ``queue``: the collector's queue;
+- ``case_page``: one case and its "can I contact now?" panel;
+- ``escalations``: the managers' escalation queue;
+- ``reports``: performance and message statistics;
+- ``alerts``: what managers must see on every page.
+
+The names below are the package's public reads, for callers that want one import.
+"""
+
+from collections_app.selectors.access import (
+    borrower_get_for_user,
+    case_get_for_user,
+    cases_visible_to,
+    collectors_for,
+    teams_for,
+)
+from collections_app.selectors.alerts import providers_paused, sweep_overdue
+from collections_app.selectors.case_page import (
+    PANEL_CHANNELS,
+    ChannelAnswer,
+    borrower_zone,
+    call_pending,
+    case_page,
+    contact_panel,
+)
+from collections_app.selectors.escalations import escalation_queue
+from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
+from collections_app.selectors.reports import BucketTotal, message_stats, performance
+
+__all__ = [
+    "DPD_BUCKETS",
+    "PANEL_CHANNELS",
+    "QUEUE_PAGE_SIZE",
+    "BucketTotal",
+    "ChannelAnswer",
+    "borrower_get_for_user",
+    "borrower_zone",
+    "call_pending",
+    "calls_allowed_now",
+    "case_get_for_user",
+    "case_page",
+    "case_queue_for",
+    "cases_visible_to",
+    "collectors_for",
+    "contact_panel",
+    "escalation_queue",
+    "message_stats",
+    "performance",
+    "providers_paused",
+    "sweep_overdue",
+    "teams_for",
+]

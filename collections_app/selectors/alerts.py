@@ -1,0 +1,26 @@
+"""What managers and admins must see on every page: a daily sweep past its deadline, a paused provider."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
+from collections_app.models import SweepRun
+from notifications.models import ProviderPause
+
+
+def sweep_overdue(*, now: dt.datetime | None = None) -> SweepRun | None:
+    """The latest sweep run, if it is still unfinished ``SWEEP_DEADLINE_MINUTES`` after it started (the managers'
+    banner; the watchdog logs it once)."""
+    run = SweepRun.objects.order_by("-id").first()
+    if run is None or run.finished_at is not None:
+        return None
+    now = now or timezone.now()
+    return run if run.started_at <= now - dt.timedelta(minutes=settings.SWEEP_DEADLINE_MINUTES) else None
+
+
+def providers_paused() -> list[ProviderPause]:
+    """Providers no batch sends through for now (an answer may have been lost; see notifications.services)."""
+    return list(ProviderPause.objects.order_by("provider"))

@@ -1,0 +1,154 @@
+"""One case as its page shows it: the "can I contact now?" panel (the gate's dry run), borrower, schedule, payments,
+messages and the timeline, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
+
+from collections_app.models import CollectionCase
+from compliance.engine import Attempt, contact_point, evaluate
+from compliance.models import ContactEvent
+from compliance.services import facts_load, profiles_current, to_kind_for
+from loans.models import Borrower
+from loans.money import format_money
+
+
+def borrower_zone(borrower: Borrower) -> str:
+    """The zone a time typed about this borrower is read in (a visit window, a callback): their first candidate zone
+    (the address's), UTC when none is known."""
+    return (borrower.time_zones or ["UTC"])[0]
+
+
+def gate_dry_run(
+    borrower: Any, profiles: list[Any], *, channel: str, to: str, loan_id: int, now: dt.datetime, chinese: bool
+) -> ChannelAnswer:
+    """The gate's answer for a contact now, evaluated and not stored (a page view is not a contact)."""
+    attempt = Attempt(
+        channel=channel,
+        at=now,
+        to=to,
+        to_kind=to_kind_for(borrower, channel, to),
+        automated=channel == "sms",  # texts leave through the platform; a collector dials a call by hand
+        debts=(loan_id,),
+    )
+    result = evaluate(attempt, borrower, profiles)
+    return ChannelAnswer(
+        channel=channel,
+        to=to,
+        allowed=result.allowed,
+        outcome=result.outcome,
+        reasons=[(r.rule, r.message_zh if chinese else r.message) for r in result.reasons],
+        next_allowed_at=result.next_allowed_at,
+    )
+
+
+PANEL_CHANNELS = ("call", "sms", "email", "letter", "visit")
+
+
+@dataclass(frozen=True)
+class ChannelAnswer:
+    channel: str
+    to: str
+    allowed: bool
+    outcome: str
+    reasons: list[tuple[str, str]]  # (rule, message in the reader's language)
+    next_allowed_at: dt.datetime | None
+
+
+def contact_panel(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> tuple[list[ChannelAnswer], Any]:
+    """May we contact this borrower now, per channel, and if not why and when? The gate's own rules, evaluated
+    as a dry run and not stored (a page view is not a contact). Returns the answers and the facts they used."""
+    facts, _ = facts_load([case.borrower_id], at=now)
+    borrower = facts[case.borrower_id]
+    profiles = profiles_current()
+    answers = [
+        gate_dry_run(borrower, profiles, channel=channel, to=contact_point(borrower, channel), loan_id=case.loan_id,
+                 now=now, chinese=chinese)
+        for channel in PANEL_CHANNELS
+    ]  # fmt: skip
+    return answers, borrower
+
+
+def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[str, Any]:
+    """Everything the case page shows, in a fixed number of queries whatever the case's history."""
+    from notifications.models import OutboundMessage
+
+    panel, facts = contact_panel(case=case, now=now, chinese=chinese)
+    phones = [
+        {
+            "number": str(p.number),
+            "kind": p.get_kind_display(),
+            "sms_consent": p.sms_consent,
+            "autodial": str(p.number) in facts.autodial_consent,
+            "sms_opted_out": str(p.number) in facts.sms_opted_out,
+        }
+        for p in case.borrower.phones.all().order_by("id")
+    ]
+    # Formatted here: a template would show an aware datetime in the reader's time zone, not the borrower's.
+    zones = [(zone, now.astimezone(ZoneInfo(zone)).strftime("%H:%M")) for zone in facts.zones]
+    messages = list(
+        OutboundMessage.objects.filter(case=case).select_related("decision").order_by("-planned_for", "-id")[:50]
+    )
+    timeline: list[dict[str, Any]] = []
+    currency = case.loan.currency
+
+    def item(at: dt.datetime, kind: str, title: str, detail: str = "", who: str = "", exception: bool = False) -> None:
+        timeline.append({"at": at, "kind": kind, "title": title, "detail": detail, "who": who, "exception": exception})
+
+    for t in case.transitions.all().order_by("-at")[:100]:
+        item(t.at, "transition", f"{t.from_state or '·'} → {t.to_state}", t.reason, t.actor_label)
+    for e in ContactEvent.objects.filter(borrower_id=case.borrower_id).order_by("-at")[:100]:
+        title = f"{e.get_direction_display()} {e.channel}: {e.get_outcome_display()}"
+        item(e.at, "contact", title, e.note, exception=e.is_exception)
+    for n in case.notes.select_related("author").order_by("-created_at")[:100]:
+        item(n.created_at, "note", n.text, who=n.author.get_username())
+    for p in case.promises.order_by("-created_at")[:50]:
+        item(p.created_at, "promise", f"{format_money(p.amount, currency)} by {p.promised_on}", p.get_status_display())
+    for p in case.plans.order_by("-created_at")[:20]:
+        item(p.created_at, "plan", f"{format_money(p.total_amount, currency)} ({p.get_frequency_display()})",
+             p.get_status_display())  # fmt: skip
+    for h in case.holds.order_by("-placed_at")[:20]:
+        item(h.placed_at, "hold", h.get_kind_display(), h.reason)
+    for v in case.visits.order_by("-window_start")[:20]:
+        item(v.window_start, "visit", v.address, v.get_status_display())
+    timeline.sort(key=lambda item: item["at"], reverse=True)
+    return {
+        "today": now.date(),
+        "case": case,
+        "loan": case.loan,
+        "borrower": case.borrower,
+        "installments": list(case.loan.installments.order_by("number")),
+        "active_holds": list(case.holds.filter(lifted_at__isnull=True)),
+        "payments": list(case.loan.payments.order_by("-received_at")[:20]),
+        "phones": phones,
+        "zones": zones,
+        "panel": panel,
+        "outbox": messages,
+        "timeline": timeline,
+        "priority_parts": [
+            (_("Days past due"), case.priority_dpd, 40),
+            (_("Share overdue"), case.priority_amount, 20),
+            (_("Broken promises"), case.priority_promises, 15),
+            (_("Since last contact"), case.priority_contact, 10),
+            (_("Reachable"), case.priority_reach, 10),
+            (_("Payment history"), case.priority_history, 5),
+        ],
+    }
+
+
+def call_pending(*, case: CollectionCase, decision_id: int | None) -> Any:
+    """The allowed call decision whose outcome the collector still has to log (its slot is still reserved)."""
+    from compliance.models import Decision
+
+    if decision_id is None:
+        return None
+    reserved = ContactEvent.objects.filter(decision_id=OuterRef("pk"), outcome="reserved")
+    return Decision.objects.filter(
+        Exists(reserved), pk=decision_id, borrower_id=case.borrower_id, channel="call", allowed=True
+    ).first()

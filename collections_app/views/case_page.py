@@ -1,0 +1,93 @@
+"""One case: the page and its live SMS preview."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET
+
+from collections_app.forms import (
+    CallLogForm,
+    GraceForm,
+    HoldForm,
+    NoteForm,
+    PlanForm,
+    PromiseForm,
+    ReasonForm,
+    SmsForm,
+    VisitForm,
+    VisitRecordForm,
+)
+from collections_app.models import CollectionCase, InstallmentPolicy, VisitStatus
+from collections_app.selectors import (
+    borrower_zone,
+    call_pending,
+    case_get_for_user,
+    case_page,
+)
+from collections_app.services import (
+    available_transitions,
+    case_address,
+    policy_current,
+    team_collectors,
+)
+from collections_app.views.common import bad_parameters_are_400, id_param, require_role
+from compliance.services import restriction_may_lift
+from notifications.models import MessagePurpose
+from notifications.services import message_preview
+from notifications.templating import sms_segments
+
+
+@require_GET
+@bad_parameters_are_400
+def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    """One case: borrower, loan, timeline, messages, and per channel whether a contact is allowed now."""
+    require_role(request)
+    case = case_get_for_user(user=request.user, case_id=case_id)
+    chinese = (get_language() or "").startswith("zh")
+    context = case_page(case=case, now=timezone.now(), chinese=chinese)
+    context["transitions"] = available_transitions(case, request.user)
+    for hold in context["active_holds"]:
+        hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)
+    context["call_decision"] = call_pending(case=case, decision_id=id_param("call", request.GET.get("call", "")))
+    context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
+    zone = borrower_zone(case.borrower)
+    record = VisitRecordForm(zone=zone)
+    context["forms"] = {
+        "call_log": CallLogForm(initial={"decision": getattr(context["call_decision"], "pk", None)}, zone=zone),
+        "note": NoteForm(),
+        "promise": PromiseForm(),
+        "plan": PlanForm(),
+        "hold": HoldForm(),
+        "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),
+        "visit_record": record,
+        "grace": GraceForm(),
+        "sms": SmsForm(),
+        "reason": ReasonForm(),
+    }
+    context["scheduled_visits"] = [
+        (visit, VisitRecordForm(initial={"visit": visit.pk, "visited_at": record.local(timezone.now())}, zone=zone))
+        for visit in case.visits.filter(status=VisitStatus.SCHEDULED).prefetch_related("collectors").order_by("pk")
+    ]
+    context["zone"] = zone
+    context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
+    return render(request, "collections_app/case_detail.html", context)
+
+
+def visit_partners(case: CollectionCase, request: HttpRequest) -> list[tuple[str, str]]:
+    """The other collectors of the case's team, who may go on a visit with the user."""
+    return [(u.get_username(), u.get_full_name() or u.get_username())
+            for u in team_collectors(case.team_id).exclude(pk=request.user.pk)]  # fmt: skip
+
+
+@require_GET
+def sms_preview(request: HttpRequest, case_id: int) -> HttpResponse:
+    """htmx: the SMS the chosen template gives for this borrower, with its length in SMS parts."""
+    require_role(request)
+    case = case_get_for_user(user=request.user, case_id=case_id)
+    purpose = request.GET.get("purpose", "")
+    text = message_preview(case=case, channel="sms", purpose=purpose) if purpose in MessagePurpose.values else ""
+    parts = sms_segments(text) if text else None
+    return render(request, "collections_app/_sms_preview.html", {"text": text, "parts": parts})

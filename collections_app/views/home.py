@@ -1,0 +1,47 @@
+"""The landing page (the portfolio at a glance), the icon and the health check."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from collections_app.selectors import (
+    cases_visible_to,
+)
+from core.roles import ADMIN, user_role
+from loans.models import Loan
+from loans.selectors import portfolio_overview
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The landing page: the portfolio at a glance, by days-past-due bucket and currency."""
+    role = user_role(request.user)
+    if role is None:
+        raise PermissionDenied("Your account has no role yet; ask an administrator.")
+    # Admins see the whole portfolio; everyone else the loans of the cases they may see (issue 11).
+    loans = None if role == ADMIN else Loan.objects.filter(pk__in=cases_visible_to(request.user).values("loan_id"))
+    return render(request, "collections_app/home.html", {"overview": portfolio_overview(loans)})
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the API, Swagger UI): the static one."""
+    response = redirect(staticfiles_storage.url("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers and docker-compose: the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
