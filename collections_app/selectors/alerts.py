@@ -22,5 +22,5 @@ def sweep_overdue(*, now: dt.datetime | None = None) -> SweepRun | None:
 
 
 def providers_paused() -> list[ProviderPause]:
-    """Providers no batch sends through for now (an answer may have been lost; see notifications.services)."""
+    """Providers no batch sends through for now (an answer may have been lost; see notifications.services.pause)."""
     return list(ProviderPause.objects.order_by("provider"))

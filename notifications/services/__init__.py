@@ -1,0 +1,37 @@
+"""The notifications app's writes, one module per task:
+
+- ``dispatch``: claiming due rows and sending them through the gate and the provider, at most once;
+- ``pause``: holding texts and calls after an answer that may have been lost;
+- ``recovery``: claims that lost their batch;
+- ``rendering``: what a message says (templates, letters' addresses, previews, replies);
+- ``callbacks``: what providers tell us back (statuses, inbound texts);
+- ``review``: a person settling a message in review.
+
+Planning and cancelling outbox rows is ``notifications.planning``. The names below are the public services, for
+callers that want one import.
+"""
+
+from notifications.services.callbacks import call_status_apply, inbound_sms_handle, message_status_apply
+from notifications.services.dispatch import outbox_claim, outbox_send, provider_pools_close
+from notifications.services.pause import provider_gate, provider_pause, provider_resume
+from notifications.services.recovery import outbox_reap, outbox_release
+from notifications.services.rendering import lender_name, message_preview, template_for
+from notifications.services.review import message_review_resolve
+
+__all__ = [
+    "call_status_apply",
+    "inbound_sms_handle",
+    "lender_name",
+    "message_preview",
+    "message_review_resolve",
+    "message_status_apply",
+    "outbox_claim",
+    "outbox_reap",
+    "outbox_release",
+    "outbox_send",
+    "provider_gate",
+    "provider_pause",
+    "provider_pools_close",
+    "provider_resume",
+    "template_for",
+]

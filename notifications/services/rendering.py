@@ -1,0 +1,113 @@
+"""What a message says: the borrower-language template rendered for its loan and lender, letters' postal addresses,
+the case page's preview and the replies to inbound texts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Case, When
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from loans.models import Installment, LoanProduct
+from loans.money import format_money
+from notifications.models import (
+    DISPATCHED_CHANNELS,
+    Channel,
+    InboundAction,
+    MessagePurpose,
+    MessageTemplate,
+    OutboundMessage,
+)
+from notifications.templating import render
+
+
+def address_and_render(rows: list[OutboundMessage]) -> None:
+    """Address letters (the postal address) and render the borrower-language template, for the whole batch in two
+    queries. Texts and calls get their number from the gate, which loads the borrower's phones anyway."""
+    oldest_unpaid: dict[int, Installment] = {}
+    for inst in Installment.objects.filter(loan_id__in={r.loan_id for r in rows}, paid_on__isnull=True).order_by(
+        "loan_id", "due_date"
+    ):
+        oldest_unpaid.setdefault(inst.loan_id, inst)
+    templates = {
+        (t.purpose, t.channel, t.language): t
+        for t in MessageTemplate.objects.filter(is_active=True, channel__in=DISPATCHED_CHANNELS)
+    }
+    for row in rows:
+        if not row.to and row.channel == Channel.LETTER:
+            row.to = _postal_address(row.borrower)
+        language = row.borrower.language
+        template = templates.get((row.purpose, row.channel, language)) or templates.get(
+            (row.purpose, row.channel, "en")
+        )
+        if template is None:
+            row.body = ""  # nothing to say: failed below rather than an empty message sent
+            continue
+        row.template = template
+        row.body = render(template.body, template_values(row, oldest_unpaid.get(row.loan_id)))
+
+
+def _postal_address(borrower: Any) -> str:
+    lines = [borrower.full_name, borrower.address_line1, f"{borrower.postal_code} {borrower.city}".strip(),
+             f"{borrower.region} {borrower.country}".strip()]  # fmt: skip
+    return "\n".join(line for line in lines if line) if borrower.address_line1 else ""
+
+
+def lender_name(product: LoanProduct | None) -> str:
+    """The name a message to a borrower signs with: their product's lender, else the ``LENDER_NAME`` setting."""
+    return (product.lender_name.strip() if product is not None else "") or settings.LENDER_NAME
+
+
+def template_values(row: OutboundMessage, oldest: Installment | None) -> dict[str, Any]:
+    loan = row.loan
+    if row.purpose == MessagePurpose.PRE_DUE and oldest is not None:
+        amount = oldest.principal_due + oldest.interest_due + oldest.fee_due - oldest.opening_paid
+    else:
+        amount = loan.amount_overdue
+    return {
+        "name": row.borrower.full_name,
+        "amount_due": format_money(amount, loan.currency),
+        "due_date": oldest.due_date.isoformat() if oldest else "",
+        "lender": lender_name(loan.product),
+        "pay_link": settings.LENDER_PAY_URL.rstrip("/") + "/" + loan.external_id,
+        "reference": loan.external_id,
+        "help_phone": settings.LENDER_HELP_PHONE,
+    }
+
+
+def template_for(*, purpose: str, channel: str, language: str) -> MessageTemplate | None:
+    """The active template for a message in the borrower's language, or the English one when there is none."""
+    return (
+        MessageTemplate.objects.filter(purpose=purpose, channel=channel, is_active=True, language__in=[language, "en"])
+        .order_by(Case(When(language=language, then=0), default=1))
+        .first()
+    )
+
+
+def reply_text(action: str, language: str, lender: str) -> str:
+    values = {"lender": lender, "help_phone": settings.LENDER_HELP_PHONE}
+    if action == InboundAction.OPT_OUT:
+        # The one confirmation 1006.14(h)(2)(i) allows, from the admin-edited template in the borrower's language.
+        template = template_for(purpose=MessagePurpose.OPT_OUT_CONFIRMATION, channel=Channel.SMS, language=language)
+        if template is not None:
+            return render(template.body, values)
+    with translation.override(language):
+        if action == InboundAction.OPT_OUT:
+            return _("%(lender)s: you will get no more text messages from us. Reply START to opt back in.") % values
+        if action == InboundAction.OPT_IN:
+            return _("%(lender)s: text messages are on again. Reply STOP to opt out.") % values
+        if action == InboundAction.HELP:
+            return _("%(lender)s: call us on %(help_phone)s. Reply STOP to opt out.") % values
+    return ""
+
+
+def message_preview(*, case: Any, channel: str, purpose: str) -> str:
+    """The text a message would have for this case's borrower now (the collector's "send an SMS" preview)."""
+    template = template_for(purpose=purpose, channel=channel, language=case.borrower.language)
+    if template is None:
+        return ""
+    oldest = Installment.objects.filter(loan_id=case.loan_id, paid_on__isnull=True).order_by("due_date").first()
+    row = OutboundMessage(borrower=case.borrower, loan=case.loan, case=case, channel=channel, purpose=purpose)
+    return render(template.body, template_values(row, oldest))
