@@ -1,0 +1,61 @@
+"""Writes to collection cases, one module per task:
+
+- ``cases``: errors, policies, the state machine's transitions (lock, check, move, save, audit), reassignment;
+- ``arrangements``: promises to pay, installment plans, the hardship grace extension;
+- ``holds``: holds (each a compliance restriction) and notes;
+- ``visits``: field visits;
+- ``calls``: a collector's call, checked and reserved at dial time, then its outcome.
+
+Every function follows one shape: open a transaction, lock the case row, check, transition, save, write the
+``CaseTransition`` audit row, and do database side effects in the same transaction (other apps' tables through their
+own services). Domain errors are ``CaseError`` subclasses that the views and the API map to 403/409/400. The names
+below are the public services, for callers that want one import.
+"""
+
+from collections_app.services.arrangements import grace_extend, plan_decide, plan_propose, promise_record
+from collections_app.services.calls import CALL_OUTCOMES, call_log, call_start
+from collections_app.services.cases import (
+    STAGE_PURPOSES,
+    USER_TRANSITIONS,
+    CaseError,
+    InvalidRequest,
+    NotPermitted,
+    TransitionConflict,
+    available_transitions,
+    case_transition,
+    cases_reassign,
+    message_cancel_reason,
+    policy_current,
+    policy_revise,
+)
+from collections_app.services.holds import hold_lift, hold_place, note_add
+from collections_app.services.visits import case_address, team_collectors, visit_record, visit_schedule
+
+__all__ = [
+    "CALL_OUTCOMES",
+    "STAGE_PURPOSES",
+    "USER_TRANSITIONS",
+    "CaseError",
+    "InvalidRequest",
+    "NotPermitted",
+    "TransitionConflict",
+    "available_transitions",
+    "call_log",
+    "call_start",
+    "case_address",
+    "case_transition",
+    "cases_reassign",
+    "grace_extend",
+    "hold_lift",
+    "hold_place",
+    "message_cancel_reason",
+    "note_add",
+    "plan_decide",
+    "plan_propose",
+    "policy_current",
+    "policy_revise",
+    "promise_record",
+    "team_collectors",
+    "visit_record",
+    "visit_schedule",
+]

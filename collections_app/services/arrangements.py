@@ -1,0 +1,271 @@
+"""What a borrower agrees to: promises to pay, installment plans (within policy or for a manager to approve) and the
+one hardship grace extension."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from collections_app.models import (
+    OPEN_STATES,
+    CaseTransition,
+    CollectionCase,
+    Frequency,
+    InstallmentPolicy,
+    PaymentPlan,
+    PlanInstallment,
+    PlanStatus,
+    PromiseStatus,
+    PromiseToPay,
+)
+from collections_app.services.cases import (
+    STAGE_PURPOSES,
+    ZERO,
+    InvalidRequest,
+    NotPermitted,
+    TransitionConflict,
+    audit,
+    cancel_planned_messages,
+    locked_case,
+    policy_current,
+    run_transition,
+)
+from loans.models import Installment
+from loans.services import product_today
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Promises to pay
+# ---------------------------------------------------------------------------------------------------------------
+def day_bounds(day: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
+    tz = ZoneInfo(zone)
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+
+
+def promise_record(
+    *, case_id: int, actor: AbstractBaseUser, amount: Decimal, promised_on: dt.date, note: str = ""
+) -> PromiseToPay:
+    """Record the borrower's promise; the case waits in promise_to_pay until the sweep checks it the day after."""
+    with transaction.atomic():
+        case = locked_case(case_id)
+        product = case.loan.product
+        today = product_today(product)
+        if amount <= 0:
+            raise InvalidRequest("the amount must be greater than zero", field="amount")
+        if amount > case.loan.outstanding_balance:
+            raise InvalidRequest("the amount is more than the loan's outstanding balance", field="amount")
+        if promised_on < today:
+            raise InvalidRequest("the date is in the past", field="promised_on")
+        if promised_on > today + dt.timedelta(days=case.policy.promise_max_days):
+            raise InvalidRequest(
+                f"policy allows promises up to {case.policy.promise_max_days} days ahead", field="promised_on"
+            )
+        if PromiseToPay.objects.filter(case=case, status=PromiseStatus.OPEN).exists():
+            raise TransitionConflict("the case already has an open promise")
+        run_transition(case, "take_promise", actor, f"promise {amount} {case.loan.currency} by {promised_on}")
+        _, window_end = day_bounds(promised_on, product.timezone)
+        return PromiseToPay.objects.create(
+            case=case,
+            amount=amount,
+            promised_on=promised_on,
+            counts_from=timezone.now(),
+            window_end=window_end,
+            created_by=actor,
+            note=note,
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Installment plans
+# ---------------------------------------------------------------------------------------------------------------
+PERIODS = {
+    Frequency.WEEKLY: relativedelta(weeks=1),
+    Frequency.BIWEEKLY: relativedelta(weeks=2),
+    Frequency.MONTHLY: relativedelta(months=1),
+}
+
+
+def plan_schedule(
+    *, total: Decimal, down_payment: Decimal, count: int, frequency: str, starts_on: dt.date
+) -> list[tuple[dt.date, Decimal]]:
+    """(due date, amount): the down payment on ``starts_on`` (if any), then ``count`` equal payments; the last takes
+    the rounding remainder."""
+    rest = total - down_payment
+    each = (rest / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    lines = [(starts_on, down_payment)] if down_payment > 0 else []
+    first = starts_on + PERIODS[frequency] if down_payment > 0 else starts_on
+    for n in range(count):
+        amount = each if n < count - 1 else rest - each * (count - 1)
+        lines.append((first + PERIODS[frequency] * n, amount))
+    return lines
+
+
+def plan_policy_breaches(
+    *,
+    policy: InstallmentPolicy,
+    overdue: Decimal,
+    fees_overdue: Decimal,
+    down_payment: Decimal,
+    count: int,
+    frequency: str,
+    waived: Decimal,
+    schedule: list[tuple[dt.date, Decimal]],
+    starts_on: dt.date,
+) -> list[str]:
+    """Why a proposed plan is outside the installment policy (empty: within it)."""
+    breaches = []
+    total = overdue - waived
+    if count > policy.max_installments:
+        breaches.append(f"{count} installments (policy: at most {policy.max_installments})")
+    term = (schedule[-1][0] - starts_on).days
+    if term > policy.max_term_days:
+        breaches.append(f"term of {term} days (policy: at most {policy.max_term_days})")
+    if total > 0 and down_payment * 100 < policy.min_down_payment_percent * total:
+        breaches.append(f"down payment below {policy.min_down_payment_percent}%")
+    if waived > 0 and (fees_overdue == 0 or waived * 100 > policy.max_waiver_percent * fees_overdue):
+        breaches.append(f"waiver above {policy.max_waiver_percent}% of overdue fees")
+    if total > policy.approval_above:
+        breaches.append(f"amount above {policy.approval_above} needs a manager")
+    if frequency not in policy.allowed_frequencies:
+        breaches.append(f"{frequency} payments are not allowed")
+    return breaches
+
+
+def plan_propose(
+    *,
+    case_id: int,
+    actor: AbstractBaseUser,
+    down_payment: Decimal,
+    count: int,
+    frequency: str,
+    starts_on: dt.date,
+    waive: Decimal = ZERO,
+) -> PaymentPlan:
+    """A collector proposes a plan for the overdue amount. Within policy it starts at once; outside it waits for a
+    manager (a manager's own proposal outside policy starts at once: approving it is their call)."""
+    if frequency not in Frequency.values:
+        raise InvalidRequest("choose weekly, biweekly or monthly", field="frequency")
+    if not 1 <= count <= 60:
+        raise InvalidRequest("between 1 and 60 installments", field="count")
+    with transaction.atomic():
+        case = locked_case(case_id)
+        if not can_proceed(case.start_plan):
+            raise TransitionConflict(f"a case in {case.get_state_display()} cannot start a plan")
+        if PaymentPlan.objects.filter(case=case, status__in=[PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE]).exists():
+            raise TransitionConflict("the case already has a plan waiting or active")
+        loan = case.loan
+        today = product_today(loan.product)
+        if starts_on < today:
+            raise InvalidRequest("the first payment date is in the past", field="starts_on")
+        overdue = loan.amount_overdue
+        fees = Installment.objects.overdue_on(today).filter(loan=loan).aggregate(s=Sum("fee_due"))["s"] or ZERO
+        if overdue <= 0:
+            raise TransitionConflict("nothing is overdue on this loan")
+        if not ZERO <= waive <= fees:
+            raise InvalidRequest("the waiver must be between 0 and the overdue fees", field="waive")
+        total = overdue - waive
+        if not ZERO <= down_payment < total:
+            raise InvalidRequest("the down payment must be less than the plan total", field="down_payment")
+        policy = policy_current(InstallmentPolicy, loan.product_id)
+        schedule = plan_schedule(
+            total=total, down_payment=down_payment, count=count, frequency=frequency, starts_on=starts_on
+        )
+        breaches = plan_policy_breaches(
+            policy=policy,
+            overdue=overdue,
+            fees_overdue=fees,
+            down_payment=down_payment,
+            count=count,
+            frequency=frequency,
+            waived=waive,
+            schedule=schedule,
+            starts_on=starts_on,
+        )
+        approved_now = not breaches or actor.has_perm("collections_app.approve_plan")
+        plan = PaymentPlan.objects.create(
+            case=case,
+            policy=policy,
+            status=PlanStatus.ACTIVE if approved_now else PlanStatus.PENDING_APPROVAL,
+            total_amount=total,
+            down_payment=down_payment,
+            waived_amount=waive,
+            frequency=frequency,
+            starts_on=starts_on,
+            counts_from=timezone.now(),
+            outside_policy=breaches,
+            proposed_by=actor,
+            decided_by=actor if approved_now and breaches else None,
+        )
+        PlanInstallment.objects.bulk_create(
+            PlanInstallment(
+                plan=plan,
+                number=n,
+                due_date=day,
+                amount=amount,
+                breaks_after=day + dt.timedelta(days=policy.plan_grace_days),
+            )
+            for n, (day, amount) in enumerate(schedule, start=1)
+        )
+        if approved_now:
+            run_transition(case, "start_plan", actor, f"plan {plan.pk}: {total} in {len(schedule)} payments")
+    return plan
+
+
+def plan_decide(*, plan_id: int, actor: AbstractBaseUser, approve: bool, reason: str = "") -> PaymentPlan:
+    """A manager approves (the plan starts) or rejects a plan waiting for approval."""
+    if not actor.has_perm("collections_app.approve_plan"):
+        raise NotPermitted("only a manager may approve or reject plans")
+    if not approve and not reason.strip():
+        raise InvalidRequest("give a reason for rejecting", field="reason")
+    with transaction.atomic():
+        plan = PaymentPlan.objects.select_for_update().get(pk=plan_id)
+        if plan.status != PlanStatus.PENDING_APPROVAL:
+            raise TransitionConflict(f"the plan is {plan.get_status_display()}, not waiting for approval")
+        case = locked_case(plan.case_id)
+        plan.decided_by, plan.decision_reason = actor, reason
+        if approve:
+            plan.status = PlanStatus.ACTIVE
+            plan.counts_from = timezone.now()
+            run_transition(case, "start_plan", actor, f"plan {plan.pk} approved. {reason}".strip())
+        else:
+            plan.status = PlanStatus.REJECTED
+            plan.ended_on = product_today(case.loan.product)
+        plan.save(update_fields=["status", "decided_by", "decision_reason", "counts_from", "ended_on"])
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hardship grace extension
+# ---------------------------------------------------------------------------------------------------------------
+def grace_extend(*, case_id: int, actor: AbstractBaseUser, days: int, reason: str) -> CollectionCase:
+    """One-off hardship grace: for ``days`` the case neither escalates nor gets automated reminders. Audited."""
+    if not reason.strip():
+        raise InvalidRequest("give a reason", field="reason")
+    with transaction.atomic():
+        case = locked_case(case_id)
+        if case.state not in OPEN_STATES:
+            raise TransitionConflict("the case is not open")
+        if not 1 <= days <= case.policy.max_grace_extension_days:
+            raise InvalidRequest(f"policy allows 1 to {case.policy.max_grace_extension_days} days", field="days")
+        if CaseTransition.objects.filter(case=case, transition="extend_grace").exists():
+            raise TransitionConflict("this case has had its one grace extension already")
+        case.grace_until = product_today(case.loan.product) + dt.timedelta(days=days)
+        case.save(update_fields=["grace_until"])
+        cancel_planned_messages(case, STAGE_PURPOSES, f"hardship grace until {case.grace_until}")
+        audit(
+            case,
+            from_state=case.state,
+            name="extend_grace",
+            actor=actor,
+            reason=f"{days} days (until {case.grace_until}): {reason.strip()}",
+        )
+    return case

@@ -1,0 +1,218 @@
+"""The case's own writes: its errors, policies, the state machine's transitions (lock, check, move, save, audit) and
+reassignment. Every state change of a case goes through ``run_transition`` here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import can_proceed, has_transition_perm
+
+from collections_app.models import (
+    OPEN_STATES,
+    CaseState,
+    CaseTransition,
+    CloseReason,
+    CollectionCase,
+    CollectionPolicy,
+    InstallmentPolicy,
+)
+from loans.services import product_today
+from loans.versioning import version_publish
+from notifications.models import MessagePurpose
+from notifications.planning import messages_cancel
+
+SYSTEM = "system"
+
+
+ZERO = Decimal("0.00")
+
+
+class CaseError(Exception):
+    """A request about a case that cannot be carried out; the message says why, for the person who asked."""
+
+
+class TransitionConflict(CaseError):
+    """The case is not in a state where this can happen now (HTTP 409)."""
+
+
+class NotPermitted(CaseError):
+    """The user's role does not allow this (HTTP 403)."""
+
+
+class InvalidRequest(CaseError):
+    """The request itself is wrong: an amount, a date, a limit (HTTP 400)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# Transitions a person may ask for by name (the others have their own services with their own inputs).
+USER_TRANSITIONS = {"escalate_formal_notice", "request_legal", "approve_legal", "reject_legal", "close"}
+
+
+REASON_REQUIRED = {"reject_legal", "close", "escalate_formal_notice", "request_legal"}
+
+
+# Automated stage messages stop when a case leaves the ladder (promise, plan, hold) or ends.
+STAGE_PURPOSES = [MessagePurpose.REMINDER, MessagePurpose.FORMAL_NOTICE, MessagePurpose.LEGAL]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Policies
+# ---------------------------------------------------------------------------------------------------------------
+def policy_current(model: type[CollectionPolicy] | type[InstallmentPolicy], product_id: int | None):  # type: ignore[no-untyped-def]
+    """The current version for a product, falling back to the default (product empty)."""
+    policies = {p.product_id: p for p in model.objects.filter(is_current=True, product_id__in=[product_id])}
+    if product_id in policies:
+        return policies[product_id]
+    default = model.objects.filter(is_current=True, product__isnull=True).first()
+    if default is None:
+        raise InvalidRequest(f"no current {model._meta.verbose_name} for this product and no default")
+    return default
+
+
+def policy_revise(*, policy: CollectionPolicy | InstallmentPolicy, actor: AbstractBaseUser | None) -> Any:
+    """Save an edited policy as a new version; the old version stays, no longer current (cases keep pointing at it)."""
+    return version_publish(instance=policy, scope={"product_id": policy.product_id}, actor=actor)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Transitions
+# ---------------------------------------------------------------------------------------------------------------
+def actor_label(actor: AbstractBaseUser | None) -> str:
+    return actor.get_username() if actor is not None else SYSTEM
+
+
+def audit(
+    case: CollectionCase,
+    *,
+    from_state: str,
+    name: str,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    at: dt.datetime | None = None,
+) -> CaseTransition:
+    return CaseTransition.objects.create(
+        case=case,
+        from_state=from_state,
+        to_state=case.state,
+        transition=name,
+        actor=actor,
+        actor_label=actor_label(actor),
+        reason=reason,
+        policy_id=case.policy_id,
+        at=at or timezone.now(),
+    )
+
+
+def cancel_planned_messages(case: CollectionCase, purposes: Iterable[str] | None, reason: str) -> int:
+    """Planned or deferred messages of the case that must not go out any more (the outbox's owner cancels them)."""
+    return messages_cancel(cases=[case.pk], purposes=purposes, reason=reason)
+
+
+CLOSED_FOR_MESSAGES = (CaseState.RESOLVED, CaseState.CLOSED, CaseState.ON_HOLD)
+
+
+def message_cancel_reason(case: CollectionCase, purpose: str) -> str:
+    """Does a message still fit its case at send time? Not once the case is resolved, closed or on hold, nor a stage
+    reminder once the case has left that stage (registered with dispatch in ``CollectionsAppConfig.ready``)."""
+    if case.state in CLOSED_FOR_MESSAGES:
+        return f"The case is {case.get_state_display()}."
+    if purpose in STAGE_PURPOSES and case.state != purpose:
+        return "The case is no longer in this stage."
+    return ""
+
+
+def _after_state_change(case: CollectionCase, reason: str) -> None:
+    """Database side effects of entering a state, inside the transition's transaction."""
+    if case.state in CLOSED_FOR_MESSAGES:
+        cancel_planned_messages(case, None, f"case {case.state}: {reason}"[:500])
+    elif case.state in (CaseState.PROMISE_TO_PAY, CaseState.PAYMENT_PLAN):
+        cancel_planned_messages(case, STAGE_PURPOSES, f"automated reminders paused: {case.state}")
+    if case.state in (CaseState.RESOLVED, CaseState.CLOSED):
+        case.closed_at = timezone.now()
+
+
+def locked_case(case_id: int) -> CollectionCase:
+    try:
+        return CollectionCase.objects.select_for_update().select_related("loan__product").get(pk=case_id)
+    except CollectionCase.DoesNotExist as exc:
+        raise InvalidRequest(f"case {case_id} does not exist") from exc
+
+
+def run_transition(case: CollectionCase, name: str, actor: AbstractBaseUser | None, reason: str) -> CaseTransition:
+    """Check permission and guards, change the state, save and audit. The caller holds the row lock."""
+    method = getattr(case, name)
+    action = name.replace("_", " ")
+    # Order matters for the message: the wrong state is a conflict (409) whoever asks; then the role (403).
+    if not can_proceed(method, check_conditions=False):
+        raise TransitionConflict(f"a case in {case.get_state_display()} cannot {action}")
+    if actor is not None and not has_transition_perm(method, actor):
+        raise NotPermitted(f"your role may not {action}")
+    if not can_proceed(method):
+        raise TransitionConflict(f"the case cannot {action} now")
+    from_state = case.state
+    method()
+    case.stage_entered_on = product_today(case.loan.product)
+    _after_state_change(case, reason)
+    case.save()  # ConcurrentTransitionMixin: refuses if the state changed under us since the row was read
+    return audit(case, from_state=from_state, name=name, actor=actor, reason=reason)
+
+
+def case_transition(
+    *, case_id: int, name: str, actor: AbstractBaseUser | None, reason: str = "", close_reason: str = ""
+) -> CollectionCase:
+    """Run a named transition for a person (or the system when ``actor`` is None)."""
+    if name not in USER_TRANSITIONS:
+        raise InvalidRequest(f"unknown transition {name!r}", field="transition")
+    reason = reason.strip()
+    if name in REASON_REQUIRED and actor is not None and not reason:
+        raise InvalidRequest("give a reason", field="reason")
+    if name == "close" and close_reason not in CloseReason.values:
+        raise InvalidRequest("choose settled, written off or sold", field="close_reason")
+    with transaction.atomic():
+        case = locked_case(case_id)
+        if name == "close":
+            case.close_reason = close_reason
+        run_transition(case, name, actor, reason)
+        if name == "request_legal" and not case.policy.legal_requires_approval:
+            run_transition(case, "approve_legal", None, "policy: legal escalation needs no approval")
+    return case
+
+
+def available_transitions(case: CollectionCase, user: AbstractBaseUser) -> list[str]:
+    """Named transitions this user may run on this case now (the buttons a page shows)."""
+    return sorted(t.name for t in case.get_available_user_state_transitions(user) if t.name in USER_TRANSITIONS)
+
+
+def cases_reassign(*, case_ids: list[int], to_user: Any, actor: AbstractBaseUser) -> int:
+    """A manager moves cases to another collector (in bulk); each move is audited."""
+    if not actor.has_perm("collections_app.reassign_case"):
+        raise NotPermitted("only managers may reassign cases")
+    with transaction.atomic():
+        cases = list(CollectionCase.objects.select_for_update().filter(pk__in=case_ids, state__in=OPEN_STATES))
+        now = timezone.now()
+        team = getattr(getattr(to_user, "team_membership", None), "team", None)
+        CaseTransition.objects.bulk_create(
+            CaseTransition(
+                case=c,
+                from_state=c.state,
+                to_state=c.state,
+                transition="reassign",
+                actor=actor,
+                actor_label=actor_label(actor),
+                policy_id=c.policy_id,
+                at=now,
+                reason=f"{c.assigned_to.get_username() if c.assigned_to else 'unassigned'} → {to_user.get_username()}",
+            )
+            for c in cases
+        )
+        CollectionCase.objects.filter(pk__in=[c.pk for c in cases]).update(assigned_to=to_user, team=team)
+    return len(cases)
