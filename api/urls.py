@@ -3,12 +3,12 @@ of its routes are exempt from the login-redirect middleware that guards the page
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from api import cases, compliance, loans, messages, sweeps
+from core.web import public
 
 router = DefaultRouter()
 router.register("cases", cases.CaseViewSet, basename="api-case")
@@ -37,7 +37,7 @@ def _exempt(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLRe
         if isinstance(pattern, URLResolver):
             _exempt(pattern.url_patterns)
         else:
-            pattern.callback = login_not_required(pattern.callback)
+            pattern.callback = public(pattern.callback)
     return patterns
 
 

@@ -96,7 +96,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Every page needs a login unless its view is explicitly marked @login_not_required (login page, webhooks).
+    # Every page needs a login unless its view is marked public (core.web.public: health check, webhooks, the API).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Pages of a signed-in user and API answers show personal data: no browser or proxy may keep a copy.
     "core.middleware.NoStoreMiddleware",

@@ -11,13 +11,13 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from core.web import public
 from notifications.services import call_status_apply, inbound_sms_handle, message_status_apply
 
 security = logging.getLogger("collections.security")
@@ -29,7 +29,7 @@ def public_url(request: HttpRequest) -> str:
 
 
 def twilio_signed(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    @login_not_required
+    @public
     @csrf_exempt
     @require_POST
     @wraps(view)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_not_required
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -14,6 +13,7 @@ from collections_app.selectors import (
     cases_visible_to,
 )
 from core.roles import ADMIN, user_role
+from core.web import public
 from loans.models import Loan
 from loans.selectors import portfolio_overview
 
@@ -29,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "collections_app/home.html", {"overview": portfolio_overview(loans)})
 
 
-@login_not_required
+@public
 @require_GET
 def favicon(request: HttpRequest) -> HttpResponse:
     """``/favicon.ico``, which browsers ask for on pages that name no icon (the API, Swagger UI): the static one."""
@@ -38,7 +38,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_not_required
+@public
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers and docker-compose: the database answers."""
