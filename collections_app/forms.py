@@ -152,8 +152,3 @@ class SmsForm(forms.Form):
         label=_("Message"),
         choices=[(p, label) for p, label in MessagePurpose.choices if p != MessagePurpose.OPT_OUT_CONFIRMATION],
     )
-
-
-class BulkForm(forms.Form):
-    cases = forms.CharField(widget=forms.HiddenInput, required=False)
-    reason = forms.CharField(label=_("Reason"), max_length=2000, required=False)

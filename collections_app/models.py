@@ -1,8 +1,8 @@
 """Collection cases and everything around them: policies, teams, promises, plans, holds, notes, visits, the sweep.
 
-The case state machine (DESIGN.md §4) lives on ``CollectionCase``: its transition methods describe the graph and pure
-guards only. ``collections_app.services`` does the rest (lock → check → transition → save → audit → side effects) and
-the daily sweep moves cases in bulk with set-based SQL, writing the same ``CaseTransition`` audit rows.
+The case state machine (docs/architecture.md) lives on ``CollectionCase``: its transition methods describe the graph
+and pure guards only. ``collections_app.services`` does the rest (lock → check → transition → save → audit → side
+effects) and the daily sweep moves cases in bulk with set-based SQL, writing the same ``CaseTransition`` audit rows.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The compliance gate's evaluation core: pure functions over plain data, no ORM (DESIGN.md §3).
+"""The compliance gate's evaluation core: pure functions over plain data, no ORM (docs/architecture.md).
 
 ``evaluate(attempt, facts, profiles)`` answers one question — may this contact happen at this instant? — with an
-outcome (allow, warn, defer, review, deny), the reasons (rule id from shared/compliance/RULES.md and a sentence for the
+outcome (allow, warn, defer, review, deny), the reasons (rule id from docs/compliance-rules.md and a sentence for the
 collector, in English and Chinese), the next instant the contact would be allowed when it can simply wait, and the
 inputs it used (zones and local times, counted events). Every profile that applies is evaluated; the most restrictive
 outcome wins (deny > review > defer > warn > allow).
@@ -24,10 +24,10 @@ ALLOW, WARN, DEFER, REVIEW, DENY = "allow", "warn", "defer", "review", "deny"
 SEVERITY = {ALLOW: 0, WARN: 1, DEFER: 2, REVIEW: 3, DENY: 4}
 CHANNELS = ("call", "sms", "email", "letter", "visit")
 MINUTE = dt.timedelta(minutes=1)
-# When no location is known for a US consumer: the contiguous US (RULES.md §1.2).
+# When no location is known for a US consumer: the contiguous US (docs/compliance-rules.md, candidate time zones).
 CONUS = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
 
-# Ledger outcomes (RULES.md §1.3).
+# Ledger outcomes (docs/compliance-rules.md, the contact ledger).
 REG_F_COUNTED = {"conversation", "no_answer", "voicemail"}  # busy / failed = "not connected": excluded
 REG_F_COUNTED_OR_RESERVED = REG_F_COUNTED | {"reserved"}  # a reserved slot counts until its outcome is known
 UNANSWERED = {"no_answer", "busy", "voicemail", "failed"}
@@ -179,7 +179,7 @@ def _zones_for(facts: BorrowerFacts, window: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _inside(local: dt.datetime, start: dt.time, end: dt.time) -> bool:
-    """Strictly after ``start`` and strictly before ``end`` (RULES.md §1.2: exclusive at both ends)."""
+    """Strictly after ``start`` and strictly before ``end`` (both ends excluded)."""
     clock = local.time()
     if start < end:
         return start < clock < end

@@ -1,4 +1,5 @@
-"""State the compliance gate counts (shared/compliance/RULES.md §1.4). The gate itself arrives with issue 4.
+"""State the compliance gate counts (docs/compliance-rules.md): profiles, restrictions, consents and opt-outs, the
+contact ledger and the decisions.
 
 ``Restriction`` is written by holds on collection cases (dispute, bankruptcy, deceased, cease-and-desist, hardship
 review) and by the API; the gate reads the active ones.
@@ -96,7 +97,7 @@ class Restriction(models.Model):
 
 
 class JurisdictionProfile(models.Model):
-    """A jurisdiction's contact rules as validated data (shared/compliance/RULES.md §3); every edit a new version."""
+    """A jurisdiction's contact rules as validated data (docs/compliance-rules.md); every edit a new version."""
 
     code = models.SlugField(_("code"), max_length=40)
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -182,7 +183,7 @@ class ContactOutcome(models.TextChoices):
 
 
 class ContactEvent(models.Model):
-    """The append-only contact ledger: every attempt and communication the caps count (RULES.md §1.3)."""
+    """The append-only contact ledger: every attempt and communication the caps count (docs/compliance-rules.md)."""
 
     # Indexes kept to what is read: the ledger is written once per contact (borrower: see the (borrower, at) index).
     borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="contact_events", db_index=False)

@@ -1,7 +1,7 @@
-"""Jurisdiction presets from shared/compliance/RULES.md §3, as data, and the JSON schema every profile must meet.
+"""Jurisdiction presets (docs/compliance-rules.md, "Profiles"), as data, and the JSON schema every profile must meet.
 
-The data migration seeds these; admins edit them afterwards (each save a new version). Values marked "policy" in
-RULES.md are company choices and may be tuned; the others come from the rule texts cited there.
+The data migration seeds these; admins edit them afterwards (each save a new version). Values marked "policy" in the
+rule catalogue are company choices and may be tuned; the others come from the rule texts cited there.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ SCHEMA: dict[str, Any] = {
 ALL_HOLDS = ["cease_and_desist", "attorney_represented", "bankruptcy", "dispute", "deceased"]
 
 US_FED_REGF: dict[str, Any] = {
-    "description": "FDCPA + Regulation F + TCPA (RULES.md §3.1)",
+    "description": "FDCPA + Regulation F + TCPA",
     "applies_to": {"countries": ["US"]},
     "time_window": {"start": "08:00", "end": "21:00", "exempt_channels": ["letter"], "rule": "USF-01"},
     "call_frequency": {"max_calls": 7, "window_days": 7, "post_conversation_days": 7},
@@ -113,7 +113,7 @@ US_FED_REGF: dict[str, Any] = {
 }
 
 US_MA_STRICT: dict[str, Any] = {
-    "description": "Massachusetts, layered on US_FED_REGF (RULES.md §3.2): 2 initiated calls/texts per 7 days",
+    "description": "Massachusetts, layered on US_FED_REGF: 2 initiated calls/texts per 7 days",
     "applies_to": {"countries": ["US"], "regions": ["MA"]},
     "time_window": {"start": "08:00", "end": "21:00", "exempt_channels": ["letter"], "rule": "MA-02"},
     "initiated_cap": {
@@ -126,7 +126,7 @@ US_MA_STRICT: dict[str, Any] = {
 }
 
 CN_ONLINE_LENDING: dict[str, Any] = {
-    "description": "China online lending: CIFA 2018, GB/T 45251-2025, CBA 2026 (RULES.md §3.3)",
+    "description": "China online lending: CIFA 2018, GB/T 45251-2025, CBA 2026",
     "applies_to": {"countries": ["CN"]},
     "time_window": {
         "start": "08:00",
@@ -142,7 +142,7 @@ CN_ONLINE_LENDING: dict[str, Any] = {
 }
 
 UK_CONC: dict[str, Any] = {
-    "description": "UK CONC 7 (RULES.md §3.4): 08:00-21:00 UK time",
+    "description": "UK CONC 7: 08:00-21:00 UK time",
     "applies_to": {"countries": ["GB"]},
     "time_window": {
         "start": "08:00",

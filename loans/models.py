@@ -257,10 +257,6 @@ class Installment(models.Model):
     def amount_paid(self) -> Decimal:
         return self.principal_paid + self.interest_paid + self.fee_paid
 
-    @property
-    def amount_remaining(self) -> Decimal:
-        return self.amount_due - self.amount_paid
-
 
 class PaymentSource(models.TextChoices):
     API = "api", _("API")

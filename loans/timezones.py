@@ -2,7 +2,7 @@
 
 Contact-hour rules are judged in the consumer's local time, and when the address and the phone numbers point to
 different zones a contact must be convenient in every one of them (Reg F's ambiguous-location safe harbour,
-shared/compliance/RULES.md §1.2). So we derive a *set* of IANA zones, in priority order:
+docs/compliance-rules.md, "Candidate time zones"). So we derive a *set* of IANA zones, in priority order:
 
 1. an explicit override (a location the consumer stated) — when present it alone governs;
 2. the address: the US state (all zones of a state split between zones), China (Beijing time everywhere, §1.2),

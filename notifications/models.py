@@ -51,10 +51,6 @@ class MessageStatus(models.TextChoices):
     REVIEW = "review", _("needs review")
 
 
-# Forward-only order of statuses a provider callback may move a sent message through.
-DELIVERY_ORDER = {"sent": 0, "delivered": 1}
-
-
 class MessageTemplate(models.Model):
     """The text of one kind of message (purpose, channel, language), with placeholders; checked when saved."""
 

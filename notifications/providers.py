@@ -21,8 +21,9 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# Twilio error codes (https://www.twilio.com/docs/api/errors) the dispatcher treats specially.
-INVALID_NUMBER, OPTED_OUT, NOT_SMS_CAPABLE, TOO_MANY_REQUESTS = "21211", "21610", "21614", "20429"
+# Twilio error codes (https://www.twilio.com/docs/api/errors) the dispatcher treats specially: 21610, the recipient
+# opted out (recorded as an opt-out); 20429, too many requests (retried later).
+OPTED_OUT, TOO_MANY_REQUESTS = "21610", "20429"
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class TwilioProvider:
                 to=to,
                 from_=settings.TWILIO_FROM_NUMBER,
                 twiml=str(twiml),
-                machine_detection="Enable",  # AnsweredBy tells a voicemail from a person (RULES.md §1.3)
+                machine_detection="Enable",  # AnsweredBy tells a voicemail from a person
                 status_callback=status_callback,
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
                 status_callback_method="POST",

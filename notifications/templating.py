@@ -21,7 +21,7 @@ PLACEHOLDERS = {
     "reference": "the loan's reference",
     "help_phone": "the number to call us",
 }
-# Channels whose text must tell the borrower how to opt out where a profile demands it (RULES.md USF-07).
+# Channels whose text must tell the borrower how to opt out where a profile demands it (USF-07).
 ELECTRONIC = {"sms", "email"}
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"

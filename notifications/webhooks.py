@@ -1,6 +1,6 @@
 """Twilio webhooks: message status, call status and inbound SMS. Each one validates ``X-Twilio-Signature``
-(RULES.md TW-02) against the public URL Twilio called — ``TWILIO_WEBHOOK_BASE_URL`` plus the path, because behind
-a proxy the request's own scheme and host are not what Twilio signed — before anything else. A forged request gets
+against the public URL Twilio called — ``TWILIO_WEBHOOK_BASE_URL`` plus the path, because behind a
+proxy the request's own scheme and host are not what Twilio signed — before anything else. A forged request gets
 403, changes nothing and is logged as a security event."""
 
 from __future__ import annotations

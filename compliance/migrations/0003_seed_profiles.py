@@ -1,4 +1,4 @@
-"""Seed the jurisdiction profiles from shared/compliance/RULES.md §3 (compliance.presets), version 1."""
+"""Seed the jurisdiction profiles (compliance.presets), version 1."""
 
 from django.db import migrations
 

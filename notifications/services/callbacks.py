@@ -29,7 +29,7 @@ SMS_DELIVERED = {"delivered", "read"}
 SMS_FAILED = {"undelivered", "failed"}
 
 
-# Call statuses (Twilio) → ledger outcomes (RULES.md §1.3). A completed call answered by a person counts as a
+# Call statuses (Twilio) → ledger outcomes (docs/compliance-rules.md). A completed call answered by a person counts as a
 # conversation about the debt (the prerecorded reminder names it): conservative, it starts Reg F's quiet period.
 CALL_OUTCOMES = {"no-answer": "no_answer", "busy": "busy", "failed": "failed", "canceled": "failed"}
 
@@ -120,7 +120,7 @@ MAYBE_OPT_OUT = (
 
 def inbound_classify(body: str) -> str:
     """Exact keywords (trimmed, upper-cased, spaces collapsed) act; anything that merely sounds like an opt-out
-    goes to review (RULES.md §6.1)."""
+    goes to review (a person decides what the borrower meant)."""
     text = " ".join(body.strip().upper().split()).strip(".!")
     if text in OPT_OUT_WORDS:
         return InboundAction.OPT_OUT

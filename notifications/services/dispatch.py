@@ -450,7 +450,7 @@ def _record_failure(row: OutboundMessage, exc: ProviderError, *, attempts: int) 
 
 def provider_opt_out(row: OutboundMessage, text: str) -> None:
     """Twilio or the carrier holds an opt-out (21610) we did not know: record it, our consent state being the
-    source of truth (RULES.md TW-01)."""
+    source of truth."""
     consent_record(
         borrower_id=row.borrower_id, medium="sms", address=row.to, kind=ConsentKind.OPT_OUT, source="provider_error",
         text=text,

@@ -1,4 +1,4 @@
-"""Every row of shared/compliance/VECTORS.md, against the pure evaluation core (no database)."""
+"""Every row of the rule catalogue's test vectors (VECTORS.md), against the pure evaluation core (no database)."""
 
 import datetime as dt
 

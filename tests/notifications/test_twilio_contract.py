@@ -22,7 +22,7 @@ PRISM = ROOT / ".tools" / "node_modules" / ".bin" / "prism"
 
 def form_arrays_exploded(spec: dict) -> dict:
     """Prism rejects the SDK's repeated form fields (StatusCallbackEvent=a&StatusCallbackEvent=b) unless array
-    properties of form bodies say ``style: form, explode: true`` (DESIGN.md §7)."""
+    properties of form bodies say ``style: form, explode: true`` (Prism cannot read repeated form fields otherwise)."""
     spec = copy.deepcopy(spec)
     for operations in spec["paths"].values():
         for operation in operations.values():
