@@ -233,7 +233,7 @@ class CaseFactory(factory.django.DjangoModelFactory):
         lambda o: getattr(getattr(o.worked_by, "team_membership", None), "team", None) if o.worked_by else None
     )
     opened_on = dt.date(2024, 2, 5)
-    stage_entered_on = factory.SelfAttribute("opened_on")
+    stage_entered_on = dt.date(2024, 2, 5)
     days_past_due = 10
     amount_overdue = Decimal("100.00")
 
@@ -326,8 +326,6 @@ class RestrictionFactory(factory.django.DjangoModelFactory):
     loan = None
     kind = "dispute"
     starts_at = factory.LazyFunction(timezone.now)
-    reason = "borrower disputes the debt"
-    source = "api"
 
 
 class HoldFactory(factory.django.DjangoModelFactory):
