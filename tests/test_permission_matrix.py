@@ -199,9 +199,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
 PUBLIC = {"login", "logout", "set_language", "healthz", "favicon", *(n for n, _ in MATRIX if n.startswith("twilio-"))}
 
 # The Django admin: staff only (the admin role). Anonymous callers are sent to sign in like on any page, signed-in
-# users who are not staff to the admin's own sign-in page. The admin role's
-# permissions cover the four apps and the periodic tasks, users (view, add, change) and groups (view); not API tokens
-# or sign-in lockout records (403).
+# users who are not staff to the admin's own sign-in page. The admin role's permissions cover the four apps and the
+# periodic tasks, users (view, add, change) and groups (view); not API tokens or sign-in lockout records (403).
 STAFF_ONLY = (LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
 STAFF_REFUSED = (*STAFF_ONLY[:-1], 403)
 ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
@@ -273,7 +272,9 @@ ADMIN_SPOT_CHECKS: dict[str, tuple[Cell | int, ...]] = {
 # The world
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass
-class Team:
+class TeamRecords:
+    """One team's people and the records of its case."""
+
     manager: Any
     collector: Any
     case: Any
@@ -290,14 +291,14 @@ class Team:
 
 @dataclass
 class World:
-    a: Team
-    b: Team
+    a: TeamRecords
+    b: TeamRecords
     users: dict[str, Any]
     sweep: Any
 
     def ids(self, kind: str) -> dict[str, int]:
         """The id of each team's record of one kind (a list answer is read against these)."""
-        pick: dict[str, Callable[[Team], int]] = {
+        pick: dict[str, Callable[[TeamRecords], int]] = {
             "case": lambda t: t.case.pk,
             "message": lambda t: t.message.pk,
             "borrower": lambda t: t.case.borrower_id,
@@ -308,12 +309,12 @@ class World:
         return {"A": pick[kind](self.a), "B": pick[kind](self.b)}
 
 
-def team(letter: str) -> Team:
+def team(letter: str) -> TeamRecords:
     manager = user_with_role("manager", f"manager.{letter.lower()}")
     collector = user_with_role("collector", f"collector.{letter.lower()}")
     team_with(collector, name=f"Team {letter}", manager=manager)
     case = CaseFactory(worked_by=collector, state="legal_review", return_state="formal_notice")
-    return Team(
+    return TeamRecords(
         manager=manager,
         collector=collector,
         case=case,
