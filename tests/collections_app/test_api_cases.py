@@ -10,8 +10,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from collections_app.models import CollectionCase, SweepRun
-from notifications.models import OutboundMessage
-from tests.factories import api_for, make_case, user_with_role
+from tests.factories import OutboundMessageFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -22,15 +21,12 @@ def collector():
 
 
 def mine(collector, **fields):
-    case = make_case(**fields)
-    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
-    return CollectionCase.objects.get(pk=case.pk)
+    return make_case(assigned_to=collector, **fields)
 
 
 def test_a_collector_lists_their_cases_by_priority_with_filters(collector):
-    low, high = mine(collector), mine(collector, state="formal_notice")
-    CollectionCase.objects.filter(pk=low.pk).update(priority=10, days_past_due=40)
-    CollectionCase.objects.filter(pk=high.pk).update(priority=80)
+    low = mine(collector, priority=10, days_past_due=40)
+    high = mine(collector, state="formal_notice", priority=80)
     make_case()  # nobody's: not visible to the collector
     client = api_for(collector)
     body = client.get(reverse("api-case-list")).json()
@@ -81,10 +77,8 @@ def test_another_collectors_case_is_not_found(collector):
 
 def test_messages_are_listed_for_visible_cases_and_filtered(collector):
     case, other = mine(collector), make_case()
-    for n, (c, status) in enumerate([(case, "sent"), (case, "failed"), (other, "sent")]):
-        OutboundMessage.objects.create(idempotency_key=f"k{n}", borrower=c.borrower, loan=c.loan, case=c,
-                                       channel="sms", purpose="reminder", status=status,
-                                       planned_for=dt.datetime(2024, 2, 6, tzinfo=dt.UTC))  # fmt: skip
+    for c, status in [(case, "sent"), (case, "failed"), (other, "sent")]:
+        OutboundMessageFactory(case=c, status=status, planned_for=dt.datetime(2024, 2, 6, tzinfo=dt.UTC))
     client = api_for(collector)
     assert client.get(reverse("api-message-list")).json()["count"] == 2
     failed = client.get(reverse("api-message-list"), {"status": "failed"}).json()

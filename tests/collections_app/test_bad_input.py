@@ -10,10 +10,10 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from collections_app.models import CollectionCase, FieldVisit, PaymentPlan, PromiseToPay, Team
+from collections_app.models import CollectionCase, FieldVisit, PaymentPlan, PromiseToPay
 from compliance.models import ContactEvent, Decision, Restriction
 from loans.models import Loan, Payment
-from tests.factories import PhoneFactory, api_for, make_case, user_with_role
+from tests.factories import PhoneFactory, TeamFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 NOON_NY = dt.datetime(2025, 6, 4, 16, 0, tzinfo=dt.UTC)
@@ -31,10 +31,9 @@ def admin():
 
 @pytest.fixture
 def case(admin):
-    case = make_case()
-    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=admin)
+    case = make_case(assigned_to=admin)
     PhoneFactory(borrower=case.borrower, number="+16175550142", sms_consent=True, autodial_consent=True)
-    return CollectionCase.objects.get(pk=case.pk)
+    return case
 
 
 @pytest.fixture
@@ -71,7 +70,7 @@ def test_a_call_parameter_that_is_not_a_decision_id_is_a_400_on_the_case_page(we
 
 
 def test_a_superscript_digit_as_the_performance_team_is_a_400(web, admin):
-    Team.objects.create(name="US", language="en", manager=admin)
+    TeamFactory(name="US", manager=admin)
     response = web.get(reverse("performance"), {"team": "²"})
     assert response.status_code == 400 and "team" in response.content.decode()
 
@@ -238,8 +237,8 @@ def test_a_nul_byte_anywhere_in_a_restrictions_details_is_a_field_error(api, cas
     assert not Restriction.objects.exists()
 
 
-def test_a_nul_byte_in_a_managers_reason_is_a_400_and_changes_nothing(web, case):
-    CollectionCase.objects.filter(pk=case.pk).update(state="legal_review")
+def test_a_nul_byte_in_a_managers_reason_is_a_400_and_changes_nothing(web, admin):
+    case = make_case(state="legal_review", assigned_to=admin)
     response = web.post(reverse("escalations-decide"), {"case": case.pk, "decision": "approve_legal", "reason": "\x00"})
     assert response.status_code == 400 and "reason" in response.content.decode()
     assert CollectionCase.objects.get(pk=case.pk).state == "legal_review"

@@ -26,10 +26,9 @@ def collector():
 
 @pytest.fixture
 def case(collector):
-    case = make_case()
-    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
+    case = make_case(assigned_to=collector)
     PhoneFactory(borrower=case.borrower, number=NUMBER, sms_consent=True, autodial_consent=True)
-    return CollectionCase.objects.get(pk=case.pk)
+    return case
 
 
 def act(client, case, action, data=None):

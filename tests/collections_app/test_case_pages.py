@@ -8,10 +8,18 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from collections_app.models import CaseNote, CaseState, CollectionCase, Team
+from collections_app.models import CaseState, CollectionCase
 from compliance.services import consent_record, contact_record
-from notifications.models import OutboundMessage
-from tests.factories import PhoneFactory, make_case, user_with_role
+from tests.factories import (
+    NoteFactory,
+    OutboundMessageFactory,
+    PaymentFactory,
+    PhoneFactory,
+    PromiseFactory,
+    TeamFactory,
+    make_case,
+    user_with_role,
+)
 
 pytestmark = pytest.mark.django_db
 LATE_EVENING_NY = dt.datetime(2025, 6, 5, 2, 30, tzinfo=dt.UTC)  # 22:30 in New York
@@ -29,10 +37,9 @@ def collector():
 
 
 def assigned_case(user, **fields):
-    case = make_case(**fields)
-    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=user)
+    case = make_case(assigned_to=user, **fields)
     PhoneFactory(borrower=case.borrower, number="+16175550142", sms_consent=True, autodial_consent=True)
-    return CollectionCase.objects.get(pk=case.pk)
+    return case
 
 
 def test_a_collector_sees_their_case_with_the_contact_panel(collector):
@@ -81,13 +88,10 @@ def test_the_case_page_costs_the_same_queries_however_long_the_history(collector
     quiet, busy = assigned_case(collector), assigned_case(collector)
     start = dt.datetime(2024, 2, 6, 15, tzinfo=dt.UTC)
     for n in range(15):
-        CaseNote.objects.create(case=busy, author=collector, text=f"note {n}")
+        NoteFactory(case=busy, author=collector, text=f"note {n}")
         at = start + dt.timedelta(hours=n)
         contact_record(borrower_id=busy.borrower_id, channel="call", direction="outbound", outcome="no_answer", at=at)
-        OutboundMessage.objects.create(
-            idempotency_key=f"m{n}", borrower=busy.borrower, loan=busy.loan, case=busy, channel="sms",
-            purpose="reminder", planned_for=at,
-        )  # fmt: skip
+        OutboundMessageFactory(case=busy, planned_for=at)
     client = client_for(collector)
     client.get(reverse("case-detail", args=[quiet.pk]))  # session and caches warm
     from django.db import connection
@@ -101,13 +105,10 @@ def test_the_case_page_costs_the_same_queries_however_long_the_history(collector
 
 
 def test_the_queue_lists_only_my_open_cases_by_priority_and_searches(collector):
-    mine_low = assigned_case(collector)
-    mine_high = assigned_case(collector)
-    CollectionCase.objects.filter(pk=mine_low.pk).update(priority=10)
-    CollectionCase.objects.filter(pk=mine_high.pk).update(priority=70)
+    mine_low = assigned_case(collector, priority=10)
+    mine_high = assigned_case(collector, priority=70)
     assigned_case(user_with_role("collector", "jordan"))
-    closed = assigned_case(collector)
-    CollectionCase.objects.filter(pk=closed.pk).update(state=CaseState.RESOLVED)
+    assigned_case(collector, state=CaseState.RESOLVED)
     client = client_for(collector)
     page = client.get(reverse("case-queue")).context["page"]
     assert [c.pk for c in page] == [mine_high.pk, mine_low.pk]
@@ -138,14 +139,9 @@ def test_the_queue_runs_a_fixed_number_of_queries(collector, django_assert_max_n
 
 def test_managers_see_delivery_and_failure_rates_collectors_do_not(collector):
     manager = user_with_role("manager", "morgan")
-    team = Team.objects.create(name="US", language="en", manager=manager)
-    case = assigned_case(collector)
-    CollectionCase.objects.filter(pk=case.pk).update(team=team)
-    for n, status in enumerate(["delivered", "delivered", "delivered", "failed", "denied"]):
-        OutboundMessage.objects.create(
-            idempotency_key=f"s{n}", borrower=case.borrower, loan=case.loan, case=case, channel="sms",
-            purpose="reminder", status=status, planned_for=dt.datetime.now(dt.UTC),
-        )  # fmt: skip
+    case = assigned_case(collector, team=TeamFactory(name="US", manager=manager))
+    for status in ["delivered", "delivered", "delivered", "failed", "denied"]:
+        OutboundMessageFactory(case=case, status=status, planned_for=dt.datetime.now(dt.UTC))
     response = client_for(manager).get(reverse("messages-overview"))
     assert response.status_code == 200
     (sms,) = response.context["stats"]
@@ -157,14 +153,11 @@ def test_managers_see_delivery_and_failure_rates_collectors_do_not(collector):
 def test_queue_filters_by_dpd_language_and_promises_due_today_and_answers_htmx_with_the_table(collector):
     from django.utils import timezone
 
-    from collections_app.models import PromiseToPay
-
-    young, old = assigned_case(collector), assigned_case(collector)
-    CollectionCase.objects.filter(pk=old.pk).update(days_past_due=75)
+    young, old = assigned_case(collector), assigned_case(collector, days_past_due=75)
     old.borrower.language = "zh-hans"
     old.borrower.save()
-    PromiseToPay.objects.create(case=young, amount=10, promised_on=timezone.now().date(), created_by=collector,
-                                counts_from=timezone.now(), window_end=timezone.now())  # fmt: skip
+    PromiseFactory(case=young, amount=10, promised_on=timezone.now().date(), created_by=collector,
+                   counts_from=timezone.now(), window_end=timezone.now())  # fmt: skip
     client = client_for(collector)
     url = reverse("case-queue")
     assert [c.pk for c in client.get(url, {"dpd": "61-90"}).context["page"]] == [old.pk]
@@ -192,8 +185,8 @@ def test_the_queue_says_whether_a_call_is_allowed_now(collector):
 def test_callbacks_due_and_the_next_action(collector):
     from django.utils import timezone
 
-    asked, _other = assigned_case(collector), assigned_case(collector)
-    CollectionCase.objects.filter(pk=asked.pk).update(callback_at=timezone.now() - dt.timedelta(minutes=5))
+    asked = assigned_case(collector, callback_at=timezone.now() - dt.timedelta(minutes=5))
+    assigned_case(collector)
     client = client_for(collector)
     page = client.get(reverse("case-queue"), {"callbacks": "due"})
     assert [c.pk for c in page.context["page"]] == [asked.pk]
@@ -204,18 +197,16 @@ def test_the_case_page_shows_every_amount_exactly_with_its_currency(collector):
     # 1,000.50 + 335.58: the template's "add" filter added them as integers (1,335) and showed 1335.00.
     from decimal import Decimal
 
-    from collections_app.models import PromiseToPay
-    from loans.models import Installment, Payment
+    from loans.models import Installment
 
-    case = assigned_case(collector)
+    case = assigned_case(collector, amount_overdue=Decimal("2064.18"))
     first = Installment.objects.get(loan=case.loan, number=1)
     Installment.objects.filter(pk=first.pk).update(principal_due=Decimal("1000.50"), interest_due=Decimal("335.58"))
-    Payment.objects.create(loan=case.loan, amount=Decimal("1234.56"), currency="USD", reference="P-1",
-                           received_at=dt.datetime(2024, 2, 2, tzinfo=dt.UTC))  # fmt: skip
-    CollectionCase.objects.filter(pk=case.pk).update(amount_overdue=Decimal("2064.18"))
-    PromiseToPay.objects.create(case=case, amount=Decimal("1500.25"), promised_on=dt.date(2024, 2, 20),
-                                counts_from=dt.datetime(2024, 2, 12, tzinfo=dt.UTC),
-                                window_end=dt.datetime(2024, 2, 21, tzinfo=dt.UTC), created_by=collector)  # fmt: skip
+    PaymentFactory(loan=case.loan, amount=Decimal("1234.56"), reference="P-1",
+                   received_at=dt.datetime(2024, 2, 2, tzinfo=dt.UTC))  # fmt: skip
+    PromiseFactory(case=case, amount=Decimal("1500.25"), promised_on=dt.date(2024, 2, 20),
+                   counts_from=dt.datetime(2024, 2, 12, tzinfo=dt.UTC),
+                   window_end=dt.datetime(2024, 2, 21, tzinfo=dt.UTC), created_by=collector)  # fmt: skip
     body = client_for(collector).get(reverse("case-detail", args=[case.pk])).content.decode()
     assert "1,336.08" in body and "1335" not in body and "1336.00" not in body
     assert "USD 1,336.08" in body  # the schedule
@@ -228,8 +219,7 @@ def test_the_queue_home_and_escalations_show_amounts_exactly_with_their_currency
     from decimal import Decimal
 
     manager = user_with_role("manager", "mia")
-    case = assigned_case(collector)
-    CollectionCase.objects.filter(pk=case.pk).update(amount_overdue=Decimal("2064.18"), state="legal_review")
+    case = assigned_case(collector, amount_overdue=Decimal("2064.18"), state="legal_review")
     escalations = client_for(manager).get(reverse("escalations")).content.decode()
     home = client_for(manager).get(reverse("home")).content.decode()
     assert "USD 2,064.18" in escalations

@@ -6,9 +6,15 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from collections_app.models import CollectionCase, Team, TeamMembership
-from compliance.models import ContactEvent
-from tests.factories import make_case, user_with_role
+from collections_app.models import CollectionCase
+from tests.factories import (
+    ContactEventFactory,
+    TeamFactory,
+    TeamMembershipFactory,
+    make_case,
+    team_with,
+    user_with_role,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -16,16 +22,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def team():
     manager = user_with_role("manager", "morgan")
-    team = Team.objects.create(name="US", language="en", manager=manager)
     collector = user_with_role("collector", "casey")
-    TeamMembership.objects.create(user=collector, team=team)
-    return manager, collector, team
+    return manager, collector, team_with(collector, name="US", manager=manager)
 
 
 def in_review(team, collector, **fields):
-    case = make_case(state="legal_review", **fields)
-    CollectionCase.objects.filter(pk=case.pk).update(team=team, assigned_to=collector)
-    return case
+    return make_case(state="legal_review", team=team, assigned_to=collector, **fields)
 
 
 def client_for(user):
@@ -37,13 +39,9 @@ def client_for(user):
 def test_the_queue_shows_my_teams_cases_in_review_with_their_evidence(team):
     manager, collector, t = team
     mine = in_review(t, collector)
-    ContactEvent.objects.create(
-        borrower=mine.borrower, channel="call", direction="outbound", outcome="no_answer", at="2024-02-06T15:00Z",
-        is_exception=True,
-    )  # fmt: skip
-    other_team = Team.objects.create(name="CN", language="zh-hans", manager=user_with_role("manager", "mei"))
-    theirs = make_case(state="legal_review")
-    CollectionCase.objects.filter(pk=theirs.pk).update(team=other_team)
+    ContactEventFactory(borrower=mine.borrower, outcome="no_answer", at="2024-02-06T15:00Z", is_exception=True)
+    other_team = TeamFactory(name="CN", language="zh-hans", manager=user_with_role("manager", "mei"))
+    make_case(state="legal_review", team=other_team)
     response = client_for(manager).get(reverse("escalations"))
     assert response.status_code == 200
     (row,) = response.context["review"]
@@ -87,10 +85,8 @@ def test_collectors_cannot_open_or_use_the_queue(team):
 
 def test_a_manager_cannot_decide_another_teams_case(team):
     manager, _, _ = team
-    theirs = make_case(state="legal_review")
-    CollectionCase.objects.filter(pk=theirs.pk).update(
-        team=Team.objects.create(name="CN", language="zh-hans", manager=user_with_role("manager", "mei"))
-    )
+    other_team = TeamFactory(name="CN", language="zh-hans", manager=user_with_role("manager", "mei"))
+    theirs = make_case(state="legal_review", team=other_team)
     client_for(manager).post(reverse("escalations-decide"), {"case": [theirs.pk], "decision": "approve_legal"})
     theirs.refresh_from_db()
     assert theirs.state == "legal_review"
@@ -99,7 +95,7 @@ def test_a_manager_cannot_decide_another_teams_case(team):
 def test_bulk_reassignment_within_the_team(team):
     manager, collector, t = team
     other = user_with_role("collector", "jordan")
-    TeamMembership.objects.create(user=other, team=t)
+    TeamMembershipFactory(user=other, team=t)
     cases = [in_review(t, collector) for _ in range(2)]
     client = client_for(manager)
     assert {p.username for p in client.get(reverse("case-queue")).context["collectors"]} == {"casey", "jordan"}

@@ -11,10 +11,19 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from collections_app.models import CollectionCase, PortfolioSnapshot, PromiseToPay, Team, TeamMembership
+from collections_app.models import PortfolioSnapshot
 from collections_app.sweep import sweep_run
-from compliance.models import ContactEvent, Decision
-from tests.factories import loan_with_schedule, make_case, user_with_role
+from tests.factories import (
+    ContactEventFactory,
+    DecisionFactory,
+    PortfolioSnapshotFactory,
+    PromiseFactory,
+    TeamFactory,
+    loan_with_schedule,
+    make_case,
+    team_with,
+    user_with_role,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -22,29 +31,23 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     manager = user_with_role("manager", "morgan")
-    team = Team.objects.create(name="US", language="en", manager=manager)
     collector = user_with_role("collector", "casey")
-    TeamMembership.objects.create(user=collector, team=team)
+    team = team_with(collector, name="US", manager=manager)
     today = timezone.now().date()
-    cases = []
-    for state in ("resolved", "reminder", "reminder", "resolved"):
-        case = make_case(state=state, opened_on=today - dt.timedelta(days=5))
-        CollectionCase.objects.filter(pk=case.pk).update(team=team, assigned_to=collector)
-        cases.append(case)
+    cases = [
+        make_case(state=state, opened_on=today - dt.timedelta(days=5), team=team, assigned_to=collector)
+        for state in ("resolved", "reminder", "reminder", "resolved")
+    ]
     now = timezone.now()
     for status in ("kept", "kept", "broken"):
-        PromiseToPay.objects.create(case=cases[1], amount=10, promised_on=today - dt.timedelta(days=2), status=status,
-                                    created_by=collector, counts_from=now, window_end=now)  # fmt: skip
+        PromiseFactory(case=cases[1], amount=10, promised_on=today - dt.timedelta(days=2), status=status,
+                       created_by=collector, counts_from=now, window_end=now)  # fmt: skip
     for outcome in ("conversation", "no_answer", "no_answer", "voicemail"):
-        ContactEvent.objects.create(borrower=cases[1].borrower, channel="call", direction="outbound", outcome=outcome,
-                                    at=now - dt.timedelta(days=1), actor=collector)  # fmt: skip
-    Decision.objects.create(borrower=cases[1].borrower, channel="call", at=now, outcome="defer", allowed=False,
-                            reasons=[{"rule": "USF-01"}], evaluator_version="t")  # fmt: skip
+        ContactEventFactory(borrower=cases[1].borrower, outcome=outcome, at=now - dt.timedelta(days=1), actor=collector)
+    DecisionFactory(borrower=cases[1].borrower, at=now, outcome="defer", reasons=[{"rule": "USF-01"}])
     for as_of, low, high in ((today - dt.timedelta(days=30), "1000", "0"), (today, "900", "300")):
-        PortfolioSnapshot.objects.create(as_of=as_of, team=team, currency="USD", bucket="1-30", loans=10,
-                                         overdue=Decimal(low), outstanding=1)  # fmt: skip
-        PortfolioSnapshot.objects.create(as_of=as_of, team=team, currency="USD", bucket="31-60", loans=3,
-                                         overdue=Decimal(high), outstanding=1)  # fmt: skip
+        PortfolioSnapshotFactory(as_of=as_of, team=team, bucket="1-30", loans=10, overdue=Decimal(low), outstanding=1)
+        PortfolioSnapshotFactory(as_of=as_of, team=team, bucket="31-60", loans=3, overdue=Decimal(high), outstanding=1)
     return manager, collector
 
 
@@ -96,12 +99,10 @@ def test_each_manager_sees_only_their_teams_figures_and_admins_the_whole_portfol
     """Issue 11: the snapshots were not scoped, so each manager saw the other team's currency rows."""
     manager, _ = world
     other = user_with_role("manager", "mei")
-    china = Team.objects.create(name="CN", language="zh-hans", manager=other)
+    china = TeamFactory(name="CN", language="zh-hans", manager=other)
     today = timezone.now().date()
-    PortfolioSnapshot.objects.create(as_of=today, team=china, currency="CNY", bucket="1-30", loans=7,
-                                     overdue=Decimal("5000"), outstanding=1)  # fmt: skip
-    PortfolioSnapshot.objects.create(as_of=today, team=None, currency="USD", bucket="current", loans=90,
-                                     overdue=Decimal("0"), outstanding=1)  # fmt: skip
+    PortfolioSnapshotFactory(as_of=today, team=china, currency="CNY", loans=7, overdue=Decimal("5000"), outstanding=1)
+    PortfolioSnapshotFactory(as_of=today, team=None, bucket="current", loans=90, overdue=Decimal("0"), outstanding=1)
 
     def seen(user):
         client = Client()
@@ -122,9 +123,8 @@ def test_each_manager_sees_only_their_teams_figures_and_admins_the_whole_portfol
 
 
 def test_the_snapshot_records_the_team_working_each_loans_open_case():
-    team = Team.objects.create(name="US", language="en")
-    case = make_case()
-    CollectionCase.objects.filter(pk=case.pk).update(team=team)
+    team = TeamFactory(name="US")
+    make_case(team=team)
     loan_with_schedule(("2024-01-25", "100.00"))  # overdue, within grace: no case, no team
     sweep_run(as_of=dt.date(2024, 2, 11))
     rows = {(s.team_id, s.bucket, s.loans) for s in PortfolioSnapshot.objects.filter(as_of=dt.date(2024, 2, 11))}

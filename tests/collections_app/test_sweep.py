@@ -14,7 +14,7 @@ from collections_app.sweep import sweep_chunk, sweep_chunk_done, sweep_run, swee
 from loans.models import Loan
 from loans.services import payment_record
 from notifications.models import OutboundMessage
-from tests.factories import loan_with_schedule, user_with_role
+from tests.factories import loan_with_schedule, team_with, user_with_role
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -296,13 +296,9 @@ def test_priority_is_the_sum_of_its_explained_parts_and_deeper_debt_ranks_higher
 
 
 def test_new_cases_go_to_collectors_of_the_borrowers_language_by_workload():
-    from collections_app.models import Team, TeamMembership
-
-    en, zh = Team.objects.create(name="EN", language="en"), Team.objects.create(name="ZH", language="zh-hans")
     a, b, c = (user_with_role("collector", name) for name in ("a", "b", "c"))
-    TeamMembership.objects.create(user=a, team=en)
-    TeamMembership.objects.create(user=b, team=en)
-    TeamMembership.objects.create(user=c, team=zh)
+    team_with(a, b, name="EN", language="en")
+    team_with(c, name="ZH", language="zh-hans")
     loans = [loan_with_schedule(("2024-01-01", "100.00")) for _ in range(4)]
     chinese = loan_with_schedule(("2024-01-01", "100.00"))
     chinese.borrower.language = "zh-hans"

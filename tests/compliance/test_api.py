@@ -8,10 +8,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from collections_app.models import CollectionCase
 from compliance.models import ContactEvent, Restriction
 from compliance.services import contact_check
-from tests.factories import PhoneFactory, api_for, make_case, user_with_role
+from tests.factories import PhoneFactory, RestrictionFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 NOON_NY = dt.datetime(2025, 6, 4, 16, 0, tzinfo=dt.UTC)
@@ -20,8 +19,7 @@ NOON_NY = dt.datetime(2025, 6, 4, 16, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def mine():
     collector = user_with_role("collector", "casey")
-    case = make_case()
-    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
+    case = make_case(assigned_to=collector)
     PhoneFactory(borrower=case.borrower, number="+16175550100", sms_consent=True, autodial_consent=True)
     return collector, case
 
@@ -68,7 +66,7 @@ def test_bad_restrictions_get_field_errors_and_nothing_is_written(mine, body, fi
 
 def test_only_managers_lift_and_a_lifted_restriction_stops_counting(mine):
     collector, case = mine
-    restriction = Restriction.objects.create(borrower=case.borrower, kind="cease_and_desist")
+    restriction = RestrictionFactory(borrower=case.borrower, kind="cease_and_desist")
     lift = reverse("api-restriction-lift", args=[case.borrower_id, restriction.pk])
     assert api_for(collector).post(lift, {"reason": "x"}, format="json").status_code == 403
     admin = user_with_role("admin", "ada")
@@ -153,13 +151,13 @@ def test_create_api_token_prints_a_working_token(mine, capsys):
 
 def test_a_collector_lifts_a_preference_the_borrower_set_but_not_a_legal_status(mine):
     collector, case = mine
-    preference = Restriction.objects.create(borrower=case.borrower, kind="inconvenient_time",
-                                            details={"from": "09:00", "to": "12:00"})  # fmt: skip
+    preference = RestrictionFactory(borrower=case.borrower, kind="inconvenient_time",
+                                    details={"from": "09:00", "to": "12:00"})  # fmt: skip
     lift = reverse("api-restriction-lift", args=[case.borrower_id, preference.pk])
     response = api_for(collector).post(lift, {"reason": "mornings are fine now"}, format="json")
     assert response.status_code == 200 and response.json()["active"] is False
     for kind in ("bankruptcy", "deceased", "attorney_represented", "sms_opt_out"):
-        legal = Restriction.objects.create(borrower=case.borrower, kind=kind)
+        legal = RestrictionFactory(borrower=case.borrower, kind=kind)
         lift = reverse("api-restriction-lift", args=[case.borrower_id, legal.pk])
         assert api_for(collector).post(lift, {"reason": "x"}, format="json").status_code == 403, kind
         legal.refresh_from_db()

@@ -3,34 +3,27 @@ behaviour comes from static files): htmx filtering, the select-all box, the peri
 UI, the admin; the sign-in lockout page and the icon. The autouse csp_violations fixture fails on any refusal."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django_celery_beat.models import CrontabSchedule
 from playwright.sync_api import expect
 
-from collections_app.models import CollectionCase, Team, TeamMembership
 from tests.e2e.conftest import PASSWORD
-from tests.factories import BorrowerFactory, loan_with_schedule, make_case, user_with_role
+from tests.factories import BorrowerFactory, loan_with_schedule, make_case, team_with, user_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def person(role, username):
-    user = user_with_role(role, username)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+def person(role, username, **fields):
+    return user_with_role(role, username, password=PASSWORD, **fields)
 
 
 def test_a_manager_s_pages_work_under_the_content_security_policy(page, live_server, login, csp_violations):
     manager = person("manager", "morgan")
-    team = Team.objects.create(name="US", language="en", manager=manager)
     collector = person("collector", "casey")
-    TeamMembership.objects.create(user=collector, team=team)
+    team = team_with(collector, name="US", manager=manager)
     for name, state in (("Ada Lovelace", "reminder"), ("Grace Hopper", "reminder"), ("Alan Turing", "legal_review"),
                         ("Edsger Dijkstra", "legal_review")):  # fmt: skip
         loan = loan_with_schedule(("2024-02-01", "100.00"), borrower=BorrowerFactory(full_name=name, region="NY"))
-        case = make_case(state=state, loan=loan)
-        CollectionCase.objects.filter(pk=case.pk).update(team=team, assigned_to=collector)
+        make_case(state=state, loan=loan, team=team, assigned_to=collector)
     login("morgan")
     response = page.goto(f"{live_server.url}/cases/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
@@ -64,8 +57,7 @@ def test_a_manager_s_pages_work_under_the_content_security_policy(page, live_ser
 
 
 def test_swagger_ui_and_the_admin_work_under_the_content_security_policy(page, live_server, login):
-    admin = person("admin", "ada")
-    get_user_model().objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
+    person("admin", "ada", is_staff=True, is_superuser=True)
     login("ada")
     page.goto(f"{live_server.url}/api/docs/")
     page.wait_for_selector(".opblock", timeout=30_000)

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 
-from collections_app.models import CollectionCase, CollectionPolicy, Team, TeamMembership
+from collections_app.models import CollectionCase, CollectionPolicy
 from collections_app.sweep import sweep_run
 from compliance.models import ContactEvent
 from tests.e2e.conftest import PASSWORD
@@ -17,6 +17,7 @@ from tests.factories import (
     PhoneFactory,
     loan_with_schedule,
     make_case,
+    team_with,
     user_with_role,
 )
 from tests.zones import zone_where_it_is
@@ -24,18 +25,14 @@ from tests.zones import zone_where_it_is
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def person(role, username):
-    user = user_with_role(role, username)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+def person(role, username, **fields):
+    return user_with_role(role, username, password=PASSWORD, **fields)
 
 
 def case_for(collector, *, zone, priority, name):
     borrower = BorrowerFactory(full_name=name, region="NY", time_zones=[zone])
     loan = loan_with_schedule(("2024-02-01", "100.00"), ("2024-03-01", "100.00"), borrower=borrower)
-    case = make_case(loan=loan)
-    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector, priority=priority)
+    case = make_case(loan=loan, assigned_to=collector, priority=priority)
     PhoneFactory(borrower=borrower, sms_consent=True, autodial_consent=True)
     return case
 
@@ -76,11 +73,8 @@ def test_a_collector_sees_a_blocked_call_then_logs_a_call_and_records_a_promise(
 
 def test_a_manager_approves_a_legal_escalation_from_the_queue(page, live_server, login, shot):
     manager = person("manager", "morgan")
-    team = Team.objects.create(name="US", language="en", manager=manager)
     collector = person("collector", "casey")
-    TeamMembership.objects.create(user=collector, team=team)
-    case = make_case(state="legal_review")
-    CollectionCase.objects.filter(pk=case.pk).update(team=team, assigned_to=collector)
+    case = make_case(state="legal_review", team=team_with(collector, name="US", manager=manager), assigned_to=collector)
     login("morgan")
     page.goto(f"{live_server.url}/escalations/")
     shot("manager-escalations")
@@ -95,9 +89,7 @@ def test_a_manager_approves_a_legal_escalation_from_the_queue(page, live_server,
 
 
 def test_an_admin_lengthens_the_grace_period_and_the_next_sweep_honours_it(page, live_server, login, shot):
-    admin = person("admin", "ada")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
+    person("admin", "ada", is_staff=True, is_superuser=True)
     today = dt.date.today()
     loan = LoanFactory(borrower=BorrowerFactory(region="NY"))
     # Five days late; the default grace period is three days, so today's sweep would open a case.

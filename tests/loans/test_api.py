@@ -4,9 +4,8 @@ bulk loans and payments all-or-nothing with row errors, roles."""
 import pytest
 from django.urls import reverse
 
-from collections_app.models import CollectionCase, Team
 from loans.models import Borrower, Loan, Payment
-from tests.factories import LoanFactory, ProductFactory, api_for, make_case, user_with_role
+from tests.factories import LoanFactory, ProductFactory, TeamFactory, api_for, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +56,7 @@ def test_bad_payments_get_field_errors(change, field):
 
 def test_a_manager_cannot_pay_into_a_loan_they_do_not_see():
     manager = user_with_role("manager", "morgan")
-    Team.objects.create(name="Other", language="en", manager=user_with_role("manager", "mo"))
-    case = make_case(team=Team.objects.get(name="Other"))
+    case = make_case(team=TeamFactory(name="Other", manager=user_with_role("manager", "mo")))
     response = api_for(manager).post(
         reverse("api-payments"),
         {"loan": case.loan_id, "amount": "1.00", "received_at": "2024-02-12T10:00:00Z", "reference": "P"},
@@ -165,8 +163,7 @@ def test_bad_borrowers_get_field_errors(change, field):
 
 def test_collectors_read_only_their_borrowers_and_loans_and_cannot_write():
     collector = user_with_role("collector", "casey")
-    case = make_case()
-    CollectionCase.objects.filter(pk=case.pk).update(assigned_to=collector)
+    case = make_case(assigned_to=collector)
     other = make_case()
     client = api_for(collector)
     assert [b["id"] for b in client.get(reverse("api-borrower-list")).json()["results"]] == [case.borrower_id]

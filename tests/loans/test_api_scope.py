@@ -4,10 +4,17 @@ matches a borrower or loan outside their teams' cases is a row error, and nothin
 import pytest
 from django.urls import reverse
 
-from collections_app.models import CollectionCase, Team
 from compliance.services import facts_load
 from loans.models import Borrower, Payment, PhoneNumber
-from tests.factories import ProductFactory, api_for, make_case, user_with_role
+from tests.factories import (
+    BorrowerFactory,
+    ProductFactory,
+    TeamFactory,
+    api_for,
+    make_case,
+    overdue_loan,
+    user_with_role,
+)
 from tests.loans.test_api import bulk_loan
 
 pytestmark = pytest.mark.django_db
@@ -17,12 +24,10 @@ pytestmark = pytest.mark.django_db
 def teams():
     """Team A's case (its borrower B-A, loan L-A) and the managers of teams A and B."""
     manager_a, manager_b = user_with_role("manager", "mgr-a"), user_with_role("manager", "mgr-b")
-    team_a = Team.objects.create(name="A", language="en", manager=manager_a)
-    Team.objects.create(name="B", language="en", manager=manager_b)
-    case = make_case()
-    CollectionCase.objects.filter(pk=case.pk).update(team=team_a)
-    Borrower.objects.filter(pk=case.borrower_id).update(external_id="B-A", national_id_masked="****1234")
-    case.loan.__class__.objects.filter(pk=case.loan_id).update(external_id="L-A")
+    team_a = TeamFactory(name="A", manager=manager_a)
+    TeamFactory(name="B", manager=manager_b)
+    borrower = BorrowerFactory(external_id="B-A", national_id_masked="****1234")
+    case = make_case(loan=overdue_loan(external_id="L-A", borrower=borrower), team=team_a)
     return manager_a, manager_b, case
 
 

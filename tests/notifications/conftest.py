@@ -7,9 +7,15 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from notifications.models import OutboundMessage
 from notifications.providers import LOCMEM
-from tests.factories import BorrowerFactory, InstallmentFactory, LoanFactory, PhoneFactory, make_case
+from tests.factories import (
+    BorrowerFactory,
+    InstallmentFactory,
+    LoanFactory,
+    OutboundMessageFactory,
+    PhoneFactory,
+    make_case,
+)
 from tests.fake_twilio import FakeTwilio
 from tests.zones import zone_where_it_is
 
@@ -33,10 +39,8 @@ def due_message(*, channel: str = "sms", purpose: str = "reminder", phone: str |
     number = PhoneFactory(
         borrower=borrower, sms_consent=True, autodial_consent=True, **({"number": phone} if phone else {})
     ).number
-    return OutboundMessage.objects.create(
+    return OutboundMessageFactory(
         idempotency_key=f"test:{case.pk}:{channel}:{purpose}",
-        borrower=borrower,
-        loan=loan,
         case=case,
         channel=channel,
         purpose=purpose,

@@ -19,6 +19,7 @@ from notifications.services import (
     outbox_send,
     provider_pools_close,
 )
+from tests.factories import OutboundMessageFactory
 from tests.notifications.conftest import due_message
 
 pytestmark = pytest.mark.django_db
@@ -106,15 +107,7 @@ def test_two_messages_to_one_borrower_in_a_batch_count_each_other(locmem):
     borrower.region = "MA"
     borrower.save()
     for n in range(2):
-        OutboundMessage.objects.create(
-            idempotency_key=f"extra:{n}",
-            borrower=borrower,
-            loan=first.loan,
-            case=first.case,
-            channel="sms",
-            purpose="reminder",
-            planned_for=first.planned_for,
-        )
+        OutboundMessageFactory(idempotency_key=f"extra:{n}", case=first.case, planned_for=first.planned_for)
     _, counts = send_due()
     assert counts == {"sent": 2, "deferred": 1}
     assert len(locmem.sent) == 2

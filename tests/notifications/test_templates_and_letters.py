@@ -6,13 +6,13 @@ from django.test import Client
 from django.urls import reverse
 
 from collections_app.models import CollectionCase
-from compliance.models import ContactEvent, Decision, Restriction
+from compliance.models import ContactEvent, Decision
 from loans.models import LoanProduct
 from notifications.models import MessageTemplate, OutboundMessage
 from notifications.planning import message_plan
 from notifications.services import message_preview, outbox_claim, outbox_send
 from notifications.templating import TemplateError, render, sms_segments, template_check
-from tests.factories import user_with_role
+from tests.factories import RestrictionFactory, user_with_role
 from tests.notifications.conftest import due_message
 from tests.notifications.test_webhooks import signed_post
 
@@ -100,7 +100,7 @@ def test_a_cease_and_desist_stops_the_letter(settings, tmp_path, locmem):
     settings.LETTERS_DIR = str(tmp_path)
     message, _ = due_message(channel="letter", purpose="formal_notice", address_line1="1 Main St")
     CollectionCase.objects.filter(pk=message.case_id).update(state="formal_notice")
-    Restriction.objects.create(borrower=message.borrower, kind="cease_and_desist")
+    RestrictionFactory(borrower=message.borrower, kind="cease_and_desist")
     token, ids = outbox_claim()
     assert outbox_send(message_ids=ids, claim_token=token) == {"denied": 1}
     assert list(tmp_path.glob("*/*.txt")) == []

@@ -1,0 +1,98 @@
+"""The embedded default end to end: what ``make run`` does with nothing configured — a SQLite file, Celery's
+filesystem transport, messages to the console — from an empty database to messages sent.
+
+The rest of the suite runs on PostgreSQL (SQLite hides locking bugs); this test runs the real commands in a process
+of their own on a fresh SQLite file, so SQL that only PostgreSQL understands (the sweep's set-based steps, the
+outbox claim) cannot slip into the default every new user starts with."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDED_ON = "2026-06-15"  # seed_demo's "today" (a Monday)
+NEXT_DAY = "2026-06-16"
+# Dispatch at noon in Beijing (04:00 UTC): within contact hours for the Chinese lender's borrowers, the middle of the
+# night for the US lender's, whose messages wait for the morning.
+DISPATCH_AT = f"{NEXT_DAY}T04:00:00+00:00"
+DISPATCH = f"""
+import datetime as dt, json, time_machine
+from notifications.services import outbox_claim, outbox_send
+totals = {{}}
+with time_machine.travel(dt.datetime.fromisoformat("{DISPATCH_AT}"), tick=False):
+    while True:
+        token, ids = outbox_claim()
+        if not ids:
+            break
+        for outcome, n in outbox_send(message_ids=ids, claim_token=token).items():
+            totals[outcome] = totals.get(outcome, 0) + n
+print("dispatched", json.dumps(totals, sort_keys=True))
+"""
+
+
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a fresh checkout: nothing of this test run's PostgreSQL and Redis, files under tmp_path."""
+    inherited = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONPATH")}
+    return {
+        **inherited,
+        "DJANGO_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_QUEUE_DIR": str(tmp_path / "celery"),
+        "LETTERS_DIR": str(tmp_path / "letters"),
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "NOTIFICATIONS_BACKEND": "console",
+        "DEMO_LOANS": "80",  # settings.DEMO_LOANS: seed_demo's default size
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run one manage.py command; it must succeed without an error or a traceback. Returns its output."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{output[-3000:]}"
+    errors = [line for line in output.splitlines() if " ERROR " in line or " CRITICAL " in line or "Traceback" in line]
+    assert not errors, f"manage.py {' '.join(args)} reported errors:\n" + "\n".join(errors[:20])
+    return output
+
+
+@pytest.mark.sqlite
+@pytest.mark.slow
+def test_the_embedded_default_migrates_seeds_sweeps_and_sends_through_the_console(tmp_path):
+    env = embedded_env(tmp_path)
+    manage(env, "migrate", "--noinput")
+    seeded = manage(env, "seed_demo", "--as-of", SEEDED_ON, "--no-progress")
+    assert "Demo portfolio: 80 loans" in seeded
+    swept = manage(env, "run_sweep", "--as-of", NEXT_DAY)
+    assert f"Sweep for {NEXT_DAY}" in swept
+    dispatched = manage(env, "shell", "-c", DISPATCH)
+
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        cases = dict(db.execute("SELECT state, count(*) FROM collections_app_collectioncase GROUP BY state"))
+        messages = dict(db.execute("SELECT status, count(*) FROM notifications_outboundmessage GROUP BY status"))
+        providers = {p for (p,) in db.execute("SELECT DISTINCT provider FROM notifications_outboundmessage")}
+        runs = db.execute("SELECT count(*), sum(finished_at IS NOT NULL) FROM collections_app_sweeprun").fetchone()
+    assert sum(cases.values()) > 0 and "reminder" in cases, cases
+    assert sum(messages.values()) > 0, "the sweeps planned no message"
+    assert messages.get("sent", 0) > 0, f"nothing was sent: {messages}\n{dispatched[-2000:]}"
+    assert messages.get("deferred", 0) > 0, f"the US borrowers' messages should wait for their morning: {messages}"
+    assert "claimed" not in messages, "every claimed message was judged"
+    assert providers <= {"", "console", "print"}, providers
+    if "print" in providers:  # letters go to the print queue, in LETTERS_DIR
+        assert list((tmp_path / "letters").glob("*/*.txt"))
+    assert runs == (2, 2), "seed_demo's sweep and run_sweep's, both finished"
+    assert "console SMS to" in dispatched and "+86" not in dispatched  # written out, numbers masked

@@ -1,0 +1,729 @@
+"""Every page and API endpoint answers every kind of caller as the permission matrix below says.
+
+The matrix is written by hand from the rules (README "Roles", docs/architecture.md, the views' docstrings): it is the
+specification, not a copy of what the code does. The routes come from the URL resolver, so a page or endpoint that is
+added without a line here fails ``test_every_route_is_in_the_permission_matrix``: every new page and endpoint sits in
+the matrix.
+
+One small world: two teams (A and B), each with a manager and a collector, one case per team in legal review with
+its borrower, loan, an active bankruptcy hold, a scheduled visit, an earlier broken promise, a plan waiting for
+approval, an outbox message, a cease-and-desist restriction, a payment, a ledger entry and a gate decision. The
+callers ask about team A's records.
+
+Writes: a refused caller (401, 403, 404, a redirect to the sign-in page, or the answers marked ``NOT_FOUND_400`` and
+``IGNORED``) must leave every table of the project as it was. Every request runs in a savepoint that is rolled back,
+so an allowed write does not change what the next caller sees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import (
+    CaseFactory,
+    ContactEventFactory,
+    DecisionFactory,
+    HoldFactory,
+    OutboundMessageFactory,
+    PaymentFactory,
+    PaymentPlanFactory,
+    PhoneFactory,
+    PromiseFactory,
+    RestrictionFactory,
+    SweepRunFactory,
+    UserFactory,
+    VisitFactory,
+    team_with,
+    user_with_role,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What an answer may be
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    """An expected answer: the status, where a redirect goes, which teams' records a list shows, whether the
+    caller was refused (then nothing may have been written) or did what they asked (then something was)."""
+
+    status: int
+    location: str = ""  # "login" / "admin:login": a redirect to that sign-in page; "" any other place
+    sees: str | None = None  # a list: exactly the records of these teams ("A", "B", "AB")
+    refused: bool = False
+    writes: bool = False
+
+    def __str__(self) -> str:
+        text = f"{self.status}"
+        if self.location:
+            text += f"→{self.location}"
+        if self.sees is not None:
+            text += f" sees {self.sees or 'nothing'}"
+        return text + (" (refused)" if self.refused else "") + (" (writes)" if self.writes else "")
+
+
+LOGIN = Cell(302, location="login", refused=True)  # to the sign-in page, with ?next=
+ADMIN_LOGIN = Cell(302, location="admin:login", refused=True)
+BACK = Cell(302)  # back to a page; a case page's action that cannot proceed (409, 400) says so in a message there
+DONE = Cell(302, writes=True)  # back to the page, done
+OK, CREATED = Cell(200, writes=True), Cell(201, writes=True)  # a write through the API that happened
+SIGNED_OUT = Cell(302, location="login")  # signed out, to the sign-in page
+IGNORED = Cell(302, refused=True)  # back to the page, with nothing done: the records are not the caller's
+NOT_FOUND_400 = Cell(400, refused=True)  # a record outside the caller's scope is "no such" record (row errors)
+A, B, AB = Cell(200, sees="A"), Cell(200, sees="B"), Cell(200, sees="AB")
+REFUSALS = {401, 403, 404, 405}
+
+CALLERS = ("anonymous", "no_role", "other_collector", "collector", "other_manager", "manager", "admin")
+NO_ROLE = (LOGIN, 403)  # pages: every page needs a login; a signed-in user without a role gets 403
+
+# ---------------------------------------------------------------------------------------------------------------
+# The matrix: (route, method) → one answer per caller, in the order of CALLERS:
+#   anonymous, a user with no role, team B's collector, team A's collector (the case's), team B's manager,
+#   team A's manager, an admin.
+# "route[x]" is the route with its path parameter ``action`` / ``name`` set to x.
+# ---------------------------------------------------------------------------------------------------------------
+SEES_OWN_TEAM = (LOGIN, 403, B, A, B, A, AB)
+CASE_PAGE = (LOGIN, 403, 404, 200, 404, 200, 200)
+CASE_ACTION = (LOGIN, 403, 404, DONE, 404, DONE, DONE)
+CASE_ACTION_NOT_NOW = (LOGIN, 403, 404, BACK, 404, BACK, BACK)  # allowed to try; refused for the case's state
+MANAGERS_ACTION = (LOGIN, 403, 404, 403, 404, DONE, DONE)  # needs a manager's permission
+MANAGERS_PAGE = (LOGIN, 403, 403, 403, 200, 200, 200)
+API_SEES_OWN_TEAM = (401, 403, B, A, B, A, AB)
+API_CASE = (401, 403, 404, 200, 404, 200, 200)
+API_CASE_CONFLICT = (401, 403, 404, 409, 404, 409, 409)  # allowed to try; the case is not in the state for it
+API_CASE_WRITE = (401, 403, 404, OK, 404, OK, OK)
+API_CASE_CREATE = (401, 403, 404, CREATED, 404, CREATED, CREATED)
+API_MANAGERS_ON_CASE = (401, 403, 404, 403, 404, OK, OK)
+API_MANAGERS_CREATE = (401, 403, 403, 403, NOT_FOUND_400, CREATED, CREATED)  # another team's record: "no such"
+API_ADMINS_ONLY = (401, 403, 403, 403, 403, 403, 200)
+
+MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
+    # Pages
+    ("home", "GET"): (*NO_ROLE, 200, 200, 200, 200, 200),
+    ("case-queue", "GET"): SEES_OWN_TEAM,
+    ("case-detail", "GET"): CASE_PAGE,
+    ("sms-preview", "GET"): CASE_PAGE,
+    ("messages-overview", "GET"): MANAGERS_PAGE,
+    ("performance", "GET"): MANAGERS_PAGE,
+    ("escalations", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    ("escalations-decide", "POST"): (LOGIN, 403, 403, 403, IGNORED, DONE, DONE),
+    ("plan-decide", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
+    ("cases-reassign", "POST"): (LOGIN, 403, 403, 403, IGNORED, DONE, DONE),
+    ("case-action[call-start]", "POST"): CASE_ACTION,  # the gate refuses the call, and its decision is kept
+    ("case-action[call-log]", "POST"): CASE_ACTION,
+    ("case-action[note]", "POST"): CASE_ACTION,
+    ("case-action[promise]", "POST"): CASE_ACTION,
+    ("case-action[plan]", "POST"): CASE_ACTION_NOT_NOW,  # a plan is waiting for approval already
+    ("case-action[hold]", "POST"): CASE_ACTION,
+    ("case-action[hold-lift]", "POST"): MANAGERS_ACTION,  # a bankruptcy hold: managers and admins lift it
+    ("case-action[visit]", "POST"): CASE_ACTION_NOT_NOW,  # the gate refuses (bankruptcy); managers do not visit
+    ("case-action[visit-record]", "POST"): CASE_ACTION,
+    ("case-action[grace]", "POST"): CASE_ACTION,
+    ("case-action[sms]", "POST"): CASE_ACTION,
+    ("case-action[transition-escalate_formal_notice]", "POST"): CASE_ACTION_NOT_NOW,  # in legal review already
+    ("case-action[transition-request_legal]", "POST"): CASE_ACTION_NOT_NOW,
+    ("case-action[transition-approve_legal]", "POST"): MANAGERS_ACTION,
+    ("case-action[transition-reject_legal]", "POST"): MANAGERS_ACTION,
+    ("case-action[transition-close]", "POST"): MANAGERS_ACTION,
+    # The API (a token; without one 401)
+    ("api-root", "GET"): (401, 200, 200, 200, 200, 200, 200),  # links only, like the description
+    ("api-schema", "GET"): (401, 200, 200, 200, 200, 200, 200),  # SERVE_PERMISSIONS: any signed-in user
+    ("api-docs", "GET"): (LOGIN, 200, 200, 200, 200, 200, 200),  # a page (session), same rule
+    ("api-case-list", "GET"): API_SEES_OWN_TEAM,
+    ("api-case-detail", "GET"): API_CASE,
+    ("api-case-transition[escalate_formal_notice]", "POST"): API_CASE_CONFLICT,
+    ("api-case-transition[request_legal]", "POST"): API_CASE_CONFLICT,
+    ("api-case-transition[approve_legal]", "POST"): API_MANAGERS_ON_CASE,
+    ("api-case-transition[reject_legal]", "POST"): API_MANAGERS_ON_CASE,
+    ("api-case-transition[close]", "POST"): API_MANAGERS_ON_CASE,
+    ("api-case-grace", "POST"): API_CASE_WRITE,
+    ("api-case-notes", "GET"): API_CASE,
+    ("api-case-notes", "POST"): API_CASE_CREATE,
+    ("api-case-promises", "GET"): API_CASE,
+    ("api-case-promises", "POST"): API_CASE_CREATE,
+    ("api-case-payment-plans", "GET"): API_CASE,
+    ("api-case-payment-plans", "POST"): API_CASE_CONFLICT,  # a plan is waiting for approval already
+    ("api-case-visits", "GET"): API_CASE,
+    ("api-case-visits", "POST"): (401, 403, 404, 400, 404, 400, 400),  # the gate refuses: bankruptcy
+    ("api-case-visit-outcome", "POST"): API_CASE_WRITE,
+    ("api-message-list", "GET"): API_SEES_OWN_TEAM,
+    ("api-message-detail", "GET"): API_CASE,
+    ("api-sweep-list", "GET"): API_ADMINS_ONLY,
+    ("api-sweep-list", "POST"): (401, 403, 403, 403, 403, 403, 400),  # a date in the future: allowed to try
+    ("api-sweep-detail", "GET"): API_ADMINS_ONLY,
+    ("api-borrower-list", "GET"): API_SEES_OWN_TEAM,
+    ("api-borrower-list", "POST"): (401, 403, 403, 403, CREATED, CREATED, CREATED),  # a new borrower
+    ("api-borrower-detail", "GET"): API_CASE,
+    ("api-borrower-detail", "PUT"): API_MANAGERS_ON_CASE,
+    ("api-loan-list", "GET"): API_SEES_OWN_TEAM,
+    ("api-loan-list", "POST"): API_MANAGERS_CREATE,
+    ("api-loan-detail", "GET"): API_CASE,
+    ("api-payments", "GET"): API_SEES_OWN_TEAM,
+    ("api-payments", "POST"): API_MANAGERS_CREATE,
+    ("api-payments-bulk", "POST"): API_MANAGERS_CREATE,
+    ("api-loans-bulk", "POST"): API_MANAGERS_CREATE,  # a new loan for team A's borrower
+    ("api-compliance-check", "POST"): API_CASE_WRITE,  # a dry run, but the decision is kept
+    ("api-borrower-restrictions", "GET"): API_CASE,
+    ("api-borrower-restrictions", "POST"): API_CASE_CREATE,
+    ("api-restriction-lift", "POST"): API_MANAGERS_ON_CASE,  # cease and desist: managers and admins lift it
+    ("api-contacts", "GET"): API_SEES_OWN_TEAM,
+    ("api-contacts", "POST"): API_CASE_CREATE,
+    # Public by design: no sign-in (webhooks check Twilio's signature instead: unsigned is 403 for everyone).
+    ("login", "GET"): (200, 302, 302, 302, 302, 302, 302),  # signed in: on to the portfolio
+    ("login", "POST"): (200, 302, 302, 302, 302, 302, 302),  # a wrong password: the form again
+    ("logout", "POST"): (LOGIN, *[SIGNED_OUT] * 6),
+    # The language switcher is in the signed-in navigation bar only (base.html); before signing in the browser's
+    # language applies, and /i18n/setlang/ sends an anonymous caller to sign in like any page.
+    ("set_language", "POST"): (LOGIN, 302, 302, 302, 302, 302, 302),
+    ("healthz", "GET"): (200, 200, 200, 200, 200, 200, 200),
+    ("favicon", "GET"): (302, 302, 302, 302, 302, 302, 302),  # to the static file
+    ("twilio-message-status", "POST"): (403, 403, 403, 403, 403, 403, 403),
+    ("twilio-call-status", "POST"): (403, 403, 403, 403, 403, 403, 403),
+    ("twilio-inbound-sms", "POST"): (403, 403, 403, 403, 403, 403, 403),
+}
+PUBLIC = {"login", "logout", "set_language", "healthz", "favicon", *(n for n, _ in MATRIX if n.startswith("twilio-"))}
+
+# The Django admin: staff only (the admin role). Anonymous callers are sent to sign in like on any page, signed-in
+# users who are not staff to the admin's own sign-in page. The admin role's permissions cover the four apps and the
+# periodic tasks, users (view, add, change) and groups (view); not API tokens or sign-in lockout records (403).
+STAFF_ONLY = (LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
+STAFF_REFUSED = (*STAFF_ONLY[:-1], 403)
+ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
+    "admin:index": (ADMIN_LOGIN, *STAFF_ONLY[1:]),  # the index itself is open to the admin's sign-in
+    "admin:login": (200, 200, 200, 200, 200, 200, 302),  # the form, or on to the index for staff
+    **{
+        f"admin:{model.replace('.', '_')}_changelist": STAFF_ONLY
+        for model in (
+            "auth.group",
+            "auth.user",
+            "collections_app.casenote",
+            "collections_app.casetransition",
+            "collections_app.collectioncase",
+            "collections_app.collectionpolicy",
+            "collections_app.fieldvisit",
+            "collections_app.hold",
+            "collections_app.installmentpolicy",
+            "collections_app.paymentplan",
+            "collections_app.promisetopay",
+            "collections_app.sweeprun",
+            "collections_app.team",
+            "compliance.consentevent",
+            "compliance.contactevent",
+            "compliance.decision",
+            "compliance.jurisdictionprofile",
+            "compliance.restriction",
+            "django_celery_beat.clockedschedule",
+            "django_celery_beat.crontabschedule",
+            "django_celery_beat.intervalschedule",
+            "django_celery_beat.periodictask",
+            "django_celery_beat.solarschedule",
+            "loans.borrower",
+            "loans.emailaddress",
+            "loans.installment",
+            "loans.loan",
+            "loans.loanproduct",
+            "loans.payment",
+            "loans.phonenumber",
+            "notifications.inboundmessage",
+            "notifications.messagetemplate",
+            "notifications.outboundmessage",
+            "notifications.providerpause",
+        )
+    },
+    **{
+        f"admin:{model.replace('.', '_')}_changelist": STAFF_REFUSED
+        for model in (
+            "authtoken.tokenproxy",
+            "axes.accessattempt",
+            "axes.accessfailurelog",
+            "axes.accesslog",
+        )
+    },
+}
+# The rest of the admin (add, change, delete, history pages, sign-out, password change, scripts) is behind the same
+# AdminSite.admin_view guard as the index: named here so that only a new *kind* of admin page fails the coverage test.
+ADMIN_INTERNALS = re.compile(
+    r"admin:(\w+_(add|change|delete|history)|logout|password_change|password_change_done|jsi18n|view_on_site"
+    r"|autocomplete|app_list|\?)$"
+)
+ADMIN_SPOT_CHECKS: dict[str, tuple[Cell | int, ...]] = {
+    "admin:collections_app_collectioncase_change": STAFF_ONLY,
+    "admin:loans_borrower_add": STAFF_ONLY,
+    "admin:auth_user_delete": STAFF_REFUSED,  # the admin role does not delete users
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The world
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class TeamRecords:
+    """One team's people and the records of its case."""
+
+    manager: Any
+    collector: Any
+    case: Any
+    hold: Any
+    visit: Any
+    plan: Any
+    message: Any
+    restriction: Any
+    payment: Any
+    contact: Any
+    decision: Any
+    phone: Any
+
+
+@dataclass
+class World:
+    a: TeamRecords
+    b: TeamRecords
+    users: dict[str, Any]
+    sweep: Any
+
+    def ids(self, kind: str) -> dict[str, int]:
+        """The id of each team's record of one kind (a list answer is read against these)."""
+        pick: dict[str, Callable[[TeamRecords], int]] = {
+            "case": lambda t: t.case.pk,
+            "message": lambda t: t.message.pk,
+            "borrower": lambda t: t.case.borrower_id,
+            "loan": lambda t: t.case.loan_id,
+            "payment": lambda t: t.payment.pk,
+            "contact": lambda t: t.contact.pk,
+        }
+        return {"A": pick[kind](self.a), "B": pick[kind](self.b)}
+
+
+def team(letter: str) -> TeamRecords:
+    manager = user_with_role("manager", f"manager.{letter.lower()}")
+    collector = user_with_role("collector", f"collector.{letter.lower()}")
+    team_with(collector, name=f"Team {letter}", manager=manager)
+    case = CaseFactory(worked_by=collector, state="legal_review", return_state="formal_notice")
+    return TeamRecords(
+        manager=manager,
+        collector=collector,
+        case=case,
+        phone=PhoneFactory(borrower=case.borrower, sms_consent=True, autodial_consent=True),
+        hold=HoldFactory(case=case, kind="bankruptcy", placed_by=collector),
+        visit=VisitFactory(case=case, scheduled_by=collector),
+        plan=PaymentPlanFactory(case=case, proposed_by=collector),
+        message=OutboundMessageFactory(case=case),
+        restriction=RestrictionFactory(borrower=case.borrower, kind="cease_and_desist"),
+        payment=PaymentFactory(loan=case.loan, received_at=dt.datetime(2024, 2, 3, 15, tzinfo=dt.UTC)),
+        contact=ContactEventFactory(borrower=case.borrower, debts=[case.loan_id]),
+        decision=DecisionFactory(borrower=case.borrower, loan=case.loan, to=""),
+    )
+
+
+def build_world() -> World:
+    a, b = team("A"), team("B")
+    PromiseFactory(case=a.case, status="broken", created_by=a.collector)  # settled: a new promise may be made
+    PromiseFactory(case=b.case, status="broken", created_by=b.collector)
+    users = {
+        "anonymous": None,
+        "no_role": UserFactory(username="no.role"),
+        "other_collector": b.collector,
+        "collector": a.collector,
+        "other_manager": b.manager,
+        "manager": a.manager,
+        "admin": user_with_role("admin", "admin", is_staff=True),
+    }
+    return World(a=a, b=b, users=users, sweep=SweepRunFactory())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# How to ask: path parameters and bodies from the world (team A's records)
+# ---------------------------------------------------------------------------------------------------------------
+def soon(days: int) -> str:
+    return (timezone.localdate() + dt.timedelta(days=days)).isoformat()
+
+
+def borrower_body(external_id: str) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "full_name": "Pat Matrix",
+        "language": "en",
+        "address": {"line1": "1 Main St", "city": "Boston", "region": "MA", "postal_code": "02118", "country": "US"},
+        "phones": [{"number": "+16175550199", "kind": "mobile", "sms_consent": True}],
+    }
+
+
+def loan_body(external_id: str) -> dict[str, Any]:
+    return {"external_id": external_id, "product": "us-test", "principal": "1200.00", "currency": "USD",
+            "disbursed_on": "2026-01-01", "annual_rate": "12", "term_months": 12,
+            "first_due_date": "2026-02-01"}  # fmt: skip
+
+
+ARGS: dict[str, Callable[[World, str], list[Any]]] = {
+    "case-detail": lambda w, _: [w.a.case.pk],
+    "sms-preview": lambda w, _: [w.a.case.pk],
+    "case-action": lambda w, action: [w.a.case.pk, action],
+    "plan-decide": lambda w, _: [w.a.plan.pk],
+    "api-case-detail": lambda w, _: [w.a.case.pk],
+    "api-case-transition": lambda w, name: [w.a.case.pk, name],
+    "api-case-grace": lambda w, _: [w.a.case.pk],
+    "api-case-notes": lambda w, _: [w.a.case.pk],
+    "api-case-promises": lambda w, _: [w.a.case.pk],
+    "api-case-payment-plans": lambda w, _: [w.a.case.pk],
+    "api-case-visits": lambda w, _: [w.a.case.pk],
+    "api-case-visit-outcome": lambda w, _: [w.a.case.pk, w.a.visit.pk],
+    "api-message-detail": lambda w, _: [w.a.message.pk],
+    "api-sweep-detail": lambda w, _: [w.sweep.pk],
+    "api-borrower-detail": lambda w, _: [w.a.case.borrower_id],
+    "api-loan-detail": lambda w, _: [w.a.case.loan_id],
+    "api-borrower-restrictions": lambda w, _: [w.a.case.borrower_id],
+    "api-restriction-lift": lambda w, _: [w.a.case.borrower_id, w.a.restriction.pk],
+}
+TRANSITION_BODY = {"reason": "matrix", "close_reason": "settled"}
+BODIES: dict[str, Callable[[World], Any]] = {
+    "login": lambda w: {"username": "collector.a", "password": "not-the-password"},
+    "set_language": lambda w: {"language": "en", "next": "/"},
+    "escalations-decide": lambda w: {"decision": "approve_legal", "case": [w.a.case.pk], "reason": "matrix"},
+    "plan-decide": lambda w: {"approve": "1"},
+    "cases-reassign": lambda w: {"case": [w.a.case.pk], "to_user": w.a.collector.pk},
+    "case-action[call-start]": lambda w: {"to": str(w.a.phone.number)},
+    "case-action[call-log]": lambda w: {"decision": w.a.decision.pk, "outcome": "no_answer"},
+    "case-action[note]": lambda w: {"text": "matrix note"},
+    "case-action[promise]": lambda w: {"amount": "10.00", "promised_on": soon(3)},
+    "case-action[plan]": lambda w: {"down_payment": "0", "count": "2", "frequency": "monthly", "starts_on": soon(7)},
+    "case-action[hold]": lambda w: {"kind": "dispute", "reason": "matrix"},
+    "case-action[hold-lift]": lambda w: {"hold": w.a.hold.pk, "reason": "matrix"},
+    "case-action[visit]": lambda w: {
+        "address": "1 Main St",
+        "window_start": f"{soon(2)}T10:00",
+        "window_end": f"{soon(2)}T12:00",
+    },
+    "case-action[visit-record]": lambda w: {"visit": w.a.visit.pk, "status": "cancelled"},
+    "case-action[grace]": lambda w: {"days": "5", "reason": "matrix"},
+    "case-action[sms]": lambda w: {"purpose": "reminder"},
+    **{
+        f"case-action[transition-{n}]": lambda w: TRANSITION_BODY
+        for n in ("escalate_formal_notice", "request_legal", "approve_legal", "reject_legal", "close")
+    },
+    **{
+        f"api-case-transition[{n}]": lambda w: TRANSITION_BODY
+        for n in ("escalate_formal_notice", "request_legal", "approve_legal", "reject_legal", "close")
+    },
+    "api-case-grace": lambda w: {"days": 5, "reason": "matrix"},
+    "api-case-notes": lambda w: {"text": "matrix note"},
+    "api-case-promises": lambda w: {"amount": "10.00", "promised_on": soon(3)},
+    "api-case-payment-plans": lambda w: {"down_payment": "0", "count": 2, "frequency": "monthly", "starts_on": soon(7)},
+    "api-case-visits": lambda w: {
+        "address": "1 Main St",
+        "collectors": ["collector.a"],
+        "window_start": f"{soon(2)}T10:00:00-05:00",
+        "window_end": f"{soon(2)}T12:00:00-05:00",
+    },
+    "api-case-visit-outcome": lambda w: {"status": "cancelled"},
+    "api-sweep-list": lambda w: {"as_of": "2999-01-01"},
+    "api-borrower-list": lambda w: borrower_body("B-MATRIX"),
+    "api-borrower-detail": lambda w: borrower_body(w.a.case.borrower.external_id),
+    "api-loan-list": lambda w: {**loan_body("L-MATRIX"), "borrower": w.a.case.borrower_id},
+    "api-payments": lambda w: {
+        "loan": w.a.case.loan_id,
+        "amount": "10.00",
+        "received_at": "2024-02-12T10:00:00+00:00",
+        "reference": "MATRIX-1",
+    },
+    "api-payments-bulk": lambda w: [
+        {
+            "loan": w.a.case.loan.external_id,
+            "amount": "10.00",
+            "received_at": "2024-02-12T10:00:00+00:00",
+            "reference": "MATRIX-1",
+        }
+    ],
+    "api-loans-bulk": lambda w: [
+        {"borrower": borrower_body(w.a.case.borrower.external_id), "loan": loan_body("L-MATRIX")}
+    ],
+    "api-compliance-check": lambda w: {"borrower": w.a.case.borrower_id, "channel": "sms"},
+    "api-borrower-restrictions": lambda w: {"kind": "dispute", "reason": "matrix"},
+    "api-restriction-lift": lambda w: {"reason": "matrix"},
+    "api-contacts": lambda w: {
+        "borrower": w.a.case.borrower_id,
+        "channel": "call",
+        "direction": "outbound",
+        "occurred_at": "2024-02-12T15:00:00+00:00",
+        "outcome": "no_answer",
+    },
+}
+# What a list shows: which kind of record, read from the answer.
+LISTS = {
+    "case-queue": "case",
+    "escalations": "case",
+    "api-case-list": "case",
+    "api-message-list": "message",
+    "api-borrower-list": "borrower",
+    "api-loan-list": "loan",
+    "api-payments": "payment",
+    "api-contacts": "contact",
+}
+CASE_LINK = re.compile(r'href="/cases/(\d+)/"')
+
+
+def split(route: str) -> tuple[str, str]:
+    """``"case-action[note]"`` → ``("case-action", "note")``."""
+    name, _, variant = route.partition("[")
+    return name, variant.rstrip("]")
+
+
+def is_api(name: str) -> bool:
+    return name.startswith("api-") and name != "api-docs"
+
+
+def url_for(name: str, variant: str, w: World) -> str:
+    return reverse(name, args=ARGS[name](w, variant) if name in ARGS else None)
+
+
+def client_for(user: Any, *, api: bool) -> Client:
+    client: Client = APIClient() if api else Client()
+    client.raise_request_exception = False  # a 500 is an answer to report, not a reason to stop
+    if user is not None:
+        if api:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        else:
+            client.force_login(user)
+    return client
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Nothing written: one digest per table of the project (and the users), in one query
+# ---------------------------------------------------------------------------------------------------------------
+def project_tables() -> list[str]:
+    labels = ("loans", "compliance", "notifications", "collections_app")
+    tables = [m._meta.db_table for label in labels for m in apps.get_app_config(label).get_models()]
+    tables += [apps.get_model("auth", "User")._meta.db_table]
+    return sorted(set(tables))
+
+
+def digest(tables: list[str]) -> dict[str, str]:
+    rows = "md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), ''))"
+    parts = " UNION ALL ".join(f"SELECT '{t}', {rows} FROM {connection.ops.quote_name(t)} r" for t in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(parts)
+        return dict(cursor.fetchall())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Asking and judging
+# ---------------------------------------------------------------------------------------------------------------
+def ask(client: Client, method: str, url: str, body: Any, *, api: bool) -> Any:
+    send = getattr(client, method.lower())
+    if body is None:
+        return send(url)
+    if api:
+        return send(url, body, format="json")
+    return send(url, body) if method in ("GET", "POST") else send(url, body, content_type="application/json")
+
+
+def seen(response: Any, route: str, w: World) -> str:
+    """Which teams' records a list answer shows (its ids against the world's), e.g. "A"."""
+    if not is_api(route):
+        shown = {int(i) for i in CASE_LINK.findall(response.content.decode())}
+    else:
+        data = response.json()
+        shown = {row["id"] for row in (data["results"] if isinstance(data, dict) else data)}
+    return "".join(letter for letter, pk in w.ids(LISTS[route]).items() if pk in shown)
+
+
+def judge(expected: Cell, response: Any, route: str, w: World) -> str:
+    """What is wrong with the answer ("" when it is as expected)."""
+    got = response.status_code
+    if got != expected.status:
+        where = f" → {response.get('Location', '')}" if 300 <= got < 400 else ""
+        return f"expected {expected}, got {got}{where}"
+    location = response.get("Location", "")
+    if got == 302:
+        to_login = location.startswith(reverse("login"))
+        to_admin_login = location.startswith(reverse("admin:login"))
+        if expected.location == "login" and not to_login:
+            return f"expected a redirect to sign in, got one to {location}"
+        if expected.location == "admin:login" and not to_admin_login:
+            return f"expected a redirect to the admin's sign-in, got one to {location}"
+        if not expected.location and (to_login or to_admin_login):
+            return f"expected a redirect to a page, got one to sign in: {location}"
+    if expected.sees is not None:
+        shown = seen(response, route, w)
+        if shown != expected.sees:
+            return f"expected the list to show team(s) {expected.sees or 'none'}, it shows {shown or 'none'}"
+    return ""
+
+
+def cell(value: Cell | int) -> Cell:
+    return value if isinstance(value, Cell) else Cell(value, refused=value in REFUSALS)
+
+
+def check_route(route: str, methods: dict[str, tuple[Cell | int, ...]], w: World) -> list[str]:
+    """Ask every caller with every method of the route; return what differs from the matrix."""
+    name, variant = split(route)
+    api = is_api(name)
+    url = url_for(name, variant, w)
+    tables = project_tables()
+    problems = []
+    for caller, user in w.users.items():
+        client = client_for(user, api=api)
+        for method, row in methods.items():
+            expected = cell(row[CALLERS.index(caller)])
+            body = BODIES[route](w) if method != "GET" and route in BODIES else None
+            with transaction.atomic():
+                before = digest(tables) if expected.refused or expected.writes else None
+                response = ask(client, method, url, body, api=api)
+                problem = judge(expected, response, name, w)
+                if not problem and before is not None:
+                    try:
+                        after = digest(tables)
+                    except DatabaseError as exc:
+                        after, problem = before, f"the request broke the transaction: {exc}"
+                    changed = sorted(t for t in tables if after[t] != before[t])
+                    if changed and expected.refused:
+                        problem = f"refused ({response.status_code}) but wrote to {', '.join(changed)}"
+                    if not changed and expected.writes:
+                        problem = f"answered {response.status_code} but wrote nothing"
+                transaction.set_rollback(True)
+            if problem:
+                problems.append(f"{method} {url} as {caller}: {problem}")
+    return problems
+
+
+def routes_of_matrix() -> dict[str, dict[str, tuple[Cell | int, ...]]]:
+    by_route: dict[str, dict[str, tuple[Cell | int, ...]]] = {}
+    for (route, method), row in MATRIX.items():
+        assert len(row) == len(CALLERS), f"{route} {method}: one answer per caller"
+        by_route.setdefault(route, {})[method] = row
+    return by_route
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The routes the project serves, from the URL resolver
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Route:
+    name: str  # "namespace:name"; "<namespace>:?" for an unnamed pattern
+    pattern: str
+    callback: Any
+
+    def api_methods(self) -> set[str] | None:
+        """The methods a DRF view answers (a viewset's mapped actions, an APIView's handlers); None for others."""
+        view = getattr(self.callback, "cls", None)
+        if view is None:
+            return None
+        allowed = {m for m in view.http_method_names if m not in ("head", "options")}
+        actions = getattr(self.callback, "actions", None)
+        handlers = set(actions) if actions else {m for m in allowed if hasattr(view, m)}
+        return {m.upper() for m in handlers & allowed}
+
+
+def walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[Route]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            yield Route(f"{namespace}{entry.name or '?'}", prefix + str(entry.pattern), entry.callback)
+
+
+def served_routes() -> list[Route]:
+    return list(walk(get_resolver().url_patterns))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The tests
+# ---------------------------------------------------------------------------------------------------------------
+def test_every_route_is_in_the_permission_matrix():
+    routes = served_routes()
+    in_matrix = {split(route)[0] for route, _ in MATRIX}
+    project = [r for r in routes if not r.name.startswith("admin:")]
+    unnamed = [r.pattern for r in project if r.name.endswith("?")]
+    assert not unnamed, f"name these routes so the matrix can list them: {unnamed}"
+    missing = sorted({r.name for r in project} - in_matrix)
+    assert not missing, f"add these routes to MATRIX in {__file__}: {missing}"
+    stale = sorted(in_matrix - {r.name for r in project})
+    assert not stale, f"these routes are gone; remove them from MATRIX: {stale}"
+    admin_names = {r.name for r in routes if r.name.startswith("admin:")}
+    listed = set(ADMIN_MATRIX) | set(ADMIN_SPOT_CHECKS)
+    unknown = sorted(n for n in admin_names - listed if not ADMIN_INTERNALS.match(n))  # e.g. a new model's list
+    assert not unknown, f"add these admin pages to ADMIN_MATRIX: {unknown}"
+    assert not listed - admin_names, f"these admin pages are gone: {sorted(listed - admin_names)}"
+
+
+def test_every_method_an_api_route_answers_is_in_the_matrix():
+    declared: dict[str, set[str]] = {}
+    for route, method in MATRIX:
+        declared.setdefault(split(route)[0], set()).add(method)
+    for route in served_routes():
+        methods = route.api_methods()
+        if methods is not None and not route.name.startswith("admin:"):
+            assert methods == declared[route.name], f"{route.name} answers {sorted(methods)}: list each in MATRIX"
+
+
+def test_the_matrix_lists_every_case_action_and_every_transition_a_person_may_run():
+    from collections_app.services import USER_TRANSITIONS
+
+    view = inspect.unwrap(resolve(reverse("case-action", args=[1, "note"])).func)
+    actions = view.__globals__.get("CASE_ACTIONS")
+    assert actions is not None, "the case-action view's table of actions (CASE_ACTIONS) moved: update this test"
+    listed = {split(route)[1] for route, _ in MATRIX if split(route)[0] == "case-action"}
+    assert listed == set(actions), f"case actions missing from MATRIX: {sorted(set(actions) - listed)}"
+    listed = {split(route)[1] for route, _ in MATRIX if split(route)[0] == "api-case-transition"}
+    assert listed == set(USER_TRANSITIONS), f"transitions missing: {sorted(set(USER_TRANSITIONS) - listed)}"
+
+
+@pytest.mark.parametrize("route", sorted(routes_of_matrix()))
+def test_each_route_answers_each_caller_as_the_matrix_says(route):
+    w = build_world()
+    problems = check_route(route, routes_of_matrix()[route], w)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("route", sorted(r for r in routes_of_matrix() if split(r)[0] not in PUBLIC))
+def test_a_method_a_route_does_not_list_is_not_allowed_even_for_an_admin(route):
+    """So a new write method on an existing route cannot slip past the matrix."""
+    w = build_world()
+    unlisted = {m: (405,) * len(CALLERS) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                if m not in routes_of_matrix()[route]}  # fmt: skip
+    admin_only = World(a=w.a, b=w.b, users={"admin": w.users["admin"]}, sweep=w.sweep)
+    problems = check_route(route, unlisted, admin_only)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("url_name", sorted({**ADMIN_MATRIX, **ADMIN_SPOT_CHECKS}))
+def test_admin_pages_answer_each_caller_as_the_matrix_says(url_name):
+    w = build_world()
+    model_args = {
+        "admin:collections_app_collectioncase_change": [w.a.case.pk],
+        "admin:auth_user_delete": [w.users["collector"].pk],
+    }
+    url = reverse(url_name, args=model_args.get(url_name))
+    row = {**ADMIN_MATRIX, **ADMIN_SPOT_CHECKS}[url_name]
+    problems = []
+    for caller, user in w.users.items():
+        response = client_for(user, api=False).get(url)
+        problem = judge(cell(row[CALLERS.index(caller)]), response, url_name, w)
+        if problem:
+            problems.append(f"GET {url} as {caller}: {problem}")
+    assert not problems, "\n".join(problems)
+
+
+def test_static_files_are_served_before_any_sign_in(settings):
+    """Public by design, like /healthz: the sign-in page needs its stylesheet (served by WhiteNoise, which answers
+    before the login middleware; from the source folders here, as ``collectstatic`` has not run)."""
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    for path in ("/static/vendor/bootstrap/css/bootstrap.min.css", "/static/favicon.ico"):
+        response = Client().get(path)
+        assert response.status_code == 200, path
