@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, serializers, status
@@ -151,7 +152,6 @@ class BorrowerRestrictions(APIView):
     permission_classes = [HasRole]
 
     def get(self, request: Request, borrower_id: int) -> Response:
-        from django.utils import timezone
 
         borrower = borrower_get_for_user(user=request.user, borrower_id=borrower_id)
         now = timezone.now()
@@ -161,7 +161,6 @@ class BorrowerRestrictions(APIView):
         return Response(RestrictionOut(rows, many=True, context={"now": now}).data)
 
     def post(self, request: Request, borrower_id: int) -> Response:
-        from django.utils import timezone
 
         borrower = borrower_get_for_user(user=request.user, borrower_id=borrower_id)
         data = RestrictionIn(data=request.data, context={"borrower": borrower})
@@ -192,7 +191,6 @@ class RestrictionLift(APIView):
     permission_classes = [HasRole]
 
     def post(self, request: Request, borrower_id: int, restriction_id: int) -> Response:
-        from django.utils import timezone
 
         borrower = borrower_get_for_user(user=request.user, borrower_id=borrower_id)
         get_object_or_404(Restriction, pk=restriction_id, borrower=borrower)

@@ -62,6 +62,7 @@ from collections_app.models import (
 )
 from collections_app.services import STAGE_PURPOSES, policy_current
 from loans.models import Borrower, Installment, Loan, LoanProduct, Payment, PhoneNumber
+from loans.selectors import portfolio_by_bucket
 from loans.services import loan_waive_fees, loans_refresh_balances, product_today
 from loans.sql import days_between_sql
 from notifications.planning import messages_cancel, messages_plan_bulk
@@ -877,7 +878,6 @@ def _alert_if_overdue(run: SweepRun, now: dt.datetime) -> None:
 def portfolio_snapshot_take(*, as_of: dt.date) -> int:
     """Record the portfolio by team, currency and DPD bucket for the date (one aggregate query; a rerun replaces
     it). A loan's team is the one working its open case; loans without one are recorded without a team."""
-    from loans.selectors import portfolio_by_bucket
 
     loans = Loan.objects.annotate(
         open_case=FilteredRelation("cases", condition=Q(cases__state__in=OPEN_STATES))

@@ -8,11 +8,14 @@ review) and by the API; the gate reads the active ones.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from jsonschema import Draft202012Validator
 
+from compliance.presets import SCHEMA
 from loans.models import Borrower, Loan
 
 
@@ -121,11 +124,6 @@ class JurisdictionProfile(models.Model):
         return f"{self.code} v{self.version}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-        from jsonschema import Draft202012Validator
-
-        from compliance.presets import SCHEMA
-
         errors = sorted(Draft202012Validator(SCHEMA).iter_errors(self.params), key=lambda e: list(e.path))
         if errors:
             raise ValidationError({"params": [f"{'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors]})

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compliance.engine import OPT_OUT_TEXT
+from compliance.models import JurisdictionProfile
 
 PLACEHOLDERS = {
     "name": "the borrower's full name",
@@ -124,7 +125,6 @@ SAMPLE = {
 
 def opt_out_text_required() -> bool:
     """Does any current jurisdiction profile require opt-out instructions in texts and e-mails (USF-07)?"""
-    from compliance.models import JurisdictionProfile
 
     return any(
         (p.params.get("electronic") or {}).get("require_opt_out_text")

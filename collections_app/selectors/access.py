@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
@@ -83,7 +84,6 @@ def case_get_for_user(*, user: Any, case_id: int) -> CollectionCase:
 
 def collectors_for(*, user: Any) -> QuerySet[Any]:
     """Collectors a manager may hand cases to: their teams' members (admins: every active collector)."""
-    from django.contrib.auth import get_user_model
 
     people = get_user_model().objects.filter(is_active=True, groups__name=COLLECTOR)
     if user_role(user) != ADMIN:
@@ -92,7 +92,6 @@ def collectors_for(*, user: Any) -> QuerySet[Any]:
 
 
 def teams_for(*, user: Any) -> QuerySet[Any]:
-    from collections_app.models import Team
 
     teams = Team.objects.all()
     return teams if user_role(user) == ADMIN else teams.filter(manager=user)

@@ -13,10 +13,11 @@ from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import CollectionCase
 from compliance.engine import Attempt, contact_point, evaluate
-from compliance.models import ContactEvent
+from compliance.models import ContactEvent, Decision
 from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Borrower
 from loans.money import format_money
+from notifications.models import OutboundMessage
 
 
 def borrower_zone(borrower: Borrower) -> str:
@@ -77,7 +78,6 @@ def contact_panel(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> t
 
 def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[str, Any]:
     """Everything the case page shows, in a fixed number of queries whatever the case's history."""
-    from notifications.models import OutboundMessage
 
     panel, facts = contact_panel(case=case, now=now, chinese=chinese)
     phones = [
@@ -144,7 +144,6 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
 
 def call_pending(*, case: CollectionCase, decision_id: int | None) -> Any:
     """The allowed call decision whose outcome the collector still has to log (its slot is still reserved)."""
-    from compliance.models import Decision
 
     if decision_id is None:
         return None

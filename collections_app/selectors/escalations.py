@@ -5,20 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import OuterRef
+from django.db.models import Count, OuterRef, Subquery
 
+from collections_app.models import CaseTransition, PaymentPlan
 from collections_app.selectors.access import cases_visible_to
-from compliance.models import ContactEvent
+from compliance.models import ContactEvent, Decision
+from notifications.models import OutboundMessage
 
 
 def escalation_queue(*, user: Any) -> dict[str, Any]:
     """The managers' queue: cases waiting in legal review with their evidence, plans waiting for approval, recent
     compliance denials and uncovered contacts — for the cases the manager may see, in a fixed number of queries."""
-    from django.db.models import Count, Subquery
-
-    from collections_app.models import CaseTransition, PaymentPlan
-    from compliance.models import Decision
-    from notifications.models import OutboundMessage
 
     visible = cases_visible_to(user)
     notices = OutboundMessage.objects.filter(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from collections_app.models import CollectionCase
+from collections_app.models import CollectionCase, PromiseToPay
 from collections_app.selectors.access import cases_visible_to
 from collections_app.selectors.case_page import ChannelAnswer, gate_dry_run
 from compliance.engine import contact_point
@@ -34,7 +34,6 @@ def case_queue_for(
 ) -> QuerySet[CollectionCase]:
     """Open cases the user may see, most urgent first. ``search`` matches a name, a phone number or a loan's
     external id; ``bucket`` is a days-past-due range; ``promises_due`` keeps cases with a promise due that day."""
-    from collections_app.models import PromiseToPay
 
     cases = cases_visible_to(user).open().select_related("borrower", "loan", "assigned_to")
     if stage:

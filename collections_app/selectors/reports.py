@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Count, Sum
+
+from collections_app.models import PortfolioSnapshot, PromiseToPay
 from collections_app.selectors.access import cases_visible_to, team_ids
-from compliance.models import ContactEvent
+from compliance.models import ContactEvent, Decision
 from core.roles import ADMIN, user_role
 from loans.selectors import DPD_BUCKETS as REPORT_BUCKETS
+from notifications.models import OutboundMessage
 
 
 def message_stats(*, user: Any, since: dt.datetime) -> list[dict[str, Any]]:
     """Messages planned since ``since`` for the cases the user may see, per channel: counts by status and the
     delivery and failure rates of what reached the provider."""
-    from django.db.models import Count
-
-    from notifications.models import OutboundMessage
 
     rows = (
         OutboundMessage.objects.filter(planned_for__gte=since, case__in=cases_visible_to(user))
@@ -62,9 +64,6 @@ class BucketTotal:
 def _snapshots(*, user: Any, since: dt.date, until: dt.date, team_id: int | None) -> list[BucketTotal]:
     """The daily portfolio snapshots of the teams the user may see (admins: the whole portfolio, loans no team
     works included; managers: their teams' rows only — issue 11), summed per date, currency and bucket."""
-    from django.db.models import Sum
-
-    from collections_app.models import PortfolioSnapshot
 
     rows = PortfolioSnapshot.objects.filter(as_of__gte=since, as_of__lte=until)
     if user_role(user) != ADMIN:
@@ -84,12 +83,6 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
     """The numbers a collections head watches, for the cases the user may see (optionally one team) in a period:
     overdue by bucket over time and flow (roll) rates from the sweep's daily snapshots; cure, promise-kept and
     right-party-contact rates; contacts per collector per day; messages; compliance denials by rule."""
-    from collections import Counter
-
-    from django.db.models import Count
-
-    from collections_app.models import PromiseToPay
-    from compliance.models import Decision
 
     cases = cases_visible_to(user)
     if team_id:

@@ -14,6 +14,7 @@ from collections_app.models import (
     CollectionCase,
 )
 from collections_app.services.cases import InvalidRequest, TransitionConflict
+from compliance.models import Decision
 from compliance.services import (
     contact_check,
     contact_record,
@@ -52,7 +53,6 @@ def call_log(
 ) -> Any:
     """The outcome of a call the gate allowed: the reservation becomes the real outcome; a conversation about the
     debt starts Reg F's quiet period for it (USF-09)."""
-    from compliance.models import Decision
 
     if outcome not in CALL_OUTCOMES:
         raise InvalidRequest("choose what happened", field="outcome")

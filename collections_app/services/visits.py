@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -71,7 +72,6 @@ def visit_schedule(
 
 def team_collectors(team_id: int | None) -> Any:
     """The active collectors of a team: the only people who may go on its cases' field visits."""
-    from django.contrib.auth import get_user_model
 
     return (
         get_user_model()
