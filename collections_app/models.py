@@ -17,7 +17,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from loans.models import MONEY, ZERO, Borrower, Language, Loan, LoanProduct
+from loans.fields import MoneyField
+from loans.models import ZERO, Borrower, Language, Loan, LoanProduct
 
 User = settings.AUTH_USER_MODEL
 
@@ -185,7 +186,7 @@ class InstallmentPolicy(VersionedPolicy):
         default=Decimal("50.00"),
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
-    approval_above = models.DecimalField(_("manager approval above (amount)"), default=Decimal("5000.00"), **MONEY)
+    approval_above = MoneyField(_("manager approval above (amount)"), default=Decimal("5000.00"))
     allowed_frequencies = models.JSONField(_("allowed frequencies"), default=list)
     plan_grace_days = models.PositiveSmallIntegerField(_("grace for a plan installment (days)"), default=3)
 
@@ -272,7 +273,7 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     close_reason = models.CharField(_("close reason"), max_length=12, choices=CloseReason.choices, blank=True)
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
-    amount_overdue = models.DecimalField(_("amount overdue"), default=ZERO, **MONEY)
+    amount_overdue = MoneyField(_("amount overdue"), default=ZERO)
     grace_until = models.DateField(_("hardship grace until"), null=True, blank=True)
     last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
     callback_at = models.DateTimeField(
@@ -430,13 +431,13 @@ class PromiseToPay(models.Model):
     """The borrower's promise to pay an amount by a date (at most one open per case)."""
 
     case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="promises")
-    amount = models.DecimalField(_("amount"), **MONEY)
+    amount = MoneyField(_("amount"))
     promised_on = models.DateField(_("pay by"))
     # Payments received from ``counts_from`` until the end of ``promised_on`` in the product's zone count.
     counts_from = models.DateTimeField()
     window_end = models.DateTimeField()
     status = models.CharField(_("status"), max_length=10, choices=PromiseStatus.choices, default=PromiseStatus.OPEN)
-    paid_amount = models.DecimalField(_("paid towards it"), default=ZERO, **MONEY)
+    paid_amount = MoneyField(_("paid towards it"), default=ZERO)
     checked_on = models.DateField(null=True, blank=True)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -469,13 +470,13 @@ class PaymentPlan(models.Model):
     case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="plans")
     policy = models.ForeignKey(InstallmentPolicy, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(_("status"), max_length=16, choices=PlanStatus.choices)
-    total_amount = models.DecimalField(_("plan total"), **MONEY)
-    down_payment = models.DecimalField(_("down payment"), default=ZERO, **MONEY)
-    waived_amount = models.DecimalField(_("fees waived"), default=ZERO, **MONEY)
+    total_amount = MoneyField(_("plan total"))
+    down_payment = MoneyField(_("down payment"), default=ZERO)
+    waived_amount = MoneyField(_("fees waived"), default=ZERO)
     frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices)
     starts_on = models.DateField(_("first payment on"))
     counts_from = models.DateTimeField(help_text=_("Payments from this instant count towards the plan."))
-    paid_amount = models.DecimalField(_("paid towards the plan"), default=ZERO, **MONEY)
+    paid_amount = MoneyField(_("paid towards the plan"), default=ZERO)
     outside_policy = models.JSONField(_("outside policy because"), default=list, blank=True)
     proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -502,8 +503,8 @@ class PlanInstallment(models.Model):
     plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE, related_name="installments")
     number = models.PositiveSmallIntegerField()
     due_date = models.DateField()
-    amount = models.DecimalField(**MONEY)
-    paid_amount = models.DecimalField(default=ZERO, **MONEY)
+    amount = MoneyField()
+    paid_amount = MoneyField(default=ZERO)
     breaks_after = models.DateField(
         help_text=_("Unpaid after this date (due date + the policy's grace), the plan is broken.")
     )
