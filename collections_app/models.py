@@ -7,7 +7,9 @@ the daily sweep moves cases in bulk with set-based SQL, writing the same ``CaseT
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,6 +21,9 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transi
 
 from loans.fields import MoneyField
 from loans.models import ZERO, Borrower, Language, Loan, LoanProduct
+
+if TYPE_CHECKING:
+    from django_fsm import Transition, UserWithPermissions
 
 User = settings.AUTH_USER_MODEL
 
@@ -85,7 +90,7 @@ class VersionedPolicy(models.Model):
         abstract = True
 
     def __str__(self) -> str:
-        scope = self.product.code if self.product_id else _("default")
+        scope = self.product.code if self.product is not None else _("default")
         return f"{scope} v{self.version}"
 
 
@@ -240,7 +245,7 @@ class CloseReason(models.TextChoices):
     SOLD = "sold", _("sold")
 
 
-class CollectionCaseQuerySet(models.QuerySet):
+class CollectionCaseQuerySet(models.QuerySet["CollectionCase"]):
     def open(self) -> CollectionCaseQuerySet:
         return self.filter(state__in=OPEN_STATES)
 
@@ -291,6 +296,10 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     sweep_mark = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = CollectionCaseQuerySet.as_manager()
+
+    if TYPE_CHECKING:  # django-fsm adds this method for the ``state`` field
+
+        def get_available_user_state_transitions(self, user: UserWithPermissions) -> Iterator[Transition]: ...
 
     class Meta:
         verbose_name = _("collection case")
@@ -382,7 +391,8 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         return self._returns_to_stage()
 
     # -- exits --------------------------------------------------------------------------------------------------
-    @transition(field=state, source=OPEN_STATES, target=S.RESOLVED, conditions=[_is_cured])
+    # django-fsm types a condition as Callable[[Model], bool]: a method of this model (its own fields) cannot match.
+    @transition(field=state, source=OPEN_STATES, target=S.RESOLVED, conditions=[_is_cured])  # type: ignore[list-item]
     def resolve(self) -> None:
         """The loan is cured (nothing overdue)."""
 
@@ -574,7 +584,7 @@ class FieldVisit(models.Model):
 
     case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="visits")
     address = models.TextField(_("address"))
-    collectors = models.ManyToManyField(User, related_name="field_visits")
+    collectors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="field_visits")
     window_start = models.DateTimeField(_("from"))
     window_end = models.DateTimeField(_("until"))
     status = models.CharField(_("status"), max_length=10, choices=VisitStatus.choices, default=VisitStatus.SCHEDULED)

@@ -6,6 +6,8 @@ review) and by the API; the gate reads the active ones.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -48,8 +50,8 @@ COLLECTOR_LIFTABLE_KINDS = frozenset(
 )
 
 
-class RestrictionQuerySet(models.QuerySet):
-    def active(self, at=None) -> RestrictionQuerySet:  # type: ignore[no-untyped-def]
+class RestrictionQuerySet(models.QuerySet["Restriction"]):
+    def active(self, at: dt.datetime | None = None) -> RestrictionQuerySet:
         """In force at ``at`` (default now): started, not ended, not lifted."""
         at = at or timezone.now()
         return self.filter(starts_at__lte=at, lifted_at__isnull=True).filter(
