@@ -16,7 +16,7 @@ help:
 	@echo "make test   - run the whole test suite (PostgreSQL and Redis on 127.0.0.1)"
 	@echo "make bench  - benchmarks (1,000,000 loans in a scratch PostgreSQL database)"
 	@echo "make fuzz   - nightly: Schemathesis with $(FUZZ_EXAMPLES) generated requests per API operation"
-	@echo "make lint   - ruff, import-linter (the layers)"
+	@echo "make lint   - ruff, import-linter (the layers), mypy (types)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .

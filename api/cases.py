@@ -5,7 +5,7 @@ service."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django.contrib.auth import get_user_model
@@ -21,6 +21,7 @@ from collections_app.models import (
     CaseNote,
     CaseState,
     CollectionCase,
+    CollectionCaseQuerySet,
     FieldVisit,
     Frequency,
     PaymentPlan,
@@ -40,15 +41,20 @@ from collections_app.services import (
     visit_record,
     visit_schedule,
 )
-from core.api import HasRole, StrictInput
+from core.api import HasRole, SignedInRequest, StrictInput
 from loans.serializers import AwareDateTimeField, BoundedDateField
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Cases
 # ---------------------------------------------------------------------------------------------------------------
 class CaseOut(serializers.ModelSerializer):
-    assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    assigned_to: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     available_transitions = serializers.SerializerMethodField()
 
     class Meta:
@@ -74,7 +80,9 @@ class CaseFilter(django_filters.FilterSet):
 
 
 class VisitOut(serializers.ModelSerializer):
-    collectors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    collectors: serializers.ManyRelatedField | serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", many=True, read_only=True
+    )
 
     class Meta:
         model = FieldVisit
@@ -127,7 +135,7 @@ class PlanIn(StrictInput):
 
 
 class NoteOut(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = CaseNote
@@ -154,7 +162,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["priority", "days_past_due", "amount_overdue", "opened_on", "id"]
     ordering = ["-priority", "-days_past_due", "id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> CollectionCaseQuerySet:
         return cases_visible_to(self.request.user).select_related("assigned_to")
 
     @extend_schema(
@@ -162,7 +170,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         responses={200: CaseOut, 409: CONFLICT},
     )
     @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
-    def transition(self, request: Request, pk: str | None = None, name: str = "") -> Response:
+    def transition(self, request: SignedInRequest, pk: str | None = None, name: str = "") -> Response:
         case = self.get_object()
         if name not in USER_TRANSITIONS:
             raise InvalidRequest(f"unknown transition {name!r}", field="name")
@@ -173,7 +181,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=GraceIn, responses={200: CaseOut, 409: CONFLICT})
     @action(detail=True, methods=["post"])
-    def grace(self, request: Request, pk: str | None = None) -> Response:
+    def grace(self, request: SignedInRequest, pk: str | None = None) -> Response:
         """The case's one hardship grace extension: for ``days`` (up to the policy's maximum) no escalation and no
         automated reminders."""
         case = self.get_object()
@@ -184,7 +192,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=VisitRecordIn, responses={200: VisitOut})
     @action(detail=True, methods=["post"], url_path=r"visits/(?P<visit_id>[0-9]+)/outcome", url_name="visit-outcome")
-    def visit_outcome(self, request: Request, pk: str | None = None, visit_id: str = "") -> Response:
+    def visit_outcome(self, request: SignedInRequest, pk: str | None = None, visit_id: str = "") -> Response:
         """What happened at a scheduled visit: visited, not at home, or cancelled (a contact in the ledger, an
         exception when outside the window the gate allowed)."""
         case = self.get_object()
@@ -198,7 +206,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(methods=["GET"], responses=PromiseOut(many=True))
     @extend_schema(methods=["POST"], request=PromiseIn, responses={201: PromiseOut})
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
-    def promises(self, request: Request, pk: str | None = None) -> Response:
+    def promises(self, request: SignedInRequest, pk: str | None = None) -> Response:
         """The case's promises to pay; POST records one (the case moves to promise_to_pay)."""
         case = self.get_object()
         return _list_or_create(
@@ -213,7 +221,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(methods=["POST"], request=PlanIn, responses={201: PlanOut})
     @action(detail=True, methods=["get", "post"], url_path="payment-plans", url_name="payment-plans",
             pagination_class=None, filter_backends=[])  # fmt: skip
-    def payment_plans(self, request: Request, pk: str | None = None) -> Response:
+    def payment_plans(self, request: SignedInRequest, pk: str | None = None) -> Response:
         """The case's installment plans; POST proposes one (inside the policy it starts, outside it waits for a
         manager)."""
         case = self.get_object()
@@ -228,7 +236,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(methods=["GET"], responses=NoteOut(many=True))
     @extend_schema(methods=["POST"], request=NoteIn, responses={201: NoteOut})
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
-    def notes(self, request: Request, pk: str | None = None) -> Response:
+    def notes(self, request: SignedInRequest, pk: str | None = None) -> Response:
         """The case's notes; POST adds one."""
         case = self.get_object()
         return _list_or_create(
@@ -242,7 +250,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(methods=["GET"], responses=VisitOut(many=True))
     @extend_schema(methods=["POST"], request=VisitIn, responses={201: VisitOut})
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
-    def visits(self, request: Request, pk: str | None = None) -> Response:
+    def visits(self, request: SignedInRequest, pk: str | None = None) -> Response:
         """The case's field visits; POST schedules one through the gate (collectors of the case's team only)."""
         case = self.get_object()
         return _list_or_create(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
@@ -32,6 +32,7 @@ from loans.models import (
     PaymentSource,
     PhoneNumber,
 )
+from loans.querysets import LoanQuerySet
 from loans.serializers import (
     AwareDateTimeField,
     BorrowerInputSerializer,
@@ -58,7 +59,7 @@ class PaymentIn(StrictInput):
     reference = serializers.CharField(max_length=100)
 
 
-def loans_visible_to(user: Any) -> Any:
+def loans_visible_to(user: Any) -> LoanQuerySet:
     """Admins: every loan; others: the loans of the cases they may see."""
     loans = Loan.objects.all()
     return loans if user_role(user) == ADMIN else loans.filter(pk__in=cases_visible_to(user).values("loan_id"))
@@ -73,7 +74,7 @@ class Payments(generics.ListAPIView):
     filterset_fields = ["loan"]
     ordering = ["-received_at", "-id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Payment]:
         return Payment.objects.filter(loan__in=loans_visible_to(self.request.user))
 
     @extend_schema(request=PaymentIn, responses={201: PaymentOut, 200: PaymentOut})
@@ -221,7 +222,7 @@ class BorrowerIn(BorrowerInputSerializer):
     external_id = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
 
 
-def borrowers_visible_to(user: Any) -> Any:
+def borrowers_visible_to(user: Any) -> QuerySet[Borrower]:
     borrowers = Borrower.objects.all()
     if user_role(user) != ADMIN:
         borrowers = borrowers.filter(pk__in=cases_visible_to(user).values("borrower_id"))
@@ -239,7 +240,7 @@ class BorrowerViewSet(viewsets.ModelViewSet):
     ordering = ["id"]
     http_method_names = ["get", "post", "put", "head", "options"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Borrower]:
         return borrowers_visible_to(self.request.user).prefetch_related("phones", "emails")
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -251,7 +252,9 @@ class BorrowerViewSet(viewsets.ModelViewSet):
         data = BorrowerIn(data=request.data)
         data.is_valid(raise_exception=True)
         external_id = data.validated_data["external_id"]
-        taken = Borrower.objects.filter(external_id=external_id).exclude(pk=getattr(borrower, "pk", None))
+        taken = Borrower.objects.filter(external_id=external_id)
+        if borrower is not None:
+            taken = taken.exclude(pk=borrower.pk)
         if external_id and taken.exists():
             raise serializers.ValidationError({"external_id": ["Another borrower has this external id."]})
         saved = borrower_save(borrower=borrower, data=data.validated_data)
@@ -287,7 +290,7 @@ class InstallmentOut(serializers.ModelSerializer):
 
 
 class LoanOut(serializers.ModelSerializer):
-    product = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    product: serializers.SlugRelatedField[LoanProduct] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     installments = InstallmentOut(many=True)
 
     class Meta:
@@ -312,11 +315,11 @@ class LoanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["id", "days_past_due", "amount_overdue", "disbursed_on"]
     ordering = ["id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> LoanQuerySet:
         return self._loans(loans_visible_to(self.request.user))
 
     @staticmethod
-    def _loans(loans: Any = None) -> Any:
+    def _loans(loans: LoanQuerySet | None = None) -> LoanQuerySet:
         installments = Prefetch("installments", queryset=Installment.objects.order_by("number"))
         return (Loan.objects.all() if loans is None else loans).select_related("product").prefetch_related(installments)
 
@@ -338,7 +341,7 @@ class LoanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             errors["currency"] = [f"The product lends in {products[loan['product']].currency}."]
         if Loan.objects.filter(external_id=loan["external_id"]).exists():
             errors["external_id"] = ["A loan with this external id exists."]
-        if errors:
+        if errors or borrower is None:
             raise serializers.ValidationError(errors)
         try:
             with transaction.atomic():
@@ -346,10 +349,10 @@ class LoanViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                 # The answer is read in the same transaction, by id: the caller may not "see" the new loan yet (a
                 # manager sees loans through their cases, and it has none), and if the answer cannot be built
                 # nothing is written, so a retry is not refused as a duplicate of a loan the caller never got.
-                data = LoanOut(self._loans().get(pk=created.pk)).data
+                answer = LoanOut(self._loans().get(pk=created.pk)).data
         except IntegrityError as exc:
             if not Loan.objects.filter(external_id=loan["external_id"]).exists():
                 raise
             # The same external id, created concurrently since the check above.
             raise serializers.ValidationError({"external_id": ["A loan with this external id exists."]}) from exc
-        return Response(data, status=status.HTTP_201_CREATED)
+        return Response(answer, status=status.HTTP_201_CREATED)

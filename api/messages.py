@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
 
 from collections_app.selectors import cases_visible_to
@@ -37,7 +38,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["planned_for", "id"]
     ordering = ["-planned_for", "-id"]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[OutboundMessage]:
         messages = OutboundMessage.objects.all()
         if user_role(self.request.user) != ADMIN:
             messages = messages.filter(case__in=cases_visible_to(self.request.user))

@@ -17,7 +17,7 @@ router.register("sweeps", sweeps.SweepViewSet, basename="api-sweep")
 router.register("borrowers", loans.BorrowerViewSet, basename="api-borrower")
 router.register("loans", loans.LoanViewSet, basename="api-loan")
 
-v1 = [
+v1: list[URLPattern | URLResolver] = [
     path("compliance/check/", compliance.ComplianceCheckView.as_view(), name="api-compliance-check"),
     path("borrowers/<int:borrower_id>/restrictions/", compliance.BorrowerRestrictions.as_view(),
          name="api-borrower-restrictions"),

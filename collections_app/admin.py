@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import (
@@ -31,7 +35,7 @@ class VersionedPolicyAdmin(VersionedAdmin):
     list_filter = ["is_current", "product"]
     readonly_fields = ["version", "is_current", "created_at", "created_by"]
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("product", "created_by")
 
 

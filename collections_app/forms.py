@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -17,8 +18,8 @@ from loans.inputs import DATE_RANGE_MESSAGE, date_in_range
 from notifications.models import MessagePurpose
 
 
-def _in_range(value: object) -> None:
-    if value is not None and not date_in_range(value):  # type: ignore[arg-type]
+def _in_range(value: dt.date | None) -> None:
+    if value is not None and not date_in_range(value):
         raise forms.ValidationError(DATE_RANGE_MESSAGE, code="date_range")
 
 
@@ -120,10 +121,11 @@ class VisitForm(ZonedForm):
     def __init__(self, *args: Any, partners: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The other collectors of the case's team (username, display name): nobody else may go (CN-08, issue 11).
-        self.fields["second_collector"].choices = [("", "—"), *partners]
+        cast(forms.ChoiceField, self.fields["second_collector"]).choices = [("", "—"), *partners]
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("window_start") and data.get("window_end") and data["window_end"] <= data["window_start"]:
             self.add_error("window_end", _("The visit window must end after it starts."))
         return data

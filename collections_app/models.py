@@ -7,7 +7,9 @@ effects) and the daily sweep moves cases in bulk with set-based SQL, writing the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,7 +19,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from loans.models import MONEY, ZERO, Borrower, Language, Loan, LoanProduct
+from loans.fields import MoneyField
+from loans.models import ZERO, Borrower, Language, Loan, LoanProduct
+
+if TYPE_CHECKING:
+    from django_fsm import Transition, UserWithPermissions
 
 User = settings.AUTH_USER_MODEL
 
@@ -84,7 +90,7 @@ class VersionedPolicy(models.Model):
         abstract = True
 
     def __str__(self) -> str:
-        scope = self.product.code if self.product_id else _("default")
+        scope = self.product.code if self.product is not None else _("default")
         return f"{scope} v{self.version}"
 
 
@@ -185,7 +191,7 @@ class InstallmentPolicy(VersionedPolicy):
         default=Decimal("50.00"),
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
-    approval_above = models.DecimalField(_("manager approval above (amount)"), default=Decimal("5000.00"), **MONEY)
+    approval_above = MoneyField(_("manager approval above (amount)"), default=Decimal("5000.00"))
     allowed_frequencies = models.JSONField(_("allowed frequencies"), default=list)
     plan_grace_days = models.PositiveSmallIntegerField(_("grace for a plan installment (days)"), default=3)
 
@@ -239,7 +245,7 @@ class CloseReason(models.TextChoices):
     SOLD = "sold", _("sold")
 
 
-class CollectionCaseQuerySet(models.QuerySet):
+class CollectionCaseQuerySet(models.QuerySet["CollectionCase"]):
     def open(self) -> CollectionCaseQuerySet:
         return self.filter(state__in=OPEN_STATES)
 
@@ -272,7 +278,7 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     close_reason = models.CharField(_("close reason"), max_length=12, choices=CloseReason.choices, blank=True)
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
-    amount_overdue = models.DecimalField(_("amount overdue"), default=ZERO, **MONEY)
+    amount_overdue = MoneyField(_("amount overdue"), default=ZERO)
     grace_until = models.DateField(_("hardship grace until"), null=True, blank=True)
     last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
     callback_at = models.DateTimeField(
@@ -290,6 +296,10 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     sweep_mark = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = CollectionCaseQuerySet.as_manager()
+
+    if TYPE_CHECKING:  # django-fsm adds this method for the ``state`` field
+
+        def get_available_user_state_transitions(self, user: UserWithPermissions) -> Iterator[Transition]: ...
 
     class Meta:
         verbose_name = _("collection case")
@@ -381,7 +391,8 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         return self._returns_to_stage()
 
     # -- exits --------------------------------------------------------------------------------------------------
-    @transition(field=state, source=OPEN_STATES, target=S.RESOLVED, conditions=[_is_cured])
+    # django-fsm types a condition as Callable[[Model], bool]: a method of this model (its own fields) cannot match.
+    @transition(field=state, source=OPEN_STATES, target=S.RESOLVED, conditions=[_is_cured])  # type: ignore[list-item]
     def resolve(self) -> None:
         """The loan is cured (nothing overdue)."""
 
@@ -430,13 +441,13 @@ class PromiseToPay(models.Model):
     """The borrower's promise to pay an amount by a date (at most one open per case)."""
 
     case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="promises")
-    amount = models.DecimalField(_("amount"), **MONEY)
+    amount = MoneyField(_("amount"))
     promised_on = models.DateField(_("pay by"))
     # Payments received from ``counts_from`` until the end of ``promised_on`` in the product's zone count.
     counts_from = models.DateTimeField()
     window_end = models.DateTimeField()
     status = models.CharField(_("status"), max_length=10, choices=PromiseStatus.choices, default=PromiseStatus.OPEN)
-    paid_amount = models.DecimalField(_("paid towards it"), default=ZERO, **MONEY)
+    paid_amount = MoneyField(_("paid towards it"), default=ZERO)
     checked_on = models.DateField(null=True, blank=True)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -469,13 +480,13 @@ class PaymentPlan(models.Model):
     case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="plans")
     policy = models.ForeignKey(InstallmentPolicy, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(_("status"), max_length=16, choices=PlanStatus.choices)
-    total_amount = models.DecimalField(_("plan total"), **MONEY)
-    down_payment = models.DecimalField(_("down payment"), default=ZERO, **MONEY)
-    waived_amount = models.DecimalField(_("fees waived"), default=ZERO, **MONEY)
+    total_amount = MoneyField(_("plan total"))
+    down_payment = MoneyField(_("down payment"), default=ZERO)
+    waived_amount = MoneyField(_("fees waived"), default=ZERO)
     frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices)
     starts_on = models.DateField(_("first payment on"))
     counts_from = models.DateTimeField(help_text=_("Payments from this instant count towards the plan."))
-    paid_amount = models.DecimalField(_("paid towards the plan"), default=ZERO, **MONEY)
+    paid_amount = MoneyField(_("paid towards the plan"), default=ZERO)
     outside_policy = models.JSONField(_("outside policy because"), default=list, blank=True)
     proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -502,8 +513,8 @@ class PlanInstallment(models.Model):
     plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE, related_name="installments")
     number = models.PositiveSmallIntegerField()
     due_date = models.DateField()
-    amount = models.DecimalField(**MONEY)
-    paid_amount = models.DecimalField(default=ZERO, **MONEY)
+    amount = MoneyField()
+    paid_amount = MoneyField(default=ZERO)
     breaks_after = models.DateField(
         help_text=_("Unpaid after this date (due date + the policy's grace), the plan is broken.")
     )
@@ -573,7 +584,7 @@ class FieldVisit(models.Model):
 
     case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="visits")
     address = models.TextField(_("address"))
-    collectors = models.ManyToManyField(User, related_name="field_visits")
+    collectors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="field_visits")
     window_start = models.DateTimeField(_("from"))
     window_end = models.DateTimeField(_("until"))
     status = models.CharField(_("status"), max_length=10, choices=VisitStatus.choices, default=VisitStatus.SCHEDULED)

@@ -34,6 +34,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -159,10 +160,10 @@ def _sources(declaration: Transition) -> list[str]:
         return list(CaseState.values)
     if declaration.source == ANY_OTHER_STATE:
         return [s for s in CaseState.values if s != declaration.target]
-    return [declaration.source]
+    return [str(declaration.source)]
 
 
-def _states_sql(states: list[str] | tuple[str, ...]) -> str:
+def _states_sql(states: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{CaseState(s).value}'" for s in states) + ")"
 
 
@@ -208,7 +209,7 @@ class BulkMove:
     def targets(self) -> list[str]:
         """Every state the move may write."""
         target = self.target
-        return list(target.allowed_states) if isinstance(target, RETURN_VALUE) else [target]
+        return [str(s) for s in target.allowed_states] if isinstance(target, RETURN_VALUE) else [target]
 
 
 def _move(
@@ -226,7 +227,7 @@ def _move(
     mark = ctx.mark(step or move.transition)
     target = move.target
     if isinstance(target, RETURN_VALUE):
-        to, guard = "return_state", f"AND return_state IN {_states_sql(target.allowed_states)}"
+        to, guard = "return_state", f"AND return_state IN {_states_sql(map(str, target.allowed_states))}"
     else:
         to, guard = f"'{target}'", ""
     final = [s for s in move.targets if s in FINAL_STATES]

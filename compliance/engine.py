@@ -762,7 +762,7 @@ _APPLICABLE: dict[tuple[Any, str, str], tuple[tuple[Profile, ...], list[Profile]
 # Rules that hold in every jurisdiction (a person's own requests: opt-outs, workplace, inconvenient times) run once
 # per decision; the others run for each applicable profile that sets their parameters.
 GENERIC_RULES = [rule_contact_point, rule_opt_outs, rule_workplace, rule_inconvenient_time]
-PARAMETER_OF = {
+PARAMETER_OF: dict[Rule, str] = {
     rule_holds: "holds",
     rule_tcpa_consent: "tcpa",
     rule_electronic_content: "electronic",
@@ -780,7 +780,7 @@ PARAMETER_OF = {
 TIME_RULES = {rule_time_window, rule_inconvenient_time, rule_reg_f_frequency, rule_initiated_cap, rule_daily_caps}
 GENERIC = "*"
 # Channels a rule can object to (the rule checks again itself; this only spares calls that cannot find anything).
-CHANNELS_OF = {
+CHANNELS_OF: dict[Rule, set[str]] = {
     rule_electronic_content: {"sms", "email"},
     rule_visits: {"visit"},
     rule_reg_f_frequency: {"call"},
@@ -805,7 +805,7 @@ def _plan(profiles: list[Profile]) -> _Plan:
     key = tuple((p.code, p.version) for p in profiles)
     plan = _PLANS.get(key)
     if plan is None:
-        steps = [(rule, GENERIC, profiles[0].params) for rule in GENERIC_RULES]
+        steps: list[tuple[Rule, str, dict[str, Any]]] = [(rule, GENERIC, profiles[0].params) for rule in GENERIC_RULES]
         steps += [
             (rule, p.code, p.params)
             for p in profiles
@@ -880,9 +880,10 @@ def _next_allowed(attempt: Attempt, facts: BorrowerFacts, plan: _Plan, first: Re
     candidate, current = attempt.at, first
     for _ in range(60):
         waits = [r.next_allowed_at for r in current.reasons if r.outcome == DEFER]
-        if not waits or any(w is None for w in waits):
+        known = [w for w in waits if w is not None]
+        if not waits or len(known) < len(waits):
             return None
-        candidate = max(max(waits), candidate + dt.timedelta(seconds=1))
+        candidate = max(max(known), candidate + dt.timedelta(seconds=1))
         current = _evaluate_once(Attempt(**{**attempt.__dict__, "at": candidate}), facts, plan, explain=False)
         if current.allowed:
             return candidate

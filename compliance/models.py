@@ -7,6 +7,8 @@ review) and by the API; the gate reads the active ones.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -52,8 +54,8 @@ COLLECTOR_LIFTABLE_KINDS = frozenset(
 )
 
 
-class RestrictionQuerySet(models.QuerySet):
-    def active(self, at=None) -> RestrictionQuerySet:  # type: ignore[no-untyped-def]
+class RestrictionQuerySet(models.QuerySet["Restriction"]):
+    def active(self, at: dt.datetime | None = None) -> RestrictionQuerySet:
         """In force at ``at`` (default now): started, not ended, not lifted."""
         at = at or timezone.now()
         return self.filter(starts_at__lte=at, lifted_at__isnull=True).filter(

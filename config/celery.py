@@ -21,4 +21,5 @@ app.autodiscover_tasks()
 def mask_personal_data_in_celery_logs(logger: logging.Logger, **kwargs: object) -> None:
     """The worker and beat replace the root logger's handlers (Django's, with the mask) by their own
     (worker_hijack_root_logger) and give task loggers one more: mask personal data in those too."""
-    mask_handlers(logger, get_multiprocessing_logger())
+    multiprocessing_logger = get_multiprocessing_logger()  # None only without billiard, which Celery depends on
+    mask_handlers(logger, *([multiprocessing_logger] if multiprocessing_logger is not None else []))

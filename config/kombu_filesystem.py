@@ -10,7 +10,7 @@ transport ends a drain as soon as the worker is stopping; everything else is kom
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from kombu.transport import filesystem
 
@@ -25,12 +25,15 @@ def _worker_stopping() -> bool:
 class Transport(filesystem.Transport):
     """kombu's filesystem transport whose drain gives way to a worker shutdown within one polling interval."""
 
-    def drain_events(self, connection: Any, timeout: float | None = None) -> Any:
+    # kombu's virtual transports narrow the base Transport's drain_events(connection, **kwargs) to this signature
+    # (its own stubs ignore the override the same way).
+    def drain_events(self, connection: Any, timeout: float | None = None) -> Any:  # type: ignore[override]
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if _worker_stopping():
                 raise TimeoutError()  # socket.timeout: what celery's loop expects from an idle drain
-            step = self.polling_interval
+            # kombu only ever sets a number here (1.0 unless transport_options say otherwise); the stubs allow None.
+            step = cast(float, self.polling_interval)
             if deadline is not None:
                 step = min(step, max(deadline - time.monotonic(), 0.0))
             try:

@@ -115,9 +115,8 @@ def user_role(user: Any) -> str | None:
         return None
     if user.is_superuser:
         return ADMIN
-    cached = getattr(user, "_role_cache", False)
-    if cached is not False:
-        return cached  # one groups query per request, however many checks ask
+    if hasattr(user, "_role_cache"):
+        return user._role_cache  # one groups query per request, however many checks ask
     names = {group.name for group in user.groups.all()}
     role = next((r for r in (ADMIN, MANAGER, COLLECTOR) if r in names), None)
     user._role_cache = role

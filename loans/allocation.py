@@ -56,9 +56,11 @@ class AllocationResult:
         return sum(self.unapplied.values(), ZERO)
 
 
-def _apply(amount: Decimal, due: dict[str, Decimal], paid: dict[str, Decimal], order: tuple[str, ...]):
+def _apply(
+    amount: Decimal, due: dict[str, Decimal], paid: dict[str, Decimal], order: tuple[str, ...]
+) -> tuple[Decimal, list[tuple[str, Decimal]]]:
     """Pay ``amount`` into one installment's components; yield (component, amount) and return what is left."""
-    parts = []
+    parts: list[tuple[str, Decimal]] = []
     for component in order:
         if amount <= 0:
             break

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet, Sum
 from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.serializers import Serializer
 
 from loans.models import (
     Borrower,
@@ -33,7 +34,12 @@ from loans.models import (
 )
 from loans.money import MAX_AMOUNT
 from loans.schedule import equal_installments
-from loans.serializers import LoanIntakeRowSerializer, PaymentInputSerializer, check_currency_decimals
+from loans.serializers import (
+    LoanIntakeRowSerializer,
+    PaymentInputSerializer,
+    check_currency_decimals,
+    first_message,
+)
 from loans.services import (
     borrowers_refresh_time_zones,
     loans_reallocate,
@@ -164,9 +170,9 @@ class FileFormatError(Exception):
         super().__init__("; ".join(str(e) for e in errors))
 
 
-def _parse_schedule(text: str) -> list[dict[str, str]]:
+def _parse_schedule(text: str) -> list[dict[str, str | int]]:
     """``2026-01-15=100.00;2026-02-15=100.00`` → installment dicts numbered in order."""
-    rows = []
+    rows: list[dict[str, str | int]] = []
     for number, part in enumerate(filter(None, (p.strip() for p in text.split(";"))), start=1):
         due_date, sep, amount = part.partition("=")
         rows.append(
@@ -268,7 +274,9 @@ def _read_csv(text: str, *, kind: str) -> list[tuple[int, dict[str, Any]]]:
 # ---------------------------------------------------------------------------------------------------------------
 # Loans
 # ---------------------------------------------------------------------------------------------------------------
-def _validate_rows(rows, serializer_class, progress: Progress, label: str):  # type: ignore[no-untyped-def]
+def _validate_rows(
+    rows: list[tuple[int, dict[str, Any]]], serializer_class: type[Serializer], progress: Progress, label: str
+) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
     valid: list[tuple[int, dict[str, Any]]] = []
     errors: list[RowError] = []
     # One serializer validates every row: building DRF's field tree per row costs more than validating it.
@@ -484,7 +492,9 @@ def loans_import(
 def _upsert_borrowers(rows: list[dict[str, Any]], summary: ImportSummary) -> dict[str, Borrower]:
     """Create new borrowers, update changed ones, add new phones/emails; returns external id → borrower."""
     unique = {row["external_id"]: row for row in rows}
-    stored = {b.external_id: b for b in Borrower.objects.filter(external_id__in=list(unique))}
+    stored = {
+        b.external_id: b for b in Borrower.objects.filter(external_id__in=list(unique)) if b.external_id is not None
+    }
     fields = [
         "full_name",
         "language",
@@ -498,23 +508,24 @@ def _upsert_borrowers(rows: list[dict[str, Any]], summary: ImportSummary) -> dic
         "country",
         "timezone",
     ]
-    to_create, to_update = [], []
+    to_create: dict[str, Borrower] = {}
+    to_update = []
     for external_id, row in unique.items():
         values = borrower_values(row)
         borrower = stored.get(external_id)
         if borrower is None:
-            to_create.append(Borrower(external_id=external_id, **values))
+            to_create[external_id] = Borrower(external_id=external_id, **values)
         elif any(getattr(borrower, k) != v for k, v in values.items()):
             for key, value in values.items():
                 setattr(borrower, key, value)
             to_update.append(borrower)
         else:
             summary.count("unchanged", "borrowers")
-    Borrower.objects.bulk_create(to_create, batch_size=1000)
+    Borrower.objects.bulk_create(to_create.values(), batch_size=1000)
     Borrower.objects.bulk_update(to_update, fields, batch_size=1000)
     summary.count("created", "borrowers", len(to_create))
     summary.count("updated", "borrowers", len(to_update))
-    by_id = {**stored, **{b.external_id: b for b in to_create}}
+    by_id = {**stored, **to_create}
     contact_points_upsert(unique, by_id, summary)
     borrowers_refresh_time_zones(borrower_ids=[b.pk for b in by_id.values()])
     return by_id
@@ -616,7 +627,7 @@ def payments_validate(
         try:
             check_currency_decimals(row["amount"], loan.currency)
         except ValidationError as exc:
-            errors.append(RowError(line, "amount", str(exc.detail[0])))
+            errors.append(RowError(line, "amount", first_message(exc)))
         key = (row["loan"], row["reference"])
         if key in seen:
             first_line, first = seen[key]

@@ -14,11 +14,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
+from loans.fields import MoneyField
 from loans.money import CURRENCY_CHOICES
 from loans.querysets import InstallmentQuerySet, LoanQuerySet
 
 ZERO = Decimal("0.00")
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class Language(models.TextChoices):
@@ -169,7 +169,7 @@ class Loan(TimeStamped):
     external_id = models.CharField(_("external id"), max_length=64, unique=True)
     borrower = models.ForeignKey(Borrower, on_delete=models.PROTECT, related_name="loans")
     product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="loans")
-    principal = models.DecimalField(_("principal"), validators=[MinValueValidator(Decimal("0.01"))], **MONEY)
+    principal = MoneyField(_("principal"), validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     annual_rate = models.DecimalField(_("annual rate (%)"), max_digits=7, decimal_places=4, null=True, blank=True)
     term_months = models.PositiveSmallIntegerField(_("term (months)"), null=True, blank=True)
@@ -179,9 +179,9 @@ class Loan(TimeStamped):
     # Snapshot (see module docstring): never edited by hand.
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0, editable=False)
     overdue_since = models.DateField(_("overdue since"), null=True, blank=True, editable=False)
-    amount_overdue = models.DecimalField(_("amount overdue"), default=ZERO, editable=False, **MONEY)
-    outstanding_balance = models.DecimalField(_("outstanding balance"), default=ZERO, editable=False, **MONEY)
-    credit_balance = models.DecimalField(_("credit (over-payment)"), default=ZERO, editable=False, **MONEY)
+    amount_overdue = MoneyField(_("amount overdue"), default=ZERO, editable=False)
+    outstanding_balance = MoneyField(_("outstanding balance"), default=ZERO, editable=False)
+    credit_balance = MoneyField(_("credit (over-payment)"), default=ZERO, editable=False)
     balances_as_of = models.DateField(_("snapshot last changed as of"), null=True, blank=True, editable=False)
 
     objects = LoanQuerySet.as_manager()
@@ -206,18 +206,17 @@ class Installment(models.Model):
     loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="installments")
     number = models.PositiveSmallIntegerField(_("number"))
     due_date = models.DateField(_("due date"))
-    principal_due = models.DecimalField(_("principal due"), default=ZERO, **MONEY)
-    interest_due = models.DecimalField(_("interest due"), default=ZERO, **MONEY)
-    fee_due = models.DecimalField(_("fees due"), default=ZERO, **MONEY)
-    opening_paid = models.DecimalField(
+    principal_due = MoneyField(_("principal due"), default=ZERO)
+    interest_due = MoneyField(_("interest due"), default=ZERO)
+    fee_due = MoneyField(_("fees due"), default=ZERO)
+    opening_paid = MoneyField(
         _("paid before intake"),
         default=ZERO,
         help_text=_("Paid before the loan came into this system (no payment records exist for it)."),
-        **MONEY,
     )
-    principal_paid = models.DecimalField(_("principal paid"), default=ZERO, editable=False, **MONEY)
-    interest_paid = models.DecimalField(_("interest paid"), default=ZERO, editable=False, **MONEY)
-    fee_paid = models.DecimalField(_("fees paid"), default=ZERO, editable=False, **MONEY)
+    principal_paid = MoneyField(_("principal paid"), default=ZERO, editable=False)
+    interest_paid = MoneyField(_("interest paid"), default=ZERO, editable=False)
+    fee_paid = MoneyField(_("fees paid"), default=ZERO, editable=False)
     paid_on = models.DateField(_("fully paid on"), null=True, blank=True, editable=False)
 
     objects = InstallmentQuerySet.as_manager()
@@ -269,12 +268,12 @@ class Payment(models.Model):
     """Money received for a loan; ``reference`` is the lender's id, unique per loan (re-posting is harmless)."""
 
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="payments")
-    amount = models.DecimalField(_("amount"), **MONEY)
+    amount = MoneyField(_("amount"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     received_at = models.DateTimeField(_("received at"))
     reference = models.CharField(_("reference"), max_length=100)
     source = models.CharField(_("source"), max_length=8, choices=PaymentSource.choices, default=PaymentSource.API)
-    unapplied_amount = models.DecimalField(_("unapplied (credit)"), default=ZERO, editable=False, **MONEY)
+    unapplied_amount = MoneyField(_("unapplied (credit)"), default=ZERO, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -303,7 +302,7 @@ class PaymentAllocation(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="allocations")
     installment = models.ForeignKey(Installment, on_delete=models.CASCADE, related_name="allocations")
     component = models.CharField(max_length=10, choices=Component.choices)
-    amount = models.DecimalField(**MONEY)
+    amount = MoneyField()
 
     class Meta:
         verbose_name = _("payment allocation")

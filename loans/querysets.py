@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db import models
 
+if TYPE_CHECKING:
+    from loans.models import Installment, Loan  # noqa: F401 (the string type arguments below name them)
 
-class LoanQuerySet(models.QuerySet):
+
+class LoanQuerySet(models.QuerySet["Loan"]):
     def active(self) -> LoanQuerySet:
         return self.filter(status="active")
 
@@ -16,7 +20,7 @@ class LoanQuerySet(models.QuerySet):
         return self.active().filter(days_past_due__gt=0)
 
 
-class InstallmentQuerySet(models.QuerySet):
+class InstallmentQuerySet(models.QuerySet["Installment"]):
     def unpaid_on(self, day: dt.date) -> InstallmentQuerySet:
         """Installments not yet fully paid at the end of ``day``."""
         return self.filter(models.Q(paid_on__isnull=True) | models.Q(paid_on__gt=day))

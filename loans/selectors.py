@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, Sum, Value, When
 
 from loans.models import Loan
+from loans.querysets import LoanQuerySet
 
 # The buckets collections teams report by (days past due).
 DPD_BUCKETS: list[tuple[str, int, int | None]] = [
@@ -31,7 +32,7 @@ def dpd_bucket_expression() -> Case:
     return Case(*whens, output_field=CharField())
 
 
-def portfolio_by_bucket(loans: QuerySet[Loan] | None = None, *, by: Sequence[str] = ()) -> Any:
+def portfolio_by_bucket(loans: LoanQuerySet | None = None, *, by: Sequence[str] = ()) -> Any:
     """Active loans (of ``loans``, default all) per currency and DPD bucket — and per the expressions ``by`` names,
     annotated on ``loans`` — with count, amount overdue and outstanding (one aggregate query)."""
     return (
@@ -44,7 +45,7 @@ def portfolio_by_bucket(loans: QuerySet[Loan] | None = None, *, by: Sequence[str
     )
 
 
-def portfolio_overview(loans: QuerySet[Loan] | None = None) -> list[dict[str, Any]]:
+def portfolio_overview(loans: LoanQuerySet | None = None) -> list[dict[str, Any]]:
     """The portfolio (``loans``, default all) at a glance per currency, buckets in reporting order, with totals (one
     query)."""
     rows = portfolio_by_bucket(loans)

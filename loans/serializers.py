@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +26,8 @@ from loans.timezones import US_STATE_ZONES, is_valid_zone
 class MoneyField(serializers.CharField):
     """An amount as a string or number (not float); decimals checked against the row's currency later."""
 
-    def to_internal_value(self, data: Any) -> Decimal:
+    # A CharField's input handling (blank, whitespace) with a Decimal out: the base class promises a str.
+    def to_internal_value(self, data: Any) -> Decimal:  # type: ignore[override]
         if isinstance(data, float):
             raise serializers.ValidationError(_("Give amounts as strings, not floating-point numbers."))
         try:
@@ -72,6 +73,11 @@ class AwareDateTimeField(BoundedDateTimeField):
             if parsed is not None and parsed.tzinfo is None:
                 raise serializers.ValidationError(_("Give a time zone offset, e.g. 2026-03-01T10:00:00+08:00."))
         return super().to_internal_value(value)
+
+
+def first_message(exc: serializers.ValidationError) -> str:
+    """The message of a ValidationError raised with one string (DRF keeps it as a one-item list)."""
+    return str(cast("list[Any]", exc.detail)[0])
 
 
 def check_currency_decimals(amount: Decimal, currency: str) -> None:
@@ -251,7 +257,7 @@ class LoanInputSerializer(StrictInput):
                 try:
                     check_currency_decimals(row[name], attrs["currency"])
                 except serializers.ValidationError as exc:
-                    return {"installments": [f"#{row['number']} {name}: {exc.detail[0]}"]}
+                    return {"installments": [f"#{row['number']} {name}: {first_message(exc)}"]}
         total = sum((row["principal"] + row["interest"] + row["fee"] for row in installments), Decimal("0.00"))
         if total >= MAX_AMOUNT:
             return {"installments": [_too_much(total)]}

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.db.models import ForeignObjectRel
 
 
 def bulk_set(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], batch: int = 1000) -> int:
@@ -17,7 +18,7 @@ def bulk_set(model: type[models.Model], fields: Sequence[str], rows: Sequence[Se
     if not rows:
         return 0
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = [_column(meta.get_field(name)) for name in fields]
     quote = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
 
@@ -26,8 +27,8 @@ def bulk_set(model: type[models.Model], fields: Sequence[str], rows: Sequence[Se
         # PostgreSQL types VALUES columns from their literals; an all-NULL column would be text, so cast.
         return f"CAST({ref} AS {field.db_type(connection)})" if postgres else ref
 
-    assignments = ", ".join(f"{quote(field.column)} = {value_ref(i, field)}" for i, field in enumerate(columns))
-    pk_column = quote(meta.pk.column)
+    assignments = ", ".join(f"{quote(column)} = {value_ref(i, field)}" for i, (field, column) in enumerate(columns))
+    pk_column = quote(_column(meta.pk)[1])
     table = quote(meta.db_table)
     placeholder = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
     updated = 0
@@ -38,7 +39,8 @@ def bulk_set(model: type[models.Model], fields: Sequence[str], rows: Sequence[Se
             for row in chunk:
                 params.append(row[0])
                 params.extend(
-                    field.get_db_prep_save(value, connection) for field, value in zip(columns, row[1:], strict=True)
+                    field.get_db_prep_save(value, connection)
+                    for (field, _), value in zip(columns, row[1:], strict=True)
                 )
             cursor.execute(
                 f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v "
@@ -47,6 +49,13 @@ def bulk_set(model: type[models.Model], fields: Sequence[str], rows: Sequence[Se
             )
             updated += cursor.rowcount
     return updated
+
+
+def _column(field: models.Field[Any, Any] | ForeignObjectRel) -> tuple[models.Field[Any, Any], str]:
+    """A field with a column of its own, and that column (the reverse side of a relation has none)."""
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{field.name} has no column to set")
+    return field, field.column
 
 
 def days_between_sql(later: str, earlier: str) -> str:

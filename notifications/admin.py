@@ -1,9 +1,17 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django_stubs_ext import StrOrPromise
 
 from loans.admin import ReadOnlyAdmin
 from notifications.models import InboundMessage, MessageTemplate, OutboundMessage, ProviderPause
@@ -23,8 +31,9 @@ class MessageTemplateForm(forms.ModelForm):
         model = MessageTemplate
         fields = ["purpose", "channel", "language", "subject", "body", "is_active"]
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if {"purpose", "channel", "language", "body"} <= set(data):
             try:
                 template_check(
@@ -54,7 +63,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         css = {"all": ["css/admin.css"]}  # the preview's layout: no inline style under the Content-Security-Policy
 
     @admin.display(description=_("preview (sample borrower)"))
-    def preview(self, obj: MessageTemplate) -> str:
+    def preview(self, obj: MessageTemplate) -> StrOrPromise:
         if not obj.pk:
             return _("Save to see a preview.")
         text = render(obj.body, SAMPLE.get(obj.language, SAMPLE["en"]))
@@ -64,8 +73,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             segments = f"{s.encoding}, {s.characters} characters, {s.segments} SMS part(s)"
         return format_html('<div class="message-preview">{}</div><small>{}</small>', text, segments)
 
-    def save_model(self, request, obj, form, change) -> None:  # type: ignore[no-untyped-def]
-        obj.updated_by = request.user
+    def save_model(self, request: HttpRequest, obj: MessageTemplate, form: forms.ModelForm, change: bool) -> None:
+        obj.updated_by = cast("User", request.user)  # the admin site serves only signed-in staff
         super().save_model(request, obj, form, change)
 
 

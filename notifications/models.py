@@ -26,7 +26,12 @@ class Channel(models.TextChoices):
 # Texts and calls go to the provider, letters to the print queue; e-mail waits until a mail provider is configured.
 DISPATCHED_CHANNELS = [Channel.SMS, Channel.VOICE, Channel.LETTER]
 # The compliance gate's name for each channel (a voice message is a call).
-GATE_CHANNEL = {Channel.SMS: "sms", Channel.VOICE: "call", Channel.LETTER: "letter", Channel.EMAIL: "email"}
+GATE_CHANNEL: dict[str, str] = {
+    Channel.SMS: "sms",
+    Channel.VOICE: "call",
+    Channel.LETTER: "letter",
+    Channel.EMAIL: "email",
+}
 
 
 class MessagePurpose(models.TextChoices):

@@ -12,9 +12,10 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -172,7 +173,7 @@ class _translated_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None:
             return False
         import requests
@@ -264,5 +265,10 @@ def provider_get() -> Provider:
     backend = settings.NOTIFICATIONS_BACKEND
     key = (backend, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_API_BASE_URL) if backend == "twilio" else (backend,)
     if key not in _PROVIDERS:
-        _PROVIDERS[key] = {"console": ConsoleProvider, "locmem": lambda: LOCMEM, "twilio": TwilioProvider}[backend]()
+        factories: dict[str, Callable[[], Provider]] = {
+            "console": ConsoleProvider,
+            "locmem": lambda: LOCMEM,
+            "twilio": TwilioProvider,
+        }
+        _PROVIDERS[key] = factories[backend]()
     return _PROVIDERS[key]

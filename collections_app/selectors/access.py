@@ -3,18 +3,24 @@ and the teams and collectors a manager works with. Tested exhaustively once."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from collections_app.models import CollectionCase, Team, TeamMembership
+from collections_app.models import CollectionCase, CollectionCaseQuerySet, Team, TeamMembership
 from core.roles import ADMIN, COLLECTOR, MANAGER, user_role
 from loans.models import Borrower, Loan
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
-def cases_visible_to(user: Any, *, lookup: bool = False) -> QuerySet[CollectionCase]:
+    class OwnsLoan(TypedDict):
+        owns_loan: bool
+
+
+def cases_visible_to(user: Any, *, lookup: bool = False) -> CollectionCaseQuerySet:
     """Admins: every case. Managers: their teams' cases and unassigned ones. Collectors: their own, and their
     team's when the team allows it. Anyone else: none.
 
@@ -54,7 +60,9 @@ def team_ids(user: Any, *, managed: bool) -> list[int]:
     return cached
 
 
-def borrower_get_for_user(*, user: Any, borrower_id: int, loan_id: int | None = None) -> Borrower:
+def borrower_get_for_user(
+    *, user: Any, borrower_id: int, loan_id: int | None = None
+) -> WithAnnotations[Borrower, OwnsLoan]:
     """The borrower if one of their cases is visible to the user (admins: any borrower); 404 otherwise.
 
     With ``loan_id`` the same query tells whether that loan is the borrower's: ``borrower.owns_loan``."""
@@ -66,7 +74,8 @@ def borrower_get_for_user(*, user: Any, borrower_id: int, loan_id: int | None = 
     borrower = borrowers.first()
     if borrower is None:
         raise Http404("No such borrower")
-    return borrower
+    # Typed as annotated whether or not it is: read ``owns_loan`` only when ``loan_id`` was given.
+    return cast("WithAnnotations[Borrower, OwnsLoan]", borrower)
 
 
 def case_get_for_user(*, user: Any, case_id: int) -> CollectionCase:

@@ -110,9 +110,9 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         item(n.created_at, "note", n.text, who=n.author.get_username())
     for p in case.promises.order_by("-created_at")[:50]:
         item(p.created_at, "promise", f"{format_money(p.amount, currency)} by {p.promised_on}", p.get_status_display())
-    for p in case.plans.order_by("-created_at")[:20]:
-        item(p.created_at, "plan", f"{format_money(p.total_amount, currency)} ({p.get_frequency_display()})",
-             p.get_status_display())  # fmt: skip
+    for plan in case.plans.order_by("-created_at")[:20]:
+        item(plan.created_at, "plan", f"{format_money(plan.total_amount, currency)} ({plan.get_frequency_display()})",
+             plan.get_status_display())  # fmt: skip
     for h in case.holds.order_by("-placed_at")[:20]:
         item(h.placed_at, "hold", h.get_kind_display(), h.reason)
     for v in case.visits.order_by("-window_start")[:20]:

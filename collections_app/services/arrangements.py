@@ -8,7 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -51,9 +51,7 @@ def day_bounds(day: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
     return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
 
 
-def promise_record(
-    *, case_id: int, actor: AbstractBaseUser, amount: Decimal, promised_on: dt.date, note: str = ""
-) -> PromiseToPay:
+def promise_record(*, case_id: int, actor: User, amount: Decimal, promised_on: dt.date, note: str = "") -> PromiseToPay:
     """Record the borrower's promise; the case waits in promise_to_pay until the sweep checks it the day after."""
     with transaction.atomic():
         case = locked_case(case_id)
@@ -87,7 +85,7 @@ def promise_record(
 # ---------------------------------------------------------------------------------------------------------------
 # Installment plans
 # ---------------------------------------------------------------------------------------------------------------
-PERIODS = {
+PERIODS: dict[str, relativedelta] = {
     Frequency.WEEKLY: relativedelta(weeks=1),
     Frequency.BIWEEKLY: relativedelta(weeks=2),
     Frequency.MONTHLY: relativedelta(months=1),
@@ -143,7 +141,7 @@ def plan_policy_breaches(
 def plan_propose(
     *,
     case_id: int,
-    actor: AbstractBaseUser,
+    actor: User,
     down_payment: Decimal,
     count: int,
     frequency: str,
@@ -220,7 +218,7 @@ def plan_propose(
     return plan
 
 
-def plan_decide(*, plan_id: int, actor: AbstractBaseUser, approve: bool, reason: str = "") -> PaymentPlan:
+def plan_decide(*, plan_id: int, actor: User, approve: bool, reason: str = "") -> PaymentPlan:
     """A manager approves (the plan starts) or rejects a plan waiting for approval."""
     if not actor.has_perm("collections_app.approve_plan"):
         raise NotPermitted("only a manager may approve or reject plans")
@@ -246,7 +244,7 @@ def plan_decide(*, plan_id: int, actor: AbstractBaseUser, approve: bool, reason:
 # ---------------------------------------------------------------------------------------------------------------
 # Hardship grace extension
 # ---------------------------------------------------------------------------------------------------------------
-def grace_extend(*, case_id: int, actor: AbstractBaseUser, days: int, reason: str) -> CollectionCase:
+def grace_extend(*, case_id: int, actor: User, days: int, reason: str) -> CollectionCase:
     """One-off hardship grace: for ``days`` the case neither escalates nor gets automated reminders. Audited."""
     if not reason.strip():
         raise InvalidRequest("give a reason", field="reason")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from compliance.services import (
 # ---------------------------------------------------------------------------------------------------------------
 # A collector's call: the gate first, at the moment of dialling, then the outcome
 # ---------------------------------------------------------------------------------------------------------------
-def call_start(*, case_id: int, actor: AbstractBaseUser, to: str) -> tuple[Any, Any]:
+def call_start(*, case_id: int, actor: User, to: str) -> tuple[Any, Any]:
     """Ask the gate for a manual call now and, if allowed, hold the slot (a reservation in the ledger) until the
     collector logs the outcome. Returns the decision and the result (reasons, next allowed time)."""
 
@@ -44,7 +44,7 @@ CALL_OUTCOMES = ["conversation", "no_answer", "voicemail", "busy", "failed"]
 def call_log(
     *,
     case_id: int,
-    actor: AbstractBaseUser,
+    actor: User,
     decision_id: int,
     outcome: str,
     debts_discussed: bool,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
@@ -67,7 +67,10 @@ STAGE_PURPOSES = [MessagePurpose.REMINDER, MessagePurpose.FORMAL_NOTICE, Message
 # ---------------------------------------------------------------------------------------------------------------
 # Policies
 # ---------------------------------------------------------------------------------------------------------------
-def policy_current(model: type[CollectionPolicy] | type[InstallmentPolicy], product_id: int | None):  # type: ignore[no-untyped-def]
+Policy = TypeVar("Policy", CollectionPolicy, InstallmentPolicy)
+
+
+def policy_current(model: type[Policy], product_id: int | None) -> Policy:
     """The current version for a product, falling back to the default (product empty)."""
     policies = {p.product_id: p for p in model.objects.filter(is_current=True, product_id__in=[product_id])}
     if product_id in policies:
@@ -78,7 +81,7 @@ def policy_current(model: type[CollectionPolicy] | type[InstallmentPolicy], prod
     return default
 
 
-def policy_revise(*, policy: CollectionPolicy | InstallmentPolicy, actor: AbstractBaseUser | None) -> Any:
+def policy_revise(*, policy: CollectionPolicy | InstallmentPolicy, actor: User | None) -> Any:
     """Save an edited policy as a new version; the old version stays, no longer current (cases keep pointing at it)."""
     return version_publish(instance=policy, scope={"product_id": policy.product_id}, actor=actor)
 
@@ -86,7 +89,7 @@ def policy_revise(*, policy: CollectionPolicy | InstallmentPolicy, actor: Abstra
 # ---------------------------------------------------------------------------------------------------------------
 # Transitions
 # ---------------------------------------------------------------------------------------------------------------
-def actor_label(actor: AbstractBaseUser | None) -> str:
+def actor_label(actor: User | None) -> str:
     return actor.get_username() if actor is not None else SYSTEM
 
 
@@ -95,7 +98,7 @@ def audit(
     *,
     from_state: str,
     name: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason: str,
     at: dt.datetime | None = None,
 ) -> CaseTransition:
@@ -147,7 +150,7 @@ def locked_case(case_id: int) -> CollectionCase:
         raise InvalidRequest(f"case {case_id} does not exist") from exc
 
 
-def run_transition(case: CollectionCase, name: str, actor: AbstractBaseUser | None, reason: str) -> CaseTransition:
+def run_transition(case: CollectionCase, name: str, actor: User | None, reason: str) -> CaseTransition:
     """Check permission and guards, change the state, save and audit. The caller holds the row lock."""
     method = getattr(case, name)
     action = name.replace("_", " ")
@@ -167,7 +170,7 @@ def run_transition(case: CollectionCase, name: str, actor: AbstractBaseUser | No
 
 
 def case_transition(
-    *, case_id: int, name: str, actor: AbstractBaseUser | None, reason: str = "", close_reason: str = ""
+    *, case_id: int, name: str, actor: User | None, reason: str = "", close_reason: str = ""
 ) -> CollectionCase:
     """Run a named transition for a person (or the system when ``actor`` is None)."""
     if name not in USER_TRANSITIONS:
@@ -187,12 +190,12 @@ def case_transition(
     return case
 
 
-def available_transitions(case: CollectionCase, user: AbstractBaseUser) -> list[str]:
+def available_transitions(case: CollectionCase, user: User) -> list[str]:
     """Named transitions this user may run on this case now (the buttons a page shows)."""
     return sorted(t.name for t in case.get_available_user_state_transitions(user) if t.name in USER_TRANSITIONS)
 
 
-def cases_reassign(*, case_ids: list[int], to_user: Any, actor: AbstractBaseUser) -> int:
+def cases_reassign(*, case_ids: list[int], to_user: Any, actor: User) -> int:
     """A manager moves cases to another collector (in bulk); each move is audited."""
     if not actor.has_perm("collections_app.reassign_case"):
         raise NotPermitted("only managers may reassign cases")

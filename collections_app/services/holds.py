@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from loans.services import product_today
 # ---------------------------------------------------------------------------------------------------------------
 # Holds
 # ---------------------------------------------------------------------------------------------------------------
-def hold_place(*, case_id: int, actor: AbstractBaseUser, kind: str, reason: str, document_ref: str = "") -> Hold:
+def hold_place(*, case_id: int, actor: User, kind: str, reason: str, document_ref: str = "") -> Hold:
     """Put the case on hold and record the matching compliance restriction (the gate stops contact)."""
     if kind not in HoldKind.values:
         raise InvalidRequest("unknown hold kind", field="kind")
@@ -63,7 +63,7 @@ def hold_place(*, case_id: int, actor: AbstractBaseUser, kind: str, reason: str,
     return hold
 
 
-def hold_lift(*, hold_id: int, actor: AbstractBaseUser, reason: str) -> Hold:
+def hold_lift(*, hold_id: int, actor: User, reason: str) -> Hold:
     """Lift one hold; the case returns to its stage when no other hold remains."""
     if not reason.strip():
         raise InvalidRequest("give a reason", field="reason")
@@ -90,7 +90,7 @@ def hold_lift(*, hold_id: int, actor: AbstractBaseUser, reason: str) -> Hold:
 # ---------------------------------------------------------------------------------------------------------------
 # Notes, visits, assignment
 # ---------------------------------------------------------------------------------------------------------------
-def note_add(*, case_id: int, actor: AbstractBaseUser, text: str) -> CaseNote:
+def note_add(*, case_id: int, actor: User, text: str) -> CaseNote:
     if not text.strip():
         raise InvalidRequest("the note is empty", field="text")
     return CaseNote.objects.create(case_id=case_id, author=actor, text=text.strip())

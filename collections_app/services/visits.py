@@ -6,8 +6,9 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from collections_app.models import (
@@ -28,7 +29,7 @@ from core.roles import COLLECTOR
 def visit_schedule(
     *,
     case_id: int,
-    actor: AbstractBaseUser,
+    actor: User,
     address: str,
     collectors: list[Any],
     window_start: dt.datetime,
@@ -70,14 +71,12 @@ def visit_schedule(
     return visit
 
 
-def team_collectors(team_id: int | None) -> Any:
+def team_collectors(team_id: int | None) -> QuerySet[User]:
     """The active collectors of a team: the only people who may go on its cases' field visits."""
 
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, team_membership__team_id=team_id, groups__name=COLLECTOR)
-        .order_by("username")
-    )
+    # For a case without a team, the collectors without one (what ``team_membership__team_id=None`` matches).
+    team = Q(team_membership__team_id=team_id) if team_id is not None else Q(team_membership__team_id__isnull=True)
+    return get_user_model().objects.filter(team, is_active=True, groups__name=COLLECTOR).order_by("username")
 
 
 def check_visitors(case: CollectionCase, collectors: list[Any]) -> None:
@@ -94,7 +93,7 @@ def check_visitors(case: CollectionCase, collectors: list[Any]) -> None:
 
 
 def visit_record(
-    *, visit_id: int, actor: AbstractBaseUser, status: str, outcome: str, visited_at: dt.datetime | None = None
+    *, visit_id: int, actor: User, status: str, outcome: str, visited_at: dt.datetime | None = None
 ) -> FieldVisit:
     """Record what happened at a field visit; a visit or a knock on the door is a contact in the ledger, an
     exception when it happened outside the window the gate allowed."""

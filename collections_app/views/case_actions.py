@@ -4,13 +4,14 @@ message on the page."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -55,11 +56,15 @@ from collections_app.services import (
 )
 from collections_app.views.case_page import visit_partners
 from collections_app.views.common import form_errors, require_role
+from core.web import SignedInRequest
 from notifications.planning import message_plan
 from notifications.tasks import dispatch_due
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
-def _call_start(request: HttpRequest, case: CollectionCase) -> str:
+
+def _call_start(request: SignedInRequest, case: CollectionCase) -> str:
     form = CallStartForm(request.POST)
     if not form.is_valid():
         raise InvalidRequest(form_errors(form))
@@ -74,7 +79,7 @@ def _call_start(request: HttpRequest, case: CollectionCase) -> str:
     return f"?call={decision.pk}#call"
 
 
-def _call_log(request: HttpRequest, case: CollectionCase) -> str:
+def _call_log(request: SignedInRequest, case: CollectionCase) -> str:
     form = CallLogForm(request.POST, zone=borrower_zone(case.borrower))
     if not form.is_valid():
         raise InvalidRequest(form_errors(form))
@@ -85,8 +90,8 @@ def _call_log(request: HttpRequest, case: CollectionCase) -> str:
     return ""
 
 
-def _simple(form_class: type[forms.Form], run: Callable[..., object], done: str) -> Callable[..., str]:
-    def action(request: HttpRequest, case: CollectionCase) -> str:
+def _simple(form_class: type[forms.Form], run: Callable[..., object], done: StrOrPromise) -> Callable[..., str]:
+    def action(request: SignedInRequest, case: CollectionCase) -> str:
         form = form_class(request.POST)
         if not form.is_valid():
             raise InvalidRequest(form_errors(form))
@@ -97,7 +102,7 @@ def _simple(form_class: type[forms.Form], run: Callable[..., object], done: str)
     return action
 
 
-def _hold_lift(request: HttpRequest, case: CollectionCase) -> str:
+def _hold_lift(request: SignedInRequest, case: CollectionCase) -> str:
     form = HoldLiftForm(request.POST)
     if not form.is_valid() or not case.holds.filter(pk=form.cleaned_data["hold"]).exists():
         raise InvalidRequest(form_errors(form) or "no such hold on this case")
@@ -106,7 +111,7 @@ def _hold_lift(request: HttpRequest, case: CollectionCase) -> str:
     return ""
 
 
-def _visit(request: HttpRequest, case: CollectionCase) -> str:
+def _visit(request: SignedInRequest, case: CollectionCase) -> str:
     form = VisitForm(request.POST, zone=borrower_zone(case.borrower), partners=visit_partners(case, request))
     if not form.is_valid():
         raise InvalidRequest(form_errors(form))
@@ -120,7 +125,7 @@ def _visit(request: HttpRequest, case: CollectionCase) -> str:
     return ""
 
 
-def _visit_record(request: HttpRequest, case: CollectionCase) -> str:
+def _visit_record(request: SignedInRequest, case: CollectionCase) -> str:
     form = VisitRecordForm(request.POST, zone=borrower_zone(case.borrower))
     if not form.is_valid() or not case.visits.filter(pk=form.cleaned_data["visit"]).exists():
         raise InvalidRequest(form_errors(form) or "no such visit on this case")
@@ -131,7 +136,7 @@ def _visit_record(request: HttpRequest, case: CollectionCase) -> str:
     return ""
 
 
-def _sms(request: HttpRequest, case: CollectionCase) -> str:
+def _sms(request: SignedInRequest, case: CollectionCase) -> str:
     form = SmsForm(request.POST)
     if not form.is_valid():
         raise InvalidRequest(form_errors(form))
@@ -142,7 +147,7 @@ def _sms(request: HttpRequest, case: CollectionCase) -> str:
 
 
 def _transition(name: str) -> Callable[..., str]:
-    def action(request: HttpRequest, case: CollectionCase) -> str:
+    def action(request: SignedInRequest, case: CollectionCase) -> str:
         form = ReasonForm(request.POST)
         form.is_valid()
         case_transition(case_id=case.pk, name=name, actor=request.user, reason=form.cleaned_data.get("reason", ""),
@@ -170,7 +175,7 @@ CASE_ACTIONS: dict[str, Callable[..., str]] = {
 
 
 @require_POST
-def case_action(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
+def case_action(request: SignedInRequest, case_id: int, action: str) -> HttpResponse:
     """Run one action on a case the user may see; domain refusals come back as a message on the case page."""
     require_role(request)
     case = case_get_for_user(user=request.user, case_id=case_id)

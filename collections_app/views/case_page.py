@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -35,6 +35,7 @@ from collections_app.services import (
 )
 from collections_app.views.common import bad_parameters_are_400, id_param, require_role
 from compliance.services import restriction_may_lift
+from core.web import SignedInRequest
 from notifications.models import MessagePurpose
 from notifications.services import message_preview
 from notifications.templating import sms_segments
@@ -42,7 +43,7 @@ from notifications.templating import sms_segments
 
 @require_GET
 @bad_parameters_are_400
-def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+def case_detail(request: SignedInRequest, case_id: int) -> HttpResponse:
     """One case: borrower, loan, timeline, messages, and per channel whether a contact is allowed now."""
     require_role(request)
     case = case_get_for_user(user=request.user, case_id=case_id)
@@ -76,14 +77,14 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     return render(request, "collections_app/case_detail.html", context)
 
 
-def visit_partners(case: CollectionCase, request: HttpRequest) -> list[tuple[str, str]]:
+def visit_partners(case: CollectionCase, request: SignedInRequest) -> list[tuple[str, str]]:
     """The other collectors of the case's team, who may go on a visit with the user."""
     return [(u.get_username(), u.get_full_name() or u.get_username())
             for u in team_collectors(case.team_id).exclude(pk=request.user.pk)]  # fmt: skip
 
 
 @require_GET
-def sms_preview(request: HttpRequest, case_id: int) -> HttpResponse:
+def sms_preview(request: SignedInRequest, case_id: int) -> HttpResponse:
     """htmx: the SMS the chosen template gives for this borrower, with its length in SMS parts."""
     require_role(request)
     case = case_get_for_user(user=request.user, case_id=case_id)

@@ -73,11 +73,11 @@ def require_role(request: HttpRequest, *roles: str) -> str:
 # Case actions: each a POST that goes through a service (and the gate, for contacts), then back to the case page
 # ---------------------------------------------------------------------------------------------------------------
 def form_errors(form: forms.Form) -> str:
-    return "; ".join(f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors)
+    return "; ".join(f"{name}: {' '.join(map(str, errors))}" if name != "__all__" else " ".join(map(str, errors))
                      for name, errors in form.errors.items())  # fmt: skip
 
 
 def selected_cases(request: HttpRequest) -> list[int]:
     """The checked cases, limited to those the manager may see."""
-    ids = [id_param("case", v) for v in request.POST.getlist("case")]
+    ids = [i for v in request.POST.getlist("case") if (i := id_param("case", v)) is not None]
     return list(cases_visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))

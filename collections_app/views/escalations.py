@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -23,13 +23,14 @@ from collections_app.services import (
 )
 from collections_app.views.common import bad_parameters_are_400, require_role, selected_cases, text_param
 from core.roles import ADMIN, MANAGER
+from core.web import SignedInRequest
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Managers: the escalation queue, plans to approve, reassignment, compliance denials and exceptions
 # ---------------------------------------------------------------------------------------------------------------
 @require_GET
-def escalations(request: HttpRequest) -> HttpResponse:
+def escalations(request: SignedInRequest) -> HttpResponse:
     require_role(request, MANAGER, ADMIN)
     context = escalation_queue(user=request.user)
     context["collectors"] = collectors_for(user=request.user)
@@ -38,7 +39,7 @@ def escalations(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @bad_parameters_are_400
-def escalations_decide(request: HttpRequest) -> HttpResponse:
+def escalations_decide(request: SignedInRequest) -> HttpResponse:
     """Approve or reject legal escalation for the checked cases, one transaction each, with one reason."""
     require_role(request, MANAGER, ADMIN)
     decision = request.POST.get("decision")
@@ -65,7 +66,7 @@ def escalations_decide(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @bad_parameters_are_400
-def plan_decision(request: HttpRequest, plan_id: int) -> HttpResponse:
+def plan_decision(request: SignedInRequest, plan_id: int) -> HttpResponse:
     require_role(request, MANAGER, ADMIN)
     plan = get_object_or_404(PaymentPlan, pk=plan_id, case__in=cases_visible_to(request.user))
     reason = text_param("reason", request.POST.get("reason", ""))

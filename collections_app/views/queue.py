@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,11 +27,12 @@ from collections_app.services import (
 )
 from collections_app.views.common import BadParameter, bad_parameters_are_400, id_param, require_role, selected_cases
 from core.roles import ADMIN, MANAGER
+from core.web import SignedInRequest
 
 
 @require_GET
 @bad_parameters_are_400
-def case_queue(request: HttpRequest) -> HttpResponse:
+def case_queue(request: SignedInRequest) -> HttpResponse:
     """The collector's queue: open cases they may see, most urgent first, with filters and search; whether a call
     is allowed right now for each case on the page. htmx requests get the table alone (no full reload)."""
     role = require_role(request)
@@ -79,7 +80,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @bad_parameters_are_400
-def cases_reassign_view(request: HttpRequest) -> HttpResponse:
+def cases_reassign_view(request: SignedInRequest) -> HttpResponse:
     require_role(request, MANAGER, ADMIN)
     case_ids = selected_cases(request)
     to_user_id = id_param("to_user", request.POST.get("to_user", ""))

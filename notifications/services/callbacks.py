@@ -158,19 +158,26 @@ def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, bo
                 )
         except IntegrityError:
             return InboundMessage.objects.get(provider_id=provider_id), ""
-        kind = {InboundAction.OPT_OUT: ConsentKind.OPT_OUT, InboundAction.OPT_IN: ConsentKind.OPT_IN}.get(action)
-        for phone in phones if kind else []:
-            consent_record(
-                borrower_id=phone.borrower_id,
-                medium="sms",
-                address=from_number,
-                kind=kind,
-                source="inbound_sms",
-                text=body,
-            )
+        consent_kinds: dict[str, ConsentKind] = {
+            InboundAction.OPT_OUT: ConsentKind.OPT_OUT,
+            InboundAction.OPT_IN: ConsentKind.OPT_IN,
+        }
+        kind = consent_kinds.get(action)
+        if kind is not None:
+            for phone in phones:
+                consent_record(
+                    borrower_id=phone.borrower_id,
+                    medium="sms",
+                    address=from_number,
+                    kind=kind,
+                    source="inbound_sms",
+                    text=body,
+                )
     borrower = phones[0].borrower if phones else None
     # The reply signs with the lender of the borrower's latest loan (one reply, whatever their number of loans).
     latest = (
         Loan.objects.filter(borrower=borrower).select_related("product").order_by("-id").first() if borrower else None
     )
-    return message, reply_text(action, borrower.language if borrower else "en", lender_name(latest and latest.product))
+    return message, reply_text(
+        action, borrower.language if borrower else "en", lender_name(latest.product if latest else None)
+    )

@@ -386,7 +386,7 @@ def _record_sent(row: OutboundMessage, sent: Sent) -> None:
     ``sent`` too (a call's outcome arrives with its status callback; until then its reservation keeps counting,
     conservatively, as an attempt). One atomic statement on PostgreSQL: this runs once per message."""
     now = timezone.now()
-    values = [sent.provider_id, sent.status[:32], now, now, row.pk]
+    values: list[Any] = [sent.provider_id, sent.status[:32], now, now, row.pk]
     if connection.vendor == "postgresql" and row.channel != Channel.VOICE:
         reservation_settle_with(_SENT_UPDATE, values, outcome="sent", at=now)  # the row and its ledger entry at once
         return

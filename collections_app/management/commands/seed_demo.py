@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -42,7 +42,7 @@ class Command(BaseCommand):
 
             def progress(items: Any, label: str, total: int) -> Any:
                 return (
-                    tqdm(items, desc=label, total=total, unit="row", leave=False, file=self.stderr._out)
+                    tqdm(items, desc=label, total=total, unit="row", leave=False, file=cast(TextIO, self.stderr._out))
                     if show
                     else items
                 )

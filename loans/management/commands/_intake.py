@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -29,7 +29,7 @@ class ImportCommand(BaseCommand):
         def progress(items: Any, label: str, total: int) -> Any:
             if not show or total < PROGRESS_MIN_ROWS:
                 return items
-            return tqdm(items, desc=label, total=total, unit="row", file=self.stderr._out, leave=False)
+            return tqdm(items, desc=label, total=total, unit="row", file=cast(TextIO, self.stderr._out), leave=False)
 
         try:
             summary = read_and_import(path, kind=self.kind, progress=progress)
