@@ -1,0 +1,48 @@
+"""The compliance app's services, one module per task:
+
+- ``gate``: the one gate every contact asks first — the outbox dispatcher, a collector's call, a field visit, a letter
+  (``contact_check``; ``contacts_reserve_batch`` and ``contacts_check_batch`` for many at once);
+- ``facts``: what the gate counts for a borrower, loaded in one query;
+- ``ledger``: the contacts that happened and consents; a reservation settled into its outcome or released;
+- ``restrictions``: restrictions and the one rule for lifting them; profile edits.
+
+The names below are the public services, for callers that want one import.
+"""
+
+from compliance.services.facts import ComplianceError, facts_load, profiles_current, to_kind_for
+from compliance.services.gate import PlannedContact, contact_check, contacts_check_batch, contacts_reserve_batch
+from compliance.services.ledger import (
+    consent_record,
+    contact_record,
+    reservation_settle,
+    reservation_settle_with,
+    reservations_release,
+)
+from compliance.services.restrictions import (
+    LiftRefused,
+    profile_revise,
+    restriction_add,
+    restriction_lift,
+    restriction_may_lift,
+)
+
+__all__ = [
+    "ComplianceError",
+    "LiftRefused",
+    "PlannedContact",
+    "consent_record",
+    "contact_check",
+    "contact_record",
+    "contacts_check_batch",
+    "contacts_reserve_batch",
+    "facts_load",
+    "profile_revise",
+    "profiles_current",
+    "reservation_settle",
+    "reservation_settle_with",
+    "reservations_release",
+    "restriction_add",
+    "restriction_lift",
+    "restriction_may_lift",
+    "to_kind_for",
+]
