@@ -1,0 +1,224 @@
+"""The sweep's bulk moves: each one performs a transition declared on ``CollectionCase`` — its from-states and target
+are read from that declaration — in one UPDATE and one INSERT … SELECT of audit rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django_fsm import ANY_OTHER_STATE, ANY_STATE, RETURN_VALUE, Transition
+
+from collections_app.models import (
+    FINAL_STATES,
+    CaseState,
+    CollectionCase,
+    CollectionPolicy,
+)
+from collections_app.sweep.context import Chunk, as_text, execute
+from loans.models import LoanProduct
+from notifications.planning import messages_cancel
+
+# ---------------------------------------------------------------------------------------------------------------
+# The bulk moves: each one performs a transition declared on CollectionCase
+# ---------------------------------------------------------------------------------------------------------------
+# A new case is not a transition: it starts in the state field's default, and its audit row has this name.
+OPENING = "open"
+
+
+OPENING_STATE = CaseState(CollectionCase._meta.get_field("state").default).value
+
+
+@cache
+def declared_transitions() -> dict[str, tuple[Transition, ...]]:
+    """The case machine as django-fsm declares it on ``CollectionCase``: name → one entry per source state."""
+    declared: dict[str, list[Transition]] = {}
+    for declaration in CollectionCase._meta.get_field("state").get_all_transitions(CollectionCase):
+        declared.setdefault(declaration.name, []).append(declaration)
+    return {name: tuple(entries) for name, entries in declared.items()}
+
+
+def _sources(declaration: Transition) -> list[str]:
+    if declaration.source == ANY_STATE:
+        return list(CaseState.values)
+    if declaration.source == ANY_OTHER_STATE:
+        return [s for s in CaseState.values if s != declaration.target]
+    return [str(declaration.source)]
+
+
+def _states_sql(states: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{CaseState(s).value}'" for s in states) + ")"
+
+
+@dataclass(frozen=True)
+class BulkMove:
+    """One set-based move of the sweep, performing the django-fsm transition named ``transition``.
+
+    The states it moves cases from and the state it writes are read from that transition's declaration on
+    ``CollectionCase``, never written here, and its audit rows carry the transition's name. A declared target that
+    is a state is written as it is; a ``RETURN_VALUE`` target (the transitions back to the stage a promise or plan
+    left) is the case's ``return_state`` — what the model's method returns — and a case moves only if that is one
+    of the declared allowed states. ``where`` (when the sweep runs the transition: its guards and the day's facts)
+    and ``reason`` (the audit row's reason) are SQL over the case row.
+    """
+
+    transition: str
+    where: str
+    reason: str
+
+    def declared(self) -> tuple[Transition, ...]:
+        found = declared_transitions().get(self.transition)
+        if not found:
+            raise ImproperlyConfigured(f"the sweep runs {self.transition!r}, which CollectionCase does not declare")
+        return found
+
+    @property
+    def sources(self) -> list[str]:
+        return [state for declaration in self.declared() for state in _sources(declaration)]
+
+    @property
+    def target(self) -> str | RETURN_VALUE:
+        targets = {id(d.target): d.target for d in self.declared()}
+        if len(targets) != 1:
+            raise ImproperlyConfigured(f"{self.transition} has one target per source: not one bulk UPDATE")
+        (target,) = targets.values()
+        if isinstance(target, RETURN_VALUE) and target.allowed_states:
+            return target
+        if isinstance(target, str) and target in CaseState.values:
+            return target
+        raise ImproperlyConfigured(f"the target of {self.transition} is not a state nor a bounded RETURN_VALUE")
+
+    @property
+    def targets(self) -> list[str]:
+        """Every state the move may write."""
+        target = self.target
+        return [str(s) for s in target.allowed_states] if isinstance(target, RETURN_VALUE) else [target]
+
+
+def move_cases(
+    ctx: Chunk,
+    move: BulkMove,
+    *,
+    product: LoanProduct,
+    policy: CollectionPolicy,
+    params: dict[str, Any] | None = None,
+    step: str = "",
+) -> int:
+    """UPDATE the cases of this chunk and product that ``move`` applies to and audit each one (one INSERT … SELECT).
+
+    ``step`` names the call when a step runs the same move twice (each call marks, and audits, only its rows)."""
+    mark = ctx.mark(step or move.transition)
+    target = move.target
+    if isinstance(target, RETURN_VALUE):
+        to, guard = "return_state", f"AND return_state IN {_states_sql(map(str, target.allowed_states))}"
+    else:
+        to, guard = f"'{target}'", ""
+    final = [s for s in move.targets if s in FINAL_STATES]
+    if not final:
+        closed = ""
+    elif isinstance(target, RETURN_VALUE):
+        closed = f", closed_at = CASE WHEN return_state IN {_states_sql(final)} THEN %(now)s ELSE closed_at END"
+    else:
+        closed = ", closed_at = %(now)s"
+    moved = execute(
+        f"""
+        UPDATE {{case}} SET return_state = state, state = {to}, stage_entered_on = %(as_of)s,
+               sweep_mark = %(mark)s, policy_id = %(policy)s {closed}
+        WHERE state IN {_states_sql(move.sources)} {guard} AND loan_id BETWEEN %(lo)s AND %(hi)s
+          AND loan_id IN (SELECT id FROM {{loan}} WHERE product_id = %(product)s)
+          AND {move.where}
+        """,
+        ctx.params(mark=mark, policy=policy.pk, product=product.pk, **(params or {})),
+    )
+    if moved:
+        execute(
+            f"""
+            INSERT INTO {{transition}} (case_id, from_state, to_state, transition, actor_id, actor_label, reason,
+                                        policy_id, at)
+            SELECT id, return_state, state, %(name)s, NULL, 'system', {move.reason}, policy_id, %(now)s
+            FROM {{case}} WHERE sweep_mark = %(mark)s
+            """,
+            ctx.params(mark=mark, name=move.transition, **(params or {})),
+        )
+        ctx.counts[move.transition] += moved
+    return moved
+
+
+_NOT_IN_GRACE = "(grace_until IS NULL OR grace_until < %(as_of)s)"
+
+
+_PROMISE_SUMMARY = (
+    "(SELECT 'promised ' || "
+    + as_text("pr.amount")
+    + " || ' by ' || "
+    + as_text("pr.promised_on")
+    + " || ', paid ' || "
+    + as_text("pr.paid_amount")
+    + " || ' (' || pr.status || ')' FROM {promise} pr "
+    "WHERE pr.case_id = {case}.id AND pr.checked_on = %(as_of)s ORDER BY pr.id DESC LIMIT 1)"
+)
+
+
+def _promise_checked(statuses: str) -> str:
+    return (
+        "EXISTS (SELECT 1 FROM {promise} pr WHERE pr.case_id = {case}.id "
+        f"AND pr.checked_on = %(as_of)s AND pr.status IN {statuses})"
+    )
+
+
+def _plan_ended(status: str) -> str:
+    return (
+        "EXISTS (SELECT 1 FROM {plan} pl WHERE pl.case_id = {case}.id AND pl.ended_on = %(as_of)s "
+        f"AND pl.status = '{status}')"
+    )
+
+
+def _threshold_reason(label: str) -> str:
+    return (
+        "'days past due ' || "
+        + as_text("days_past_due")
+        + f" || ' reached the {label} threshold of ' || %(threshold_text)s"
+    )
+
+
+# Every state change the sweep makes, by the transition it performs (the test in
+# tests/collections_app/test_state_machine.py holds the sweep's audit rows to the declared machine).
+MOVES: dict[str, BulkMove] = {
+    move.transition: move
+    for move in (
+        # The loan is cured: the guard of ``resolve`` (``_is_cured``) in SQL.
+        BulkMove(
+            "resolve",
+            where="days_past_due = 0 AND amount_overdue = 0",
+            reason="'loan cured: nothing overdue on ' || " + as_text("%(as_of)s"),
+        ),
+        BulkMove("promise_kept", where=_promise_checked("('kept')"), reason=_PROMISE_SUMMARY),
+        BulkMove("promise_broken", where=_promise_checked("('partial', 'broken')"), reason=_PROMISE_SUMMARY),
+        BulkMove("plan_broken", where=_plan_ended("broken"), reason="'a plan payment was missed past its grace'"),
+        BulkMove("plan_completed", where=_plan_ended("completed"), reason="'plan completed but the loan is not cured'"),
+        BulkMove(
+            "escalate_formal_notice",
+            where=f"days_past_due >= %(threshold)s AND {_NOT_IN_GRACE}",
+            reason=_threshold_reason("formal notice"),
+        ),
+        BulkMove(
+            "request_legal",
+            where=f"days_past_due >= %(threshold)s AND {_NOT_IN_GRACE}",
+            reason=_threshold_reason("legal"),
+        ),
+        # Only the cases this run has just sent to legal review, when the policy needs no approval.
+        BulkMove(
+            "approve_legal",
+            where="sweep_mark = %(previous)s",
+            reason="'policy: legal escalation needs no approval'",
+        ),
+    )
+}
+
+
+def cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:
+    ctx.counts["messages_cancelled"] += messages_cancel(
+        cases=CollectionCase.objects.filter(sweep_mark=mark).values("id"), reason=reason, now=ctx.now
+    )

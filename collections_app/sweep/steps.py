@@ -1,0 +1,371 @@
+"""The steps of a chunk, in order: refresh balances, resolve cured cases, settle promises and plans, open cases past
+grace, escalate, recompute priorities, plan and cancel messages; and assigning new cases to collectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from collections_app.models import (
+    CaseState,
+    CollectionCase,
+    CollectionPolicy,
+    PaymentPlan,
+    SweepRun,
+)
+from collections_app.services import STAGE_PURPOSES
+from collections_app.sweep.context import OPEN, Chunk, T, as_text, execute
+from collections_app.sweep.moves import MOVES, OPENING, OPENING_STATE, cancel_messages_of_marked, move_cases
+from loans.models import Installment, Loan, LoanProduct
+from loans.services import loans_refresh_balances
+from loans.sql import days_between_sql
+from notifications.planning import messages_cancel, messages_plan_bulk
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------------------------
+def refresh_candidates(ctx: Chunk, product: LoanProduct) -> QuerySet[Loan]:
+    """The loans of this chunk whose balances can have changed since the last finished sweep: those overdue, those
+    with an unpaid installment that fell due since then, and those never computed. Payments refresh their own loan
+    when they arrive, so a current loan with nothing newly due is already right; skipping it spares aggregating most
+    of the installment table every day."""
+    loans = Loan.objects.filter(id__range=(ctx.lo, ctx.hi), product=product)
+    since = (
+        SweepRun.objects.filter(finished_at__isnull=False, as_of__lt=ctx.as_of)
+        .order_by("-as_of")
+        .values_list("as_of", flat=True)
+        .first()
+    )
+    if since is None:
+        return loans
+    newly_due = Installment.objects.filter(paid_on__isnull=True, due_date__gte=since, due_date__lt=ctx.as_of)
+    return loans.filter(
+        Q(overdue_since__isnull=False)
+        | Q(balances_as_of__isnull=True)
+        | Q(balances_as_of__gt=ctx.as_of)
+        | Q(pk__in=newly_due.values("loan_id"))
+    )
+
+
+def step_refresh(ctx: Chunk, product: LoanProduct) -> None:
+    ctx.counts["loans_refreshed"] += loans_refresh_balances(as_of=ctx.as_of, loans=refresh_candidates(ctx, product))
+    ctx.counts["cases_refreshed"] += execute(
+        """
+        UPDATE {case} SET days_past_due = (SELECT l.days_past_due FROM {loan} l WHERE l.id = {case}.loan_id),
+                          amount_overdue = (SELECT l.amount_overdue FROM {loan} l WHERE l.id = {case}.loan_id)
+        WHERE state IN {OPEN} AND loan_id BETWEEN %(lo)s AND %(hi)s
+          AND EXISTS (SELECT 1 FROM {loan} l WHERE l.id = {case}.loan_id AND l.product_id = %(product)s
+                      AND (l.days_past_due <> {case}.days_past_due OR l.amount_overdue <> {case}.amount_overdue))
+        """,
+        ctx.params(product=product.pk),
+    )
+
+
+def step_resolve(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy, step: str = "resolve") -> None:
+    if move_cases(ctx, MOVES["resolve"], product=product, policy=policy, step=step):
+        mark = ctx.mark(step)
+        execute(
+            "UPDATE {promise} SET status = 'kept', checked_on = %(as_of)s WHERE status = 'open' "
+            "AND case_id IN (SELECT id FROM {case} WHERE sweep_mark = %(mark)s)",
+            ctx.params(mark=mark),
+        )
+        execute(
+            "UPDATE {plan} SET status = 'completed', ended_on = %(as_of)s WHERE status = 'active' "
+            "AND case_id IN (SELECT id FROM {case} WHERE sweep_mark = %(mark)s)",
+            ctx.params(mark=mark),
+        )
+        cancel_messages_of_marked(ctx, mark, "case resolved")
+
+
+def step_promises(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    """The day after a promise's date: kept, partial or broken, from payments received within its window."""
+    in_chunk = (
+        "case_id IN (SELECT c.id FROM {case} c JOIN {loan} l ON l.id = c.loan_id "
+        "WHERE l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s)"
+    )
+    paid = (
+        "COALESCE((SELECT SUM(p.amount) FROM {payment} p JOIN {case} c ON c.loan_id = p.loan_id "
+        "WHERE c.id = {promise}.case_id AND p.received_at >= {promise}.counts_from "
+        "AND p.received_at < {promise}.window_end), 0)"
+    )
+    checked = execute(
+        f"""
+        UPDATE {{promise}} SET paid_amount = {paid}, checked_on = %(as_of)s,
+               status = CASE WHEN {paid} >= amount THEN 'kept' WHEN {paid} > 0 THEN 'partial' ELSE 'broken' END
+        WHERE status = 'open' AND promised_on < %(as_of)s AND {in_chunk}
+        """,
+        ctx.params(product=product.pk),
+    )
+    if not checked:
+        return
+    ctx.counts["promises_checked"] += checked
+    for name in ("promise_kept", "promise_broken"):
+        move_cases(ctx, MOVES[name], product=product, policy=policy)
+
+
+def step_plans(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> list[int]:
+    """Apply payments to active plans, break or complete them; returns the plans completed with a fee waiver."""
+    in_chunk = (
+        "case_id IN (SELECT c.id FROM {case} c JOIN {loan} l ON l.id = c.loan_id "
+        "WHERE l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s)"
+    )
+    params = ctx.params(product=product.pk)
+    execute(
+        f"""
+        UPDATE {{plan}} SET paid_amount = COALESCE((
+            SELECT SUM(p.amount) FROM {{payment}} p JOIN {{case}} c ON c.loan_id = p.loan_id
+            WHERE c.id = {{plan}}.case_id AND p.received_at >= {{plan}}.counts_from), 0)
+        WHERE status = 'active' AND {in_chunk}
+        """,
+        params,
+    )
+    # Oldest plan payment first: each gets what the total paid leaves after the earlier ones.
+    before = "(SELECT COALESCE(SUM(e.amount), 0) FROM {plan_inst} e WHERE e.plan_id = {plan_inst}.plan_id AND e.number < {plan_inst}.number)"  # noqa: E501
+    total = "(SELECT pl.paid_amount FROM {plan} pl WHERE pl.id = {plan_inst}.plan_id)"
+    execute(
+        f"""
+        UPDATE {{plan_inst}} SET paid_amount = CASE
+            WHEN {total} - {before} >= amount THEN amount
+            WHEN {total} - {before} > 0 THEN {total} - {before}
+            ELSE 0 END
+        WHERE plan_id IN (SELECT id FROM {{plan}} WHERE status = 'active' AND {in_chunk})
+        """,
+        params,
+    )
+    ctx.counts["plans_broken"] += execute(
+        f"""
+        UPDATE {{plan}} SET status = 'broken', ended_on = %(as_of)s
+        WHERE status = 'active' AND {in_chunk} AND EXISTS (
+            SELECT 1 FROM {{plan_inst}} pi WHERE pi.plan_id = {{plan}}.id AND pi.paid_amount < pi.amount
+            AND pi.breaks_after < %(as_of)s)
+        """,
+        params,
+    )
+    ctx.counts["plans_completed"] += execute(
+        f"UPDATE {{plan}} SET status = 'completed', ended_on = %(as_of)s "
+        f"WHERE status = 'active' AND paid_amount >= total_amount AND {in_chunk}",
+        params,
+    )
+    move_cases(ctx, MOVES["plan_broken"], product=product, policy=policy)
+    return list(
+        PaymentPlan.objects.filter(
+            status="completed",
+            ended_on=ctx.as_of,
+            waived_amount__gt=0,
+            case__loan__product=product,
+            case__state=CaseState.PAYMENT_PLAN,
+        )
+        .filter(case__loan__id__range=(ctx.lo, ctx.hi))
+        .values_list("pk", flat=True)
+    )
+
+
+def step_plans_completed(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    """After waivers and a refresh: completed plans resolve (cured) or return the case to its stage."""
+    step_resolve(ctx, product, policy, step="resolve_after_plans")  # its own mark: audits only the cases it moves
+    move_cases(ctx, MOVES["plan_completed"], product=product, policy=policy)
+
+
+def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    mark = ctx.mark(OPENING)
+    opened = execute(
+        """
+        INSERT INTO {case} (loan_id, borrower_id, state, return_state, policy_id, team_id, assigned_to_id, opened_on,
+                            opened_at, stage_entered_on, closed_at, close_reason, days_past_due, amount_overdue,
+                            grace_until, last_contact_at, priority, priority_dpd, priority_amount, priority_promises,
+                            priority_contact, priority_reach, priority_history, sweep_mark)
+        SELECT l.id, l.borrower_id, %(state)s, '', %(policy)s, NULL, NULL, %(as_of)s, %(now)s, %(as_of)s, NULL, '',
+               l.days_past_due, l.amount_overdue, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, %(mark)s
+        FROM {loan} l
+        WHERE l.product_id = %(product)s AND l.status = 'active' AND l.days_past_due > %(grace)s
+          AND l.id BETWEEN %(lo)s AND %(hi)s
+        -- One open case per loan is a partial unique index: a loan that has one is skipped by the index itself
+        -- (no anti-join, whose plan goes badly wrong while the case table's statistics are stale).
+        ON CONFLICT (loan_id) WHERE state IN {OPEN} DO NOTHING
+        """,
+        ctx.params(policy=policy.pk, product=product.pk, grace=policy.grace_days, mark=mark, state=OPENING_STATE),
+    )
+    if opened:
+        execute(
+            """
+            INSERT INTO {transition} (case_id, from_state, to_state, transition, actor_id, actor_label, reason,
+                                      policy_id, at)
+            SELECT id, '', state, %(name)s, NULL, 'system',
+                   'days past due ' || CAST(days_past_due AS TEXT) || ' > grace period of ' || %(grace)s || ' days',
+                   policy_id, %(now)s
+            FROM {case} WHERE sweep_mark = %(mark)s
+            """,
+            ctx.params(mark=mark, grace=str(policy.grace_days), name=OPENING),
+        )
+        ctx.counts[OPENING] += opened
+
+
+def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    moved = 0
+    for name, threshold in (("escalate_formal_notice", policy.formal_notice_dpd), ("request_legal", policy.legal_dpd)):
+        moved = move_cases(
+            ctx,
+            MOVES[name],
+            product=product,
+            policy=policy,
+            params={"threshold": threshold, "threshold_text": str(threshold)},
+        )
+    if moved and not policy.legal_requires_approval:  # ``moved``: by request_legal
+        move_cases(
+            ctx, MOVES["approve_legal"], product=product, policy=policy, params={"previous": ctx.mark("request_legal")}
+        )
+
+
+def step_priority(ctx: Chunk, product: LoanProduct) -> None:
+    """Score 0..100 from its parts (weights in the comments), every part kept for the case page to explain."""
+    gap = days_between_sql("%(as_of)s", "last_contact_at")
+    execute(
+        f"""
+        UPDATE {{case}} SET
+          -- 40: how late (saturates at 180 days)
+          priority_dpd = (CASE WHEN days_past_due >= 180 THEN 180 ELSE days_past_due END) * 40 / 180,
+          -- 20: how much of the loan is overdue
+          priority_amount = CAST(20 * (SELECT CASE WHEN l.principal <= 0 THEN 0
+                                                   WHEN {{case}}.amount_overdue >= l.principal THEN 1
+                                                   ELSE {{case}}.amount_overdue / l.principal END
+                                       FROM {{loan}} l WHERE l.id = {{case}}.loan_id) AS INTEGER),
+          -- 15: broken or partly kept promises (5 each, at most 3)
+          priority_promises = 5 * (SELECT CASE WHEN COUNT(*) > 3 THEN 3 ELSE COUNT(*) END FROM {{promise}} pr
+                                   WHERE pr.case_id = {{case}}.id AND pr.status IN ('broken', 'partial')),
+          -- 10: days since the last contact (never contacted counts as long ago)
+          priority_contact = CASE WHEN last_contact_at IS NULL THEN 10
+                                  WHEN {gap} >= 14 THEN 10 ELSE {gap} * 10 / 14 END,
+          -- 10: reachable: a phone at all (5), one with SMS or autodial consent (5)
+          priority_reach = (SELECT CASE WHEN COUNT(*) > 0 THEN 5 ELSE 0 END
+                                 + CASE WHEN SUM(CASE WHEN ph.sms_consent OR ph.autodial_consent THEN 1 ELSE 0 END) > 0
+                                        THEN 5 ELSE 0 END
+                            FROM {{phone}} ph WHERE ph.borrower_id = {{case}}.borrower_id),
+          -- 5: payment history: share of past installments paid on time
+          priority_history = (SELECT CASE WHEN COUNT(*) = 0 THEN 0
+                                     ELSE 5 * SUM(CASE WHEN i.paid_on IS NOT NULL AND i.paid_on <= i.due_date
+                                                       THEN 1 ELSE 0 END) / COUNT(*) END
+                              FROM {{inst}} i WHERE i.loan_id = {{case}}.loan_id AND i.due_date < %(as_of)s)
+        WHERE state IN {{OPEN}} AND loan_id BETWEEN %(lo)s AND %(hi)s
+          AND loan_id IN (SELECT id FROM {{loan}} WHERE product_id = %(product)s)
+        """,
+        ctx.params(product=product.pk),
+    )
+    ctx.counts["prioritised"] += execute(
+        """
+        UPDATE {case} SET priority = priority_dpd + priority_amount + priority_promises + priority_contact
+                                     + priority_reach + priority_history
+        WHERE state IN {OPEN} AND loan_id BETWEEN %(lo)s AND %(hi)s
+          AND loan_id IN (SELECT id FROM {loan} WHERE product_id = %(product)s)
+        """,
+        ctx.params(product=product.pk),
+    )
+
+
+def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    """Plan today's messages: stage cadence, pre-due reminders, promise and plan reminders (idempotency keys). This
+    step chooses who gets what; the outbox's owner writes the rows (notifications.planning)."""
+    start_of_day = dt.datetime.combine(ctx.as_of, dt.time.min, tzinfo=dt.UTC)
+    base = ctx.params(product=product.pk, planned_for=start_of_day)
+
+    def plan(select: str, params: dict[str, Any], since: dt.datetime | None = None) -> None:
+        ctx.counts["messages_planned"] += messages_plan_bulk(
+            select_sql=select.format(**T, OPEN=OPEN), params=params, now=ctx.now, unless_planned_since=since
+        )
+
+    for stage, channels in (policy.cadence or {}).items():
+        for channel, every in channels.items():
+            once = every == 0
+            slot = "once" if once else ctx.as_of.isoformat()
+            plan(
+                f"""
+                SELECT 'case:' || {as_text("c.id")} || ':' || c.state || ':' || %(channel)s || ':' || %(slot)s
+                         AS idempotency_key,
+                       c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, %(channel)s AS channel,
+                       c.state AS purpose, %(planned_for)s AS planned_for
+                FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id
+                WHERE c.state = %(stage)s AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
+                  AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s)
+                """,
+                {**base, "channel": channel, "slot": slot, "stage": stage},
+                # Every ``every`` days (0: once per stage): not while one planned since then is still around.
+                since=dt.datetime(1970, 1, 1, tzinfo=dt.UTC) if once else start_of_day - dt.timedelta(days=every),
+            )
+    for offset in policy.pre_due_offsets or []:
+        plan(
+            f"""
+            SELECT 'loan:' || {as_text("l.id")} || ':pre_due:' || {as_text("i.id")} || ':' || %(offset_text)s
+                     AS idempotency_key,
+                   l.borrower_id AS borrower_id, l.id AS loan_id, CAST(NULL AS BIGINT) AS case_id, 'sms' AS channel,
+                   'pre_due' AS purpose, %(planned_for)s AS planned_for
+            FROM {{inst}} i JOIN {{loan}} l ON l.id = i.loan_id
+            WHERE i.paid_on IS NULL AND i.due_date = %(due)s AND l.status = 'active' AND l.days_past_due = 0
+              AND l.product_id = %(product)s AND l.id BETWEEN %(lo)s AND %(hi)s
+            """,
+            {**base, "offset_text": str(offset), "due": ctx.as_of + dt.timedelta(days=offset)},
+        )
+    tomorrow = ctx.as_of + dt.timedelta(days=1)
+    plan(
+        f"""
+        SELECT 'promise:' || {as_text("pr.id")} || ':reminder' AS idempotency_key, c.borrower_id AS borrower_id,
+               c.loan_id AS loan_id, c.id AS case_id, 'sms' AS channel, 'promise_reminder' AS purpose,
+               %(planned_for)s AS planned_for
+        FROM {{promise}} pr JOIN {{case}} c ON c.id = pr.case_id JOIN {{loan}} l ON l.id = c.loan_id
+        WHERE pr.status = 'open' AND pr.promised_on = %(tomorrow)s AND l.product_id = %(product)s
+          AND c.loan_id BETWEEN %(lo)s AND %(hi)s
+        """,
+        {**base, "tomorrow": tomorrow},
+    )
+    plan(
+        f"""
+        SELECT 'plan_installment:' || {as_text("pi.id")} || ':reminder' AS idempotency_key,
+               c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, 'sms' AS channel,
+               'plan_reminder' AS purpose, %(planned_for)s AS planned_for
+        FROM {{plan_inst}} pi JOIN {{plan}} pl ON pl.id = pi.plan_id JOIN {{case}} c ON c.id = pl.case_id
+             JOIN {{loan}} l ON l.id = c.loan_id
+        WHERE pl.status = 'active' AND pi.due_date = %(tomorrow)s AND pi.paid_amount < pi.amount
+          AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
+        """,
+        {**base, "tomorrow": tomorrow},
+    )
+    # Stage messages planned for a stage the case has left (escalated, paused, resolved) must not go out.
+    in_chunk = CollectionCase.objects.filter(loan__product_id=product.pk, loan__id__range=(ctx.lo, ctx.hi))
+    for stage in STAGE_PURPOSES:
+        ctx.counts["messages_cancelled"] += messages_cancel(
+            cases=in_chunk.exclude(state=stage).values("id"),
+            purposes=[stage],
+            reason="the case is no longer in this stage",
+            now=ctx.now,
+        )
+
+
+def assign_unassigned(now: dt.datetime) -> int:
+    """Round-robin by workload within the team whose language is the borrower's (collectors only)."""
+    return execute(
+        """
+        WITH agents AS (
+            SELECT m.user_id, m.team_id, t.language,
+                   ROW_NUMBER() OVER (PARTITION BY t.language ORDER BY
+                       (SELECT COUNT(*) FROM {case} w WHERE w.assigned_to_id = m.user_id AND w.state IN {OPEN}),
+                       m.user_id) - 1 AS rn,
+                   COUNT(*) OVER (PARTITION BY t.language) AS n
+            FROM {member} m JOIN {team} t ON t.id = m.team_id JOIN auth_user u ON u.id = m.user_id
+            WHERE u.is_active AND m.accepts_new_cases
+              AND EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
+                          WHERE ug.user_id = u.id AND g.name = 'collector')
+        ), todo AS (
+            SELECT c.id, b.language,
+                   ROW_NUMBER() OVER (PARTITION BY b.language ORDER BY c.priority DESC, c.id) - 1 AS rn
+            FROM {case} c JOIN {borrower} b ON b.id = c.borrower_id
+            WHERE c.assigned_to_id IS NULL AND c.state IN {OPEN}
+        ), pairs AS (
+            SELECT todo.id AS case_id, agents.user_id, agents.team_id
+            FROM todo JOIN agents ON agents.language = todo.language AND agents.rn = todo.rn %% agents.n
+        )
+        UPDATE {case} SET assigned_to_id = pairs.user_id, team_id = pairs.team_id
+        FROM pairs WHERE {case}.id = pairs.case_id
+        """,
+        {"now": now},
+    )
