@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from collections_app.models import Team, TeamMembership
+from core.models import UserSettings
 from core.roles import ADMIN, COLLECTOR, MANAGER
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data only; printed on purpose
@@ -23,8 +24,9 @@ DEMO_USERS: list[tuple[str, str, str, str]] = [
 
 
 DEMO_TEAMS = [
-    ("US collections", "en", "manager.us", ["collector.us1", "collector.us2"]),
-    ("三门峡催收组", "zh-hans", "manager.cn", ["collector.cn1", "collector.cn2"]),
+    # name, language, time zone (the members' pages default to both), manager, collectors
+    ("US collections", "en", "America/New_York", "manager.us", ["collector.us1", "collector.us2"]),
+    ("三门峡催收组", "zh-hans", "Asia/Shanghai", "manager.cn", ["collector.cn1", "collector.cn2"]),
 ]
 
 
@@ -32,7 +34,7 @@ def demo_users_create() -> list[tuple[str, str, str]]:
     """Create (or reset) the demo users and their teams; returns (username, role, password) for printing."""
     User = get_user_model()
     created = []
-    for username, role, name, _language in DEMO_USERS:
+    for username, role, name, language in DEMO_USERS:
         user, _ = User.objects.get_or_create(username=username)
         user.first_name = name
         user.is_staff = role == ADMIN
@@ -40,10 +42,12 @@ def demo_users_create() -> list[tuple[str, str, str]]:
         user.set_password(DEMO_PASSWORD)
         user.save()
         user.groups.set([Group.objects.get(name=role)])
+        UserSettings.objects.update_or_create(user=user, defaults={"language": language})
         created.append((username, role, DEMO_PASSWORD))
-    for team_name, language, manager, collectors in DEMO_TEAMS:
+    for team_name, language, zone, manager, collectors in DEMO_TEAMS:
         team, _ = Team.objects.update_or_create(
-            name=team_name, defaults={"language": language, "manager": User.objects.get(username=manager)}
+            name=team_name,
+            defaults={"language": language, "timezone": zone, "manager": User.objects.get(username=manager)},
         )
         for username in collectors:
             TeamMembership.objects.update_or_create(user=User.objects.get(username=username), defaults={"team": team})

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
+from core.models import validate_zone
 from loans.fields import MoneyField
 from loans.models import ZERO, Borrower, Language, Loan, LoanProduct
 
@@ -39,6 +40,13 @@ class Team(models.Model):
     manager = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="managed_teams")
     collectors_see_team_cases = models.BooleanField(
         _("collectors see the team's cases"), default=False, help_text=_("Otherwise only their own.")
+    )
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="UTC",
+        validators=[validate_zone],
+        help_text=_("Where the team works: times on its members' pages are shown in this zone unless they chose one."),
     )
 
     class Meta:

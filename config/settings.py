@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a login unless its view is marked public (core.web.public: health check, webhooks, the API).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # The signed-in user's language and time zone (their own, else their team's).
+    "collections_app.middleware.UserLocaleMiddleware",
     # Pages of a signed-in user and API answers show personal data: no browser or proxy may keep a copy.
     "core.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -13,7 +13,7 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", home.language_set, name="set_language"),
     path("healthz", home.healthz, name="healthz"),
     path("favicon.ico", home.favicon, name="favicon"),
     path("cases/", queue.case_queue, name="case-queue"),

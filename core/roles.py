@@ -71,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_user",
     ],
     ADMIN: [
+        "core.*",
         "loans.*",
         "compliance.*",
         "notifications.*",

@@ -16,11 +16,12 @@ from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
 from core.api import StrictInput
+from core.zones import is_valid_zone
 from loans.inputs import DATE_RANGE_MESSAGE, date_in_range
 from loans.models import EmailKind, Language, PhoneKind
 from loans.money import CURRENCY_EXPONENTS, MAX_AMOUNT, MoneyError, parse_money
 from loans.schedule import MAX_TERM_MONTHS, equal_installments
-from loans.timezones import US_STATE_ZONES, is_valid_zone
+from loans.timezones import US_STATE_ZONES
 
 
 class MoneyField(serializers.CharField):

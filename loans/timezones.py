@@ -98,19 +98,6 @@ def _country_zones() -> dict[str, tuple[str, ...]]:
     return {code: tuple(zones) for code, zones in table.items()}
 
 
-def is_valid_zone(name: str) -> bool:
-    """True for a zone the tz database knows (not a bare offset)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    if not name or ("/" not in name and name != "UTC"):
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def zones_for_address(country: str, region: str = "") -> tuple[str, ...]:
     """Zones an address may be in: the state's for the US, Beijing time for China, else the country's zones."""
     country = (country or "").upper()

@@ -187,9 +187,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("login", "GET"): (200, 302, 302, 302, 302, 302, 302),  # signed in: on to the portfolio
     ("login", "POST"): (200, 302, 302, 302, 302, 302, 302),  # a wrong password: the form again
     ("logout", "POST"): (LOGIN, *[SIGNED_OUT] * 6),
-    # The language switcher is in the signed-in navigation bar only (base.html); before signing in the browser's
-    # language applies, and /i18n/setlang/ sends an anonymous caller to sign in like any page.
-    ("set_language", "POST"): (LOGIN, 302, 302, 302, 302, 302, 302),
+    # The language switcher: open before signing in too (the sign-in page), back to the page it came from; a
+    # signed-in user's choice is kept as theirs.
+    ("set_language", "POST"): (302, 302, 302, 302, 302, 302, 302),
     ("healthz", "GET"): (200, 200, 200, 200, 200, 200, 200),
     ("favicon", "GET"): (302, 302, 302, 302, 302, 302, 302),  # to the static file
     ("twilio-message-status", "POST"): (403, 403, 403, 403, 403, 403, 403),
@@ -223,6 +223,7 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "collections_app.sweeprun",
             "collections_app.team",
             "compliance.consentevent",
+            "core.usersettings",
             "compliance.contactevent",
             "compliance.decision",
             "compliance.jurisdictionprofile",

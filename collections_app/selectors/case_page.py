@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
+from collections_app.labels import channel_label, state_label, transition_label
 from collections_app.models import CollectionCase
 from compliance.engine import Attempt, contact_point, evaluate
 from compliance.models import ContactEvent, Decision
@@ -102,14 +103,17 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         timeline.append({"at": at, "kind": kind, "title": title, "detail": detail, "who": who, "exception": exception})
 
     for t in case.transitions.all().order_by("-at")[:100]:
-        item(t.at, "transition", f"{t.from_state or '·'} → {t.to_state}", t.reason, t.actor_label)
+        moved = f"{state_label(t.from_state) if t.from_state else '·'} → {state_label(t.to_state)}"
+        title = moved if t.from_state == t.to_state else f"{transition_label(t.transition)} ({moved})"
+        item(t.at, "transition", title, t.reason, t.actor_label)
     for e in ContactEvent.objects.filter(borrower_id=case.borrower_id).order_by("-at")[:100]:
-        title = f"{e.get_direction_display()} {e.channel}: {e.get_outcome_display()}"
+        title = f"{e.get_direction_display()} {channel_label(e.channel)}: {e.get_outcome_display()}"
         item(e.at, "contact", title, e.note, exception=e.is_exception)
     for n in case.notes.select_related("author").order_by("-created_at")[:100]:
         item(n.created_at, "note", n.text, who=n.author.get_username())
     for p in case.promises.order_by("-created_at")[:50]:
-        item(p.created_at, "promise", f"{format_money(p.amount, currency)} by {p.promised_on}", p.get_status_display())
+        promised = _("%(amount)s by %(date)s") % {"amount": format_money(p.amount, currency), "date": p.promised_on}
+        item(p.created_at, "promise", promised, p.get_status_display())
     for plan in case.plans.order_by("-created_at")[:20]:
         item(plan.created_at, "plan", f"{format_money(plan.total_amount, currency)} ({plan.get_frequency_display()})",
              plan.get_status_display())  # fmt: skip
@@ -129,6 +133,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         "phones": phones,
         "zones": zones,
         "panel": panel,
+        "chinese": chinese,
         "outbox": messages,
         "timeline": timeline,
         "priority_parts": [

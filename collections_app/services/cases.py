@@ -11,8 +11,10 @@ from typing import Any, TypeVar
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
+from collections_app.labels import transition_label
 from collections_app.models import (
     OPEN_STATES,
     CaseState,
@@ -147,20 +149,22 @@ def locked_case(case_id: int) -> CollectionCase:
     try:
         return CollectionCase.objects.select_for_update().select_related("loan__product").get(pk=case_id)
     except CollectionCase.DoesNotExist as exc:
-        raise InvalidRequest(f"case {case_id} does not exist") from exc
+        raise InvalidRequest(_("case %(id)s does not exist") % {"id": case_id}) from exc
 
 
 def run_transition(case: CollectionCase, name: str, actor: User | None, reason: str) -> CaseTransition:
     """Check permission and guards, change the state, save and audit. The caller holds the row lock."""
     method = getattr(case, name)
-    action = name.replace("_", " ")
+    action = transition_label(name)
     # Order matters for the message: the wrong state is a conflict (409) whoever asks; then the role (403).
     if not can_proceed(method, check_conditions=False):
-        raise TransitionConflict(f"a case in {case.get_state_display()} cannot {action}")
+        raise TransitionConflict(
+            _("a case in %(state)s cannot do this: %(action)s") % {"state": case.get_state_display(), "action": action}
+        )
     if actor is not None and not has_transition_perm(method, actor):
-        raise NotPermitted(f"your role may not {action}")
+        raise NotPermitted(_("your role may not do this: %(action)s") % {"action": action})
     if not can_proceed(method):
-        raise TransitionConflict(f"the case cannot {action} now")
+        raise TransitionConflict(_("the case cannot do this now: %(action)s") % {"action": action})
     from_state = case.state
     method()
     case.stage_entered_on = product_today(case.loan.product)
@@ -174,12 +178,12 @@ def case_transition(
 ) -> CollectionCase:
     """Run a named transition for a person (or the system when ``actor`` is None)."""
     if name not in USER_TRANSITIONS:
-        raise InvalidRequest(f"unknown transition {name!r}", field="transition")
+        raise InvalidRequest(_("unknown transition %(name)r") % {"name": name}, field="transition")
     reason = reason.strip()
     if name in REASON_REQUIRED and actor is not None and not reason:
-        raise InvalidRequest("give a reason", field="reason")
+        raise InvalidRequest(_("give a reason"), field="reason")
     if name == "close" and close_reason not in CloseReason.values:
-        raise InvalidRequest("choose settled, written off or sold", field="close_reason")
+        raise InvalidRequest(_("choose settled, written off or sold"), field="close_reason")
     with transaction.atomic():
         case = locked_case(case_id)
         if name == "close":
@@ -198,7 +202,7 @@ def available_transitions(case: CollectionCase, user: User) -> list[str]:
 def cases_reassign(*, case_ids: list[int], to_user: Any, actor: User) -> int:
     """A manager moves cases to another collector (in bulk); each move is audited."""
     if not actor.has_perm("collections_app.reassign_case"):
-        raise NotPermitted("only managers may reassign cases")
+        raise NotPermitted(_("only managers may reassign cases"))
     with transaction.atomic():
         cases = list(CollectionCase.objects.select_for_update().filter(pk__in=case_ids, state__in=OPEN_STATES))
         now = timezone.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from collections_app.models import (
     OPEN_STATES,
@@ -32,13 +33,13 @@ from loans.services import product_today
 def hold_place(*, case_id: int, actor: User, kind: str, reason: str, document_ref: str = "") -> Hold:
     """Put the case on hold and record the matching compliance restriction (the gate stops contact)."""
     if kind not in HoldKind.values:
-        raise InvalidRequest("unknown hold kind", field="kind")
+        raise InvalidRequest(_("unknown hold kind"), field="kind")
     if not reason.strip():
-        raise InvalidRequest("give a reason", field="reason")
+        raise InvalidRequest(_("give a reason"), field="reason")
     with transaction.atomic():
         case = locked_case(case_id)
         if case.state not in OPEN_STATES:
-            raise TransitionConflict("the case is not open")
+            raise TransitionConflict(_("the case is not open"))
         restriction = restriction_add(
             borrower_id=case.borrower_id,
             loan_id=case.loan_id,
@@ -66,13 +67,13 @@ def hold_place(*, case_id: int, actor: User, kind: str, reason: str, document_re
 def hold_lift(*, hold_id: int, actor: User, reason: str) -> Hold:
     """Lift one hold; the case returns to its stage when no other hold remains."""
     if not reason.strip():
-        raise InvalidRequest("give a reason", field="reason")
+        raise InvalidRequest(_("give a reason"), field="reason")
     with transaction.atomic():
         hold = Hold.objects.select_for_update().get(pk=hold_id)
         if hold.lifted_at is not None:
-            raise TransitionConflict("the hold was lifted already")
+            raise TransitionConflict(_("the hold was lifted already"))
         if not restriction_may_lift(kind=hold.kind, actor=actor):
-            raise NotPermitted(f"only managers and admins lift a {hold.get_kind_display()} hold")
+            raise NotPermitted(_("only managers and admins lift a %(kind)s hold") % {"kind": hold.get_kind_display()})
         case = locked_case(hold.case_id)
         if hold.restriction_id:  # the gate's restriction, lifted by its owner (the same rule, checked there too)
             restriction = restriction_lift(restriction_id=hold.restriction_id, actor=actor, reason=reason)
@@ -92,5 +93,5 @@ def hold_lift(*, hold_id: int, actor: User, reason: str) -> Hold:
 # ---------------------------------------------------------------------------------------------------------------
 def note_add(*, case_id: int, actor: User, text: str) -> CaseNote:
     if not text.strip():
-        raise InvalidRequest("the note is empty", field="text")
+        raise InvalidRequest(_("the note is empty"), field="text")
     return CaseNote.objects.create(case_id=case_id, author=actor, text=text.strip())

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from collections_app.models import (
     OPEN_STATES,
@@ -38,15 +39,15 @@ def visit_schedule(
     """Schedule a field visit. The compliance gate checks it like any contact (hours at the window's start, holds,
     two collectors in China); a refused visit is not scheduled, and the reasons say why."""
     if window_end <= window_start:
-        raise InvalidRequest("the visit window must end after it starts", field="window_end")
+        raise InvalidRequest(_("the visit window must end after it starts"), field="window_end")
     if window_start < timezone.now():
-        raise InvalidRequest("the visit window is in the past", field="window_start")
+        raise InvalidRequest(_("the visit window is in the past"), field="window_start")
     if not collectors:
-        raise InvalidRequest("name at least one collector", field="collectors")
+        raise InvalidRequest(_("name at least one collector"), field="collectors")
     with transaction.atomic():
         case = locked_case(case_id)
         if case.state not in OPEN_STATES or case.state == CaseState.ON_HOLD:
-            raise TransitionConflict(f"no visits to a case in {case.get_state_display()}")
+            raise TransitionConflict(_("no visits to a case in %(state)s") % {"state": case.get_state_display()})
         check_visitors(case, collectors)
         decision, result = contact_check(
             borrower_id=case.borrower_id,
@@ -58,7 +59,9 @@ def visit_schedule(
         )
         if not result.allowed:
             reasons = "; ".join(f"{r.rule}: {r.message}" for r in result.reasons)
-            raise InvalidRequest(f"the compliance gate refuses this visit: {reasons}", field="window_start")
+            raise InvalidRequest(
+                _("the compliance gate refuses this visit: %(reasons)s") % {"reasons": reasons}, field="window_start"
+            )
         visit = FieldVisit.objects.create(
             case=case,
             address=address.strip() or case_address(case),
@@ -83,12 +86,14 @@ def check_visitors(case: CollectionCase, collectors: list[Any]) -> None:
     """Only collectors of the case's team count for a visit — also for the two collectors China requires (CN-08):
     another team's collector or a manager riding along is not a second collector (issue 11)."""
     if case.team_id is None:
-        raise InvalidRequest("the case has no team yet: assign it before scheduling a visit", field="collectors")
+        raise InvalidRequest(_("the case has no team yet: assign it before scheduling a visit"), field="collectors")
     eligible = set(team_collectors(case.team_id).filter(pk__in=[c.pk for c in collectors]).values_list("pk", flat=True))
     outsiders = [c.get_username() for c in collectors if c.pk not in eligible]
     if outsiders:
         raise InvalidRequest(
-            f"only collectors of team {case.team} go on its visits, not {', '.join(outsiders)}", field="collectors"
+            _("only collectors of team %(team)s go on its visits, not %(people)s")
+            % {"team": case.team, "people": ", ".join(outsiders)},
+            field="collectors",
         )
 
 
@@ -98,13 +103,13 @@ def visit_record(
     """Record what happened at a field visit; a visit or a knock on the door is a contact in the ledger, an
     exception when it happened outside the window the gate allowed."""
     if status not in (VisitStatus.VISITED, VisitStatus.NOT_HOME, VisitStatus.CANCELLED):
-        raise InvalidRequest("choose visited, not at home or cancelled", field="status")
+        raise InvalidRequest(_("choose visited, not at home or cancelled"), field="status")
     if status != VisitStatus.CANCELLED and not outcome.strip():
-        raise InvalidRequest("describe the outcome", field="outcome")
+        raise InvalidRequest(_("describe the outcome"), field="outcome")
     with transaction.atomic():
         visit = FieldVisit.objects.select_for_update().select_related("case").get(pk=visit_id)
         if visit.status != VisitStatus.SCHEDULED:
-            raise TransitionConflict(f"the visit is already {visit.get_status_display()}")
+            raise TransitionConflict(_("the visit is already %(status)s") % {"status": visit.get_status_display()})
         visit.status, visit.outcome = status, outcome.strip()
         if status != VisitStatus.CANCELLED:
             visit.visited_at = visited_at or timezone.now()

@@ -3,6 +3,7 @@ message on the page."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from collections_app.forms import (
     VisitForm,
     VisitRecordForm,
 )
+from collections_app.labels import transition_label
 from collections_app.models import CollectionCase
 from collections_app.selectors import (
     borrower_zone,
@@ -54,8 +56,9 @@ from collections_app.services import (
     visit_record,
     visit_schedule,
 )
-from collections_app.views.case_page import visit_partners
+from collections_app.views.case_page import case_page_response, visit_partners
 from collections_app.views.common import form_errors, require_role
+from core.templatetags.when import when as shown_when
 from core.web import SignedInRequest
 from notifications.planning import message_plan
 from notifications.tasks import dispatch_due
@@ -72,7 +75,7 @@ def _call_start(request: SignedInRequest, case: CollectionCase) -> str:
     if not result.allowed:
         chinese = (get_language() or "").startswith("zh")
         why = "; ".join(r.message_zh if chinese else r.message for r in result.reasons)
-        when = f" {_('Next allowed')}: {result.next_allowed_at:%Y-%m-%d %H:%M} UTC." if result.next_allowed_at else ""
+        when = f" {_('Next allowed')}: {shown_when(result.next_allowed_at)}." if result.next_allowed_at else ""
         messages.warning(request, f"{_('Call not allowed now')}: {why}.{when}")
         return ""
     messages.success(request, _("Call allowed: dial %(to)s, then log what happened.") % {"to": decision.to})
@@ -90,12 +93,31 @@ def _call_log(request: SignedInRequest, case: CollectionCase) -> str:
     return ""
 
 
-def _simple(form_class: type[forms.Form], run: Callable[..., object], done: StrOrPromise) -> Callable[..., str]:
+class FormRejected(Exception):
+    """A form of the case page came back with errors: the page is shown again with it, as typed, the errors beside
+    their fields."""
+
+    def __init__(self, key: str, form: forms.Form) -> None:
+        super().__init__(key)
+        self.key, self.form = key, form
+
+
+def _run_form(key: str, form: forms.Form, run: Callable[..., object], **extra: object) -> None:
+    """Validate the form and run the service with its data; a refusal about one of its fields goes beside that field."""
+    if not form.is_valid():
+        raise FormRejected(key, form)
+    try:
+        run(**extra, **form.cleaned_data)
+    except InvalidRequest as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        raise FormRejected(key, form) from exc
+
+
+def _simple(
+    key: str, form_class: type[forms.Form], run: Callable[..., object], done: StrOrPromise
+) -> Callable[..., str]:
     def action(request: SignedInRequest, case: CollectionCase) -> str:
-        form = form_class(request.POST)
-        if not form.is_valid():
-            raise InvalidRequest(form_errors(form))
-        run(case_id=case.pk, actor=request.user, **form.cleaned_data)
+        _run_form(key, form_class(request.POST), run, case_id=case.pk, actor=request.user)
         messages.success(request, done)
         return ""
 
@@ -113,14 +135,13 @@ def _hold_lift(request: SignedInRequest, case: CollectionCase) -> str:
 
 def _visit(request: SignedInRequest, case: CollectionCase) -> str:
     form = VisitForm(request.POST, zone=borrower_zone(case.borrower), partners=visit_partners(case, request))
-    if not form.is_valid():
-        raise InvalidRequest(form_errors(form))
-    data = form.cleaned_data
-    collectors = [request.user]
-    if data["second_collector"]:
-        collectors += list(get_user_model().objects.filter(username=data["second_collector"]))
-    visit_schedule(case_id=case.pk, actor=request.user, address=data["address"], collectors=collectors,
-                   window_start=data["window_start"], window_end=data["window_end"])  # fmt: skip
+
+    def schedule(*, address: str, window_start: dt.datetime, window_end: dt.datetime, second_collector: str) -> object:
+        collectors = [request.user, *get_user_model().objects.filter(username=second_collector)]
+        return visit_schedule(case_id=case.pk, actor=request.user, address=address, collectors=collectors,
+                              window_start=window_start, window_end=window_end)  # fmt: skip
+
+    _run_form("visit", form, schedule)
     messages.success(request, _("Visit scheduled."))
     return ""
 
@@ -139,7 +160,7 @@ def _visit_record(request: SignedInRequest, case: CollectionCase) -> str:
 def _sms(request: SignedInRequest, case: CollectionCase) -> str:
     form = SmsForm(request.POST)
     if not form.is_valid():
-        raise InvalidRequest(form_errors(form))
+        raise FormRejected("sms", form)
     message_plan(case=case, channel="sms", purpose=form.cleaned_data["purpose"], actor=request.user)
     transaction.on_commit(lambda: dispatch_due.delay())  # out within seconds, through the gate like any message
     messages.success(request, _("SMS queued: the gate checks it when it is sent; see Messages below."))
@@ -152,7 +173,7 @@ def _transition(name: str) -> Callable[..., str]:
         form.is_valid()
         case_transition(case_id=case.pk, name=name, actor=request.user, reason=form.cleaned_data.get("reason", ""),
                         close_reason=form.cleaned_data.get("close_reason", ""))  # fmt: skip
-        messages.success(request, _("Done: %(name)s.") % {"name": name.replace("_", " ")})
+        messages.success(request, _("Done: %(name)s.") % {"name": transition_label(name)})
         return ""
 
     return action
@@ -161,14 +182,16 @@ def _transition(name: str) -> Callable[..., str]:
 CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "call-start": _call_start,
     "call-log": _call_log,
-    "note": _simple(NoteForm, note_add, _("Note added.")),
-    "promise": _simple(PromiseForm, promise_record, _("Promise recorded.")),
-    "plan": _simple(PlanForm, plan_propose, _("Plan proposed.")),
-    "hold": _simple(HoldForm, hold_place, _("Hold placed: automated contact stops.")),
+    "note": _simple("note", NoteForm, note_add, _("Note added.")),
+    "promise": _simple("promise", PromiseForm, promise_record, _("Promise recorded.")),
+    "plan": _simple("plan", PlanForm, plan_propose, _("Plan proposed.")),
+    "hold": _simple("hold", HoldForm, hold_place, _("Hold placed: automated contact stops.")),
     "hold-lift": _hold_lift,
     "visit": _visit,
     "visit-record": _visit_record,
-    "grace": _simple(GraceForm, grace_extend, _("Hardship grace granted: no escalation and no automated reminders.")),
+    "grace": _simple(
+        "grace", GraceForm, grace_extend, _("Hardship grace granted: no escalation and no automated reminders.")
+    ),
     "sms": _sms,
     **{f"transition-{name}": _transition(name) for name in USER_TRANSITIONS},
 }
@@ -188,7 +211,11 @@ def case_action(request: SignedInRequest, case_id: int, action: str) -> HttpResp
             suffix = handler(request, case)
     except NotPermitted as exc:
         raise PermissionDenied(str(exc)) from exc
+    except FormRejected as rejected:
+        # Nothing was written (the transaction rolled back): the page again, the form as typed, its errors beside
+        # the fields, and a line at the top saying what to fix.
+        messages.error(request, form_errors(rejected.form))
+        return case_page_response(request, case, bound={rejected.key: rejected.form})
     except CaseError as exc:
-        field = getattr(exc, "field", "")
-        messages.error(request, f"{field}: {exc}" if field else str(exc))
+        messages.error(request, str(exc))
     return redirect(reverse("case-detail", args=[case.pk]) + suffix)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -46,7 +48,13 @@ from notifications.templating import sms_segments
 def case_detail(request: SignedInRequest, case_id: int) -> HttpResponse:
     """One case: borrower, loan, timeline, messages, and per channel whether a contact is allowed now."""
     require_role(request)
-    case = case_get_for_user(user=request.user, case_id=case_id)
+    return case_page_response(request, case_get_for_user(user=request.user, case_id=case_id))
+
+
+def case_page_response(
+    request: SignedInRequest, case: CollectionCase, bound: dict[str, Any] | None = None
+) -> HttpResponse:
+    """The case page; ``bound``: forms that came back with errors, shown as typed in place of the empty ones."""
     chinese = (get_language() or "").startswith("zh")
     context = case_page(case=case, now=timezone.now(), chinese=chinese)
     context["transitions"] = available_transitions(case, request.user)
@@ -67,6 +75,7 @@ def case_detail(request: SignedInRequest, case_id: int) -> HttpResponse:
         "grace": GraceForm(),
         "sms": SmsForm(),
         "reason": ReasonForm(),
+        **(bound or {}),
     }
     context["scheduled_visits"] = [
         (visit, VisitRecordForm(initial={"visit": visit.pk, "visited_at": record.local(timezone.now())}, zone=zone))

@@ -73,7 +73,14 @@ def require_role(request: HttpRequest, *roles: str) -> str:
 # Case actions: each a POST that goes through a service (and the gate, for contacts), then back to the case page
 # ---------------------------------------------------------------------------------------------------------------
 def form_errors(form: forms.Form) -> str:
-    return "; ".join(f"{name}: {' '.join(map(str, errors))}" if name != "__all__" else " ".join(map(str, errors))
+    """A form's errors in one line for the message at the top of the page, each under its field's label (the
+    reader's words, never the field's name)."""
+
+    def label(name: str) -> str:
+        field = form.fields.get(name)
+        return str(field.label) if field is not None and field.label else name
+
+    return "; ".join(f"{label(name)}: {' '.join(map(str, errors))}" if name != "__all__" else " ".join(map(str, errors))
                      for name, errors in form.errors.items())  # fmt: skip
 
 

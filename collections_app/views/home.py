@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django.views.i18n import set_language
 
 from collections_app.selectors import (
     cases_visible_to,
 )
+from core.models import UserSettings
 from core.roles import ADMIN, user_role
 from core.web import public
 from loans.models import Loan
@@ -45,3 +48,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@public
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The navigation's language switcher: Django's own view (the cookie, the redirect back), and for a signed-in
+    user the choice is kept as theirs, so it follows them to another browser. Open on the sign-in page too."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        UserSettings.objects.update_or_create(user=request.user, defaults={"language": language})
+    return response

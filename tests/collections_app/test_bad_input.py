@@ -127,7 +127,7 @@ def test_an_amount_beyond_the_decimal_context_is_a_row_error_in_bulk_payments(ap
 def test_an_amount_beyond_the_decimal_context_is_a_refusal_on_the_case_page(web, case):
     response = web.post(reverse("case-action", args=[case.pk, "promise"]),
                          {"amount": "1e309", "promised_on": "2024-02-15"})  # fmt: skip
-    assert response.status_code == 302 and "amount" in said(response)
+    assert response.status_code == 200 and "amount" in response.context["forms"]["promise"].errors
     assert not PromiseToPay.objects.exists()
 
 
@@ -195,7 +195,7 @@ def test_a_plan_starting_at_the_end_of_the_calendar_is_a_field_error(api, case, 
 def test_the_case_page_forms_refuse_dates_at_the_end_of_the_calendar(web, case, action, data, field):
     before = rows()
     response = web.post(reverse("case-action", args=[case.pk, action]), data)
-    assert response.status_code == 302 and field in said(response)
+    assert response.status_code == 200 and field in response.context["forms"][action].errors  # beside the field
     assert rows() == before
 
 
