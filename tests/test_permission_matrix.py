@@ -81,6 +81,7 @@ LOGIN = Cell(302, location="login", refused=True)  # to the sign-in page, with ?
 ADMIN_LOGIN = Cell(302, location="admin:login", refused=True)
 BACK = Cell(302)  # back to a page; a case page's action that cannot proceed (409, 400) says so in a message there
 DONE = Cell(302, writes=True)  # back to the page, done
+FORM_AGAIN = Cell(200, refused=True)  # the case page again, the form as typed with the refusal beside its field
 OK, CREATED = Cell(200, writes=True), Cell(201, writes=True)  # a write through the API that happened
 SIGNED_OUT = Cell(302, location="login")  # signed out, to the sign-in page
 IGNORED = Cell(302, refused=True)  # back to the page, with nothing done: the records are not the caller's
@@ -131,7 +132,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-action[plan]", "POST"): CASE_ACTION_NOT_NOW,  # a plan is waiting for approval already
     ("case-action[hold]", "POST"): CASE_ACTION,
     ("case-action[hold-lift]", "POST"): MANAGERS_ACTION,  # a bankruptcy hold: managers and admins lift it
-    ("case-action[visit]", "POST"): CASE_ACTION_NOT_NOW,  # the gate refuses (bankruptcy); managers do not visit
+    # The gate refuses (bankruptcy) and managers do not visit: the form comes back with the reason beside its field.
+    ("case-action[visit]", "POST"): (LOGIN, 403, 404, FORM_AGAIN, 404, FORM_AGAIN, FORM_AGAIN),
     ("case-action[visit-record]", "POST"): CASE_ACTION,
     ("case-action[grace]", "POST"): CASE_ACTION,
     ("case-action[sms]", "POST"): CASE_ACTION,
