@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from collections_app.models import Team, TeamMembership
+from collections_app.models import CollectorProfile, Team, TeamMembership
 from core.roles import ADMIN, COLLECTOR, MANAGER
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data only; printed on purpose
@@ -28,6 +28,16 @@ DEMO_TEAMS = [
 ]
 
 
+# The collectors' own phones (fictional numbers): with the console backend a call rings nobody and is simulated, so
+# `make run` shows a call through the system, its disposition and its recording.
+DEMO_PROFILES = {
+    "collector.us1": ("+12025550101", "America/New_York"),
+    "collector.us2": ("+12025550102", "America/Chicago"),
+    "collector.cn1": ("+8613800138001", "Asia/Shanghai"),
+    "collector.cn2": ("+8613800138002", "Asia/Shanghai"),
+}
+
+
 def demo_users_create() -> list[tuple[str, str, str]]:
     """Create (or reset) the demo users and their teams; returns (username, role, password) for printing."""
     User = get_user_model()
@@ -47,4 +57,8 @@ def demo_users_create() -> list[tuple[str, str, str]]:
         )
         for username in collectors:
             TeamMembership.objects.update_or_create(user=User.objects.get(username=username), defaults={"team": team})
+    for username, (phone, zone) in DEMO_PROFILES.items():
+        CollectorProfile.objects.update_or_create(
+            user=User.objects.get(username=username), defaults={"phone": phone, "time_zone": zone}
+        )
     return created
