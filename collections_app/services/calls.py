@@ -26,7 +26,7 @@ from collections_app.services.holds import hold_place
 from compliance.models import Decision
 from compliance.selectors import recording_policy_for
 from compliance.services import contact_check, contact_record
-from notifications.models import CallRecording, CollectorCall
+from notifications.models import CallRecording, CollectorCall, CollectorCallStatus
 from notifications.services import collector_call_classify, collector_call_create, recording_legal_hold_set
 
 
@@ -134,7 +134,9 @@ def call_log(
         if CallDisposition.objects.filter(decision=decision).exists():
             raise InvalidRequest("this call's disposition is recorded already", field="decision")
         call = CollectorCall.objects.filter(decision=decision).first()
-        if call is None:  # dialled by hand: the disposition is the outcome
+        # Dialled by hand, or placed but the provider's answer was lost (no callback can find such a call): the
+        # disposition is the outcome.
+        if call is None or call.status == CollectorCallStatus.REVIEW:
             at = contact_record(
                 borrower_id=case.borrower_id,
                 channel="call",

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from twilio.twiml.voice_response import VoiceResponse
 
 from compliance.models import Decision
@@ -217,13 +218,13 @@ def _borrower_leg(call: CollectorCall, leg_id: str, status: str, duration: str) 
     call.save()
 
 
-# Why nobody was called, by the final status of the collector's own leg.
+# Why nobody was called, by the final status of the collector's own leg (kept in English, shown translated).
 NOT_DIALLED = {
-    "completed": "You hung up before the borrower was dialled.",
-    "no-answer": "Your phone did not answer.",
-    "busy": "Your phone was busy.",
-    "failed": "Your phone could not be reached.",
-    "canceled": "The call was cancelled.",
+    "completed": gettext_noop("You hung up before the borrower was dialled."),
+    "no-answer": gettext_noop("Your phone did not answer."),
+    "busy": gettext_noop("Your phone was busy."),
+    "failed": gettext_noop("Your phone could not be reached."),
+    "canceled": gettext_noop("The call was cancelled."),
 }
 
 

@@ -174,6 +174,9 @@ def test_a_provider_refusal_releases_the_slot_and_an_unknown_answer_keeps_it_for
     with time_machine.travel(NOON_NY + dt.timedelta(minutes=5), tick=False):
         _, unknown = start_call(client, case, django_capture_on_commit_callbacks)
     assert (unknown.status, ledger(unknown).outcome) == ("review", "reserved")
+    # No callback can find a call whose answer was lost: the collector, who knows whether their phone rang, says.
+    act(client, case, "call-log", {"decision": unknown.decision_id, "party": "no_answer"})
+    assert ledger(unknown).outcome == "no_answer"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -230,6 +233,8 @@ def test_when_the_collector_does_not_answer_nobody_was_called_and_the_slot_is_fr
         "Your phone did not answer.",
         "cancelled",
     )
+    page = signed_in(call.collector).get(reverse("case-detail", args=[call.case_id]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "您的电话无人接听。" in page.content.decode()
 
 
 def test_a_forged_callback_is_refused_and_changes_nothing(ringing):
