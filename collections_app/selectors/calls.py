@@ -95,6 +95,7 @@ class CallPanel:
 def call_panel(*, case: CollectionCase, user: Any, decision_id: int | None) -> CallPanel:
     """The call card of a case page, in a fixed number of queries."""
     decision, call = call_pending(case=case, user=user, decision_id=decision_id)
+    phone, zone = CollectorProfile.objects.filter(user=user).values_list("phone", "time_zone").first() or ("", "")
     calls = list(
         CollectorCall.objects.filter(case=case).select_related("collector").prefetch_related("recordings")
         .order_by("-created_at")[:10]
@@ -112,6 +113,6 @@ def call_panel(*, case: CollectionCase, user: Any, decision_id: int | None) -> C
         rows=rows,
         may_hear=recording_may_hear(user=user, case=case),
         may_hold=user.has_perm("notifications.set_legal_hold"),
-        has_phone=CollectorProfile.objects.filter(user=user).exclude(phone="").exists(),
-        zone=collector_zone(user),
+        has_phone=bool(phone),
+        zone=zone or "UTC",
     )

@@ -450,3 +450,27 @@ def test_the_right_party_contact_rate_counts_right_party_dispositions_over_outbo
     numbers = performance(user=manager, since=now - dt.timedelta(days=1), until=now + dt.timedelta(minutes=1))
     assert numbers["rpc"] == {"calls": 4, "right_party": 2, "rate": 0.5}
     assert Decision.objects.count() == 4
+
+
+def test_the_case_page_costs_the_same_queries_however_many_calls_and_recordings(
+    collector, case, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def called(case, times):
+        for _ in range(times):
+            call = CollectorCallFactory(case=case, collector=collector)
+            CallRecordingFactory(call=call)
+            CallDisposition.objects.create(case=case, decision=call.decision, call=call, party="right_party",
+                                           actor=collector)  # fmt: skip
+        return case
+
+    once, often = called(case, 1), called(make_case(assigned_to=collector, team=case.team), 8)
+    client = signed_in(collector)
+    client.get(reverse("case-detail", args=[once.pk]))  # session and caches warm
+    with CaptureQueriesContext(connection) as one_call:
+        assert client.get(reverse("case-detail", args=[once.pk])).status_code == 200
+    with django_assert_num_queries(len(one_call)):
+        page = client.get(reverse("case-detail", args=[often.pk]))
+    assert page.content.decode().count('data-testid="recording"') == 8
