@@ -10,10 +10,12 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import (
+    CallDisposition,
     CaseNote,
     CaseTransition,
     CollectionCase,
     CollectionPolicy,
+    CollectorProfile,
     FieldVisit,
     Hold,
     InstallmentPolicy,
@@ -189,3 +191,20 @@ class CaseNoteAdmin(ReadOnlyAdmin):
 class SweepRunAdmin(ReadOnlyAdmin):
     list_display = ["as_of", "chunks", "chunks_done", "started_at", "finished_at"]
     readonly_fields = ["as_of", "chunks", "chunks_done", "started_at", "finished_at", "counts"]
+
+
+@admin.register(CollectorProfile)
+class CollectorProfileAdmin(admin.ModelAdmin):
+    """A user's phone (rung first for a call through the provider; without one they dial by hand) and zone."""
+
+    list_display = ["user", "phone"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(CallDisposition)
+class CallDispositionAdmin(ReadOnlyAdmin):
+    list_display = ["case", "party", "result", "callback_at", "actor", "created_at"]
+    list_filter = ["party", "result"]
+    search_fields = ["case__loan__external_id"]
+    date_hierarchy = "created_at"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from collections_app.models import Team, TeamMembership
+from collections_app.models import CollectorProfile, Team, TeamMembership
 from core.models import UserSettings
 from core.roles import ADMIN, COLLECTOR, MANAGER
 
@@ -30,6 +30,17 @@ DEMO_TEAMS = [
 ]
 
 
+# The collectors' own phones (fictional numbers): with the console backend a call rings nobody and is simulated, so
+# `make run` shows a call through the system, its disposition and its recording.
+DEMO_PROFILES = {
+    # username: the phone a click-to-call rings, the collector's own zone ("": the team's)
+    "collector.us1": ("+12025550101", ""),
+    "collector.us2": ("+12025550102", "America/Chicago"),
+    "collector.cn1": ("+8613800138001", ""),
+    "collector.cn2": ("+8613800138002", ""),
+}
+
+
 def demo_users_create() -> list[tuple[str, str, str]]:
     """Create (or reset) the demo users and their teams; returns (username, role, password) for printing."""
     User = get_user_model()
@@ -42,7 +53,7 @@ def demo_users_create() -> list[tuple[str, str, str]]:
         user.set_password(DEMO_PASSWORD)
         user.save()
         user.groups.set([Group.objects.get(name=role)])
-        UserSettings.objects.update_or_create(user=user, defaults={"language": language})
+        UserSettings.objects.update_or_create(user=user, defaults={"language": language})  # Chinese pages for 刘经理
         created.append((username, role, DEMO_PASSWORD))
     for team_name, language, zone, manager, collectors in DEMO_TEAMS:
         team, _ = Team.objects.update_or_create(
@@ -51,4 +62,9 @@ def demo_users_create() -> list[tuple[str, str, str]]:
         )
         for username in collectors:
             TeamMembership.objects.update_or_create(user=User.objects.get(username=username), defaults={"team": team})
+    for username, (phone, zone) in DEMO_PROFILES.items():
+        user = User.objects.get(username=username)
+        CollectorProfile.objects.update_or_create(user=user, defaults={"phone": phone})
+        if zone:  # otherwise the team's
+            UserSettings.objects.update_or_create(user=user, defaults={"timezone": zone})
     return created

@@ -12,9 +12,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from collections_app.models import CloseReason, Frequency, HoldKind, VisitStatus
-from collections_app.services import CALL_OUTCOMES
-from loans.inputs import DATE_RANGE_MESSAGE, date_in_range
+from collections_app.models import CallParty, CallResult, CloseReason, Frequency, HoldKind, VisitStatus
+from loans.inputs import DATE_RANGE_MESSAGE, MAX_ID, date_in_range
 from notifications.models import MessagePurpose
 
 
@@ -66,15 +65,29 @@ class ZonedForm(forms.Form):
         return timezone.localtime(instant, ZoneInfo(self.zone)).replace(tzinfo=None, second=0, microsecond=0)
 
 
-class CallLogForm(ZonedForm):
+class DispositionForm(ZonedForm):
+    """A call's disposition. Who answered has no default: a pre-selected answer would put an outcome in the ledger
+    nobody chose. The time to call back is the collector's own local time (their profile's zone), named beside it."""
+
     decision = forms.IntegerField(widget=forms.HiddenInput)
-    outcome = forms.ChoiceField(label=_("What happened"), choices=[(o, o.replace("_", " ")) for o in CALL_OUTCOMES])
-    debts_discussed = forms.BooleanField(label=_("The debt was discussed"), required=False)
-    note = forms.CharField(label=_("Note"), max_length=2000, required=False, widget=forms.TextInput)
+    party = forms.ChoiceField(label=_("Who answered"), choices=[("", "—"), *CallParty.choices])
+    result = forms.ChoiceField(
+        label=_("Result"), choices=[("", _("nothing agreed")), *CallResult.choices], required=False
+    )
     callback_at = BoundedDateTimeField(
         label=_("Call back at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False, widget=forms.TextInput)
     zoned_fields = ("callback_at",)
+
+    def __init__(self, *args: Any, zone: str = "UTC", **kwargs: Any) -> None:
+        super().__init__(*args, zone=zone, **kwargs)
+        self.fields["callback_at"].help_text = _("Your local time (%(zone)s).") % {"zone": zone}
+
+
+class RecordingHoldForm(forms.Form):
+    recording = forms.IntegerField(min_value=1, max_value=MAX_ID)
+    hold = forms.BooleanField(required=False)
 
 
 class NoteForm(forms.Form):

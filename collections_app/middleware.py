@@ -5,23 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 
-from collections_app.models import Team, TeamMembership
-from core.models import UserSettings
-
-
-def user_language_and_zone(user: User) -> tuple[str, str]:
-    """The language and zone a user's pages use ('' where nothing is set: the site's default applies)."""
-    own = UserSettings.objects.filter(user=user).values_list("language", "timezone").first() or ("", "")
-    team = (
-        TeamMembership.objects.filter(user=user).values_list("team__language", "team__timezone").first()
-        or Team.objects.filter(manager=user).values_list("language", "timezone").first()
-        or ("", "")
-    )
-    return own[0] or team[0], own[1] or team[1]
+from collections_app.selectors.readers import reader_language_and_zone
 
 
 class UserLocaleMiddleware:
@@ -34,7 +21,7 @@ class UserLocaleMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and not request.path.startswith("/api/"):
-            language, zone = user_language_and_zone(user)
+            language, zone = reader_language_and_zone(user)
             if language:
                 translation.activate(language)
                 request.LANGUAGE_CODE = language

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from phonenumber_field.modelfields import PhoneNumberField
 
 from core.models import validate_zone
 from loans.fields import MoneyField
@@ -683,3 +684,68 @@ class PortfolioSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.currency} {self.bucket}: {self.loans}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Collectors' calls: the collector's own phone, and what each call came to (the disposition)
+# ---------------------------------------------------------------------------------------------------------------
+class CollectorProfile(models.Model):
+    """A collector's working phone: the number the provider rings for a click-to-call (without one the collector
+    dials by hand and logs the call). Their language and time zone are ``core.UserSettings``."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="collector_profile")
+    phone = PhoneNumberField(
+        _("phone"), blank=True, help_text=_("E.164, e.g. +16175550123: rung first, then bridged to the borrower.")
+    )
+
+    class Meta:
+        verbose_name = _("collector profile")
+        verbose_name_plural = _("collector profiles")
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"
+
+
+class CallParty(models.TextChoices):
+    """Who answered (the first half of a disposition): what the ledger counts the call as."""
+
+    RIGHT_PARTY = "right_party", _("right party (the borrower)")
+    WRONG_PARTY = "wrong_party", _("wrong party (not the borrower's number)")
+    THIRD_PARTY = "third_party", _("third party (someone who knows the borrower)")
+    NO_ANSWER = "no_answer", _("no answer")
+    VOICEMAIL = "voicemail", _("voicemail")
+    BUSY = "busy", _("busy")
+
+
+class CallResult(models.TextChoices):
+    """What was agreed with the borrower (the second half, right party only): the case action it starts."""
+
+    REFUSED = "refused", _("refused to pay")
+    PROMISE = "promise", _("promise to pay")
+    DISPUTE = "dispute", _("dispute")
+    CALLBACK = "callback", _("call back")
+
+
+class CallDisposition(models.Model):
+    """What a collector's call came to, recorded by the collector once per call (the gate's decision that allowed
+    it): who answered and what was agreed. The ledger outcome and the case action follow from it."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="dispositions")
+    decision = models.OneToOneField("compliance.Decision", on_delete=models.PROTECT, related_name="+")
+    call = models.ForeignKey(
+        "notifications.CollectorCall", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    party = models.CharField(_("who answered"), max_length=12, choices=CallParty.choices)
+    result = models.CharField(_("result"), max_length=10, choices=CallResult.choices, blank=True)
+    callback_at = models.DateTimeField(_("call back at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("call disposition")
+        verbose_name_plural = _("call dispositions")
+        indexes = [models.Index(fields=["case", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.party} {self.result}".strip()

@@ -11,6 +11,8 @@ from typing import Any
 _TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}
 _CHANNELS = {"type": "array", "items": {"enum": ["call", "sms", "email", "letter", "visit"]}, "uniqueItems": True}
 _POSITIVE = {"type": "integer", "minimum": 1}
+# REC-01: required (every call recorded), allowed_with_disclosure (recorded after an announcement), off (not recorded).
+RECORDING_MODES = ("required", "allowed_with_disclosure", "off")
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -96,6 +98,20 @@ SCHEMA: dict[str, Any] = {
             "properties": {"forbid_litigation_threats": {"type": "boolean"}},
         },
         "visits": {"type": "object", "additionalProperties": False, "properties": {"min_collectors": _POSITIVE}},
+        # REC-01: whether a call placed through the system is recorded, announced, and how long the recording is kept.
+        "recording": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["mode"],
+            "properties": {
+                "mode": {"enum": list(RECORDING_MODES)},
+                "retention_years": _POSITIVE,
+                "rule": {"type": "string"},
+            },
+            # A profile that records says how long the recordings are kept.
+            "if": {"properties": {"mode": {"enum": ["required", "allowed_with_disclosure"]}}},
+            "then": {"required": ["retention_years"]},
+        },
     },
 }
 
@@ -110,6 +126,9 @@ US_FED_REGF: dict[str, Any] = {
     "electronic": {"require_opt_out_text": True},
     "tcpa": {"consent_required_for_automated": True},
     "time_barred": {"forbid_litigation_threats": True},
+    # Reg F 1006.100: records, recordings included, kept 3 years. Announced on every US call: the two-party-consent
+    # states (CA, MA, WA, FL, IL, PA …) need it, and a mobile number does not say which state its holder is in.
+    "recording": {"mode": "allowed_with_disclosure", "retention_years": 3, "rule": "REC-01"},
 }
 
 US_MA_STRICT: dict[str, Any] = {
@@ -123,6 +142,7 @@ US_MA_STRICT: dict[str, Any] = {
         "rule": "MA-01",
     },
     "holds": ALL_HOLDS,
+    "recording": {"mode": "allowed_with_disclosure", "retention_years": 3, "rule": "REC-01"},  # two-party consent
 }
 
 CN_ONLINE_LENDING: dict[str, Any] = {
@@ -139,6 +159,8 @@ CN_ONLINE_LENDING: dict[str, Any] = {
     "third_parties": {"unreachable_after_days": 3, "rule": "CN-05"},
     "holds": ALL_HOLDS,
     "visits": {"min_collectors": 2},
+    # CN-09: every collection call recorded; records and recordings kept 5 years.
+    "recording": {"mode": "required", "retention_years": 5, "rule": "REC-01"},
 }
 
 UK_CONC: dict[str, Any] = {
@@ -152,6 +174,7 @@ UK_CONC: dict[str, Any] = {
         "rule": "UK-04",
     },
     "holds": ALL_HOLDS,
+    "recording": {"mode": "off"},  # the catalogue sets nothing for the UK: not recorded until a policy says so
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

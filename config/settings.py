@@ -309,6 +309,11 @@ CELERY_BEAT_SCHEDULE = {
         # China, the same calendar date in both. Admins can move it in the admin (periodic tasks).
         "schedule": crontab(hour=env.int("SWEEP_HOUR_UTC", default=6), minute=0),
     },
+    # REC-01: recordings past their retention are deleted at the provider, unless under legal hold.
+    "purge-recordings": {
+        "task": "notifications.tasks.purge_recordings",
+        "schedule": crontab(hour=env.int("RECORDINGS_PURGE_HOUR_UTC", default=3), minute=30),
+    },
 }
 SWEEP_CHUNKS = env.int("SWEEP_CHUNKS", default=4)
 # A sweep run with no chunk finished (or queued again) for this long has its unfinished chunks that no worker is
@@ -344,6 +349,8 @@ TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
 LENDER_NAME = env.str("LENDER_NAME", default="Example Lending")
 # Formal letters are written here, one text file per letter, for the print and mail house to collect.
 LETTERS_DIR = env.str("LETTERS_DIR", default=str(VAR_DIR / "letters"))
+# Recordings of the calls the console backend simulates (Twilio keeps its own; the app streams them from there).
+RECORDINGS_DIR = env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings"))
 LENDER_PAY_URL = env.str("LENDER_PAY_URL", default="https://pay.example.com/")
 LENDER_HELP_PHONE = env.str("LENDER_HELP_PHONE", default="+1 800 555 0100")
 

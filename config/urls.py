@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from collections_app.views import case_actions, case_page, escalations, home, queue, reports
+from collections_app.views import calls, case_actions, case_page, escalations, home, queue, reports
 from notifications import webhooks
 
 urlpatterns = [
@@ -20,6 +20,12 @@ urlpatterns = [
     path("cases/<int:case_id>/", case_page.case_detail, name="case-detail"),
     path("cases/<int:case_id>/actions/<slug:action>/", case_actions.case_action, name="case-action"),
     path("cases/<int:case_id>/sms-preview/", case_page.sms_preview, name="sms-preview"),
+    path("cases/<int:case_id>/call-card/", calls.case_call_card, name="case-call-card"),
+    path(
+        "cases/<int:case_id>/recordings/<int:recording_id>/",
+        calls.recording_stream,
+        name="case-recording",
+    ),
     path("messages/", reports.messages_overview, name="messages-overview"),
     path("escalations/", escalations.escalations, name="escalations"),
     path("performance/", reports.performance_view, name="performance"),
@@ -29,6 +35,21 @@ urlpatterns = [
     path("webhooks/twilio/message-status/", webhooks.message_status, name="twilio-message-status"),
     path("webhooks/twilio/call-status/", webhooks.call_status, name="twilio-call-status"),
     path("webhooks/twilio/inbound-sms/", webhooks.inbound_sms, name="twilio-inbound-sms"),
+    path(
+        "webhooks/twilio/collector-call/status/",
+        webhooks.collector_call_status,
+        name="twilio-collector-call-status",
+    ),
+    path(
+        "webhooks/twilio/collector-call/recording/",
+        webhooks.collector_call_recording,
+        name="twilio-collector-call-recording",
+    ),
+    path(
+        "webhooks/twilio/collector-call/disclosure/",
+        webhooks.collector_call_disclosure,
+        name="twilio-collector-call-disclosure",
+    ),
     path("api/", include("api.urls")),
     # Swagger UI is a page: to the login page without a session (DRF views are exempt from the login middleware);
     # its script is served by the same view as a file (?script), not inline, for the CSP.

@@ -49,6 +49,10 @@ _CASE_WORK = [
     "compliance.view_consentevent",
     "compliance.view_jurisdictionprofile",
     "notifications.view_outboundmessage",
+    "notifications.view_collectorcall",
+    "notifications.view_callrecording",
+    "collections_app.view_calldisposition",
+    "collections_app.add_calldisposition",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     COLLECTOR: [*_LOANS_READ, *_CASE_WORK],
@@ -66,6 +70,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "collections_app.reassign_case",
         "collections_app.approve_plan",
         "compliance.lift_restriction",
+        "notifications.set_legal_hold",
         "collections_app.view_team",
         "collections_app.view_sweeprun",
         "auth.view_user",

@@ -14,8 +14,15 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 from loans.admin import ReadOnlyAdmin
-from notifications.models import InboundMessage, MessageTemplate, OutboundMessage, ProviderPause
-from notifications.services import message_review_resolve, provider_resume
+from notifications.models import (
+    CallRecording,
+    CollectorCall,
+    InboundMessage,
+    MessageTemplate,
+    OutboundMessage,
+    ProviderPause,
+)
+from notifications.services import message_review_resolve, provider_resume, recording_legal_hold_set
 from notifications.templating import (
     SAMPLE,
     TemplateError,
@@ -118,3 +125,37 @@ class ProviderPauseAdmin(ReadOnlyAdmin):
         for pause in queryset:
             provider_resume(provider=pause.provider)
         self.message_user(request, _("Sending resumed."))
+
+
+@admin.register(CollectorCall)
+class CollectorCallAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "case", "collector", "status", "outcome", "duration_seconds", "record", "disclosure"]
+    list_filter = ["status", "outcome", "record", "disclosure"]
+    search_fields = ["provider_id", "case__loan__external_id"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(CallRecording)
+class CallRecordingAdmin(admin.ModelAdmin):
+    """Recordings are written by the provider's callbacks; the one thing a person changes is the legal hold (REC-01:
+    kept past its retention while held), and only with the permission ``set_legal_hold``. The audio itself is
+    played on the case page, through the app's own permission checks."""
+
+    list_display = ["provider_id", "call", "recorded_at", "retain_until", "legal_hold", "deleted_at"]
+    list_filter = ["legal_hold", "provider"]
+    search_fields = ["provider_id"]
+    readonly_fields = ["call", "provider", "provider_id", "duration_seconds", "recorded_at", "retain_until",
+                       "legal_hold_by", "legal_hold_at", "deleted_at"]  # fmt: skip
+    fields = [*readonly_fields[:6], "legal_hold", *readonly_fields[6:]]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: CallRecording | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CallRecording | None = None) -> bool:
+        return request.user.has_perm("notifications.set_legal_hold") and (obj is None or obj.deleted_at is None)
+
+    def save_model(self, request: HttpRequest, obj: CallRecording, form: forms.ModelForm, change: bool) -> None:
+        recording_legal_hold_set(recording_id=obj.pk, hold=obj.legal_hold, actor=request.user)

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from compliance.models import ContactOutcome
 from loans.models import Borrower, Loan
 
 
@@ -205,3 +206,94 @@ class ProviderPause(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} paused until {self.until:%Y-%m-%d %H:%M:%S}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A collector's call placed through the provider (click-to-call), and its recordings (REC-01)
+# ---------------------------------------------------------------------------------------------------------------
+class CollectorCallStatus(models.TextChoices):
+    PLACING = "placing", _("placing")  # allowed and reserved; the provider not asked yet
+    RINGING = "ringing", _("ringing your phone")  # the provider took it: the collector's phone rings
+    CONNECTING = "connecting", _("calling the borrower")  # the borrower's leg started
+    ENDED = "ended", _("ended")  # the borrower's leg ended: its outcome is in the ledger
+    NOT_CONNECTED = "not_connected", _("not connected")  # nobody called the borrower: the reservation was released
+    REVIEW = "review", _("review")  # the provider's answer was lost: it may have placed the call
+
+
+class CollectorCall(models.Model):
+    """A collector's call through the provider: it rings the collector's own phone, then bridges to the borrower's
+    number (``to``) with the lender's caller id, announcing and recording the call as the borrower's profiles say
+    (REC-01). The borrower's leg settles the gate's reservation (``decision``) into the ledger's real outcome."""
+
+    case = models.ForeignKey("collections_app.CollectionCase", on_delete=models.PROTECT, related_name="calls")
+    borrower = models.ForeignKey(Borrower, on_delete=models.PROTECT, related_name="+")
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.OneToOneField("compliance.Decision", on_delete=models.PROTECT, related_name="+")
+    to = models.CharField(_("borrower's number"), max_length=32)
+    agent_number = models.CharField(_("collector's phone"), max_length=32)
+    language = models.CharField(_("borrower's language"), max_length=8, default="en")
+    record = models.BooleanField(_("recorded"), default=False)
+    disclosure = models.BooleanField(_("recording announced"), default=False)
+    retention_years = models.PositiveSmallIntegerField(_("recordings kept (years)"), default=0)
+    status = models.CharField(
+        _("status"), max_length=16, choices=CollectorCallStatus.choices, default=CollectorCallStatus.PLACING
+    )
+    provider = models.CharField(_("provider"), max_length=16, blank=True)
+    # NULL until the provider answers: the unique index must not see the empty rows as one value.
+    provider_id = models.CharField(_("provider id"), max_length=64, null=True, blank=True)  # noqa: DJ001
+    borrower_leg_id = models.CharField(_("borrower's leg"), max_length=64, blank=True)
+    provider_status = models.CharField(_("provider status"), max_length=32, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=12, blank=True, choices=ContactOutcome.choices, help_text=_("The ledger's.")
+    )
+    answered = models.BooleanField(_("the borrower's leg was answered"), null=True, blank=True)
+    # What only a person knows (the disposition), kept here until the borrower's leg settles the ledger entry.
+    classified_outcome = models.CharField(max_length=12, blank=True)
+    classified_role = models.CharField(max_length=20, blank=True)
+    duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("placed at"), auto_now_add=True)
+    send_started_at = models.DateTimeField(_("handed to the provider at"), null=True, blank=True)
+    dialled_at = models.DateTimeField(_("borrower dialled at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("collector's call")
+        verbose_name_plural = _("collectors' calls")
+        indexes = [models.Index(fields=["case", "created_at"])]
+        constraints = [models.UniqueConstraint(fields=["provider_id"], name="collector_call_provider_id_unique")]
+
+    def __str__(self) -> str:
+        return f"call {self.pk} on case {self.case_id} ({self.status})"
+
+
+class CallRecording(models.Model):
+    """A recording of a collector's call, kept at the provider and streamed through the app to those who may hear
+    it; deleted once its retention has passed, unless under legal hold."""
+
+    call = models.ForeignKey(CollectorCall, on_delete=models.PROTECT, related_name="recordings")
+    provider = models.CharField(_("provider"), max_length=16)
+    provider_id = models.CharField(_("recording id"), max_length=64, unique=True)
+    duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), default=0)
+    channels = models.PositiveSmallIntegerField(_("channels"), default=1)
+    recorded_at = models.DateTimeField(_("recorded at"))
+    retain_until = models.DateTimeField(_("kept until"))
+    legal_hold = models.BooleanField(
+        _("legal hold"), default=False, help_text=_("Kept past its retention until the hold is released.")
+    )
+    legal_hold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    legal_hold_at = models.DateTimeField(_("legal hold changed at"), null=True, blank=True, editable=False)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("call recording")
+        verbose_name_plural = _("call recordings")
+        permissions = [("set_legal_hold", _("Can put a call recording under legal hold or release it"))]
+        indexes = [
+            models.Index(fields=["retain_until"], condition=Q(deleted_at__isnull=True), name="recordings_to_purge")
+        ]
+
+    def __str__(self) -> str:
+        return f"recording {self.provider_id} of call {self.call_id}"

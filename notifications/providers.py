@@ -9,10 +9,14 @@ never resend blindly).
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
+import struct
 import threading
 import uuid
-from collections.abc import Callable
+import wave
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -49,6 +53,21 @@ class ProviderError(Exception):
         return self.kind == "uncertain"
 
 
+@dataclass
+class Recorded:
+    """A recording's media, read in chunks as it arrives (never held whole in memory); ``close`` frees the source."""
+
+    chunks: Iterator[bytes]
+    content_type: str
+    length: int | None = None
+    close: Callable[[], None] = lambda: None
+
+
+# A recording's id as Twilio writes it ("RE" and 32 hex digits); the simulated ones have the same shape. Only such an
+# id ever becomes part of a path or a URL.
+RECORDING_ID = re.compile(r"^RE[0-9a-fA-F]{32}$")
+
+
 class Provider(Protocol):
     name: str
 
@@ -56,12 +75,62 @@ class Provider(Protocol):
 
     def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent: ...
 
+    def place_bridged_call(self, *, agent: str, twiml: str, status_callback: str) -> Sent: ...
+
+    def recording_open(self, *, recording_id: str) -> Recorded: ...
+
+    def recording_delete(self, *, recording_id: str) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Recordings of simulated calls (console, locmem): WAV files in RECORDINGS_DIR
+# ---------------------------------------------------------------------------------------------------------------
+SIMULATED_RATE = 8000  # Hz, 16-bit mono: telephone quality
+
+
+class FileRecordings:
+    """Recordings of the calls the console backend (and the tests) simulate, one WAV file each in
+    ``RECORDINGS_DIR``; read back and deleted like the provider's own."""
+
+    def _path(self, recording_id: str) -> Path:
+        if not RECORDING_ID.match(recording_id):
+            raise ProviderError("permanent", "recording_id", "not a recording id")
+        return Path(settings.RECORDINGS_DIR) / f"{recording_id}.wav"
+
+    def recording_make(self, *, recording_id: str, seconds: int) -> int:
+        """Write a recording of ``seconds`` (a quiet beep each second, so that a player shows it plays)."""
+        path = self._path(recording_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        beep = [int(3000 * math.sin(2 * math.pi * 440 * n / SIMULATED_RATE)) for n in range(SIMULATED_RATE // 5)]
+        second = struct.pack(f"<{SIMULATED_RATE}h", *beep, *[0] * (SIMULATED_RATE - len(beep)))
+        partial = path.with_suffix(".part")
+        with wave.open(str(partial), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(SIMULATED_RATE)
+            out.writeframes(second * seconds)
+        os.replace(partial, path)
+        return seconds
+
+    def recording_open(self, *, recording_id: str) -> Recorded:
+        path = self._path(recording_id)
+        try:
+            source = path.open("rb")
+        except FileNotFoundError as exc:
+            raise ProviderError("permanent", "20404", "no such recording") from exc
+        return Recorded(iter(lambda: source.read(64 * 1024), b""), "audio/wav", path.stat().st_size, source.close)
+
+    def recording_delete(self, *, recording_id: str) -> None:
+        self._path(recording_id).unlink(missing_ok=True)
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Console and locmem
 # ---------------------------------------------------------------------------------------------------------------
-class ConsoleProvider:
-    """Writes each message to the log (phone numbers masked by the logging filter); the outbox keeps the text."""
+class ConsoleProvider(FileRecordings):
+    """Writes each message to the log (phone numbers masked by the logging filter); the outbox keeps the text. A
+    collector's call is "placed" the same way, and the app simulates what Twilio would call back (its status and a
+    recording in ``RECORDINGS_DIR``): ``make run`` shows the whole flow, never a real phone."""
 
     name = "console"
 
@@ -73,10 +142,15 @@ class ConsoleProvider:
         logger.info("console call to %s (%s): %s", to, language, say)
         return Sent(f"console-{uuid.uuid4().hex}", "initiated")
 
+    def place_bridged_call(self, *, agent: str, twiml: str, status_callback: str) -> Sent:
+        logger.info("console call: ring %s, then %s", agent, twiml)
+        return Sent(f"CA{uuid.uuid4().hex}", "queued")
+
 
 @dataclass
-class LocmemProvider:
-    """Keeps what it was asked to send in memory (``sent``); ``fail`` maps a number to the error it raises."""
+class LocmemProvider(FileRecordings):
+    """Keeps what it was asked to send in memory (``sent``); ``fail`` maps a number to the error it raises. Its
+    recordings are files, as the console's."""
 
     name: str = "locmem"
     sent: list[dict[str, Any]] = field(default_factory=list)
@@ -95,6 +169,10 @@ class LocmemProvider:
 
     def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent:
         return self._record("call", to, say=say, language=language, status_callback=status_callback)
+
+    def place_bridged_call(self, *, agent: str, twiml: str, status_callback: str) -> Sent:
+        sent = self._record("bridge", agent, twiml=twiml, status_callback=status_callback)
+        return Sent("CA" + sent.provider_id.removeprefix("locmem-"), "queued")
 
 
 LOCMEM = LocmemProvider()
@@ -149,6 +227,58 @@ class TwilioProvider:
                 status_callback_method="POST",
             )
         return Sent(call.sid, call.status or "queued")
+
+    def place_bridged_call(self, *, agent: str, twiml: str, status_callback: str) -> Sent:
+        """Ring the collector's phone (``agent``) with the lender's caller id; ``twiml`` (a <Dial>) then calls the
+        borrower. Its status callbacks are the collector's leg; the borrower's leg calls back on its own."""
+        with _translated_errors():
+            call = self.client.calls.create(
+                to=agent,
+                from_=settings.TWILIO_FROM_NUMBER,
+                twiml=twiml,
+                timeout=BRIDGE_RING_SECONDS,
+                status_callback=status_callback,
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_method="POST",
+            )
+        return Sent(call.sid, call.status or "queued")
+
+    def recording_open(self, *, recording_id: str) -> Recorded:
+        """The recording's media, fetched with the account's credentials (Twilio's media URL is never handed to a
+        browser). The URL is built from the id alone, never taken from a callback."""
+        import requests
+
+        if not RECORDING_ID.match(recording_id):
+            raise ProviderError("permanent", "recording_id", "not a recording id")
+        base = (settings.TWILIO_API_BASE_URL or "https://api.twilio.com").rstrip("/")
+        url = f"{base}/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Recordings/{recording_id}.mp3"
+        with _translated_errors():
+            response = requests.get(
+                url,
+                auth=(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN),
+                stream=True,
+                timeout=settings.TWILIO_TIMEOUT_SECONDS,
+            )
+        if response.status_code >= 400:
+            response.close()
+            kind = "transient" if response.status_code >= 500 or response.status_code == 429 else "permanent"
+            raise ProviderError(kind, str(response.status_code), f"HTTP {response.status_code} for the recording")
+        length = response.headers.get("Content-Length")
+        return Recorded(
+            response.iter_content(64 * 1024),
+            response.headers.get("Content-Type", "audio/mpeg"),
+            int(length) if length and length.isdigit() else None,
+            response.close,
+        )
+
+    def recording_delete(self, *, recording_id: str) -> None:
+        if not RECORDING_ID.match(recording_id):
+            raise ProviderError("permanent", "recording_id", "not a recording id")
+        with _translated_errors():
+            self.client.recordings(recording_id).delete()
+
+
+BRIDGE_RING_SECONDS = 30  # how long the collector's phone, then the borrower's, rings before giving up
 
 
 class _translated_errors:
@@ -259,10 +389,10 @@ PRINT_QUEUE = PrintQueue()
 _PROVIDERS: dict[tuple[str, ...], Provider] = {}
 
 
-def provider_get() -> Provider:
-    """The configured provider (settings.NOTIFICATIONS_BACKEND), kept per process so that its HTTP connections are
-    reused."""
-    backend = settings.NOTIFICATIONS_BACKEND
+def provider_get(name: str = "") -> Provider:
+    """The configured provider (settings.NOTIFICATIONS_BACKEND), or the one named (a recording is read from the
+    provider that made it), kept per process so that its HTTP connections are reused."""
+    backend = name or settings.NOTIFICATIONS_BACKEND
     key = (backend, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_API_BASE_URL) if backend == "twilio" else (backend,)
     if key not in _PROVIDERS:
         factories: dict[str, Callable[[], Provider]] = {

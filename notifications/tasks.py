@@ -15,7 +15,7 @@ from celery import shared_task
 from django.conf import settings
 
 from loans.db import db_retry
-from notifications.services import outbox_claim, outbox_reap, outbox_send
+from notifications.services import outbox_claim, outbox_reap, outbox_send, recordings_purge
 
 
 @shared_task(name="notifications.tasks.dispatch_due")
@@ -52,3 +52,9 @@ def reap_claims() -> dict[str, int]:
     if reaped["returned"]:
         reaped["queued"] = dispatch_due()
     return reaped
+
+
+@shared_task(name="notifications.tasks.purge_recordings")
+def purge_recordings() -> dict[str, int]:
+    """Beat, daily: recordings past their retention are deleted, unless under legal hold (REC-01)."""
+    return recordings_purge()

@@ -1,4 +1,5 @@
-"""Twilio webhooks: message status, call status and inbound SMS. Each one validates ``X-Twilio-Signature``
+"""Twilio webhooks: message status, call status, inbound SMS, and a collector's call (both legs' statuses, its
+recording, the disclosure the borrower hears before being bridged). Each one validates ``X-Twilio-Signature``
 against the public URL Twilio called — ``TWILIO_WEBHOOK_BASE_URL`` plus the path, because behind a
 proxy the request's own scheme and host are not what Twilio signed — before anything else. A forged request gets
 403, changes nothing and is logged as a security event."""
@@ -18,7 +19,15 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from core.web import public
-from notifications.services import call_status_apply, inbound_sms_handle, message_status_apply
+from loans.inputs import parse_id
+from notifications.services import (
+    call_status_apply,
+    collector_call_recording_apply,
+    collector_call_status_apply,
+    disclosure_twiml,
+    inbound_sms_handle,
+    message_status_apply,
+)
 
 security = logging.getLogger("collections.security")
 
@@ -82,3 +91,35 @@ def inbound_sms(request: HttpRequest) -> HttpResponse:
     if reply:
         twiml.message(reply)
     return HttpResponse(str(twiml), content_type="application/xml")
+
+
+@twilio_signed
+def collector_call_status(request: HttpRequest) -> HttpResponse:
+    """Either leg of a collector's call: the borrower's leg (its ``ParentCallSid`` is our call) settles the ledger."""
+    collector_call_status_apply(
+        call_sid=request.POST.get("CallSid", ""),
+        status=request.POST.get("CallStatus", ""),
+        parent_call_sid=request.POST.get("ParentCallSid", ""),
+        duration=request.POST.get("CallDuration", ""),
+    )
+    return HttpResponse(status=204)
+
+
+@twilio_signed
+def collector_call_recording(request: HttpRequest) -> HttpResponse:
+    collector_call_recording_apply(
+        call_sid=request.POST.get("CallSid", ""),
+        recording_id=request.POST.get("RecordingSid", ""),
+        status=request.POST.get("RecordingStatus", ""),
+        duration=request.POST.get("RecordingDuration", ""),
+        channels=request.POST.get("RecordingChannels", ""),
+    )
+    return HttpResponse(status=204)
+
+
+@twilio_signed
+def collector_call_disclosure(request: HttpRequest) -> HttpResponse:
+    """TwiML the borrower hears after answering, before being bridged to the collector: the recording is announced
+    (REC-01). ``?call=`` is part of the signed URL."""
+    twiml = disclosure_twiml(call_id=parse_id(request.GET.get("call", "")))
+    return HttpResponse(twiml, content_type="application/xml")

@@ -27,6 +27,17 @@ def _fresh_cache():  # type: ignore[no-untyped-def]
     cache.clear()
 
 
+@pytest.fixture(scope="session")
+def _recordings_dir(tmp_path_factory):  # type: ignore[no-untyped-def]
+    return tmp_path_factory.mktemp("recordings")
+
+
+@pytest.fixture(autouse=True)
+def _recordings_in_a_temporary_folder(settings, _recordings_dir):  # type: ignore[no-untyped-def]
+    """Recordings of simulated calls (the console and locmem providers) go to a folder of the run, not var/."""
+    settings.RECORDINGS_DIR = str(_recordings_dir)
+
+
 WORKER_QUEUES = ["celery", "provider"]
 
 

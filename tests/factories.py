@@ -478,6 +478,81 @@ class InboundMessageFactory(factory.django.DjangoModelFactory):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Collectors' calls: the collector's phone, calls through the provider, their recordings and dispositions
+# ---------------------------------------------------------------------------------------------------------------
+class CollectorProfileFactory(factory.django.DjangoModelFactory):
+    """A collector with a phone on their profile (calls go through the provider) in New York time."""
+
+    class Meta:
+        model = "collections_app.CollectorProfile"
+
+    user = factory.SubFactory(UserFactory, role="collector")
+    phone = "+16175550142"
+
+
+class CollectorCallFactory(factory.django.DjangoModelFactory):
+    """A collector's call through the console provider that reached the borrower: ended, a 42-second
+    conversation, announced and recorded (the gate's decision that allowed it comes along)."""
+
+    class Meta:
+        model = "notifications.CollectorCall"
+
+    case = factory.SubFactory(CaseFactory)
+    borrower = factory.SelfAttribute("case.borrower")
+    collector = factory.SubFactory(UserFactory, role="collector")
+    decision = factory.SubFactory(
+        DecisionFactory, borrower=factory.SelfAttribute("..borrower"), loan=factory.SelfAttribute("..case.loan")
+    )
+    to = "+16175550100"
+    agent_number = "+16175550142"
+    record = True
+    disclosure = True
+    retention_years = 3
+    status = "ended"
+    provider = "console"
+    provider_id = factory.Sequence(lambda n: f"CA{n:032x}")
+    outcome = "conversation"
+    answered = True
+    duration_seconds = 42
+    dialled_at = factory.LazyFunction(timezone.now)
+
+
+class CallRecordingFactory(factory.django.DjangoModelFactory):
+    """A recording of a call kept three years, with its media: a one-second WAV file where the console provider
+    keeps its recordings (``media=False``: none)."""
+
+    class Meta:
+        model = "notifications.CallRecording"
+        skip_postgeneration_save = True
+
+    call = factory.SubFactory(CollectorCallFactory)
+    provider = "console"
+    provider_id = factory.Sequence(lambda n: f"RE{n:032x}")
+    duration_seconds = 1
+    recorded_at = factory.LazyFunction(timezone.now)
+    retain_until = factory.LazyAttribute(lambda o: o.recorded_at + dt.timedelta(days=3 * 365))
+
+    @factory.post_generation
+    def media(self, create: bool, extracted: bool | None, **kwargs: Any) -> None:
+        from notifications.providers import FileRecordings
+
+        if create and extracted is not False:
+            FileRecordings().recording_make(recording_id=self.provider_id, seconds=1)
+
+
+class CallDispositionFactory(factory.django.DjangoModelFactory):
+    """The borrower answered and nothing was agreed."""
+
+    class Meta:
+        model = "collections_app.CallDisposition"
+
+    case = factory.SubFactory(CaseFactory)
+    decision = factory.SubFactory(DecisionFactory, borrower=factory.SelfAttribute("..case.borrower"))
+    party = "right_party"
+    actor = factory.SubFactory(UserFactory, role="collector")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The sweep and its history
 # ---------------------------------------------------------------------------------------------------------------
 class SweepRunFactory(factory.django.DjangoModelFactory):

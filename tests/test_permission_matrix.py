@@ -7,8 +7,8 @@ the matrix.
 
 One small world: two teams (A and B), each with a manager and a collector, one case per team in legal review with
 its borrower, loan, an active bankruptcy hold, a scheduled visit, an earlier broken promise, a plan waiting for
-approval, an outbox message, a cease-and-desist restriction, a payment, a ledger entry and a gate decision. The
-callers ask about team A's records.
+approval, an outbox message, a cease-and-desist restriction, a payment, a ledger entry, a gate decision and a
+recorded call through the provider. The callers ask about team A's records.
 
 Writes: a refused caller (401, 403, 404, a redirect to the sign-in page, or the answers marked ``NOT_FOUND_400`` and
 ``IGNORED``) must leave every table of the project as it was. Every request runs in a savepoint that is rolled back,
@@ -34,7 +34,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import (
+    CallRecordingFactory,
     CaseFactory,
+    CollectorCallFactory,
     ContactEventFactory,
     DecisionFactory,
     HoldFactory,
@@ -119,6 +121,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-queue", "GET"): SEES_OWN_TEAM,
     ("case-detail", "GET"): CASE_PAGE,
     ("sms-preview", "GET"): CASE_PAGE,
+    ("case-call-card", "GET"): CASE_PAGE,
+    # A call's recording: the case's collector, the team's manager, admins; 404 for everyone else (REC-01).
+    ("case-recording", "GET"): CASE_PAGE,
     ("messages-overview", "GET"): MANAGERS_PAGE,
     ("performance", "GET"): MANAGERS_PAGE,
     ("escalations", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
@@ -127,6 +132,7 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("cases-reassign", "POST"): (LOGIN, 403, 403, 403, IGNORED, DONE, DONE),
     ("case-action[call-start]", "POST"): CASE_ACTION,  # the gate refuses the call, and its decision is kept
     ("case-action[call-log]", "POST"): CASE_ACTION,
+    ("case-action[recording-hold]", "POST"): MANAGERS_ACTION,  # a legal hold on a recording: managers and admins
     ("case-action[note]", "POST"): CASE_ACTION,
     ("case-action[promise]", "POST"): CASE_ACTION,
     ("case-action[plan]", "POST"): CASE_ACTION_NOT_NOW,  # a plan is waiting for approval already
@@ -197,6 +203,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("twilio-message-status", "POST"): (403, 403, 403, 403, 403, 403, 403),
     ("twilio-call-status", "POST"): (403, 403, 403, 403, 403, 403, 403),
     ("twilio-inbound-sms", "POST"): (403, 403, 403, 403, 403, 403, 403),
+    ("twilio-collector-call-status", "POST"): (403, 403, 403, 403, 403, 403, 403),
+    ("twilio-collector-call-recording", "POST"): (403, 403, 403, 403, 403, 403, 403),
+    ("twilio-collector-call-disclosure", "POST"): (403, 403, 403, 403, 403, 403, 403),
 }
 PUBLIC = {"login", "logout", "set_language", "healthz", "favicon", *(n for n, _ in MATRIX if n.startswith("twilio-"))}
 
@@ -213,10 +222,12 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
         for model in (
             "auth.group",
             "auth.user",
+            "collections_app.calldisposition",
             "collections_app.casenote",
             "collections_app.casetransition",
             "collections_app.collectioncase",
             "collections_app.collectionpolicy",
+            "collections_app.collectorprofile",
             "collections_app.fieldvisit",
             "collections_app.hold",
             "collections_app.installmentpolicy",
@@ -242,6 +253,8 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "loans.loanproduct",
             "loans.payment",
             "loans.phonenumber",
+            "notifications.callrecording",
+            "notifications.collectorcall",
             "notifications.inboundmessage",
             "notifications.messagetemplate",
             "notifications.outboundmessage",
@@ -290,6 +303,7 @@ class TeamRecords:
     contact: Any
     decision: Any
     phone: Any
+    recording: Any
 
 
 @dataclass
@@ -317,6 +331,7 @@ def team(letter: str) -> TeamRecords:
     collector = user_with_role("collector", f"collector.{letter.lower()}")
     team_with(collector, name=f"Team {letter}", manager=manager)
     case = CaseFactory(worked_by=collector, state="legal_review", return_state="formal_notice")
+    call = CollectorCallFactory(case=case, collector=collector)
     return TeamRecords(
         manager=manager,
         collector=collector,
@@ -330,6 +345,7 @@ def team(letter: str) -> TeamRecords:
         payment=PaymentFactory(loan=case.loan, received_at=dt.datetime(2024, 2, 3, 15, tzinfo=dt.UTC)),
         contact=ContactEventFactory(borrower=case.borrower, debts=[case.loan_id]),
         decision=DecisionFactory(borrower=case.borrower, loan=case.loan, to=""),
+        recording=CallRecordingFactory(call=call),
     )
 
 
@@ -375,6 +391,8 @@ def loan_body(external_id: str) -> dict[str, Any]:
 ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "case-detail": lambda w, _: [w.a.case.pk],
     "sms-preview": lambda w, _: [w.a.case.pk],
+    "case-call-card": lambda w, _: [w.a.case.pk],
+    "case-recording": lambda w, _: [w.a.case.pk, w.a.recording.pk],
     "case-action": lambda w, action: [w.a.case.pk, action],
     "plan-decide": lambda w, _: [w.a.plan.pk],
     "api-case-detail": lambda w, _: [w.a.case.pk],
@@ -400,7 +418,8 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "plan-decide": lambda w: {"approve": "1"},
     "cases-reassign": lambda w: {"case": [w.a.case.pk], "to_user": w.a.collector.pk},
     "case-action[call-start]": lambda w: {"to": str(w.a.phone.number)},
-    "case-action[call-log]": lambda w: {"decision": w.a.decision.pk, "outcome": "no_answer"},
+    "case-action[call-log]": lambda w: {"decision": w.a.decision.pk, "party": "no_answer"},
+    "case-action[recording-hold]": lambda w: {"recording": w.a.recording.pk, "hold": "on"},
     "case-action[note]": lambda w: {"text": "matrix note"},
     "case-action[promise]": lambda w: {"amount": "10.00", "promised_on": soon(3)},
     "case-action[plan]": lambda w: {"down_payment": "0", "count": "2", "frequency": "monthly", "starts_on": soon(7)},

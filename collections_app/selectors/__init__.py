@@ -3,6 +3,7 @@
 - ``access``: who may see what (the one access rule) and the lookups that apply it;
 - ``queue``: the collector's queue;
 - ``case_page``: one case and its "can I contact now?" panel;
+- ``calls``: a case's calls (the disposition owed, recent calls, recordings and who may hear them);
 - ``escalations``: the managers' escalation queue;
 - ``reports``: performance and message statistics;
 - ``alerts``: what managers must see on every page.
@@ -18,16 +19,23 @@ from collections_app.selectors.access import (
     teams_for,
 )
 from collections_app.selectors.alerts import providers_paused, sweep_overdue
+from collections_app.selectors.calls import (
+    CallPanel,
+    call_panel,
+    call_pending,
+    recording_for_user,
+    recording_may_hear,
+)
 from collections_app.selectors.case_page import (
     PANEL_CHANNELS,
     ChannelAnswer,
     borrower_zone,
-    call_pending,
     case_page,
     contact_panel,
 )
 from collections_app.selectors.escalations import escalation_queue
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
+from collections_app.selectors.readers import reader_language_and_zone, reader_zone
 from collections_app.selectors.reports import BucketTotal, message_stats, performance
 
 __all__ = [
@@ -35,9 +43,11 @@ __all__ = [
     "PANEL_CHANNELS",
     "QUEUE_PAGE_SIZE",
     "BucketTotal",
+    "CallPanel",
     "ChannelAnswer",
     "borrower_get_for_user",
     "borrower_zone",
+    "call_panel",
     "call_pending",
     "calls_allowed_now",
     "case_get_for_user",
@@ -50,6 +60,10 @@ __all__ = [
     "message_stats",
     "performance",
     "providers_paused",
+    "reader_language_and_zone",
+    "reader_zone",
+    "recording_for_user",
+    "recording_may_hear",
     "sweep_overdue",
     "teams_for",
 ]

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.labels import channel_label, state_label, transition_label
 from collections_app.models import CollectionCase
 from compliance.engine import Attempt, contact_point, evaluate
-from compliance.models import ContactEvent, Decision
+from compliance.models import ContactEvent
 from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Borrower
 from loans.money import format_money
@@ -145,14 +144,3 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
             (_("Payment history"), case.priority_history, 5),
         ],
     }
-
-
-def call_pending(*, case: CollectionCase, decision_id: int | None) -> Any:
-    """The allowed call decision whose outcome the collector still has to log (its slot is still reserved)."""
-
-    if decision_id is None:
-        return None
-    reserved = ContactEvent.objects.filter(decision_id=OuterRef("pk"), outcome="reserved")
-    return Decision.objects.filter(
-        Exists(reserved), pk=decision_id, borrower_id=case.borrower_id, channel="call", allowed=True
-    ).first()

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, OuterRef, Sum
 
-from collections_app.models import PortfolioSnapshot, PromiseToPay
+from collections_app.models import CallDisposition, CallParty, PortfolioSnapshot, PromiseToPay
 from collections_app.selectors.access import cases_visible_to, team_ids
 from compliance.models import ContactEvent, Decision
 from core.roles import ADMIN, user_role
@@ -120,8 +120,13 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
         borrower_id__in=borrowers, channel="call", direction="outbound", at__gte=since, at__lt=until,
         outcome__in=["conversation", "no_answer", "voicemail", "busy", "failed"],
     )  # fmt: skip
-    call_count = calls.count()
-    conversations = calls.filter(outcome="conversation").count()
+    # Right-party contact rate: the collectors' outbound call attempts (automated reminders are not theirs) whose
+    # disposition says the borrower answered, over all those attempts.
+    attempts = calls.filter(automated=False)
+    attempt_count = attempts.count()
+    right_party = attempts.filter(
+        Exists(CallDisposition.objects.filter(decision_id=OuterRef("decision_id"), party=CallParty.RIGHT_PARTY))
+    ).count()
     per_collector = [
         {"collector": row["actor__username"], "contacts": row["n"], "per_day": row["n"] / days}
         for row in calls.filter(actor__isnull=False).values("actor__username").annotate(n=Count("pk")).order_by("-n")
@@ -154,9 +159,9 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
             "rate": promise_counts.get("kept", 0) / settled if settled else None,
         },
         "rpc": {
-            "calls": call_count,
-            "conversations": conversations,
-            "rate": conversations / call_count if call_count else None,
+            "calls": attempt_count,
+            "right_party": right_party,
+            "rate": right_party / attempt_count if attempt_count else None,
         },
         "per_collector": per_collector,
         "messages": message_stats(user=user, since=since),

@@ -4,7 +4,8 @@
 - ``arrangements``: promises to pay, installment plans, the hardship grace extension;
 - ``holds``: holds (each a compliance restriction) and notes;
 - ``visits``: field visits;
-- ``calls``: a collector's call, checked and reserved at dial time, then its outcome.
+- ``calls``: a collector's call, checked and reserved at dial time (placed through the provider when the collector
+  has a phone on their profile), then its disposition; legal holds on its recordings.
 
 Every function follows one shape: open a transaction, lock the case row, check, transition, save, write the
 ``CaseTransition`` audit row, and do database side effects in the same transaction (other apps' tables through their
@@ -13,7 +14,14 @@ below are the public services, for callers that want one import.
 """
 
 from collections_app.services.arrangements import grace_extend, plan_decide, plan_propose, promise_record
-from collections_app.services.calls import CALL_OUTCOMES, call_log, call_start
+from collections_app.services.calls import (
+    PARTY_LEDGER,
+    CallStarted,
+    call_log,
+    call_start,
+    collector_phone,
+    recording_hold,
+)
 from collections_app.services.cases import (
     STAGE_PURPOSES,
     USER_TRANSITIONS,
@@ -32,9 +40,10 @@ from collections_app.services.holds import hold_lift, hold_place, note_add
 from collections_app.services.visits import case_address, team_collectors, visit_record, visit_schedule
 
 __all__ = [
-    "CALL_OUTCOMES",
+    "PARTY_LEDGER",
     "STAGE_PURPOSES",
     "USER_TRANSITIONS",
+    "CallStarted",
     "CaseError",
     "InvalidRequest",
     "NotPermitted",
@@ -45,6 +54,7 @@ __all__ = [
     "case_address",
     "case_transition",
     "cases_reassign",
+    "collector_phone",
     "grace_extend",
     "hold_lift",
     "hold_place",
@@ -55,6 +65,7 @@ __all__ = [
     "policy_current",
     "policy_revise",
     "promise_record",
+    "recording_hold",
     "team_collectors",
     "visit_record",
     "visit_schedule",

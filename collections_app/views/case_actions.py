@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from collections_app.forms import (
-    CallLogForm,
     CallStartForm,
+    DispositionForm,
     GraceForm,
     HoldForm,
     HoldLiftForm,
@@ -29,15 +29,17 @@ from collections_app.forms import (
     PlanForm,
     PromiseForm,
     ReasonForm,
+    RecordingHoldForm,
     SmsForm,
     VisitForm,
     VisitRecordForm,
 )
 from collections_app.labels import transition_label
-from collections_app.models import CollectionCase
+from collections_app.models import CallResult, CollectionCase
 from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
+    reader_zone,
 )
 from collections_app.services import (
     USER_TRANSITIONS,
@@ -53,6 +55,7 @@ from collections_app.services import (
     note_add,
     plan_propose,
     promise_record,
+    recording_hold,
     visit_record,
     visit_schedule,
 )
@@ -61,6 +64,7 @@ from collections_app.views.common import form_errors, require_role
 from core.templatetags.when import when as shown_when
 from core.web import SignedInRequest
 from notifications.planning import message_plan
+from notifications.services import collector_call_place
 from notifications.tasks import dispatch_due
 
 if TYPE_CHECKING:
@@ -71,26 +75,47 @@ def _call_start(request: SignedInRequest, case: CollectionCase) -> str:
     form = CallStartForm(request.POST)
     if not form.is_valid():
         raise InvalidRequest(form_errors(form))
-    decision, result = call_start(case_id=case.pk, actor=request.user, to=form.cleaned_data["to"])
+    started = call_start(case_id=case.pk, actor=request.user, to=form.cleaned_data["to"])
+    decision, result = started.decision, started.result
     if not result.allowed:
         chinese = (get_language() or "").startswith("zh")
         why = "; ".join(r.message_zh if chinese else r.message for r in result.reasons)
         when = f" {_('Next allowed')}: {shown_when(result.next_allowed_at)}." if result.next_allowed_at else ""
         messages.warning(request, f"{_('Call not allowed now')}: {why}.{when}")
         return ""
-    messages.success(request, _("Call allowed: dial %(to)s, then log what happened.") % {"to": decision.to})
+    if started.call is not None:
+        # Handed to the provider once the reservation is committed, never before (and never twice).
+        call_id = started.call.pk
+        transaction.on_commit(lambda: collector_call_place(call_id=call_id))
+        ringing = _("Calling your phone: answer it and you are connected to %(to)s.") % {"to": decision.to}
+        messages.success(request, ringing)
+    else:
+        messages.success(request, _("Call allowed: dial %(to)s, then record how it went.") % {"to": decision.to})
     return f"?call={decision.pk}#call"
 
 
 def _call_log(request: SignedInRequest, case: CollectionCase) -> str:
-    form = CallLogForm(request.POST, zone=borrower_zone(case.borrower))
+    form = DispositionForm(request.POST, zone=reader_zone(request.user))
     if not form.is_valid():
         raise InvalidRequest(form_errors(form))
     data = form.cleaned_data
-    call_log(case_id=case.pk, actor=request.user, decision_id=data["decision"], outcome=data["outcome"],
-             debts_discussed=data["debts_discussed"], note=data["note"], callback_at=data["callback_at"])  # fmt: skip
-    messages.success(request, _("Call logged."))
+    disposition = call_log(case_id=case.pk, actor=request.user, decision_id=data["decision"], party=data["party"],
+                           result=data["result"], note=data["note"], callback_at=data["callback_at"])  # fmt: skip
+    if disposition.result == CallResult.PROMISE:
+        messages.success(request, _("Call recorded. Now record the promise."))
+        return "?promise=1#call"
+    messages.success(request, _("Call recorded."))
     return ""
+
+
+def _recording_hold(request: SignedInRequest, case: CollectionCase) -> str:
+    form = RecordingHoldForm(request.POST)
+    if not form.is_valid():
+        raise InvalidRequest(form_errors(form))
+    hold = form.cleaned_data["hold"]
+    recording_hold(case_id=case.pk, actor=request.user, recording_id=form.cleaned_data["recording"], hold=hold)
+    messages.success(request, _("Legal hold placed: the recording is kept.") if hold else _("Legal hold released."))
+    return "#call"
 
 
 class FormRejected(Exception):
@@ -182,6 +207,7 @@ def _transition(name: str) -> Callable[..., str]:
 CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "call-start": _call_start,
     "call-log": _call_log,
+    "recording-hold": _recording_hold,
     "note": _simple("note", NoteForm, note_add, _("Note added.")),
     "promise": _simple("promise", PromiseForm, promise_record, _("Promise recorded.")),
     "plan": _simple("plan", PlanForm, plan_propose, _("Plan proposed.")),

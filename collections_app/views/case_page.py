@@ -11,7 +11,6 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from collections_app.forms import (
-    CallLogForm,
     GraceForm,
     HoldForm,
     NoteForm,
@@ -25,7 +24,6 @@ from collections_app.forms import (
 from collections_app.models import CollectionCase, InstallmentPolicy, VisitStatus
 from collections_app.selectors import (
     borrower_zone,
-    call_pending,
     case_get_for_user,
     case_page,
 )
@@ -35,7 +33,8 @@ from collections_app.services import (
     policy_current,
     team_collectors,
 )
-from collections_app.views.common import bad_parameters_are_400, id_param, require_role
+from collections_app.views.calls import call_card
+from collections_app.views.common import bad_parameters_are_400, require_role
 from compliance.services import restriction_may_lift
 from core.web import SignedInRequest
 from notifications.models import MessagePurpose
@@ -60,12 +59,11 @@ def case_page_response(
     context["transitions"] = available_transitions(case, request.user)
     for hold in context["active_holds"]:
         hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)
-    context["call_decision"] = call_pending(case=case, decision_id=id_param("call", request.GET.get("call", "")))
+    context.update(call_card(request, case))
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
     zone = borrower_zone(case.borrower)
     record = VisitRecordForm(zone=zone)
     context["forms"] = {
-        "call_log": CallLogForm(initial={"decision": getattr(context["call_decision"], "pk", None)}, zone=zone),
         "note": NoteForm(),
         "promise": PromiseForm(),
         "plan": PlanForm(),

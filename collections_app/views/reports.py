@@ -81,7 +81,8 @@ def _charts(numbers: dict) -> dict:
             _("Right-party contact"),
             {
                 "rate": rpc["rate"],
-                "detail": _("%(c)d conversations in %(n)d calls") % {"c": rpc["conversations"], "n": rpc["calls"]},
+                "detail": _("%(c)d right-party contacts in %(n)d call attempts")
+                % {"c": rpc["right_party"], "n": rpc["calls"]},
             },
         ),
         (

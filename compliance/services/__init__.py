@@ -13,6 +13,7 @@ from compliance.services.facts import ComplianceError, facts_load, profiles_curr
 from compliance.services.gate import PlannedContact, contact_check, contacts_check_batch, contacts_reserve_batch
 from compliance.services.ledger import (
     consent_record,
+    contact_reclassify,
     contact_record,
     reservation_settle,
     reservation_settle_with,
@@ -32,6 +33,7 @@ __all__ = [
     "PlannedContact",
     "consent_record",
     "contact_check",
+    "contact_reclassify",
     "contact_record",
     "contacts_check_batch",
     "contacts_reserve_batch",

@@ -24,11 +24,18 @@ PROVISIONAL = ("reserved", "sent")  # a slot held, or a text sent and not yet de
 
 
 def reservation_settle(
-    *, decision_id: int | None, outcome: str, at: dt.datetime, note: str | None = None, debts: Sequence[int] = ()
+    *,
+    decision_id: int | None,
+    outcome: str,
+    at: dt.datetime,
+    note: str | None = None,
+    debts: Sequence[int] = (),
+    target_role: str | None = None,
 ) -> ContactEvent | None:
     """The contact a decision allowed took place: its ledger entry — the reservation, or a text sent and not yet
-    delivered — takes the real outcome and instant. The one place a provisional entry becomes final (a collector's
-    call, a dispatched message, a provider's callback). None when the decision holds no provisional entry."""
+    delivered — takes the real outcome and instant (and, when given, who was reached: a call to the borrower's
+    number may be answered by someone else). The one place a provisional entry becomes final (a collector's call, a
+    dispatched message, a provider's callback). None when the decision holds no provisional entry."""
     if decision_id is None:
         return None
     entry = ContactEvent.objects.select_for_update().filter(decision_id=decision_id, outcome__in=PROVISIONAL).first()
@@ -36,6 +43,9 @@ def reservation_settle(
         return None
     entry.outcome, entry.at = outcome, at
     fields = ["outcome", "at"]
+    if target_role is not None:
+        entry.target_role = target_role
+        fields.append("target_role")
     if note is not None:
         entry.note = note
         fields.append("note")
@@ -61,6 +71,36 @@ def reservation_settle_with(statement: str, params: Sequence[Any], *, outcome: s
         )
 
 
+def contact_reclassify(
+    *, decision_id: int, outcome: str | None = None, target_role: str | None = None, note: str = ""
+) -> ContactEvent | None:
+    """What only a person knows, added to a contact whose outcome a provider already reported: who answered the
+    call — the borrower, someone else (``target_role``), a machine (``voicemail`` instead of ``conversation``). The
+    entry keeps its instant and debts. None when the decision's entry is still provisional (its settlement will
+    carry the classification) or missing."""
+    entry = (
+        ContactEvent.objects.select_for_update()
+        .filter(decision_id=decision_id)
+        .exclude(outcome__in=(*PROVISIONAL, "cancelled"))
+        .first()
+    )
+    if entry is None:
+        return None
+    fields = []
+    if outcome is not None and outcome != entry.outcome:
+        entry.outcome = outcome
+        fields.append("outcome")
+    if target_role is not None and target_role != entry.target_role:
+        entry.target_role = target_role
+        fields.append("target_role")
+    if note:
+        entry.note = f"{entry.note}\n{note}".strip()
+        fields.append("note")
+    if fields:
+        entry.save(update_fields=fields)
+    return entry
+
+
 def reservations_release(*, decision_ids: Iterable[int | None]) -> int:
     """The contacts these decisions reserved did not happen (a retry, a returned claim, a person's review): their
     slots stop counting. Outcomes already known are left alone."""
@@ -78,7 +118,7 @@ def contact_record(
     debts: Sequence[int] = (),
     to: str = "",
     automated: bool = False,
-    target_role: str = "debtor",
+    target_role: str | None = None,
     actor: Any = None,
     decision_id: int | None = None,
     note: str = "",
@@ -90,10 +130,13 @@ def contact_record(
     outcome) or one given for the same borrower and channel around that time — or, with ``covered_until``, the
     decision ``decision_id`` for a window from its instant to then (a field visit's window). A contact that no
     allowing decision covers is recorded all the same — the ledger must be complete for the caps — and marked as an
-    exception for the managers' review.
+    exception for the managers' review. ``target_role``: who was reached (default: the reservation's, else the
+    debtor).
     """
     with transaction.atomic():
-        settled = reservation_settle(decision_id=decision_id, outcome=outcome, at=at, note=note, debts=debts)
+        settled = reservation_settle(
+            decision_id=decision_id, outcome=outcome, at=at, note=note, debts=debts, target_role=target_role
+        )
         if settled is not None:
             return settled
         allowing = Decision.objects.filter(borrower_id=borrower_id, channel=channel, allowed=True, dry_run=False)
@@ -112,7 +155,7 @@ def contact_record(
             channel=channel,
             direction=direction,
             to=to,
-            target_role=target_role,
+            target_role=target_role or "debtor",
             at=at,
             outcome=outcome,
             automated=automated,

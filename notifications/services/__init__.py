@@ -5,13 +5,27 @@
 - ``recovery``: claims that lost their batch;
 - ``rendering``: what a message says (templates, letters' addresses, previews, replies);
 - ``callbacks``: what providers tell us back (statuses, inbound texts);
-- ``review``: a person settling a message in review.
+- ``review``: a person settling a message in review;
+- ``collector_calls``: a collector's call through the provider (placed, its legs' callbacks, the disposition's
+  classification) and its recordings (streamed, held, purged).
 
 Planning and cancelling outbox rows is ``notifications.planning``. The names below are the public services, for
 callers that want one import.
 """
 
 from notifications.services.callbacks import call_status_apply, inbound_sms_handle, message_status_apply
+from notifications.services.collector_calls import (
+    collector_call_classify,
+    collector_call_create,
+    collector_call_place,
+    collector_call_recording_apply,
+    collector_call_simulate,
+    collector_call_status_apply,
+    disclosure_twiml,
+    recording_legal_hold_set,
+    recording_open,
+    recordings_purge,
+)
 from notifications.services.dispatch import outbox_claim, outbox_send, provider_pools_close
 from notifications.services.pause import provider_gate, provider_pause, provider_resume
 from notifications.services.recovery import outbox_reap, outbox_release
@@ -20,6 +34,13 @@ from notifications.services.review import message_review_resolve
 
 __all__ = [
     "call_status_apply",
+    "collector_call_classify",
+    "collector_call_create",
+    "collector_call_place",
+    "collector_call_recording_apply",
+    "collector_call_simulate",
+    "collector_call_status_apply",
+    "disclosure_twiml",
     "inbound_sms_handle",
     "lender_name",
     "message_preview",
@@ -33,5 +54,8 @@ __all__ = [
     "provider_pause",
     "provider_pools_close",
     "provider_resume",
+    "recording_legal_hold_set",
+    "recording_open",
+    "recordings_purge",
     "template_for",
 ]

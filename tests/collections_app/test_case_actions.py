@@ -54,22 +54,30 @@ def test_a_call_outside_hours_is_refused_with_the_reason_and_nothing_is_reserved
     assert not ContactEvent.objects.exists() and Decision.objects.get().allowed is False
 
 
-def test_an_allowed_call_is_reserved_then_logged_and_its_conversation_starts_the_quiet_period(client, case):
+def test_an_allowed_call_is_reserved_then_its_disposition_logged_and_the_conversation_starts_the_quiet_period(
+    client, case
+):
+    # The collector has no phone on their profile: they dial by hand and the disposition gives the outcome.
     with time_machine.travel(NOON_NY, tick=False):
         response = act(client, case, "call-start", {"to": NUMBER})
         assert "?call=" in response["Location"]
         decision = Decision.objects.get()
         page = client.get(response["Location"])
-        assert page.context["call_decision"] == decision and b'data-testid="call-log"' in page.content
-        logged = act(client, case, "call-log", {"decision": decision.pk, "outcome": "conversation",
-                                               "debts_discussed": "on", "note": "will pay Friday"})  # fmt: skip
-        assert logged.status_code == 302 and "Call logged" in said(logged)
+        assert page.context["call_panel"].decision == decision and b'data-testid="call-log"' in page.content
+        logged = act(client, case, "call-log", {"decision": decision.pk, "party": "right_party",
+                                               "note": "will pay Friday"})  # fmt: skip
+        assert logged.status_code == 302 and "Call recorded" in said(logged)
         event = ContactEvent.objects.get()
-        assert (event.outcome, event.debts, event.note) == ("conversation", [case.loan_id], "will pay Friday")
+        assert (event.outcome, event.target_role, event.debts, event.note) == (
+            "conversation",
+            "debtor",
+            [case.loan_id],
+            "will pay Friday",
+        )
         case.refresh_from_db()
         assert case.last_contact_at == NOON_NY
-        # The log form is gone (nothing reserved any more) and the next call about this debt must wait.
-        assert client.get(response["Location"]).context["call_decision"] is None
+        # The disposition form is gone (recorded) and the next call about this debt must wait.
+        assert client.get(response["Location"]).context["call_panel"].decision is None
         again = act(client, case, "call-start", {"to": NUMBER})
         assert "A conversation about this debt" in said(again)
 

@@ -4,11 +4,13 @@ import datetime as dt
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from collections_app.models import CollectionCase
+from collections_app.models import CollectionCase, CollectorProfile
+from collections_app.selectors import reader_language_and_zone
 from loans.models import Borrower, Loan, Payment
 from notifications.models import OutboundMessage
 
@@ -32,6 +34,11 @@ def test_the_demo_has_both_lenders_every_overdue_depth_and_working_logins():
     output = seed()
     assert "Demo logins" in output and "collector.cn1" in output
     assert CollectionCase.objects.filter(assigned_to__username="collector.cn1").exists()
+    # Every demo collector has a phone: a call goes through the (console) provider, simulated and recorded.
+    phones = dict(CollectorProfile.objects.values_list("user__username", "phone"))
+    assert phones.keys() == {"collector.us1", "collector.us2", "collector.cn1", "collector.cn2"}
+    cn1 = get_user_model().objects.get(username="collector.cn1")
+    assert reader_language_and_zone(cn1) == ("zh-hans", "Asia/Shanghai")  # Chinese pages, the team's zone
     currencies = set(Loan.objects.values_list("currency", flat=True))
     assert currencies == {"CNY", "USD"}
     dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))

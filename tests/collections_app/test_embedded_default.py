@@ -35,6 +35,26 @@ with time_machine.travel(dt.datetime.fromisoformat("{DISPATCH_AT}"), tick=False)
 print("dispatched", json.dumps(totals, sort_keys=True))
 """
 
+# A demo collector's call through the console backend at the same hour: placed, its callbacks simulated, recorded.
+CALL = f"""
+import datetime as dt, time_machine
+from django.contrib.auth import get_user_model
+from collections_app.models import CollectionCase
+from collections_app.services import call_log, call_start
+from notifications.models import CallRecording
+from notifications.services import collector_call_place
+with time_machine.travel(dt.datetime.fromisoformat("{DISPATCH_AT}"), tick=False):
+    user = get_user_model().objects.get(username="collector.cn1")
+    for case in CollectionCase.objects.filter(assigned_to=user).exclude(state="on_hold").order_by("pk"):
+        phone = case.borrower.phones.order_by("pk").first()
+        started = call_start(case_id=case.pk, actor=user, to=str(phone.number)) if phone else None
+        if started and started.call:
+            break
+    call = collector_call_place(call_id=started.call.pk)
+    call_log(case_id=case.pk, actor=user, decision_id=call.decision_id, party="right_party")
+    print("call", call.status, call.outcome, CallRecording.objects.filter(call=call).count())
+"""
+
 
 def embedded_env(tmp_path: Path) -> dict[str, str]:
     """The environment of a fresh checkout: nothing of this test run's PostgreSQL and Redis, files under tmp_path."""
@@ -46,6 +66,7 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
         "CELERY_BROKER_URL": "filesystem://",
         "CELERY_QUEUE_DIR": str(tmp_path / "celery"),
         "LETTERS_DIR": str(tmp_path / "letters"),
+        "RECORDINGS_DIR": str(tmp_path / "recordings"),
         "STATIC_ROOT": str(tmp_path / "static"),
         "NOTIFICATIONS_BACKEND": "console",
         "DEMO_LOANS": "80",  # settings.DEMO_LOANS: seed_demo's default size
@@ -80,6 +101,7 @@ def test_the_embedded_default_migrates_seeds_sweeps_and_sends_through_the_consol
     swept = manage(env, "run_sweep", "--as-of", NEXT_DAY)
     assert f"Sweep for {NEXT_DAY}" in swept
     dispatched = manage(env, "shell", "-c", DISPATCH)
+    called = manage(env, "shell", "-c", CALL)
 
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         cases = dict(db.execute("SELECT state, count(*) FROM collections_app_collectioncase GROUP BY state"))
@@ -96,3 +118,5 @@ def test_the_embedded_default_migrates_seeds_sweeps_and_sends_through_the_consol
         assert list((tmp_path / "letters").glob("*/*.txt"))
     assert runs == (2, 2), "seed_demo's sweep and run_sweep's, both finished"
     assert "console SMS to" in dispatched and "+86" not in dispatched  # written out, numbers masked
+    assert "call ended conversation 1" in called, called[-2000:]
+    assert len(list((tmp_path / "recordings").glob("RE*.wav"))) == 1

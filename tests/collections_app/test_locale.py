@@ -27,6 +27,8 @@ def china():
     team = team_with(collector, name="三门峡催收组", language="zh-hans", manager=manager)
     team.timezone = "Asia/Shanghai"
     team.save()
+    for user in (collector, manager):  # as the demo's Chinese users: Chinese pages; their zone is the team's
+        UserSettings.objects.create(user=user, language="zh-hans")
     borrower = BorrowerFactory(full_name="王芳", country="CN", region="河南省", time_zones=["Asia/Shanghai"],
                                language="zh-hans")  # fmt: skip
     PhoneFactory(borrower=borrower, number="+8613812345678", sms_consent=True)
@@ -47,7 +49,7 @@ def client_for(user):
     return client
 
 
-def test_a_team_members_pages_are_in_the_teams_language_and_zone_until_they_choose(china):
+def test_a_readers_pages_are_in_their_language_and_their_teams_zone_and_the_switcher_keeps_a_choice(china):
     collector, _, case = china
     client = client_for(collector)
     page = client.get(reverse("case-detail", args=[case.pk]))

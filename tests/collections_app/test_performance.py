@@ -14,6 +14,7 @@ from django.utils import timezone
 from collections_app.models import PortfolioSnapshot
 from collections_app.sweep import sweep_run
 from tests.factories import (
+    CallDispositionFactory,
     ContactEventFactory,
     DecisionFactory,
     PortfolioSnapshotFactory,
@@ -43,7 +44,11 @@ def world():
         PromiseFactory(case=cases[1], amount=10, promised_on=today - dt.timedelta(days=2), status=status,
                        created_by=collector, counts_from=now, window_end=now)  # fmt: skip
     for outcome in ("conversation", "no_answer", "no_answer", "voicemail"):
-        ContactEventFactory(borrower=cases[1].borrower, outcome=outcome, at=now - dt.timedelta(days=1), actor=collector)
+        decision = DecisionFactory(borrower=cases[1].borrower, loan=cases[1].loan)
+        ContactEventFactory(borrower=cases[1].borrower, outcome=outcome, at=now - dt.timedelta(days=1), actor=collector,
+                            decision=decision)  # fmt: skip
+        if outcome == "conversation":  # the collector said the borrower answered: one right-party contact in four
+            CallDispositionFactory(case=cases[1], decision=decision, actor=collector)
     DecisionFactory(borrower=cases[1].borrower, at=now, outcome="defer", reasons=[{"rule": "USF-01"}])
     for as_of, low, high in ((today - dt.timedelta(days=30), "1000", "0"), (today, "900", "300")):
         PortfolioSnapshotFactory(as_of=as_of, team=team, bucket="1-30", loans=10, overdue=Decimal(low), outstanding=1)

@@ -13,7 +13,7 @@ def sync_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("collections_app", "0014_portfolio_snapshot_team"),
+        ("collections_app", "0015_collector_calls"),
         ("core", "0001_initial"),
     ]
 
