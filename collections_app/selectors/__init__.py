@@ -2,6 +2,7 @@
 
 - ``access``: who may see what (the one access rule) and the lookups that apply it;
 - ``queue``: the collector's queue;
+- ``desk``: the cases the user can act on now and the next one to open;
 - ``case_page``: one case and its "can I contact now?" panel;
 - ``calls``: a case's calls (the disposition owed, recent calls, recordings and who may hear them);
 - ``escalations``: the managers' escalation queue;
@@ -33,6 +34,7 @@ from collections_app.selectors.case_page import (
     case_page,
     contact_panel,
 )
+from collections_app.selectors.desk import actionable_cases, next_case_for
 from collections_app.selectors.escalations import escalation_queue
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
 from collections_app.selectors.readers import reader_language_and_zone, reader_zone
@@ -45,6 +47,7 @@ __all__ = [
     "BucketTotal",
     "CallPanel",
     "ChannelAnswer",
+    "actionable_cases",
     "borrower_get_for_user",
     "borrower_zone",
     "call_panel",
@@ -58,6 +61,7 @@ __all__ = [
     "contact_panel",
     "escalation_queue",
     "message_stats",
+    "next_case_for",
     "performance",
     "providers_paused",
     "reader_language_and_zone",

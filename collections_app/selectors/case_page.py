@@ -84,7 +84,9 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         {
             "number": str(p.number),
             "kind": p.get_kind_display(),
-            "sms_consent": p.sms_consent,
+            # What the gate counts (consent events included), not the flag typed with the number: the card and the
+            # panel agree.
+            "sms_consent": str(p.number) in facts.sms_consent,
             "autodial": str(p.number) in facts.autodial_consent,
             "sms_opted_out": str(p.number) in facts.sms_opted_out,
         }

@@ -42,7 +42,7 @@ def test_a_collector_sees_a_blocked_call_then_logs_a_call_and_records_a_promise(
     late = case_for(collector, zone=zone_where_it_is(23), priority=90, name="Late Evening")
     midday = case_for(collector, zone=zone_where_it_is(12), priority=50, name="Midday Borrower")
     login("casey")
-    page.goto(f"{live_server.url}/cases/")
+    page.goto(f"{live_server.url}/cases/?view=all")
     shot("collector-queue")
     page.locator("[data-testid=queue] tbody tr").first.get_by_role("link").click()
     assert page.url.endswith(f"/cases/{late.pk}/")
