@@ -16,7 +16,7 @@ Urgency: a callback due first (the earliest first), then a promise due today, th
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
@@ -99,17 +99,32 @@ def call_allowed(facts: BorrowerFacts, profiles: list[Profile], case: Collection
 
 def next_case_for(*, user: Any, now: dt.datetime, skip: Iterable[int] = ()) -> CollectionCase | None:
     """The most urgent case the user can act on now — the gate allows a call to the borrower now — or None.
-    ``skip``: cases to pass over (the one just worked). A fixed number of queries: at most 3 + 2 * MAX_BATCHES."""
+    ``skip``: cases to pass over (the one just worked).
+
+    The same order as ``actionable_cases``, read as three ranges so that none needs a sort of the whole book: the
+    callbacks due and the promises due today (few, one query each), then the rest in the queue's index order, a
+    batch at a time. A fixed number of queries: at most 5 + 2 * MAX_BATCHES."""
     profiles = profiles_current()
     cases = actionable_cases(user=user, now=now, profiles=profiles).exclude(pk__in=list(skip))
-    for start in range(0, BATCH * MAX_BATCHES, BATCH):
-        batch = list(cases[start : start + BATCH])
-        if not batch:
-            return None
+    due = list(cases.filter(callback_at__lte=now)[:BATCH])
+    due += [c for c in cases.filter(_promise_due(now.date()), callback_at__isnull=True)[:BATCH]]
+    rest = cases.filter(~_promise_due(now.date()), callback_at__isnull=True).order_by(
+        "-priority", "-days_past_due", "id"
+    )
+    for batch in _batches(due, rest):
         facts, _ = facts_load({c.borrower_id for c in batch}, at=now)
         for case in batch:
             if call_allowed(facts[case.borrower_id], profiles, case, now):
                 return case
-        if len(batch) < BATCH:
-            return None
     return None
+
+
+def _batches(due: list[CollectionCase], rest: QuerySet[CollectionCase]) -> Iterator[list[CollectionCase]]:
+    if due:
+        yield due
+    for start in range(0, BATCH * MAX_BATCHES, BATCH):
+        batch = list(rest[start : start + BATCH])
+        if batch:
+            yield batch
+        if len(batch) < BATCH:
+            return

@@ -96,7 +96,7 @@ def test_the_next_case_runs_a_fixed_number_of_queries_whatever_the_book(collecto
         RestrictionFactory(borrower=c.borrower, kind="cease_and_desist", starts_at=NOW - dt.timedelta(days=1))
     with django_assert_max_num_queries(len(few) + 6):  # more batches, never more than MAX_BATCHES
         next_case_for(user=collector, now=NOW)
-    assert len(few) <= 11
+    assert len(few) <= 13
 
 
 def test_next_case_redirects_to_the_case_or_back_to_the_queue(collector):
@@ -184,3 +184,14 @@ def test_the_case_page_actions_agree_with_the_gate(collector):
     assert "disabled" in body.split('data-testid="sms-send"')[1].split(">")[0]
     assert 'data-testid="sms-consent"' not in body and 'data-testid="no-sms-consent"' in body
     assert page.context["forms"]["sms"].initial["purpose"] == "reminder"  # not "pre-due" on a case long overdue
+
+
+def test_no_green_sms_badge_when_the_gate_refuses_texts_for_want_of_consent(collector):
+    case = case_for(collector, zone=zone_where_it_is(12))
+    case.borrower.phones.update(sms_consent=True, autodial_consent=False)  # TCPA: automated texts need consent
+    client = client_for(collector)
+    body = client.get(reverse("case-detail", args=[case.pk])).content.decode()
+    assert "TCPA-01" in body and 'data-testid="sms-consent"' not in body and 'data-testid="no-sms-consent"' in body
+    case.borrower.phones.update(autodial_consent=True)
+    body = client.get(reverse("case-detail", args=[case.pk])).content.decode()
+    assert 'data-testid="sms-consent"' in body and 'data-testid="sms-denied"' not in body
