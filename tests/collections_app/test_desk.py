@@ -183,6 +183,7 @@ def test_the_case_page_actions_agree_with_the_gate(collector):
     assert "disabled" in body.split('data-testid="call-start"')[1].split(">")[0]
     assert "disabled" in body.split('data-testid="sms-send"')[1].split(">")[0]
     assert 'data-testid="sms-consent"' not in body and 'data-testid="no-sms-consent"' in body
+    assert "{#" not in body and "#}" not in body  # a template comment is one line: a longer one would be shown
     assert page.context["forms"]["sms"].initial["purpose"] == "reminder"  # not "pre-due" on a case long overdue
 
 
