@@ -114,6 +114,11 @@ def _call_log(request: SignedInRequest, case: CollectionCase) -> str:
             field = {"amount": "promise_amount", "promised_on": "promise_on"}.get(exc.field or "", "")
             form.add_error(field or None, str(exc))
             raise FormRejected("disposition", form) from exc
+        except NotPermitted:
+            raise
+        except CaseError as exc:  # e.g. an open promise already: the card stays, as typed, to choose again
+            form.add_error(None, str(exc))
+            raise FormRejected("disposition", form) from exc
         messages.success(request, _("Call and promise recorded."))
     elif disposition.result == CallResult.PROMISE:
         messages.success(request, _("Call recorded. Now record the promise."))

@@ -196,3 +196,18 @@ def test_no_green_sms_badge_when_the_gate_refuses_texts_for_want_of_consent(coll
     case.borrower.phones.update(autodial_consent=True)
     body = client.get(reverse("case-detail", args=[case.pk])).content.decode()
     assert 'data-testid="sms-consent"' in body and 'data-testid="sms-denied"' not in body
+
+
+def test_a_promise_the_case_cannot_take_keeps_the_disposition_card_as_typed(collector):
+    case = case_for(collector, zone=zone_where_it_is(12))
+    PromiseFactory(case=case, promised_on=timezone.localdate() + dt.timedelta(days=2))  # an open promise already
+    client = client_for(collector)
+    decision = start_call(client, case)
+    response = client.post(
+        reverse("case-action", args=[case.pk, "call-log"]),
+        {"decision": decision.pk, "preset": "right_party-promise", "promise_amount": "60.00",
+         "promise_on": (timezone.localdate() + dt.timedelta(days=3)).isoformat()},
+    )  # fmt: skip
+    assert response.status_code == 200 and "already has an open promise" in response.content.decode()
+    assert 'data-testid="call-log"' in response.content.decode()  # the card is still there, to record the call
+    assert not CallDisposition.objects.exists()
