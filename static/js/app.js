@@ -51,6 +51,10 @@ function first(selectors) {
 }
 
 document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && typing(event.target) && event.target.tagName !== "SELECT") {
+    event.target.blur(); // Esc leaves the field: the shortcuts work again
+    return;
+  }
   if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
   const overlay = document.getElementById("shortcuts");
   if (event.key === "?") {

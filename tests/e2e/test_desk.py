@@ -148,6 +148,7 @@ def no_sideways_scroll(page, shot, name):
     page.wait_for_load_state("networkidle")
     widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     shot(name)
+    page.screenshot(path=f"test-artifacts/e2e/{name}-top.png")  # what the window shows first
     return widths[0] <= widths[1], widths
 
 
@@ -223,8 +224,7 @@ def test_keyboard_shortcuts_skip_link_and_focus_order(page, live_server, login, 
     expect(page.locator("#id_text")).to_be_focused()
     page.keyboard.type("typing n here is a note, not a shortcut")
     expect(page).to_have_url(re.compile(f"/cases/{case.pk}/$"))
-    page.keyboard.press("Escape")
-    page.locator("#id_text").blur()
+    page.keyboard.press("Escape")  # leaves the field
     page.keyboard.press("p")
     expect(page.locator("[data-testid=promise-form] input[name=amount]")).to_be_focused()
     page.locator("[data-testid=promise-form] input[name=amount]").blur()
