@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from tests.prism import prism  # noqa: F401  (the fixture: Prism serving Twilio's description, for any test)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _require_postgresql(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
