@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from collections_app.labels import plan_breach_label, plan_breaches_label
 from collections_app.models import CaseTransition, CollectionCase, PaymentPlan
 from tests.factories import (
+    BorrowerFactory,
     ContactEventFactory,
     DecisionFactory,
     OutboundMessageFactory,
@@ -189,6 +190,31 @@ def test_the_exceptions_and_denials_lists_show_my_teams_borrowers_and_not_deferr
     response = client.get(reverse("escalations-denials"))
     assert [(d.borrower_id, d.outcome, d.case_id) for d in rows(response)] == [(mine.borrower_id, "deny", mine.pk)]
     assert "Too many calls" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", ["escalations", "escalations-plans", "escalations-exceptions", "escalations-denials"])
+def test_a_chinese_managers_lists_show_human_words_not_identifiers_or_english(url):
+    from core.models import UserSettings
+    from tests.collections_app.test_locale import ENGLISH, IDENTIFIER, VisibleText
+
+    manager, collector = user_with_role("manager", "mgr-cn"), user_with_role("collector", "cn1")
+    UserSettings.objects.create(user=manager, language="zh-hans")
+    loan = loan_with_schedule(("2024-02-01", "100.00"), borrower=BorrowerFactory(full_name="王芳"))
+    case = in_review(
+        team_with(collector, name="三门峡催收组", language="zh-hans", manager=manager), collector, loan=loan
+    )
+    PaymentPlanFactory(case=case, proposed_by=collector, outside_policy=BREACHES)
+    ContactEventFactory(borrower=case.borrower, is_exception=True, outcome="no_answer")
+    DecisionFactory(borrower=case.borrower, outcome="deny", reasons=[{"rule": "C-1", "message": "Too many calls",
+                                                                      "message_zh": "呼叫过多"}])  # fmt: skip
+    response = client_for(manager).get(reverse(url))
+    parser = VisibleText()
+    parser.feed(response.content.decode())
+    text = "\n".join(parser.parts)
+    assert not IDENTIFIER.findall(text), IDENTIFIER.findall(text)
+    assert not ENGLISH.findall(text), ENGLISH.findall(text)
+    if url == "escalations-plans":
+        assert "12 期，政策上限为 6 期" in text
 
 
 # ---------------------------------------------------------------------------------------------------------------
