@@ -37,6 +37,7 @@ from collections_app.selectors.escalations import (
     ESCALATION_LISTS,
     ESCALATION_PAGE_SIZE,
     EscalationFilters,
+    escalation_page,
 )
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
 from collections_app.selectors.readers import reader_language_and_zone, reader_zone
@@ -63,6 +64,7 @@ __all__ = [
     "cases_visible_to",
     "collectors_for",
     "contact_panel",
+    "escalation_page",
     "message_stats",
     "performance",
     "providers_paused",

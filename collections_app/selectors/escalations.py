@@ -6,10 +6,12 @@ evidence as annotations, so a page costs the same few queries whatever its rows.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -94,26 +96,36 @@ def _with_evidence(rows: QuerySet[Any], *, case: str, borrower: str) -> QuerySet
 
 
 def legal_review_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[CollectionCase]:
-    """Cases waiting for a manager's legal decision, the largest amounts first, with who asked, why and when."""
-    requests = CaseTransition.objects.filter(case_id=OuterRef("pk"), transition="request_legal").order_by("-at")
+    """Cases waiting for a manager's legal decision, the largest amounts first."""
     cases = _cases_filtered(cases_visible_to(user).filter(state="legal_review"), filters)
-    cases = _waiting(cases, "stage_entered_on", filters, dates=True)
-    cases = _with_evidence(cases, case="pk", borrower="borrower_id").annotate(
-        requested_because=Subquery(requests.values("reason")[:1]),
-        requested_by=Subquery(requests.values("actor_label")[:1]),
-        requested_at=Subquery(requests.values("at")[:1]),
+    return _waiting(cases, "stage_entered_on", filters, dates=True).order_by("-amount_overdue", "id")
+
+
+def _legal_review_shown(cases: QuerySet[CollectionCase], user: Any) -> QuerySet[CollectionCase]:
+    """A page of legal review: each case's evidence, and who asked for legal review, why and when."""
+    requests = CaseTransition.objects.filter(case_id=OuterRef("pk"), transition="request_legal").order_by("-at")
+    return (
+        _with_evidence(cases, case="pk", borrower="borrower_id")
+        .annotate(
+            requested_because=Subquery(requests.values("reason")[:1]),
+            requested_by=Subquery(requests.values("actor_label")[:1]),
+            requested_at=Subquery(requests.values("at")[:1]),
+        )
+        .select_related("borrower", "loan", "assigned_to", "team")
     )
-    return cases.select_related("borrower", "loan", "assigned_to", "team").order_by("-amount_overdue", "id")
 
 
 def plans_waiting_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[PaymentPlan]:
-    """Plans outside the installment policy waiting for a manager, the oldest first, with their stored breaches."""
+    """Plans outside the installment policy waiting for a manager, the oldest first."""
     plans = PaymentPlan.objects.filter(status=PlanStatus.PENDING_APPROVAL, case__in=cases_visible_to(user))
     plans = _waiting(_cases_filtered(plans, filters, prefix="case__"), "created_at", filters)
+    return plans.order_by("created_at", "id")
+
+
+def _plans_shown(plans: QuerySet[PaymentPlan], user: Any) -> QuerySet[PaymentPlan]:
+    """A page of plans: each plan's case evidence (its stored breaches are a field of the plan)."""
     plans = _with_evidence(plans, case="case_id", borrower="case__borrower_id")
-    return plans.select_related("case__borrower", "case__loan", "case__assigned_to", "proposed_by", "policy").order_by(
-        "created_at", "id"
-    )
+    return plans.select_related("case__borrower", "case__loan", "case__assigned_to", "proposed_by", "policy")
 
 
 def _borrowers_of(user: Any, filters: EscalationFilters) -> QuerySet[Any]:
@@ -129,21 +141,39 @@ def _their_case(user: Any) -> Subquery:
 def exception_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[ContactEvent]:
     """Contacts no allowing decision covered (``is_exception``), the newest first, for borrowers of the user's cases."""
     events = ContactEvent.objects.filter(is_exception=True, borrower_id__in=_borrowers_of(user, filters))
-    events = _waiting(events, "at", filters)
-    return events.select_related("borrower", "actor").annotate(case_id=_their_case(user)).order_by("-at", "-id")
+    return _waiting(events, "at", filters).order_by("-at", "-id")
 
 
 def denial_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[Decision]:
     """Contacts the gate refused (not the dry runs of a page, and not the deferrals, which only said "not yet"), the
     newest first."""
     decisions = Decision.objects.filter(allowed=False, dry_run=False, borrower_id__in=_borrowers_of(user, filters))
-    decisions = _waiting(decisions.exclude(outcome="defer"), "created_at", filters)
-    return decisions.select_related("borrower").annotate(case_id=_their_case(user)).order_by("-created_at", "-id")
+    return _waiting(decisions.exclude(outcome="defer"), "created_at", filters).order_by("-created_at", "-id")
 
 
-ESCALATION_LISTS = {
-    "legal": legal_review_rows,
-    "plans": plans_waiting_rows,
-    "exceptions": exception_rows,
-    "denials": denial_rows,
+def _about_a_borrower_shown(rows: QuerySet[Any], user: Any) -> QuerySet[Any]:
+    """A page of contacts or decisions: the borrower, who made it, and the case a row links to."""
+    related = ["borrower", "actor"] if rows.model is ContactEvent else ["borrower"]
+    return rows.select_related(*related).annotate(case_id=_their_case(user))
+
+
+# kind: (the rows in their order, filtered; what a page of them shows, read for that page's rows only)
+ESCALATION_LISTS: dict[str, tuple[Callable[..., QuerySet[Any]], Callable[[QuerySet[Any], Any], QuerySet[Any]]]] = {
+    "legal": (legal_review_rows, _legal_review_shown),
+    "plans": (plans_waiting_rows, _plans_shown),
+    "exceptions": (exception_rows, _about_a_borrower_shown),
+    "denials": (denial_rows, _about_a_borrower_shown),
 }
+
+
+def escalation_page(kind: str, *, user: Any, filters: EscalationFilters, number: Any) -> Page[Any]:
+    """One page of a list, in three queries whatever its size: the count, the page's ids in order (a top-N sort on
+    the list's own columns), then those rows with their evidence — the evidence's subqueries run for the page's 25
+    rows, never for every row the sort looks at."""
+    rows, shown = ESCALATION_LISTS[kind]
+    ordered = rows(user=user, filters=filters)
+    page = Paginator(ordered.values_list("pk", flat=True), ESCALATION_PAGE_SIZE).get_page(number)
+    ids = list(page.object_list)
+    found = {row.pk: row for row in shown(ordered.model.objects.filter(pk__in=ids), user)}
+    page.object_list = [found[pk] for pk in ids if pk in found]
+    return page

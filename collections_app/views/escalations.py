@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,10 +20,9 @@ from collections_app.escalation_forms import EscalationFilterForm, LegalDecision
 from collections_app.labels import plan_breaches_label
 from collections_app.models import PaymentPlan
 from collections_app.selectors import (
-    ESCALATION_LISTS,
-    ESCALATION_PAGE_SIZE,
     cases_visible_to,
     collectors_for,
+    escalation_page,
     teams_for,
 )
 from collections_app.services import CaseError, NotPermitted, case_transition, plan_decide
@@ -76,8 +74,7 @@ def _render_list(
     requests (a filter changed, another page) get the list alone."""
     require_role(request, MANAGER, ADMIN)
     form = _filter_form(request)
-    rows = ESCALATION_LISTS[kind](user=request.user, filters=form.filters())
-    page = Paginator(rows, ESCALATION_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = escalation_page(kind, user=request.user, filters=form.filters(), number=request.GET.get("page"))
     query = form.query()
     context: dict[str, Any] = {
         "kind": kind,

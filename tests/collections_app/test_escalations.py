@@ -271,6 +271,20 @@ def test_rejecting_goes_back_to_formal_notice_with_the_reason(team):
     assert CaseTransition.objects.get(case=case, transition="reject_legal").reason == "new job"
 
 
+def test_approving_one_case_from_its_page_needs_a_reason_too(team):
+    manager, collector, t = team
+    case = in_review(t, collector)
+    client = client_for(manager)
+    url = reverse("case-action", args=[case.pk, "transition-approve_legal"])
+    assert "give a reason" in said(client.post(url, {"reason": "  "}))
+    case.refresh_from_db()
+    assert case.state == "legal_review"
+    client.post(url, {"reason": "three notices unanswered"})
+    case.refresh_from_db()
+    assert case.state == "legal"
+    assert CaseTransition.objects.get(case=case, transition="approve_legal").reason == "three notices unanswered"
+
+
 def test_collectors_cannot_open_or_use_the_review(team):
     _, collector, t = team
     case = in_review(t, collector)
