@@ -11,6 +11,8 @@ from collections_app.models import CaseTransition, CollectionCase, PaymentPlan
 from tests.e2e.conftest import PASSWORD
 from tests.factories import (
     BorrowerFactory,
+    ContactEventFactory,
+    DecisionFactory,
     OutboundMessageFactory,
     PromiseFactory,
     loan_with_schedule,
@@ -35,11 +37,17 @@ def in_review(team, collector, name, dpd):
 
 
 def no_sideways_scroll(page, name, shot):
-    """At each width the page is no wider than the window (document.documentElement.scrollWidth <= clientWidth)."""
+    """At each width the page is no wider than the window (document.documentElement.scrollWidth <= clientWidth),
+    and no list wider than its card."""
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], f"{name} at {width} px: {widths}"
+        # Nor does a list scroll sideways inside its card: rows wrap (and stack on a phone).
+        inner = page.evaluate(
+            "Array.from(document.querySelectorAll('.table-responsive')).map(e => [e.scrollWidth, e.clientWidth])"
+        )
+        assert all(scroll <= client for scroll, client in inner), f"{name} at {width} px, a table: {inner}"
         shot(f"{name}-{width}")
     page.set_viewport_size({"width": 1366, "height": 900})
 
@@ -131,6 +139,11 @@ def test_a_collector_reads_that_a_plan_waits_and_why_and_the_manager_sees_its_br
     shot("collector-plan-waits")
     page.context.clear_cookies()  # signed out
 
+    ContactEventFactory(borrower=borrower, is_exception=True, outcome="no_answer", actor=casey)
+    DecisionFactory(borrower=borrower, loan=loan, outcome="deny",
+                    reasons=[{"rule": "TCPA-01", "message": "No consent for automated calls or texts to this mobile.",
+                              "message_zh": "没有自动呼叫或短信的同意记录。"}])  # fmt: skip
+
     login("morgan")
     page.goto(f"{live_server.url}/escalations/plans/")
     row = page.locator("[data-testid=plan-row]")
@@ -139,9 +152,11 @@ def test_a_collector_reads_that_a_plan_waits_and_why_and_the_manager_sees_its_br
     assert "12 installments, policy at most 6" in breaches and "down payment below" in breaches
     shot("escalations-plans")
     no_sideways_scroll(page, "escalations-plans", shot)
-    for tab in ("exceptions", "denials"):
+    for tab, testid in (("exceptions", "exception-row"), ("denials", "denial-row")):
         page.goto(f"{live_server.url}/escalations/{tab}/")
+        expect(page.locator(f"[data-testid={testid}]")).to_have_count(1)
         no_sideways_scroll(page, f"escalations-{tab}", shot)
+    assert "No consent for automated calls" in page.locator("[data-testid=denial-row]").inner_text()
 
     # The reason is required before the browser even sends the form; then the plan starts.
     page.goto(f"{live_server.url}/escalations/plans/")
