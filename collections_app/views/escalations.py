@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from collections_app.escalation_forms import EscalationFilterForm, LegalDecisionForm, PlanDecisionForm
 from collections_app.labels import plan_breaches_label
-from collections_app.models import PaymentPlan
+from collections_app.models import CaseState, PaymentPlan
 from collections_app.selectors import (
     cases_visible_to,
     collectors_for,
@@ -136,10 +136,19 @@ def escalations_decide(request: SignedInRequest) -> HttpResponse:
             return redirect(_list_url("legal", query))
         return _render_list(request, "legal", decision=form, checked=frozenset(ids))
     decision, reason = form.cleaned_data["decision"], form.cleaned_data["reason"].strip()
+    cases = list(
+        cases_visible_to(request.user)
+        .filter(pk__in=ids)
+        .select_related("borrower", "loan")
+        .order_by("-amount_overdue", "id")
+    )
     if not confirmed:
-        cases = cases_visible_to(request.user).filter(pk__in=ids).select_related("borrower", "loan")
+        waiting = [case for case in cases if case.state == CaseState.LEGAL_REVIEW]
+        if not waiting:  # decided by someone else since the list was read
+            form.add_error(None, _("None of the checked cases waits for legal review any more."))
+            return _render_list(request, "legal", decision=form)
         context = {
-            "cases": list(cases.order_by("-amount_overdue", "id")),
+            "cases": waiting,
             "decision": decision,
             "reason": reason,
             "back": _list_url("legal", query),
@@ -147,14 +156,14 @@ def escalations_decide(request: SignedInRequest) -> HttpResponse:
         }
         return render(request, "collections_app/escalations_confirm.html", context)
     done, refused = 0, []
-    for case_id in ids:
+    for case in cases:
         try:
-            case_transition(case_id=case_id, name=decision, actor=request.user, reason=reason)
+            case_transition(case_id=case.pk, name=decision, actor=request.user, reason=reason)
             done += 1
         except NotPermitted as exc:
             raise PermissionDenied(str(exc)) from exc
         except CaseError as exc:
-            refused.append(f"#{case_id}: {exc}")
+            refused.append(f"{case.borrower.full_name} ({case.loan.external_id}): {exc}")
     if done:
         text = (
             ngettext("%(n)d case approved for legal action.", "%(n)d cases approved for legal action.", done)

@@ -260,6 +260,22 @@ def test_a_decision_without_a_reason_or_without_cases_is_refused_beside_the_fiel
     assert case.state == "legal_review" and not CaseTransition.objects.filter(case=case).exists()
 
 
+def test_the_confirmation_counts_only_cases_still_waiting_and_a_refusal_names_the_borrower(team):
+    manager, collector, t = team
+    waiting, decided = in_review(t, collector), make_case(state="legal", team=t, assigned_to=collector)
+    client = client_for(manager)
+    body = {"case": [waiting.pk, decided.pk], "decision": "approve_legal", "reason": "ok"}
+    confirm = client.post(reverse("escalations-decide"), body)
+    assert [c.pk for c in confirm.context["cases"]] == [waiting.pk]
+    assert "Approve legal action for 1 case?" in confirm.content.decode()
+    done = client.post(reverse("escalations-decide"), {**body, "confirmed": "1"})  # a stale confirmation
+    text = said(done)
+    assert "1 case approved for legal action." in text and f"{decided.borrower.full_name} (" in text
+    assert f"#{decided.pk}" not in text
+    nothing = client.post(reverse("escalations-decide"), {**body, "case": [decided.pk]})
+    assert "None of the checked cases waits for legal review any more." in nothing.content.decode()
+
+
 def test_rejecting_goes_back_to_formal_notice_with_the_reason(team):
     manager, collector, t = team
     case = in_review(t, collector)
