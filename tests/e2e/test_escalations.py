@@ -158,6 +158,15 @@ def test_a_collector_reads_that_a_plan_waits_and_why_and_the_manager_sees_its_br
         no_sideways_scroll(page, f"escalations-{tab}", shot)
     assert "No consent for automated calls" in page.locator("[data-testid=denial-row]").inner_text()
 
+    # In Chinese, the same breaches in Chinese words.
+    page.goto(f"{live_server.url}/escalations/plans/")
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "zh-hans")
+    expect(row.locator("[data-testid=breaches]")).to_contain_text("12 期，政策上限为 6 期")
+    shot("escalations-plans-zh")
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "en")
+
     # The reason is required before the browser even sends the form; then the plan starts.
     page.goto(f"{live_server.url}/escalations/plans/")
     row.get_by_role("button", name="Approve").click()
