@@ -21,7 +21,7 @@ from collections_app.forms import (
     VisitForm,
     VisitRecordForm,
 )
-from collections_app.models import CollectionCase, InstallmentPolicy, VisitStatus
+from collections_app.models import CollectionCase, InstallmentPolicy, PlanStatus, VisitStatus
 from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
@@ -61,6 +61,9 @@ def case_page_response(
         hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)
     context.update(call_card(request, case))
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
+    context["waiting_plan"] = (
+        case.plans.filter(status=PlanStatus.PENDING_APPROVAL).select_related("proposed_by").first()
+    )
     zone = borrower_zone(case.borrower)
     record = VisitRecordForm(zone=zone)
     context["forms"] = {
