@@ -3,10 +3,14 @@ timeline entries — in both languages. Pages and messages show these, never the
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from collections_app.models import CaseState
+from collections_app.models import CaseState, Frequency
 
 TRANSITIONS: dict[str, Promise] = {
     "open": _("Case opened"),
@@ -26,6 +30,7 @@ TRANSITIONS: dict[str, Promise] = {
     "close": _("Close the case"),
     "extend_grace": _("Hardship grace granted"),
     "reassign": _("Reassigned"),
+    "reject_plan": _("Installment plan rejected"),
 }
 CHANNELS: dict[str, Promise] = {
     "call": _("Call"),
@@ -66,3 +71,50 @@ def channel_label(channel: str) -> str:
 
 def outcome_label(outcome: str) -> str:
     return str(OUTCOMES.get(outcome, outcome))
+
+
+# A plan's breaches of the installment policy are stored as the service wrote them (services.arrangements
+# ``plan_policy_breaches``, in English): each pattern below reads one back into the reader's words.
+PLAN_BREACHES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"^(\d+) installments \(policy: at most (\d+)\)$"),
+        lambda m: gettext("%(n)s installments, policy at most %(max)s") % {"n": m[1], "max": m[2]},
+    ),
+    (
+        re.compile(r"^term of (\d+) days \(policy: at most (\d+)\)$"),
+        lambda m: gettext("a term of %(n)s days, policy at most %(max)s") % {"n": m[1], "max": m[2]},
+    ),
+    (
+        re.compile(r"^down payment below ([\d.]+)%$"),
+        lambda m: gettext("down payment below %(pct)s %%, the policy's minimum") % {"pct": m[1]},
+    ),
+    (
+        re.compile(r"^waiver above ([\d.]+)% of overdue fees$"),
+        lambda m: gettext("fees waived above %(pct)s %% of the overdue fees") % {"pct": m[1]},
+    ),
+    (
+        re.compile(r"^amount above ([\d.]+) needs a manager$"),
+        lambda m: gettext("a total above %(amount)s needs a manager") % {"amount": m[1]},
+    ),
+    (
+        re.compile(r"^(\w+) payments are not allowed$"),
+        lambda m: (
+            gettext("%(frequency)s payments are not allowed by the policy")
+            % {"frequency": Frequency(m[1]).label if m[1] in Frequency.values else m[1]}
+        ),
+    ),
+]
+
+
+def plan_breach_label(breach: str) -> str:
+    """One stored breach of a plan (e.g. "12 installments (policy: at most 6)") in the reader's words."""
+    for pattern, words in PLAN_BREACHES:
+        match = pattern.match(breach)
+        if match:
+            return words(match)
+    return breach
+
+
+def plan_breaches_label(breaches: list[str]) -> str:
+    """A plan's breaches as one line: "12 installments, policy at most 6; down payment below 10 %, …"."""
+    return "; ".join(plan_breach_label(b) for b in breaches)

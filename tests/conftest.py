@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from tests.prism import prism  # noqa: F401  (the fixture: Prism serving Twilio's description, for any test)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _require_postgresql(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
@@ -61,3 +63,15 @@ def celery_worker():  # type: ignore[no-untyped-def]
         app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30, queues=WORKER_QUEUES
     ):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language():  # type: ignore[no-untyped-def]
+    """Each test starts in the site's default language. A request served in Chinese leaves Chinese active in the
+    thread (as Django's own LocaleMiddleware does), and a later test's service errors would come back translated."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()

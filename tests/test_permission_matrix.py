@@ -128,7 +128,11 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-recording", "GET"): CASE_PAGE,
     ("messages-overview", "GET"): MANAGERS_PAGE,
     ("performance", "GET"): MANAGERS_PAGE,
-    ("escalations", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    ("escalations", "GET"): (LOGIN, 403, 403, 403, B, A, AB),  # legal review
+    ("escalations-plans", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    ("escalations-exceptions", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    ("escalations-denials", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    # Confirmed (the step before only shows the count and writes nothing; see tests/collections_app).
     ("escalations-decide", "POST"): (LOGIN, 403, 403, 403, IGNORED, DONE, DONE),
     ("plan-decide", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
     ("cases-reassign", "POST"): (LOGIN, 403, 403, 403, IGNORED, DONE, DONE),
@@ -334,6 +338,9 @@ def team(letter: str) -> TeamRecords:
     team_with(collector, name=f"Team {letter}", manager=manager)
     case = CaseFactory(worked_by=collector, state="legal_review", return_state="formal_notice")
     call = CollectorCallFactory(case=case, collector=collector)
+    # For the escalation review's lists: a contact no decision covered, and a contact the gate refused.
+    ContactEventFactory(borrower=case.borrower, debts=[case.loan_id], is_exception=True)
+    DecisionFactory(borrower=case.borrower, loan=case.loan, to="", outcome="deny")
     return TeamRecords(
         manager=manager,
         collector=collector,
@@ -418,8 +425,13 @@ TRANSITION_BODY = {"reason": "matrix", "close_reason": "settled"}
 BODIES: dict[str, Callable[[World], Any]] = {
     "login": lambda w: {"username": "collector.a", "password": "not-the-password"},
     "set_language": lambda w: {"language": "en", "next": "/"},
-    "escalations-decide": lambda w: {"decision": "approve_legal", "case": [w.a.case.pk], "reason": "matrix"},
-    "plan-decide": lambda w: {"approve": "1"},
+    "escalations-decide": lambda w: {
+        "decision": "approve_legal",
+        "case": [w.a.case.pk],
+        "reason": "matrix",
+        "confirmed": "1",
+    },
+    "plan-decide": lambda w: {"approve": "1", "reason": "matrix"},
     "cases-reassign": lambda w: {"case": [w.a.case.pk], "to_user": w.a.collector.pk},
     "case-action[call-start]": lambda w: {"to": str(w.a.phone.number)},
     "case-action[call-log]": lambda w: {"decision": w.a.decision.pk, "party": "no_answer"},
@@ -492,6 +504,9 @@ BODIES: dict[str, Callable[[World], Any]] = {
 LISTS = {
     "case-queue": "case",
     "escalations": "case",
+    "escalations-plans": "case",
+    "escalations-exceptions": "case",
+    "escalations-denials": "case",
     "api-case-list": "case",
     "api-message-list": "message",
     "api-borrower-list": "borrower",

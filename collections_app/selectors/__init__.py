@@ -5,7 +5,7 @@
 - ``desk``: the cases the user can act on now and the next one to open;
 - ``case_page``: one case and its "can I contact now?" panel;
 - ``calls``: a case's calls (the disposition owed, recent calls, recordings and who may hear them);
-- ``escalations``: the managers' escalation queue;
+- ``escalations``: the managers' escalation review (legal review, plans waiting, exceptions, denials);
 - ``reports``: performance and message statistics;
 - ``alerts``: what managers must see on every page.
 
@@ -35,18 +35,26 @@ from collections_app.selectors.case_page import (
     contact_panel,
 )
 from collections_app.selectors.desk import actionable_cases, next_case_for
-from collections_app.selectors.escalations import escalation_queue
+from collections_app.selectors.escalations import (
+    ESCALATION_LISTS,
+    ESCALATION_PAGE_SIZE,
+    EscalationFilters,
+    escalation_page,
+)
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
 from collections_app.selectors.readers import reader_language_and_zone, reader_zone
 from collections_app.selectors.reports import BucketTotal, message_stats, performance
 
 __all__ = [
     "DPD_BUCKETS",
+    "ESCALATION_LISTS",
+    "ESCALATION_PAGE_SIZE",
     "PANEL_CHANNELS",
     "QUEUE_PAGE_SIZE",
     "BucketTotal",
     "CallPanel",
     "ChannelAnswer",
+    "EscalationFilters",
     "actionable_cases",
     "borrower_get_for_user",
     "borrower_zone",
@@ -59,7 +67,7 @@ __all__ = [
     "cases_visible_to",
     "collectors_for",
     "contact_panel",
-    "escalation_queue",
+    "escalation_page",
     "message_stats",
     "next_case_for",
     "performance",

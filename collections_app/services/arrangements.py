@@ -219,11 +219,13 @@ def plan_propose(
 
 
 def plan_decide(*, plan_id: int, actor: User, approve: bool, reason: str = "") -> PaymentPlan:
-    """A manager approves (the plan starts) or rejects a plan waiting for approval."""
+    """A manager approves (the plan starts) or rejects a plan waiting for approval, with a reason either way; both
+    are audited in the case's history with that reason."""
     if not actor.has_perm("collections_app.approve_plan"):
         raise NotPermitted("only a manager may approve or reject plans")
-    if not approve and not reason.strip():
-        raise InvalidRequest("give a reason for rejecting", field="reason")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidRequest("give a reason for approving or rejecting", field="reason")
     with transaction.atomic():
         plan = PaymentPlan.objects.select_for_update().get(pk=plan_id)
         if plan.status != PlanStatus.PENDING_APPROVAL:
@@ -233,10 +235,11 @@ def plan_decide(*, plan_id: int, actor: User, approve: bool, reason: str = "") -
         if approve:
             plan.status = PlanStatus.ACTIVE
             plan.counts_from = timezone.now()
-            run_transition(case, "start_plan", actor, f"plan {plan.pk} approved. {reason}".strip())
+            run_transition(case, "start_plan", actor, f"plan {plan.pk} approved: {reason}")
         else:
             plan.status = PlanStatus.REJECTED
             plan.ended_on = product_today(case.loan.product)
+            audit(case, from_state=case.state, name="reject_plan", actor=actor, reason=f"plan {plan.pk}: {reason}")
         plan.save(update_fields=["status", "decided_by", "decision_reason", "counts_from", "ended_on"])
     return plan
 

@@ -59,7 +59,7 @@ class InvalidRequest(CaseError):
 USER_TRANSITIONS = {"escalate_formal_notice", "request_legal", "approve_legal", "reject_legal", "close"}
 
 
-REASON_REQUIRED = {"reject_legal", "close", "escalate_formal_notice", "request_legal"}
+REASON_REQUIRED = {"approve_legal", "reject_legal", "close", "escalate_formal_notice", "request_legal"}
 
 
 # Automated stage messages stop when a case leaves the ladder (promise, plan, hold) or ends.

@@ -13,6 +13,7 @@ register.filter("transition_label", labels.transition_label)
 register.filter("state_label", labels.state_label)
 register.filter("channel_label", labels.channel_label)
 register.filter("outcome_label", labels.outcome_label)
+register.filter("plan_breach_label", labels.plan_breach_label)
 
 
 @register.filter

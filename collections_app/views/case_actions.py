@@ -34,8 +34,8 @@ from collections_app.forms import (
     VisitForm,
     VisitRecordForm,
 )
-from collections_app.labels import transition_label
-from collections_app.models import CallResult, CollectionCase
+from collections_app.labels import plan_breaches_label, transition_label
+from collections_app.models import CallResult, CollectionCase, PaymentPlan, PlanStatus
 from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
@@ -171,6 +171,24 @@ def _simple(
     return action
 
 
+def _plan(request: SignedInRequest, case: CollectionCase) -> str:
+    """Propose a plan; the collector reads whether it started or waits for a manager, and why (its breaches of
+    the installment policy, in words)."""
+    proposed: list[PaymentPlan] = []
+    _run_form("plan", PlanForm(request.POST), lambda **data: proposed.append(plan_propose(**data)),
+              case_id=case.pk, actor=request.user)  # fmt: skip
+    plan = proposed[0]
+    if plan.status == PlanStatus.PENDING_APPROVAL:
+        text = _("Plan sent to a manager for approval: %(breaches)s.")
+        messages.warning(request, text % {"breaches": plan_breaches_label(plan.outside_policy)})
+    elif plan.outside_policy:
+        text = _("Plan started, outside the policy on your authority: %(breaches)s.")
+        messages.success(request, text % {"breaches": plan_breaches_label(plan.outside_policy)})
+    else:
+        messages.success(request, _("Plan started."))
+    return ""
+
+
 def _hold_lift(request: SignedInRequest, case: CollectionCase) -> str:
     form = HoldLiftForm(request.POST)
     if not form.is_valid() or not case.holds.filter(pk=form.cleaned_data["hold"]).exists():
@@ -232,7 +250,7 @@ CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "recording-hold": _recording_hold,
     "note": _simple("note", NoteForm, note_add, _("Note added.")),
     "promise": _simple("promise", PromiseForm, promise_record, _("Promise recorded.")),
-    "plan": _simple("plan", PlanForm, plan_propose, _("Plan proposed.")),
+    "plan": _plan,
     "hold": _simple("hold", HoldForm, hold_place, _("Hold placed: automated contact stops.")),
     "hold-lift": _hold_lift,
     "visit": _visit,

@@ -22,7 +22,7 @@ from collections_app.forms import (
     VisitForm,
     VisitRecordForm,
 )
-from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, VisitStatus
+from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, PlanStatus, VisitStatus
 from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
@@ -63,6 +63,9 @@ def case_page_response(
     disposition = (bound or {}).get("disposition")
     context.update(call_card(request, case, bound=disposition if isinstance(disposition, DispositionForm) else None))
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
+    context["waiting_plan"] = (
+        case.plans.filter(status=PlanStatus.PENDING_APPROVAL).select_related("proposed_by").first()
+    )
     zone = borrower_zone(case.borrower)
     record = VisitRecordForm(zone=zone)
     context["forms"] = {

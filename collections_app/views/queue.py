@@ -93,8 +93,11 @@ def cases_reassign_view(request: SignedInRequest) -> HttpResponse:
     case_ids = selected_cases(request)
     to_user_id = id_param("to_user", request.POST.get("to_user", ""))
     to_user = collectors_for(user=request.user).filter(pk=to_user_id).first() if to_user_id else None
-    if to_user is None:
-        messages.error(request, _("Choose a collector of your teams."))
+    if to_user is None or not case_ids:  # nothing is written: say what is missing, never "0 cases moved"
+        if to_user is None:
+            messages.error(request, _("Choose a collector of your teams."))
+        if not case_ids:
+            messages.warning(request, _("Check the cases to move first: none was checked, nothing was moved."))
         back = request.POST.get("next", "")
         safe = url_has_allowed_host_and_scheme(
             back, allowed_hosts={request.get_host()}, require_https=request.is_secure()

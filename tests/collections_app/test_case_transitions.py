@@ -77,9 +77,11 @@ def test_a_reason_is_required_for_a_persons_escalation(collector):
 def test_a_collector_cannot_approve_legal_escalation_but_a_manager_can(collector, manager):
     case = make_case("legal_review")
     with pytest.raises(NotPermitted):
-        case_transition(case_id=case.pk, name="approve_legal", actor=collector)
+        case_transition(case_id=case.pk, name="approve_legal", actor=collector, reason="enough notice")
     assert CollectionCase.objects.get(pk=case.pk).state == "legal_review"
-    case_transition(case_id=case.pk, name="approve_legal", actor=manager)
+    with pytest.raises(InvalidRequest):  # a person approving says why
+        case_transition(case_id=case.pk, name="approve_legal", actor=manager)
+    case_transition(case_id=case.pk, name="approve_legal", actor=manager, reason="enough notice")
     assert CollectionCase.objects.get(pk=case.pk).state == "legal"
 
 
@@ -107,7 +109,7 @@ def test_a_transition_from_the_wrong_state_is_a_conflict(collector, manager):
     with pytest.raises(TransitionConflict):
         case_transition(case_id=make_case("reminder").pk, name="request_legal", actor=collector, reason="x")
     with pytest.raises(TransitionConflict):
-        case_transition(case_id=make_case("formal_notice").pk, name="approve_legal", actor=manager)
+        case_transition(case_id=make_case("formal_notice").pk, name="approve_legal", actor=manager, reason="x")
 
 
 def test_only_managers_close_and_a_closed_case_never_reopens(collector, manager):
@@ -366,7 +368,7 @@ def test_two_managers_deciding_the_same_case_at_once_one_wins_and_the_other_gets
 
 def test_saving_a_stale_copy_of_a_case_is_refused(manager):
     stale = CollectionCase.objects.get(pk=make_case("legal_review").pk)
-    case_transition(case_id=stale.pk, name="approve_legal", actor=manager)
+    case_transition(case_id=stale.pk, name="approve_legal", actor=manager, reason="x")
     stale.reject_legal()
     with pytest.raises(ConcurrentTransition):
         stale.save()

@@ -80,8 +80,11 @@ def test_a_manager_approves_a_legal_escalation_from_the_queue(page, live_server,
     page.goto(f"{live_server.url}/escalations/")
     shot("manager-escalations")
     page.locator(f"[data-testid=legal-review] input[name=case][value='{case.pk}']").check()
+    page.fill("[data-testid=legal-review] input[name=reason]", "three notices unanswered")
     page.locator("[data-testid=approve-legal]").click()
-    assert "1 case(s) done" in page.locator(".alert").first.inner_text()
+    assert page.locator("[data-testid=confirm-question]").inner_text() == "Approve legal action for 1 case?"
+    page.locator("[data-testid=confirm-yes]").click()
+    assert "1 case approved for legal action." in page.locator(".alert").first.inner_text()
     case.refresh_from_db()
     assert case.state == "legal"
     page.goto(f"{live_server.url}/performance/")
