@@ -65,12 +65,29 @@ class ZonedForm(forms.Form):
         return timezone.localtime(instant, ZoneInfo(self.zone)).replace(tzinfo=None, second=0, microsecond=0)
 
 
+# One-click outcomes of the call card: (who answered, result). "Right party, promise" records the promise too,
+# from the amount and date beside the button (filled in: the amount overdue, a few days ahead).
+DISPOSITION_PRESETS: dict[str, tuple[str, str]] = {
+    "right_party-promise": (CallParty.RIGHT_PARTY, CallResult.PROMISE),
+    "no_answer": (CallParty.NO_ANSWER, ""),
+    "voicemail": (CallParty.VOICEMAIL, ""),
+    "busy": (CallParty.BUSY, ""),
+    "wrong_party": (CallParty.WRONG_PARTY, ""),
+}
+
+
 class DispositionForm(ZonedForm):
     """A call's disposition. Who answered has no default: a pre-selected answer would put an outcome in the ledger
-    nobody chose. The time to call back is the collector's own local time (their profile's zone), named beside it."""
+    nobody chose — it is chosen in the list or by one of the outcome buttons (``preset``). The time to call back is
+    the collector's own local time (their profile's zone), named beside it. With the result "promise to pay", an
+    amount and a date record the promise in the same step; without them the promise form follows. ``then=next``:
+    the next case opens once it is saved."""
 
-    decision = forms.IntegerField(widget=forms.HiddenInput)
-    party = forms.ChoiceField(label=_("Who answered"), choices=[("", "—"), *CallParty.choices])
+    decision = forms.IntegerField(label=_("Call"), widget=forms.HiddenInput)
+    preset = forms.ChoiceField(
+        label=_("Outcome"), choices=[("", ""), *((k, k) for k in DISPOSITION_PRESETS)], required=False
+    )
+    party = forms.ChoiceField(label=_("Who answered"), choices=[("", "—"), *CallParty.choices], required=False)
     result = forms.ChoiceField(
         label=_("Result"), choices=[("", _("nothing agreed")), *CallResult.choices], required=False
     )
@@ -78,11 +95,29 @@ class DispositionForm(ZonedForm):
         label=_("Call back at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     note = forms.CharField(label=_("Note"), max_length=2000, required=False, widget=forms.TextInput)
+    promise_amount = forms.DecimalField(
+        label=_("Promised amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2, required=False
+    )
+    promise_on = BoundedDateField(label=_("Pay by"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    then = forms.ChoiceField(label=_("Then"), choices=[("", ""), ("next", "next")], required=False)
     zoned_fields = ("callback_at",)
 
     def __init__(self, *args: Any, zone: str = "UTC", **kwargs: Any) -> None:
         super().__init__(*args, zone=zone, **kwargs)
         self.fields["callback_at"].help_text = _("Your local time (%(zone)s).") % {"zone": zone}
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if data.get("preset"):
+            data["party"], data["result"] = DISPOSITION_PRESETS[data["preset"]]
+        if not data.get("party") and "party" not in self.errors:
+            self.add_error("party", _("Say who answered."))
+        promised = (data.get("promise_amount"), data.get("promise_on"))
+        if data.get("result") == CallResult.PROMISE and any(promised) and not all(promised):
+            missing = "promise_on" if promised[0] else "promise_amount"
+            self.add_error(missing, _("Give both the amount and the date of the promise."))
+        return data
 
 
 class RecordingHoldForm(forms.Form):

@@ -17,6 +17,7 @@ urlpatterns = [
     path("healthz", home.healthz, name="healthz"),
     path("favicon.ico", home.favicon, name="favicon"),
     path("cases/", queue.case_queue, name="case-queue"),
+    path("cases/next/", queue.case_next, name="case-next"),
     path("cases/<int:case_id>/", case_page.case_detail, name="case-detail"),
     path("cases/<int:case_id>/actions/<slug:action>/", case_actions.case_action, name="case-action"),
     path("cases/<int:case_id>/sms-preview/", case_page.sms_preview, name="sms-preview"),

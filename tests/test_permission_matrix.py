@@ -118,7 +118,9 @@ API_ADMINS_ONLY = (401, 403, 403, 403, 403, 403, 200)
 MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     # Pages
     ("home", "GET"): (*NO_ROLE, 200, 200, 200, 200, 200),
-    ("case-queue", "GET"): SEES_OWN_TEAM,
+    ("case-queue", "GET"): SEES_OWN_TEAM,  # every open case (?view=all); "can act now" depends on the hour
+    # The next case to work: a redirect to it, or to the queue when nothing can be done now.
+    ("case-next", "GET"): (LOGIN, 403, BACK, BACK, BACK, BACK, BACK),
     ("case-detail", "GET"): CASE_PAGE,
     ("sms-preview", "GET"): CASE_PAGE,
     ("case-call-card", "GET"): CASE_PAGE,
@@ -417,6 +419,8 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-borrower-restrictions": lambda w, _: [w.a.case.borrower_id],
     "api-restriction-lift": lambda w, _: [w.a.case.borrower_id, w.a.restriction.pk],
 }
+# A list's query for the matrix: the queue's every open case (its "can act now" view depends on the hour).
+GET_QUERIES: dict[str, dict[str, str]] = {"case-queue": {"view": "all"}}
 TRANSITION_BODY = {"reason": "matrix", "close_reason": "settled"}
 BODIES: dict[str, Callable[[World], Any]] = {
     "login": lambda w: {"username": "collector.a", "password": "not-the-password"},
@@ -616,7 +620,7 @@ def check_route(route: str, methods: dict[str, tuple[Cell | int, ...]], w: World
         client = client_for(user, api=api)
         for method, row in methods.items():
             expected = cell(row[CALLERS.index(caller)])
-            body = BODIES[route](w) if method != "GET" and route in BODIES else None
+            body = BODIES[route](w) if method != "GET" and route in BODIES else GET_QUERIES.get(route)
             with transaction.atomic():
                 before = digest(tables) if expected.refused or expected.writes else None
                 response = ask(client, method, url, body, api=api)

@@ -2,6 +2,7 @@
 
 - ``access``: who may see what (the one access rule) and the lookups that apply it;
 - ``queue``: the collector's queue;
+- ``desk``: the cases the user can act on now and the next one to open;
 - ``case_page``: one case and its "can I contact now?" panel;
 - ``calls``: a case's calls (the disposition owed, recent calls, recordings and who may hear them);
 - ``escalations``: the managers' escalation review (legal review, plans waiting, exceptions, denials);
@@ -33,6 +34,7 @@ from collections_app.selectors.case_page import (
     case_page,
     contact_panel,
 )
+from collections_app.selectors.desk import actionable_cases, next_case_for
 from collections_app.selectors.escalations import (
     ESCALATION_LISTS,
     ESCALATION_PAGE_SIZE,
@@ -53,6 +55,7 @@ __all__ = [
     "CallPanel",
     "ChannelAnswer",
     "EscalationFilters",
+    "actionable_cases",
     "borrower_get_for_user",
     "borrower_zone",
     "call_panel",
@@ -66,6 +69,7 @@ __all__ = [
     "contact_panel",
     "escalation_page",
     "message_stats",
+    "next_case_for",
     "performance",
     "providers_paused",
     "reader_language_and_zone",

@@ -50,6 +50,8 @@ def gate_dry_run(
 
 
 PANEL_CHANNELS = ("call", "sms", "email", "letter", "visit")
+# The gate's refusals for want of consent to a text: none on record (TCPA-01), revoked or opted out (TCPA-02, USF-06).
+CONSENT_RULES = {"TCPA-01", "TCPA-02", "USF-06"}
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,21 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
     """Everything the case page shows, in a fixed number of queries whatever the case's history."""
 
     panel, facts = contact_panel(case=case, now=now, chinese=chinese)
+    profiles = profiles_current()
+
+    def sms_consented(number: str) -> bool:
+        # What the gate counts, not the flag typed with the number: a text to it is not refused for want of consent
+        # (no SMS consent, no TCPA consent to automated texts, an opt-out). The card and the panel agree.
+        if number not in facts.sms_consent:
+            return False
+        answer = gate_dry_run(facts, profiles, channel="sms", to=number, loan_id=case.loan_id, now=now, chinese=chinese)
+        return not any(rule in CONSENT_RULES for rule, _message in answer.reasons)
+
     phones = [
         {
             "number": str(p.number),
             "kind": p.get_kind_display(),
-            "sms_consent": p.sms_consent,
+            "sms_consent": sms_consented(str(p.number)),
             "autodial": str(p.number) in facts.autodial_consent,
             "sms_opted_out": str(p.number) in facts.sms_opted_out,
         }

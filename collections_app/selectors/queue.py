@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from collections_app.models import CollectionCase, PromiseToPay
 from collections_app.selectors.access import cases_visible_to
 from collections_app.selectors.case_page import ChannelAnswer, gate_dry_run
+from collections_app.selectors.desk import actionable_cases
 from compliance.engine import contact_point
 from compliance.services import facts_load, profiles_current
 from loans.models import PhoneNumber
@@ -31,11 +32,19 @@ def case_queue_for(
     language: str = "",
     promises_due: dt.date | None = None,
     callbacks_due: dt.datetime | None = None,
+    act_now: dt.datetime | None = None,
 ) -> QuerySet[CollectionCase]:
     """Open cases the user may see, most urgent first. ``search`` matches a name, a phone number or a loan's
-    external id; ``bucket`` is a days-past-due range; ``promises_due`` keeps cases with a promise due that day."""
+    external id; ``bucket`` is a days-past-due range; ``promises_due`` keeps cases with a promise due that day;
+    ``act_now``: only the cases the user can act on at that time (``selectors.desk``), callbacks due first."""
 
-    cases = cases_visible_to(user).open().select_related("borrower", "loan", "assigned_to")
+    if act_now is not None:
+        cases = actionable_cases(user=user, now=act_now)
+    else:
+        cases = (
+            cases_visible_to(user).open().select_related("borrower", "loan", "assigned_to")
+            .order_by("-priority", "-days_past_due", "id")
+        )  # fmt: skip
     if stage:
         cases = cases.filter(state=stage)
     if bucket in DPD_BUCKETS:
@@ -54,7 +63,7 @@ def case_queue_for(
         if len(digits) >= 6:
             match |= Q(Exists(PhoneNumber.objects.filter(borrower_id=OuterRef("borrower_id"), number__contains=digits)))
         cases = cases.filter(match)
-    return cases.order_by("-priority", "-days_past_due", "id")
+    return cases
 
 
 def calls_allowed_now(*, cases: list[CollectionCase], now: dt.datetime, chinese: bool) -> dict[int, ChannelAnswer]:

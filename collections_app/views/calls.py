@@ -3,11 +3,13 @@ streamed through the app with its permission checks — never a provider's URL i
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from collections_app.forms import DispositionForm, PromiseForm
@@ -21,13 +23,20 @@ from notifications.services import recording_open
 logger = logging.getLogger(__name__)
 
 
-def call_card(request: SignedInRequest, case: CollectionCase) -> dict[str, Any]:
+def call_card(request: SignedInRequest, case: CollectionCase, bound: DispositionForm | None = None) -> dict[str, Any]:
     """The call card's context (``case/_call.html``): the disposition owed (``?call=``), the promise form filled in
-    after a call that ended in a promise (``?promise=1``), the recent calls and their recordings."""
-    panel = call_panel(case=case, user=request.user, decision_id=id_param("call", request.GET.get("call", "")))
-    # Ids of their own: the case page has a promise form (and a note field) already.
+    after a call that ended in a promise (``?promise=1``), the recent calls and their recordings. ``bound``: a
+    disposition that came back with errors, shown as typed."""
+    named = bound.data.get("decision", "") if bound is not None else request.GET.get("call", "")
+    panel = call_panel(case=case, user=request.user, decision_id=id_param("call", str(named)))
+    # Ids of their own: the case page has a promise form (and a note field) already. The promise made on the call
+    # is filled in: the amount overdue, payable in a few days (within the policy's limit).
+    days = min(3, case.policy.promise_max_days) if case.policy_id else 3
+    initial = {"promise_amount": case.amount_overdue, "promise_on": timezone.localdate() + dt.timedelta(days=days)}
     form = (
-        DispositionForm(initial={"decision": panel.decision.pk}, zone=panel.zone, auto_id="call_%s")
+        bound
+        if bound is not None and panel.decision
+        else DispositionForm(initial={"decision": panel.decision.pk, **initial}, zone=panel.zone, auto_id="call_%s")
         if panel.decision
         else None
     )

@@ -95,17 +95,39 @@ def _call_start(request: SignedInRequest, case: CollectionCase) -> str:
 
 
 def _call_log(request: SignedInRequest, case: CollectionCase) -> str:
-    form = DispositionForm(request.POST, zone=reader_zone(request.user))
+    form = DispositionForm(request.POST, zone=reader_zone(request.user), auto_id="call_%s")
     if not form.is_valid():
-        raise InvalidRequest(form_errors(form))
+        raise FormRejected("disposition", form)
     data = form.cleaned_data
-    disposition = call_log(case_id=case.pk, actor=request.user, decision_id=data["decision"], party=data["party"],
-                           result=data["result"], note=data["note"], callback_at=data["callback_at"])  # fmt: skip
-    if disposition.result == CallResult.PROMISE:
+    try:
+        disposition = call_log(case_id=case.pk, actor=request.user, decision_id=data["decision"], party=data["party"],
+                               result=data["result"], note=data["note"], callback_at=data["callback_at"])  # fmt: skip
+    except InvalidRequest as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        raise FormRejected("disposition", form) from exc
+    promised = disposition.result == CallResult.PROMISE and data["promise_amount"] and data["promise_on"]
+    if promised:
+        try:
+            promise_record(case_id=case.pk, actor=request.user, amount=data["promise_amount"],
+                           promised_on=data["promise_on"], note=data["note"])  # fmt: skip
+        except InvalidRequest as exc:  # nothing is kept: the disposition and the promise go together
+            field = {"amount": "promise_amount", "promised_on": "promise_on"}.get(exc.field or "", "")
+            form.add_error(field or None, str(exc))
+            raise FormRejected("disposition", form) from exc
+        except NotPermitted:
+            raise
+        except CaseError as exc:  # e.g. an open promise already: the card stays, as typed, to choose again
+            form.add_error(None, str(exc))
+            raise FormRejected("disposition", form) from exc
+        messages.success(request, _("Call and promise recorded."))
+    elif disposition.result == CallResult.PROMISE:
         messages.success(request, _("Call recorded. Now record the promise."))
         return "?promise=1#call"
-    messages.success(request, _("Call recorded."))
-    return ""
+    else:
+        messages.success(request, _("Call recorded."))
+    if data["then"] == "next":
+        return reverse("case-next") + f"?skip={case.pk}"
+    return "#next-case"
 
 
 def _recording_hold(request: SignedInRequest, case: CollectionCase) -> str:
@@ -262,4 +284,8 @@ def case_action(request: SignedInRequest, case_id: int, action: str) -> HttpResp
         return case_page_response(request, case, bound={rejected.key: rejected.form})
     except CaseError as exc:
         messages.error(request, str(exc))
+    if suffix.startswith("/"):  # another page: the next case
+        if request.htmx:  # a whole new page, not a part of this one
+            return HttpResponse(status=204, headers={"HX-Redirect": suffix})
+        return redirect(suffix)
     return redirect(reverse("case-detail", args=[case.pk]) + suffix)

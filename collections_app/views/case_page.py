@@ -11,6 +11,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from collections_app.forms import (
+    DispositionForm,
     GraceForm,
     HoldForm,
     NoteForm,
@@ -21,7 +22,7 @@ from collections_app.forms import (
     VisitForm,
     VisitRecordForm,
 )
-from collections_app.models import CollectionCase, InstallmentPolicy, PlanStatus, VisitStatus
+from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, PlanStatus, VisitStatus
 from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
@@ -59,7 +60,8 @@ def case_page_response(
     context["transitions"] = available_transitions(case, request.user)
     for hold in context["active_holds"]:
         hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)
-    context.update(call_card(request, case))
+    disposition = (bound or {}).get("disposition")
+    context.update(call_card(request, case, bound=disposition if isinstance(disposition, DispositionForm) else None))
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
     context["waiting_plan"] = (
         case.plans.filter(status=PlanStatus.PENDING_APPROVAL).select_related("proposed_by").first()
@@ -74,7 +76,7 @@ def case_page_response(
         "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),
         "visit_record": record,
         "grace": GraceForm(),
-        "sms": SmsForm(),
+        "sms": SmsForm(initial={"purpose": stage_purpose(case)}),
         "reason": ReasonForm(),
         **(bound or {}),
     }
@@ -83,8 +85,31 @@ def case_page_response(
         for visit in case.visits.filter(status=VisitStatus.SCHEDULED).prefetch_related("collectors").order_by("pk")
     ]
     context["zone"] = zone
+    # The actions say what the panel says: a contact the gate denies now is offered disabled, with why and when.
+    answers = {answer.channel: answer for answer in context["panel"]}
+    context["call_denied"] = None if answers["call"].allowed else answers["call"]
+    context["sms_denied"] = None if answers["sms"].allowed else answers["sms"]
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
     return render(request, "collections_app/case_detail.html", context)
+
+
+# The SMS a case's stage calls for, the one the picker offers first (never "pre-due" on a case long past due).
+STAGE_PURPOSES = {
+    CaseState.REMINDER: MessagePurpose.REMINDER,
+    CaseState.FORMAL_NOTICE: MessagePurpose.FORMAL_NOTICE,
+    CaseState.LEGAL_REVIEW: MessagePurpose.FORMAL_NOTICE,
+    CaseState.LEGAL: MessagePurpose.LEGAL,
+    CaseState.PROMISE_TO_PAY: MessagePurpose.PROMISE_REMINDER,
+    CaseState.PAYMENT_PLAN: MessagePurpose.PLAN_REMINDER,
+}
+
+
+def stage_purpose(case: CollectionCase) -> str:
+    """The SMS template for the case's stage (on hold: the stage it returns to); pre-due only before the due date."""
+    if case.days_past_due == 0 and case.state == CaseState.REMINDER:
+        return MessagePurpose.PRE_DUE
+    state = case.return_state if case.state == CaseState.ON_HOLD and case.return_state else case.state
+    return STAGE_PURPOSES.get(CaseState(state), MessagePurpose.REMINDER)
 
 
 def visit_partners(case: CollectionCase, request: SignedInRequest) -> list[tuple[str, str]]:

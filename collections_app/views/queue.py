@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
@@ -20,13 +21,14 @@ from collections_app.selectors import (
     calls_allowed_now,
     case_queue_for,
     collectors_for,
+    next_case_for,
 )
 from collections_app.services import (
     NotPermitted,
     cases_reassign,
 )
 from collections_app.views.common import BadParameter, bad_parameters_are_400, id_param, require_role, selected_cases
-from core.roles import ADMIN, MANAGER
+from core.roles import ADMIN, COLLECTOR, MANAGER
 from core.web import SignedInRequest
 
 
@@ -44,6 +46,10 @@ def case_queue(request: SignedInRequest) -> HttpResponse:
     promises_today = request.GET.get("promises") == "today"
     callbacks_due = request.GET.get("callbacks") == "due"
     search = request.GET.get("q", "").strip()[:100]
+    # "now": the cases the user can act on now, most urgent first (a collector's default); "all": every open case
+    # (the default for managers and admins, who watch the book rather than call).
+    view = request.GET.get("view", "")
+    view = view if view in ("now", "all") else ("now" if role == COLLECTOR else "all")
     if "\x00" in search:  # PostgreSQL refuses NUL in text
         raise BadParameter("q", str(_("the search cannot contain a NUL character.")))
     now = timezone.now()
@@ -55,6 +61,7 @@ def case_queue(request: SignedInRequest) -> HttpResponse:
         language=language,
         promises_due=now.date() if promises_today else None,
         callbacks_due=now if callbacks_due else None,
+        act_now=now if view == "now" else None,
     )
     page = Paginator(cases, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     chinese = (get_language() or "").startswith("zh")
@@ -69,6 +76,7 @@ def case_queue(request: SignedInRequest) -> HttpResponse:
             "promises": "today" if promises_today else "",
             "callbacks": "due" if callbacks_due else "",
             "q": search,
+            "view": view,
         },
         "stages": CaseState.choices,
         "buckets": list(DPD_BUCKETS),
@@ -101,3 +109,19 @@ def cases_reassign_view(request: SignedInRequest) -> HttpResponse:
         raise PermissionDenied(str(exc)) from exc
     messages.success(request, _("%(n)d case(s) moved to %(who)s.") % {"n": moved, "who": to_user.get_username()})
     return redirect("case-queue")
+
+
+@require_GET
+def case_next(request: SignedInRequest) -> HttpResponse:
+    """The next case to work: the most urgent one the user can act on now (the gate allows a call now; callbacks
+    due and promises due today first), skipping the waiting states. ``?skip=<id>`` passes over a case (the one just
+    worked). Nothing to act on now: back to the queue, saying so."""
+    require_role(request)
+    skip = [int(v) for v in request.GET.getlist("skip") if v.isdigit() and len(v) < 12]
+    case = next_case_for(user=request.user, now=timezone.now(), skip=skip)
+    if case is None:
+        messages.info(
+            request, _("Nothing you can act on now: every other case waits (contact hours, holds, a manager).")
+        )
+        return redirect(reverse("case-queue") + "?view=all")
+    return redirect("case-detail", case.pk)

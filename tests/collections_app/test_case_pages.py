@@ -110,15 +110,15 @@ def test_the_queue_lists_only_my_open_cases_by_priority_and_searches(collector):
     assigned_case(user_with_role("collector", "jordan"))
     assigned_case(collector, state=CaseState.RESOLVED)
     client = client_for(collector)
-    page = client.get(reverse("case-queue")).context["page"]
+    page = client.get(reverse("case-queue"), {"view": "all"}).context["page"]
     assert [c.pk for c in page] == [mine_high.pk, mine_low.pk]
-    by_loan = client.get(reverse("case-queue"), {"q": mine_low.loan.external_id}).context["page"]
+    by_loan = client.get(reverse("case-queue"), {"view": "all", "q": mine_low.loan.external_id}).context["page"]
     assert [c.pk for c in by_loan] == [mine_low.pk]
-    by_name = client.get(reverse("case-queue"), {"q": mine_high.borrower.full_name}).context["page"]
+    by_name = client.get(reverse("case-queue"), {"view": "all", "q": mine_high.borrower.full_name}).context["page"]
     assert [c.pk for c in by_name] == [mine_high.pk]
-    by_phone = client.get(reverse("case-queue"), {"q": "617 555 0142"}).context["page"]
+    by_phone = client.get(reverse("case-queue"), {"view": "all", "q": "617 555 0142"}).context["page"]
     assert {c.pk for c in by_phone} == {mine_low.pk, mine_high.pk}
-    assert list(client.get(reverse("case-queue"), {"stage": "legal"}).context["page"]) == []
+    assert list(client.get(reverse("case-queue"), {"view": "all", "stage": "legal"}).context["page"]) == []
 
 
 def test_the_queue_runs_a_fixed_number_of_queries(collector, django_assert_max_num_queries):
@@ -129,11 +129,11 @@ def test_the_queue_runs_a_fixed_number_of_queries(collector, django_assert_max_n
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
-        client.get(reverse("case-queue"))
+        client.get(reverse("case-queue"), {"view": "all"})
     for _ in range(12):
         assigned_case(collector)
     with django_assert_max_num_queries(len(ctx)):
-        response = client.get(reverse("case-queue"))
+        response = client.get(reverse("case-queue"), {"view": "all"})
     assert len(response.context["page"]) == 15
 
 
@@ -160,10 +160,10 @@ def test_queue_filters_by_dpd_language_and_promises_due_today_and_answers_htmx_w
                    counts_from=timezone.now(), window_end=timezone.now())  # fmt: skip
     client = client_for(collector)
     url = reverse("case-queue")
-    assert [c.pk for c in client.get(url, {"dpd": "61-90"}).context["page"]] == [old.pk]
-    assert [c.pk for c in client.get(url, {"language": "zh-hans"}).context["page"]] == [old.pk]
-    assert [c.pk for c in client.get(url, {"promises": "today"}).context["page"]] == [young.pk]
-    partial = client.get(url, {"dpd": "61-90"}, HTTP_HX_REQUEST="true")
+    assert [c.pk for c in client.get(url, {"view": "all", "dpd": "61-90"}).context["page"]] == [old.pk]
+    assert [c.pk for c in client.get(url, {"view": "all", "language": "zh-hans"}).context["page"]] == [old.pk]
+    assert [c.pk for c in client.get(url, {"view": "all", "promises": "today"}).context["page"]] == [young.pk]
+    partial = client.get(url, {"view": "all", "dpd": "61-90"}, HTTP_HX_REQUEST="true")
     body = partial.content.decode()
     assert "<html" not in body and 'data-testid="queue"' in body and old.borrower.full_name in body
 
@@ -176,7 +176,7 @@ def test_the_queue_says_whether_a_call_is_allowed_now(collector):
         case.borrower.time_zones = [zone_where_it_is(hour)]
         case.borrower.region = "NY"
         case.borrower.save()
-    rows = dict(client_for(collector).get(reverse("case-queue")).context["rows"])
+    rows = dict(client_for(collector).get(reverse("case-queue"), {"view": "all"}).context["rows"])
     by_pk = {case.pk: call for case, call in rows.items()}
     assert by_pk[day.pk].allowed and not by_pk[night.pk].allowed
     assert by_pk[night.pk].next_allowed_at is not None and by_pk[night.pk].reasons[0][0] == "USF-01"
@@ -188,7 +188,7 @@ def test_callbacks_due_and_the_next_action(collector):
     asked = assigned_case(collector, callback_at=timezone.now() - dt.timedelta(minutes=5))
     assigned_case(collector)
     client = client_for(collector)
-    page = client.get(reverse("case-queue"), {"callbacks": "due"})
+    page = client.get(reverse("case-queue"), {"view": "all", "callbacks": "due"})
     assert [c.pk for c in page.context["page"]] == [asked.pk]
     assert "Call back" in page.content.decode()
 
@@ -225,5 +225,5 @@ def test_the_queue_home_and_escalations_show_amounts_exactly_with_their_currency
     assert "USD 2,064.18" in escalations
     assert "USD 100.00" in home  # the portfolio's amounts carry their currency too
     CollectionCase.objects.filter(pk=case.pk).update(state="reminder")
-    queue = client_for(collector).get(reverse("case-queue")).content.decode()
+    queue = client_for(collector).get(reverse("case-queue"), {"view": "all"}).content.decode()
     assert "USD 2,064.18" in queue
