@@ -100,6 +100,50 @@ class PromiseForm(forms.Form):
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)
 
 
+class BorrowerPromiseForm(forms.Form):
+    """One promise covering several of a borrower's loans (the borrower page): per open case a box to tick and the
+    amount promised on that loan; one date for all."""
+
+    promised_on = BoundedDateField(label=_("Pay by"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+
+    def __init__(self, *args: Any, cases: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cases = list(cases)
+        for case in self.cases:
+            self.fields[f"cover_{case.pk}"] = forms.BooleanField(
+                label=_("Cover loan %(reference)s") % {"reference": case.loan.external_id}, required=False
+            )
+            self.fields[f"amount_{case.pk}"] = forms.DecimalField(
+                label=_("Amount for loan %(reference)s") % {"reference": case.loan.external_id},
+                min_value=Decimal("0.01"),
+                max_digits=14,
+                decimal_places=2,
+                required=False,
+            )
+
+    def rows(self) -> list[tuple[Any, forms.BoundField, forms.BoundField]]:
+        """(case, its box, its amount), in the order of the cases."""
+        return [(c, self[f"cover_{c.pk}"], self[f"amount_{c.pk}"]) for c in self.cases]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        amounts: dict[int, Decimal] = {}
+        for case in self.cases:
+            if not data.get(f"cover_{case.pk}"):
+                continue
+            amount = data.get(f"amount_{case.pk}")
+            if amount is None:
+                if f"amount_{case.pk}" not in self.errors:
+                    self.add_error(f"amount_{case.pk}", _("Give the amount promised on this loan."))
+                continue
+            amounts[case.pk] = amount
+        if not amounts and not self.errors:
+            raise forms.ValidationError(_("Tick at least one loan the promise covers."))
+        data["amounts"] = amounts
+        return data
+
+
 class PlanForm(forms.Form):
     down_payment = forms.DecimalField(label=_("Down payment"), min_value=Decimal("0"), max_digits=14, decimal_places=2)
     count = forms.IntegerField(label=_("Installments"), min_value=1, max_value=60)

@@ -2,6 +2,7 @@
 
 - ``access``: who may see what (the one access rule) and the lookups that apply it;
 - ``queue``: the collector's queue;
+- ``borrower``: one borrower and all their loans and cases (the borrower page);
 - ``case_page``: one case and its "can I contact now?" panel;
 - ``calls``: a case's calls (the disposition owed, recent calls, recordings and who may hear them);
 - ``escalations``: the managers' escalation queue;
@@ -19,6 +20,7 @@ from collections_app.selectors.access import (
     teams_for,
 )
 from collections_app.selectors.alerts import providers_paused, sweep_overdue
+from collections_app.selectors.borrower import BorrowerPage, LoanLine, borrower_page
 from collections_app.selectors.calls import (
     CallPanel,
     call_panel,
@@ -42,10 +44,13 @@ __all__ = [
     "DPD_BUCKETS",
     "PANEL_CHANNELS",
     "QUEUE_PAGE_SIZE",
+    "BorrowerPage",
     "BucketTotal",
     "CallPanel",
     "ChannelAnswer",
+    "LoanLine",
     "borrower_get_for_user",
+    "borrower_page",
     "borrower_zone",
     "call_panel",
     "call_pending",

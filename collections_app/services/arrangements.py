@@ -51,8 +51,11 @@ def day_bounds(day: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
     return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
 
 
-def promise_record(*, case_id: int, actor: User, amount: Decimal, promised_on: dt.date, note: str = "") -> PromiseToPay:
-    """Record the borrower's promise; the case waits in promise_to_pay until the sweep checks it the day after."""
+def promise_record(
+    *, case_id: int, actor: User, amount: Decimal, promised_on: dt.date, note: str = "", covers: str = ""
+) -> PromiseToPay:
+    """Record the borrower's promise; the case waits in promise_to_pay until the sweep checks it the day after.
+    ``covers``: the loans of one promise about several (``promise_record_several``), for the audit row."""
     with transaction.atomic():
         case = locked_case(case_id)
         product = case.loan.product
@@ -69,7 +72,7 @@ def promise_record(*, case_id: int, actor: User, amount: Decimal, promised_on: d
             )
         if PromiseToPay.objects.filter(case=case, status=PromiseStatus.OPEN).exists():
             raise TransitionConflict("the case already has an open promise")
-        run_transition(case, "take_promise", actor, f"promise {amount} {case.loan.currency} by {promised_on}")
+        run_transition(case, "take_promise", actor, f"promise {amount} {case.loan.currency} by {promised_on}{covers}")
         _, window_end = day_bounds(promised_on, product.timezone)
         return PromiseToPay.objects.create(
             case=case,
@@ -80,6 +83,34 @@ def promise_record(*, case_id: int, actor: User, amount: Decimal, promised_on: d
             created_by=actor,
             note=note,
         )
+
+
+def promise_record_several(
+    *, borrower_id: int, actor: User, amounts: dict[int, Decimal], promised_on: dt.date, note: str = ""
+) -> list[PromiseToPay]:
+    """One promise of a borrower covering several of their loans: ``amounts`` is case id → the amount promised on
+    that loan. Recorded as one promise per loan, all or none (one transaction): each case moves to promise_to_pay
+    and the sweep judges each loan's promise as kept, partial or broken from that loan's own payments the day
+    after; each case's audit row names every loan the promise covers."""
+    if not amounts:
+        raise InvalidRequest("choose at least one loan", field="cases")
+    with transaction.atomic():
+        cases = list(
+            CollectionCase.objects.filter(pk__in=list(amounts), borrower_id=borrower_id, state__in=OPEN_STATES)
+            .select_related("loan")
+            .order_by("pk")
+        )
+        if len(cases) != len(amounts):
+            raise InvalidRequest("a loan chosen is not an open case of this borrower", field="cases")
+        covers = "; one promise covering " + ", ".join(
+            f"{c.loan.external_id} ({amounts[c.pk]} {c.loan.currency})" for c in cases
+        )
+        return [
+            promise_record(
+                case_id=c.pk, actor=actor, amount=amounts[c.pk], promised_on=promised_on, note=note, covers=covers
+            )
+            for c in cases
+        ]
 
 
 # ---------------------------------------------------------------------------------------------------------------
