@@ -38,6 +38,7 @@ from collections_app.services import (
     note_add,
     plan_propose,
     promise_record,
+    promise_record_several,
     visit_record,
     visit_schedule,
 )
@@ -113,10 +114,22 @@ class PromiseOut(serializers.ModelSerializer):
         fields = ["id", "amount", "promised_on", "status", "paid_amount", "note", "created_at"]
 
 
+class CoveredLoanIn(StrictInput):
+    case = serializers.IntegerField(min_value=1, help_text="Another open case of the same borrower.")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+
+
 class PromiseIn(StrictInput):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     promised_on = BoundedDateField()
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    also_cover = CoveredLoanIn(
+        many=True,
+        required=False,
+        default=list,
+        help_text="One promise covering other loans of the same borrower too: each case with the amount promised "
+        "on its loan. All are recorded or none (one promise per loan, each judged on its own loan's payments).",
+    )
 
 
 class PlanOut(serializers.ModelSerializer):
@@ -214,7 +227,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             case.promises,
             PromiseOut,
             PromiseIn,
-            lambda **fields: promise_record(case_id=case.pk, actor=request.user, **fields),
+            lambda **fields: _promise(case, request.user, **fields),
         )
 
     @extend_schema(methods=["GET"], responses=PlanOut(many=True))
@@ -265,6 +278,24 @@ def _list_or_create(request: Request, records: Any, out: Any, given: Any, write:
     data = given(data=request.data)
     data.is_valid(raise_exception=True)
     return Response(out(write(**data.validated_data)).data, status=status.HTTP_201_CREATED)
+
+
+def _promise(case: CollectionCase, actor: Any, *, also_cover: list[dict[str, Any]], **fields: Any) -> PromiseToPay:
+    """A promise on this case, or one covering other loans of the borrower too (cases the caller may see)."""
+    if not also_cover:
+        return promise_record(case_id=case.pk, actor=actor, **fields)
+    amounts = {case.pk: fields["amount"], **{c["case"]: c["amount"] for c in also_cover}}
+    visible = cases_visible_to(actor).filter(pk__in=list(amounts), borrower_id=case.borrower_id)
+    if visible.count() != len(amounts) or len(also_cover) != len(amounts) - 1:
+        raise InvalidRequest("each case must be another open case of the same borrower", field="also_cover")
+    promises = promise_record_several(
+        borrower_id=case.borrower_id,
+        actor=actor,
+        amounts=amounts,
+        promised_on=fields["promised_on"],
+        note=fields.get("note", ""),
+    )
+    return next(p for p in promises if p.case_id == case.pk)
 
 
 def _visit_schedule(case: CollectionCase, actor: Any, *, collectors: list[str], **fields: Any) -> FieldVisit:

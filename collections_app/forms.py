@@ -95,9 +95,42 @@ class NoteForm(forms.Form):
 
 
 class PromiseForm(forms.Form):
+    """A promise on the case; ``others``: the borrower's other open cases it may cover too, each with its amount."""
+
     amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     promised_on = BoundedDateField(label=_("Pay by"), widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+
+    def __init__(self, *args: Any, others: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.others = list(others)
+        for case in self.others:
+            reference = {"reference": case.loan.external_id}
+            self.fields[f"also_{case.pk}"] = forms.BooleanField(
+                label=_("Also covers loan %(reference)s") % reference, required=False
+            )
+            self.fields[f"also_amount_{case.pk}"] = forms.DecimalField(
+                label=_("Amount for loan %(reference)s") % reference,
+                min_value=Decimal("0.01"),
+                max_digits=14,
+                decimal_places=2,
+                required=False,
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        also: dict[int, Decimal] = {}
+        for case in self.others:
+            if data.pop(f"also_{case.pk}", False):
+                amount = data.get(f"also_amount_{case.pk}")
+                if amount is None:
+                    if f"also_amount_{case.pk}" not in self.errors:
+                        self.add_error(f"also_amount_{case.pk}", _("Give the amount promised on this loan."))
+                    continue
+                also[case.pk] = amount
+            data.pop(f"also_amount_{case.pk}", None)
+        data["also"] = also
+        return data
 
 
 class BorrowerPromiseForm(forms.Form):
@@ -112,7 +145,9 @@ class BorrowerPromiseForm(forms.Form):
         self.cases = list(cases)
         for case in self.cases:
             self.fields[f"cover_{case.pk}"] = forms.BooleanField(
-                label=_("Cover loan %(reference)s") % {"reference": case.loan.external_id}, required=False
+                label=_("Cover loan %(reference)s") % {"reference": case.loan.external_id},
+                required=False,
+                widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
             )
             self.fields[f"amount_{case.pk}"] = forms.DecimalField(
                 label=_("Amount for loan %(reference)s") % {"reference": case.loan.external_id},
@@ -120,6 +155,7 @@ class BorrowerPromiseForm(forms.Form):
                 max_digits=14,
                 decimal_places=2,
                 required=False,
+                widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "step": "0.01"}),
             )
 
     def rows(self) -> list[tuple[Any, forms.BoundField, forms.BoundField]]:

@@ -20,7 +20,7 @@ from collections_app.selectors.access import (
     teams_for,
 )
 from collections_app.selectors.alerts import providers_paused, sweep_overdue
-from collections_app.selectors.borrower import BorrowerPage, LoanLine, borrower_page
+from collections_app.selectors.borrower import BorrowerPage, LoanLine, borrower_page, promise_partners
 from collections_app.selectors.calls import (
     CallPanel,
     call_panel,
@@ -64,6 +64,7 @@ __all__ = [
     "escalation_queue",
     "message_stats",
     "performance",
+    "promise_partners",
     "providers_paused",
     "reader_language_and_zone",
     "reader_zone",

@@ -61,3 +61,17 @@ def borrower_page(*, borrower: Borrower, user: Any) -> BorrowerPage:
     collectors = sorted({c.assigned_to.get_username() for c in open_cases if c.assigned_to is not None})
     promisable = [c for c in open_cases if c.pk in visible and c.state in NEGOTIABLE and not c.has_open_promise]
     return BorrowerPage(borrower, lines, dict(overdue), collectors, promisable)
+
+
+def promise_partners(*, case: CollectionCase, user: Any) -> list[CollectionCase]:
+    """The borrower's other open cases a promise taken on ``case`` may cover too (the case page's promise form):
+    negotiable, without an open promise, visible to the user. One query."""
+    open_promise = PromiseToPay.objects.filter(case_id=OuterRef("pk"), status=PromiseStatus.OPEN)
+    return list(
+        cases_visible_to(user, lookup=True)
+        .filter(borrower_id=case.borrower_id, state__in=NEGOTIABLE)
+        .exclude(pk=case.pk)
+        .exclude(Exists(open_promise))
+        .select_related("loan")
+        .order_by("pk")
+    )

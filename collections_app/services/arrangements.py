@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from collections_app.models import (
@@ -93,7 +94,7 @@ def promise_record_several(
     and the sweep judges each loan's promise as kept, partial or broken from that loan's own payments the day
     after; each case's audit row names every loan the promise covers."""
     if not amounts:
-        raise InvalidRequest("choose at least one loan", field="cases")
+        raise InvalidRequest(_("Choose at least one loan."), field="cases")
     with transaction.atomic():
         cases = list(
             CollectionCase.objects.filter(pk__in=list(amounts), borrower_id=borrower_id, state__in=OPEN_STATES)
@@ -101,7 +102,7 @@ def promise_record_several(
             .order_by("pk")
         )
         if len(cases) != len(amounts):
-            raise InvalidRequest("a loan chosen is not an open case of this borrower", field="cases")
+            raise InvalidRequest(_("A loan chosen is not an open case of this borrower."), field="cases")
         covers = "; one promise covering " + ", ".join(
             f"{c.loan.external_id} ({amounts[c.pk]} {c.loan.currency})" for c in cases
         )

@@ -228,7 +228,7 @@ def cases_reassign(*, case_ids: list[int], to_user: Any, actor: User) -> int:
     with transaction.atomic():
         borrowers = CollectionCase.objects.filter(pk__in=case_ids, state__in=OPEN_STATES).values("borrower_id")
         cases = list(
-            CollectionCase.objects.select_for_update()
+            CollectionCase.objects.select_for_update(of=("self",))
             .filter(borrower_id__in=borrowers, state__in=OPEN_STATES)
             .select_related("assigned_to")
             .order_by("pk")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django import forms
@@ -39,6 +40,7 @@ from collections_app.models import CallResult, CollectionCase
 from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
+    promise_partners,
     reader_zone,
 )
 from collections_app.services import (
@@ -55,6 +57,7 @@ from collections_app.services import (
     note_add,
     plan_propose,
     promise_record,
+    promise_record_several,
     recording_hold,
     visit_record,
     visit_schedule,
@@ -204,12 +207,38 @@ def _transition(name: str) -> Callable[..., str]:
     return action
 
 
+def _promise(request: SignedInRequest, case: CollectionCase) -> str:
+    """A promise on the case, covering the borrower's other open cases ticked too (one promise per loan)."""
+    form = PromiseForm(request.POST, others=promise_partners(case=case, user=request.user))
+
+    def record(*, also: dict[int, Decimal], amount: Decimal, promised_on: dt.date, note: str) -> object:
+        if not also:
+            return promise_record(
+                case_id=case.pk, actor=request.user, amount=amount, promised_on=promised_on, note=note
+            )
+        return promise_record_several(
+            borrower_id=case.borrower_id,
+            actor=request.user,
+            amounts={case.pk: amount, **also},
+            promised_on=promised_on,
+            note=note,
+        )
+
+    _run_form("promise", form, record)
+    covered = len(form.cleaned_data["also"]) + 1
+    messages.success(
+        request,
+        _("Promise recorded.") if covered == 1 else _("Promise recorded on %(n)d loan(s).") % {"n": covered},
+    )
+    return ""
+
+
 CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "call-start": _call_start,
     "call-log": _call_log,
     "recording-hold": _recording_hold,
     "note": _simple("note", NoteForm, note_add, _("Note added.")),
-    "promise": _simple("promise", PromiseForm, promise_record, _("Promise recorded.")),
+    "promise": _promise,
     "plan": _simple("plan", PlanForm, plan_propose, _("Plan proposed.")),
     "hold": _simple("hold", HoldForm, hold_place, _("Hold placed: automated contact stops.")),
     "hold-lift": _hold_lift,

@@ -26,6 +26,7 @@ from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
     case_page,
+    promise_partners,
 )
 from collections_app.services import (
     available_transitions,
@@ -65,7 +66,7 @@ def case_page_response(
     record = VisitRecordForm(zone=zone)
     context["forms"] = {
         "note": NoteForm(),
-        "promise": PromiseForm(),
+        "promise": PromiseForm(others=promise_partners(case=case, user=request.user)),
         "plan": PlanForm(),
         "hold": HoldForm(),
         "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),

@@ -21,6 +21,7 @@ from tests.factories import (
     InstallmentFactory,
     LoanFactory,
     PhoneFactory,
+    RestrictionFactory,
     team_with,
     user_with_role,
 )
@@ -101,3 +102,88 @@ def test_three_overdue_loans_make_one_text_per_slot_one_ledger_count_per_debt_an
     for loan in loans:
         assert sum(loan.pk in e.debts for e in entries) == 2
     assert len({c.assigned_to_id for c in CollectionCase.objects.filter(borrower=borrower)}) == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The pieces: planning, what a message covers, the gate per debt, the text
+# ---------------------------------------------------------------------------------------------------------------
+def borrower_reminder(today, **borrower_fields):
+    """The three-loan borrower after the sweep of ``today``: their cases and the one SMS planned."""
+    borrower, loans = borrower_with_three_overdue_loans(today)
+    if borrower_fields:
+        type(borrower).objects.filter(pk=borrower.pk).update(**borrower_fields)
+    sweep_run(as_of=today, chunks=2)
+    (message,) = OutboundMessage.objects.filter(borrower=borrower, channel="sms")
+    return borrower, loans, message
+
+
+def test_a_debt_the_gate_denies_on_its_own_is_left_out_and_the_others_go(locmem):
+    today = timezone.now().date()
+    borrower, loans, message = borrower_reminder(today)
+    RestrictionFactory(borrower=borrower, loan=loans[1], kind="dispute")  # USF: no collection of a disputed debt
+    dispatch()
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert loans[0].external_id in message.body and loans[2].external_id in message.body
+    assert loans[1].external_id not in message.body and "250.00" not in message.body
+    entry = ContactEvent.objects.get(decision_id=message.decision_id)
+    assert sorted(entry.debts) == sorted([loans[0].pk, loans[2].pk])
+
+
+def test_when_every_covered_debt_is_denied_the_message_is_denied_whole(locmem):
+    today = timezone.now().date()
+    borrower, loans, message = borrower_reminder(today)
+    for loan in loans:
+        RestrictionFactory(borrower=borrower, loan=loan, kind="dispute")
+    dispatch()
+    message.refresh_from_db()
+    assert message.status == "denied" and locmem.sent == []
+    assert not ContactEvent.objects.filter(borrower=borrower).exclude(outcome="cancelled").exists()
+
+
+def test_a_loan_under_a_promise_is_not_in_the_reminder(locmem):
+    today = timezone.now().date()
+    _borrower, loans, message = borrower_reminder(today)
+    CollectionCase.objects.filter(loan=loans[2]).update(state="promise_to_pay", return_state="reminder")
+    dispatch()
+    message.refresh_from_db()
+    assert message.status == "sent" and loans[2].external_id not in message.body
+    assert loans[0].external_id in message.body and loans[1].external_id in message.body
+
+
+def test_the_loans_are_listed_in_chinese_for_a_chinese_borrower(locmem):
+    today = timezone.now().date()
+    _borrower, loans, message = borrower_reminder(today, language="zh-hans")
+    dispatch()
+    message.refresh_from_db()
+    assert f"借款 {loans[0].external_id}：USD 100.00；借款 {loans[1].external_id}：USD 250.00" in message.body
+    assert message.body.startswith("【") and "loan " not in message.body
+
+
+def test_one_text_and_one_call_per_borrower_but_a_letter_per_debt_in_formal_notice():
+    today = timezone.now().date()
+    borrower = BorrowerFactory(region="NY", time_zones=[midday_zone()])
+    for _ in range(2):
+        loan = LoanFactory(borrower=borrower)
+        InstallmentFactory(loan=loan, number=1, due_date=today - dt.timedelta(days=40))
+    sweep_run(as_of=today, chunks=2)
+    assert set(CollectionCase.objects.filter(borrower=borrower).values_list("state", flat=True)) == {"formal_notice"}
+    planned = OutboundMessage.objects.filter(borrower=borrower, purpose="formal_notice")
+    per_channel = {c: planned.filter(channel=c).count() for c in ("sms", "voice", "letter")}
+    assert per_channel == {"sms": 1, "voice": 1, "letter": 2}  # a notice is about one debt: one letter each
+
+
+def test_a_second_stage_the_same_day_finds_the_borrowers_slot_taken():
+    today = timezone.now().date()
+    borrower = BorrowerFactory(region="NY", time_zones=[midday_zone()])
+    for days in (20, 25):
+        loan = LoanFactory(borrower=borrower)
+        InstallmentFactory(loan=loan, number=1, due_date=today - dt.timedelta(days=days))
+    sweep_run(as_of=today)
+    assert OutboundMessage.objects.filter(borrower=borrower, channel="sms").count() == 1
+    # A third loan of the borrower opened a day later: the borrower's interval, not the new case's, decides.
+    loan = LoanFactory(borrower=borrower)
+    InstallmentFactory(loan=loan, number=1, due_date=today - dt.timedelta(days=19))
+    sweep_run(as_of=today + dt.timedelta(days=1))
+    assert CollectionCase.objects.filter(borrower=borrower).count() == 3
+    assert OutboundMessage.objects.filter(borrower=borrower, channel="sms").count() == 1
