@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from collections_app.models import CaseTransition, CollectionCase, PromiseToPay
 from collections_app.sweep import sweep_run
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import ARTIFACTS, PASSWORD
 from tests.factories import BorrowerFactory, InstallmentFactory, LoanFactory, PhoneFactory, team_with, user_with_role
 from tests.zones import zone_where_it_is
 
@@ -36,6 +36,10 @@ def test_a_collector_sees_the_borrowers_three_loans_and_records_a_promise_coveri
 
     login("casey")
     page.goto(f"{live_server.url}/cases/{cases['L-1'].pk}/")
+    promise_form = page.locator("[data-testid=promise-form]")
+    assert "Also covers loan L-2" in promise_form.inner_text() and "Also covers loan L-3" in promise_form.inner_text()
+    promise_form.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "case-page-promise-covers.png"))
     page.locator("[data-testid=borrower-link]").click()
     page.wait_for_url(f"**/borrowers/{borrower.pk}/")
     rows = page.locator("[data-testid=borrower-loans] [data-testid=loan-row]")
@@ -66,6 +70,13 @@ def test_a_collector_sees_the_borrowers_three_loans_and_records_a_promise_coveri
     assert audit.count() == 2 and all("L-1" in a.reason and "L-2" in a.reason for a in audit)
     table = page.locator("[data-testid=borrower-loans]").inner_text()
     assert table.lower().count("promise to pay") == 2
+
+    # On a phone the page does not scroll sideways (the loans table scrolls within its card).
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    shot("borrower-page-phone")
+    page.set_viewport_size({"width": 1366, "height": 768})
 
     # Another team's collector: no such borrower.
     page.context.clear_cookies()
