@@ -37,6 +37,7 @@ from collections_app.services import (
     grace_extend,
     note_add,
     plan_propose,
+    plan_propose_several,
     promise_record,
     promise_record_several,
     visit_record,
@@ -139,12 +140,25 @@ class PlanOut(serializers.ModelSerializer):
                   "paid_amount", "created_at"]  # fmt: skip
 
 
+class CoveredPlanLoanIn(StrictInput):
+    case = serializers.IntegerField(min_value=1, help_text="Another open case of the same borrower.")
+    down_payment = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+
+
 class PlanIn(StrictInput):
     down_payment = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
     count = serializers.IntegerField(min_value=1, max_value=60)
     frequency = serializers.ChoiceField(choices=Frequency.choices)
     starts_on = BoundedDateField()
     waive = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
+    also_cover = CoveredPlanLoanIn(
+        many=True,
+        required=False,
+        default=list,
+        help_text="One plan covering other loans of the same borrower too (same payments, frequency and start): "
+        "each case with the down payment on its loan. One plan per loan, all or none, judged by the policy "
+        "together; the answer is this case's plan.",
+    )
 
 
 class NoteOut(serializers.ModelSerializer):
@@ -243,7 +257,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             case.plans,
             PlanOut,
             PlanIn,
-            lambda **fields: plan_propose(case_id=case.pk, actor=request.user, **fields),
+            lambda **fields: _plan(case, request.user, **fields),
         )
 
     @extend_schema(methods=["GET"], responses=NoteOut(many=True))
@@ -296,6 +310,18 @@ def _promise(case: CollectionCase, actor: Any, *, also_cover: list[dict[str, Any
         note=fields.get("note", ""),
     )
     return next(p for p in promises if p.case_id == case.pk)
+
+
+def _plan(case: CollectionCase, actor: Any, *, also_cover: list[dict[str, Any]], **fields: Any) -> PaymentPlan:
+    """A plan for this case, or one covering other loans of the borrower too (cases the caller may see)."""
+    if not also_cover:
+        return plan_propose(case_id=case.pk, actor=actor, **fields)
+    also = {c["case"]: c["down_payment"] for c in also_cover}
+    visible = cases_visible_to(actor).filter(pk__in=list(also), borrower_id=case.borrower_id).exclude(pk=case.pk)
+    if visible.count() != len(also_cover):
+        raise InvalidRequest("each case must be another open case of the same borrower", field="also_cover")
+    plans = plan_propose_several(case_id=case.pk, actor=actor, also=also, **fields)
+    return next(p for p in plans if p.case_id == case.pk)
 
 
 def _visit_schedule(case: CollectionCase, actor: Any, *, collectors: list[str], **fields: Any) -> FieldVisit:

@@ -103,34 +103,40 @@ class PromiseForm(forms.Form):
 
     def __init__(self, *args: Any, others: Sequence[Any] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.others = list(others)
-        for case in self.others:
-            reference = {"reference": case.loan.external_id}
-            self.fields[f"also_{case.pk}"] = forms.BooleanField(
-                label=_("Also covers loan %(reference)s") % reference, required=False
-            )
-            self.fields[f"also_amount_{case.pk}"] = forms.DecimalField(
-                label=_("Amount for loan %(reference)s") % reference,
-                min_value=Decimal("0.01"),
-                max_digits=14,
-                decimal_places=2,
-                required=False,
-            )
+        _also_fields(self, others, _("Amount for loan %(reference)s"), Decimal("0.01"))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        also: dict[int, Decimal] = {}
-        for case in self.others:
-            if data.pop(f"also_{case.pk}", False):
-                amount = data.get(f"also_amount_{case.pk}")
-                if amount is None:
-                    if f"also_amount_{case.pk}" not in self.errors:
-                        self.add_error(f"also_amount_{case.pk}", _("Give the amount promised on this loan."))
-                    continue
-                also[case.pk] = amount
-            data.pop(f"also_amount_{case.pk}", None)
-        data["also"] = also
-        return data
+        return _also_clean(self, super().clean() or {}, _("Give the amount promised on this loan."))
+
+
+def _also_fields(form: forms.Form, others: Sequence[Any], amount_label: Any, minimum: Decimal) -> None:
+    """For each of the borrower's other open cases: a box "also covers loan X" and the amount for that loan."""
+    form.others = list(others)  # type: ignore[attr-defined]
+    for case in form.others:  # type: ignore[attr-defined]
+        reference = {"reference": case.loan.external_id}
+        form.fields[f"also_{case.pk}"] = forms.BooleanField(
+            label=_("Also covers loan %(reference)s") % reference, required=False
+        )
+        form.fields[f"also_amount_{case.pk}"] = forms.DecimalField(
+            label=amount_label % reference, min_value=minimum, max_digits=14, decimal_places=2, required=False
+        )
+
+
+def _also_clean(form: forms.Form, data: dict[str, Any], missing: Any) -> dict[str, Any]:
+    """``also``: case id → amount, for the boxes ticked (an amount is required beside each); the rest dropped."""
+    also: dict[int, Decimal] = {}
+    for case in form.others:  # type: ignore[attr-defined]
+        ticked = data.pop(f"also_{case.pk}", False)
+        amount = data.pop(f"also_amount_{case.pk}", None)
+        if not ticked:
+            continue
+        if amount is None:
+            if f"also_amount_{case.pk}" not in form.errors:
+                form.add_error(f"also_amount_{case.pk}", missing)
+            continue
+        also[case.pk] = amount
+    data["also"] = also
+    return data
 
 
 class BorrowerPromiseForm(forms.Form):
@@ -188,9 +194,16 @@ class PlanForm(forms.Form):
     waive = forms.DecimalField(label=_("Fees waived"), min_value=Decimal("0"), max_digits=14, decimal_places=2,
                                required=False, initial=Decimal("0"))  # fmt: skip
 
+    def __init__(self, *args: Any, others: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _also_fields(self, others, _("Down payment for loan %(reference)s"), Decimal("0"))
+
     def clean_waive(self) -> Decimal:
         # Left empty: nothing waived (the service compares it with the overdue fees).
         return self.cleaned_data.get("waive") or Decimal("0")
+
+    def clean(self) -> dict[str, Any]:
+        return _also_clean(self, super().clean() or {}, _("Give the down payment on this loan (0 for none)."))
 
 
 class HoldForm(forms.Form):

@@ -17,6 +17,7 @@ from collections_app.services.arrangements import (
     grace_extend,
     plan_decide,
     plan_propose,
+    plan_propose_several,
     promise_record,
     promise_record_several,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "note_add",
     "plan_decide",
     "plan_propose",
+    "plan_propose_several",
     "policy_current",
     "policy_revise",
     "promise_record",

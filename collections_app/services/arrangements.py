@@ -4,6 +4,7 @@ one hardship grace extension."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -170,6 +171,105 @@ def plan_policy_breaches(
     return breaches
 
 
+@dataclass
+class _PlanTerms:
+    """A proposed plan for one case, checked: its total, policy, schedule and what is outside the policy."""
+
+    case: CollectionCase
+    total: Decimal
+    down_payment: Decimal
+    waive: Decimal
+    policy: InstallmentPolicy
+    schedule: list[tuple[dt.date, Decimal]]
+    breaches: list[str]
+
+
+def _plan_terms(
+    case: CollectionCase,
+    *,
+    down_payment: Decimal,
+    count: int,
+    frequency: str,
+    starts_on: dt.date,
+    waive: Decimal,
+) -> _PlanTerms:
+    """Check a plan for the (locked) case's overdue amount against its state and its installment policy."""
+    if not can_proceed(case.start_plan):
+        raise TransitionConflict(f"a case in {case.get_state_display()} cannot start a plan")
+    if PaymentPlan.objects.filter(case=case, status__in=[PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE]).exists():
+        raise TransitionConflict("the case already has a plan waiting or active")
+    loan = case.loan
+    today = product_today(loan.product)
+    if starts_on < today:
+        raise InvalidRequest("the first payment date is in the past", field="starts_on")
+    overdue = loan.amount_overdue
+    fees = Installment.objects.overdue_on(today).filter(loan=loan).aggregate(s=Sum("fee_due"))["s"] or ZERO
+    if overdue <= 0:
+        raise TransitionConflict("nothing is overdue on this loan")
+    if not ZERO <= waive <= fees:
+        raise InvalidRequest("the waiver must be between 0 and the overdue fees", field="waive")
+    total = overdue - waive
+    if not ZERO <= down_payment < total:
+        raise InvalidRequest("the down payment must be less than the plan total", field="down_payment")
+    policy = policy_current(InstallmentPolicy, loan.product_id)
+    schedule = plan_schedule(
+        total=total, down_payment=down_payment, count=count, frequency=frequency, starts_on=starts_on
+    )
+    breaches = plan_policy_breaches(
+        policy=policy,
+        overdue=overdue,
+        fees_overdue=fees,
+        down_payment=down_payment,
+        count=count,
+        frequency=frequency,
+        waived=waive,
+        schedule=schedule,
+        starts_on=starts_on,
+    )
+    return _PlanTerms(case, total, down_payment, waive, policy, schedule, breaches)
+
+
+def _plan_create(
+    terms: _PlanTerms, *, actor: User, frequency: str, starts_on: dt.date, approved_now: bool, covers: str = ""
+) -> PaymentPlan:
+    case = terms.case
+    plan = PaymentPlan.objects.create(
+        case=case,
+        policy=terms.policy,
+        status=PlanStatus.ACTIVE if approved_now else PlanStatus.PENDING_APPROVAL,
+        total_amount=terms.total,
+        down_payment=terms.down_payment,
+        waived_amount=terms.waive,
+        frequency=frequency,
+        starts_on=starts_on,
+        counts_from=timezone.now(),
+        outside_policy=terms.breaches,
+        proposed_by=actor,
+        decided_by=actor if approved_now and terms.breaches else None,
+    )
+    PlanInstallment.objects.bulk_create(
+        PlanInstallment(
+            plan=plan,
+            number=n,
+            due_date=day,
+            amount=amount,
+            breaks_after=day + dt.timedelta(days=terms.policy.plan_grace_days),
+        )
+        for n, (day, amount) in enumerate(terms.schedule, start=1)
+    )
+    if approved_now:
+        reason = f"plan {plan.pk}: {terms.total} in {len(terms.schedule)} payments{covers}"
+        run_transition(case, "start_plan", actor, reason)
+    return plan
+
+
+def _plan_limits(frequency: str, count: int) -> None:
+    if frequency not in Frequency.values:
+        raise InvalidRequest("choose weekly, biweekly or monthly", field="frequency")
+    if not 1 <= count <= 60:
+        raise InvalidRequest("between 1 and 60 installments", field="count")
+
+
 def plan_propose(
     *,
     case_id: int,
@@ -182,72 +282,69 @@ def plan_propose(
 ) -> PaymentPlan:
     """A collector proposes a plan for the overdue amount. Within policy it starts at once; outside it waits for a
     manager (a manager's own proposal outside policy starts at once: approving it is their call)."""
-    if frequency not in Frequency.values:
-        raise InvalidRequest("choose weekly, biweekly or monthly", field="frequency")
-    if not 1 <= count <= 60:
-        raise InvalidRequest("between 1 and 60 installments", field="count")
+    _plan_limits(frequency, count)
     with transaction.atomic():
-        case = locked_case(case_id)
-        if not can_proceed(case.start_plan):
-            raise TransitionConflict(f"a case in {case.get_state_display()} cannot start a plan")
-        if PaymentPlan.objects.filter(case=case, status__in=[PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE]).exists():
-            raise TransitionConflict("the case already has a plan waiting or active")
-        loan = case.loan
-        today = product_today(loan.product)
-        if starts_on < today:
-            raise InvalidRequest("the first payment date is in the past", field="starts_on")
-        overdue = loan.amount_overdue
-        fees = Installment.objects.overdue_on(today).filter(loan=loan).aggregate(s=Sum("fee_due"))["s"] or ZERO
-        if overdue <= 0:
-            raise TransitionConflict("nothing is overdue on this loan")
-        if not ZERO <= waive <= fees:
-            raise InvalidRequest("the waiver must be between 0 and the overdue fees", field="waive")
-        total = overdue - waive
-        if not ZERO <= down_payment < total:
-            raise InvalidRequest("the down payment must be less than the plan total", field="down_payment")
-        policy = policy_current(InstallmentPolicy, loan.product_id)
-        schedule = plan_schedule(
-            total=total, down_payment=down_payment, count=count, frequency=frequency, starts_on=starts_on
-        )
-        breaches = plan_policy_breaches(
-            policy=policy,
-            overdue=overdue,
-            fees_overdue=fees,
+        terms = _plan_terms(
+            locked_case(case_id),
             down_payment=down_payment,
             count=count,
             frequency=frequency,
-            waived=waive,
-            schedule=schedule,
             starts_on=starts_on,
+            waive=waive,
         )
-        approved_now = not breaches or actor.has_perm("collections_app.approve_plan")
-        plan = PaymentPlan.objects.create(
-            case=case,
-            policy=policy,
-            status=PlanStatus.ACTIVE if approved_now else PlanStatus.PENDING_APPROVAL,
-            total_amount=total,
-            down_payment=down_payment,
-            waived_amount=waive,
-            frequency=frequency,
-            starts_on=starts_on,
-            counts_from=timezone.now(),
-            outside_policy=breaches,
-            proposed_by=actor,
-            decided_by=actor if approved_now and breaches else None,
-        )
-        PlanInstallment.objects.bulk_create(
-            PlanInstallment(
-                plan=plan,
-                number=n,
-                due_date=day,
-                amount=amount,
-                breaks_after=day + dt.timedelta(days=policy.plan_grace_days),
+        approved_now = not terms.breaches or actor.has_perm("collections_app.approve_plan")
+        return _plan_create(terms, actor=actor, frequency=frequency, starts_on=starts_on, approved_now=approved_now)
+
+
+def plan_propose_several(
+    *,
+    case_id: int,
+    actor: User,
+    down_payment: Decimal,
+    count: int,
+    frequency: str,
+    starts_on: dt.date,
+    waive: Decimal = ZERO,
+    also: dict[int, Decimal],
+) -> list[PaymentPlan]:
+    """One installment plan covering several loans of a borrower: the plan of ``case_id`` (its down payment and
+    waiver) and, with the same number of payments, frequency and start, one for each case in ``also`` (case id →
+    the down payment on that loan). Recorded as one plan per loan, all or none: each loan's plan is paid, broken
+    or completed from that loan's own payments by the sweep. The policy judges them together: if any loan's plan
+    is outside the policy, or the loans together exceed the amount a collector may agree alone, every plan waits
+    for a manager (or starts at once when a manager proposes it); each case's audit row names every loan."""
+    _plan_limits(frequency, count)
+    with transaction.atomic():
+        main = locked_case(case_id)
+        cases = [main]
+        for other_id in sorted(also):
+            other = locked_case(other_id)
+            if other.borrower_id != main.borrower_id or other.pk == main.pk:
+                raise InvalidRequest(_("A loan chosen is not an open case of this borrower."), field="also")
+            cases.append(other)
+
+        def check(case: CollectionCase, down: Decimal, waived: Decimal) -> _PlanTerms:
+            return _plan_terms(
+                case, down_payment=down, count=count, frequency=frequency, starts_on=starts_on, waive=waived
             )
-            for n, (day, amount) in enumerate(schedule, start=1)
-        )
-        if approved_now:
-            run_transition(case, "start_plan", actor, f"plan {plan.pk}: {total} in {len(schedule)} payments")
-    return plan
+
+        terms = [check(main, down_payment, waive)] + [check(c, also[c.pk], ZERO) for c in cases[1:]]
+        together = sum((t.total for t in terms), ZERO)
+        for t in terms:
+            if together > t.policy.approval_above and t.total <= t.policy.approval_above:
+                t.breaches.append(f"the loans together ({together}) are above {t.policy.approval_above}: a manager")
+        outside = [t for t in terms if t.breaches]
+        for t in terms:
+            if outside and not t.breaches:
+                t.breaches.append("another loan of the same plan is outside the policy")
+        approved_now = not outside or actor.has_perm("collections_app.approve_plan")
+        covers = "; one plan covering " + ", ".join(f"{t.case.loan.external_id} ({t.total})" for t in terms)
+        return [
+            _plan_create(
+                t, actor=actor, frequency=frequency, starts_on=starts_on, approved_now=approved_now, covers=covers
+            )
+            for t in terms
+        ]
 
 
 def plan_decide(*, plan_id: int, actor: User, approve: bool, reason: str = "") -> PaymentPlan:

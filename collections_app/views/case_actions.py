@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -56,6 +56,7 @@ from collections_app.services import (
     hold_place,
     note_add,
     plan_propose,
+    plan_propose_several,
     promise_record,
     promise_record_several,
     recording_hold,
@@ -233,13 +234,30 @@ def _promise(request: SignedInRequest, case: CollectionCase) -> str:
     return ""
 
 
+def _plan(request: SignedInRequest, case: CollectionCase) -> str:
+    """A plan for the case, covering the borrower's other open cases ticked too (one plan per loan)."""
+    form = PlanForm(request.POST, others=promise_partners(case=case, user=request.user))
+
+    def propose(*, also: dict[int, Decimal], **terms: Any) -> object:
+        if not also:
+            return plan_propose(case_id=case.pk, actor=request.user, **terms)
+        return plan_propose_several(case_id=case.pk, actor=request.user, also=also, **terms)
+
+    _run_form("plan", form, propose)
+    covered = len(form.cleaned_data["also"]) + 1
+    messages.success(
+        request, _("Plan proposed.") if covered == 1 else _("Plan proposed for %(n)d loan(s).") % {"n": covered}
+    )
+    return ""
+
+
 CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "call-start": _call_start,
     "call-log": _call_log,
     "recording-hold": _recording_hold,
     "note": _simple("note", NoteForm, note_add, _("Note added.")),
     "promise": _promise,
-    "plan": _simple("plan", PlanForm, plan_propose, _("Plan proposed.")),
+    "plan": _plan,
     "hold": _simple("hold", HoldForm, hold_place, _("Hold placed: automated contact stops.")),
     "hold-lift": _hold_lift,
     "visit": _visit,

@@ -64,10 +64,11 @@ def case_page_response(
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
     zone = borrower_zone(case.borrower)
     record = VisitRecordForm(zone=zone)
+    partners = promise_partners(case=case, user=request.user)
     context["forms"] = {
         "note": NoteForm(),
-        "promise": PromiseForm(others=promise_partners(case=case, user=request.user)),
-        "plan": PlanForm(),
+        "promise": PromiseForm(others=partners),
+        "plan": PlanForm(others=partners),
         "hold": HoldForm(),
         "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),
         "visit_record": record,
