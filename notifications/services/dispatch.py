@@ -331,14 +331,17 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
 
 def _debts_the_gate_allows(rows: list[OutboundMessage], now: dt.datetime) -> dict[int, list[int]]:
     """The loans each message is about (``covered_debts``: a borrower-wide reminder covers every overdue loan of the
-    borrower), less those the gate denies a contact about on their own.
+    borrower), less those the gate would not allow a contact about on their own.
 
-    The gate is asked once per covered debt (Reg F § 1006.14 and the per-debt caps count per debt; a dispute, an
-    attorney or a cease-and-desist restriction may name one loan): a debt it denies is left out of the message and
-    the message goes out about the others — a contact about debt B is not a contact about a disputed debt A, and
-    the reserved ledger entry names only the debts the text lists. When every covered debt is denied, the message
-    keeps them all and the gate's decision below denies it as a whole. Deferrals (contact hours, holds on the
-    borrower) concern the borrower, not a debt: the decision below defers the whole message."""
+    The gate is asked once per covered debt first, because the law counts and restricts per debt: Reg F's call
+    frequency (12 CFR 1006.14(b), USF-08/09) and the Massachusetts cap on initiated texts and calls (MA-01) count
+    per debt, and a dispute, an attorney or a cease-and-desist restriction may name one loan. A debt the gate does
+    not allow now (denied, or deferred by its own count) while it allows another is left out of the message, and the
+    message goes out about the debts it allows: a contact about debt B is not a contact about a disputed debt A, and
+    the reserved ledger entry names only the debts the text lists (so each of them counts it once). When the gate
+    allows none of them on its own, the message keeps them all and the decision below judges it as a whole: a
+    borrower-wide reason (contact hours, a hold, consent) defers or denies the whole message. The per-debt answers
+    are not stored; the decision that sends the message is."""
     covered = covered_debts(rows)
     several = [(row, loan) for row in rows if len(covered[row.pk]) > 1 for loan in covered[row.pk]]
     if not several:
@@ -361,12 +364,12 @@ def _debts_the_gate_allows(rows: list[OutboundMessage], now: dt.datetime) -> dic
         ],
         store=False,
     )
-    denied: dict[int, set[int]] = {}
+    allowed: dict[int, set[int]] = {}
     for (row, loan), result in zip(several, results, strict=True):
-        if result.outcome == "deny":
-            denied.setdefault(row.pk, set()).add(loan)
+        if result.allowed:
+            allowed.setdefault(row.pk, set()).add(loan)
     for row in rows:
-        kept = [loan for loan in covered[row.pk] if loan not in denied.get(row.pk, set())]
+        kept = [loan for loan in covered[row.pk] if loan in allowed.get(row.pk, set())]
         if kept and len(kept) < len(covered[row.pk]):
             if row.loan_id not in kept:  # the message is about, and links to, a loan it still covers
                 row.loan_id = kept[0]

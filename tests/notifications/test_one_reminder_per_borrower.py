@@ -13,11 +13,14 @@ from django.utils import timezone
 
 from collections_app.models import CollectionCase
 from collections_app.sweep import sweep_run
+from compliance.engine import Attempt
 from compliance.models import ContactEvent
+from compliance.services import PlannedContact, contacts_check_batch
 from notifications.models import OutboundMessage
 from notifications.services import outbox_claim, outbox_send
 from tests.factories import (
     BorrowerFactory,
+    ContactEventFactory,
     InstallmentFactory,
     LoanFactory,
     PhoneFactory,
@@ -128,6 +131,26 @@ def test_a_debt_the_gate_denies_on_its_own_is_left_out_and_the_others_go(locmem)
     assert loans[1].external_id not in message.body and "250.00" not in message.body
     entry = ContactEvent.objects.get(decision_id=message.decision_id)
     assert sorted(entry.debts) == sorted([loans[0].pk, loans[2].pk])
+
+
+def test_a_debt_at_its_own_cap_is_left_out_while_the_others_are_texted(locmem):
+    """MA-01 (Massachusetts): at most 2 initiated texts or calls per debt in 7 days, counted per debt."""
+    today = timezone.now().date()
+    borrower, loans, message = borrower_reminder(today, region="MA")
+    for hours in (30, 20):
+        ContactEventFactory(
+            borrower=borrower, channel="sms", outcome="sent", debts=[loans[0].pk],
+            at=timezone.now() - dt.timedelta(hours=hours),
+        )  # fmt: skip
+    alone = [Attempt(channel="sms", at=timezone.now(), automated=True, debts=(loan.pk,)) for loan in loans]
+    answers = contacts_check_batch([PlannedContact(borrower.pk, a) for a in alone], store=False)
+    assert [a.allowed for a in answers] == [False, True, True]  # the cap is per debt
+    dispatch()
+    message.refresh_from_db()
+    assert message.status == "sent" and loans[0].external_id not in message.body
+    assert loans[1].external_id in message.body and loans[2].external_id in message.body
+    entry = ContactEvent.objects.get(decision_id=message.decision_id)
+    assert sorted(entry.debts) == sorted([loans[1].pk, loans[2].pk])
 
 
 def test_when_every_covered_debt_is_denied_the_message_is_denied_whole(locmem):
