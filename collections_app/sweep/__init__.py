@@ -12,7 +12,8 @@ thresholds), in one transaction:
 6. escalate by DPD: reminder → formal notice → legal review (→ legal when the policy needs no approval), except
    cases in a hardship grace extension;
 7. recompute each open case's priority score and its parts;
-8. plan the day's messages into the outbox (stage cadence, pre-due, promise and plan reminders) and cancel planned
+8. plan the day's messages into the outbox (stage cadence — texts, calls and e-mails one per borrower per slot, about
+   every overdue loan of theirs, letters one per case —, pre-due, promise and plan reminders) and cancel planned
    ones that no longer fit the case's state.
 
 After the last chunk: assign unassigned cases — to the collector who already has an open case of the same borrower
