@@ -322,8 +322,10 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
                 FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id
                 WHERE c.state = %(stage)s AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
                   AND {_NOT_IN_GRACE_C}
-                  AND NOT EXISTS (SELECT 1 FROM {{case}} o WHERE o.borrower_id = c.borrower_id AND o.state = c.state
-                                  AND o.id < c.id {same_entry}
+                  -- Through the borrower index only: ``|| ''`` and ``+ 0`` keep the planner from ANDing in the
+                  -- state index or the primary key for every candidate (measured: 20 times slower).
+                  AND NOT EXISTS (SELECT 1 FROM {{case}} o WHERE o.borrower_id = c.borrower_id
+                                  AND o.state || '' = c.state AND o.id + 0 < c.id {same_entry}
                                   AND (o.grace_until IS NULL OR o.grace_until < %(as_of)s))
                 """,
                 {**params, "slot": ctx.as_of.isoformat()},
@@ -381,22 +383,30 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
 
 
 def assign_unassigned(now: dt.datetime) -> int:
-    """One owner per borrower: a new case of a borrower who already has an open case with a collector goes to that
-    collector (and their team); the other borrowers are dealt round-robin by workload within the team whose language
-    is the borrower's (collectors only), a borrower at a time, so that all of a new borrower's cases go to one
-    collector. Two set-based statements."""
+    """One owner per borrower: a new case of a borrower who already has an open case with a collector goes to the
+    collector of the earliest such case (and their team), if they are still active; the other borrowers are dealt
+    round-robin by workload within the team whose language is the borrower's (collectors only), a borrower at a
+    time, so that all of a new borrower's cases go to one collector. Two set-based statements, each joining the
+    cases it updates by primary key: the owner is found per unassigned case through the borrower index, and a
+    borrower's turn in the deal is a window rank (no join of the new cases back to their borrowers, whose plan
+    depends on statistics a first sweep has not gathered yet)."""
     inherited = execute(
         """
-        UPDATE {case} SET
-            assigned_to_id = (SELECT o.assigned_to_id FROM {case} o JOIN auth_user u ON u.id = o.assigned_to_id
-                              WHERE o.borrower_id = {case}.borrower_id AND o.state IN {OPEN} AND u.is_active
-                              ORDER BY o.id LIMIT 1),
-            team_id = (SELECT o.team_id FROM {case} o JOIN auth_user u ON u.id = o.assigned_to_id
-                       WHERE o.borrower_id = {case}.borrower_id AND o.state IN {OPEN} AND u.is_active
-                       ORDER BY o.id LIMIT 1)
-        WHERE assigned_to_id IS NULL AND state IN {OPEN}
-          AND EXISTS (SELECT 1 FROM {case} o JOIN auth_user u ON u.id = o.assigned_to_id
-                      WHERE o.borrower_id = {case}.borrower_id AND o.state IN {OPEN} AND u.is_active)
+        WITH pairs AS (
+            SELECT c.id AS case_id,
+                   -- Only the borrower index: ``|| ''`` and ``+ 0`` keep the planner from ANDing in the partial
+                   -- index of open cases or the collector index (measured on a first sweep of 8,000 new cases,
+                   -- before statistics are gathered: 11 s and 5 s instead of a tenth of a second).
+                   (SELECT MIN(o.id) FROM {case} o
+                    WHERE o.borrower_id = c.borrower_id AND o.state || '' IN {OPEN} AND o.assigned_to_id + 0 > 0
+                   ) AS owner_case
+            FROM {case} c
+            WHERE c.assigned_to_id IS NULL AND c.state IN {OPEN}
+        )
+        UPDATE {case} SET assigned_to_id = owner.assigned_to_id, team_id = owner.team_id
+        FROM pairs JOIN {case} owner ON owner.id = pairs.owner_case
+             JOIN auth_user u ON u.id = owner.assigned_to_id AND u.is_active
+        WHERE {case}.id = pairs.case_id
         """,
         {"now": now},
     )
@@ -413,19 +423,16 @@ def assign_unassigned(now: dt.datetime) -> int:
               AND EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
                           WHERE ug.user_id = u.id AND g.name = 'collector')
         ), waiting AS (
-            SELECT c.borrower_id, b.language, MAX(c.priority) AS priority
+            SELECT c.id, c.borrower_id, b.language, MAX(c.priority) OVER (PARTITION BY c.borrower_id) AS top
             FROM {case} c JOIN {borrower} b ON b.id = c.borrower_id
             WHERE c.assigned_to_id IS NULL AND c.state IN {OPEN}
-            GROUP BY c.borrower_id, b.language
         ), todo AS (
-            SELECT borrower_id, language,
-                   ROW_NUMBER() OVER (PARTITION BY language ORDER BY priority DESC, borrower_id) - 1 AS rn
+            -- The same rank for every case of a borrower: the borrower's turn in the deal.
+            SELECT id, language, DENSE_RANK() OVER (PARTITION BY language ORDER BY top DESC, borrower_id) - 1 AS rn
             FROM waiting
         ), pairs AS (
-            SELECT c.id AS case_id, agents.user_id, agents.team_id
+            SELECT todo.id AS case_id, agents.user_id, agents.team_id
             FROM todo JOIN agents ON agents.language = todo.language AND agents.rn = todo.rn %% agents.n
-                 JOIN {case} c ON c.borrower_id = todo.borrower_id
-            WHERE c.assigned_to_id IS NULL AND c.state IN {OPEN}
         )
         UPDATE {case} SET assigned_to_id = pairs.user_id, team_id = pairs.team_id
         FROM pairs WHERE {case}.id = pairs.case_id
