@@ -37,7 +37,9 @@ from collections_app.services import (
     grace_extend,
     note_add,
     plan_propose,
+    plan_propose_several,
     promise_record,
+    promise_record_several,
     visit_record,
     visit_schedule,
 )
@@ -113,10 +115,22 @@ class PromiseOut(serializers.ModelSerializer):
         fields = ["id", "amount", "promised_on", "status", "paid_amount", "note", "created_at"]
 
 
+class CoveredLoanIn(StrictInput):
+    case = serializers.IntegerField(min_value=1, help_text="Another open case of the same borrower.")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+
+
 class PromiseIn(StrictInput):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     promised_on = BoundedDateField()
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    also_cover = CoveredLoanIn(
+        many=True,
+        required=False,
+        default=list,
+        help_text="One promise covering other loans of the same borrower too: each case with the amount promised "
+        "on its loan. All are recorded or none (one promise per loan, each judged on its own loan's payments).",
+    )
 
 
 class PlanOut(serializers.ModelSerializer):
@@ -126,12 +140,25 @@ class PlanOut(serializers.ModelSerializer):
                   "paid_amount", "created_at"]  # fmt: skip
 
 
+class CoveredPlanLoanIn(StrictInput):
+    case = serializers.IntegerField(min_value=1, help_text="Another open case of the same borrower.")
+    down_payment = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+
+
 class PlanIn(StrictInput):
     down_payment = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
     count = serializers.IntegerField(min_value=1, max_value=60)
     frequency = serializers.ChoiceField(choices=Frequency.choices)
     starts_on = BoundedDateField()
     waive = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
+    also_cover = CoveredPlanLoanIn(
+        many=True,
+        required=False,
+        default=list,
+        help_text="One plan covering other loans of the same borrower too (same payments, frequency and start): "
+        "each case with the down payment on its loan. One plan per loan, all or none, judged by the policy "
+        "together; the answer is this case's plan.",
+    )
 
 
 class NoteOut(serializers.ModelSerializer):
@@ -214,7 +241,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             case.promises,
             PromiseOut,
             PromiseIn,
-            lambda **fields: promise_record(case_id=case.pk, actor=request.user, **fields),
+            lambda **fields: _promise(case, request.user, **fields),
         )
 
     @extend_schema(methods=["GET"], responses=PlanOut(many=True))
@@ -230,7 +257,7 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             case.plans,
             PlanOut,
             PlanIn,
-            lambda **fields: plan_propose(case_id=case.pk, actor=request.user, **fields),
+            lambda **fields: _plan(case, request.user, **fields),
         )
 
     @extend_schema(methods=["GET"], responses=NoteOut(many=True))
@@ -265,6 +292,36 @@ def _list_or_create(request: Request, records: Any, out: Any, given: Any, write:
     data = given(data=request.data)
     data.is_valid(raise_exception=True)
     return Response(out(write(**data.validated_data)).data, status=status.HTTP_201_CREATED)
+
+
+def _promise(case: CollectionCase, actor: Any, *, also_cover: list[dict[str, Any]], **fields: Any) -> PromiseToPay:
+    """A promise on this case, or one covering other loans of the borrower too (cases the caller may see)."""
+    if not also_cover:
+        return promise_record(case_id=case.pk, actor=actor, **fields)
+    amounts = {case.pk: fields["amount"], **{c["case"]: c["amount"] for c in also_cover}}
+    visible = cases_visible_to(actor).filter(pk__in=list(amounts), borrower_id=case.borrower_id)
+    if visible.count() != len(amounts) or len(also_cover) != len(amounts) - 1:
+        raise InvalidRequest("each case must be another open case of the same borrower", field="also_cover")
+    promises = promise_record_several(
+        borrower_id=case.borrower_id,
+        actor=actor,
+        amounts=amounts,
+        promised_on=fields["promised_on"],
+        note=fields.get("note", ""),
+    )
+    return next(p for p in promises if p.case_id == case.pk)
+
+
+def _plan(case: CollectionCase, actor: Any, *, also_cover: list[dict[str, Any]], **fields: Any) -> PaymentPlan:
+    """A plan for this case, or one covering other loans of the borrower too (cases the caller may see)."""
+    if not also_cover:
+        return plan_propose(case_id=case.pk, actor=actor, **fields)
+    also = {c["case"]: c["down_payment"] for c in also_cover}
+    visible = cases_visible_to(actor).filter(pk__in=list(also), borrower_id=case.borrower_id).exclude(pk=case.pk)
+    if visible.count() != len(also_cover):
+        raise InvalidRequest("each case must be another open case of the same borrower", field="also_cover")
+    plans = plan_propose_several(case_id=case.pk, actor=actor, also=also, **fields)
+    return next(p for p in plans if p.case_id == case.pk)
 
 
 def _visit_schedule(case: CollectionCase, actor: Any, *, collectors: list[str], **fields: Any) -> FieldVisit:

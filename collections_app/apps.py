@@ -9,8 +9,10 @@ class CollectionsAppConfig(AppConfig):
     verbose_name = _("Collections")
 
     def ready(self) -> None:
-        from collections_app.services import message_cancel_reason
-        from notifications.planning import case_check_register
+        from collections_app.services import message_cancel_reason, message_covered_debts
+        from notifications.planning import case_check_register, covered_debts_register
 
         # Dispatch asks at send time whether a message still fits its case; this app knows what a case's state means.
         case_check_register(message_cancel_reason)
+        # And which loans a borrower-wide reminder covers: the borrower's cases still on the ladder.
+        covered_debts_register(message_covered_debts)

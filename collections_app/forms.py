@@ -130,9 +130,95 @@ class NoteForm(forms.Form):
 
 
 class PromiseForm(forms.Form):
+    """A promise on the case; ``others``: the borrower's other open cases it may cover too, each with its amount."""
+
     amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
     promised_on = BoundedDateField(label=_("Pay by"), widget=forms.DateInput(attrs={"type": "date"}))
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+
+    def __init__(self, *args: Any, others: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _also_fields(self, others, _("Amount for loan %(reference)s"), Decimal("0.01"))
+
+    def clean(self) -> dict[str, Any]:
+        return _also_clean(self, super().clean() or {}, _("Give the amount promised on this loan."))
+
+
+def _also_fields(form: forms.Form, others: Sequence[Any], amount_label: Any, minimum: Decimal) -> None:
+    """For each of the borrower's other open cases: a box "also covers loan X" and the amount for that loan."""
+    form.others = list(others)  # type: ignore[attr-defined]
+    for case in form.others:  # type: ignore[attr-defined]
+        reference = {"reference": case.loan.external_id}
+        form.fields[f"also_{case.pk}"] = forms.BooleanField(
+            label=_("Also covers loan %(reference)s") % reference, required=False
+        )
+        form.fields[f"also_amount_{case.pk}"] = forms.DecimalField(
+            label=amount_label % reference, min_value=minimum, max_digits=14, decimal_places=2, required=False
+        )
+
+
+def _also_clean(form: forms.Form, data: dict[str, Any], missing: Any) -> dict[str, Any]:
+    """``also``: case id → amount, for the boxes ticked (an amount is required beside each); the rest dropped."""
+    also: dict[int, Decimal] = {}
+    for case in form.others:  # type: ignore[attr-defined]
+        ticked = data.pop(f"also_{case.pk}", False)
+        amount = data.pop(f"also_amount_{case.pk}", None)
+        if not ticked:
+            continue
+        if amount is None:
+            if f"also_amount_{case.pk}" not in form.errors:
+                form.add_error(f"also_amount_{case.pk}", missing)
+            continue
+        also[case.pk] = amount
+    data["also"] = also
+    return data
+
+
+class BorrowerPromiseForm(forms.Form):
+    """One promise covering several of a borrower's loans (the borrower page): per open case a box to tick and the
+    amount promised on that loan; one date for all."""
+
+    promised_on = BoundedDateField(label=_("Pay by"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+
+    def __init__(self, *args: Any, cases: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cases = list(cases)
+        for case in self.cases:
+            self.fields[f"cover_{case.pk}"] = forms.BooleanField(
+                label=_("Cover loan %(reference)s") % {"reference": case.loan.external_id},
+                required=False,
+                widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+            )
+            self.fields[f"amount_{case.pk}"] = forms.DecimalField(
+                label=_("Amount for loan %(reference)s") % {"reference": case.loan.external_id},
+                min_value=Decimal("0.01"),
+                max_digits=14,
+                decimal_places=2,
+                required=False,
+                widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "step": "0.01"}),
+            )
+
+    def rows(self) -> list[tuple[Any, forms.BoundField, forms.BoundField]]:
+        """(case, its box, its amount), in the order of the cases."""
+        return [(c, self[f"cover_{c.pk}"], self[f"amount_{c.pk}"]) for c in self.cases]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        amounts: dict[int, Decimal] = {}
+        for case in self.cases:
+            if not data.get(f"cover_{case.pk}"):
+                continue
+            amount = data.get(f"amount_{case.pk}")
+            if amount is None:
+                if f"amount_{case.pk}" not in self.errors:
+                    self.add_error(f"amount_{case.pk}", _("Give the amount promised on this loan."))
+                continue
+            amounts[case.pk] = amount
+        if not amounts and not self.errors:
+            raise forms.ValidationError(_("Tick at least one loan the promise covers."))
+        data["amounts"] = amounts
+        return data
 
 
 class PlanForm(forms.Form):
@@ -143,9 +229,16 @@ class PlanForm(forms.Form):
     waive = forms.DecimalField(label=_("Fees waived"), min_value=Decimal("0"), max_digits=14, decimal_places=2,
                                required=False, initial=Decimal("0"))  # fmt: skip
 
+    def __init__(self, *args: Any, others: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _also_fields(self, others, _("Down payment for loan %(reference)s"), Decimal("0"))
+
     def clean_waive(self) -> Decimal:
         # Left empty: nothing waived (the service compares it with the overdue fees).
         return self.cleaned_data.get("waive") or Decimal("0")
+
+    def clean(self) -> dict[str, Any]:
+        return _also_clean(self, super().clean() or {}, _("Give the down payment on this loan (0 for none)."))
 
 
 class HoldForm(forms.Form):

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from collections_app.views import calls, case_actions, case_page, escalations, home, queue, reports
+from collections_app.views import borrower, calls, case_actions, case_page, escalations, home, queue, reports
 from notifications import webhooks
 
 urlpatterns = [
@@ -27,6 +27,8 @@ urlpatterns = [
         calls.recording_stream,
         name="case-recording",
     ),
+    path("borrowers/<int:borrower_id>/", borrower.borrower_detail, name="borrower-detail"),
+    path("borrowers/<int:borrower_id>/promise/", borrower.borrower_promise, name="borrower-promise"),
     path("messages/", reports.messages_overview, name="messages-overview"),
     path("escalations/", escalations.legal_review, name="escalations"),
     path("escalations/plans/", escalations.plans_waiting, name="escalations-plans"),

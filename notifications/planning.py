@@ -5,7 +5,7 @@ here instead of writing it themselves (one owner per table), and the set-based s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
@@ -18,16 +18,28 @@ PLANNED_COLUMNS = ("idempotency_key", "borrower_id", "loan_id", "case_id", "chan
 WAITING = [MessageStatus.PLANNED, MessageStatus.DEFERRED]
 
 
+# An outbox row whose idempotency key starts with this is about the borrower, not one loan: the stage reminder of
+# the day covers every overdue loan of the borrower (which ones is asked at send time: ``covered_debts``).
+BORROWER_WIDE = "borrower:"
+
+
 def messages_plan_bulk(
-    *, select_sql: str, params: dict[str, Any], now: dt.datetime, unless_planned_since: dt.datetime | None = None
+    *,
+    select_sql: str,
+    params: dict[str, Any],
+    now: dt.datetime,
+    unless_planned_since: dt.datetime | None = None,
+    per_borrower: bool = False,
 ) -> int:
     """Plan every message ``select_sql`` yields (its columns named as ``PLANNED_COLUMNS``) in one INSERT … SELECT.
     A key planned before is skipped (``ON CONFLICT DO NOTHING``: planning twice creates nothing). With
-    ``unless_planned_since``, so is a message whose case already has one of the same purpose and channel planned
-    after that instant and not cancelled (a cadence's interval). Returns how many rows were planned."""
+    ``unless_planned_since``, so is a message whose case (``per_borrower``: whose borrower) already has one of the
+    same purpose and channel planned after that instant and not cancelled (a cadence's interval). Returns how many
+    rows were planned."""
     table = OutboundMessage._meta.db_table
+    whose = "m.borrower_id = p.borrower_id" if per_borrower else "m.case_id = p.case_id"
     recent = (
-        f"""NOT EXISTS (SELECT 1 FROM {table} m WHERE m.case_id = p.case_id AND m.purpose = p.purpose
+        f"""NOT EXISTS (SELECT 1 FROM {table} m WHERE {whose} AND m.purpose = p.purpose
                         AND m.channel = p.channel AND m.status <> 'cancelled' AND m.planned_for > %(_since)s)"""
         if unless_planned_since is not None
         else "1 = 1"  # SQLite needs a WHERE between INSERT … SELECT and ON CONFLICT
@@ -100,3 +112,30 @@ def case_check_register(check: CaseCheck) -> None:
 def case_cancel_reason(case: Any, purpose: str) -> str:
     """Why a message of ``purpose`` on ``case`` must not go out now ('' when it may), by the registered checks."""
     return next((reason for check in _case_checks if (reason := check(case, purpose))), "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Which loans a borrower-wide message covers
+# ---------------------------------------------------------------------------------------------------------------
+DebtsOf = Any  # (messages) -> {message id: [loan ids the message may cover, its own loan first]}
+
+
+_debt_finders: list[DebtsOf] = []
+
+
+def covered_debts_register(finder: DebtsOf) -> None:
+    """The app that owns cases tells dispatch which loans a borrower-wide reminder covers (collections_app.apps):
+    the borrower's other cases still on the ladder and overdue."""
+    if finder not in _debt_finders:
+        _debt_finders.append(finder)
+
+
+def covered_debts(messages: Sequence[OutboundMessage]) -> dict[int, list[int]]:
+    """The loans each message is about: its own loan, and for a borrower-wide one (``BORROWER_WIDE``) every loan the
+    registered finder names."""
+    covered = {m.pk: [m.loan_id] for m in messages}
+    wide = [m for m in messages if m.idempotency_key.startswith(BORROWER_WIDE) and m.case_id is not None]
+    for finder in _debt_finders if wide else []:
+        for pk, loans in finder(wide).items():
+            covered[pk] = list(dict.fromkeys([*covered[pk], *loans]))
+    return covered

@@ -122,6 +122,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     # The next case to work: a redirect to it, or to the queue when nothing can be done now.
     ("case-next", "GET"): (LOGIN, 403, BACK, BACK, BACK, BACK, BACK),
     ("case-detail", "GET"): CASE_PAGE,
+    # A borrower's page: visible with one of the borrower's cases (the case rule); a promise covering their loans.
+    ("borrower-detail", "GET"): CASE_PAGE,
+    ("borrower-promise", "POST"): CASE_ACTION,
     ("sms-preview", "GET"): CASE_PAGE,
     ("case-call-card", "GET"): CASE_PAGE,
     # A call's recording: the case's collector, the team's manager, admins; 404 for everyone else (REC-01).
@@ -398,6 +401,8 @@ def loan_body(external_id: str) -> dict[str, Any]:
 
 
 ARGS: dict[str, Callable[[World, str], list[Any]]] = {
+    "borrower-detail": lambda w, _: [w.a.case.borrower_id],
+    "borrower-promise": lambda w, _: [w.a.case.borrower_id],
     "case-detail": lambda w, _: [w.a.case.pk],
     "sms-preview": lambda w, _: [w.a.case.pk],
     "case-call-card": lambda w, _: [w.a.case.pk],
@@ -438,6 +443,11 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "case-action[recording-hold]": lambda w: {"recording": w.a.recording.pk, "hold": "on"},
     "case-action[note]": lambda w: {"text": "matrix note"},
     "case-action[promise]": lambda w: {"amount": "10.00", "promised_on": soon(3)},
+    "borrower-promise": lambda w: {
+        f"cover_{w.a.case.pk}": "on",
+        f"amount_{w.a.case.pk}": "10.00",
+        "promised_on": soon(3),
+    },
     "case-action[plan]": lambda w: {"down_payment": "0", "count": "2", "frequency": "monthly", "starts_on": soon(7)},
     "case-action[hold]": lambda w: {"kind": "dispute", "reason": "matrix"},
     "case-action[hold-lift]": lambda w: {"hold": w.a.hold.pk, "reason": "matrix"},

@@ -3,6 +3,7 @@
 - ``access``: who may see what (the one access rule) and the lookups that apply it;
 - ``queue``: the collector's queue;
 - ``desk``: the cases the user can act on now and the next one to open;
+- ``borrower``: one borrower and all their loans and cases (the borrower page);
 - ``case_page``: one case and its "can I contact now?" panel;
 - ``calls``: a case's calls (the disposition owed, recent calls, recordings and who may hear them);
 - ``escalations``: the managers' escalation review (legal review, plans waiting, exceptions, denials);
@@ -20,6 +21,7 @@ from collections_app.selectors.access import (
     teams_for,
 )
 from collections_app.selectors.alerts import providers_paused, sweep_overdue
+from collections_app.selectors.borrower import BorrowerPage, LoanLine, borrower_page, promise_partners
 from collections_app.selectors.calls import (
     CallPanel,
     call_panel,
@@ -51,12 +53,15 @@ __all__ = [
     "ESCALATION_PAGE_SIZE",
     "PANEL_CHANNELS",
     "QUEUE_PAGE_SIZE",
+    "BorrowerPage",
     "BucketTotal",
     "CallPanel",
     "ChannelAnswer",
     "EscalationFilters",
+    "LoanLine",
     "actionable_cases",
     "borrower_get_for_user",
+    "borrower_page",
     "borrower_zone",
     "call_panel",
     "call_pending",
@@ -71,6 +76,7 @@ __all__ = [
     "message_stats",
     "next_case_for",
     "performance",
+    "promise_partners",
     "providers_paused",
     "reader_language_and_zone",
     "reader_zone",

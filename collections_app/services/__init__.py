@@ -13,7 +13,14 @@ own services). Domain errors are ``CaseError`` subclasses that the views and the
 below are the public services, for callers that want one import.
 """
 
-from collections_app.services.arrangements import grace_extend, plan_decide, plan_propose, promise_record
+from collections_app.services.arrangements import (
+    grace_extend,
+    plan_decide,
+    plan_propose,
+    plan_propose_several,
+    promise_record,
+    promise_record_several,
+)
 from collections_app.services.calls import (
     PARTY_LEDGER,
     CallStarted,
@@ -33,6 +40,7 @@ from collections_app.services.cases import (
     case_transition,
     cases_reassign,
     message_cancel_reason,
+    message_covered_debts,
     policy_current,
     policy_revise,
 )
@@ -59,12 +67,15 @@ __all__ = [
     "hold_lift",
     "hold_place",
     "message_cancel_reason",
+    "message_covered_debts",
     "note_add",
     "plan_decide",
     "plan_propose",
+    "plan_propose_several",
     "policy_current",
     "policy_revise",
     "promise_record",
+    "promise_record_several",
     "recording_hold",
     "team_collectors",
     "visit_record",

@@ -4,6 +4,7 @@ one hardship grace extension."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from collections_app.models import (
@@ -51,8 +53,11 @@ def day_bounds(day: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
     return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
 
 
-def promise_record(*, case_id: int, actor: User, amount: Decimal, promised_on: dt.date, note: str = "") -> PromiseToPay:
-    """Record the borrower's promise; the case waits in promise_to_pay until the sweep checks it the day after."""
+def promise_record(
+    *, case_id: int, actor: User, amount: Decimal, promised_on: dt.date, note: str = "", covers: str = ""
+) -> PromiseToPay:
+    """Record the borrower's promise; the case waits in promise_to_pay until the sweep checks it the day after.
+    ``covers``: the loans of one promise about several (``promise_record_several``), for the audit row."""
     with transaction.atomic():
         case = locked_case(case_id)
         product = case.loan.product
@@ -69,7 +74,7 @@ def promise_record(*, case_id: int, actor: User, amount: Decimal, promised_on: d
             )
         if PromiseToPay.objects.filter(case=case, status=PromiseStatus.OPEN).exists():
             raise TransitionConflict("the case already has an open promise")
-        run_transition(case, "take_promise", actor, f"promise {amount} {case.loan.currency} by {promised_on}")
+        run_transition(case, "take_promise", actor, f"promise {amount} {case.loan.currency} by {promised_on}{covers}")
         _, window_end = day_bounds(promised_on, product.timezone)
         return PromiseToPay.objects.create(
             case=case,
@@ -80,6 +85,34 @@ def promise_record(*, case_id: int, actor: User, amount: Decimal, promised_on: d
             created_by=actor,
             note=note,
         )
+
+
+def promise_record_several(
+    *, borrower_id: int, actor: User, amounts: dict[int, Decimal], promised_on: dt.date, note: str = ""
+) -> list[PromiseToPay]:
+    """One promise of a borrower covering several of their loans: ``amounts`` is case id → the amount promised on
+    that loan. Recorded as one promise per loan, all or none (one transaction): each case moves to promise_to_pay
+    and the sweep judges each loan's promise as kept, partial or broken from that loan's own payments the day
+    after; each case's audit row names every loan the promise covers."""
+    if not amounts:
+        raise InvalidRequest(_("Choose at least one loan."), field="cases")
+    with transaction.atomic():
+        cases = list(
+            CollectionCase.objects.filter(pk__in=list(amounts), borrower_id=borrower_id, state__in=OPEN_STATES)
+            .select_related("loan")
+            .order_by("pk")
+        )
+        if len(cases) != len(amounts):
+            raise InvalidRequest(_("A loan chosen is not an open case of this borrower."), field="cases")
+        covers = "; one promise covering " + ", ".join(
+            f"{c.loan.external_id} ({amounts[c.pk]} {c.loan.currency})" for c in cases
+        )
+        return [
+            promise_record(
+                case_id=c.pk, actor=actor, amount=amounts[c.pk], promised_on=promised_on, note=note, covers=covers
+            )
+            for c in cases
+        ]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -138,6 +171,105 @@ def plan_policy_breaches(
     return breaches
 
 
+@dataclass
+class _PlanTerms:
+    """A proposed plan for one case, checked: its total, policy, schedule and what is outside the policy."""
+
+    case: CollectionCase
+    total: Decimal
+    down_payment: Decimal
+    waive: Decimal
+    policy: InstallmentPolicy
+    schedule: list[tuple[dt.date, Decimal]]
+    breaches: list[str]
+
+
+def _plan_terms(
+    case: CollectionCase,
+    *,
+    down_payment: Decimal,
+    count: int,
+    frequency: str,
+    starts_on: dt.date,
+    waive: Decimal,
+) -> _PlanTerms:
+    """Check a plan for the (locked) case's overdue amount against its state and its installment policy."""
+    if not can_proceed(case.start_plan):
+        raise TransitionConflict(f"a case in {case.get_state_display()} cannot start a plan")
+    if PaymentPlan.objects.filter(case=case, status__in=[PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE]).exists():
+        raise TransitionConflict("the case already has a plan waiting or active")
+    loan = case.loan
+    today = product_today(loan.product)
+    if starts_on < today:
+        raise InvalidRequest("the first payment date is in the past", field="starts_on")
+    overdue = loan.amount_overdue
+    fees = Installment.objects.overdue_on(today).filter(loan=loan).aggregate(s=Sum("fee_due"))["s"] or ZERO
+    if overdue <= 0:
+        raise TransitionConflict("nothing is overdue on this loan")
+    if not ZERO <= waive <= fees:
+        raise InvalidRequest("the waiver must be between 0 and the overdue fees", field="waive")
+    total = overdue - waive
+    if not ZERO <= down_payment < total:
+        raise InvalidRequest("the down payment must be less than the plan total", field="down_payment")
+    policy = policy_current(InstallmentPolicy, loan.product_id)
+    schedule = plan_schedule(
+        total=total, down_payment=down_payment, count=count, frequency=frequency, starts_on=starts_on
+    )
+    breaches = plan_policy_breaches(
+        policy=policy,
+        overdue=overdue,
+        fees_overdue=fees,
+        down_payment=down_payment,
+        count=count,
+        frequency=frequency,
+        waived=waive,
+        schedule=schedule,
+        starts_on=starts_on,
+    )
+    return _PlanTerms(case, total, down_payment, waive, policy, schedule, breaches)
+
+
+def _plan_create(
+    terms: _PlanTerms, *, actor: User, frequency: str, starts_on: dt.date, approved_now: bool, covers: str = ""
+) -> PaymentPlan:
+    case = terms.case
+    plan = PaymentPlan.objects.create(
+        case=case,
+        policy=terms.policy,
+        status=PlanStatus.ACTIVE if approved_now else PlanStatus.PENDING_APPROVAL,
+        total_amount=terms.total,
+        down_payment=terms.down_payment,
+        waived_amount=terms.waive,
+        frequency=frequency,
+        starts_on=starts_on,
+        counts_from=timezone.now(),
+        outside_policy=terms.breaches,
+        proposed_by=actor,
+        decided_by=actor if approved_now and terms.breaches else None,
+    )
+    PlanInstallment.objects.bulk_create(
+        PlanInstallment(
+            plan=plan,
+            number=n,
+            due_date=day,
+            amount=amount,
+            breaks_after=day + dt.timedelta(days=terms.policy.plan_grace_days),
+        )
+        for n, (day, amount) in enumerate(terms.schedule, start=1)
+    )
+    if approved_now:
+        reason = f"plan {plan.pk}: {terms.total} in {len(terms.schedule)} payments{covers}"
+        run_transition(case, "start_plan", actor, reason)
+    return plan
+
+
+def _plan_limits(frequency: str, count: int) -> None:
+    if frequency not in Frequency.values:
+        raise InvalidRequest("choose weekly, biweekly or monthly", field="frequency")
+    if not 1 <= count <= 60:
+        raise InvalidRequest("between 1 and 60 installments", field="count")
+
+
 def plan_propose(
     *,
     case_id: int,
@@ -150,72 +282,69 @@ def plan_propose(
 ) -> PaymentPlan:
     """A collector proposes a plan for the overdue amount. Within policy it starts at once; outside it waits for a
     manager (a manager's own proposal outside policy starts at once: approving it is their call)."""
-    if frequency not in Frequency.values:
-        raise InvalidRequest("choose weekly, biweekly or monthly", field="frequency")
-    if not 1 <= count <= 60:
-        raise InvalidRequest("between 1 and 60 installments", field="count")
+    _plan_limits(frequency, count)
     with transaction.atomic():
-        case = locked_case(case_id)
-        if not can_proceed(case.start_plan):
-            raise TransitionConflict(f"a case in {case.get_state_display()} cannot start a plan")
-        if PaymentPlan.objects.filter(case=case, status__in=[PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE]).exists():
-            raise TransitionConflict("the case already has a plan waiting or active")
-        loan = case.loan
-        today = product_today(loan.product)
-        if starts_on < today:
-            raise InvalidRequest("the first payment date is in the past", field="starts_on")
-        overdue = loan.amount_overdue
-        fees = Installment.objects.overdue_on(today).filter(loan=loan).aggregate(s=Sum("fee_due"))["s"] or ZERO
-        if overdue <= 0:
-            raise TransitionConflict("nothing is overdue on this loan")
-        if not ZERO <= waive <= fees:
-            raise InvalidRequest("the waiver must be between 0 and the overdue fees", field="waive")
-        total = overdue - waive
-        if not ZERO <= down_payment < total:
-            raise InvalidRequest("the down payment must be less than the plan total", field="down_payment")
-        policy = policy_current(InstallmentPolicy, loan.product_id)
-        schedule = plan_schedule(
-            total=total, down_payment=down_payment, count=count, frequency=frequency, starts_on=starts_on
-        )
-        breaches = plan_policy_breaches(
-            policy=policy,
-            overdue=overdue,
-            fees_overdue=fees,
+        terms = _plan_terms(
+            locked_case(case_id),
             down_payment=down_payment,
             count=count,
             frequency=frequency,
-            waived=waive,
-            schedule=schedule,
             starts_on=starts_on,
+            waive=waive,
         )
-        approved_now = not breaches or actor.has_perm("collections_app.approve_plan")
-        plan = PaymentPlan.objects.create(
-            case=case,
-            policy=policy,
-            status=PlanStatus.ACTIVE if approved_now else PlanStatus.PENDING_APPROVAL,
-            total_amount=total,
-            down_payment=down_payment,
-            waived_amount=waive,
-            frequency=frequency,
-            starts_on=starts_on,
-            counts_from=timezone.now(),
-            outside_policy=breaches,
-            proposed_by=actor,
-            decided_by=actor if approved_now and breaches else None,
-        )
-        PlanInstallment.objects.bulk_create(
-            PlanInstallment(
-                plan=plan,
-                number=n,
-                due_date=day,
-                amount=amount,
-                breaks_after=day + dt.timedelta(days=policy.plan_grace_days),
+        approved_now = not terms.breaches or actor.has_perm("collections_app.approve_plan")
+        return _plan_create(terms, actor=actor, frequency=frequency, starts_on=starts_on, approved_now=approved_now)
+
+
+def plan_propose_several(
+    *,
+    case_id: int,
+    actor: User,
+    down_payment: Decimal,
+    count: int,
+    frequency: str,
+    starts_on: dt.date,
+    waive: Decimal = ZERO,
+    also: dict[int, Decimal],
+) -> list[PaymentPlan]:
+    """One installment plan covering several loans of a borrower: the plan of ``case_id`` (its down payment and
+    waiver) and, with the same number of payments, frequency and start, one for each case in ``also`` (case id →
+    the down payment on that loan). Recorded as one plan per loan, all or none: each loan's plan is paid, broken
+    or completed from that loan's own payments by the sweep. The policy judges them together: if any loan's plan
+    is outside the policy, or the loans together exceed the amount a collector may agree alone, every plan waits
+    for a manager (or starts at once when a manager proposes it); each case's audit row names every loan."""
+    _plan_limits(frequency, count)
+    with transaction.atomic():
+        main = locked_case(case_id)
+        cases = [main]
+        for other_id in sorted(also):
+            other = locked_case(other_id)
+            if other.borrower_id != main.borrower_id or other.pk == main.pk:
+                raise InvalidRequest(_("A loan chosen is not an open case of this borrower."), field="also")
+            cases.append(other)
+
+        def check(case: CollectionCase, down: Decimal, waived: Decimal) -> _PlanTerms:
+            return _plan_terms(
+                case, down_payment=down, count=count, frequency=frequency, starts_on=starts_on, waive=waived
             )
-            for n, (day, amount) in enumerate(schedule, start=1)
-        )
-        if approved_now:
-            run_transition(case, "start_plan", actor, f"plan {plan.pk}: {total} in {len(schedule)} payments")
-    return plan
+
+        terms = [check(main, down_payment, waive)] + [check(c, also[c.pk], ZERO) for c in cases[1:]]
+        together = sum((t.total for t in terms), ZERO)
+        for t in terms:
+            if together > t.policy.approval_above and t.total <= t.policy.approval_above:
+                t.breaches.append(f"the loans together ({together}) are above {t.policy.approval_above}: a manager")
+        outside = [t for t in terms if t.breaches]
+        for t in terms:
+            if outside and not t.breaches:
+                t.breaches.append("another loan of the same plan is outside the policy")
+        approved_now = not outside or actor.has_perm("collections_app.approve_plan")
+        covers = "; one plan covering " + ", ".join(f"{t.case.loan.external_id} ({t.total})" for t in terms)
+        return [
+            _plan_create(
+                t, actor=actor, frequency=frequency, starts_on=starts_on, approved_now=approved_now, covers=covers
+            )
+            for t in terms
+        ]
 
 
 def plan_decide(*, plan_id: int, actor: User, approve: bool, reason: str = "") -> PaymentPlan:

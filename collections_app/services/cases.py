@@ -4,12 +4,13 @@ reassignment. Every state change of a case goes through ``run_transition`` here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
@@ -17,6 +18,7 @@ from django_fsm import can_proceed, has_transition_perm
 from collections_app.labels import transition_label
 from collections_app.models import (
     OPEN_STATES,
+    STAGES,
     CaseState,
     CaseTransition,
     CloseReason,
@@ -135,6 +137,25 @@ def message_cancel_reason(case: CollectionCase, purpose: str) -> str:
     return ""
 
 
+def message_covered_debts(messages: Sequence[Any]) -> dict[int, list[int]]:
+    """The loans a borrower-wide reminder covers at send time (registered with dispatch in
+    ``CollectionsAppConfig.ready``): every loan of the borrower whose case is on the ladder (not in a promise, a
+    plan or on hold, nor in a hardship grace extension) with something overdue, oldest case first. One query."""
+    today = timezone.localdate()
+    rows = (
+        CollectionCase.objects.filter(
+            borrower_id__in={m.borrower_id for m in messages}, state__in=STAGES, amount_overdue__gt=0
+        )
+        .filter(Q(grace_until__isnull=True) | Q(grace_until__lt=today))
+        .order_by("borrower_id", "pk")
+        .values_list("borrower_id", "loan_id")
+    )
+    by_borrower: dict[int, list[int]] = {}
+    for borrower_id, loan_id in rows:
+        by_borrower.setdefault(borrower_id, []).append(loan_id)
+    return {m.pk: by_borrower.get(m.borrower_id, []) for m in messages}
+
+
 def _after_state_change(case: CollectionCase, reason: str) -> None:
     """Database side effects of entering a state, inside the transition's transaction."""
     if case.state in CLOSED_FOR_MESSAGES:
@@ -200,11 +221,18 @@ def available_transitions(case: CollectionCase, user: User) -> list[str]:
 
 
 def cases_reassign(*, case_ids: list[int], to_user: Any, actor: User) -> int:
-    """A manager moves cases to another collector (in bulk); each move is audited."""
+    """A manager moves cases to another collector (in bulk); each move is audited. One owner per borrower: every
+    open case of the borrowers of these cases moves with them (returns how many cases moved in all)."""
     if not actor.has_perm("collections_app.reassign_case"):
         raise NotPermitted(_("only managers may reassign cases"))
     with transaction.atomic():
-        cases = list(CollectionCase.objects.select_for_update().filter(pk__in=case_ids, state__in=OPEN_STATES))
+        borrowers = CollectionCase.objects.filter(pk__in=case_ids, state__in=OPEN_STATES).values("borrower_id")
+        cases = list(
+            CollectionCase.objects.select_for_update(of=("self",))
+            .filter(borrower_id__in=borrowers, state__in=OPEN_STATES)
+            .select_related("assigned_to")
+            .order_by("pk")
+        )
         now = timezone.now()
         team = getattr(getattr(to_user, "team_membership", None), "team", None)
         CaseTransition.objects.bulk_create(

@@ -12,10 +12,13 @@ thresholds), in one transaction:
 6. escalate by DPD: reminder → formal notice → legal review (→ legal when the policy needs no approval), except
    cases in a hardship grace extension;
 7. recompute each open case's priority score and its parts;
-8. plan the day's messages into the outbox (stage cadence, pre-due, promise and plan reminders) and cancel planned
+8. plan the day's messages into the outbox (stage cadence — texts, calls and e-mails one per borrower per slot, about
+   every overdue loan of theirs, letters one per case —, pre-due, promise and plan reminders) and cancel planned
    ones that no longer fit the case's state.
 
-After the last chunk: assign unassigned cases round-robin by workload within the team of the borrower's language.
+After the last chunk: assign unassigned cases — to the collector who already has an open case of the same borrower
+(one owner per borrower), else round-robin by workload, a borrower at a time, within the team of the borrower's
+language.
 
 Every statement is an UPDATE or INSERT … SELECT over the whole chunk — no Python loop over rows. Each bulk state
 change is a ``BulkMove`` (the registry ``MOVES``) naming the django-fsm transition of ``CollectionCase`` it performs:

@@ -264,34 +264,75 @@ def step_priority(ctx: Chunk, product: LoanProduct) -> None:
     )
 
 
+_NOT_IN_GRACE_C = "(c.grace_until IS NULL OR c.grace_until < %(as_of)s)"
+
+
 def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
     """Plan today's messages: stage cadence, pre-due reminders, promise and plan reminders (idempotency keys). This
     step chooses who gets what; the outbox's owner writes the rows (notifications.planning)."""
     start_of_day = dt.datetime.combine(ctx.as_of, dt.time.min, tzinfo=dt.UTC)
     base = ctx.params(product=product.pk, planned_for=start_of_day)
 
-    def plan(select: str, params: dict[str, Any], since: dt.datetime | None = None) -> None:
+    def plan(
+        select: str, params: dict[str, Any], since: dt.datetime | None = None, *, per_borrower: bool = False
+    ) -> None:
         ctx.counts["messages_planned"] += messages_plan_bulk(
-            select_sql=select.format(**T, OPEN=OPEN), params=params, now=ctx.now, unless_planned_since=since
+            select_sql=select.format(**T, OPEN=OPEN),
+            params=params,
+            now=ctx.now,
+            unless_planned_since=since,
+            per_borrower=per_borrower,
         )
 
     for stage, channels in (policy.cadence or {}).items():
         for channel, every in channels.items():
             once = every == 0
-            slot = "once" if once else ctx.as_of.isoformat()
+            since = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) if once else start_of_day - dt.timedelta(days=every)
+            params = {**base, "channel": channel, "stage": stage}
+            if channel == "letter":
+                # A letter is a notice about one debt: one per case, once per stage or per interval.
+                slot = "once" if once else ctx.as_of.isoformat()
+                plan(
+                    f"""
+                    SELECT 'case:' || {as_text("c.id")} || ':' || c.state || ':' || %(channel)s || ':' || %(slot)s
+                             AS idempotency_key,
+                           c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id,
+                           %(channel)s AS channel, c.state AS purpose, %(planned_for)s AS planned_for
+                    FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id
+                    WHERE c.state = %(stage)s AND l.product_id = %(product)s
+                      AND c.loan_id BETWEEN %(lo)s AND %(hi)s AND {_NOT_IN_GRACE_C}
+                    """,
+                    {**params, "slot": slot},
+                    since=since,
+                )
+                continue
+            # Texts, calls and e-mails: one per borrower per slot, about every overdue loan of theirs (listed at
+            # send time). The borrower's case in this stage with the lowest id stands for the borrower (whichever
+            # chunk holds it: the condition reads all of the borrower's cases); the key names the borrower, so a
+            # second stage of the same borrower the same day finds the slot taken. A once-per-stage message is one
+            # per borrower, stage and day the stage was entered.
+            slot_sql = f"c.state || ':once:' || {as_text('c.stage_entered_on')}" if once else "%(slot)s"
+            same_entry = "AND o.stage_entered_on = c.stage_entered_on" if once else ""
             plan(
                 f"""
-                SELECT 'case:' || {as_text("c.id")} || ':' || c.state || ':' || %(channel)s || ':' || %(slot)s
+                SELECT 'borrower:' || {as_text("c.borrower_id")} || ':' || %(channel)s || ':' || {slot_sql}
                          AS idempotency_key,
                        c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, %(channel)s AS channel,
                        c.state AS purpose, %(planned_for)s AS planned_for
                 FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id
                 WHERE c.state = %(stage)s AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
-                  AND (c.grace_until IS NULL OR c.grace_until < %(as_of)s)
+                  AND {_NOT_IN_GRACE_C}
+                  -- Through the borrower index only: ``|| ''`` and ``+ 0`` keep the planner from ANDing in the
+                  -- state index or the primary key for every candidate (measured: 20 times slower).
+                  AND NOT EXISTS (SELECT 1 FROM {{case}} o WHERE o.borrower_id = c.borrower_id
+                                  AND o.state || '' = c.state AND o.id + 0 < c.id {same_entry}
+                                  AND (o.grace_until IS NULL OR o.grace_until < %(as_of)s))
                 """,
-                {**base, "channel": channel, "slot": slot, "stage": stage},
+                {**params, "slot": ctx.as_of.isoformat()},
                 # Every ``every`` days (0: once per stage): not while one planned since then is still around.
-                since=dt.datetime(1970, 1, 1, tzinfo=dt.UTC) if once else start_of_day - dt.timedelta(days=every),
+                since=since,
+                # The interval is the borrower's (not the case's); once per stage stays the standing case's.
+                per_borrower=not once,
             )
     for offset in policy.pre_due_offsets or []:
         plan(
@@ -342,8 +383,34 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
 
 
 def assign_unassigned(now: dt.datetime) -> int:
-    """Round-robin by workload within the team whose language is the borrower's (collectors only)."""
-    return execute(
+    """One owner per borrower: a new case of a borrower who already has an open case with a collector goes to the
+    collector of the earliest such case (and their team), if they are still active; the other borrowers are dealt
+    round-robin by workload within the team whose language is the borrower's (collectors only), a borrower at a
+    time, so that all of a new borrower's cases go to one collector. Two set-based statements, each joining the
+    cases it updates by primary key: the owner is found per unassigned case through the borrower index, and a
+    borrower's turn in the deal is a window rank (no join of the new cases back to their borrowers, whose plan
+    depends on statistics a first sweep has not gathered yet)."""
+    inherited = execute(
+        """
+        WITH pairs AS (
+            SELECT c.id AS case_id,
+                   -- Only the borrower index: ``|| ''`` and ``+ 0`` keep the planner from ANDing in the partial
+                   -- index of open cases or the collector index (measured on a first sweep of 8,000 new cases,
+                   -- before statistics are gathered: 11 s and 5 s instead of a tenth of a second).
+                   (SELECT MIN(o.id) FROM {case} o
+                    WHERE o.borrower_id = c.borrower_id AND o.state || '' IN {OPEN} AND o.assigned_to_id + 0 > 0
+                   ) AS owner_case
+            FROM {case} c
+            WHERE c.assigned_to_id IS NULL AND c.state IN {OPEN}
+        )
+        UPDATE {case} SET assigned_to_id = owner.assigned_to_id, team_id = owner.team_id
+        FROM pairs JOIN {case} owner ON owner.id = pairs.owner_case
+             JOIN auth_user u ON u.id = owner.assigned_to_id AND u.is_active
+        WHERE {case}.id = pairs.case_id
+        """,
+        {"now": now},
+    )
+    return inherited + execute(
         """
         WITH agents AS (
             SELECT m.user_id, m.team_id, t.language,
@@ -355,11 +422,14 @@ def assign_unassigned(now: dt.datetime) -> int:
             WHERE u.is_active AND m.accepts_new_cases
               AND EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
                           WHERE ug.user_id = u.id AND g.name = 'collector')
-        ), todo AS (
-            SELECT c.id, b.language,
-                   ROW_NUMBER() OVER (PARTITION BY b.language ORDER BY c.priority DESC, c.id) - 1 AS rn
+        ), waiting AS (
+            SELECT c.id, c.borrower_id, b.language, MAX(c.priority) OVER (PARTITION BY c.borrower_id) AS top
             FROM {case} c JOIN {borrower} b ON b.id = c.borrower_id
             WHERE c.assigned_to_id IS NULL AND c.state IN {OPEN}
+        ), todo AS (
+            -- The same rank for every case of a borrower: the borrower's turn in the deal.
+            SELECT id, language, DENSE_RANK() OVER (PARTITION BY language ORDER BY top DESC, borrower_id) - 1 AS rn
+            FROM waiting
         ), pairs AS (
             SELECT todo.id AS case_id, agents.user_id, agents.team_id
             FROM todo JOIN agents ON agents.language = todo.language AND agents.rn = todo.rn %% agents.n

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -39,6 +40,7 @@ from collections_app.models import CallResult, CollectionCase, PaymentPlan, Plan
 from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
+    promise_partners,
     reader_zone,
 )
 from collections_app.services import (
@@ -54,7 +56,9 @@ from collections_app.services import (
     hold_place,
     note_add,
     plan_propose,
+    plan_propose_several,
     promise_record,
+    promise_record_several,
     recording_hold,
     visit_record,
     visit_schedule,
@@ -171,24 +175,6 @@ def _simple(
     return action
 
 
-def _plan(request: SignedInRequest, case: CollectionCase) -> str:
-    """Propose a plan; the collector reads whether it started or waits for a manager, and why (its breaches of
-    the installment policy, in words)."""
-    proposed: list[PaymentPlan] = []
-    _run_form("plan", PlanForm(request.POST), lambda **data: proposed.append(plan_propose(**data)),
-              case_id=case.pk, actor=request.user)  # fmt: skip
-    plan = proposed[0]
-    if plan.status == PlanStatus.PENDING_APPROVAL:
-        text = _("Plan sent to a manager for approval: %(breaches)s.")
-        messages.warning(request, text % {"breaches": plan_breaches_label(plan.outside_policy)})
-    elif plan.outside_policy:
-        text = _("Plan started, outside the policy on your authority: %(breaches)s.")
-        messages.success(request, text % {"breaches": plan_breaches_label(plan.outside_policy)})
-    else:
-        messages.success(request, _("Plan started."))
-    return ""
-
-
 def _hold_lift(request: SignedInRequest, case: CollectionCase) -> str:
     form = HoldLiftForm(request.POST)
     if not form.is_valid() or not case.holds.filter(pk=form.cleaned_data["hold"]).exists():
@@ -244,12 +230,71 @@ def _transition(name: str) -> Callable[..., str]:
     return action
 
 
+def _promise(request: SignedInRequest, case: CollectionCase) -> str:
+    """A promise on the case, covering the borrower's other open cases ticked too (one promise per loan)."""
+    form = PromiseForm(request.POST, others=promise_partners(case=case, user=request.user))
+
+    def record(*, also: dict[int, Decimal], amount: Decimal, promised_on: dt.date, note: str) -> object:
+        if not also:
+            return promise_record(
+                case_id=case.pk, actor=request.user, amount=amount, promised_on=promised_on, note=note
+            )
+        return promise_record_several(
+            borrower_id=case.borrower_id,
+            actor=request.user,
+            amounts={case.pk: amount, **also},
+            promised_on=promised_on,
+            note=note,
+        )
+
+    _run_form("promise", form, record)
+    covered = len(form.cleaned_data["also"]) + 1
+    messages.success(
+        request,
+        _("Promise recorded.") if covered == 1 else _("Promise recorded on %(n)d loan(s).") % {"n": covered},
+    )
+    return ""
+
+
+def _plan(request: SignedInRequest, case: CollectionCase) -> str:
+    """A plan for the case, covering the borrower's other open cases ticked too (one plan per loan). The collector
+    reads whether it started or waits for a manager, and why (its breaches of the installment policy, in words)."""
+    form = PlanForm(request.POST, others=promise_partners(case=case, user=request.user))
+    proposed: list[PaymentPlan] = []
+
+    def propose(*, also: dict[int, Decimal], **terms: Any) -> object:
+        if not also:
+            proposed.append(plan_propose(case_id=case.pk, actor=request.user, **terms))
+        else:
+            proposed.extend(plan_propose_several(case_id=case.pk, actor=request.user, also=also, **terms))
+        return proposed
+
+    _run_form("plan", form, propose)
+    breaches = plan_breaches_label(list(dict.fromkeys(b for plan in proposed for b in plan.outside_policy)))
+    loans = {"n": len(proposed)}
+    if any(plan.status == PlanStatus.PENDING_APPROVAL for plan in proposed):
+        text = (
+            _("Plan sent to a manager for approval: %(breaches)s.")
+            if len(proposed) == 1
+            else _("Plans for %(n)d loans sent to a manager for approval: %(breaches)s.")
+        )
+        messages.warning(request, text % {"breaches": breaches, **loans})
+    elif breaches:
+        text = _("Plan started, outside the policy on your authority: %(breaches)s.")
+        messages.success(request, text % {"breaches": breaches})
+    elif len(proposed) == 1:
+        messages.success(request, _("Plan started."))
+    else:
+        messages.success(request, _("Plans started for %(n)d loans.") % loans)
+    return ""
+
+
 CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "call-start": _call_start,
     "call-log": _call_log,
     "recording-hold": _recording_hold,
     "note": _simple("note", NoteForm, note_add, _("Note added.")),
-    "promise": _simple("promise", PromiseForm, promise_record, _("Promise recorded.")),
+    "promise": _promise,
     "plan": _plan,
     "hold": _simple("hold", HoldForm, hold_place, _("Hold placed: automated contact stops.")),
     "hold-lift": _hold_lift,

@@ -27,6 +27,7 @@ from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
     case_page,
+    promise_partners,
 )
 from collections_app.services import (
     available_transitions,
@@ -68,10 +69,11 @@ def case_page_response(
     )
     zone = borrower_zone(case.borrower)
     record = VisitRecordForm(zone=zone)
+    partners = promise_partners(case=case, user=request.user)
     context["forms"] = {
         "note": NoteForm(),
-        "promise": PromiseForm(),
-        "plan": PlanForm(),
+        "promise": PromiseForm(others=partners),
+        "plan": PlanForm(others=partners),
         "hold": HoldForm(),
         "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),
         "visit_record": record,

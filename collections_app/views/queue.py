@@ -107,7 +107,11 @@ def cases_reassign_view(request: SignedInRequest) -> HttpResponse:
         moved = cases_reassign(case_ids=case_ids, to_user=to_user, actor=request.user)
     except NotPermitted as exc:
         raise PermissionDenied(str(exc)) from exc
-    messages.success(request, _("%(n)d case(s) moved to %(who)s.") % {"n": moved, "who": to_user.get_username()})
+    messages.success(
+        request,
+        _("%(n)d case(s) moved to %(who)s: every open case of the same borrower moves with the one you chose.")
+        % {"n": moved, "who": to_user.get_username()},
+    )
     return redirect("case-queue")
 
 

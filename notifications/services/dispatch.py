@@ -33,16 +33,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.engine import Attempt
-from compliance.models import ConsentKind
+from compliance.models import ConsentKind, ContactEvent
 from compliance.services import (
     PlannedContact,
     consent_record,
     contact_record,
+    contacts_check_batch,
     contacts_reserve_batch,
     reservation_settle_with,
     reservations_release,
 )
 from loans.db import db_retry
+from loans.models import Loan
 from loans.sql import bulk_set
 from notifications.models import (
     DISPATCHED_CHANNELS,
@@ -51,7 +53,7 @@ from notifications.models import (
     MessageStatus,
     OutboundMessage,
 )
-from notifications.planning import case_cancel_reason
+from notifications.planning import BORROWER_WIDE, case_cancel_reason, covered_debts
 from notifications.providers import OPTED_OUT, PRINT_QUEUE, Provider, ProviderError, Sent, provider_get
 from notifications.services.pause import ProviderGate
 from notifications.services.recovery import outbox_release
@@ -266,7 +268,8 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
                 counts["cancelled"] = counts.get("cancelled", 0) + 1
             else:
                 live.append(row)
-        address_and_render(live)
+        debts = _debts_the_gate_allows(live, now)
+        address_and_render(live, debts=debts)
         unsendable = {r.pk for r in live if not r.body or (r.channel == Channel.LETTER and not r.to)}
         for row in [r for r in live if r.pk in unsendable]:
             reason = (
@@ -285,7 +288,7 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
                     at=now,
                     to=row.to,
                     automated=row.channel != Channel.LETTER,
-                    debts=(row.loan_id,),
+                    debts=tuple(debts.get(row.pk, [row.loan_id])),
                     content="" if row.channel == Channel.VOICE else row.body,
                     purpose=row.purpose,
                 ),
@@ -324,6 +327,55 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             ],
         )
     return ready, counts
+
+
+def _debts_the_gate_allows(rows: list[OutboundMessage], now: dt.datetime) -> dict[int, list[int]]:
+    """The loans each message is about (``covered_debts``: a borrower-wide reminder covers every overdue loan of the
+    borrower), less those the gate would not allow a contact about on their own.
+
+    The gate is asked once per covered debt first, because the law counts and restricts per debt: Reg F's call
+    frequency (12 CFR 1006.14(b), USF-08/09) and the Massachusetts cap on initiated texts and calls (MA-01) count
+    per debt, and a dispute, an attorney or a cease-and-desist restriction may name one loan. A debt the gate does
+    not allow now (denied, or deferred by its own count) while it allows another is left out of the message, and the
+    message goes out about the debts it allows: a contact about debt B is not a contact about a disputed debt A, and
+    the reserved ledger entry names only the debts the text lists (so each of them counts it once). When the gate
+    allows none of them on its own, the message keeps them all and the decision below judges it as a whole: a
+    borrower-wide reason (contact hours, a hold, consent) defers or denies the whole message. The per-debt answers
+    are not stored; the decision that sends the message is."""
+    covered = covered_debts(rows)
+    several = [(row, loan) for row in rows if len(covered[row.pk]) > 1 for loan in covered[row.pk]]
+    if not several:
+        return covered
+    results = contacts_check_batch(
+        [
+            PlannedContact(
+                row.borrower_id,
+                Attempt(
+                    channel=GATE_CHANNEL[row.channel],
+                    at=now,
+                    to=row.to,
+                    automated=row.channel != Channel.LETTER,
+                    debts=(loan,),
+                    purpose=row.purpose,
+                ),
+                loan_id=loan,
+            )
+            for row, loan in several
+        ],
+        store=False,
+    )
+    allowed: dict[int, set[int]] = {}
+    for (row, loan), result in zip(several, results, strict=True):
+        if result.allowed:
+            allowed.setdefault(row.pk, set()).add(loan)
+    for row in rows:
+        kept = [loan for loan in covered[row.pk] if loan in allowed.get(row.pk, set())]
+        if kept and len(kept) < len(covered[row.pk]):
+            if row.loan_id not in kept:  # the message is about, and links to, a loan it still covers
+                row.loan_id = kept[0]
+                row.loan = Loan.objects.select_related("product").get(pk=row.loan_id)
+            covered[row.pk] = kept
+    return covered
 
 
 def _cancel_reason(row: OutboundMessage) -> str:
@@ -412,11 +464,20 @@ def ledger_outcome(row: OutboundMessage, outcome: str, *, at: dt.datetime) -> No
         direction="outbound",
         outcome=outcome,
         at=at,
-        debts=[row.loan_id],
+        debts=message_debts(row),
         to=row.to,
         automated=True,
         decision_id=row.decision_id,
     )
+
+
+def message_debts(row: OutboundMessage) -> list[int]:
+    """The loans a message was about: a borrower-wide reminder's are those its reservation in the ledger names."""
+    if row.idempotency_key.startswith(BORROWER_WIDE) and row.decision_id:
+        reserved = ContactEvent.objects.filter(decision_id=row.decision_id).values_list("debts", flat=True).first()
+        if reserved:
+            return [int(d) for d in reserved]
+    return [row.loan_id]
 
 
 def _record_failure(row: OutboundMessage, exc: ProviderError, *, attempts: int) -> str:

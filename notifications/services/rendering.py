@@ -10,7 +10,7 @@ from django.db.models import Case, When
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from loans.models import Installment, LoanProduct
+from loans.models import ZERO, Installment, Loan, LoanProduct
 from loans.money import format_money
 from notifications.models import (
     DISPATCHED_CHANNELS,
@@ -23,9 +23,13 @@ from notifications.models import (
 from notifications.templating import render
 
 
-def address_and_render(rows: list[OutboundMessage]) -> None:
-    """Address letters (the postal address) and render the borrower-language template, for the whole batch in two
-    queries. Texts and calls get their number from the gate, which loads the borrower's phones anyway."""
+def address_and_render(rows: list[OutboundMessage], *, debts: dict[int, list[int]] | None = None) -> None:
+    """Address letters (the postal address) and render the borrower-language template, for the whole batch in a few
+    queries. Texts and calls get their number from the gate, which loads the borrower's phones anyway. ``debts``:
+    the loans each message covers (message id → loan ids; default its own loan), listed by ``{loans}``."""
+    debts = debts or {}
+    others = {loan for row in rows for loan in debts.get(row.pk, []) if loan != row.loan_id}
+    loans = {loan.pk: loan for loan in Loan.objects.filter(pk__in=others)} if others else {}
     oldest_unpaid: dict[int, Installment] = {}
     for inst in Installment.objects.filter(loan_id__in={r.loan_id for r in rows}, paid_on__isnull=True).order_by(
         "loan_id", "due_date"
@@ -46,7 +50,8 @@ def address_and_render(rows: list[OutboundMessage]) -> None:
             row.body = ""  # nothing to say: failed below rather than an empty message sent
             continue
         row.template = template
-        row.body = render(template.body, template_values(row, oldest_unpaid.get(row.loan_id)))
+        covered = [row.loan if pk == row.loan_id else loans[pk] for pk in debts.get(row.pk, [row.loan_id])]
+        row.body = render(template.body, template_values(row, oldest_unpaid.get(row.loan_id), covered=covered))
 
 
 def _postal_address(borrower: Any) -> str:
@@ -60,15 +65,32 @@ def lender_name(product: LoanProduct | None) -> str:
     return (product.lender_name.strip() if product is not None else "") or settings.LENDER_NAME
 
 
-def template_values(row: OutboundMessage, oldest: Installment | None) -> dict[str, Any]:
+def loans_listed(loans: list[Loan], language: str) -> str:
+    """``{loans}``: each loan the message covers with its amount overdue, in the borrower's language ("loan L-1:
+    $100.00; loan L-2: $250.00")."""
+    with translation.override(language):
+        return _("; ").join(
+            _("loan %(reference)s: %(amount)s")
+            % {"reference": loan.external_id, "amount": format_money(loan.amount_overdue, loan.currency)}
+            for loan in loans
+        )
+
+
+def template_values(
+    row: OutboundMessage, oldest: Installment | None, *, covered: list[Loan] | None = None
+) -> dict[str, Any]:
     loan = row.loan
+    covered = covered or [loan]
     if row.purpose == MessagePurpose.PRE_DUE and oldest is not None:
         amount = oldest.principal_due + oldest.interest_due + oldest.fee_due - oldest.opening_paid
+    elif len({c.currency for c in covered}) == 1:
+        amount = sum((c.amount_overdue for c in covered), ZERO)  # every loan covered: the total
     else:
         amount = loan.amount_overdue
     return {
         "name": row.borrower.full_name,
         "amount_due": format_money(amount, loan.currency),
+        "loans": loans_listed(covered, row.borrower.language),
         "due_date": oldest.due_date.isoformat() if oldest else "",
         "lender": lender_name(loan.product),
         "pay_link": settings.LENDER_PAY_URL.rstrip("/") + "/" + loan.external_id,

@@ -181,3 +181,27 @@ def test_visits_are_recorded_and_grace_granted_through_the_api(collector):
         client.post(reverse("api-case-grace", args=[other.pk]), {"days": 7, "reason": "x"}, format="json").status_code
         == 404
     )
+
+
+def test_a_promise_through_the_api_can_cover_other_loans_of_the_same_borrower(collector):
+    from collections_app.models import PromiseToPay
+    from tests.factories import BorrowerFactory, overdue_loan
+
+    borrower = BorrowerFactory()
+    first, second = (mine(collector, loan=overdue_loan(borrower=borrower)) for _ in range(2))
+    stranger = mine(collector)  # another borrower's case
+    client = api_for(collector)
+    url = reverse("api-case-promises", args=[first.pk])
+    promised_on = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    refused = client.post(url, {"amount": "50.00", "promised_on": promised_on,
+                                "also_cover": [{"case": stranger.pk, "amount": "20.00"}]}, format="json")  # fmt: skip
+    assert refused.status_code == 400 and "also_cover" in refused.json() and not PromiseToPay.objects.exists()
+    created = client.post(url, {"amount": "50.00", "promised_on": promised_on,
+                                "also_cover": [{"case": second.pk, "amount": "20.00"}]}, format="json")  # fmt: skip
+    assert created.status_code == 201, created.content
+    assert created.json()["amount"] == "50.00"
+    amounts = dict(PromiseToPay.objects.values_list("case_id", "amount"))
+    assert {k: str(v) for k, v in amounts.items()} == {first.pk: "50.00", second.pk: "20.00"}
+    assert set(CollectionCase.objects.filter(pk__in=[first.pk, second.pk]).values_list("state", flat=True)) == {
+        "promise_to_pay"
+    }

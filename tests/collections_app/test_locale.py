@@ -108,12 +108,13 @@ IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # snake_case: escalate_forma
 
 
 @pytest.mark.parametrize(
-    "page", ["home", "case-queue", "case-detail", "escalations", "performance", "messages-overview"]
+    "page", ["home", "case-queue", "case-detail", "borrower-detail", "escalations", "performance", "messages-overview"]
 )
 def test_the_chinese_pages_show_human_words_not_identifiers_or_english(china, page):
     collector, manager, case = china
-    reader = collector if page in ("case-queue", "case-detail", "home") else manager
-    url = reverse(page, args=[case.pk]) if page == "case-detail" else reverse(page)
+    reader = collector if page in ("case-queue", "case-detail", "borrower-detail", "home") else manager
+    args = {"case-detail": [case.pk], "borrower-detail": [case.borrower_id]}.get(page, [])
+    url = reverse(page, args=args)
     response = client_for(reader).get(url)
     assert response.status_code == 200
     parser = VisibleText()
