@@ -114,7 +114,8 @@ def seed() -> float:
         cur.execute(SEED, {"n": LOANS, "as_of": AS_OF})
         # Twenty English-speaking collectors so that assignment has real work to do.
         cur.execute("""
-            INSERT INTO collections_app_team (name, language, collectors_see_team_cases) VALUES ('Bench', 'en', false);
+            INSERT INTO collections_app_team (name, language, timezone, collectors_see_team_cases)
+                VALUES ('Bench', 'en', 'America/New_York', false);
             INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,
                                    is_active, date_joined)
             SELECT '!', false, 'bench' || g, '', '', '', false, true, now() FROM generate_series(1, 20) g;
