@@ -18,6 +18,7 @@ from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Borrower
 from loans.money import format_money
 from notifications.models import OutboundMessage
+from notifications.planning import BORROWER_WIDE
 
 
 def borrower_zone(borrower: Borrower) -> str:
@@ -104,9 +105,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
     ]
     # Formatted here: a template would show an aware datetime in the reader's time zone, not the borrower's.
     zones = [(zone, now.astimezone(ZoneInfo(zone)).strftime("%H:%M")) for zone in facts.zones]
-    messages = list(
-        OutboundMessage.objects.filter(case=case).select_related("decision").order_by("-planned_for", "-id")[:50]
-    )
+    messages = _case_messages(case)
     timeline: list[dict[str, Any]] = []
     currency = case.loan.currency
 
@@ -156,3 +155,28 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
             (_("Payment history"), case.priority_history, 5),
         ],
     }
+
+
+def _case_messages(case: CollectionCase) -> list[OutboundMessage]:
+    """The case's messages, and the borrower-wide reminders sent about its loan while filed on a sibling case (one
+    reminder per borrower per slot is stored on one of the borrower's cases; the ledger entry its decision reserved
+    names every loan it covered). Three queries; the debts are matched in Python because SQLite, the embedded
+    default, has no JSON containment."""
+    own = OutboundMessage.objects.filter(case=case).select_related("decision").order_by("-planned_for", "-id")[:50]
+    wide = list(
+        OutboundMessage.objects.filter(
+            borrower_id=case.borrower_id, idempotency_key__startswith=BORROWER_WIDE, decision__isnull=False
+        )
+        .exclude(case=case)
+        .select_related("decision")
+        .order_by("-planned_for", "-id")[:50]
+    )
+    covering: set[int] = set()
+    if wide:
+        for decision_id, debts in ContactEvent.objects.filter(
+            decision_id__in=[m.decision_id for m in wide]
+        ).values_list("decision_id", "debts"):
+            if case.loan_id in {int(d) for d in debts or []}:
+                covering.add(decision_id)
+    rows = [*own, *(m for m in wide if m.decision_id in covering)]
+    return sorted(rows, key=lambda m: (m.planned_for, m.pk), reverse=True)[:50]

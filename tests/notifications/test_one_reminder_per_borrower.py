@@ -107,6 +107,25 @@ def test_three_overdue_loans_make_one_text_per_slot_one_ledger_count_per_debt_an
     assert len({c.assigned_to_id for c in CollectionCase.objects.filter(borrower=borrower)}) == 1
 
 
+def test_the_one_text_shows_on_the_page_of_each_case_it_was_about(twilio_fake, client):
+    """Stored on one of the three cases, the borrower-wide text is listed on all three case pages (the ledger entry
+    its decision reserved names the three loans); another borrower's case does not list it."""
+    collector = user_with_role("collector", "casey")
+    team_with(collector)
+    today = timezone.now().date()
+    borrower, _ = borrower_with_three_overdue_loans(today)
+    other, _ = borrower_with_three_overdue_loans(today)
+    sweep_run(as_of=today)
+    dispatch()
+    text = OutboundMessage.objects.get(borrower=borrower, channel="sms")
+    client.force_login(collector)
+    for case in CollectionCase.objects.filter(borrower=borrower):
+        listed = client.get(f"/cases/{case.pk}/").context["outbox"]
+        assert [m.pk for m in listed if m.channel == "sms"] == [text.pk], case
+    elsewhere = CollectionCase.objects.filter(borrower=other).first()
+    assert text.pk not in [m.pk for m in client.get(f"/cases/{elsewhere.pk}/").context["outbox"]]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The pieces: planning, what a message covers, the gate per debt, the text
 # ---------------------------------------------------------------------------------------------------------------
