@@ -35,10 +35,12 @@ def world():
     collector = user_with_role("collector", "casey")
     team = team_with(collector, name="US", manager=manager)
     today = timezone.now().date()
+    opened = today - dt.timedelta(days=40)  # its 30-day cure window ended 10 days ago: in a 30-day period's cohort
     cases = [
-        make_case(state=state, opened_on=today - dt.timedelta(days=5), team=team, assigned_to=collector)
+        make_case(state=state, opened_on=opened, stage_entered_on=opened + dt.timedelta(days=10), team=team,
+                  assigned_to=collector)
         for state in ("resolved", "reminder", "reminder", "resolved")
-    ]
+    ]  # fmt: skip
     now = timezone.now()
     for status in ("kept", "kept", "broken"):
         PromiseFactory(case=cases[1], amount=10, promised_on=today - dt.timedelta(days=2), status=status,
@@ -62,15 +64,16 @@ def test_the_rates_come_from_the_period_and_the_flow_rates_from_snapshots(world)
     client.force_login(manager)
     response = client.get(reverse("performance"), {"days": 30})
     assert response.status_code == 200
-    kpis = dict((str(label), box["rate"]) for label, box in response.context["kpis"])
-    assert kpis["Cure rate"] == 0.5 and kpis["Promise-kept rate"] == pytest.approx(2 / 3)
-    assert kpis["Right-party contact"] == 0.25
+    kpis = {box["name"]: box["value"] for box in response.context["kpis"]}
+    assert kpis["cure"] == "50.0 %" and kpis["promises"] == "66.7 %" and kpis["rpc"] == "25.0 %"
     (flow,) = [f for f in response.context["flows"] if f["from"] == "1-30"]
-    assert flow["to"] == "31-60" and flow["rate"] == 0.3
+    assert flow["to"] == "31-60" and flow["count_rate"] == 0.3 and flow["balance_rate"] == 1.0
     body = response.content.decode()
     assert "<svg" in body and "USF-01" in body and "casey" in body
-    series = response.context["series_bars"]
-    assert len(series) == 2 and all(value == 1.0 for _, value, _, _ in series)  # no "current" bucket in this data
+    charts = response.context["charts"]
+    assert [bar.label for bar in charts["deferrals"].bars] == ["USF-01"] and not charts["denials"].bars
+    series = charts["overdue_share"].bars
+    assert len(series) == 2 and all(bar.value == 1.0 for bar in series)  # no "current" bucket in this data
 
 
 def test_csv_export_has_the_same_numbers(world):
@@ -80,7 +83,7 @@ def test_csv_export_has_the_same_numbers(world):
     response = client.get(reverse("performance"), {"days": 30, "format": "csv"})
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert ["cure", "rate", "0.5"] in rows and ["compliance_denials", "USF-01", "1"] in rows
+    assert ["cure_rate", "1-30 30d", "0.5000"] in rows and ["compliance_deferrals", "USF-01", "1"] in rows
     assert ["flow_rate_USD", "1-30->31-60", "0.3000"] in rows
 
 
