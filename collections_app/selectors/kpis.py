@@ -46,7 +46,7 @@ PROMISE_BANDS: list[tuple[str, Decimal, Decimal | None]] = [
     ("<100", Decimal(0), Decimal(100)),
     ("100–500", Decimal(100), Decimal(500)),
     ("500–2,000", Decimal(500), Decimal(2000)),
-    (">2,000", Decimal(2000), None),
+    ("≥2,000", Decimal(2000), None),
 ]
 # Contacts that never happened (a reservation, or one released) are not contacts.
 NOT_CONTACTS = ("reserved", "cancelled")
