@@ -314,12 +314,14 @@ def collected_per_hour(collected: list[dict], days: dict[str, dict[str, Any]]) -
 # ---------------------------------------------------------------------------------------------------------------
 def self_cured(cases: QuerySet[CollectionCase], *, since: dt.date, until: dt.date) -> dict[str, Any]:
     """Of the cases cured in the period (entered ``resolved`` on a day in [since, until]), those with no contact
-    by a person during the case: no ledger entry for the borrower that is not automated (a collector's call, visit
-    or logged contact, or the borrower's own call taken by one) from the opening day to the cure day."""
+    by a person during the case: no ledger entry for the borrower made by a member of staff and not automated (a
+    collector's call, visit or logged contact, or the borrower's call taken by one) from the opening day to the cure
+    day. A text the borrower sent in (no member of staff) is not contact by a collector."""
 
     touched = ContactEvent.objects.filter(
         borrower_id=OuterRef("borrower_id"),
         automated=False,
+        actor__isnull=False,
         at__date__gte=OuterRef("opened_on"),
         at__date__lte=OuterRef("stage_entered_on"),
     ).exclude(outcome__in=NOT_CONTACTS)
