@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from collections_app.labels import channel_label
 from collections_app.selectors import (
     message_stats,
     performance,
@@ -24,6 +23,7 @@ from collections_app.views.charts import Bar, Chart, percent_text, rate_bars
 from collections_app.views.common import bad_parameters_are_400, id_param, period_days, require_role
 from core.roles import ADMIN, MANAGER
 from loans.money import format_money
+from notifications.models import Channel
 
 
 @require_GET
@@ -35,7 +35,10 @@ def messages_overview(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "collections_app/messages_overview.html",
-        {"stats": message_stats(user=request.user, since=since), "days": days},
+        {
+            "stats": [{**m, "label": _channel(m["channel"])} for m in message_stats(user=request.user, since=since)],
+            "days": days,
+        },
     )
 
 
@@ -65,7 +68,8 @@ def performance_view(request: HttpRequest) -> HttpResponse:
                "team": team, "flows": numbers["flows"]}  # fmt: skip
     context["per_hour_charts"] = [c for c in charts if c.name.startswith("per_hour")]
     context["overdue_charts"] = [c for c in charts if c.name.startswith("overdue_") and c.name != "overdue_share"]
-    context["message_rows"] = numbers["messages"]  # not "messages": that name is Django's, for the alerts
+    # not "messages": that name is Django's, for the alerts
+    context["message_rows"] = [{**m, "label": _channel(m["channel"])} for m in numbers["messages"]]
     return render(request, "collections_app/performance.html", context)
 
 
@@ -174,6 +178,7 @@ def _charts(numbers: dict) -> list[Chart]:
             percent=True,
             empty=none_yet,
             legend=[(i, _("within %(d)d days") % {"d": n}) for n, i in windows.items()],
+            value_suffix=[_("%(d)d d") % {"d": r["days"]} for r in cure_rows],
         )
     )
     flows = numbers["flows"]
@@ -364,10 +369,12 @@ def _charts(numbers: dict) -> list[Chart]:
             _("Delivery rate by channel (of messages handed to a provider)"),
             [
                 Bar(
-                    channel_label(m["channel"]),
+                    _channel(m["channel"]),
                     m["delivery_rate"] or 0,
                     percent_text(m["delivery_rate"]),
-                    _("%(d)d of %(h)d delivered") % {"d": m["delivered"], "h": m["reached"]},
+                    f"{_channel(m['channel'])}: {percent_text(m['delivery_rate'])} ("
+                    + _("%(d)d of %(h)d delivered") % {"d": m["delivered"], "h": m["reached"]}
+                    + ")",
                 )
                 for m in messages
             ],
@@ -421,7 +428,9 @@ def _charts(numbers: dict) -> list[Chart]:
                             _("%(bucket)s days past due") % {"bucket": b},
                             float(s.overdue),
                             format_money(s.overdue, currency),
-                            _("%(amount)s overdue on %(n)d loans")
+                            _("%(bucket)s days past due") % {"bucket": b}
+                            + ": "
+                            + _("%(amount)s overdue on %(n)d loans")
                             % {"amount": format_money(s.overdue, currency), "n": s.loans},
                         )
                         for b, s in buckets
@@ -431,6 +440,10 @@ def _charts(numbers: dict) -> list[Chart]:
                 )
             )
     return charts
+
+
+def _channel(channel: str) -> str:
+    return str(Channel(channel).label) if channel in Channel.values else channel
 
 
 def _csv_rate(rate: float | None) -> str:
