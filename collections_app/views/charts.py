@@ -80,7 +80,7 @@ class Chart:
                                   value_y=y + 27))  # fmt: skip
         axis_y = TOP + len(self.bars) * COMPACT_ROW + 2
         return self._frame(rows, top, width=COMPACT_WIDTH, plot_left=COMPACT_LEFT, plot_width=COMPACT_PLOT_WIDTH,
-                           axis_y=axis_y, label_x=COMPACT_LEFT, anchor="start", row_height=COMPACT_ROW)  # fmt: skip
+                           axis_y=axis_y, label_x=COMPACT_LEFT + 4, anchor="start", row_height=COMPACT_ROW)  # fmt: skip
 
     def _row(self, bar: Bar, top: float, plot_width: float, **where: Any) -> dict[str, Any]:
         width = max(0.0, bar.value) / top * plot_width

@@ -233,3 +233,16 @@ def test_messages_never_handed_to_a_provider_are_not_failures():
     assert (row["failure_rate"], row["delivery_rate"], row["never_sent"]) == (0.0, 1.0, 3)
     body = response.content.decode()
     assert 'data-testid="never-sent-sms">3<' in body and 'data-testid="failure-rate-sms">0.0 %<' in body
+
+
+def test_a_case_keeps_what_was_overdue_when_it_opened():
+    """The liquidation rate's denominator and the cure rate's entry bucket: copied by the sweep when it opens the
+    case, and left alone by the later sweeps that follow the loan."""
+    from collections_app.models import CollectionCase
+
+    loan_with_schedule(("2024-01-01", "100.00"), ("2024-02-01", "100.00"))
+    sweep_run(as_of=dt.date(2024, 1, 20))
+    sweep_run(as_of=dt.date(2024, 2, 20))
+    case = CollectionCase.objects.get()
+    assert (case.entry_days_past_due, case.entry_amount_overdue) == (19, Decimal("100.00"))
+    assert (case.days_past_due, case.amount_overdue) == (50, Decimal("200.00"))
