@@ -288,6 +288,10 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     close_reason = models.CharField(_("close reason"), max_length=12, choices=CloseReason.choices, blank=True)
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
     amount_overdue = MoneyField(_("amount overdue"), default=ZERO)
+    # What the loan owed when the case opened (the sweep copies the loan's figures then; never updated): the
+    # denominators of the cure rate by entry bucket and of the liquidation rate (docs/kpis.md).
+    entry_days_past_due = models.PositiveIntegerField(_("days past due at opening"), default=0)
+    entry_amount_overdue = MoneyField(_("amount overdue at opening"), default=ZERO)
     grace_until = models.DateField(_("hardship grace until"), null=True, blank=True)
     last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
     callback_at = models.DateTimeField(

@@ -236,6 +236,8 @@ class CaseFactory(factory.django.DjangoModelFactory):
     stage_entered_on = dt.date(2024, 2, 5)
     days_past_due = 10
     amount_overdue = Decimal("100.00")
+    entry_days_past_due = factory.SelfAttribute("days_past_due")  # what the sweep copies when it opens a case
+    entry_amount_overdue = factory.SelfAttribute("amount_overdue")
 
     @factory.post_generation
     def balances_as_of(self, create: bool, extracted: dt.date | bool | None, **kwargs: Any) -> None:

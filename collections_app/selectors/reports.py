@@ -1,64 +1,66 @@
-"""The numbers managers watch: performance over a period (snapshots, rates, contacts, denials) and message statistics,
-every figure scoped to the reader's teams."""
+"""The numbers managers watch: performance over a period (the KPIs of docs/kpis.md, computed in
+``collections_app.selectors.kpis``) and message statistics, every figure scoped to the reader's teams."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections import Counter
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Count, Q, Sum
 
-from collections_app.models import CallDisposition, CallParty, PortfolioSnapshot, PromiseToPay
+from collections_app.models import PortfolioSnapshot
+from collections_app.selectors import kpis
 from collections_app.selectors.access import cases_visible_to, team_ids
-from compliance.models import ContactEvent, Decision
+from collections_app.selectors.kpis import BucketTotal
 from core.roles import ADMIN, user_role
 from loans.selectors import DPD_BUCKETS as REPORT_BUCKETS
 from notifications.models import OutboundMessage
 
+__all__ = ["BucketTotal", "message_stats", "performance"]
 
-def message_stats(*, user: Any, since: dt.datetime) -> list[dict[str, Any]]:
-    """Messages planned since ``since`` for the cases the user may see, per channel: counts by status and the
-    delivery and failure rates of what reached the provider."""
+# Reached the provider: what delivery and failure rates are over. A failure with no hand-over time is a message
+# that was never sendable (no consented mobile, no address, no template) and is counted as never sent.
+HANDED = Q(send_started_at__isnull=False, status__in=["sent", "delivered", "failed"])
+NEVER_SENT = Q(status="denied") | Q(status="failed", send_started_at__isnull=True)
 
-    rows = (
-        OutboundMessage.objects.filter(planned_for__gte=since, case__in=cases_visible_to(user))
-        .values("channel", "status")
-        .annotate(n=Count("id"))
+
+def message_stats(*, user: Any, since: dt.datetime, until: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Messages planned since ``since`` for the cases the user may see, per channel: counts by status; the delivery
+    and failure rates over the messages handed to a provider only; and apart, those never sent (never sendable —
+    no consented mobile, no address, no template — or denied by the gate)."""
+
+    rows = OutboundMessage.objects.filter(planned_for__gte=since, case__in=cases_visible_to(user))
+    if until is not None:
+        rows = rows.filter(planned_for__lt=until)
+    counted = (
+        rows.values("channel", "status")
+        .annotate(n=Count("id"), handed=Count("id", filter=HANDED), never=Count("id", filter=NEVER_SENT))
         .order_by()
     )
-    stats: dict[str, dict[str, int]] = {}
-    for row in rows:
-        stats.setdefault(row["channel"], {})[row["status"]] = row["n"]
+    stats: dict[str, dict[str, Any]] = {}
+    for row in counted:
+        entry = stats.setdefault(row["channel"], {"counts": {}, "handed": {}, "never_sent": 0})
+        entry["counts"][row["status"]] = row["n"]
+        entry["handed"][row["status"]] = row["handed"]
+        entry["never_sent"] += row["never"]
     result = []
-    for channel, counts in sorted(stats.items()):
-        reached = counts.get("sent", 0) + counts.get("delivered", 0) + counts.get("failed", 0)
+    for channel, numbers in sorted(stats.items()):
+        handed: dict[str, int] = numbers["handed"]
+        reached = sum(handed.values())
         result.append(
             {
                 "channel": channel,
-                "counts": counts,
-                "total": sum(counts.values()),
+                "counts": numbers["counts"],
+                "total": sum(numbers["counts"].values()),
                 "reached": reached,
-                "delivery_rate": counts.get("delivered", 0) / reached if reached else None,
-                "failure_rate": counts.get("failed", 0) / reached if reached else None,
+                "delivered": handed.get("delivered", 0),
+                "failed": handed.get("failed", 0),
+                "never_sent": numbers["never_sent"],
+                "delivery_rate": handed.get("delivered", 0) / reached if reached else None,
+                "failure_rate": handed.get("failed", 0) / reached if reached else None,
             }
         )
     return result
-
-
-@dataclass(frozen=True)
-class BucketTotal:
-    """Loans in one DPD bucket on one date and currency, summed over the teams the reader may see."""
-
-    as_of: dt.date
-    currency: str
-    bucket: str
-    loans: int
-    overdue: Decimal
-    outstanding: Decimal
 
 
 def _snapshots(*, user: Any, since: dt.date, until: dt.date, team_id: int | None) -> list[BucketTotal]:
@@ -80,90 +82,53 @@ def _snapshots(*, user: Any, since: dt.date, until: dt.date, team_id: int | None
 
 
 def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: int | None = None) -> dict[str, Any]:
-    """The numbers a collections head watches, for the cases the user may see (optionally one team) in a period:
-    overdue by bucket over time and flow (roll) rates from the sweep's daily snapshots; cure, promise-kept and
-    right-party-contact rates; contacts per collector per day; messages; compliance denials by rule."""
+    """The KPIs of docs/kpis.md for the cases the user may see (optionally one team) in the period [since, until):
+    a fixed number of queries whatever the portfolio's size."""
 
     cases = cases_visible_to(user)
     if team_id:
         cases = cases.filter(team_id=team_id)
     borrowers = cases.values("borrower_id")
     days = max(1, (until - since).days)
+    first_day, last_day = since.date(), until.date()
 
-    snapshots = _snapshots(user=user, since=since.date(), until=until.date(), team_id=team_id)
-    trend: dict[tuple[dt.date, str], dict[str, Any]] = {}
-    for snap in snapshots:
-        trend.setdefault((snap.as_of, snap.currency), {})[snap.bucket] = snap
+    # The roll rates look a month back from the latest snapshot, whatever the period shown.
+    reach_back = min(first_day, last_day - dt.timedelta(days=kpis.FLOW_GAP_DAYS + kpis.FLOW_GAP_TOLERANCE))
+    snapshots = _snapshots(user=user, since=reach_back, until=last_day, team_id=team_id)
     labels = [label for label, _, _ in REPORT_BUCKETS]
-    flows = []
-    dates = sorted({s.as_of for s in snapshots})
-    if len(dates) >= 2:
-        last = dates[-1]
-        first = min(dates, key=lambda d: abs((last - d).days - 30))  # about a month earlier, as close as we have
-        for currency in sorted({s.currency for s in snapshots}):
-            before, after = trend.get((first, currency), {}), trend.get((last, currency), {})
-            for source, target in itertools.pairwise(labels):
-                start = before.get(source)
-                if start and start.overdue:
-                    end = after.get(target)
-                    rate = float((end.overdue if end else 0) / start.overdue)
-                    flows.append({"currency": currency, "from": source, "to": target, "from_date": first,
-                                  "to_date": last, "rate": rate})  # fmt: skip
-
-    opened = cases.filter(opened_on__gte=since.date(), opened_on__lte=until.date())
-    cured = opened.filter(state="resolved").count()
-    opened_count = opened.count()
-    promises = PromiseToPay.objects.filter(case__in=cases, promised_on__gte=since.date(), promised_on__lte=until.date())
-    promise_counts = dict(promises.values_list("status").annotate(n=Count("pk")).order_by())
-    settled = sum(promise_counts.get(s, 0) for s in ("kept", "partial", "broken"))
-    calls = ContactEvent.objects.filter(
-        borrower_id__in=borrowers, channel="call", direction="outbound", at__gte=since, at__lt=until,
-        outcome__in=["conversation", "no_answer", "voicemail", "busy", "failed"],
-    )  # fmt: skip
-    # Right-party contact rate: the collectors' outbound call attempts (automated reminders are not theirs) whose
-    # disposition says the borrower answered, over all those attempts.
-    attempts = calls.filter(automated=False)
-    attempt_count = attempts.count()
-    right_party = attempts.filter(
-        Exists(CallDisposition.objects.filter(decision_id=OuterRef("decision_id"), party=CallParty.RIGHT_PARTY))
-    ).count()
-    per_collector = [
-        {"collector": row["actor__username"], "contacts": row["n"], "per_day": row["n"] / days}
-        for row in calls.filter(actor__isnull=False).values("actor__username").annotate(n=Count("pk")).order_by("-n")
-    ]
-    denial_rules: Counter[str] = Counter()
-    for reasons in (
-        Decision.objects.filter(allowed=False, borrower_id__in=borrowers, created_at__gte=since, created_at__lt=until)
-        .values_list("reasons", flat=True)[:200_000]
-        .iterator()
-    ):
-        denial_rules.update({r.get("rule", "?") for r in reasons or []})
+    trend: dict[tuple[dt.date, str], dict[str, BucketTotal]] = {}
+    for snap in snapshots:
+        if snap.as_of >= first_day:
+            trend.setdefault((snap.as_of, snap.currency), {})[snap.bucket] = snap
     series = []  # per date and currency: the share of active loans overdue and the amount overdue
     for (as_of, currency), row in sorted(trend.items()):
         loans = sum(snap.loans for snap in row.values())
         late = sum(snap.loans for bucket, snap in row.items() if bucket != "current")
         series.append({"as_of": as_of, "currency": currency, "rate": late / loans if loans else None,
                        "overdue": sum(snap.overdue for snap in row.values())})  # fmt: skip
+
+    collectors = kpis.collector_days(borrowers, since=since, until=until)
+    collected = kpis.collected_per_collector(cases, since=since, until=until)
+    messages = message_stats(user=user, since=since, until=until)
+    handed = sum(m["reached"] for m in messages)
+    delivered = sum(m["delivered"] for m in messages)
     return {
         "days": days,
         "series": series,
         "trend": [
-            {"as_of": d, "currency": c, "buckets": [(b, row.get(b)) for b in labels]} for (d, c), row in trend.items()
+            {"as_of": d, "currency": c, "buckets": [(b, row.get(b)) for b in labels]}
+            for (d, c), row in sorted(trend.items())
         ],
         "labels": labels,
-        "flows": flows,
-        "cure": {"opened": opened_count, "cured": cured, "rate": cured / opened_count if opened_count else None},
-        "promises": {
-            "settled": settled,
-            "kept": promise_counts.get("kept", 0),
-            "rate": promise_counts.get("kept", 0) / settled if settled else None,
-        },
-        "rpc": {
-            "calls": attempt_count,
-            "right_party": right_party,
-            "rate": right_party / attempt_count if attempt_count else None,
-        },
-        "per_collector": per_collector,
-        "messages": message_stats(user=user, since=since),
-        "denials": denial_rules.most_common(),
+        "flows": kpis.roll_rates(snapshots),
+        "cure": kpis.cure_rates(cases, since=first_day, until=last_day),
+        "promises": kpis.promise_kept_by_band(cases, since=first_day, until=last_day),
+        "rpc": kpis.right_party_contact(borrowers, since=since, until=until),
+        "liquidation": kpis.liquidation(cases, since=first_day, until=until),
+        "per_hour": kpis.collected_per_hour(collected, collectors),
+        "self_cured": kpis.self_cured(cases, since=first_day, until=last_day),
+        "per_collector": [{"collector": name, **numbers} for name, numbers in collectors.items()],
+        "messages": messages,
+        "delivery": {"handed": handed, "delivered": delivered, "rate": delivered / handed if handed else None},
+        **kpis.denials_and_deferrals(borrowers, since=since, until=until),
     }

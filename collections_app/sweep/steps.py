@@ -175,10 +175,12 @@ def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> Non
         """
         INSERT INTO {case} (loan_id, borrower_id, state, return_state, policy_id, team_id, assigned_to_id, opened_on,
                             opened_at, stage_entered_on, closed_at, close_reason, days_past_due, amount_overdue,
-                            grace_until, last_contact_at, priority, priority_dpd, priority_amount, priority_promises,
-                            priority_contact, priority_reach, priority_history, sweep_mark)
+                            entry_days_past_due, entry_amount_overdue, grace_until, last_contact_at, priority,
+                            priority_dpd, priority_amount, priority_promises, priority_contact, priority_reach,
+                            priority_history, sweep_mark)
         SELECT l.id, l.borrower_id, %(state)s, '', %(policy)s, NULL, NULL, %(as_of)s, %(now)s, %(as_of)s, NULL, '',
-               l.days_past_due, l.amount_overdue, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, %(mark)s
+               l.days_past_due, l.amount_overdue, l.days_past_due, l.amount_overdue, NULL, NULL, 0,
+               0, 0, 0, 0, 0, 0, %(mark)s
         FROM {loan} l
         WHERE l.product_id = %(product)s AND l.status = 'active' AND l.days_past_due > %(grace)s
           AND l.id BETWEEN %(lo)s AND %(hi)s

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from decimal import Decimal
+from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from collections_app.selectors import (
@@ -16,9 +18,12 @@ from collections_app.selectors import (
     performance,
     teams_for,
 )
+from collections_app.selectors.kpis import CURE_WINDOWS
+from collections_app.views.charts import Bar, Chart, percent_text, rate_bars
 from collections_app.views.common import bad_parameters_are_400, id_param, period_days, require_role
 from core.roles import ADMIN, MANAGER
 from loans.money import format_money
+from notifications.models import Channel
 
 
 @require_GET
@@ -30,7 +35,10 @@ def messages_overview(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "collections_app/messages_overview.html",
-        {"stats": message_stats(user=request.user, since=since), "days": days},
+        {
+            "stats": [{**m, "label": _channel(m["channel"])} for m in message_stats(user=request.user, since=since)],
+            "days": days,
+        },
     )
 
 
@@ -47,117 +55,455 @@ def performance_view(request: HttpRequest) -> HttpResponse:
     until = timezone.now()
     numbers = performance(user=request.user, since=until - dt.timedelta(days=days), until=until,
                           team_id=team.pk if team else None)  # fmt: skip
+    charts = _charts(numbers)
     if request.GET.get("format") == "csv":
-        return _performance_csv(numbers, days, team)
-    context = {**_charts(numbers), "days": days, "teams": teams, "team": team, "flows": numbers["flows"]}
-    context["message_rows"] = numbers["messages"]  # not "messages": that name is Django's, for the alerts
+        wanted = request.GET.get("chart")
+        if not wanted:
+            return _performance_csv(numbers, days, team)
+        chart = next((c for c in charts if c.name == wanted), None)
+        if chart is None:
+            raise Http404
+        return _chart_csv(chart, days)
+    context = {"kpis": _kpis(numbers), "charts": {c.name: c for c in charts}, "days": days, "teams": teams,
+               "team": team, "flows": numbers["flows"]}  # fmt: skip
+    context["per_hour_charts"] = [c for c in charts if c.name.startswith("per_hour")]
+    context["overdue_charts"] = [c for c in charts if c.name.startswith("overdue_") and c.name != "overdue_share"]
+    # not "messages": that name is Django's, for the alerts
+    context["message_rows"] = [{**m, "label": _channel(m["channel"])} for m in numbers["messages"]]
     return render(request, "collections_app/performance.html", context)
 
 
-def _bars(rows: list[tuple[str, float, str]]) -> tuple[list[tuple[str, float, int, str]], int]:
-    """Rows of (label, value, text) scaled for the SVG bar chart, and the chart's height."""
-    top = max((value for _, value, _ in rows), default=0) or 1
-    return [(label, value, round(100 * value / top), text) for label, value, text in rows], max(22, 22 * len(rows))
+def _money_total(rows: list[dict], amount: str) -> dict[str, Any]:
+    totals: dict[str, Any] = {}
+    for row in rows:
+        totals[row["currency"]] = totals.get(row["currency"], 0) + (row[amount] or 0)
+    return totals
 
 
-def _charts(numbers: dict) -> dict:
-    cure, promises, rpc = numbers["cure"], numbers["promises"], numbers["rpc"]
-    kpis = [
-        (
-            _("Cure rate"),
-            {
-                "rate": cure["rate"],
-                "detail": _("%(c)d of %(o)d cases opened") % {"c": cure["cured"], "o": cure["opened"]},
-            },
-        ),
-        (
-            _("Promise-kept rate"),
-            {
-                "rate": promises["rate"],
-                "detail": _("%(k)d of %(s)d promises due") % {"k": promises["kept"], "s": promises["settled"]},
-            },
-        ),
-        (
-            _("Right-party contact"),
-            {
-                "rate": rpc["rate"],
-                "detail": _("%(c)d right-party contacts in %(n)d call attempts")
-                % {"c": rpc["right_party"], "n": rpc["calls"]},
-            },
-        ),
-        (
-            _("Messages delivered"),
-            {"rate": _delivery(numbers["messages"]), "detail": _("of those that reached the provider")},
-        ),
+def _kpis(numbers: dict) -> list[dict[str, Any]]:
+    """The boxes at the top: one figure per KPI of docs/kpis.md, with what it is out of."""
+    cured = sum(w["cured"] for row in numbers["cure"] for w in row["windows"] if w["days"] == 30)
+    cohort = sum(w["cases"] for row in numbers["cure"] for w in row["windows"] if w["days"] == 30)
+    kept = sum(r["kept"] for r in numbers["promises"])
+    due = sum(r["due"] for r in numbers["promises"])
+    rpc, selfc, delivery = numbers["rpc"], numbers["self_cured"], numbers["delivery"]
+    contacts = sum(r["contacts"] for r in numbers["per_collector"])
+    collector_days = sum(r["days"] for r in numbers["per_collector"])
+    hours = _money_total(numbers["per_hour"], "hours")
+    collected = _money_total(numbers["per_hour"], "collected")
+    per_hour = [format_money(Decimal(collected[c]) / Decimal(str(hours[c])), c) for c in sorted(collected) if hours[c]]
+    return [
+        {
+            "name": "cure",
+            "label": _("Cure rate within 30 days"),
+            "value": percent_text(_ratio(cured, cohort)),
+            "detail": _("%(c)d of %(o)d cases cured within 30 days of opening") % {"c": cured, "o": cohort},
+        },
+        {
+            "name": "promises",
+            "label": _("Promise-kept rate"),
+            "value": percent_text(_ratio(kept, due)),
+            "detail": _("%(k)d of %(s)d promises due") % {"k": kept, "s": due},
+        },
+        {
+            "name": "rpc",
+            "label": _("Right-party contact"),
+            "value": percent_text(rpc["rate"]),
+            "detail": _("%(c)d right-party contacts in %(n)d call attempts")
+            % {"c": rpc["right_party"], "n": rpc["calls"]},
+        },
+        {
+            "name": "liquidation",
+            "label": _("Liquidation rate"),
+            "value": " · ".join(f"{r['currency']} {percent_text(r['rate'])}" for r in numbers["liquidation"]) or "—",
+            "detail": _("collected since opening / overdue at opening, cases opened in the period"),
+        },
+        {
+            "name": "per_hour",
+            "label": _("Collected per collector-hour"),
+            "value": " · ".join(per_hour) or "—",
+            "detail": _("hours: first to last contact of each working day"),
+        },
+        {
+            "name": "self_cured",
+            "label": _("Self-cured share"),
+            "value": percent_text(selfc["rate"]),
+            "detail": _("%(s)d of %(c)d cures with no contact by a collector")
+            % {"s": selfc["self_cured"], "c": selfc["cured"]},
+        },
+        {
+            "name": "contacts",
+            "label": _("Contacts per collector per day"),
+            "value": f"{contacts / collector_days:.1f}" if collector_days else "—",
+            "detail": _("%(n)d contacts in %(d)d collector-days") % {"n": contacts, "d": collector_days},
+        },
+        {
+            "name": "delivery",
+            "label": _("Messages delivered"),
+            "value": percent_text(delivery["rate"]),
+            "detail": _("%(d)d of %(h)d handed to a provider") % {"d": delivery["delivered"], "h": delivery["handed"]},
+        },
     ]
-    overdue_charts = []
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _charts(numbers: dict) -> list[Chart]:
+    """Every chart of the page, with the numbers behind it (its CSV)."""
+    none_yet = _("Nothing to show in this period.")
+    charts: list[Chart] = []
+    windows = {n: i for i, n in enumerate(CURE_WINDOWS)}
+    cure_rows = [
+        {"bucket": row["bucket"], **w}
+        for row in numbers["cure"]
+        for w in row["windows"]
+        if any(x["cases"] for x in row["windows"])
+    ]
+    charts.append(
+        Chart(
+            "cure",
+            _("Cure rate by DPD bucket at opening"),
+            rate_bars(
+                cure_rows,
+                lambda r: _("%(bucket)s days past due") % {"bucket": r["bucket"]},
+                lambda r: (
+                    _("%(c)d of %(n)d cured within %(d)d days") % {"c": r["cured"], "n": r["cases"], "d": r["days"]}
+                ),
+                group=lambda r: windows[r["days"]],
+            ),
+            ["entry_bucket", "window_days", "cases", "cured", "rate"],
+            [[r["bucket"], r["days"], r["cases"], r["cured"], _csv_rate(r["rate"])] for r in cure_rows],
+            percent=True,
+            empty=none_yet,
+            legend=[(i, _("within %(d)d days") % {"d": n}) for n, i in windows.items()],
+            value_suffix=[_("%(d)d d") % {"d": r["days"]} for r in cure_rows],
+        )
+    )
+    flows = numbers["flows"]
+    flow_label = lambda f: f"{f['currency']} {f['from']} → {f['to']}"  # noqa: E731
+    no_flow = _("Roll rates need daily snapshots about 30 days apart: the daily sweep writes one each day.")
+    note = (
+        _("Snapshot of %(a)s compared with that of %(b)s.") % {"a": flows[0]["from_date"], "b": flows[0]["to_date"]}
+        if flows
+        else ""
+    )
+    charts.append(
+        Chart(
+            "roll_count",
+            _("Roll rates between buckets, by number of loans"),
+            [
+                Bar(
+                    flow_label(f),
+                    f["count_rate"] or 0,
+                    percent_text(f["count_rate"]),
+                    f"{flow_label(f)}: {percent_text(f['count_rate'])} ({f['loans_to']} / {f['loans_from']})",
+                )
+                for f in flows
+            ],
+            ["currency", "from", "to", "from_date", "to_date", "loans_from", "loans_to", "rate"],
+            [
+                [
+                    f["currency"],
+                    f["from"],
+                    f["to"],
+                    f["from_date"],
+                    f["to_date"],
+                    f["loans_from"],
+                    f["loans_to"],
+                    _csv_rate(f["count_rate"]),
+                ]
+                for f in flows
+            ],
+            percent=True,
+            empty=no_flow,
+            note=note,
+        )
+    )
+    charts.append(
+        Chart(
+            "roll_balance",
+            _("Roll rates between buckets, by outstanding balance"),
+            [
+                Bar(
+                    flow_label(f),
+                    f["balance_rate"] or 0,
+                    percent_text(f["balance_rate"]),
+                    f"{flow_label(f)}: {percent_text(f['balance_rate'])} "
+                    f"({format_money(f['balance_to'], f['currency'])} / "
+                    f"{format_money(f['balance_from'], f['currency'])})",
+                    1,
+                )
+                for f in flows
+            ],
+            ["currency", "from", "to", "from_date", "to_date", "balance_from", "balance_to", "rate"],
+            [
+                [
+                    f["currency"],
+                    f["from"],
+                    f["to"],
+                    f["from_date"],
+                    f["to_date"],
+                    f["balance_from"],
+                    f["balance_to"],
+                    _csv_rate(f["balance_rate"]),
+                ]
+                for f in flows
+            ],
+            percent=True,
+            empty=no_flow,
+            note=note,
+        )
+    )
+    promises = [r for r in numbers["promises"] if r["due"]]
+    charts.append(
+        Chart(
+            "promises",
+            _("Promise-kept rate by amount"),
+            rate_bars(
+                promises,
+                lambda r: f"{r['currency']} {r['band']}",
+                lambda r: _("%(k)d of %(s)d promises due") % {"k": r["kept"], "s": r["due"]},
+            ),
+            ["currency", "amount_band", "due", "kept", "rate"],
+            [[r["currency"], r["band"], r["due"], r["kept"], _csv_rate(r["rate"])] for r in promises],
+            percent=True,
+            empty=none_yet,
+        )
+    )
+    liquidation = numbers["liquidation"]
+    charts.append(
+        Chart(
+            "liquidation",
+            _("Liquidation rate"),
+            rate_bars(
+                liquidation,
+                lambda r: r["currency"],
+                lambda r: (
+                    f"{format_money(r['collected'] or Decimal(0), r['currency'])} / "
+                    f"{format_money(r['overdue'] or Decimal(0), r['currency'])}"
+                ),
+            ),
+            ["currency", "cases", "overdue_at_opening", "collected", "rate"],
+            [[r["currency"], r["cases"], r["overdue"], r["collected"], _csv_rate(r["rate"])] for r in liquidation],
+            percent=True,
+            empty=none_yet,
+        )
+    )
+    for currency in sorted({r["currency"] for r in numbers["per_hour"]}) or [""]:
+        rows = [r for r in numbers["per_hour"] if r["currency"] == currency]
+        charts.append(
+            Chart(
+                f"per_hour_{currency}" if currency else "per_hour",
+                _("Collected per collector-hour") + (f" ({currency})" if currency else ""),
+                [
+                    Bar(
+                        r["collector"],
+                        float(r["per_hour"] or 0),
+                        format_money(Decimal(str(r["per_hour"] or 0)), currency),
+                        _("%(who)s: %(amount)s in %(hours).1f h")
+                        % {
+                            "who": r["collector"],
+                            "amount": format_money(r["collected"], currency),
+                            "hours": r["hours"],
+                        },
+                    )
+                    for r in rows
+                ],
+                ["collector", "currency", "collected", "hours", "per_hour"],
+                [
+                    [
+                        r["collector"],
+                        currency,
+                        r["collected"],
+                        f"{r['hours']:.2f}",
+                        "" if r["per_hour"] is None else f"{r['per_hour']:.2f}",
+                    ]
+                    for r in rows
+                ],
+                empty=none_yet,
+            )
+        )
+    per_collector = sorted(numbers["per_collector"], key=lambda r: -r["per_day"])[:20]
+    charts.append(
+        Chart(
+            "contacts",
+            _("Contacts per collector per day"),
+            [
+                Bar(
+                    r["collector"],
+                    r["per_day"],
+                    f"{r['per_day']:.1f}",
+                    _("%(who)s: %(n)d contacts in %(d)d days")
+                    % {"who": r["collector"], "n": r["contacts"], "d": r["days"]},
+                )
+                for r in per_collector
+            ],
+            ["collector", "contacts", "days_with_contacts", "hours", "per_day"],
+            [
+                [r["collector"], r["contacts"], r["days"], f"{r['hours']:.2f}", f"{r['per_day']:.2f}"]
+                for r in per_collector
+            ],
+            empty=none_yet,
+        )
+    )
+    for name, title, rows, group in (
+        ("denials", _("Compliance denials by rule"), numbers["denials"], 3),
+        ("deferrals", _("Deferrals by rule (not yet: allowed later)"), numbers["deferrals"], 2),
+    ):
+        charts.append(
+            Chart(
+                name,
+                title,
+                [Bar(rule, n, str(n), group=group) for rule, n in rows[:15]],
+                ["rule", "count"],
+                [[rule, n] for rule, n in rows],
+                empty=none_yet,
+            )
+        )
+    messages = [m for m in numbers["messages"] if m["reached"]]
+    charts.append(
+        Chart(
+            "delivery",
+            _("Delivery rate by channel (of messages handed to a provider)"),
+            [
+                Bar(
+                    _channel(m["channel"]),
+                    m["delivery_rate"] or 0,
+                    percent_text(m["delivery_rate"]),
+                    f"{_channel(m['channel'])}: {percent_text(m['delivery_rate'])} ("
+                    + _("%(d)d of %(h)d delivered") % {"d": m["delivered"], "h": m["reached"]}
+                    + ")",
+                )
+                for m in messages
+            ],
+            ["channel", "handed_to_provider", "delivered", "failed", "never_sent", "delivery_rate"],
+            [
+                [
+                    m["channel"],
+                    m["reached"],
+                    m["delivered"],
+                    m["failed"],
+                    m["never_sent"],
+                    _csv_rate(m["delivery_rate"]),
+                ]
+                for m in numbers["messages"]
+            ],
+            percent=True,
+            empty=_("No message reached a provider in this period."),
+        )
+    )
+    series = numbers["series"][-20:]
+    charts.append(
+        Chart(
+            "overdue_share",
+            _("Share of loans overdue, day by day"),
+            [
+                Bar(
+                    f"{r['as_of']:%m-%d} {r['currency']}",
+                    r["rate"] or 0,
+                    percent_text(r["rate"]),
+                    f"{r['as_of']} {r['currency']}: {percent_text(r['rate'])} · "
+                    f"{format_money(r['overdue'], r['currency'])}",
+                )
+                for r in series
+            ],
+            ["as_of", "currency", "share_overdue", "overdue"],
+            [[r["as_of"], r["currency"], _csv_rate(r["rate"]), r["overdue"]] for r in numbers["series"]],
+            percent=True,
+            empty=_("No snapshot yet: the daily sweep writes one."),
+        )
+    )
     latest = max((row["as_of"] for row in numbers["trend"]), default=None)
     for row in numbers["trend"]:
         if row["as_of"] == latest:
-            bars, height = _bars(
-                [
-                    (b, float(s.overdue), f"{format_money(s.overdue, row['currency'])} ({s.loans})")
-                    for b, s in row["buckets"]
-                    if s
-                ]
+            currency, buckets = row["currency"], [(b, s) for b, s in row["buckets"] if s]
+            charts.append(
+                Chart(
+                    f"overdue_{currency}",
+                    _("Overdue by DPD bucket, %(currency)s, %(date)s") % {"currency": currency, "date": latest},
+                    [
+                        Bar(
+                            _("%(bucket)s days past due") % {"bucket": b},
+                            float(s.overdue),
+                            format_money(s.overdue, currency),
+                            _("%(bucket)s days past due") % {"bucket": b}
+                            + ": "
+                            + _("%(amount)s overdue on %(n)d loans")
+                            % {"amount": format_money(s.overdue, currency), "n": s.loans},
+                        )
+                        for b, s in buckets
+                    ],
+                    ["as_of", "currency", "bucket", "loans", "overdue", "outstanding"],
+                    [[latest, currency, b, s.loans, s.overdue, s.outstanding] for b, s in buckets],
+                )
             )
-            overdue_charts.append({"title": f"{row['currency']} · {row['as_of']}", "bars": bars, "height": height})
-    series_bars, series_height = _bars(
-        [
-            (
-                f"{r['as_of']:%m-%d} {r['currency']}",
-                r["rate"] or 0,
-                f"{(r['rate'] or 0):.1%} · {format_money(r['overdue'], r['currency'])}",
-            )
-            for r in numbers["series"][-20:]
-        ]
-    )
-    collector_bars, collector_height = _bars(
-        [(r["collector"], r["per_day"], f"{r['per_day']:.1f}") for r in numbers["per_collector"][:15]]
-    )
-    denial_bars, denial_height = _bars([(rule, n, str(n)) for rule, n in numbers["denials"][:15]])
-    return {
-        "kpis": kpis,
-        "series_bars": series_bars,
-        "series_height": series_height,
-        "overdue_charts": overdue_charts,
-        "collector_bars": collector_bars,
-        "collector_height": collector_height,
-        "denial_bars": denial_bars,
-        "denial_height": denial_height,
-    }
+    return charts
 
 
-def _delivery(rows: list[dict]) -> float | None:
-    reached = sum(r["reached"] for r in rows)
-    return sum(r["counts"].get("delivered", 0) for r in rows) / reached if reached else None
+def _channel(channel: str) -> str:
+    return str(Channel(channel).label) if channel in Channel.values else channel
+
+
+def _csv_rate(rate: float | None) -> str:
+    return "" if rate is None else f"{rate:.4f}"
+
+
+def _chart_csv(chart: Chart, days: int) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="performance-{chart.name}-{days}d.csv"'
+    out = csv.writer(response)
+    out.writerow(chart.columns)
+    out.writerows(chart.records)
+    return response
 
 
 def _performance_csv(numbers: dict, days: int, team: object) -> HttpResponse:
+    """Every KPI in one file: (metric, key, value) rows."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="performance-{days}d.csv"'
     out = csv.writer(response)
     out.writerow(["metric", "key", "value"])
     out.writerow(["period_days", "", days])
     out.writerow(["team", "", str(team or "all")])
-    for name in ("cure", "promises", "rpc"):
+    for row in numbers["cure"]:
+        for w in row["windows"]:
+            out.writerow(["cure_rate", f"{row['bucket']} {w['days']}d", _csv_rate(w["rate"])])
+    for name in ("rpc", "self_cured", "delivery"):
         for key, value in numbers[name].items():
             out.writerow([name, key, "" if value is None else value])
+    for row in numbers["promises"]:
+        out.writerow([f"promise_kept_rate_{row['currency']}", row["band"], _csv_rate(row["rate"])])
+    for row in numbers["liquidation"]:
+        out.writerow(["liquidation_rate", row["currency"], _csv_rate(row["rate"])])
+    for row in numbers["per_hour"]:
+        out.writerow(
+            [
+                f"collected_per_hour_{row['currency']}",
+                row["collector"],
+                "" if row["per_hour"] is None else f"{row['per_hour']:.2f}",
+            ]
+        )
     for row in numbers["trend"]:
         for bucket, snap in row["buckets"]:
             if snap is not None:
                 out.writerow([f"overdue_{row['currency']}", f"{row['as_of']} {bucket}", snap.overdue])
     for row in numbers["series"]:
-        out.writerow(
-            [f"overdue_rate_{row['currency']}", row["as_of"], "" if row["rate"] is None else f"{row['rate']:.4f}"]
-        )
+        out.writerow([f"overdue_rate_{row['currency']}", row["as_of"], _csv_rate(row["rate"])])
     for flow in numbers["flows"]:
-        out.writerow([f"flow_rate_{flow['currency']}", f"{flow['from']}->{flow['to']}", f"{flow['rate']:.4f}"])
+        key = f"{flow['from']}->{flow['to']}"
+        out.writerow([f"flow_rate_{flow['currency']}", key, _csv_rate(flow["count_rate"])])
+        out.writerow([f"flow_rate_balance_{flow['currency']}", key, _csv_rate(flow["balance_rate"])])
     for row in numbers["per_collector"]:
         out.writerow(["contacts_per_day", row["collector"], f"{row['per_day']:.2f}"])
     for row in numbers["messages"]:
         for status, n in row["counts"].items():
             out.writerow([f"messages_{row['channel']}", status, n])
+        out.writerow([f"messages_{row['channel']}", "handed_to_provider", row["reached"]])
+        out.writerow([f"messages_{row['channel']}", "never_sent", row["never_sent"]])
     for rule, n in numbers["denials"]:
         out.writerow(["compliance_denials", rule, n])
+    for rule, n in numbers["deferrals"]:
+        out.writerow(["compliance_deferrals", rule, n])
     return response

@@ -35,10 +35,12 @@ def world():
     collector = user_with_role("collector", "casey")
     team = team_with(collector, name="US", manager=manager)
     today = timezone.now().date()
+    opened = today - dt.timedelta(days=40)  # its 30-day cure window ended 10 days ago: in a 30-day period's cohort
     cases = [
-        make_case(state=state, opened_on=today - dt.timedelta(days=5), team=team, assigned_to=collector)
+        make_case(state=state, opened_on=opened, stage_entered_on=opened + dt.timedelta(days=10), team=team,
+                  assigned_to=collector)
         for state in ("resolved", "reminder", "reminder", "resolved")
-    ]
+    ]  # fmt: skip
     now = timezone.now()
     for status in ("kept", "kept", "broken"):
         PromiseFactory(case=cases[1], amount=10, promised_on=today - dt.timedelta(days=2), status=status,
@@ -62,15 +64,16 @@ def test_the_rates_come_from_the_period_and_the_flow_rates_from_snapshots(world)
     client.force_login(manager)
     response = client.get(reverse("performance"), {"days": 30})
     assert response.status_code == 200
-    kpis = dict((str(label), box["rate"]) for label, box in response.context["kpis"])
-    assert kpis["Cure rate"] == 0.5 and kpis["Promise-kept rate"] == pytest.approx(2 / 3)
-    assert kpis["Right-party contact"] == 0.25
+    kpis = {box["name"]: box["value"] for box in response.context["kpis"]}
+    assert kpis["cure"] == "50.0 %" and kpis["promises"] == "66.7 %" and kpis["rpc"] == "25.0 %"
     (flow,) = [f for f in response.context["flows"] if f["from"] == "1-30"]
-    assert flow["to"] == "31-60" and flow["rate"] == 0.3
+    assert flow["to"] == "31-60" and flow["count_rate"] == 0.3 and flow["balance_rate"] == 1.0
     body = response.content.decode()
     assert "<svg" in body and "USF-01" in body and "casey" in body
-    series = response.context["series_bars"]
-    assert len(series) == 2 and all(value == 1.0 for _, value, _, _ in series)  # no "current" bucket in this data
+    charts = response.context["charts"]
+    assert [bar.label for bar in charts["deferrals"].bars] == ["USF-01"] and not charts["denials"].bars
+    series = charts["overdue_share"].bars
+    assert len(series) == 2 and all(bar.value == 1.0 for bar in series)  # no "current" bucket in this data
 
 
 def test_csv_export_has_the_same_numbers(world):
@@ -80,7 +83,7 @@ def test_csv_export_has_the_same_numbers(world):
     response = client.get(reverse("performance"), {"days": 30, "format": "csv"})
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert ["cure", "rate", "0.5"] in rows and ["compliance_denials", "USF-01", "1"] in rows
+    assert ["cure_rate", "1-30 30d", "0.5000"] in rows and ["compliance_deferrals", "USF-01", "1"] in rows
     assert ["flow_rate_USD", "1-30->31-60", "0.3000"] in rows
 
 
@@ -134,3 +137,112 @@ def test_the_snapshot_records_the_team_working_each_loans_open_case():
     sweep_run(as_of=dt.date(2024, 2, 11))
     rows = {(s.team_id, s.bucket, s.loans) for s in PortfolioSnapshot.objects.filter(as_of=dt.date(2024, 2, 11))}
     assert rows == {(team.pk, "1-30", 1), (None, "1-30", 1)}
+
+
+def _grow(team, collector, n, today, start=0):
+    """``n`` more cases of the team, each with what every KPI reads: a payment, a promise, calls with a
+    disposition, a refusal of the gate, messages and a day of snapshots."""
+    from tests.factories import OutboundMessageFactory, PaymentFactory
+
+    now = timezone.now()
+    for i in range(start, start + n):
+        c = make_case(
+            opened_on=today - dt.timedelta(days=35 + i), team=team, assigned_to=collector,
+            state="resolved" if i % 2 else "reminder", stage_entered_on=today - dt.timedelta(days=5),
+        )  # fmt: skip
+        PaymentFactory(loan=c.loan, amount=Decimal("20"), received_at=now - dt.timedelta(days=2))
+        PromiseFactory(case=c, amount=Decimal(50 + 600 * i), promised_on=today - dt.timedelta(days=3),
+                       status="kept", created_by=collector)  # fmt: skip
+        decision = DecisionFactory(borrower=c.borrower)
+        ContactEventFactory(borrower=c.borrower, actor=collector, decision=decision, at=now - dt.timedelta(days=1))
+        CallDispositionFactory(case=c, decision=decision, actor=collector)
+        DecisionFactory(borrower=c.borrower, outcome="deny", reasons=[{"rule": f"R-{i}", "outcome": "deny"}])
+        OutboundMessageFactory(case=c, status="delivered", send_started_at=now, planned_for=now)
+        OutboundMessageFactory(case=c, status="failed", planned_for=now)
+        PortfolioSnapshotFactory(as_of=today - dt.timedelta(days=i + 1), team=team, bucket="61-90", loans=1,
+                                 overdue=Decimal(5), outstanding=Decimal(5))  # fmt: skip
+
+
+def test_the_page_runs_a_fixed_number_of_queries_whatever_the_portfolio(world, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    manager, collector = world
+    team = collector.team_membership.team
+    client = Client()
+    client.force_login(manager)
+    today = timezone.now().date()
+    counts = []
+    for start, n in ((0, 2), (2, 12)):
+        _grow(team, collector, n, today, start)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("performance"), {"days": 90})
+        assert response.status_code == 200
+        counts.append(len(queries))
+    kpis = {box["name"]: box["value"] for box in response.context["kpis"]}
+    assert all(value != "—" for value in kpis.values()), kpis  # every KPI has data in this portfolio
+    assert counts[0] == counts[1] <= 20, counts
+
+
+def test_every_chart_has_its_own_csv(world):
+    manager, _ = world
+    client = Client()
+    client.force_login(manager)
+    response = client.get(reverse("performance"), {"days": 30})
+    charts = response.context["charts"]
+    assert {"cure", "roll_count", "roll_balance", "promises", "liquidation", "contacts", "denials", "deferrals",
+            "delivery", "overdue_share"} <= set(charts)  # fmt: skip
+    body = response.content.decode()
+    for name, chart in charts.items():
+        assert f'data-testid="csv-{name}"' in body
+        download = client.get(reverse("performance"), {"days": 30, "format": "csv", "chart": name})
+        assert download.status_code == 200 and download["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(download.content.decode())))
+        assert rows[0] == chart.columns and len(rows) - 1 == len(chart.records)
+    download = client.get(reverse("performance"), {"format": "csv", "chart": "roll_count"})
+    rows = list(csv.reader(io.StringIO(download.content.decode())))
+    assert rows[1][:3] == ["USD", "1-30", "31-60"] and rows[1][-1] == "0.3000"
+    assert client.get(reverse("performance"), {"format": "csv", "chart": "nope"}).status_code == 404
+
+
+def test_the_charts_keep_text_unstretched_and_say_their_values_on_hover(world):
+    manager, _ = world
+    client = Client()
+    client.force_login(manager)
+    body = client.get(reverse("performance"), {"days": 30}).content.decode()
+    assert 'preserveAspectRatio="none"' not in body  # text scales with the chart, never stretched
+    assert "<title>casey: " in body  # a bar's value on hover
+    assert 'class="chart-tick"' in body and "100 %" in body  # an axis with its ticks
+
+
+def test_messages_never_handed_to_a_provider_are_not_failures():
+    """Issue 14: the US team's texts were all "failed" for want of a consented mobile: a 100 % failure rate."""
+    from tests.factories import OutboundMessageFactory
+
+    manager = user_with_role("manager", "morgan")
+    team = TeamFactory(name="US", manager=manager)
+    c = make_case(team=team)
+    now = timezone.now()
+    for _ in range(3):
+        OutboundMessageFactory(case=c, status="failed", planned_for=now, status_reason="No consented mobile.")
+    OutboundMessageFactory(case=c, status="delivered", planned_for=now, send_started_at=now)
+    client = Client()
+    client.force_login(manager)
+    response = client.get(reverse("messages-overview"), {"days": 7})
+    (row,) = response.context["stats"]
+    assert (row["failure_rate"], row["delivery_rate"], row["never_sent"]) == (0.0, 1.0, 3)
+    body = response.content.decode()
+    assert 'data-testid="never-sent-sms">3<' in body and 'data-testid="failure-rate-sms">0.0 %<' in body
+
+
+def test_a_case_keeps_what_was_overdue_when_it_opened():
+    """The liquidation rate's denominator and the cure rate's entry bucket: copied by the sweep when it opens the
+    case, and left alone by the later sweeps that follow the loan."""
+    from collections_app.models import CollectionCase
+
+    loan_with_schedule(("2024-01-01", "100.00"), ("2024-02-01", "100.00"))
+    sweep_run(as_of=dt.date(2024, 1, 20))
+    sweep_run(as_of=dt.date(2024, 2, 20))
+    case = CollectionCase.objects.get()
+    assert (case.entry_days_past_due, case.entry_amount_overdue) == (19, Decimal("100.00"))
+    assert (case.days_past_due, case.amount_overdue) == (50, Decimal("200.00"))

@@ -1,0 +1,362 @@
+"""The KPI formulas of the performance page, one function each, exactly as docs/kpis.md publishes them (and
+tests/collections_app/test_kpis.py checks them on a hand-built portfolio).
+
+Each takes the cases the reader may see (``cases``: a manager's teams' cases, an admin's all) and the period
+[``since``, ``until``); each runs a fixed number of queries, whatever the portfolio's size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    DecimalField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+
+from collections_app.models import FINAL_STATES as FINAL
+from collections_app.models import CallDisposition, CallParty, CaseState, CollectionCase, PromiseToPay
+from compliance.models import ContactEvent, Decision
+from loans.models import Payment
+from loans.selectors import DPD_BUCKETS
+
+CURE_WINDOWS = (30, 60, 90)
+ENTRY_BUCKETS = [(label, low, high) for label, low, high in DPD_BUCKETS if label != "current"]
+# Promise amount bands, in the loan's currency: [low, high) — the last is open-ended.
+PROMISE_BANDS: list[tuple[str, Decimal, Decimal | None]] = [
+    ("<100", Decimal(0), Decimal(100)),
+    ("100–500", Decimal(100), Decimal(500)),
+    ("500–2,000", Decimal(500), Decimal(2000)),
+    ("≥2,000", Decimal(2000), None),
+]
+# Contacts that never happened (a reservation, or one released) are not contacts.
+NOT_CONTACTS = ("reserved", "cancelled")
+# A day with contacts counts at least this long (one call is not zero hours of work).
+MIN_HOURS_PER_DAY = 0.25
+FLOW_GAP_DAYS = 30
+FLOW_GAP_TOLERANCE = 5
+MONEY = DecimalField(max_digits=18, decimal_places=2)
+
+
+def _rate(numerator: float | Decimal, denominator: float | Decimal) -> float | None:
+    return float(numerator) / float(denominator) if denominator else None
+
+
+def _bucket_of(field: str, buckets: list[tuple[str, int, int | None]]) -> Case:
+    whens = []
+    for label, low, high in buckets:
+        condition: dict[str, Any] = {f"{field}__gte": low}
+        if high is not None:
+            condition[f"{field}__lte"] = high
+        whens.append(When(**condition, then=Value(label)))
+    return Case(*whens, default=Value(""), output_field=CharField())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cure rate by entry bucket within 30/60/90 days
+# ---------------------------------------------------------------------------------------------------------------
+def cure_rates(cases: QuerySet[CollectionCase], *, since: dt.date, until: dt.date) -> list[dict[str, Any]]:
+    """Per entry DPD bucket and window N (30, 60, 90 days): of the cases whose N-day window ended in the period
+    (opened on a day in (since - N, until - N]), the share cured (state ``resolved``: nothing overdue any more)
+    no later than N days after opening. The cure day is the day the case entered ``resolved``."""
+
+    cohort: dict[str, Any] = {}
+    for n in CURE_WINDOWS:
+        window = Q(opened_on__gt=since - dt.timedelta(days=n), opened_on__lte=until - dt.timedelta(days=n))
+        cured = window & Q(state=CaseState.RESOLVED, stage_entered_on__lte=F("opened_on") + dt.timedelta(days=n))
+        cohort[f"cases_{n}"] = Count("pk", filter=window)
+        cohort[f"cured_{n}"] = Count("pk", filter=cured)
+    rows: dict[str, dict[str, Any]] = {
+        row["bucket"]: dict(row)
+        for row in cases.filter(opened_on__gt=since - dt.timedelta(days=max(CURE_WINDOWS)), opened_on__lte=until)
+        .annotate(bucket=_bucket_of("entry_days_past_due", ENTRY_BUCKETS))
+        .values("bucket")
+        .annotate(**cohort)
+        .order_by()
+    }
+    result = []
+    for label, _, _ in ENTRY_BUCKETS:
+        row: dict[str, Any] = rows.get(label, {})
+        windows = []
+        for n in CURE_WINDOWS:
+            cases_n, cured_n = row.get(f"cases_{n}", 0), row.get(f"cured_{n}", 0)
+            windows.append({"days": n, "cases": cases_n, "cured": cured_n, "rate": _rate(cured_n, cases_n)})
+        result.append({"bucket": label, "windows": windows})
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Roll (flow) rates from the daily snapshots
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BucketTotal:
+    """Loans in one DPD bucket on one date and currency, summed over the teams the reader may see."""
+
+    as_of: dt.date
+    currency: str
+    bucket: str
+    loans: int
+    overdue: Decimal
+    outstanding: Decimal
+
+
+def roll_rates(snapshots: list[BucketTotal]) -> list[dict[str, Any]]:
+    """Per currency and pair of neighbouring buckets (current → 1-30 → 31-60 …): with T the latest snapshot and
+    T₀ the snapshot nearest to T - 30 days (at most 5 days off), the loans (count) and the outstanding balance in the
+    next bucket at T over those in the bucket at T₀. Buckets are 30 days wide: a loan that paid nothing in 30 days
+    is one bucket further on."""
+
+    by_key = {(s.as_of, s.currency, s.bucket): s for s in snapshots}
+    dates = sorted({s.as_of for s in snapshots})
+    if len(dates) < 2:
+        return []
+    last = dates[-1]
+    first = min(dates, key=lambda d: abs((last - d).days - FLOW_GAP_DAYS))
+    if abs((last - first).days - FLOW_GAP_DAYS) > FLOW_GAP_TOLERANCE:
+        return []
+    labels = [label for label, _, _ in DPD_BUCKETS]
+    flows = []
+    for currency in sorted({s.currency for s in snapshots}):
+        for source, target in itertools.pairwise(labels):
+            start = by_key.get((first, currency, source))
+            if not start or not start.loans:
+                continue
+            end = by_key.get((last, currency, target))
+            flows.append(
+                {
+                    "currency": currency,
+                    "from": source,
+                    "to": target,
+                    "from_date": first,
+                    "to_date": last,
+                    "loans_from": start.loans,
+                    "loans_to": end.loans if end else 0,
+                    "count_rate": _rate(end.loans if end else 0, start.loans),
+                    "balance_from": start.outstanding,
+                    "balance_to": end.outstanding if end else Decimal(0),
+                    "balance_rate": _rate(end.outstanding if end else 0, start.outstanding),
+                }
+            )
+    return flows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Promise-kept rate by amount band
+# ---------------------------------------------------------------------------------------------------------------
+def promise_kept_by_band(cases: QuerySet[CollectionCase], *, since: dt.date, until: dt.date) -> list[dict[str, Any]]:
+    """Per currency and amount band: promises kept over promises due in the period (pay-by day in [since, until])
+    and settled (kept, partly kept or broken). Open promises (not yet checked) and cancelled ones are left out; a
+    partly kept promise is not kept."""
+
+    whens = []
+    for label, low, high in PROMISE_BANDS:
+        condition = Q(amount__gte=low) & (Q(amount__lt=high) if high is not None else Q())
+        whens.append(When(condition, then=Value(label)))
+    rows = (
+        PromiseToPay.objects.filter(
+            case__in=cases, promised_on__gte=since, promised_on__lte=until, status__in=["kept", "partial", "broken"]
+        )
+        .annotate(band=Case(*whens, output_field=CharField()), currency=F("case__loan__currency"))
+        .values("currency", "band")
+        .annotate(due=Count("pk"), kept=Count("pk", filter=Q(status="kept")))
+        .order_by()
+    )
+    found = {(r["currency"], r["band"]): r for r in rows}
+    result = []
+    for currency in sorted({c for c, _ in found}):
+        for label, _, _ in PROMISE_BANDS:
+            row = found.get((currency, label), {"due": 0, "kept": 0})
+            result.append(
+                {"currency": currency, "band": label, "due": row["due"], "kept": row["kept"],
+                 "rate": _rate(row["kept"], row["due"])}
+            )  # fmt: skip
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Right-party contact rate
+# ---------------------------------------------------------------------------------------------------------------
+def right_party_contact(borrowers: QuerySet[Any], *, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    """Collectors' outbound call attempts in the period (not automated; outcome conversation, no answer, voicemail,
+    busy or failed) whose disposition says the borrower answered (right party), over all those attempts."""
+
+    attempts = ContactEvent.objects.filter(
+        borrower_id__in=borrowers, channel="call", direction="outbound", automated=False, at__gte=since, at__lt=until,
+        outcome__in=["conversation", "no_answer", "voicemail", "busy", "failed"],
+    )  # fmt: skip
+    right = Exists(CallDisposition.objects.filter(decision_id=OuterRef("decision_id"), party=CallParty.RIGHT_PARTY))
+    counts = attempts.aggregate(calls=Count("pk"), right_party=Count("pk", filter=Q(right)))
+    return {**counts, "rate": _rate(counts["right_party"], counts["calls"])}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Liquidation rate
+# ---------------------------------------------------------------------------------------------------------------
+def _with_collected(cases: QuerySet[CollectionCase], *, until: dt.datetime) -> QuerySet[CollectionCase]:
+    """The cases with ``collected``: payments on the case's loan received from the day the case opened to the day it
+    was resolved or closed (still open: to ``until``), and before ``until``."""
+
+    cases = cases.annotate(
+        counted_until=Case(
+            When(state__in=FINAL, then=F("stage_entered_on")), default=Value(until.date()), output_field=DateField()
+        )
+    )
+    paid = (
+        Payment.objects.filter(
+            loan_id=OuterRef("loan_id"),
+            received_at__date__gte=OuterRef("opened_on"),
+            received_at__date__lte=OuterRef("counted_until"),
+            received_at__lt=until,
+        )
+        .order_by()
+        .values("loan_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return cases.annotate(collected=Coalesce(Subquery(paid), Value(Decimal(0)), output_field=MONEY))
+
+
+def liquidation(cases: QuerySet[CollectionCase], *, since: dt.date, until: dt.datetime) -> list[dict[str, Any]]:
+    """Per currency, for the cases opened in the period: what was collected on them since opening (see
+    ``_with_collected``) over what was overdue when they opened (``entry_amount_overdue``). Payments beyond the
+    overdue amount (paying the loan off early) count too, so the rate can pass 100 %."""
+
+    opened = _with_collected(cases.filter(opened_on__gte=since, opened_on__lte=until.date()), until=until)
+    rows = (
+        opened.values(currency=F("loan__currency"))
+        .annotate(cases=Count("pk"), overdue=Sum("entry_amount_overdue"), collected=Sum("collected"))
+        .order_by("currency")
+    )
+    return [{**row, "rate": _rate(row["collected"] or 0, row["overdue"] or 0)} for row in rows]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Collectors: contacts per day, amount collected per hour
+# ---------------------------------------------------------------------------------------------------------------
+def collector_days(borrowers: QuerySet[Any], *, since: dt.datetime, until: dt.datetime) -> dict[str, dict[str, Any]]:
+    """Per collector: their contacts in the period (ledger entries they made, not automated, that happened), the
+    days (UTC) they made at least one, and their hours — no working time is recorded, so a day's hours are the span
+    from their first to their last contact that day, at least a quarter of an hour."""
+
+    rows = (
+        ContactEvent.objects.filter(
+            borrower_id__in=borrowers, actor__isnull=False, automated=False, at__gte=since, at__lt=until
+        )
+        .exclude(outcome__in=NOT_CONTACTS)
+        .annotate(day=TruncDate("at", tzinfo=dt.UTC))
+        .values("actor__username", "day")
+        .annotate(n=Count("pk"), first=Min("at"), last=Max("at"))
+        .order_by()
+    )
+    result: dict[str, dict[str, Any]] = defaultdict(lambda: {"contacts": 0, "days": 0, "hours": 0.0})
+    for row in rows:
+        mine = result[row["actor__username"]]
+        mine["contacts"] += row["n"]
+        mine["days"] += 1
+        mine["hours"] += max(MIN_HOURS_PER_DAY, (row["last"] - row["first"]).total_seconds() / 3600)
+    return {
+        name: {**numbers, "per_day": numbers["contacts"] / numbers["days"]} for name, numbers in sorted(result.items())
+    }
+
+
+def collected_per_collector(cases: QuerySet[CollectionCase], *, since: dt.datetime, until: dt.datetime) -> list[dict]:
+    """Per collector and currency: payments received in the period on the loans of the cases assigned to them,
+    while the case was open (from its opening day to the day it was resolved or closed)."""
+
+    paid_in_period = cases.filter(assigned_to__isnull=False)
+    rows = (
+        Payment.objects.filter(received_at__gte=since, received_at__lt=until)
+        .filter(
+            Q(loan__cases__state__in=FINAL, received_at__date__lte=F("loan__cases__stage_entered_on"))
+            | ~Q(loan__cases__state__in=FINAL),
+            loan__cases__in=paid_in_period,
+            received_at__date__gte=F("loan__cases__opened_on"),
+        )
+        .values("currency", collector=F("loan__cases__assigned_to__username"))
+        .annotate(collected=Sum("amount"))
+        .order_by("collector", "currency")
+    )
+    return [dict(row) for row in rows]
+
+
+def collected_per_hour(collected: list[dict], days: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Amount collected per collector-hour: a collector's collections (``collected_per_collector``) over their
+    hours (``collector_days``); a collector with no contacts in the period has no hours, and no rate."""
+
+    result = []
+    for row in collected:
+        hours = days.get(row["collector"], {}).get("hours", 0.0)
+        result.append({**row, "hours": hours, "per_hour": _rate(row["collected"], hours)})
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Self-cured share
+# ---------------------------------------------------------------------------------------------------------------
+def self_cured(cases: QuerySet[CollectionCase], *, since: dt.date, until: dt.date) -> dict[str, Any]:
+    """Of the cases cured in the period (entered ``resolved`` on a day in [since, until]), those with no contact
+    by a person during the case: no ledger entry for the borrower made by a member of staff and not automated (a
+    collector's call, visit or logged contact, or the borrower's call taken by one) from the opening day to the cure
+    day. A text the borrower sent in (no member of staff) is not contact by a collector."""
+
+    touched = ContactEvent.objects.filter(
+        borrower_id=OuterRef("borrower_id"),
+        automated=False,
+        actor__isnull=False,
+        at__date__gte=OuterRef("opened_on"),
+        at__date__lte=OuterRef("stage_entered_on"),
+    ).exclude(outcome__in=NOT_CONTACTS)
+    counts = cases.filter(state=CaseState.RESOLVED, stage_entered_on__gte=since, stage_entered_on__lte=until).aggregate(
+        cured=Count("pk"), self_cured=Count("pk", filter=~Q(Exists(touched)))
+    )
+    return {**counts, "rate": _rate(counts["self_cured"], counts["cured"])}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Compliance: denials by rule, deferrals apart
+# ---------------------------------------------------------------------------------------------------------------
+def denials_and_deferrals(borrowers: QuerySet[Any], *, since: dt.datetime, until: dt.datetime) -> dict[str, list]:
+    """The gate's refusals in the period (not dry runs), counted per rule: a reason saying ``deny`` is a denial
+    (the contact may not happen); one saying ``defer`` is a deferral ("not yet": a time-of-day window or a cap
+    says when it becomes allowed) and is counted apart. A decision refused by two rules counts once for each."""
+
+    denied: defaultdict[str, int] = defaultdict(int)
+    deferred: defaultdict[str, int] = defaultdict(int)
+    refusals = (
+        Decision.objects.filter(
+            allowed=False, dry_run=False, borrower_id__in=borrowers, created_at__gte=since, created_at__lt=until
+        )
+        .values_list("outcome", "reasons")[:200_000]
+        .iterator()
+    )
+    for outcome, reasons in refusals:
+        seen: set[tuple[str, str]] = set()
+        for reason in reasons or []:
+            key = (reason.get("outcome") or outcome, reason.get("rule", "?"))  # a reason names its own outcome
+            if key not in seen:
+                seen.add(key)
+                if key[0] == "deny":
+                    denied[key[1]] += 1
+                elif key[0] == "defer":
+                    deferred[key[1]] += 1
+    order = lambda counts: sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # noqa: E731
+    return {"denials": order(denied), "deferrals": order(deferred)}
