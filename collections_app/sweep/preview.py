@@ -95,6 +95,7 @@ class Preview:
     groups: dict[str, Group]
     refused_by_rule: dict[str, Group]  # contacts the gate would now refuse (deny, defer or review), by rule
     seconds: float = 0.0
+    rule_words: dict[str, tuple[str, str]] = field(default_factory=dict)  # rule -> a reason it gave (en, zh)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -176,7 +177,7 @@ def _capture_sweep(since: dt.datetime) -> tuple[dict[int, tuple[int, str]], dict
 
 
 def _capture_gate(
-    as_of: dt.date, at: dt.datetime, since: dt.datetime
+    as_of: dt.date, at: dt.datetime, since: dt.datetime, words: dict[str, tuple[str, str]]
 ) -> dict[tuple[Any, ...], tuple[bool, str, tuple[str, ...], int | None, int]]:
     """The gate's answer for every message waiting to go out by the end of the day, judged when dispatch would
     first judge it (``at``, or its planned instant if later), without storing a decision."""
@@ -216,24 +217,25 @@ def policy_preview(*, draft: Draft, as_of: dt.date | None = None, at: dt.datetim
     as_of = as_of or at.astimezone(dt.UTC).date()
     since = timezone.now()
     profile = isinstance(draft, JurisdictionProfile)
+    words: dict[str, tuple[str, str]] = {}
 
     def run(with_draft: bool) -> _Run:
         if with_draft:
             _publish(draft)
         _sweep(as_of)
         cases, planned, cancelled = _capture_sweep(since)
-        return _Run(cases, planned, cancelled, _capture_gate(as_of, at, since))
+        return _Run(cases, planned, cancelled, _capture_gate(as_of, at, since, words))
 
     if profile:
 
         def both() -> tuple[_Run, _Run]:
             _sweep(as_of)
             cases, planned, cancelled = _capture_sweep(since)
-            current = _Run(cases, planned, cancelled, _capture_gate(as_of, at, since))
+            current = _Run(cases, planned, cancelled, _capture_gate(as_of, at, since, words))
 
             def with_draft() -> _Run:
                 _publish(draft)
-                return _Run(cases, planned, cancelled, _capture_gate(as_of, at, since))
+                return _Run(cases, planned, cancelled, _capture_gate(as_of, at, since, words))
 
             return current, _rolled_back(with_draft)
 
@@ -243,6 +245,7 @@ def policy_preview(*, draft: Draft, as_of: dt.date | None = None, at: dt.datetim
         proposed = _rolled_back(lambda: run(True))
     preview = _diff(current, proposed, as_of=as_of, at=at, draft=str(draft))
     preview.seconds = time.perf_counter() - started
+    preview.rule_words = words
     return preview
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.urls import reverse
 
 from collections_app.models import OPEN_STATES, CollectionCase, CollectionPolicy, InstallmentPolicy
 from collections_app.services import policy_revise
@@ -27,17 +28,18 @@ AS_OF = dt.date(2024, 3, 1)
 AT = dt.datetime(2024, 3, 2, 0, 30, tzinfo=dt.UTC)
 
 
-def portfolio():
+def portfolio(as_of=AS_OF):
     """Loans 1 to 40 days past due on AS_OF (with a consented mobile each), swept once for AS_OF with the
     policy in force: today's sweep has run, and the admin now edits the policy."""
     team_with(user_with_role("collector", "c1"), user_with_role("collector", "c2"))
     loans = []
     for dpd in range(1, 41):
-        due = AS_OF - dt.timedelta(days=dpd)
-        loan = loan_with_schedule((due.isoformat(), "100.00"), ("2024-06-01", "100.00"))
+        due = as_of - dt.timedelta(days=dpd)
+        later = as_of + dt.timedelta(days=90)
+        loan = loan_with_schedule((due.isoformat(), "100.00"), (later.isoformat(), "100.00"))
         PhoneFactory(borrower=loan.borrower, kind="mobile", sms_consent=True, autodial_consent=True)
         loans.append(loan)
-    sweep_run(as_of=AS_OF)
+    sweep_run(as_of=as_of)
     return loans
 
 
@@ -214,3 +216,98 @@ def test_the_command_exits_non_zero_on_bad_input():
         env={**os.environ, "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**connection.settings_dict)},
     )  # fmt: skip
     assert done.returncode == 1 and "no collection policy with id 999999" in done.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The admin's "Preview impact" button
+# ---------------------------------------------------------------------------------------------------------------
+def staff(role, username):
+    user = user_with_role(role, username)
+    user.is_staff = True
+    user.save()
+    return user
+
+
+def policy_post(policy, **changes):
+    data = {
+        "product": "",
+        "grace_days": policy.grace_days,
+        "formal_notice_dpd": policy.formal_notice_dpd,
+        "legal_dpd": policy.legal_dpd,
+        "legal_requires_approval": "on" if policy.legal_requires_approval else "",
+        "pre_due_offsets": json.dumps(policy.pre_due_offsets),
+        "cadence": json.dumps(policy.cadence),
+        "promise_max_days": policy.promise_max_days,
+        "max_grace_extension_days": policy.max_grace_extension_days,
+        "_preview": "Preview impact",
+    }
+    data.update(changes)
+    return data
+
+
+def change_url(policy):
+    return reverse("admin:collections_app_collectionpolicy_change", args=[policy.pk])
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_an_admin_previews_a_policy_in_the_admin_and_nothing_is_saved(client, language):
+    portfolio(dt.datetime.now(dt.UTC).date())  # the admin previews the sweep for today
+    client.force_login(staff("admin", "ada"))
+    client.cookies["django_language"] = language
+    policy = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
+    before = table_counts()
+    response = client.post(change_url(policy), policy_post(policy, grace_days=1, formal_notice_dpd=20),
+                           HTTP_ACCEPT_LANGUAGE=language)  # fmt: skip
+    assert response.status_code == 200
+    assert table_counts() == before
+    preview = response.context["policy_preview"]
+    counts = {s["label"]: s["count"] for s in preview["sections"]}
+    assert 2 in counts.values() and 10 in counts.values()
+    page = response.content.decode()
+    assert 'value="1"' in page  # the form keeps what was typed
+    case = CollectionCase.objects.filter(state="reminder", days_past_due=25).get()
+    assert reverse("case-detail", args=[case.pk]) in page  # a sample links to its case page
+    words = {"en": ["Cases that would open", "Preview impact", "reminder", "formal notice"],
+             "zh-hans": ["将开立的案件", "预览影响", "提醒", "正式通知"]}[language]  # fmt: skip
+    for word in words:
+        assert word in page, word
+    for identifier in ("formal_notice", "not_opened", "escalated"):
+        assert f">{identifier}<" not in page
+    assert "<script>" not in page and "onclick" not in page
+
+
+def test_a_preview_with_an_invalid_draft_shows_the_error_beside_the_field(client):
+    client.force_login(staff("admin", "ada"))
+    policy = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
+    response = client.post(change_url(policy), policy_post(policy, grace_days="x"))
+    assert response.status_code == 200 and response.context["policy_preview"] is None
+    assert response.context["adminform"].form.errors["grace_days"]
+
+
+def test_only_admins_may_preview(client):
+    policy = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
+    before = table_counts()
+    for role in ("manager", "collector"):
+        client.force_login(staff(role, f"staff-{role}"))  # even one let into the admin
+        assert client.post(change_url(policy), policy_post(policy, grace_days=1)).status_code == 403
+        client.force_login(user_with_role(role, f"plain-{role}"))
+        response = client.post(change_url(policy), policy_post(policy, grace_days=1))
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert table_counts() == before
+
+
+def test_the_profile_and_installment_forms_have_the_button(client):
+    client.force_login(staff("admin", "ada"))
+    profile = JurisdictionProfile.objects.get(code="US_MA_STRICT", is_current=True)
+    for url in (reverse("admin:compliance_jurisdictionprofile_change", args=[profile.pk]),
+                reverse("admin:collections_app_installmentpolicy_change",
+                        args=[InstallmentPolicy.objects.get(product__isnull=True, is_current=True).pk])):  # fmt: skip
+        page = client.get(url).content.decode()
+        assert 'name="_preview"' in page
+    params = {**profile.params, "time_window": {**profile.params["time_window"], "end": "19:00"}}
+    response = client.post(
+        reverse("admin:compliance_jurisdictionprofile_change", args=[profile.pk]),
+        {"code": profile.code, "params": json.dumps(params), "_preview": "Preview impact"},
+    )
+    assert response.status_code == 200 and response.context["policy_preview"] is not None
+    assert JurisdictionProfile.objects.get(code="US_MA_STRICT", is_current=True).pk == profile.pk
