@@ -113,8 +113,8 @@ class _Run:
     """What one rolled-back run left."""
 
     cases: dict[int, tuple[int, str]]  # loan id -> (open case id, state)
-    planned: dict[tuple[Any, ...], tuple[int | None, int]]  # message signature -> (case id, loan id)
-    cancelled: dict[tuple[Any, ...], tuple[int | None, int]]
+    planned: dict[tuple[Any, ...], tuple[int | None, int, str, str]]  # signature -> case, loan, channel, purpose
+    cancelled: dict[tuple[Any, ...], tuple[int | None, int, str, str]]
     gate: dict[tuple[Any, ...], tuple[bool, str, tuple[str, ...], int | None, int]]  # -> allowed, outcome, rules…
 
 
@@ -166,26 +166,32 @@ def _capture_sweep(since: dt.datetime) -> tuple[dict[int, tuple[int, str]], dict
         )
     }
     planned = {
-        _signature(r, since): (r["case_id"], r["loan_id"])
+        _signature(r, since): (r["case_id"], r["loan_id"], r["channel"], r["purpose"])
         for r in OutboundMessage.objects.filter(created_at__gte=since).values(*_ROW)
     }
     cancelled = {
-        _signature(r, since): (r["case_id"], r["loan_id"])
+        _signature(r, since): (r["case_id"], r["loan_id"], r["channel"], r["purpose"])
         for r in OutboundMessage.objects.filter(status=MessageStatus.CANCELLED, updated_at__gte=since).values(*_ROW)
     }
     return cases, planned, cancelled
 
 
-def _capture_gate(
-    as_of: dt.date, at: dt.datetime, since: dt.datetime, words: dict[str, tuple[str, str]]
-) -> dict[tuple[Any, ...], tuple[bool, str, tuple[str, ...], int | None, int]]:
-    """The gate's answer for every message waiting to go out by the end of the day, judged when dispatch would
-    first judge it (``at``, or its planned instant if later), without storing a decision."""
+def _waiting(as_of: dt.date, since: dt.datetime) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The messages waiting to go out by the end of the day, by signature."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
-    rows = list(OutboundMessage.objects.filter(status__in=WAITING, planned_for__lt=end).values(*_ROW).order_by("id"))
+    rows = OutboundMessage.objects.filter(status__in=WAITING, planned_for__lt=end).values(*_ROW).order_by("id")
+    return {_signature(r, since): r for r in rows}
+
+
+def _judge(
+    rows: dict[tuple[Any, ...], dict[str, Any]], at: dt.datetime, words: dict[str, tuple[str, str]]
+) -> dict[tuple[Any, ...], tuple[bool, str, tuple[str, ...], int | None, int]]:
+    """The gate's answer for each message, judged when dispatch would first judge it (``at``, or its planned
+    instant if later), without storing a decision. ``words``: one reason each refusing rule gave."""
     answers = {}
-    for start in range(0, len(rows), GATE_BATCH):
-        batch = rows[start : start + GATE_BATCH]
+    items = list(rows.items())
+    for start in range(0, len(items), GATE_BATCH):
+        batch = items[start : start + GATE_BATCH]
         planned = [
             PlannedContact(
                 r["borrower_id"],
@@ -199,48 +205,61 @@ def _capture_gate(
                 ),
                 loan_id=r["loan_id"],
             )
-            for r in batch
+            for _, r in batch
         ]
-        for r, result in zip(batch, contacts_check_batch(planned, store=False), strict=True):
-            rules = (
-                tuple(sorted({x.rule for x in result.reasons if x.outcome != "allow"})) if not result.allowed else ()
-            )
-            answers[_signature(r, since)] = (result.allowed, result.outcome, rules, r["case_id"], r["loan_id"])
+        for (key, r), result in zip(batch, contacts_check_batch(planned, store=False), strict=True):
+            refusing = [x for x in result.reasons if x.outcome != "allow"] if not result.allowed else []
+            for x in refusing:
+                words.setdefault(x.rule, (x.message, x.message_zh))
+            rules = tuple(sorted({x.rule for x in refusing}))
+            answers[key] = (result.allowed, result.outcome, rules, r["case_id"], r["loan_id"])
     return answers
 
 
 def policy_preview(*, draft: Draft, as_of: dt.date | None = None, at: dt.datetime | None = None) -> Preview:
     """The difference the draft makes to the sweep for ``as_of`` (default: today, UTC) and to the gate's answers
-    at ``at`` (default: now). Nothing is kept: every write happens in a transaction that is rolled back."""
+    at ``at`` (default: now). Nothing is kept: every write happens in a transaction that is rolled back.
+
+    The gate reads no table the sweep writes (the ledger, restrictions, consents, phones): with the same profiles,
+    a message waiting after both runs gets the same answer in both. So for a policy draft only the messages the
+    draft alone leaves waiting are judged; for a profile draft, every waiting message is judged with each set of
+    profiles."""
     started = time.perf_counter()
     at = at or timezone.now()
     as_of = as_of or at.astimezone(dt.UTC).date()
     since = timezone.now()
-    profile = isinstance(draft, JurisdictionProfile)
     words: dict[str, tuple[str, str]] = {}
 
-    def run(with_draft: bool) -> _Run:
-        if with_draft:
-            _publish(draft)
-        _sweep(as_of)
-        cases, planned, cancelled = _capture_sweep(since)
-        return _Run(cases, planned, cancelled, _capture_gate(as_of, at, since, words))
-
-    if profile:
+    if isinstance(draft, JurisdictionProfile):
 
         def both() -> tuple[_Run, _Run]:
             _sweep(as_of)
             cases, planned, cancelled = _capture_sweep(since)
-            current = _Run(cases, planned, cancelled, _capture_gate(as_of, at, since, words))
+            waiting = _waiting(as_of, since)
+            current = _Run(cases, planned, cancelled, _judge(waiting, at, words))
 
             def with_draft() -> _Run:
                 _publish(draft)
-                return _Run(cases, planned, cancelled, _capture_gate(as_of, at, since, words))
+                return _Run(cases, planned, cancelled, _judge(waiting, at, words))
 
             return current, _rolled_back(with_draft)
 
         current, proposed = _rolled_back(both)
     else:
+        waiting_now: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+        def run(with_draft: bool) -> _Run:
+            if with_draft:
+                _publish(draft)
+            _sweep(as_of)
+            cases, planned, cancelled = _capture_sweep(since)
+            waiting = _waiting(as_of, since)
+            if not with_draft:
+                waiting_now.update(waiting)
+                return _Run(cases, planned, cancelled, {})
+            only_draft = {k: r for k, r in waiting.items() if k not in waiting_now}
+            return _Run(cases, planned, cancelled, _judge(only_draft, at, words))
+
         current = _rolled_back(lambda: run(False))
         proposed = _rolled_back(lambda: run(True))
     preview = _diff(current, proposed, as_of=as_of, at=at, draft=str(draft))
@@ -276,9 +295,8 @@ def _diff(current: _Run, proposed: _Run, *, as_of: dt.date, at: dt.datetime, dra
 
     def messages(group: Group, keys: Iterable[tuple[Any, ...]], source: dict[Any, Any], how: str) -> None:
         for key in sorted(keys, key=repr):
-            case, loan = source[key]
-            detail = f"{key[3]}:{key[4]}" if key[0] == "new" else ""
-            _add(group, key, Sample(loan, case if case in existing else None, how, how, detail))
+            case, loan, channel, purpose = source[key]
+            _add(group, key, Sample(loan, case if case in existing else None, how, how, f"{channel}:{purpose}"))
 
     messages(groups["planned"], proposed.planned.keys() - current.planned.keys(), proposed.planned, "planned")
     messages(groups["planned"], current.cancelled.keys() - proposed.cancelled.keys(), current.cancelled, "kept")

@@ -128,6 +128,7 @@ def test_the_preview_of_narrower_contact_hours_is_what_the_gate_then_refuses():
 
     assert table_counts() == before_tables
     assert set(preview.refused_by_rule) == {"MA-02"}
+    assert all(preview.rule_words["MA-02"])  # the reason in both languages, for the page
     assert not preview.groups["opened"].ids and not preview.groups["planned"].ids  # the sweep does not read profiles
     profile_revise(profile=draft_copy(draft), actor=None)
     sweep_run(as_of=AS_OF)
@@ -310,4 +311,5 @@ def test_the_profile_and_installment_forms_have_the_button(client):
         {"code": profile.code, "params": json.dumps(params), "_preview": "Preview impact"},
     )
     assert response.status_code == 200 and response.context["policy_preview"] is not None
+    assert "would now refuse" in response.content.decode() or response.context["policy_preview"]["empty"]
     assert JurisdictionProfile.objects.get(code="US_MA_STRICT", is_current=True).pk == profile.pk
