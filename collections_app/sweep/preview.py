@@ -21,19 +21,20 @@ import datetime as dt
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import OPEN_STATES, CaseState, CollectionCase, CollectionPolicy, InstallmentPolicy
-from collections_app.sweep.runs import sweep_chunk_run, sweep_start
-from compliance.engine import Attempt
+from collections_app.sweep.runs import sweep_chunk, sweep_start
+from compliance.engine import Attempt, Profile, contact_point, evaluate
 from compliance.models import JurisdictionProfile
-from compliance.services import PlannedContact, contacts_check_batch
+from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Loan
 from loans.versioning import version_publish
 from notifications.models import Channel, MessageStatus, OutboundMessage
@@ -154,8 +155,12 @@ _ROW = ("id", "borrower_id", "loan_id", "case_id", "channel", "purpose", "planne
 
 
 def _sweep(as_of: dt.date) -> None:
+    """The sweep's steps for the date, in one chunk, leaving out what the preview does not compare and what costs
+    most at scale: priorities (a score on every open case), assignment to collectors and the portfolio snapshot.
+    None of them changes which cases open or move, or which messages are planned or cancelled (the test holds the
+    preview to what the whole sweep then does)."""
     run = sweep_start(as_of=as_of, chunks=1)
-    sweep_chunk_run(run_id=run.pk, as_of=as_of, chunk=0, chunks=1, wait=True)
+    sweep_chunk(run_id=run.pk, as_of=as_of, chunk=0, chunks=1, skip=frozenset({"priority"}))
 
 
 def _capture_sweep(since: dt.datetime) -> tuple[dict[int, tuple[int, str]], dict[Any, Any], dict[Any, Any]]:
@@ -184,36 +189,76 @@ def _waiting(as_of: dt.date, since: dt.datetime) -> dict[tuple[Any, ...], dict[s
 
 
 def _judge(
-    rows: dict[tuple[Any, ...], dict[str, Any]], at: dt.datetime, words: dict[str, tuple[str, str]]
-) -> dict[tuple[Any, ...], tuple[bool, str, tuple[str, ...], int | None, int]]:
-    """The gate's answer for each message, judged when dispatch would first judge it (``at``, or its planned
-    instant if later), without storing a decision. ``words``: one reason each refusing rule gave."""
-    answers = {}
+    rows: dict[tuple[Any, ...], dict[str, Any]],
+    at: dt.datetime,
+    words: dict[str, tuple[str, str]],
+    profile_sets: list[list[Profile]],
+) -> list[dict[tuple[Any, ...], tuple[bool, str, tuple[str, ...], int | None, int]]]:
+    """The gate's answer for each message under each set of profiles, as ``contacts_check_batch`` gives it (the
+    facts of a batch's borrowers loaded once, shared by the sets), judged when dispatch would first judge it
+    (``at``, or its planned instant if later), storing nothing. ``words``: one reason each refusing rule gave."""
+    answers: list[dict[tuple[Any, ...], tuple[bool, str, tuple[str, ...], int | None, int]]] = [
+        {} for _ in profile_sets
+    ]
     items = list(rows.items())
-    for start in range(0, len(items), GATE_BATCH):
-        batch = items[start : start + GATE_BATCH]
-        planned = [
-            PlannedContact(
-                r["borrower_id"],
-                Attempt(
-                    channel=GATE_CHANNEL.get(r["channel"], r["channel"]),
-                    at=max(at, r["planned_for"]),
-                    to="",
-                    automated=r["channel"] != Channel.LETTER,
-                    debts=(r["loan_id"],),
-                    purpose=r["purpose"],
-                ),
-                loan_id=r["loan_id"],
-            )
-            for _, r in batch
-        ]
-        for (key, r), result in zip(batch, contacts_check_batch(planned, store=False), strict=True):
-            refusing = [x for x in result.reasons if x.outcome != "allow"] if not result.allowed else []
-            for x in refusing:
-                words.setdefault(x.rule, (x.message, x.message_zh))
-            rules = tuple(sorted({x.rule for x in refusing}))
-            answers[key] = (result.allowed, result.outcome, rules, r["case_id"], r["loan_id"])
+    batches = [items[start : start + GATE_BATCH] for start in range(0, len(items), GATE_BATCH)]
+
+    def load(batch: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> dict[int, Any]:
+        when = max(max(at, r["planned_for"]) for _, r in batch)
+        return facts_load({r["borrower_id"] for _, r in batch}, at=when)[0]
+
+    # The facts (phones, consents, restrictions, the ledger) are committed rows the sweep does not write, so another
+    # connection reads the same: the next batch's are loaded in a thread while this batch is judged (the database
+    # works while Python evaluates). Borrowers that connection cannot see (written by a caller's transaction not
+    # committed yet, as in tests) are loaded here instead.
+    prefetch = ThreadPoolExecutor(max_workers=1) if len(batches) > 1 else None
+    upcoming: Future[dict[int, Any]] | None = None
+    try:
+        for number, batch in enumerate(batches):
+            facts = upcoming.result() if upcoming is not None else load(batch)
+            if any(r["borrower_id"] not in facts for _, r in batch):  # rows another connection cannot see yet
+                facts = load(batch)
+            if prefetch is not None and number + 1 < len(batches):
+                upcoming = prefetch.submit(_in_own_connection, load, batches[number + 1])
+            else:
+                upcoming = None
+            when = [max(at, r["planned_for"]) for _, r in batch]
+            attempts = []
+            for (_, r), instant in zip(batch, when, strict=True):
+                borrower = facts[r["borrower_id"]]
+                channel = GATE_CHANNEL.get(r["channel"], r["channel"])
+                to = contact_point(borrower, channel)
+                attempts.append(
+                    Attempt(
+                        channel=channel,
+                        at=instant,
+                        to=to,
+                        to_kind=to_kind_for(borrower, channel, to),
+                        automated=r["channel"] != Channel.LETTER,
+                        debts=(r["loan_id"],),
+                        purpose=r["purpose"],
+                    )
+                )
+            for profiles, out in zip(profile_sets, answers, strict=True):
+                for (key, r), attempt in zip(batch, attempts, strict=True):
+                    result = evaluate(attempt, facts[r["borrower_id"]], profiles)
+                    refusing = [x for x in result.reasons if x.outcome != "allow"] if not result.allowed else []
+                    for x in refusing:
+                        words.setdefault(x.rule, (x.message, x.message_zh))
+                    rules = tuple(sorted({x.rule for x in refusing}))
+                    out[key] = (result.allowed, result.outcome, rules, r["case_id"], r["loan_id"])
+    finally:
+        if prefetch is not None:
+            prefetch.shutdown(wait=True)
     return answers
+
+
+def _in_own_connection(work: Callable[[T], Any], arg: T) -> Any:
+    """Run ``work`` in this (worker) thread with its own connection, closed afterwards."""
+    try:
+        return work(arg)
+    finally:
+        connection.close()
 
 
 def policy_preview(*, draft: Draft, as_of: dt.date | None = None, at: dt.datetime | None = None) -> Preview:
@@ -236,13 +281,13 @@ def policy_preview(*, draft: Draft, as_of: dt.date | None = None, at: dt.datetim
             _sweep(as_of)
             cases, planned, cancelled = _capture_sweep(since)
             waiting = _waiting(as_of, since)
-            current = _Run(cases, planned, cancelled, _judge(waiting, at, words))
 
-            def with_draft() -> _Run:
+            def drafted() -> list[Profile]:
                 _publish(draft)
-                return _Run(cases, planned, cancelled, _judge(waiting, at, words))
+                return profiles_current()
 
-            return current, _rolled_back(with_draft)
+            in_force, proposed = _judge(waiting, at, words, [profiles_current(), _rolled_back(drafted)])
+            return _Run(cases, planned, cancelled, in_force), _Run(cases, planned, cancelled, proposed)
 
         current, proposed = _rolled_back(both)
     else:
@@ -258,7 +303,7 @@ def policy_preview(*, draft: Draft, as_of: dt.date | None = None, at: dt.datetim
                 waiting_now.update(waiting)
                 return _Run(cases, planned, cancelled, {})
             only_draft = {k: r for k, r in waiting.items() if k not in waiting_now}
-            return _Run(cases, planned, cancelled, _judge(only_draft, at, words))
+            return _Run(cases, planned, cancelled, _judge(only_draft, at, words, [profiles_current()])[0])
 
         current = _rolled_back(lambda: run(False))
         proposed = _rolled_back(lambda: run(True))
@@ -276,27 +321,25 @@ def _add(group: Group, key: Any, sample: Sample) -> None:
 
 def _diff(current: _Run, proposed: _Run, *, as_of: dt.date, at: dt.datetime, draft: str) -> Preview:
     groups = {key: Group(key, str(label)) for key, label in GROUPS.items()}
-    existing = _existing_cases([c for c, _ in current.cases.values()] + [c for c, _ in proposed.cases.values()])
     for loan in sorted(set(current.cases) | set(proposed.cases)):
         before, after = current.cases.get(loan), proposed.cases.get(loan)
         if before is None and after is not None:
-            case = after[0] if after[0] in existing else None
-            _add(groups["opened"], loan, Sample(loan, case, "", after[1]))
+            _add(groups["opened"], loan, Sample(loan, after[0], "", after[1]))
         elif after is None and before is not None:
-            case = before[0] if before[0] in existing else None
-            _add(groups["not_opened"], loan, Sample(loan, case, before[1], ""))
+            _add(groups["not_opened"], loan, Sample(loan, before[0], before[1], ""))
         elif before is not None and after is not None:
             rank_before, rank_after = LADDER.get(CaseState(before[1]), 0), LADDER.get(CaseState(after[1]), 0)
             if not (rank_before and rank_after) or rank_before == rank_after:
                 continue
-            case = after[0] if after[0] in existing else None
+            # The same id in both runs: a case that existed before them (ids of cases a run opens differ).
+            case = after[0] if after[0] == before[0] else None
             key = "escalated" if rank_after > rank_before else "deescalated"
             _add(groups[key], case if case is not None else ("loan", loan), Sample(loan, case, before[1], after[1]))
 
     def messages(group: Group, keys: Iterable[tuple[Any, ...]], source: dict[Any, Any], how: str) -> None:
         for key in sorted(keys, key=repr):
             case, loan, channel, purpose = source[key]
-            _add(group, key, Sample(loan, case if case in existing else None, how, how, f"{channel}:{purpose}"))
+            _add(group, key, Sample(loan, case, how, how, f"{channel}:{purpose}"))
 
     messages(groups["planned"], proposed.planned.keys() - current.planned.keys(), proposed.planned, "planned")
     messages(groups["planned"], current.cancelled.keys() - proposed.cancelled.keys(), current.cancelled, "kept")
@@ -307,7 +350,6 @@ def _diff(current: _Run, proposed: _Run, *, as_of: dt.date, at: dt.datetime, dra
     for gate_key in sorted(proposed.gate, key=repr):
         allowed, outcome, rules, case, loan = proposed.gate[gate_key]
         was = current.gate.get(gate_key)
-        case = case if case in existing else None
         if not allowed and (was is None or was[0]):
             for rule in rules or ("",):
                 group = refused[rule]
@@ -315,7 +357,13 @@ def _diff(current: _Run, proposed: _Run, *, as_of: dt.date, at: dt.datetime, dra
                 _add(group, gate_key, Sample(loan, case, was[1] if was else "", outcome, rule))
         elif allowed and was is not None and not was[0]:
             _add(groups["allowed_again"], gate_key, Sample(loan, case, was[1], outcome, ", ".join(was[2])))
-    return Preview(as_of=as_of, at=at, draft=draft, groups=groups, refused_by_rule=dict(sorted(refused.items())))
+    preview = Preview(as_of=as_of, at=at, draft=draft, groups=groups, refused_by_rule=dict(sorted(refused.items())))
+    # Samples link to a case page only for cases that exist outside the rolled-back runs.
+    every = [g for g in [*groups.values(), *preview.refused_by_rule.values()]]
+    existing = _existing_cases(s.case_id for g in every for s in g.samples if s.case_id is not None)
+    for g in every:
+        g.samples = [s if s.case_id in existing else replace(s, case_id=None) for s in g.samples]
+    return preview
 
 
 def _existing_cases(ids: Iterable[int]) -> set[int]:

@@ -116,7 +116,9 @@ def test_the_preview_of_a_collection_policy_is_what_the_sweep_then_does():
     assert all(s.case_id is None for s in preview.groups["opened"].samples)
 
 
-def test_the_preview_of_narrower_contact_hours_is_what_the_gate_then_refuses():
+@pytest.mark.parametrize("batch", [5_000, 7])  # 7: several batches, the next one's facts loaded in a thread
+def test_the_preview_of_narrower_contact_hours_is_what_the_gate_then_refuses(batch, monkeypatch):
+    monkeypatch.setattr("collections_app.sweep.preview.GATE_BATCH", batch)
     portfolio()
     before = {pk for pk, r in gate_answers(AT).items() if not r.allowed}
     profile = JurisdictionProfile.objects.get(code="US_MA_STRICT", is_current=True)
