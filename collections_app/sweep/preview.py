@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import OPEN_STATES, CaseState, CollectionCase, CollectionPolicy, InstallmentPolicy
 from collections_app.sweep.runs import sweep_chunk, sweep_start
-from compliance.engine import Attempt, Profile, contact_point, evaluate
+from compliance.engine import Attempt, Profile, applicable, contact_point, evaluate
 from compliance.models import JurisdictionProfile
 from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Loan
@@ -239,6 +239,10 @@ def _judge(
                         purpose=r["purpose"],
                     )
                 )
+            if len(profile_sets) > 1:  # a profile draft: only borrowers it applies to (either version) can differ
+                changed = [_profiles_differ(profile_sets, facts[r["borrower_id"]]) for _, r in batch]
+                batch = [item for item, differs in zip(batch, changed, strict=True) if differs]
+                attempts = [a for a, differs in zip(attempts, changed, strict=True) if differs]
             for profiles, out in zip(profile_sets, answers, strict=True):
                 for (key, r), attempt in zip(batch, attempts, strict=True):
                     result = evaluate(attempt, facts[r["borrower_id"]], profiles)
@@ -251,6 +255,12 @@ def _judge(
         if prefetch is not None:
             prefetch.shutdown(wait=True)
     return answers
+
+
+def _profiles_differ(profile_sets: list[list[Profile]], facts: Any) -> bool:
+    """Whether the profiles that apply to this borrower differ between the sets (else the gate answers alike)."""
+    seen = {tuple((p.code, p.version) for p in applicable(ps, facts.country, facts.region)) for ps in profile_sets}
+    return len(seen) > 1
 
 
 def _in_own_connection(work: Callable[[T], Any], arg: T) -> Any:

@@ -315,3 +315,11 @@ def test_the_profile_and_installment_forms_have_the_button(client):
     assert response.status_code == 200 and response.context["policy_preview"] is not None
     assert "would now refuse" in response.content.decode() or response.context["policy_preview"]["empty"]
     assert JurisdictionProfile.objects.get(code="US_MA_STRICT", is_current=True).pk == profile.pk
+
+
+def test_a_profile_that_applies_to_nobody_in_the_book_changes_nothing():
+    portfolio()  # borrowers in Massachusetts
+    profile = JurisdictionProfile.objects.get(code="CN_ONLINE_LENDING", is_current=True)
+    draft = draft_copy(profile)
+    draft.params = {**profile.params, "time_window": {**profile.params["time_window"], "end": "09:00"}}
+    assert policy_preview(draft=draft, as_of=AS_OF, at=AT).empty
