@@ -73,7 +73,7 @@ class Command(BaseCommand):
             try:
                 draft.full_clean(exclude=["version"])
             except ValidationError as exc:
-                errors += [f"{k}: {'; '.join(v)}" for k, v in exc.message_dict.items()]
+                errors += [f"{'draft' if k == '__all__' else k}: {'; '.join(v)}" for k, v in exc.message_dict.items()]
         if errors:
             raise CommandError("the draft is not valid:\n  " + "\n  ".join(errors))
         try:
