@@ -67,3 +67,28 @@ def test_an_admin_previews_the_impact_of_a_policy_change_then_saves_it(page, liv
     expect(page.locator(".messagelist")).to_contain_text("Saved as version 2")
     current = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
     assert (current.version, current.grace_days, current.formal_notice_dpd) == (2, 1, 20)
+
+
+def test_the_preview_reads_in_chinese(page, live_server, login, shot):
+    today = dt.datetime.now(dt.UTC).date()
+    for dpd in (2, 25):
+        loan_with_schedule(((today - dt.timedelta(days=dpd)).isoformat(), "100.00"))
+    sweep_run(as_of=today)
+    user_with_role("admin", "ada", password=PASSWORD, is_staff=True)
+    policy = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
+    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": live_server.url}])
+    login("ada")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live_server.url}/admin/collections_app/collectionpolicy/{policy.pk}/change/")
+    page.fill("input[name=grace_days]", "1")
+    page.fill("input[name=formal_notice_dpd]", "20")
+    page.click("input[name=_preview]")
+    section = page.locator(".policy-preview")
+    expect(section.get_by_role("heading", name="此草稿对下一次每日批处理的影响")).to_be_visible()
+    expect(section).to_contain_text("将开立的案件")
+    expect(section).to_contain_text("将进一步升级的案件")
+    expect(section.locator("details", has_text="将进一步升级的案件")).to_contain_text("正式通知")
+    assert "formal_notice" not in section.inner_text()
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], widths
+    shot("policy-preview-zh-1366")
