@@ -62,6 +62,7 @@ bench: $(VENV)/.dev-installed
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/dispatch_bench.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/pages_bench.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/desk_bench.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/dry_run_bench.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
+from collections_app.labels import outcome_label, state_label
 from collections_app.models import (
     CallDisposition,
     CaseNote,
@@ -26,10 +31,114 @@ from collections_app.models import (
     Team,
     TeamMembership,
 )
+from collections_app.sweep.preview import Group, Preview, PreviewError, loan_refs, policy_preview
+from compliance.admin import JurisdictionProfileAdmin
+from compliance.models import JurisdictionProfile
+from core.roles import ADMIN, user_role
 from loans.admin import ReadOnlyAdmin, ReadOnlyInline, VersionedAdmin
+from notifications.models import Channel, MessagePurpose
+
+PREVIEW = "_preview"
 
 
-class VersionedPolicyAdmin(VersionedAdmin):
+class PreviewImpactMixin(admin.ModelAdmin):
+    """The "Preview impact" button of a versioned policy's change form (issue 14): the form is submitted with the
+    button's name, validated as a save would be, and instead of saving, the next sweep is run with the draft and
+    rolled back (``collections_app.sweep.preview``); the form comes back as typed, the difference above it.
+    Admins only: anyone else who posts it gets 403."""
+
+    change_form_template = "admin/policy_preview_change_form.html"
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if request.method == "POST" and PREVIEW in request.POST and user_role(request.user) != ADMIN:
+            raise PermissionDenied
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if request.method != "POST" or PREVIEW not in request.POST:
+            return form_class
+
+        class PreviewForm(form_class):  # type: ignore[misc, valid-type]
+            """Valid as a save would need, then previewed and never saved: ``is_valid`` answers False (with no
+            error) so that the admin shows the form again, as typed, instead of saving it."""
+
+            def is_valid(self) -> bool:
+                if not super().is_valid():
+                    return False
+                try:
+                    request._policy_preview = policy_preview(draft=self.save(commit=False))  # type: ignore[attr-defined]
+                except PreviewError as exc:
+                    self.add_error(None, str(exc))
+                return False
+
+        return PreviewForm
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        preview = getattr(request, "_policy_preview", None)
+        context["policy_preview"] = preview_display(preview) if preview is not None else None
+        context["preview_button"] = PREVIEW
+        return super().render_change_form(request, context, *args, **kwargs)
+
+
+def _message_words(detail: str) -> str:
+    channel, _sep, purpose = detail.partition(":")
+    if not purpose:
+        return ""
+    channel_words = Channel(channel).label if channel in Channel.values else channel
+    purpose_words = MessagePurpose(purpose).label if purpose in MessagePurpose.values else purpose
+    return f"{channel_words} · {purpose_words}"
+
+
+def preview_display(preview: Preview) -> dict[str, Any]:
+    """The preview in the reader's words: each group with its count and samples linked to their pages."""
+    refs = loan_refs(preview)
+    chinese = (get_language() or "").startswith("zh")
+    words = {
+        "planned": _t("planned"),
+        "kept": _t("no longer cancelled"),
+        "unplanned": _t("no longer planned"),
+        "cancel": _t("cancelled"),
+    }
+
+    def rows(group: Group, kind: str) -> list[dict[str, Any]]:
+        out = []
+        for s in group.samples:
+            ref, borrower, dpd = refs.get(s.loan_id, ("", 0, 0))
+            if s.case_id is not None:
+                url = reverse("case-detail", args=[s.case_id])
+            else:
+                url = reverse("borrower-detail", args=[borrower]) if borrower else ""
+            if kind == "cases":
+                before, after = state_label(s.before) if s.before else "—", state_label(s.after) if s.after else "—"
+                detail = ""
+            elif kind == "messages":
+                before = after = str(words.get(s.before, s.before))
+                detail = _message_words(s.detail)
+            else:
+                before = outcome_label(s.before) if s.before else _t("not planned")
+                after, detail = outcome_label(s.after), ""
+            out.append({"url": url, "ref": ref, "dpd": dpd, "before": before, "after": after, "detail": detail})
+        return out
+
+    sections = [
+        {"label": g.label, "count": g.count, "rows": rows(g, kind), "kind": kind}
+        for key, g in preview.groups.items()
+        for kind in ["cases" if key in {"opened", "not_opened", "escalated", "deescalated"} else
+                     "messages" if key in {"planned", "unplanned"} else "gate"]
+    ]  # fmt: skip
+    for rule, g in preview.refused_by_rule.items():
+        en, zh = preview.rule_words.get(rule, ("", ""))
+        reason = (zh or en) if chinese else en
+        label = _t("Contacts the gate would now refuse — rule %(rule)s: %(reason)s") % {"rule": rule, "reason": reason}
+        sections.append({"label": label, "count": g.count, "rows": rows(g, "gate"), "kind": "gate"})
+    return {"as_of": preview.as_of, "at": preview.at, "sections": sections, "seconds": preview.seconds,
+            "empty": preview.empty}  # fmt: skip
+
+
+class VersionedPolicyAdmin(PreviewImpactMixin, VersionedAdmin):
     """Saving never overwrites: it publishes a new current version (cases keep the version that moved them)."""
 
     version_scope = ("product_id",)
@@ -208,3 +317,13 @@ class CallDispositionAdmin(ReadOnlyAdmin):
     list_filter = ["party", "result"]
     search_fields = ["case__loan__external_id"]
     date_hierarchy = "created_at"
+
+
+# The jurisdiction profile's admin lives in the compliance app, which cannot import the sweep (a lower layer): the
+# preview is added here, on top of it.
+admin.site.unregister(JurisdictionProfile)
+
+
+@admin.register(JurisdictionProfile)
+class JurisdictionProfilePreviewAdmin(PreviewImpactMixin, JurisdictionProfileAdmin):
+    pass

@@ -20,3 +20,8 @@ class MaskingLogger(Logger):
 
 
 logger_class = MaskingLogger
+
+# A worker silent for this long is killed. The admin's "Preview impact" runs the sweep twice inside its request
+# (about 25 s at 100,000 open cases; bench/dry_run_bench.py): gunicorn's default of 30 s would cut it off (its
+# transaction rolls back with the connection, so nothing would stay, but the admin would get no answer).
+timeout = 90

@@ -62,10 +62,14 @@ class _Timer:
         return result
 
 
-def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) -> Counter[str]:
+def sweep_chunk(
+    *, run_id: int, as_of: dt.date | None, chunk: int, chunks: int, skip: frozenset[str] = frozenset()
+) -> Counter[str]:
     """Run every step for one chunk, product by product, in one transaction.
 
     Without ``as_of`` each product is swept for its own local today (due dates are dates in its business zone).
+    ``skip``: steps to leave out — only the policy dry-run does, of steps whose result it does not read
+    (``priority``).
     """
     counts: Counter[str] = Counter()
     loan_id_max, product_dates = SweepRun.objects.values_list("loan_id_max", "product_dates").get(pk=run_id)
@@ -96,7 +100,8 @@ def sweep_chunk(*, run_id: int, as_of: dt.date | None, chunk: int, chunks: int) 
             timed("plans_completed", step_plans_completed, ctx, product, policy)
             timed("open", step_open, ctx, product, policy)
             timed("escalate", step_escalate, ctx, product, policy)
-            timed("priority", step_priority, ctx, product)
+            if "priority" not in skip:
+                timed("priority", step_priority, ctx, product)
             timed("messages", step_plan_messages, ctx, product, policy)
     return counts
 

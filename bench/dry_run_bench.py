@@ -1,0 +1,174 @@
+"""Benchmark of the policy dry-run (issue 14, item 4): "Preview impact" at 100,000 open cases; target ≤ 30 s.
+
+`make bench` runs it last, in the database the other benchmarks filled (about 100,000 open cases after
+pages_bench and desk_bench), previewing the sweep of the day the last finished sweep ran for (that sweep has run;
+the admin now edits the policy). Run alone against a database with fewer open cases (BENCH_DATABASE_URL; created if
+missing), it first builds a book of its own: 206,000 loans of six monthly installments, half of them overdue
+1 to 120 days (each borrower with a consented mobile, in Massachusetts), and sweeps it once, which opens about
+100,400 cases and plans their messages.
+
+Then it times ``policy_preview`` — the whole of what the button does: the sweep's steps run twice in rolled-back
+transactions, the states, outbox rows and the gate's answers compared — for three drafts: a shorter grace period
+with a lower formal-notice threshold, a faster reminder cadence, and narrower contact hours in US_MA_STRICT. It
+checks that nothing stayed (case, transition, outbox and policy counts) and prints the times and the counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collections_bench")
+OPEN_CASES, LOANS = 100_000, 206_000  # half overdue, 1 to 120 days: 100,400 past the 3-day grace
+AS_OF = dt.date(2026, 6, 15)
+TARGET_S = 30.0
+os.environ.update({"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"})
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+SEED = """
+INSERT INTO loans_loanproduct (code, name, lender_name, currency, timezone, allocation_order, created_at, updated_at)
+VALUES ('dryrun-bench', 'Dry-run bench loan', 'Bench Lender', 'USD', 'America/New_York',
+        '["fee", "interest", "principal"]', now(), now());
+
+INSERT INTO loans_borrower (external_id, full_name, language, national_id_masked, national_id_hash, address_line1,
+    address_line2, city, region, postal_code, country, timezone, time_zones, created_at, updated_at)
+SELECT 'DRB' || g, 'Borrower ' || g, 'en', '', '', '', '', 'Boston', 'MA', '02118', 'US', '',
+       '["America/New_York"]', now(), now()
+FROM generate_series(1, %(n)s) g;
+
+INSERT INTO loans_phonenumber (borrower_id, number, kind, sms_consent, autodial_consent, position, created_at, updated_at)
+SELECT id, '+1617555' || lpad((id %% 10000)::text, 4, '0'), 'mobile', true, true, 0, now(), now()
+FROM loans_borrower WHERE external_id LIKE 'DRB%%';
+
+-- Half the loans overdue: the first installment is due 1 to 120 days before AS_OF and unpaid; the others current.
+INSERT INTO loans_loan (external_id, borrower_id, product_id, principal, currency, annual_rate, term_months,
+    disbursed_on, status, days_past_due, overdue_since, amount_overdue, outstanding_balance, credit_balance,
+    balances_as_of, created_at, updated_at)
+SELECT 'DRL' || b.id, b.id, (SELECT id FROM loans_loanproduct WHERE code = 'dryrun-bench'), 1200, 'USD', 0, 6,
+       %(as_of)s::date - 150, 'active', 0, NULL, 0, 0, 0, NULL, now(), now()
+FROM loans_borrower b WHERE b.external_id LIKE 'DRB%%';
+
+INSERT INTO loans_installment (loan_id, number, due_date, principal_due, interest_due, fee_due, opening_paid,
+    principal_paid, interest_paid, fee_paid, paid_on)
+SELECT l.id, k, due, 200, 0, 0, 0, CASE WHEN paid THEN 200 ELSE 0 END, 0, 0, CASE WHEN paid THEN due END
+FROM loans_loan l CROSS JOIN generate_series(1, 6) k
+CROSS JOIN LATERAL (SELECT CASE WHEN l.id %% 2 = 0 THEN %(as_of)s::date - (1 + (l.id / 2) %% 120)::int + 30 * (k - 1)
+                                ELSE %(as_of)s::date + 10 + 30 * (k - 1) END AS due) d
+CROSS JOIN LATERAL (SELECT false AS paid) p
+WHERE l.external_id LIKE 'DRL%%';
+ANALYZE;
+"""
+
+
+def connect(dbname: str | None = None):  # type: ignore[no-untyped-def]
+    parts = urlparse(URL)
+    return psycopg2.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
+                            password=parts.password, dbname=dbname or parts.path.lstrip("/"))  # fmt: skip
+
+
+def ensure_database() -> None:
+    name = urlparse(URL).path.lstrip("/")
+    admin = connect("postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)
+
+
+def build() -> dt.date:
+    """A book of its own (run alone): seed, sweep once for AS_OF. Returns the date swept."""
+    from collections_app.sweep import sweep_run
+
+    started = time.perf_counter()
+    conn = connect()
+    with conn, conn.cursor() as cur:
+        cur.execute(SEED, {"n": LOANS, "as_of": AS_OF})
+        cur.execute("""
+            INSERT INTO collections_app_team (name, language, timezone, collectors_see_team_cases)
+                VALUES ('Dry-run bench', 'en', 'America/New_York', false);
+            INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,
+                                   is_active, date_joined)
+            SELECT '!', false, 'drybench' || g, '', '', '', false, true, now() FROM generate_series(1, 20) g;
+            INSERT INTO auth_user_groups (user_id, group_id)
+            SELECT u.id, g.id FROM auth_user u, auth_group g WHERE u.username LIKE 'drybench%%' AND g.name = 'collector';
+            INSERT INTO collections_app_teammembership (user_id, team_id, accepts_new_cases)
+            SELECT u.id, t.id, true FROM auth_user u, collections_app_team t
+            WHERE u.username LIKE 'drybench%%' AND t.name = 'Dry-run bench';
+        """)
+    conn.close()
+    seeded = time.perf_counter() - started
+    started = time.perf_counter()
+    sweep_run(as_of=AS_OF, chunks=4)
+    print(f"dry-run: built {LOANS:,} loans in {seeded:.1f} s, first sweep {time.perf_counter() - started:.1f} s")
+    conn = connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")  # the steady state autovacuum keeps a live database in
+    conn.close()
+    return AS_OF
+
+
+def counts() -> tuple[int, ...]:
+    from collections_app.models import CaseTransition, CollectionCase, CollectionPolicy
+    from compliance.models import Decision, JurisdictionProfile
+    from notifications.models import OutboundMessage
+
+    return tuple(m.objects.count() for m in (CollectionCase, CaseTransition, OutboundMessage, CollectionPolicy,
+                                              Decision, JurisdictionProfile))  # fmt: skip
+
+
+def main() -> None:
+    ensure_database()
+    import django
+
+    django.setup()
+    from collections_app.models import OPEN_STATES, CollectionCase, CollectionPolicy, SweepRun
+    from collections_app.sweep.preview import draft_copy, policy_preview
+    from compliance.models import JurisdictionProfile
+    from loans.models import LoanProduct
+
+    open_cases = CollectionCase.objects.filter(state__in=OPEN_STATES).count()
+    if open_cases < OPEN_CASES and not LoanProduct.objects.filter(code="dryrun-bench").exists():
+        as_of = build()
+    else:
+        as_of = SweepRun.objects.filter(finished_at__isnull=False).order_by("-as_of").values_list("as_of", flat=True)[0]
+    open_cases = CollectionCase.objects.filter(state__in=OPEN_STATES).count()
+    at = dt.datetime.combine(as_of, dt.time(23, 30), tzinfo=dt.UTC)  # 19:30 in Boston
+    policy = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
+    thresholds = draft_copy(policy)
+    thresholds.grace_days, thresholds.formal_notice_dpd = 1, max(2, policy.formal_notice_dpd - 10)
+    cadence = draft_copy(policy)
+    cadence.cadence = {"reminder": {"sms": 1, "voice": 1}, "formal_notice": {"letter": 0, "sms": 2, "voice": 2}}
+    profile = JurisdictionProfile.objects.get(code="US_MA_STRICT", is_current=True)
+    hours = draft_copy(profile)
+    hours.params = {**profile.params, "time_window": {**profile.params["time_window"], "end": "19:00"}}
+    print(f"dry-run: {open_cases:,} open cases, previewing the sweep of {as_of} (gate at {at:%H:%M} UTC)")
+    before = counts()
+    worst = 0.0
+    for name, draft in (("grace 1 day, formal notice 10 days earlier", thresholds),
+                        ("daily reminder cadence", cadence), ("MA contact hours end at 19:00", hours)):  # fmt: skip
+        started = time.perf_counter()
+        preview = policy_preview(draft=draft, as_of=as_of, at=at)
+        took = time.perf_counter() - started
+        worst = max(worst, took)
+        shown = {k: v for k, v in preview.counts().items() if v}
+        print(f"dry-run: {name}: {took:.1f} s  {shown}")
+        assert counts() == before, "the preview left rows behind"
+    verdict = "OK" if worst <= TARGET_S else "OVER TARGET"
+    print(f"dry-run: slowest preview {worst:.1f} s at {open_cases:,} open cases (target ≤ {TARGET_S:.0f} s): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
