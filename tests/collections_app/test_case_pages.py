@@ -140,8 +140,10 @@ def test_the_queue_runs_a_fixed_number_of_queries(collector, django_assert_max_n
 def test_managers_see_delivery_and_failure_rates_collectors_do_not(collector):
     manager = user_with_role("manager", "morgan")
     case = assigned_case(collector, team=TeamFactory(name="US", manager=manager))
-    for status in ["delivered", "delivered", "delivered", "failed", "denied"]:
-        OutboundMessageFactory(case=case, status=status, planned_for=dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    for status in ["delivered", "delivered", "delivered", "failed", "denied"]:  # the gate denied the last one
+        OutboundMessageFactory(case=case, status=status, planned_for=now,
+                               send_started_at=None if status == "denied" else now)  # fmt: skip
     response = client_for(manager).get(reverse("messages-overview"))
     assert response.status_code == 200
     (sms,) = response.context["stats"]
