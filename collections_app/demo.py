@@ -140,9 +140,9 @@ RESULTS = [("promise", 50), ("plan", 14), ("refused", 20), ("callback", 13), ("d
 PROMISE_KEPT, PROMISE_PARTIAL = 0.55, 0.1  # the rest are broken
 PLAN_KEPT = 0.6
 # The managers decide part of what waits for them — legal escalations of the deepest debts (150 days past due and
-# more), plans outside policy after five days, on a given working day one of each at most, one time in four —, so
-# that some always wait.
-LEGAL_DEEP_DPD, PLAN_WAIT_DAYS, DECIDE_SHARE = 150, 5, 0.25
+# more), plans outside policy after ten days, on a given working day one of each at most, one time in four, never the
+# last one waiting —, so that some always wait.
+LEGAL_DEEP_DPD, PLAN_WAIT_DAYS, DECIDE_SHARE = 150, 10, 0.25
 
 
 @dataclass
@@ -373,8 +373,9 @@ def _decide(team: Team, manager: Any, day: dt.date, rng: random.Random, history:
         state=CaseState.LEGAL_REVIEW,
         loan__days_past_due__gte=LEGAL_DEEP_DPD,
     ).order_by("stage_entered_on", "id")
-    for case in waiting[:1]:
-        if rng.random() < DECIDE_SHARE:
+    oldest = list(waiting[:2])
+    for case in oldest[:1]:
+        if len(oldest) > 1 and rng.random() < DECIDE_SHARE:  # the latest one always waits
             approve = rng.random() < 0.85
             case_transition(
                 case_id=case.pk,
@@ -386,10 +387,12 @@ def _decide(team: Team, manager: Any, day: dt.date, rng: random.Random, history:
     plans = PaymentPlan.objects.filter(
         case__team=team,
         status=PlanStatus.PENDING_APPROVAL,
-        created_at__date__lte=day - dt.timedelta(days=PLAN_WAIT_DAYS),
     ).order_by("id")
-    for plan in plans[:1]:
-        if rng.random() < DECIDE_SHARE:
+    earliest = list(plans[:2])
+    if earliest and earliest[0].created_at.date() > day - dt.timedelta(days=PLAN_WAIT_DAYS):
+        earliest = []
+    for plan in earliest[:1]:
+        if len(earliest) > 1 and rng.random() < DECIDE_SHARE:  # the latest one always waits
             approve = rng.random() < 0.75
             plan_decide(
                 plan_id=plan.pk,
