@@ -139,10 +139,10 @@ PARTIES = [
 RESULTS = [("promise", 50), ("plan", 14), ("refused", 20), ("callback", 13), ("dispute", 3)]
 PROMISE_KEPT, PROMISE_PARTIAL = 0.55, 0.1  # the rest are broken
 PLAN_KEPT = 0.6
-# The managers decide part of what waits for them — legal escalations of the deepest debts (150 days past due and
-# more), plans outside policy after ten days, on a given working day one of each at most, one time in four, never the
-# last one waiting —, so that some always wait.
-LEGAL_DEEP_DPD, PLAN_WAIT_DAYS, DECIDE_SHARE = 150, 10, 0.25
+# The managers decide part of what waits for them — legal escalations after two weeks, plans outside policy after ten
+# days, on a given working day one of each at most, one time in four, never the last one waiting —, so that some
+# always wait.
+LEGAL_WAIT_DAYS, PLAN_WAIT_DAYS, DECIDE_SHARE = 14, 10, 0.25
 
 
 @dataclass
@@ -262,7 +262,8 @@ def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, his
             CollectionCase.objects.filter(
                 team=team,
                 assigned_to=collector,
-                state__in=[CaseState.REMINDER, CaseState.FORMAL_NOTICE, CaseState.LEGAL_REVIEW],
+                # A case waiting for the legal decision is the manager's: the collectors call the others.
+                state__in=[CaseState.REMINDER, CaseState.FORMAL_NOTICE],
             )
             .exclude(plans__status=PlanStatus.PENDING_APPROVAL)
             .select_related("loan", "borrower")
@@ -366,14 +367,12 @@ def _payment_row(
 
 
 def _decide(team: Team, manager: Any, day: dt.date, rng: random.Random, history: DemoHistory) -> None:
-    """The manager clears part of the review queue (see ``DECIDE_SHARE``): the deepest legal escalations, plans
-    outside policy waiting a few days — not all of them, so that some always wait."""
-    waiting = CollectionCase.objects.filter(
-        team=team,
-        state=CaseState.LEGAL_REVIEW,
-        loan__days_past_due__gte=LEGAL_DEEP_DPD,
-    ).order_by("stage_entered_on", "id")
+    """The manager clears part of the review queue (see ``DECIDE_SHARE``): legal escalations and plans outside policy
+    that have waited a while — never the last one, so that some always wait."""
+    waiting = CollectionCase.objects.filter(team=team, state=CaseState.LEGAL_REVIEW).order_by("stage_entered_on", "id")
     oldest = list(waiting[:2])
+    if oldest and oldest[0].stage_entered_on > day - dt.timedelta(days=LEGAL_WAIT_DAYS):
+        oldest = []
     for case in oldest[:1]:
         if len(oldest) > 1 and rng.random() < DECIDE_SHARE:  # the latest one always waits
             approve = rng.random() < 0.85
