@@ -29,6 +29,7 @@ from collections_app.models import (
     CollectorProfile,
     PaymentPlan,
     PlanStatus,
+    SweepRun,
     Team,
     TeamMembership,
 )
@@ -227,6 +228,9 @@ def demo_history_build(
                             _work(team, day, rng, payments, history)
                         else:
                             _dispatch(console, history)
+        if not SweepRun.objects.filter(as_of=today, finished_at__isnull=False).exists():
+            # Built in the first minutes of a day (UTC), before its sweep's moment: the day is swept now.
+            history.counts.update(sweep_run(as_of=today).counts)
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)

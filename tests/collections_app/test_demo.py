@@ -127,3 +127,13 @@ def test_if_empty_leaves_an_existing_portfolio_alone():
     call_command("seed_demo", if_empty=True, no_progress=True, stdout=out)
     assert Loan.objects.count() == 10
     assert "left as it is" in out.getvalue()
+
+
+def test_built_in_the_first_minutes_of_a_day_the_demo_still_sweeps_that_day():
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 6, 15, 0, 10, tzinfo=dt.UTC), tick=False):
+        seed(loans=20, days=3)  # today's own moments (00:20 onwards) are still to come
+    swept = set(SweepRun.objects.filter(finished_at__isnull=False).values_list("as_of", flat=True))
+    assert swept == {AS_OF - dt.timedelta(days=2), AS_OF - dt.timedelta(days=1), AS_OF}
+    assert PortfolioSnapshot.objects.filter(as_of=AS_OF).exists()
