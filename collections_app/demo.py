@@ -1,13 +1,49 @@
-"""Demo users for each role, with known passwords (printed by `make run`)."""
+"""The demo: users for each role, with known passwords (printed by `make run`), and a portfolio with a history —
+months lived through the real sweep, dispatch and case services (``demo_history_build``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import heapq
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone
 
-from collections_app.models import CollectorProfile, Team, TeamMembership
+from collections_app.models import (
+    CallParty,
+    CallResult,
+    CaseState,
+    CollectionCase,
+    CollectorProfile,
+    PaymentPlan,
+    PlanStatus,
+    SweepRun,
+    Team,
+    TeamMembership,
+)
+from collections_app.services.arrangements import plan_decide, plan_propose, promise_record
+from collections_app.services.calls import call_log, call_start
+from collections_app.services.cases import CaseError, case_transition
+from collections_app.sweep import sweep_run
 from core.models import UserSettings
 from core.roles import ADMIN, COLLECTOR, MANAGER
+from loans.demo import demo_products_create, demo_rows
+from loans.intake import loans_import, no_progress, payments_import
+from loans.models import PaymentSource
+from notifications.providers import ConsoleProvider
+from notifications.services.dispatch import outbox_claim, outbox_send
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data only; printed on purpose
 
@@ -42,7 +78,15 @@ DEMO_PROFILES = {
 
 
 def demo_users_create() -> list[tuple[str, str, str]]:
-    """Create (or reset) the demo users and their teams; returns (username, role, password) for printing."""
+    """Create (or reset) the demo users, their teams and the collectors' phones; returns (username, role, password)
+    for printing."""
+    created = demo_people_create()
+    demo_profiles_create()
+    return created
+
+
+def demo_people_create() -> list[tuple[str, str, str]]:
+    """The demo users and their teams (without the collectors' phones: ``demo_profiles_create``)."""
     User = get_user_model()
     created = []
     for username, role, name, language in DEMO_USERS:
@@ -62,9 +106,301 @@ def demo_users_create() -> list[tuple[str, str, str]]:
         )
         for username in collectors:
             TeamMembership.objects.update_or_create(user=User.objects.get(username=username), defaults={"team": team})
-    for username, (phone, zone) in DEMO_PROFILES.items():
-        user = User.objects.get(username=username)
-        CollectorProfile.objects.update_or_create(user=user, defaults={"phone": phone})
+    for username, (_phone, zone) in DEMO_PROFILES.items():
         if zone:  # otherwise the team's
-            UserSettings.objects.update_or_create(user=user, defaults={"timezone": zone})
+            UserSettings.objects.update_or_create(user=User.objects.get(username=username), defaults={"timezone": zone})
     return created
+
+
+def demo_profiles_create() -> None:
+    """The collectors' own (fictional) phones: a click-to-call rings them, simulated by the console backend."""
+    User = get_user_model()
+    for username, (phone, _zone) in DEMO_PROFILES.items():
+        CollectorProfile.objects.update_or_create(user=User.objects.get(username=username), defaults={"phone": phone})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The demo's history: DEMO_DAYS days lived through the real sweep, dispatch and case services
+# ---------------------------------------------------------------------------------------------------------------
+# The moments of each simulated day (UTC): payments received so far are posted, the sweep runs for the day, then the
+# outbox goes out and each team works its cases in its own office hours (Beijing morning, New York late morning).
+POST_AT, SWEEP_AT = dt.time(0, 20), dt.time(0, 40)
+TEAM_HOURS = {"Asia/Shanghai": dt.time(3, 0), "America/New_York": dt.time(15, 30)}
+LATE_DISPATCH_AT = dt.time(20, 30)  # the US west coast and Hawaii are awake
+CALLS_PER_COLLECTOR = 3  # a working day's calls per collector (the demo is small; a real desk makes dozens)
+# Who answers a collector's call, and what the borrower agrees to when it is them.
+PARTIES = [
+    ("right_party", 45),
+    ("no_answer", 22),
+    ("voicemail", 15),
+    ("wrong_party", 8),
+    ("third_party", 5),
+    ("busy", 5),
+]
+RESULTS = [("promise", 50), ("plan", 14), ("refused", 20), ("callback", 13), ("dispute", 3)]
+PROMISE_KEPT, PROMISE_PARTIAL = 0.55, 0.1  # the rest are broken
+PLAN_KEPT = 0.6
+# The managers decide part of what waits for them — legal escalations after two weeks, plans outside policy after ten
+# days, on a given working day one of each at most, one time in four, never the last one waiting —, so that some
+# always wait.
+LEGAL_WAIT_DAYS, PLAN_WAIT_DAYS, DECIDE_SHARE = 14, 10, 0.25
+
+
+@dataclass
+class DemoHistory:
+    loans: int = 0
+    payments: int = 0
+    days: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _Payments:
+    """Payments waiting for their day: the stories' and those the simulated borrowers decide on (promises, plans)."""
+
+    rows: list[tuple[dt.datetime, int, dict[str, Any]]] = field(default_factory=list)
+    seq: int = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.seq += 1
+        heapq.heappush(self.rows, (dt.datetime.fromisoformat(row["received_at"]), self.seq, row))
+
+    def post_until(self, moment: dt.datetime) -> int:
+        due = []
+        while self.rows and self.rows[0][0] <= moment:
+            due.append(heapq.heappop(self.rows)[2])
+        if due:
+            payments_import(list(enumerate(due, start=1)), source=PaymentSource.DEMO)
+        return len(due)
+
+
+def demo_history_build(
+    *, loans: int, seed: int, today: dt.date, days: int, progress: Callable[[Any, str, int], Any] = no_progress
+) -> DemoHistory:
+    """Build the demo portfolio as it would have lived the last ``days`` days up to ``today``: the loans are taken in
+    before the first day; then, day by day (the clock set to that day with time-machine, so every row carries its
+    historical time), the payments received are posted, the real sweep runs for the day (cases open, escalate,
+    resolve; promises and plans are judged; the outbox is planned; the day's ``PortfolioSnapshot`` is written), the
+    outbox goes out through the gate to the console backend (which reports delivery and some failures through
+    Twilio's status path), and the collectors of each team call some of their cases — right and wrong parties,
+    voicemails, promises (some kept, some broken), plans (some outside policy, waiting for the manager), disputes —
+    while the managers approve some legal escalations and plans. Deterministic per ``seed`` (and ``today``)."""
+    rng = random.Random(seed * 7919 + 1)  # noqa: S311 - demo data, not secrets
+    history = DemoHistory(days=days)
+    demo_products_create()
+    loan_rows, payment_rows = demo_rows(loans=loans, seed=seed, today=today)
+    first = today - dt.timedelta(days=days - 1)
+    payments = _Payments()
+    for row in payment_rows:
+        payments.add(row)
+    real_now = timezone.now()
+    console = ConsoleProvider()
+    teams = list(Team.objects.filter(name__in=[t[0] for t in DEMO_TEAMS]).select_related("manager"))
+    with _at(dt.datetime.combine(first - dt.timedelta(days=1), POST_AT, tzinfo=dt.UTC)):
+        history.loans = loans_import(loan_rows).created.get("loans", 0)
+        history.payments += payments.post_until(timezone.now())
+    # The sweep's timings and the console's messages, for every day of four months, would drown `make run`'s output.
+    loggers = [logging.getLogger(name) for name in ("notifications", "collections_app.sweep", "compliance")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        for day in progress([first + dt.timedelta(days=n) for n in range(days)], "history (days)", days):
+            moments: list[tuple[dt.time, str, Team | None]] = [
+                (POST_AT, "post", None),
+                (SWEEP_AT, "sweep", None),
+                *((TEAM_HOURS.get(team.timezone, dt.time(14)), "work", team) for team in teams),
+                (LATE_DISPATCH_AT, "dispatch", None),
+            ]
+            # A day at a time in one transaction: each service still opens its own (savepoints), but the embedded
+            # default's SQLite file is synced once a day of history rather than at every statement.
+            with transaction.atomic():
+                for at, what, team in sorted(moments, key=lambda m: m[0]):
+                    moment = dt.datetime.combine(day, at, tzinfo=dt.UTC)
+                    if moment >= real_now:
+                        break  # today: nothing of the future
+                    with _at(moment):
+                        if what == "post":
+                            history.payments += payments.post_until(timezone.now())
+                        elif what == "sweep":
+                            history.counts.update(sweep_run(as_of=day).counts)
+                        elif what == "work" and team is not None:
+                            _work(team, day, rng, payments, history)
+                        else:
+                            _dispatch(console, history)
+        if not SweepRun.objects.filter(as_of=today, finished_at__isnull=False).exists():
+            # Built in the first minutes of a day (UTC), before its sweep's moment: the day is swept now.
+            history.counts.update(sweep_run(as_of=today).counts)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+    return history
+
+
+def _at(moment: dt.datetime) -> Any:
+    return time_machine.travel(moment, tick=True)
+
+
+def _dispatch(provider: ConsoleProvider, history: DemoHistory) -> None:
+    """Send what is due now, batch after batch, as beat's ``dispatch_due`` would (in this process, one at a time)."""
+    with override_settings(PROVIDER_CONCURRENCY=1):
+        for _ in range(50):
+            token, ids = outbox_claim(now=timezone.now(), limit=500)
+            if not ids:
+                return
+            history.counts.update(outbox_send(message_ids=ids, claim_token=token, provider=provider))
+
+
+def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, history: DemoHistory) -> None:
+    """A team's working day: the outbox goes out, the collectors call, the manager decides."""
+    _dispatch(ConsoleProvider(), history)
+    if day.weekday() >= 5:
+        return  # the office is closed at weekends (the outbox is not)
+    zone = ZoneInfo(team.timezone)
+    offset = dt.datetime.combine(day, dt.time(12), tzinfo=zone).strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}"
+    manager = team.manager
+    collectors = list(get_user_model().objects.filter(team_membership__team=team, is_active=True).order_by("username"))
+    for collector in collectors:
+        cases = list(
+            CollectionCase.objects.filter(
+                team=team,
+                assigned_to=collector,
+                # A case waiting for the legal decision is the manager's: the collectors call the others.
+                state__in=[CaseState.REMINDER, CaseState.FORMAL_NOTICE],
+            )
+            .exclude(plans__status=PlanStatus.PENDING_APPROVAL)
+            .select_related("loan", "borrower")
+            .order_by("-priority", "id")[: CALLS_PER_COLLECTOR * 3]
+        )
+        rng.shuffle(cases)
+        for case in cases[:CALLS_PER_COLLECTOR]:
+            try:
+                _call(case, collector, day, rng, payments, offset, history)
+            except CaseError:  # what a real desk meets too (a limit of the policy, a case that moved on)
+                history.counts["refused_by_the_services"] += 1
+    if manager is not None:
+        try:
+            _decide(team, manager, day, rng, history)
+        except CaseError:
+            history.counts["refused_by_the_services"] += 1
+
+
+def _pick(rng: random.Random, choices: list[tuple[str, int]]) -> str:
+    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+
+
+def _call(
+    case: CollectionCase,
+    collector: Any,
+    day: dt.date,
+    rng: random.Random,
+    payments: _Payments,
+    offset: str,
+    history: DemoHistory,
+) -> None:
+    phone = case.borrower.phones.order_by("position").values_list("number", flat=True).first()
+    if not phone:
+        return
+    started = call_start(case_id=case.pk, actor=collector, to=str(phone))
+    history.counts["calls_" + ("allowed" if started.result.allowed else "denied")] += 1
+    if not started.result.allowed:
+        return
+    party = _pick(rng, PARTIES)
+    result = _pick(rng, RESULTS) if party == CallParty.RIGHT_PARTY else ""
+    agreed = (
+        result if result in (CallResult.REFUSED, CallResult.PROMISE, CallResult.DISPUTE, CallResult.CALLBACK) else ""
+    )
+    callback_at = timezone.now() + dt.timedelta(days=2) if agreed == CallResult.CALLBACK else None
+    call_log(
+        case_id=case.pk,
+        actor=collector,
+        decision_id=started.decision.pk,
+        party=party,
+        result=agreed,
+        callback_at=callback_at,
+        note="",
+    )
+    history.counts[f"disposition_{party}"] += 1
+    case.refresh_from_db()
+    loan = case.loan
+    loan.refresh_from_db()
+    overdue = min(loan.amount_overdue, loan.outstanding_balance)
+    if overdue <= 0 or case.state not in (CaseState.REMINDER, CaseState.FORMAL_NOTICE, CaseState.LEGAL_REVIEW):
+        return
+    if result == CallResult.PROMISE:
+        promised_on = day + dt.timedelta(days=rng.randint(2, 7))
+        promise_record(case_id=case.pk, actor=collector, amount=overdue, promised_on=promised_on)
+        fate = rng.random()
+        if fate < PROMISE_KEPT + PROMISE_PARTIAL:
+            amount = overdue if fate < PROMISE_KEPT else (overdue / 2).quantize(Decimal("0.01"))
+            paid_on = promised_on - dt.timedelta(days=rng.randint(0, 2))
+            payments.add(_payment_row(loan.external_id, f"PTP{day:%Y%m%d}", amount, paid_on, offset, rng))
+        history.counts["promises"] += 1
+    elif result == "plan":
+        outside = rng.random() < 0.4  # twelve monthly installments: more than the policy's six, a manager decides
+        count = 12 if outside else rng.choice([3, 4])
+        down = (overdue * Decimal("0.2")).quantize(Decimal("0.01"))
+        plan = plan_propose(
+            case_id=case.pk,
+            actor=collector,
+            down_payment=down,
+            count=count,
+            frequency="monthly" if outside else "weekly",
+            starts_on=day + dt.timedelta(days=2),
+        )
+        history.counts["plans_" + plan.status] += 1
+        if rng.random() < PLAN_KEPT:
+            for inst in plan.installments.order_by("number"):
+                paid_on = inst.due_date - dt.timedelta(days=rng.randint(0, 1))
+                payments.add(
+                    _payment_row(loan.external_id, f"PLAN{day:%Y%m%d}-{inst.number}", inst.amount, paid_on, offset, rng)
+                )
+
+
+def _payment_row(
+    loan: str, reference: str, amount: Decimal, day: dt.date, offset: str, rng: random.Random
+) -> dict[str, Any]:
+    moment = dt.time(rng.randrange(9, 18), rng.randrange(60), rng.randrange(60))
+    return {
+        "loan": loan,
+        "amount": str(amount),
+        "reference": f"{loan}-{reference}",
+        "received_at": f"{day.isoformat()}T{moment.isoformat()}{offset}",
+    }
+
+
+def _decide(team: Team, manager: Any, day: dt.date, rng: random.Random, history: DemoHistory) -> None:
+    """The manager clears part of the review queue (see ``DECIDE_SHARE``): legal escalations and plans outside policy
+    that have waited a while — never the last one, so that some always wait."""
+    waiting = CollectionCase.objects.filter(team=team, state=CaseState.LEGAL_REVIEW).order_by("stage_entered_on", "id")
+    oldest = list(waiting[:2])
+    if oldest and oldest[0].stage_entered_on > day - dt.timedelta(days=LEGAL_WAIT_DAYS):
+        oldest = []
+    for case in oldest[:1]:
+        if len(oldest) > 1 and rng.random() < DECIDE_SHARE:  # the latest one always waits
+            approve = rng.random() < 0.85
+            case_transition(
+                case_id=case.pk,
+                name="approve_legal" if approve else "reject_legal",
+                actor=manager,
+                reason="Two notices ignored; no contact for weeks." if approve else "Borrower reached; give it time.",
+            )
+            history.counts["legal_" + ("approved" if approve else "rejected")] += 1
+    plans = PaymentPlan.objects.filter(
+        case__team=team,
+        status=PlanStatus.PENDING_APPROVAL,
+    ).order_by("id")
+    earliest = list(plans[:2])
+    if earliest and earliest[0].created_at.date() > day - dt.timedelta(days=PLAN_WAIT_DAYS):
+        earliest = []
+    for plan in earliest[:1]:
+        if len(earliest) > 1 and rng.random() < DECIDE_SHARE:  # the latest one always waits
+            approve = rng.random() < 0.75
+            plan_decide(
+                plan_id=plan.pk,
+                actor=manager,
+                approve=approve,
+                reason="Income confirmed; a longer plan is realistic." if approve else "Too long; offer six months.",
+            )
+            history.counts["plans_" + ("approved" if approve else "rejected")] += 1

@@ -466,4 +466,5 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Demo data: the sizes `manage.py seed_demo` builds when `make run` finds an empty database.
-DEMO_LOANS = env.int("DEMO_LOANS", default=3000)
+DEMO_LOANS = env.int("DEMO_LOANS", default=500)
+DEMO_DAYS = env.int("DEMO_DAYS", default=120)  # days of history, each lived through the real sweep

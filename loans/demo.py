@@ -2,8 +2,10 @@
 
 Two lenders: an online lender in Sanmenxia, Henan (CNY, Asia/Shanghai, Chinese names, zh-hans) and a US consumer
 lender (USD, borrowers across several US time zones including Massachusetts and Arizona, some whose phone's area code
-points to another zone than their address). Each loan follows a repayment story: current, paid off, in grace, or
-overdue at some depth (with the odd partial payment), so every DPD bucket is populated.
+points to another zone than their address). Each loan follows a repayment story: current, paid off, in grace, overdue
+at some depth (with the odd partial payment), or a lapse — one installment paid weeks late within the last months, a
+case that opened and cured —, so every DPD bucket is populated and the history (``collections_app.demo``) has cures
+to show.
 """
 
 from __future__ import annotations
@@ -199,7 +201,18 @@ US_PLACES = [
 STREETS_US = ["Main St", "Oak Ave", "Maple Dr", "Washington Blvd", "Park Ln", "Cedar Ct", "Elm St", "Lake Rd"]
 
 # Repayment stories and how often each happens.
-STORIES = [("current", 46), ("paid_off", 6), ("grace", 10), ("early", 14), ("mid", 12), ("late", 8), ("deep", 4)]
+STORIES = [
+    ("current", 34),
+    ("lapse", 12),
+    ("paid_off", 6),
+    ("grace", 10),
+    ("early", 14),
+    ("mid", 12),
+    ("late", 8),
+    ("deep", 4),
+]
+LAPSE_WITHIN = (20, 110)  # the lapsed installment fell due this many days before today
+LAPSE_LATE = (8, 60)  # and was paid this many days late (at the latest yesterday)
 DPD_RANGES = {"grace": (1, 5), "early": (6, 30), "mid": (31, 90), "late": (91, 180), "deep": (181, 420)}
 
 
@@ -322,9 +335,18 @@ def _payments_for(rng: random.Random, row: dict[str, Any], today: dt.date, zone_
         cutoff = today - dt.timedelta(days=rng.randint(low, high))
     else:
         cutoff = today
+    lapsed = None
+    if story == "lapse":
+        since = today - dt.timedelta(days=rng.randint(*LAPSE_WITHIN))
+        lapsed = next((inst.number for inst in schedule if inst.due_date >= since), None)
     payments = []
     for inst in schedule:
         due_passed = inst.due_date < today
+        if inst.number == lapsed and due_passed:
+            late = inst.due_date + dt.timedelta(days=rng.randint(*LAPSE_LATE))
+            if late < today:  # otherwise still unpaid today: a case open now
+                payments.append(_payment(loan, inst.number, inst.amount, late, zone_offset, rng))
+            continue
         if story == "paid_off":
             paid_day = min(inst.due_date - dt.timedelta(days=rng.randrange(0, 4)), today - dt.timedelta(days=1))
         elif inst.due_date < cutoff and due_passed:
@@ -352,17 +374,29 @@ def _payment(
     }
 
 
-def seed_demo_portfolio(*, loans: int, seed: int, today: dt.date, progress: Progress = no_progress) -> DemoResult:
-    """Create the two demo products and ``loans`` loans with their payment histories."""
-    rng = random.Random(seed)
+def demo_products_create() -> None:
     for spec in (CN_PRODUCT, US_PRODUCT):
         LoanProduct.objects.update_or_create(code=spec["code"], defaults=spec)
+
+
+def demo_rows(
+    *, loans: int, seed: int, today: dt.date
+) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """The loans (numbered intake rows) and every payment of their stories up to the day before ``today``."""
+    rng = random.Random(seed)
     loan_rows, payment_rows = [], []
     for n in range(1, loans + 1):
         chinese = rng.random() < 0.55
         row = _cn_row(rng, n, today) if chinese else _us_row(rng, n, today)
         loan_rows.append((n, row))
         payment_rows.extend(_payments_for(rng, row, today, "+08:00" if chinese else "-05:00"))
+    return loan_rows, payment_rows
+
+
+def seed_demo_portfolio(*, loans: int, seed: int, today: dt.date, progress: Progress = no_progress) -> DemoResult:
+    """Create the two demo products and ``loans`` loans with their payment histories, all at once."""
+    demo_products_create()
+    loan_rows, payment_rows = demo_rows(loans=loans, seed=seed, today=today)
     loan_summary = loans_import(loan_rows, progress=progress)
     payment_summary = payments_import(
         list(enumerate(payment_rows, start=1)), progress=progress, source=PaymentSource.DEMO

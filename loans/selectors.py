@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -48,7 +48,12 @@ def portfolio_by_bucket(loans: LoanQuerySet | None = None, *, by: Sequence[str] 
 def portfolio_overview(loans: LoanQuerySet | None = None) -> list[dict[str, Any]]:
     """The portfolio (``loans``, default all) at a glance per currency, buckets in reporting order, with totals (one
     query)."""
-    rows = portfolio_by_bucket(loans)
+    return portfolio_table(portfolio_by_bucket(loans))
+
+
+def portfolio_table(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of currency, bucket, loans, overdue and outstanding (live, or stored snapshots) as the landing page's
+    table: per currency, every bucket in reporting order, with totals."""
     order = {label: index for index, (label, _, _) in enumerate(DPD_BUCKETS)}
     table: dict[str, dict[str, Any]] = {}
     for row in rows:

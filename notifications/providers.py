@@ -8,6 +8,7 @@ never resend blindly).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -133,6 +134,22 @@ class ConsoleProvider(FileRecordings):
     recording in ``RECORDINGS_DIR``): ``make run`` shows the whole flow, never a real phone."""
 
     name = "console"
+
+    @staticmethod
+    def delivery_report(*, key: str, channel: str) -> tuple[str, str]:
+        """What Twilio would call back for a message, decided by a hash of its ``key`` (what the message is, so the
+        same answer every time):
+        a text's final status and error code — about 1 in 12 undelivered —, a call's status and who answered —
+        people, answering machines, no answer, busy. ``notifications.services.console_status_report`` applies it
+        through the same services as Twilio's status callbacks."""
+        share = int(hashlib.sha256(f"console:{key}".encode()).hexdigest()[:8], 16) % 100
+        if channel == "sms":
+            return ("undelivered", "30003") if share < 6 else ("failed", "30005") if share < 8 else ("delivered", "")
+        if share < 45:
+            return "completed", "human"
+        if share < 70:
+            return "completed", "machine_end_beep"
+        return ("no-answer", "") if share < 88 else ("busy", "") if share < 96 else ("failed", "")
 
     def send_sms(self, *, to: str, body: str, status_callback: str) -> Sent:
         logger.info("console SMS to %s: %s", to, body)

@@ -8,6 +8,7 @@
 - ``calls``: a case's calls (the disposition owed, recent calls, recordings and who may hear them);
 - ``escalations``: the managers' escalation review (legal review, plans waiting, exceptions, denials);
 - ``reports``: performance and message statistics;
+- ``portfolio``: the landing page's portfolio at a glance (the latest sweep's snapshot; live for collectors);
 - ``alerts``: what managers must see on every page.
 
 The names below are the package's public reads, for callers that want one import.

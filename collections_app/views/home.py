@@ -11,25 +11,24 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
-from collections_app.selectors import (
-    cases_visible_to,
-)
+from collections_app.selectors.portfolio import portfolio_for
 from core.models import UserSettings
-from core.roles import ADMIN, user_role
+from core.roles import user_role
 from core.web import public
-from loans.models import Loan
-from loans.selectors import portfolio_overview
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The landing page: the portfolio at a glance, by days-past-due bucket and currency."""
-    role = user_role(request.user)
-    if role is None:
+    """The landing page: the portfolio at a glance, by days-past-due bucket and currency (managers and admins: as the
+    latest sweep left it; collectors: live, their cases' loans — ``collections_app.selectors.portfolio``)."""
+    if user_role(request.user) is None:
         raise PermissionDenied("Your account has no role yet; ask an administrator.")
-    # Admins see the whole portfolio; everyone else the loans of the cases they may see (issue 11).
-    loans = None if role == ADMIN else Loan.objects.filter(pk__in=cases_visible_to(request.user).values("loan_id"))
-    return render(request, "collections_app/home.html", {"overview": portfolio_overview(loans)})
+    portfolio = portfolio_for(request.user)
+    return render(
+        request,
+        "collections_app/home.html",
+        {"overview": portfolio.currencies, "as_of": portfolio.as_of, "whole": portfolio.whole},
+    )
 
 
 @public

@@ -13,7 +13,12 @@ Planning and cancelling outbox rows is ``notifications.planning``. The names bel
 callers that want one import.
 """
 
-from notifications.services.callbacks import call_status_apply, inbound_sms_handle, message_status_apply
+from notifications.services.callbacks import (
+    call_status_apply,
+    console_status_report,
+    inbound_sms_handle,
+    message_status_apply,
+)
 from notifications.services.collector_calls import (
     collector_call_classify,
     collector_call_create,
@@ -40,6 +45,7 @@ __all__ = [
     "collector_call_recording_apply",
     "collector_call_simulate",
     "collector_call_status_apply",
+    "console_status_report",
     "disclosure_twiml",
     "inbound_sms_handle",
     "lender_name",

@@ -16,7 +16,7 @@ from notifications.models import (
     MessageStatus,
     OutboundMessage,
 )
-from notifications.providers import OPTED_OUT
+from notifications.providers import OPTED_OUT, ConsoleProvider
 from notifications.services.dispatch import ledger_outcome, provider_opt_out
 from notifications.services.rendering import lender_name, reply_text
 
@@ -91,6 +91,27 @@ def call_status_apply(*, provider_id: str, status: str, answered_by: str = "") -
             row.status, row.status_reason = MessageStatus.FAILED, f"The call was not answered ({status})."
         row.save(update_fields=["status", "delivered_at", "status_reason", "provider_status", "updated_at"])
         return row
+
+
+def console_status_report(*, message_id: int) -> OutboundMessage | None:
+    """The console backend reports what became of a message it "sent" as Twilio would (``ConsoleProvider.
+    delivery_report``: delivered, undelivered, answered, no answer …), through the same services as Twilio's status
+    callbacks — the row's status, its ledger outcome —, so delivery figures on ``make run`` are real ones."""
+    row = (
+        OutboundMessage.objects.filter(pk=message_id)
+        .values_list("provider_id", "channel", "status", "borrower__external_id", "purpose", "planned_for")
+        .first()
+    )
+    if row is None or row[2] != MessageStatus.SENT or not row[0]:
+        return None
+    provider_id, channel, _, borrower, purpose, planned_for = row
+    assert provider_id is not None  # checked above (for the type checker)
+    # Keyed by what the message is (whose, which, when), not by row ids: the same portfolio gets the same fates.
+    key = f"{borrower}:{channel}:{purpose}:{planned_for:%Y-%m-%d}"
+    status, detail = ConsoleProvider.delivery_report(key=key, channel=channel)
+    if channel == "sms":
+        return message_status_apply(provider_id=provider_id, status=status, error_code=detail)
+    return call_status_apply(provider_id=provider_id, status=status, answered_by=detail)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""seed_demo builds a believable, deterministic portfolio through the intake services."""
+"""seed_demo builds a believable, deterministic portfolio with a history: months lived through the real sweep,
+dispatch (the console backend reporting delivery through Twilio's status path) and case services."""
 
 import datetime as dt
 import io
@@ -6,20 +7,36 @@ import io
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from collections_app.models import CollectionCase, CollectorProfile
+from collections_app.models import (
+    CallDisposition,
+    CaseTransition,
+    CollectionCase,
+    CollectorProfile,
+    PaymentPlan,
+    PortfolioSnapshot,
+    PromiseToPay,
+    SweepRun,
+)
 from collections_app.selectors import reader_language_and_zone
+from compliance.models import ContactEvent, Decision
 from loans.models import Borrower, Loan, Payment
 from notifications.models import OutboundMessage
+from notifications.providers import ConsoleProvider
 
 pytestmark = pytest.mark.django_db
 
+AS_OF = dt.date(2026, 6, 15)
 
-def seed(loans=120, seed=7):
+
+def seed(loans=100, days=95, seed=7):
     out = io.StringIO()
-    call_command("seed_demo", loans=loans, seed=seed, as_of=dt.date(2026, 6, 15), no_progress=True, stdout=out)
+    call_command(
+        "seed_demo", loans=loans, days=days, seed=seed, as_of=AS_OF, no_progress=True, stdout=out, stderr=io.StringIO()
+    )
     return out.getvalue()
 
 
@@ -27,45 +44,96 @@ def fingerprint():
     return (
         list(Loan.objects.order_by("external_id").values_list("external_id", "principal", "days_past_due", "status")),
         list(Payment.objects.order_by("reference").values_list("reference", "amount", "received_at")),
+        sorted(CollectionCase.objects.values_list("loan__external_id", "state", "opened_on")),
+        sorted(
+            OutboundMessage.objects.values_list(
+                "borrower__external_id", "channel", "purpose", "planned_for__date", "status"
+            )
+        ),
     )
 
 
-def test_the_demo_has_both_lenders_every_overdue_depth_and_working_logins():
+def test_the_demo_has_months_of_history_behind_every_figure_and_working_logins():
     output = seed()
     assert "Demo logins" in output and "collector.cn1" in output
+    # The real sweep ran once a day, each run finished, each wrote the day's snapshot: over 90 days of trends.
+    assert SweepRun.objects.filter(finished_at__isnull=False).count() == 95
+    days = set(PortfolioSnapshot.objects.values_list("as_of", flat=True))
+    assert len(days) == 95 and min(days) == AS_OF - dt.timedelta(days=94) and max(days) == AS_OF
+    # Historical dates, not the day the command ran: cases opened and moved across the months.
+    opened = set(CollectionCase.objects.values_list("opened_on", flat=True))
+    assert min(opened) <= AS_OF - dt.timedelta(days=90) and max(opened) >= AS_OF - dt.timedelta(days=7)
+    assert CaseTransition.objects.filter(transition="resolve").exists()  # cures
+    assert CaseTransition.objects.filter(at__date__lt=AS_OF - dt.timedelta(days=60)).exists()
+    # Promises kept and broken; plans started, and some outside policy waiting for a manager.
+    promises = set(PromiseToPay.objects.values_list("status", flat=True))
+    assert {"kept", "broken"} <= promises, promises
+    plans = set(PaymentPlan.objects.values_list("status", flat=True))
+    assert "pending_approval" in plans and plans & {"active", "completed", "broken"}, plans
+    # Escalations: cases waiting in legal review, and some a manager approved.
+    assert CollectionCase.objects.filter(state="legal_review").exists()
+    assert CaseTransition.objects.filter(transition="approve_legal", actor_label__startswith="manager.").exists()
+    # Calls with dispositions of several kinds (right and wrong party among them), in the ledger too.
+    parties = set(CallDisposition.objects.values_list("party", flat=True))
+    assert {"right_party", "wrong_party", "no_answer", "voicemail"} <= parties, parties
+    assert ContactEvent.objects.filter(channel="call", target_role="third_party").exists()
+    # The console backend reported delivery and some failures through the status path: a delivery rate to show.
+    statuses = dict.fromkeys(OutboundMessage.objects.values_list("status", flat=True))
+    assert {"delivered", "failed"} <= statuses.keys(), statuses
+    assert OutboundMessage.objects.filter(status="failed", error_code__in=["30003", "30005"]).exists()
+    assert ContactEvent.objects.filter(channel="sms", outcome="delivered").exists()
+    assert Decision.objects.filter(allowed=False).exists()  # the gate said no, sometimes
+    # Both lenders, every depth, working logins, the collectors' phones (set after the history).
+    assert set(Loan.objects.values_list("currency", flat=True)) == {"CNY", "USD"}
+    dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))
+    assert any(d == 0 for d in dpd) and any(1 <= d <= 30 for d in dpd) and any(d > 90 for d in dpd)
+    assert Loan.objects.filter(status="paid_off").exists()
+    assert Borrower.objects.filter(language="zh-hans", time_zones=["Asia/Shanghai"]).exists()
     assert CollectionCase.objects.filter(assigned_to__username="collector.cn1").exists()
-    # Every demo collector has a phone: a call goes through the (console) provider, simulated and recorded.
     phones = dict(CollectorProfile.objects.values_list("user__username", "phone"))
     assert phones.keys() == {"collector.us1", "collector.us2", "collector.cn1", "collector.cn2"}
     cn1 = get_user_model().objects.get(username="collector.cn1")
     assert reader_language_and_zone(cn1) == ("zh-hans", "Asia/Shanghai")  # Chinese pages, the team's zone
-    currencies = set(Loan.objects.values_list("currency", flat=True))
-    assert currencies == {"CNY", "USD"}
-    dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))
-    assert any(d == 0 for d in dpd) and any(1 <= d <= 5 for d in dpd) and any(d > 90 for d in dpd)
-    assert Loan.objects.filter(status="paid_off").exists()
-    assert Borrower.objects.filter(language="zh-hans", time_zones=["Asia/Shanghai"]).exists()
-    assert Borrower.objects.filter(region="MA").exists() and Borrower.objects.filter(region="AZ").exists()
     # Through the sign-in page (django-axes refuses authenticate() without a request).
-    signed_in = Client().post(reverse("login"), {"username": "collector.cn1", "password": "demo-pass-2026"})
+    signed_in = Client().post(reverse("login"), {"username": "manager.us", "password": "demo-pass-2026"})
     assert signed_in.status_code == 302 and signed_in["Location"] == reverse("home")
 
 
-def test_the_same_seed_builds_the_same_portfolio():
-    seed()
-    first = fingerprint()
-    OutboundMessage.objects.all().delete()
-    CollectionCase.objects.all().delete()
-    Payment.objects.all().delete()
-    Loan.objects.all().delete()
-    Borrower.objects.all().delete()
-    seed()
-    assert fingerprint() == first
+def test_the_same_seed_builds_the_same_history():
+    class Undo(Exception):
+        pass
+
+    prints = []
+    for _ in range(2):
+        with pytest.raises(Undo), transaction.atomic():
+            seed(loans=40, days=12)
+            prints.append(fingerprint())  # (a deferral's time follows the ticking clock: compared by its date)
+            raise Undo
+    assert prints[0] == prints[1] and prints[0][1] and prints[0][3]
+
+
+def test_the_console_backend_reports_the_same_fate_for_a_message_every_time():
+    fates = [ConsoleProvider.delivery_report(key=f"borrower:{n}:sms:x", channel="sms") for n in range(1, 401)]
+    assert fates == [ConsoleProvider.delivery_report(key=f"borrower:{n}:sms:x", channel="sms") for n in range(1, 401)]
+    failed = sum(status != "delivered" for status, _ in fates)
+    assert 10 <= failed <= 60  # some, not most
+    calls = {ConsoleProvider.delivery_report(key=str(n), channel="voice") for n in range(1, 401)}
+    assert {("completed", "human"), ("completed", "machine_end_beep"), ("no-answer", "")} <= calls
 
 
 def test_if_empty_leaves_an_existing_portfolio_alone():
-    seed(loans=10)
+    seed(loans=10, days=2)
     out = io.StringIO()
     call_command("seed_demo", if_empty=True, no_progress=True, stdout=out)
     assert Loan.objects.count() == 10
     assert "left as it is" in out.getvalue()
+
+
+def test_built_in_the_first_minutes_of_a_day_the_demo_still_sweeps_that_day():
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 6, 15, 0, 10, tzinfo=dt.UTC), tick=False):
+        seed(loans=20, days=3)  # today's own moments (00:20 onwards) are still to come
+    swept = set(SweepRun.objects.filter(finished_at__isnull=False).values_list("as_of", flat=True))
+    assert swept == {AS_OF - dt.timedelta(days=2), AS_OF - dt.timedelta(days=1), AS_OF}
+    assert PortfolioSnapshot.objects.filter(as_of=AS_OF).exists()
