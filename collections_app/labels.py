@@ -65,6 +65,13 @@ def state_label(state: str) -> str:
     return str(CaseState(state).label) if state in CaseState.values else state
 
 
+def bucket_label(bucket: str) -> str:
+    """A days-past-due bucket ("current", "1-30", … "181+") in words."""
+    if bucket == "current":
+        return gettext("current (not overdue)")
+    return gettext("%(bucket)s days past due") % {"bucket": bucket}
+
+
 def channel_label(channel: str) -> str:
     return str(CHANNELS.get(channel, channel))
 

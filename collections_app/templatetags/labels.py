@@ -1,5 +1,6 @@
 """Template filters for the human words of identifiers (collections_app.labels): ``transition_label``,
-``state_label``, ``channel_label``, ``outcome_label`` and ``kind_label`` (a timeline entry's kind)."""
+``state_label``, ``bucket_label`` (days past due), ``channel_label``, ``outcome_label`` and ``kind_label`` (a
+timeline entry's kind)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ register.filter("state_label", labels.state_label)
 register.filter("channel_label", labels.channel_label)
 register.filter("outcome_label", labels.outcome_label)
 register.filter("plan_breach_label", labels.plan_breach_label)
+register.filter("bucket_label", labels.bucket_label)
 
 
 @register.filter

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from collections_app.labels import bucket_label
 from collections_app.selectors import (
     message_stats,
     performance,
@@ -167,7 +168,7 @@ def _charts(numbers: dict) -> list[Chart]:
             _("Cure rate by DPD bucket at opening"),
             rate_bars(
                 cure_rows,
-                lambda r: _("%(bucket)s days past due") % {"bucket": r["bucket"]},
+                lambda r: bucket_label(r["bucket"]),
                 lambda r: (
                     _("%(c)d of %(n)d cured within %(d)d days") % {"c": r["cured"], "n": r["cases"], "d": r["days"]}
                 ),
@@ -425,10 +426,10 @@ def _charts(numbers: dict) -> list[Chart]:
                     _("Overdue by DPD bucket, %(currency)s, %(date)s") % {"currency": currency, "date": latest},
                     [
                         Bar(
-                            _("%(bucket)s days past due") % {"bucket": b},
+                            bucket_label(b),
                             float(s.overdue),
                             format_money(s.overdue, currency),
-                            _("%(bucket)s days past due") % {"bucket": b}
+                            bucket_label(b)
                             + ": "
                             + _("%(amount)s overdue on %(n)d loans")
                             % {"amount": format_money(s.overdue, currency), "n": s.loans},

@@ -100,7 +100,7 @@ class VisibleText(HTMLParser):
 
 # Words of the English interface a Chinese page must not show (labels, badges, messages, the gate's outcomes).
 ENGLISH = re.compile(
-    r"\b(Possible next steps|Escalate|Call back|Next allowed|allowed|deny|defer|review|transition|contact|"
+    r"\b(current|Possible next steps|Escalate|Call back|Next allowed|allowed|deny|defer|review|transition|contact|"
     r"Reminder|reminder|formal notice|Timeline|Messages|Payments|Schedule|Actions|Priority|Borrower|Outcome|"
     r"Reason|Amount|Note|Promise|Hold|Visit|Queue|Cases|Escalations|Performance|Portfolio|Sign out)\b"
 )
