@@ -337,6 +337,17 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
                 fields=["-priority", "-days_past_due", "id"], condition=Q(state__in=OPEN_STATES), name="case_queue_all"
             ),
             models.Index(fields=["state"]),
+            # The managers' pages (issue 14): the open cases of their teams (the queue's count, an index-only scan),
+            # the legal-review list's order (a page is the index's first rows; its count an index-only scan, the team
+            # filter read from the index) and the KPIs' cases opened in a window.
+            models.Index(fields=["team"], condition=Q(state__in=OPEN_STATES), name="case_open_team"),
+            models.Index(
+                fields=["-amount_overdue", "id"],
+                include=["team"],
+                condition=Q(state="legal_review"),
+                name="case_legal_review",
+            ),
+            models.Index(fields=["opened_on"], name="case_opened_on"),
         ]
 
     def __str__(self) -> str:
