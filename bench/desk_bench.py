@@ -24,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collections_bench")
+from bench.scratch import URL, ensure_database  # noqa: E402
+
 OPEN_CASES, MINE, ROUNDS = 100_000, 1_000, 20
 os.environ.update({"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"})
 
@@ -180,25 +181,8 @@ def measure_request(user: object) -> None:
           f"p95 {times[int(len(times) * 0.95)]:.0f} ms over {len(times)} requests")  # fmt: skip
 
 
-def database_ensure() -> None:
-    """Run alone, the scratch database may not exist yet (`make bench` creates it in its first benchmark)."""
-    from urllib.parse import urlparse
-
-    import psycopg2
-
-    parts = urlparse(URL)
-    admin = psycopg2.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
-                             password=parts.password, dbname="postgres")  # fmt: skip
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [parts.path.lstrip("/")])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{parts.path.lstrip("/")}"')
-    admin.close()
-
-
 def main() -> None:
-    database_ensure()
+    ensure_database()
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)
     import django
 

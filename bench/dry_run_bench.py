@@ -21,13 +21,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
-
-import psycopg2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collections_bench")
+from bench.scratch import URL, add_collectors_team, connect, ensure_database  # noqa: E402
+
 OPEN_CASES, LOANS = 100_000, 206_000  # half overdue, 1 to 120 days: 100,400 past the 3-day grace
 AS_OF = dt.date(2026, 6, 15)
 TARGET_S = 30.0
@@ -69,21 +67,8 @@ ANALYZE;
 """
 
 
-def connect(dbname: str | None = None):  # type: ignore[no-untyped-def]
-    parts = urlparse(URL)
-    return psycopg2.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
-                            password=parts.password, dbname=dbname or parts.path.lstrip("/"))  # fmt: skip
-
-
-def ensure_database() -> None:
-    name = urlparse(URL).path.lstrip("/")
-    admin = connect("postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+def database_migrated() -> None:
+    ensure_database()
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)
 
 
@@ -95,18 +80,7 @@ def build() -> dt.date:
     conn = connect()
     with conn, conn.cursor() as cur:
         cur.execute(SEED, {"n": LOANS, "as_of": AS_OF})
-        cur.execute("""
-            INSERT INTO collections_app_team (name, language, timezone, collectors_see_team_cases)
-                VALUES ('Dry-run bench', 'en', 'America/New_York', false);
-            INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,
-                                   is_active, date_joined)
-            SELECT '!', false, 'drybench' || g, '', '', '', false, true, now() FROM generate_series(1, 20) g;
-            INSERT INTO auth_user_groups (user_id, group_id)
-            SELECT u.id, g.id FROM auth_user u, auth_group g WHERE u.username LIKE 'drybench%%' AND g.name = 'collector';
-            INSERT INTO collections_app_teammembership (user_id, team_id, accepts_new_cases)
-            SELECT u.id, t.id, true FROM auth_user u, collections_app_team t
-            WHERE u.username LIKE 'drybench%%' AND t.name = 'Dry-run bench';
-        """)
+        add_collectors_team(cur, team="Dry-run bench", prefix="drybench")
     conn.close()
     seeded = time.perf_counter() - started
     started = time.perf_counter()
@@ -130,7 +104,7 @@ def counts() -> tuple[int, ...]:
 
 
 def main() -> None:
-    ensure_database()
+    database_migrated()
     import django
 
     django.setup()

@@ -21,12 +21,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
-
-import psycopg2
 
 ROOT = Path(__file__).resolve().parents[1]
-URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collections_bench")
+sys.path.insert(0, str(ROOT))
+from bench.scratch import NAME, URL, add_collectors_team, connect  # noqa: E402
+
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 LOANS = int(os.environ.get("BENCH_LOANS", "1000000"))
 AS_OF = dt.date(2026, 6, 15)
@@ -41,24 +40,12 @@ ENV = {
 WORKER_LOG = Path(os.environ.get("BENCH_WORKER_LOG", str(ROOT / "var" / "sweep-bench-worker.log")))
 
 
-def connect(dbname: str | None = None):  # type: ignore[no-untyped-def]
-    parts = urlparse(URL)
-    return psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname=dbname or parts.path.lstrip("/"),
-    )
-
-
 def recreate_database() -> None:
-    name = urlparse(URL).path.lstrip("/")
     admin = connect("postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
+        cur.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{NAME}"')
     admin.close()
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
 
@@ -112,18 +99,7 @@ def seed() -> float:
     conn = connect()
     with conn, conn.cursor() as cur:
         cur.execute(SEED, {"n": LOANS, "as_of": AS_OF})
-        # Twenty English-speaking collectors so that assignment has real work to do.
-        cur.execute("""
-            INSERT INTO collections_app_team (name, language, timezone, collectors_see_team_cases)
-                VALUES ('Bench', 'en', 'America/New_York', false);
-            INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,
-                                   is_active, date_joined)
-            SELECT '!', false, 'bench' || g, '', '', '', false, true, now() FROM generate_series(1, 20) g;
-            INSERT INTO auth_user_groups (user_id, group_id)
-            SELECT u.id, g.id FROM auth_user u, auth_group g WHERE u.username LIKE 'bench%%' AND g.name = 'collector';
-            INSERT INTO collections_app_teammembership (user_id, team_id, accepts_new_cases)
-            SELECT u.id, t.id, true FROM auth_user u, collections_app_team t WHERE u.username LIKE 'bench%%';
-        """)
+        add_collectors_team(cur, team="Bench", prefix="bench")
     conn.close()
     return time.perf_counter() - started
 
