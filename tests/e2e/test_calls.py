@@ -33,10 +33,9 @@ def person(role, username, **fields):
     return user_with_role(role, username, password=PASSWORD, **fields)
 
 
-def test_a_console_call_is_settled_by_its_status_callback_disposed_of_and_its_recording_heard_by_the_right_people(
-    page, live_server, login, shot, settings
-):
-    settings.NOTIFICATIONS_BACKEND = "console"  # make run's default: the call and its callbacks are simulated
+def a_call_placed_by_casey(page, live_server, login):
+    """Casey (collector, team US, managed by morgan; a phone on her profile) presses Call on the case of a New York
+    borrower for whom it is midday; jo, of another team, is the stranger. Returns the case."""
     manager, collector, stranger = person("manager", "morgan"), person("collector", "casey"), person("collector", "jo")
     team = team_with(collector, name="US", manager=manager)
     team_with(stranger, name="West")
@@ -50,6 +49,15 @@ def test_a_console_call_is_settled_by_its_status_callback_disposed_of_and_its_re
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     page.locator("[data-testid=call-start]").first.click()
     assert "Calling your phone" in page.locator(".alert").first.inner_text()
+    return case
+
+
+def test_a_console_call_is_settled_by_its_status_callback_disposed_of_and_its_recording_heard_by_the_right_people(
+    page, live_server, login, shot, settings
+):
+    settings.NOTIFICATIONS_BACKEND = "console"  # make run's default: the call and its callbacks are simulated
+    case = a_call_placed_by_casey(page, live_server, login)
+    borrower = case.borrower
     # The simulated status callback settled the gate's reservation into the real outcome.
     expect(page.locator("[data-testid=call-outcome]")).to_have_text("conversation")
     event = ContactEvent.objects.get(borrower=borrower)
@@ -124,19 +132,8 @@ def test_a_twilio_sdk_call_is_settled_by_twilios_signed_callbacks_and_its_record
     settings.TWILIO_MESSAGING_SERVICE_SID = ""
     settings.TWILIO_WEBHOOK_BASE_URL = PUBLIC_BASE
     settings.TWILIO_API_BASE_URL = prism  # the request to ring the collector is validated against Twilio's API
-    manager, collector, stranger = person("manager", "morgan"), person("collector", "casey"), person("collector", "jo")
-    team = team_with(collector, name="US", manager=manager)
-    team_with(stranger, name="West")
-    CollectorProfileFactory(user=collector, phone="+12125550199")
-    borrower = BorrowerFactory(full_name="Midday Borrower", region="NY", time_zones=[zone_where_it_is(12)])
-    loan = loan_with_schedule(("2024-02-01", "100.00"), ("2024-03-01", "100.00"), borrower=borrower)
-    case = make_case(loan=loan, team=team, assigned_to=collector)
-    PhoneFactory(borrower=borrower, number="+16175550142")
-
-    login("casey")
-    page.goto(f"{live_server.url}/cases/{case.pk}/")
-    page.locator("[data-testid=call-start]").first.click()
-    assert "Calling your phone" in page.locator(".alert").first.inner_text()
+    case = a_call_placed_by_casey(page, live_server, login)
+    borrower = case.borrower
     call = CollectorCall.objects.get()
     assert (call.provider, call.status, call.error) == ("twilio", "ringing", "")  # Prism accepted the SDK's request
     assert call.provider_id.startswith("CA") and call.record
