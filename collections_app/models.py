@@ -702,9 +702,10 @@ class PortfolioSnapshot(models.Model):
 
 
 class LoanPosition(models.Model):
-    """One active loan as the sweep left it on a date: its DPD bucket, the team working its open case, its balance.
+    """One overdue loan as the sweep left it on a date: its DPD bucket, the team working its open case, its balance.
     Kept only a few weeks (``collections_app.sweep.flows.POSITIONS_KEPT_DAYS``): long enough to follow each loan
-    from one month to the next for the roll rates (``PortfolioFlow``), which are kept for good."""
+    from one month to the next for the roll rates (``PortfolioFlow``, kept for good). Current loans — most of a
+    portfolio — are not recorded one by one: the day's snapshot counts them."""
 
     as_of = models.DateField(_("as of"))
     loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="+")
@@ -725,8 +726,9 @@ class LoanPosition(models.Model):
 
 class PortfolioFlow(models.Model):
     """The loans that were in one DPD bucket on ``from_date`` (about a month before ``as_of``), per team working
-    them then, currency and where they were on ``as_of``: another bucket, the same, or no longer active (``to_bucket``
-    empty: repaid, settled or written off). Loans are followed one by one, so a roll rate can never pass 100 %."""
+    them then, currency and where they were on ``as_of``: another bucket, the same, current, or no longer active
+    (``to_bucket`` empty: repaid, settled or written off). Loans are followed one by one, so a roll rate can never
+    pass 100 %."""
 
     as_of = models.DateField(_("as of"))
     from_date = models.DateField(_("compared with"))
@@ -735,8 +737,12 @@ class PortfolioFlow(models.Model):
     from_bucket = models.CharField(_("DPD bucket then"), max_length=8)
     to_bucket = models.CharField(_("DPD bucket now"), max_length=8, blank=True)
     loans = models.PositiveIntegerField(_("loans"))
-    outstanding_from = models.DecimalField(_("outstanding then"), max_digits=18, decimal_places=2)
-    outstanding_to = models.DecimalField(_("outstanding now"), max_digits=18, decimal_places=2)
+    outstanding = models.DecimalField(
+        _("outstanding then"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("On the earlier day; for loans current then (not recorded one by one), their balance now."),
+    )
 
     class Meta:
         verbose_name = _("portfolio flow")

@@ -107,7 +107,7 @@ def cure_rates(cases: QuerySet[CollectionCase], *, since: dt.date, until: dt.dat
 @dataclass(frozen=True)
 class FlowTotal:
     """Loans that were in ``from_bucket`` on ``from_date`` and are in ``to_bucket`` on ``as_of`` (empty: no longer
-    active), summed over the teams the reader may see, with their outstanding balance then and now."""
+    active), summed over the teams the reader may see, with their outstanding balance on ``from_date``."""
 
     as_of: dt.date
     from_date: dt.date
@@ -115,8 +115,7 @@ class FlowTotal:
     from_bucket: str
     to_bucket: str
     loans: int
-    outstanding_from: Decimal
-    outstanding_to: Decimal
+    outstanding: Decimal
 
 
 def roll_rates(flows: list[FlowTotal]) -> list[dict[str, Any]]:
@@ -136,10 +135,10 @@ def roll_rates(flows: list[FlowTotal]) -> list[dict[str, Any]]:
              "from_date": flow.from_date, "to_date": flow.as_of},
         )  # fmt: skip
         cohort["loans_from"] += flow.loans
-        cohort["balance_from"] += flow.outstanding_from
+        cohort["balance_from"] += flow.outstanding
         if flow.to_bucket and rank.get(flow.to_bucket, -1) > rank[flow.from_bucket]:
             cohort["loans_to"] += flow.loans
-            cohort["balance_to"] += flow.outstanding_from
+            cohort["balance_to"] += flow.outstanding
     result = []
     for (currency, source), cohort in sorted(cohorts.items(), key=lambda item: (item[0][0], rank[item[0][1]])):
         if not cohort["loans_from"]:

@@ -108,12 +108,11 @@ def _flows(*, user: Any, until: dt.date, team_id: int | None) -> list[kpis.FlowT
     totals = (
         scoped.filter(as_of=Subquery(latest))
         .values("as_of", "from_date", "currency", "from_bucket", "to_bucket")
-        .annotate(n=Sum("loans"), then=Sum("outstanding_from"), now=Sum("outstanding_to"))
+        .annotate(n=Sum("loans"), then=Sum("outstanding"))
         .order_by("currency", "from_bucket", "to_bucket")
     )
     return [
-        kpis.FlowTotal(r["as_of"], r["from_date"], r["currency"], r["from_bucket"], r["to_bucket"], r["n"],
-                       r["then"], r["now"])
+        kpis.FlowTotal(r["as_of"], r["from_date"], r["currency"], r["from_bucket"], r["to_bucket"], r["n"], r["then"])
         for r in totals
     ]  # fmt: skip
 

@@ -89,7 +89,7 @@ def test_roll_rates_follow_the_same_loans_and_count_a_loan_that_rolled_once():
     t0, t = D(2024, 5, 2), D(2024, 6, 1)
 
     def flow(source, target, loans, then, currency="USD"):
-        return FlowTotal(t, t0, currency, source, target, loans, Decimal(then), Decimal(0))
+        return FlowTotal(t, t0, currency, source, target, loans, Decimal(then))
 
     flows = [
         flow("current", "current", 90, 8000), flow("current", "1-30", 8, 1600), flow("current", "", 2, 400),

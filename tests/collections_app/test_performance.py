@@ -60,8 +60,8 @@ def world():
     # The 10 loans the team worked in 1-30 thirty days ago: 3 rolled to 31-60 (holding 600 of the 1,000 then), 7 cured.
     for target, loans, then in (("31-60", 3, "600"), ("current", 7, "400")):
         PortfolioFlow.objects.create(as_of=today, from_date=today - dt.timedelta(days=30), team=team, currency="USD",
-                                     from_bucket="1-30", to_bucket=target, loans=loans, outstanding_from=Decimal(then),
-                                     outstanding_to=Decimal(then))  # fmt: skip
+                                     from_bucket="1-30", to_bucket=target, loans=loans,
+                                     outstanding=Decimal(then))  # fmt: skip
     return manager, collector
 
 

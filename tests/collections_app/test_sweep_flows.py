@@ -54,9 +54,22 @@ def test_a_loan_paid_off_between_the_two_days_left_its_bucket_without_rolling():
                    reference="P-1")  # fmt: skip
     sweep_run(as_of=T)
     # The repaid loan is no longer active on T: no bucket now (''), not a roll.
-    flows = {(f.from_bucket, f.to_bucket): (f.loans, f.outstanding_from) for f in PortfolioFlow.objects.all()}
-    assert flows[("1-30", "31-60")] == (1, Decimal("100.00")) and flows[("1-30", "")][0] == 1
+    flows = {(f.from_bucket, f.to_bucket): (f.loans, f.outstanding) for f in PortfolioFlow.objects.all()}
+    assert flows == {("1-30", "31-60"): (1, Decimal("100.00")), ("1-30", ""): (1, Decimal("100.00"))}
     assert LoanPosition.objects.filter(as_of=T, loan=late, bucket="31-60").exists()
+    assert not LoanPosition.objects.filter(as_of=T, loan=paid).exists()
+
+
+def test_current_loans_are_counted_by_the_snapshot_and_followed_when_they_fall_behind():
+    """On T0 two loans are current and are not recorded one by one; by T one has missed its 2024-02-01 installment
+    (18 days past due): current → 1-30 is 1 of 2. A loan disbursed after T0 was not in that day's cohort."""
+    loan_with_schedule(("2024-02-01", "100.00"), disbursed_on=dt.date(2024, 1, 1))
+    loan_with_schedule(("2024-03-01", "100.00"), disbursed_on=dt.date(2024, 1, 1))
+    sweep_run(as_of=T0)
+    assert not LoanPosition.objects.exists()
+    loan_with_schedule(("2024-02-05", "100.00"), disbursed_on=dt.date(2024, 1, 25))
+    sweep_run(as_of=T)
+    assert matrix() == {("current", "1-30"): 1, ("current", "current"): 1}
 
 
 def test_without_a_day_about_a_month_before_there_is_no_matrix_and_old_positions_are_forgotten():
