@@ -151,6 +151,15 @@ class CollectionPolicy(VersionedPolicy):
     max_grace_extension_days = models.PositiveSmallIntegerField(
         _("hardship grace extension, at most (days)"), default=14, validators=[MaxValueValidator(90)]
     )
+    min_payment = MoneyField(
+        _("smallest online payment"),
+        default=Decimal("10.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text=_(
+            "The least a borrower may pay online as an amount of their choice, in the product's currency "
+            "(a smaller balance may always be paid in full)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("collection policy")

@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from collections_app.views import borrower, calls, case_actions, case_page, escalations, home, queue, reports
+from loans import webhooks as payment_webhooks
 from notifications import webhooks
 
 urlpatterns = [
@@ -56,6 +57,7 @@ urlpatterns = [
         webhooks.collector_call_disclosure,
         name="twilio-collector-call-disclosure",
     ),
+    path("webhooks/stripe/", payment_webhooks.stripe_webhook, name="stripe-webhook"),
     path("api/", include("api.urls")),
     # Swagger UI is a page: to the login page without a session (DRF views are exempt from the login middleware);
     # its script is served by the same view as a file (?script), not inline, for the CSP.
