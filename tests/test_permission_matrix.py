@@ -215,6 +215,7 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("twilio-collector-call-status", "POST"): (403, 403, 403, 403, 403, 403, 403),
     ("twilio-collector-call-recording", "POST"): (403, 403, 403, 403, 403, 403, 403),
     ("twilio-collector-call-disclosure", "POST"): (403, 403, 403, 403, 403, 403, 403),
+    ("twilio-voice-menu", "POST"): (403, 403, 403, 403, 403, 403, 403),
 }
 PUBLIC = {"login", "logout", "set_language", "healthz", "favicon", *(n for n, _ in MATRIX if n.startswith("twilio-"))}
 
