@@ -9,15 +9,17 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
-from collections_app.models import CaseTransition, PromiseToPay
+from collections_app.models import CaseTransition, CollectionCase, PromiseToPay
 from collections_app.selectors.case_page import case_page
 from compliance.models import ConsentEvent, Decision
 from compliance.services import consent_record, contact_check
 from loans.services import product_today
 from notifications.models import OutboundMessage, VoiceKeypress
 from notifications.services import outbox_claim, outbox_send
+from tests.factories import user_with_role
 from tests.fake_twilio import signed_callback
 from tests.notifications.conftest import AUTH_TOKEN, PUBLIC_BASE, due_message
 
@@ -235,3 +237,18 @@ def test_an_unknown_key_repeats_the_menu_once_then_hangs_up_politely(reminder_ca
     assert end.find("Gather") is None and end.find("Hangup") is not None and "Goodbye." in said(end)
     assert list(VoiceKeypress.objects.values_list("digits", "action")) == [("7", "unknown"), ("7", "unknown")]
     assert not ConsentEvent.objects.exists()
+
+
+def test_the_case_page_shows_the_keys_pressed_as_the_borrowers_in_the_readers_language(reminder_call):
+    message, _, document = reminder_call
+    press(message, gather_of(document).get("action"), "9")
+    collector = user_with_role("collector", "casey")
+    CollectionCase.objects.filter(pk=message.case_id).update(assigned_to=collector)
+    client = Client()
+    client.force_login(collector)
+    english = client.get(reverse("case-detail", args=[message.case_id])).content.decode()
+    assert "asked for no more automated calls (pressed 9)" in english and "the borrower (self-service)" in english
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(reverse("case-detail", args=[message.case_id]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    body = chinese.content.decode()
+    assert "提醒电话" in body and "要求不再接收自动电话 (按了 9)" in body and "借款人（自助）" in body
