@@ -54,7 +54,16 @@ TIMELINE_KINDS: dict[str, Promise] = {
     "plan": _("plan"),
     "hold": _("hold"),
     "visit": _("visit"),
+    "keypress": _("reminder call"),
 }
+# The audit's actor when the borrower acted on their own (a reminder call's keypad): no user, this label.
+BORROWER = "borrower"
+# Who did it, when no user did (the audit's ``actor_label``): words for the label; usernames as they are.
+ACTORS: dict[str, Promise] = {BORROWER: _("the borrower (self-service)")}
+
+
+def actor_words(label: str) -> str:
+    return str(ACTORS.get(label, label))
 
 
 def transition_label(name: str) -> str:

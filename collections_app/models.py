@@ -482,7 +482,8 @@ class PromiseToPay(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=PromiseStatus.choices, default=PromiseStatus.OPEN)
     paid_amount = MoneyField(_("paid towards it"), default=ZERO)
     checked_on = models.DateField(null=True, blank=True)
-    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # Empty when the borrower made it on their own (a reminder call's keypad): the audit row says "borrower".
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     note = models.TextField(blank=True)
 

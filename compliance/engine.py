@@ -93,6 +93,8 @@ class BorrowerFacts:
     restrictions: tuple[RestrictionFact, ...] = ()
     sms_opted_out: frozenset[str] = frozenset()
     email_opted_out: frozenset[str] = frozenset()
+    # Numbers whose owner asked for no more automated calls (a reminder call's keypad, the API): voice opt-outs.
+    call_opted_out: frozenset[str] = frozenset()
     sms_consent: frozenset[str] = frozenset()
     autodial_consent: frozenset[str] = frozenset()
     ledger: tuple[LedgerEvent, ...] = ()
@@ -407,7 +409,8 @@ def rule_contact_point(
 def rule_opt_outs(
     attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
 ) -> list[Reason]:
-    """USF-06 and TCPA-02: an SMS STOP stops texts and automated calls to that number, not a manual call."""
+    """USF-06 and TCPA-02: an SMS STOP stops texts and automated calls to that number, not a manual call; a voice
+    opt-out (the reminder call's "press 9") stops automated calls to that number, not texts nor a manual call."""
     if attempt.purpose == "opt_out_confirmation":
         return []  # 1006.14(h)(2)(i), 64.1200(a)(12): one confirmation is allowed
     opted_out = sms_opted_out(facts, attempt.to)
@@ -424,6 +427,16 @@ def rule_opt_outs(
                 DENY,
                 "Consent to automated calls to this number was revoked (STOP).",
                 "借款人已撤回对该号码自动呼叫的同意。",
+            )
+        ]
+    if attempt.channel == "call" and attempt.automated and attempt.to in facts.call_opted_out:
+        # A revocation "by any reasonable means" (47 CFR 64.1200(a)(10)): a key pressed on the call itself is one.
+        return [
+            _bilingual(
+                "TCPA-02",
+                DENY,
+                "The borrower asked for no more automated calls to this number.",
+                "借款人已要求不再向该号码拨打自动呼叫。",
             )
         ]
     if attempt.channel == "email" and attempt.to in facts.email_opted_out:

@@ -6,7 +6,17 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from collections_app.views import borrower, calls, case_actions, case_page, escalations, home, queue, reports
+from collections_app.views import (
+    borrower,
+    calls,
+    case_actions,
+    case_page,
+    escalations,
+    home,
+    queue,
+    reports,
+    voice_menu,
+)
 from loans import webhooks as payment_webhooks
 from notifications import webhooks
 
@@ -58,6 +68,7 @@ urlpatterns = [
         name="twilio-collector-call-disclosure",
     ),
     path("webhooks/stripe/", payment_webhooks.stripe_webhook, name="stripe-webhook"),
+    path("webhooks/twilio/voice-menu/", voice_menu.voice_menu, name="twilio-voice-menu"),
     path("api/", include("api.urls")),
     # Swagger UI is a page: to the login page without a session (DRF views are exempt from the login middleware);
     # its script is served by the same view as a file (?script), not inline, for the CSP.

@@ -43,6 +43,7 @@ class MessagePurpose(models.TextChoices):
     PROMISE_REMINDER = "promise_reminder", _("promise reminder")
     PLAN_REMINDER = "plan_reminder", _("plan reminder")
     OPT_OUT_CONFIRMATION = "opt_out_confirmation", _("opt-out confirmation")
+    BALANCE = "balance", _("balance and how to pay")  # asked for on a reminder call ("press 1")
 
 
 class MessageStatus(models.TextChoices):
@@ -299,3 +300,49 @@ class CallRecording(models.Model):
 
     def __str__(self) -> str:
         return f"recording {self.provider_id} of call {self.call_id}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What a borrower pressed on an automated reminder call (the <Gather> menu)
+# ---------------------------------------------------------------------------------------------------------------
+class KeypressAction(models.TextChoices):
+    BALANCE_SMS = "balance_sms", _("asked for the balance by text message")
+    PROMISE = "promise", _("promised a date")
+    OPT_OUT = "opt_out", _("asked for no more automated calls")
+    UNKNOWN = "unknown", _("pressed a key the menu does not offer")
+
+
+class KeypressStep(models.TextChoices):
+    MENU = "menu", _("menu")
+    PROMISE_DAYS = "promise_days", _("days until the promised payment")
+
+
+class VoiceKeypress(models.Model):
+    """One answer a borrower keyed on an automated reminder call (``call``, the outbox's voice row), and what it did:
+    the case timeline shows it as the borrower's own action."""
+
+    call = models.ForeignKey(OutboundMessage, on_delete=models.CASCADE, related_name="keypresses")
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="+", db_index=False)
+    case = models.ForeignKey(
+        "collections_app.CollectionCase",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="keypresses",
+        db_index=False,  # the (case, at) index below
+    )
+    call_sid = models.CharField(_("provider's call id"), max_length=64)
+    step = models.CharField(_("step"), max_length=16, choices=KeypressStep.choices)
+    digits = models.CharField(_("keys pressed"), max_length=16, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=KeypressAction.choices)
+    done = models.BooleanField(_("carried out"), default=False)
+    result = models.TextField(_("what happened"), blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("key pressed on a reminder call")
+        verbose_name_plural = _("keys pressed on reminder calls")
+        indexes = [models.Index(fields=["case", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.digits or '-'} on call {self.call_id} ({self.action})"

@@ -93,6 +93,33 @@ def message_plan(
     return message
 
 
+def message_plan_once(
+    *,
+    key: str,
+    borrower_id: int,
+    loan_id: int,
+    case_id: int | None,
+    channel: str,
+    purpose: str,
+    planned_for: dt.datetime | None = None,
+) -> tuple[OutboundMessage, bool]:
+    """A message the borrower asked for (a reminder call's "press 1"), planned once per ``key`` whatever the number
+    of requests; it goes through the gate when the dispatcher sends it. Returns the row and whether it is new."""
+    if channel not in Channel.values or purpose not in MessagePurpose.values:
+        raise ValueError("unknown channel or purpose")
+    return OutboundMessage.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "borrower_id": borrower_id,
+            "loan_id": loan_id,
+            "case_id": case_id,
+            "channel": channel,
+            "purpose": purpose,
+            "planned_for": planned_for or timezone.now(),
+        },
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Still wanted at send time?
 # ---------------------------------------------------------------------------------------------------------------

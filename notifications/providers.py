@@ -74,7 +74,7 @@ class Provider(Protocol):
 
     def send_sms(self, *, to: str, body: str, status_callback: str) -> Sent: ...
 
-    def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent: ...
+    def place_call(self, *, to: str, say: str, language: str, status_callback: str, menu_url: str = "") -> Sent: ...
 
     def place_bridged_call(self, *, agent: str, twiml: str, status_callback: str) -> Sent: ...
 
@@ -155,8 +155,8 @@ class ConsoleProvider(FileRecordings):
         logger.info("console SMS to %s: %s", to, body)
         return Sent(f"console-{uuid.uuid4().hex}", "sent")
 
-    def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent:
-        logger.info("console call to %s (%s): %s", to, language, say)
+    def place_call(self, *, to: str, say: str, language: str, status_callback: str, menu_url: str = "") -> Sent:
+        logger.info("console call to %s (%s): %s%s", to, language, say, " [keypad menu]" if menu_url else "")
         return Sent(f"console-{uuid.uuid4().hex}", "initiated")
 
     def place_bridged_call(self, *, agent: str, twiml: str, status_callback: str) -> Sent:
@@ -184,8 +184,8 @@ class LocmemProvider(FileRecordings):
     def send_sms(self, *, to: str, body: str, status_callback: str) -> Sent:
         return self._record("sms", to, body=body, status_callback=status_callback)
 
-    def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent:
-        return self._record("call", to, say=say, language=language, status_callback=status_callback)
+    def place_call(self, *, to: str, say: str, language: str, status_callback: str, menu_url: str = "") -> Sent:
+        return self._record("call", to, say=say, language=language, status_callback=status_callback, menu_url=menu_url)
 
     def place_bridged_call(self, *, agent: str, twiml: str, status_callback: str) -> Sent:
         sent = self._record("bridge", agent, twiml=twiml, status_callback=status_callback)
@@ -198,10 +198,6 @@ LOCMEM = LocmemProvider()
 # ---------------------------------------------------------------------------------------------------------------
 # Twilio
 # ---------------------------------------------------------------------------------------------------------------
-# <Say> voices per borrower language: Amazon Polly voices Twilio offers (Mandarin for zh-hans).
-VOICES = {"en": ("en-US", "Polly.Joanna"), "zh-hans": ("cmn-CN", "Polly.Zhiyu")}
-
-
 class TwilioProvider:
     """The real Twilio REST API through the official SDK. ``TWILIO_API_BASE_URL`` (tests and benchmarks only)
     points the SDK at a local mock instead of api.twilio.com."""
@@ -227,17 +223,17 @@ class TwilioProvider:
             message = self.client.messages.create(to=to, body=body, status_callback=status_callback, **self._sender())
         return Sent(message.sid, message.status or "queued")
 
-    def place_call(self, *, to: str, say: str, language: str, status_callback: str) -> Sent:
-        from twilio.twiml.voice_response import VoiceResponse
+    def place_call(self, *, to: str, say: str, language: str, status_callback: str, menu_url: str = "") -> Sent:
+        """An automated reminder call: ``say`` in the borrower's language, then, with ``menu_url``, the keypad menu
+        whose answers Twilio posts there (``notifications.voice``)."""
+        from notifications.voice import reminder_twiml
 
-        code, voice = VOICES.get(language, VOICES["en"])
-        twiml = VoiceResponse()
-        twiml.say(say, language=code, voice=voice)
+        twiml = reminder_twiml(say=say, language=language, action=menu_url)
         with _translated_errors():
             call = self.client.calls.create(
                 to=to,
                 from_=settings.TWILIO_FROM_NUMBER,
-                twiml=str(twiml),
+                twiml=twiml,
                 machine_detection="Enable",  # AnsweredBy tells a voicemail from a person
                 status_callback=status_callback,
                 status_callback_event=["initiated", "ringing", "answered", "completed"],

@@ -16,6 +16,7 @@ from compliance.models import JurisdictionProfile
 PLACEHOLDERS = {
     "name": "the borrower's full name",
     "amount_due": "the amount overdue, with its currency (a reminder about several loans: their total)",
+    "balance": "the loan's outstanding balance, with its currency",
     "loans": "each loan the message covers with its amount overdue (loan L-1: $100.00; loan L-2: $250.00)",
     "due_date": "the date of the oldest unpaid installment",
     "lender": "the lender's name",

@@ -217,6 +217,7 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("twilio-collector-call-disclosure", "POST"): (403, 403, 403, 403, 403, 403, 403),
     # Stripe's webhook checks Stripe's signature: unsigned is 400 for everyone (what Stripe expects of a bad event).
     ("stripe-webhook", "POST"): (400, 400, 400, 400, 400, 400, 400),
+    ("twilio-voice-menu", "POST"): (403, 403, 403, 403, 403, 403, 403),
 }
 PUBLIC = {
     "login",

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
-from collections_app.labels import channel_label, state_label, transition_label
+from collections_app.labels import BORROWER, actor_words, channel_label, state_label, transition_label
 from collections_app.models import CollectionCase
 from compliance.engine import Attempt, contact_point, evaluate
 from compliance.models import ContactEvent
@@ -115,7 +115,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
     for t in case.transitions.all().order_by("-at")[:100]:
         moved = f"{state_label(t.from_state) if t.from_state else '·'} → {state_label(t.to_state)}"
         title = moved if t.from_state == t.to_state else f"{transition_label(t.transition)} ({moved})"
-        item(t.at, "transition", title, t.reason, t.actor_label)
+        item(t.at, "transition", title, t.reason, actor_words(t.actor_label))
     for e in ContactEvent.objects.filter(borrower_id=case.borrower_id).order_by("-at")[:100]:
         title = f"{e.get_direction_display()} {channel_label(e.channel)}: {e.get_outcome_display()}"
         item(e.at, "contact", title, e.note, exception=e.is_exception)
@@ -131,6 +131,10 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         item(h.placed_at, "hold", h.get_kind_display(), h.reason)
     for v in case.visits.order_by("-window_start")[:20]:
         item(v.window_start, "visit", v.address, v.get_status_display())
+    for k in case.keypresses.order_by("-at")[:50]:  # what the borrower pressed on reminder calls
+        pressed = _("pressed %(keys)s") % {"keys": k.digits} if k.digits else _("no key pressed")
+        outcome = _("done") if k.done else _("not done")
+        item(k.at, "keypress", f"{k.get_action_display()} ({pressed})", str(outcome), actor_words(BORROWER))
     timeline.sort(key=lambda item: item["at"], reverse=True)
     return {
         "today": now.date(),

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
+from collections_app.labels import BORROWER
 from collections_app.models import (
     OPEN_STATES,
     CaseTransition,
@@ -54,10 +55,20 @@ def day_bounds(day: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
 
 
 def promise_record(
-    *, case_id: int, actor: User, amount: Decimal, promised_on: dt.date, note: str = "", covers: str = ""
+    *,
+    case_id: int,
+    actor: User | None,
+    amount: Decimal,
+    promised_on: dt.date,
+    note: str = "",
+    covers: str = "",
+    by_borrower: bool = False,
 ) -> PromiseToPay:
     """Record the borrower's promise; the case waits in promise_to_pay until the sweep checks it the day after.
-    ``covers``: the loans of one promise about several (``promise_record_several``), for the audit row."""
+    ``covers``: the loans of one promise about several (``promise_record_several``), for the audit row.
+    ``by_borrower``: the borrower made it on their own (no user: ``actor`` None, audited as ``BORROWER``)."""
+    if (actor is None) != by_borrower:
+        raise ValueError("a promise is made by a user, or by the borrower on their own (by_borrower, no actor)")
     with transaction.atomic():
         case = locked_case(case_id)
         product = case.loan.product
@@ -74,7 +85,13 @@ def promise_record(
             )
         if PromiseToPay.objects.filter(case=case, status=PromiseStatus.OPEN).exists():
             raise TransitionConflict("the case already has an open promise")
-        run_transition(case, "take_promise", actor, f"promise {amount} {case.loan.currency} by {promised_on}{covers}")
+        run_transition(
+            case,
+            "take_promise",
+            actor,
+            f"promise {amount} {case.loan.currency} by {promised_on}{covers}",
+            label=BORROWER if by_borrower else "",
+        )
         _, window_end = day_bounds(promised_on, product.timezone)
         return PromiseToPay.objects.create(
             case=case,
@@ -88,7 +105,13 @@ def promise_record(
 
 
 def promise_record_several(
-    *, borrower_id: int, actor: User, amounts: dict[int, Decimal], promised_on: dt.date, note: str = ""
+    *,
+    borrower_id: int,
+    actor: User | None,
+    amounts: dict[int, Decimal],
+    promised_on: dt.date,
+    note: str = "",
+    by_borrower: bool = False,
 ) -> list[PromiseToPay]:
     """One promise of a borrower covering several of their loans: ``amounts`` is case id → the amount promised on
     that loan. Recorded as one promise per loan, all or none (one transaction): each case moves to promise_to_pay
@@ -109,7 +132,13 @@ def promise_record_several(
         )
         return [
             promise_record(
-                case_id=c.pk, actor=actor, amount=amounts[c.pk], promised_on=promised_on, note=note, covers=covers
+                case_id=c.pk,
+                actor=actor,
+                amount=amounts[c.pk],
+                promised_on=promised_on,
+                note=note,
+                covers=covers,
+                by_borrower=by_borrower,
             )
             for c in cases
         ]

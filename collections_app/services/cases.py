@@ -105,14 +105,16 @@ def audit(
     actor: User | None,
     reason: str,
     at: dt.datetime | None = None,
+    label: str = "",
 ) -> CaseTransition:
+    """The audit row of a change; ``label`` names an actor who is no user (``BORROWER``)."""
     return CaseTransition.objects.create(
         case=case,
         from_state=from_state,
         to_state=case.state,
         transition=name,
         actor=actor,
-        actor_label=actor_label(actor),
+        actor_label=label or actor_label(actor),
         reason=reason,
         policy_id=case.policy_id,
         at=at or timezone.now(),
@@ -173,8 +175,11 @@ def locked_case(case_id: int) -> CollectionCase:
         raise InvalidRequest(_("case %(id)s does not exist") % {"id": case_id}) from exc
 
 
-def run_transition(case: CollectionCase, name: str, actor: User | None, reason: str) -> CaseTransition:
-    """Check permission and guards, change the state, save and audit. The caller holds the row lock."""
+def run_transition(
+    case: CollectionCase, name: str, actor: User | None, reason: str, *, label: str = ""
+) -> CaseTransition:
+    """Check permission and guards, change the state, save and audit. The caller holds the row lock. ``label``: an
+    actor who is no user (``BORROWER``: no role to check, the borrower's own request)."""
     method = getattr(case, name)
     action = transition_label(name)
     # Order matters for the message: the wrong state is a conflict (409) whoever asks; then the role (403).
@@ -191,7 +196,7 @@ def run_transition(case: CollectionCase, name: str, actor: User | None, reason: 
     case.stage_entered_on = product_today(case.loan.product)
     _after_state_change(case, reason)
     case.save()  # ConcurrentTransitionMixin: refuses if the state changed under us since the row was read
-    return audit(case, from_state=from_state, name=name, actor=actor, reason=reason)
+    return audit(case, from_state=from_state, name=name, actor=actor, reason=reason, label=label)
 
 
 def case_transition(

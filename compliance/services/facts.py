@@ -180,6 +180,7 @@ def _facts_from_row(row: dict[str, Any]) -> BorrowerFacts:
         ),
         sms_opted_out=frozenset(n for n in numbers if state.get(("sms", n)) == ConsentKind.OPT_OUT),
         email_opted_out=frozenset(a for (m, a), k in state.items() if m == "email" and k == ConsentKind.OPT_OUT),
+        call_opted_out=frozenset(n for n in numbers if state.get(("voice", n)) == ConsentKind.OPT_OUT),
         sms_consent=frozenset(str(p["number"]) for p in phones if p["sms_consent"]),
         autodial_consent=frozenset(
             n

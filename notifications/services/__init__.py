@@ -6,6 +6,7 @@
 - ``rendering``: what a message says (templates, letters' addresses, previews, replies);
 - ``callbacks``: what providers tell us back (statuses, inbound texts);
 - ``review``: a person settling a message in review;
+- ``voice_menu``: the keys a borrower presses on an automated reminder call;
 - ``collector_calls``: a collector's call through the provider (placed, its legs' callbacks, the disposition's
   classification) and its recordings (streamed, held, purged).
 
@@ -36,6 +37,7 @@ from notifications.services.pause import provider_gate, provider_pause, provider
 from notifications.services.recovery import outbox_reap, outbox_release
 from notifications.services.rendering import lender_name, message_preview, template_for
 from notifications.services.review import message_review_resolve
+from notifications.services.voice_menu import keypress_record
 
 __all__ = [
     "call_status_apply",
@@ -48,6 +50,7 @@ __all__ = [
     "console_status_report",
     "disclosure_twiml",
     "inbound_sms_handle",
+    "keypress_record",
     "lender_name",
     "message_preview",
     "message_review_resolve",

@@ -36,12 +36,12 @@ from notifications.models import CollectorCallStatus as S
 from notifications.providers import (
     BRIDGE_RING_SECONDS,
     RECORDING_ID,
-    VOICES,
     FileRecordings,
     ProviderError,
     Recorded,
     provider_get,
 )
+from notifications.voice import VOICES
 
 logger = logging.getLogger(__name__)
 

@@ -59,6 +59,7 @@ from notifications.services.pause import ProviderGate
 from notifications.services.recovery import outbox_release
 from notifications.services.rendering import address_and_render, template_values
 from notifications.templating import render
+from notifications.voice import menu_url
 
 logger = logging.getLogger(__name__)
 
@@ -410,7 +411,11 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
         elif row.channel == Channel.SMS:
             sent = provider.send_sms(to=row.to, body=row.body, status_callback=callback)
         else:
-            sent = provider.place_call(to=row.to, say=row.body, language=item.say_language, status_callback=callback)
+            # The reminder's keypad menu answers to the signed webhook with this row's id (issue 15).
+            menu = menu_url(message_id=row.pk)
+            sent = provider.place_call(
+                to=row.to, say=row.body, language=item.say_language, status_callback=callback, menu_url=menu
+            )
     except ProviderError as exc:
         return db_retry(partial(_record_failure, row, exc, attempts=row.attempts + 1), what=label)
     # The provider took it: recording that must outlive a database restart, or the row ends in review.

@@ -90,6 +90,7 @@ def template_values(
     return {
         "name": row.borrower.full_name,
         "amount_due": format_money(amount, loan.currency),
+        "balance": format_money(loan.outstanding_balance, loan.currency),
         "loans": loans_listed(covered, row.borrower.language),
         "due_date": oldest.due_date.isoformat() if oldest else "",
         "lender": lender_name(loan.product),

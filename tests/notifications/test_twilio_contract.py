@@ -38,12 +38,17 @@ def test_an_sms_request_is_valid_for_twilios_api(provider):
     assert sent.provider_id.startswith("SM")
 
 
-def test_a_voice_call_request_is_valid_for_twilios_api(provider):
+@pytest.mark.parametrize(
+    "menu", ["", "https://collections.example.com/webhooks/twilio/voice-menu/?message=7&step=menu"]
+)
+def test_a_voice_call_request_is_valid_for_twilios_api(provider, menu):
+    """With the keypad menu (issue 15: TwiML <Gather> whose action is the signed webhook) and without it."""
     sent = provider.place_call(
         to="+16175550100",
         say="您好，这是还款提醒。",
         language="zh-hans",
         status_callback="https://collections.example.com/webhooks/twilio/call-status/",
+        menu_url=menu,
     )
     assert sent.provider_id.startswith("CA")
 
