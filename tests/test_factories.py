@@ -24,6 +24,7 @@ BUILT_BY_SERVICES = {
     "loans.PaymentCheckout",  # loans.payments.payment_start
     "collections_app.LoanPosition",  # the sweep (sweep.flows)
     "collections_app.PortfolioFlow",  # the sweep (sweep.flows)
+    "notifications.VoiceKeypress",  # the voice menu's webhook (services.voice_menu)
     "notifications.ProviderPause",
     "compliance.JurisdictionProfile",
 }
