@@ -350,6 +350,10 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
             # the legal-review list's order (a page is the index's first rows; its count an index-only scan, the team
             # filter read from the index) and the KPIs' cases opened in a window.
             models.Index(fields=["team"], condition=Q(state__in=OPEN_STATES), name="case_open_team"),
+            # A manager's cases (their teams' and the unassigned) as an index-only scan of a few hundred pages
+            # instead of the whole case table: what the messages' and the KPIs' joins to the cases (their ids, their
+            # borrowers) hash on (issue 14).
+            models.Index(fields=["team", "id"], include=["borrower"], name="case_team_cover"),
             models.Index(
                 fields=["-amount_overdue", "id"],
                 include=["team"],

@@ -82,7 +82,7 @@ def case_get_for_user(*, user: Any, case_id: int) -> CollectionCase:
     """The case if the user may see it (one access rule: ``cases_visible_to``); 404 otherwise."""
     case = (
         cases_visible_to(user, lookup=True)
-        .select_related("loan__product", "borrower", "assigned_to", "team")
+        .select_related("loan__product", "borrower", "assigned_to", "team", "policy")
         .filter(pk=case_id)
         .first()
     )

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.labels import BORROWER, actor_words, channel_label, state_label, transition_label
 from collections_app.models import CollectionCase
-from compliance.engine import Attempt, contact_point, evaluate
+from compliance.engine import Attempt, Profile, contact_point, evaluate
 from compliance.models import ContactEvent
-from compliance.services import facts_load, profiles_current, to_kind_for
+from compliance.services import facts_load, to_kind_for
 from loans.models import Borrower
 from loans.money import format_money
 from notifications.models import OutboundMessage
@@ -65,25 +66,27 @@ class ChannelAnswer:
     next_allowed_at: dt.datetime | None
 
 
-def contact_panel(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> tuple[list[ChannelAnswer], Any]:
+def contact_panel(
+    *, case: CollectionCase, now: dt.datetime, chinese: bool
+) -> tuple[list[ChannelAnswer], Any, list[Profile]]:
     """May we contact this borrower now, per channel, and if not why and when? The gate's own rules, evaluated
-    as a dry run and not stored (a page view is not a contact). Returns the answers and the facts they used."""
-    facts, _ = facts_load([case.borrower_id], at=now)
+    as a dry run and not stored (a page view is not a contact). Returns the answers, and the facts and the current
+    jurisdiction profiles they used (read in one query)."""
+    facts, loaded = facts_load([case.borrower_id], at=now, with_profiles=True)
     borrower = facts[case.borrower_id]
-    profiles = profiles_current()
+    profiles = loaded or []
     answers = [
         gate_dry_run(borrower, profiles, channel=channel, to=contact_point(borrower, channel), loan_id=case.loan_id,
                  now=now, chinese=chinese)
         for channel in PANEL_CHANNELS
     ]  # fmt: skip
-    return answers, borrower
+    return answers, borrower, profiles
 
 
 def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[str, Any]:
     """Everything the case page shows, in a fixed number of queries whatever the case's history."""
 
-    panel, facts = contact_panel(case=case, now=now, chinese=chinese)
-    profiles = profiles_current()
+    panel, facts, profiles = contact_panel(case=case, now=now, chinese=chinese)
 
     def sms_consented(number: str) -> bool:
         # What the gate counts, not the flag typed with the number: a text to it is not refused for want of consent
@@ -127,8 +130,16 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
     for plan in case.plans.order_by("-created_at")[:20]:
         item(plan.created_at, "plan", f"{format_money(plan.total_amount, currency)} ({plan.get_frequency_display()})",
              plan.get_status_display())  # fmt: skip
-    for h in case.holds.order_by("-placed_at")[:20]:
-        item(h.placed_at, "hold", h.get_kind_display(), h.reason)
+    # One query for both uses: the 20 latest holds (the timeline) and every hold in force (the actions).
+    latest = case.holds.order_by("-placed_at", "-id").values("pk")[:20]
+    holds = list(
+        case.holds.filter(Q(lifted_at__isnull=True) | Q(pk__in=latest))
+        .annotate(recent=ExpressionWrapper(Q(pk__in=latest), output_field=BooleanField()))
+        .order_by("-placed_at", "-id")
+    )
+    for h in holds:
+        if h.recent:
+            item(h.placed_at, "hold", h.get_kind_display(), h.reason)
     for v in case.visits.order_by("-window_start")[:20]:
         item(v.window_start, "visit", v.address, v.get_status_display())
     for k in case.keypresses.order_by("-at")[:50]:  # what the borrower pressed on reminder calls
@@ -142,7 +153,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         "loan": case.loan,
         "borrower": case.borrower,
         "installments": list(case.loan.installments.order_by("number")),
-        "active_holds": list(case.holds.filter(lifted_at__isnull=True)),
+        "active_holds": [h for h in holds if h.lifted_at is None],
         "payments": list(case.loan.payments.order_by("-received_at")[:20]),
         "phones": phones,
         "zones": zones,

@@ -279,17 +279,19 @@ def collected_per_collector(cases: QuerySet[CollectionCase], *, since: dt.dateti
     """Per collector and currency: payments received in the period on the loans of the cases assigned to them,
     while the case was open (from its opening day to the day it was resolved or closed)."""
 
-    paid_in_period = cases.filter(assigned_to__isnull=False)
+    # Read from the cases' side: the reader's cases are the query's own rows, and "while open" is one join condition.
+    # From the payments' side (the cases as an IN list, the final states as a NOT EXISTS per row) PostgreSQL took
+    # about 11 ms to plan a query that ran in well under one (100,000 open cases, `make bench`).
+    paid = Q(
+        loan__payments__received_at__gte=since,
+        loan__payments__received_at__lt=until,
+        loan__payments__received_at__date__gte=F("opened_on"),
+    )
+    open_then = ~Q(state__in=FINAL) | Q(loan__payments__received_at__date__lte=F("stage_entered_on"))
     rows = (
-        Payment.objects.filter(received_at__gte=since, received_at__lt=until)
-        .filter(
-            Q(loan__cases__state__in=FINAL, received_at__date__lte=F("loan__cases__stage_entered_on"))
-            | ~Q(loan__cases__state__in=FINAL),
-            loan__cases__in=paid_in_period,
-            received_at__date__gte=F("loan__cases__opened_on"),
-        )
-        .values("currency", collector=F("loan__cases__assigned_to__username"))
-        .annotate(collected=Sum("amount"))
+        cases.filter(paid & open_then, assigned_to__isnull=False)
+        .values(currency=F("loan__payments__currency"), collector=F("assigned_to__username"))
+        .annotate(collected=Sum("loan__payments__amount"))
         .order_by("collector", "currency")
     )
     return [dict(row) for row in rows]

@@ -11,8 +11,8 @@ from collections_app.models import CollectionCase, PromiseToPay
 from collections_app.selectors.access import cases_visible_to
 from collections_app.selectors.case_page import ChannelAnswer, gate_dry_run
 from collections_app.selectors.desk import actionable_cases
-from compliance.engine import contact_point
-from compliance.services import facts_load, profiles_current
+from compliance.engine import Profile, contact_point
+from compliance.services import facts_load
 from loans.models import PhoneNumber
 from loans.selectors import DPD_BUCKETS as REPORT_BUCKETS
 
@@ -33,13 +33,15 @@ def case_queue_for(
     promises_due: dt.date | None = None,
     callbacks_due: dt.datetime | None = None,
     act_now: dt.datetime | None = None,
+    profiles: list[Profile] | None = None,
 ) -> QuerySet[CollectionCase]:
     """Open cases the user may see, most urgent first. ``search`` matches a name, a phone number or a loan's
     external id; ``bucket`` is a days-past-due range; ``promises_due`` keeps cases with a promise due that day;
-    ``act_now``: only the cases the user can act on at that time (``selectors.desk``), callbacks due first."""
+    ``act_now``: only the cases the user can act on at that time (``selectors.desk``), callbacks due first;
+    ``profiles``: the current jurisdiction profiles, when the caller has read them already."""
 
     if act_now is not None:
-        cases = actionable_cases(user=user, now=act_now)
+        cases = actionable_cases(user=user, now=act_now, profiles=profiles)
     else:
         cases = (
             cases_visible_to(user).open().select_related("borrower", "loan", "assigned_to")
@@ -66,13 +68,15 @@ def case_queue_for(
     return cases
 
 
-def calls_allowed_now(*, cases: list[CollectionCase], now: dt.datetime, chinese: bool) -> dict[int, ChannelAnswer]:
-    """For a page of the queue: may the collector call each borrower now (their first mobile, by hand)? Two
-    queries for the whole page: the borrowers' facts and the profiles."""
+def calls_allowed_now(
+    *, cases: list[CollectionCase], now: dt.datetime, chinese: bool, profiles: list[Profile] | None = None
+) -> dict[int, ChannelAnswer]:
+    """For a page of the queue: may the collector call each borrower now (their first mobile, by hand)? One query
+    for the whole page: the borrowers' facts, and the current profiles with them unless ``profiles`` are given."""
     if not cases:
         return {}
-    facts, _ = facts_load([c.borrower_id for c in cases], at=now)
-    profiles = profiles_current()
+    facts, loaded = facts_load([c.borrower_id for c in cases], at=now, with_profiles=profiles is None)
+    profiles = profiles if profiles is not None else loaded or []
     answers = {}
     for case in cases:
         borrower = facts[case.borrower_id]

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
@@ -75,11 +75,13 @@ Policy = TypeVar("Policy", CollectionPolicy, InstallmentPolicy)
 
 
 def policy_current(model: type[Policy], product_id: int | None) -> Policy:
-    """The current version for a product, falling back to the default (product empty)."""
-    policies = {p.product_id: p for p in model.objects.filter(is_current=True, product_id__in=[product_id])}
-    if product_id in policies:
-        return policies[product_id]
-    default = model.objects.filter(is_current=True, product__isnull=True).first()
+    """The current version for a product, falling back to the default (product empty). One query: both
+    candidates, the product's own first."""
+    mine = Q(product_id=product_id) if product_id is not None else Q(pk__in=[])
+    found = model.objects.filter(mine | Q(product__isnull=True), is_current=True).order_by(
+        F("product_id").asc(nulls_last=True)
+    )
+    default = found.first()
     if default is None:
         raise InvalidRequest(f"no current {model._meta.verbose_name} for this product and no default")
     return default

@@ -28,6 +28,7 @@ from collections_app.services import (
     cases_reassign,
 )
 from collections_app.views.common import BadParameter, bad_parameters_are_400, id_param, require_role, selected_cases
+from compliance.services import profiles_current
 from core.roles import ADMIN, COLLECTOR, MANAGER
 from core.web import SignedInRequest
 
@@ -53,6 +54,8 @@ def case_queue(request: SignedInRequest) -> HttpResponse:
     if "\x00" in search:  # PostgreSQL refuses NUL in text
         raise BadParameter("q", str(_("the search cannot contain a NUL character.")))
     now = timezone.now()
+    # "now" needs the jurisdiction profiles twice (which places are in contact hours; each row's call): read once.
+    profiles = profiles_current() if view == "now" else None
     cases = case_queue_for(
         user=request.user,
         stage=stage,
@@ -62,10 +65,11 @@ def case_queue(request: SignedInRequest) -> HttpResponse:
         promises_due=now.date() if promises_today else None,
         callbacks_due=now if callbacks_due else None,
         act_now=now if view == "now" else None,
+        profiles=profiles,
     )
     page = Paginator(cases, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     chinese = (get_language() or "").startswith("zh")
-    calls = calls_allowed_now(cases=list(page), now=now, chinese=chinese)
+    calls = calls_allowed_now(cases=list(page), now=now, chinese=chinese, profiles=profiles)
     context = {
         "page": page,
         "rows": [(case, calls.get(case.pk)) for case in page],

@@ -254,7 +254,7 @@ def test_dispatch_texts_the_number_the_case_page_and_the_check_api_name(locmem):
     consent_record(borrower_id=message.borrower_id, medium="sms", address=first, kind="opt_out", source="inbound_sms")
     second = str(PhoneFactory(borrower=message.borrower, sms_consent=True, autodial_consent=True, position=1).number)
     PhoneFactory(borrower=message.borrower, kind="home", sms_consent=True, position=2)  # not a mobile: never texted
-    panel, _ = contact_panel(case=message.case, now=timezone.now(), chinese=False)
+    panel, _, _ = contact_panel(case=message.case, now=timezone.now(), chinese=False)
     assert {a.channel: a.to for a in panel}["sms"] == second
     assert send_due()[1] == {"sent": 1}
     message.refresh_from_db()
