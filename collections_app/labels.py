@@ -54,6 +54,7 @@ TIMELINE_KINDS: dict[str, Promise] = {
     "plan": _("plan"),
     "hold": _("hold"),
     "visit": _("visit"),
+    "portal": _("borrower page"),
 }
 
 

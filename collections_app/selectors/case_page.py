@@ -17,7 +17,7 @@ from compliance.models import ContactEvent
 from compliance.services import facts_load, profiles_current, to_kind_for
 from loans.models import Borrower
 from loans.money import format_money
-from notifications.models import OutboundMessage
+from notifications.models import OutboundMessage, PortalEvent
 from notifications.planning import BORROWER_WIDE
 
 
@@ -131,6 +131,10 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         item(h.placed_at, "hold", h.get_kind_display(), h.reason)
     for v in case.visits.order_by("-window_start")[:20]:
         item(v.window_start, "visit", v.address, v.get_status_display())
+    # What the borrower did on their own page (the audit of portal/): always the borrower, through one link.
+    for pe in PortalEvent.objects.filter(borrower_id=case.borrower_id).select_related("link").order_by("-at")[:50]:
+        where = _("link %(link)s, from %(address)s") % {"link": pe.link.public_id, "address": pe.ip or "?"}
+        item(pe.at, "portal", pe.get_kind_display(), str(where), str(_("the borrower")))
     timeline.sort(key=lambda item: item["at"], reverse=True)
     return {
         "today": now.date(),
