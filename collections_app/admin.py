@@ -166,6 +166,7 @@ class CollectionPolicyAdmin(VersionedPolicyAdmin):
             },
         ),
         (_("Promises and hardship"), {"fields": ["promise_max_days", "max_grace_extension_days"]}),
+        (_("Online payments"), {"fields": ["min_payment"]}),
         (_("Record"), {"fields": ["created_at", "created_by"]}),
     ]
 

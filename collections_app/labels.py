@@ -73,6 +73,11 @@ def bucket_label(bucket: str) -> str:
     return gettext("%(bucket)s days past due") % {"bucket": bucket}
 
 
+def bucket_short(bucket: str) -> str:
+    """A bucket for a chart's narrow label column: the day counts as they are, "current" in words."""
+    return gettext("not overdue") if bucket == "current" else bucket
+
+
 def channel_label(channel: str) -> str:
     return str(CHANNELS.get(channel, channel))
 

@@ -151,6 +151,15 @@ class CollectionPolicy(VersionedPolicy):
     max_grace_extension_days = models.PositiveSmallIntegerField(
         _("hardship grace extension, at most (days)"), default=14, validators=[MaxValueValidator(90)]
     )
+    min_payment = MoneyField(
+        _("smallest online payment"),
+        default=Decimal("10.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text=_(
+            "The least a borrower may pay online as an amount of their choice, in the product's currency "
+            "(a smaller balance may always be paid in full)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("collection policy")
@@ -699,6 +708,58 @@ class PortfolioSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.currency} {self.bucket}: {self.loans}"
+
+
+class LoanPosition(models.Model):
+    """One overdue loan as the sweep left it on a date: its DPD bucket, the team working its open case, its balance.
+    Kept only a few weeks (``collections_app.sweep.flows.POSITIONS_KEPT_DAYS``): long enough to follow each loan
+    from one month to the next for the roll rates (``PortfolioFlow``, kept for good). Current loans — most of a
+    portfolio — are not recorded one by one: the day's snapshot counts them."""
+
+    as_of = models.DateField(_("as of"))
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    currency = models.CharField(_("currency"), max_length=3)
+    bucket = models.CharField(_("DPD bucket"), max_length=8)
+    outstanding = models.DecimalField(_("outstanding"), max_digits=18, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("loan position")
+        verbose_name_plural = _("loan positions")
+        # Once a loan a day; the index is also how a day's positions are joined to those of a month before.
+        constraints = [models.UniqueConstraint(fields=["as_of", "loan"], name="position_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} loan {self.loan_id}: {self.bucket}"
+
+
+class PortfolioFlow(models.Model):
+    """The loans that were in one DPD bucket on ``from_date`` (about a month before ``as_of``), per team working
+    them then, currency and where they were on ``as_of``: another bucket, the same, current, or no longer active
+    (``to_bucket`` empty: repaid, settled or written off). Loans are followed one by one, so a roll rate can never
+    pass 100 %."""
+
+    as_of = models.DateField(_("as of"))
+    from_date = models.DateField(_("compared with"))
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    currency = models.CharField(_("currency"), max_length=3)
+    from_bucket = models.CharField(_("DPD bucket then"), max_length=8)
+    to_bucket = models.CharField(_("DPD bucket now"), max_length=8, blank=True)
+    loans = models.PositiveIntegerField(_("loans"))
+    outstanding = models.DecimalField(
+        _("outstanding then"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("On the earlier day; for loans current then (not recorded one by one), their balance now."),
+    )
+
+    class Meta:
+        verbose_name = _("portfolio flow")
+        verbose_name_plural = _("portfolio flows")
+        indexes = [models.Index(fields=["as_of", "team"], name="flow_by_day_team")]
+
+    def __str__(self) -> str:
+        return f"{self.from_date}→{self.as_of} {self.currency} {self.from_bucket}→{self.to_bucket or '-'}: {self.loans}"
 
 
 # ---------------------------------------------------------------------------------------------------------------

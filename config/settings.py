@@ -366,6 +366,26 @@ PORTAL_LOCK_MINUTES = env.int("PORTAL_LOCK_MINUTES", default=30)
 PORTAL_CHECKED_MINUTES = env.int("PORTAL_CHECKED_MINUTES", default=30)
 PORTAL_RATE_PER_LINK = env.int("PORTAL_RATE_PER_LINK", default=30)
 PORTAL_RATE_PER_ADDRESS = env.int("PORTAL_RATE_PER_ADDRESS", default=60)
+# ---------------------------------------------------------------------------------------------------------------
+# Online payments (loans.payments): the console provider completes payments at once with no network (make run);
+# stripe takes cards through PaymentIntents and confirms them by signed webhooks (STRIPE_WEBHOOK_SECRET).
+# ---------------------------------------------------------------------------------------------------------------
+PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="console")
+if PAYMENT_PROVIDER not in {"console", "stripe"}:
+    raise ImproperlyConfigured("PAYMENT_PROVIDER must be console or stripe.")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+# Without it every Stripe webhook is refused (400): an unsigned event is never believed.
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+if PAYMENT_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
+# Tests only: send the SDK's requests to localstripe instead of Stripe's API.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# Bank transfers: the account borrowers pay into, shown with each loan's own reference (ISO 11649, "RF…").
+BANK_TRANSFER_ACCOUNT_NAME = env.str("BANK_TRANSFER_ACCOUNT_NAME", default="Example Lending Collections")
+BANK_TRANSFER_ACCOUNT_NUMBER = env.str("BANK_TRANSFER_ACCOUNT_NUMBER", default="GB33 BUKB 2020 1555 5555 55")
+BANK_TRANSFER_BANK_NAME = env.str("BANK_TRANSFER_BANK_NAME", default="Example Bank")
 
 # Dispatch: rows claimed per batch, how long a claim may go untouched by its batch before the watchdog takes it back
 # (a running batch touches its claims every third of that), how long a batch may start sends (below send_batch's

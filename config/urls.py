@@ -8,6 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from collections_app.views import borrower, calls, case_actions, case_page, escalations, home, queue, reports
+from loans import webhooks as payment_webhooks
 from notifications import webhooks
 
 urlpatterns = [
@@ -57,6 +58,7 @@ urlpatterns = [
         webhooks.collector_call_disclosure,
         name="twilio-collector-call-disclosure",
     ),
+    path("webhooks/stripe/", payment_webhooks.stripe_webhook, name="stripe-webhook"),
     path("api/", include("api.urls")),
     # The borrower's page: short, because its links travel in text messages.
     path("p/", include("portal.urls")),

@@ -23,6 +23,7 @@ _LOANS_READ = [
     "loans.view_loan",
     "loans.view_installment",
     "loans.view_payment",
+    "loans.view_paymentcheckout",
 ]
 _CASE_WORK = [
     "collections_app.view_collectioncase",

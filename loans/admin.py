@@ -18,6 +18,7 @@ from loans.models import (
     LoanProduct,
     Payment,
     PaymentAllocation,
+    PaymentCheckout,
     PhoneNumber,
 )
 from loans.services import borrowers_refresh_time_zones
@@ -200,3 +201,14 @@ class PaymentAdmin(ReadOnlyAdmin):
     search_fields = ["reference", "loan__external_id"]
     date_hierarchy = "received_at"
     inlines = [AllocationInline]
+
+
+@admin.register(PaymentCheckout)
+class PaymentCheckoutAdmin(ReadOnlyAdmin):
+    """Online payment attempts, as the provider left them (written only by ``loans.payments``)."""
+
+    list_display = ["created_at", "loan", "kind", "amount", "currency", "provider", "status", "completed_at"]
+    list_filter = ["status", "provider", "kind"]
+    list_select_related = ["loan"]
+    search_fields = ["provider_id", "loan__external_id"]
+    date_hierarchy = "created_at"

@@ -33,6 +33,7 @@ from loans.models import (
     PhoneNumber,
 )
 from loans.money import MAX_AMOUNT
+from loans.payments import loans_by_transfer_reference
 from loans.schedule import equal_installments
 from loans.serializers import (
     LoanIntakeRowSerializer,
@@ -592,6 +593,19 @@ def contact_points_upsert(
 # ---------------------------------------------------------------------------------------------------------------
 # Payments
 # ---------------------------------------------------------------------------------------------------------------
+def _transfer_references_resolve(valid: list[tuple[int, dict[str, Any]]]) -> None:
+    """A bank statement names the loan by the transfer reference the borrower was given (``RF…``, see
+    ``loans.payments``): such a row is the loan's, as if it had carried the loan's external id. An external id that
+    happens to look like a reference stays what it is."""
+    candidates = {row["loan"] for _, row in valid if row["loan"][:2].upper() == "RF"}
+    if not candidates:
+        return
+    candidates -= set(Loan.objects.filter(external_id__in=candidates).values_list("external_id", flat=True))
+    found = loans_by_transfer_reference(candidates)
+    for _, row in valid:
+        row["loan"] = found.get(row["loan"], row["loan"])
+
+
 def payments_validate(
     rows: list[tuple[int, dict[str, Any]]],
     *,
@@ -603,6 +617,7 @@ def payments_validate(
     A loan outside ``scope`` is unknown, as it is to the single-payment endpoint."""
     valid, errors = _validate_rows(rows, PaymentInputSerializer, progress, "validating payments")
     errors.extend(known_errors)
+    _transfer_references_resolve(valid)
     loans_in_scope = Loan.objects.all() if scope is None else scope.loans
     loans = {loan.external_id: loan for loan in loans_in_scope.filter(external_id__in={r["loan"] for _, r in valid})}
     stored = {

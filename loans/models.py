@@ -279,6 +279,7 @@ class PaymentSource(models.TextChoices):
     FILE = "file", _("file import")
     MANUAL = "manual", _("entered by staff")
     DEMO = "demo", _("demo data")
+    ONLINE = "online", _("paid online")
 
 
 class Payment(models.Model):
@@ -328,3 +329,56 @@ class PaymentAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} → {self.component} of installment {self.installment_id}"
+
+
+class PaymentKind(models.TextChoices):
+    OVERDUE = "overdue", _("the amount overdue")
+    BALANCE = "balance", _("the full balance")
+    CHOSEN = "chosen", _("an amount of your choice")
+
+
+class CheckoutProvider(models.TextChoices):
+    CONSOLE = "console", _("demo payments")
+    STRIPE = "stripe", _("card (Stripe)")
+
+
+class CheckoutStatus(models.TextChoices):
+    STARTED = "started", _("started")
+    SUCCEEDED = "succeeded", _("paid")
+    FAILED = "failed", _("failed")
+
+
+class PaymentCheckout(models.Model):
+    """One attempt by a borrower to pay online: what was asked of the provider and how it ended. Its payment is
+    recorded once, through ``payment_record``, when the provider confirms it (``loans.payments``)."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="checkouts")
+    kind = models.CharField(_("what is paid"), max_length=8, choices=PaymentKind.choices)
+    amount = MoneyField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    provider = models.CharField(_("provider"), max_length=8, choices=CheckoutProvider.choices)
+    provider_id = models.CharField(_("provider's id"), max_length=255, blank=True)
+    status = models.CharField(_("status"), max_length=9, choices=CheckoutStatus.choices, default=CheckoutStatus.STARTED)
+    failure_reason = models.CharField(_("why it failed"), max_length=500, blank=True)
+    # The caller's key for one press of "pay" (a double submit starts one checkout), also sent to the provider.
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    payment = models.OneToOneField(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="checkout", editable=False
+    )
+    created_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("online payment")
+        verbose_name_plural = _("online payments")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_id"], condition=~Q(provider_id=""), name="checkout_provider_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="checkout_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["loan", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.provider_id or self.pk}: {self.amount} {self.currency} ({self.status})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from tests.localstripe import localstripe, localstripe_server  # noqa: F401  (localstripe and the SDK pointed at it)
 from tests.prism import prism  # noqa: F401  (the fixture: Prism serving Twilio's description, for any test)
 
 

@@ -16,11 +16,14 @@ from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
-# Models no test builds directly: written only by services (audit rows, allocations, pauses) or seeded by
-# migrations (jurisdiction profiles).
+# Models no test builds directly: written only by services (audit rows, allocations, pauses, online payment
+# attempts) or seeded by migrations (jurisdiction profiles).
 BUILT_BY_SERVICES = {
     "collections_app.CaseTransition",
     "loans.PaymentAllocation",
+    "loans.PaymentCheckout",  # loans.payments.payment_start
+    "collections_app.LoanPosition",  # the sweep (sweep.flows)
+    "collections_app.PortfolioFlow",  # the sweep (sweep.flows)
     "notifications.ProviderPause",
     "compliance.JurisdictionProfile",
 }

@@ -9,7 +9,8 @@
 - ``escalations``: the managers' escalation review (legal review, plans waiting, exceptions, denials);
 - ``reports``: performance and message statistics;
 - ``portfolio``: the landing page's portfolio at a glance (the latest sweep's snapshot; live for collectors);
-- ``alerts``: what managers must see on every page.
+- ``alerts``: what managers must see on every page;
+- ``payments``: the policy's least online payment.
 
 The names below are the package's public reads, for callers that want one import.
 """
@@ -44,6 +45,7 @@ from collections_app.selectors.escalations import (
     EscalationFilters,
     escalation_page,
 )
+from collections_app.selectors.payments import payment_minimum
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
 from collections_app.selectors.readers import reader_language_and_zone, reader_zone
 from collections_app.selectors.reports import BucketTotal, message_stats, performance
@@ -76,6 +78,7 @@ __all__ = [
     "escalation_page",
     "message_stats",
     "next_case_for",
+    "payment_minimum",
     "performance",
     "promise_partners",
     "providers_paused",

@@ -7,7 +7,6 @@ Each takes the cases the reader may see (``cases``: a manager's teams' cases, an
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,8 +51,6 @@ PROMISE_BANDS: list[tuple[str, Decimal, Decimal | None]] = [
 NOT_CONTACTS = ("reserved", "cancelled")
 # A day with contacts counts at least this long (one call is not zero hours of work).
 MIN_HOURS_PER_DAY = 0.25
-FLOW_GAP_DAYS = 30
-FLOW_GAP_TOLERANCE = 5
 MONEY = DecimalField(max_digits=18, decimal_places=2)
 
 
@@ -105,58 +102,58 @@ def cure_rates(cases: QuerySet[CollectionCase], *, since: dt.date, until: dt.dat
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Roll (flow) rates from the daily snapshots
+# Roll (flow) rates: the same loans followed from one month to the next (PortfolioFlow, written by the sweep)
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class BucketTotal:
-    """Loans in one DPD bucket on one date and currency, summed over the teams the reader may see."""
+class FlowTotal:
+    """Loans that were in ``from_bucket`` on ``from_date`` and are in ``to_bucket`` on ``as_of`` (empty: no longer
+    active), summed over the teams the reader may see, with their outstanding balance on ``from_date``."""
 
     as_of: dt.date
+    from_date: dt.date
     currency: str
-    bucket: str
+    from_bucket: str
+    to_bucket: str
     loans: int
-    overdue: Decimal
     outstanding: Decimal
 
 
-def roll_rates(snapshots: list[BucketTotal]) -> list[dict[str, Any]]:
-    """Per currency and pair of neighbouring buckets (current → 1-30 → 31-60 …): with T the latest snapshot and
-    T₀ the snapshot nearest to T - 30 days (at most 5 days off), the loans (count) and the outstanding balance in the
-    next bucket at T over those in the bucket at T₀. Buckets are 30 days wide: a loan that paid nothing in 30 days
-    is one bucket further on."""
+def roll_rates(flows: list[FlowTotal]) -> list[dict[str, Any]]:
+    """Per currency and bucket b (all but the last): of the loans in b on T₀, the share in a later bucket on T —
+    by count, and by their outstanding balance on T₀. T and T₀ are the dates of the rows (one comparison).
+    A loan that rolled is counted once whatever bucket it reached, so a rate never passes 100 %."""
 
-    by_key = {(s.as_of, s.currency, s.bucket): s for s in snapshots}
-    dates = sorted({s.as_of for s in snapshots})
-    if len(dates) < 2:
-        return []
-    last = dates[-1]
-    first = min(dates, key=lambda d: abs((last - d).days - FLOW_GAP_DAYS))
-    if abs((last - first).days - FLOW_GAP_DAYS) > FLOW_GAP_TOLERANCE:
-        return []
+    rank = {label: index for index, (label, _, _) in enumerate(DPD_BUCKETS)}
     labels = [label for label, _, _ in DPD_BUCKETS]
-    flows = []
-    for currency in sorted({s.currency for s in snapshots}):
-        for source, target in itertools.pairwise(labels):
-            start = by_key.get((first, currency, source))
-            if not start or not start.loans:
-                continue
-            end = by_key.get((last, currency, target))
-            flows.append(
-                {
-                    "currency": currency,
-                    "from": source,
-                    "to": target,
-                    "from_date": first,
-                    "to_date": last,
-                    "loans_from": start.loans,
-                    "loans_to": end.loans if end else 0,
-                    "count_rate": _rate(end.loans if end else 0, start.loans),
-                    "balance_from": start.outstanding,
-                    "balance_to": end.outstanding if end else Decimal(0),
-                    "balance_rate": _rate(end.outstanding if end else 0, start.outstanding),
-                }
-            )
-    return flows
+    cohorts: dict[tuple[str, str], dict[str, Any]] = {}
+    for flow in flows:
+        if flow.from_bucket not in rank or flow.from_bucket == labels[-1]:
+            continue  # the last bucket rolls nowhere
+        cohort = cohorts.setdefault(
+            (flow.currency, flow.from_bucket),
+            {"loans_from": 0, "loans_to": 0, "balance_from": Decimal(0), "balance_to": Decimal(0),
+             "from_date": flow.from_date, "to_date": flow.as_of},
+        )  # fmt: skip
+        cohort["loans_from"] += flow.loans
+        cohort["balance_from"] += flow.outstanding
+        if flow.to_bucket and rank.get(flow.to_bucket, -1) > rank[flow.from_bucket]:
+            cohort["loans_to"] += flow.loans
+            cohort["balance_to"] += flow.outstanding
+    result = []
+    for (currency, source), cohort in sorted(cohorts.items(), key=lambda item: (item[0][0], rank[item[0][1]])):
+        if not cohort["loans_from"]:
+            continue
+        result.append(
+            {
+                "currency": currency,
+                "from": source,
+                "to": labels[rank[source] + 1],
+                **cohort,
+                "count_rate": _rate(cohort["loans_to"], cohort["loans_from"]),
+                "balance_rate": _rate(cohort["balance_to"], cohort["balance_from"]),
+            }
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------------------------------------------

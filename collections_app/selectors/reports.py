@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Subquery, Sum
 
-from collections_app.models import PortfolioSnapshot
+from collections_app.models import PortfolioFlow, PortfolioSnapshot
 from collections_app.selectors import kpis
 from collections_app.selectors.access import cases_visible_to, team_ids
-from collections_app.selectors.kpis import BucketTotal
 from core.roles import ADMIN, user_role
 from loans.selectors import DPD_BUCKETS as REPORT_BUCKETS
 from notifications.models import OutboundMessage
@@ -22,6 +23,18 @@ __all__ = ["BucketTotal", "message_stats", "performance"]
 # that was never sendable (no consented mobile, no address, no template) and is counted as never sent.
 HANDED = Q(send_started_at__isnull=False, status__in=["sent", "delivered", "failed"])
 NEVER_SENT = Q(status="denied") | Q(status="failed", send_started_at__isnull=True)
+
+
+@dataclass(frozen=True)
+class BucketTotal:
+    """Loans in one DPD bucket on one date and currency, summed over the teams the reader may see."""
+
+    as_of: dt.date
+    currency: str
+    bucket: str
+    loans: int
+    overdue: Decimal
+    outstanding: Decimal
 
 
 def message_stats(*, user: Any, since: dt.datetime, until: dt.datetime | None = None) -> list[dict[str, Any]]:
@@ -63,15 +76,20 @@ def message_stats(*, user: Any, since: dt.datetime, until: dt.datetime | None = 
     return result
 
 
-def _snapshots(*, user: Any, since: dt.date, until: dt.date, team_id: int | None) -> list[BucketTotal]:
-    """The daily portfolio snapshots of the teams the user may see (admins: the whole portfolio, loans no team
-    works included; managers: their teams' rows only — issue 11), summed per date, currency and bucket."""
-
-    rows = PortfolioSnapshot.objects.filter(as_of__gte=since, as_of__lte=until)
+def _scoped(rows: QuerySet[Any], *, user: Any, team_id: int | None) -> QuerySet[Any]:
+    """Rows of the teams the user may see (admins: the whole portfolio, loans no team works included; managers:
+    their teams' rows only — issue 11), optionally one team."""
     if user_role(user) != ADMIN:
         rows = rows.filter(team_id__in=team_ids(user, managed=True))
     if team_id:
         rows = rows.filter(team_id=team_id)
+    return rows
+
+
+def _snapshots(*, user: Any, since: dt.date, until: dt.date, team_id: int | None) -> list[BucketTotal]:
+    """The daily portfolio snapshots of the teams the user may see, summed per date, currency and bucket."""
+
+    rows = _scoped(PortfolioSnapshot.objects.filter(as_of__gte=since, as_of__lte=until), user=user, team_id=team_id)
     totals = rows.values("as_of", "currency", "bucket").annotate(
         n=Sum("loans"), amount=Sum("overdue"), balance=Sum("outstanding")
     )
@@ -79,6 +97,24 @@ def _snapshots(*, user: Any, since: dt.date, until: dt.date, team_id: int | None
         BucketTotal(r["as_of"], r["currency"], r["bucket"], r["n"], r["amount"], r["balance"])
         for r in totals.order_by("as_of", "currency")
     ]
+
+
+def _flows(*, user: Any, until: dt.date, team_id: int | None) -> list[kpis.FlowTotal]:
+    """The latest roll matrix up to ``until`` (one query), rows of the teams the user may see — for a manager the
+    loans their teams worked on the earlier day — summed over teams."""
+
+    scoped = _scoped(PortfolioFlow.objects.all(), user=user, team_id=team_id)
+    latest = scoped.filter(as_of__lte=until).order_by("-as_of").values("as_of")[:1]
+    totals = (
+        scoped.filter(as_of=Subquery(latest))
+        .values("as_of", "from_date", "currency", "from_bucket", "to_bucket")
+        .annotate(n=Sum("loans"), then=Sum("outstanding"))
+        .order_by("currency", "from_bucket", "to_bucket")
+    )
+    return [
+        kpis.FlowTotal(r["as_of"], r["from_date"], r["currency"], r["from_bucket"], r["to_bucket"], r["n"], r["then"])
+        for r in totals
+    ]  # fmt: skip
 
 
 def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: int | None = None) -> dict[str, Any]:
@@ -92,19 +128,21 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
     days = max(1, (until - since).days)
     first_day, last_day = since.date(), until.date()
 
-    # The roll rates look a month back from the latest snapshot, whatever the period shown.
-    reach_back = min(first_day, last_day - dt.timedelta(days=kpis.FLOW_GAP_DAYS + kpis.FLOW_GAP_TOLERANCE))
-    snapshots = _snapshots(user=user, since=reach_back, until=last_day, team_id=team_id)
+    snapshots = _snapshots(user=user, since=first_day, until=last_day, team_id=team_id)
     labels = [label for label, _, _ in REPORT_BUCKETS]
     trend: dict[tuple[dt.date, str], dict[str, BucketTotal]] = {}
     for snap in snapshots:
         if snap.as_of >= first_day:
             trend.setdefault((snap.as_of, snap.currency), {})[snap.bucket] = snap
-    series = []  # per date and currency: the share of active loans overdue and the amount overdue
+    # Per date and currency: the amount overdue and — over the whole portfolio only — the share of active loans
+    # overdue. A team's rows hold only the loans its open cases cover, all of them overdue: a share of those would
+    # always be about 100 %, so managers (and a chosen team) get the amount alone.
+    whole = user_role(user) == ADMIN and not team_id
+    series = []
     for (as_of, currency), row in sorted(trend.items()):
         loans = sum(snap.loans for snap in row.values())
         late = sum(snap.loans for bucket, snap in row.items() if bucket != "current")
-        series.append({"as_of": as_of, "currency": currency, "rate": late / loans if loans else None,
+        series.append({"as_of": as_of, "currency": currency, "rate": late / loans if loans and whole else None,
                        "overdue": sum(snap.overdue for snap in row.values())})  # fmt: skip
 
     collectors = kpis.collector_days(borrowers, since=since, until=until)
@@ -115,12 +153,14 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
     return {
         "days": days,
         "series": series,
+        "whole_portfolio": whole,
         "trend": [
             {"as_of": d, "currency": c, "buckets": [(b, row.get(b)) for b in labels]}
             for (d, c), row in sorted(trend.items())
         ],
         "labels": labels,
-        "flows": kpis.roll_rates(snapshots),
+        # The roll rates look a month back from the latest comparison up to the period's end, whatever its length.
+        "flows": kpis.roll_rates(_flows(user=user, until=last_day, team_id=team_id)),
         "cure": kpis.cure_rates(cases, since=first_day, until=last_day),
         "promises": kpis.promise_kept_by_band(cases, since=first_day, until=last_day),
         "rpc": kpis.right_party_contact(borrowers, since=since, until=until),

@@ -57,21 +57,24 @@ class Chunk:
     counts: Counter[str] = field(default_factory=Counter)
     product_id: int = 0
     loan_id_max: int = 0
+    # A payment's own settling (``sweep.paid``): the steps run on this one loan, their marks tagged with ``tag``.
+    loan_id: int | None = None
+    tag: str = ""
 
     @property
     def lo(self) -> int:
-        return chunk_bounds(self.chunk, self.chunks, self.loan_id_max)[0]
+        return self.loan_id if self.loan_id is not None else chunk_bounds(self.chunk, self.chunks, self.loan_id_max)[0]
 
     @property
     def hi(self) -> int:
-        return chunk_bounds(self.chunk, self.chunks, self.loan_id_max)[1]
+        return self.loan_id if self.loan_id is not None else chunk_bounds(self.chunk, self.chunks, self.loan_id_max)[1]
 
     def params(self, **extra: Any) -> dict[str, Any]:
         return {"as_of": self.as_of, "now": self.now, "lo": self.lo, "hi": self.hi, **extra}
 
     def mark(self, step: str) -> str:
         """Unique per run, chunk, product and step: an audit INSERT must see only the rows its UPDATE moved."""
-        return f"{self.run_id}:{self.chunk}:{self.product_id}:{step}"
+        return f"{self.tag or self.run_id}:{self.chunk}:{self.product_id}:{step}"
 
 
 LAST_ID = 2**62

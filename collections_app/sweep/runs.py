@@ -22,6 +22,7 @@ from collections_app.models import (
 )
 from collections_app.services import policy_current
 from collections_app.sweep.context import Chunk, logger
+from collections_app.sweep.flows import flows_take, positions_take
 from collections_app.sweep.steps import (
     assign_unassigned,
     step_escalate,
@@ -238,7 +239,8 @@ def _alert_if_overdue(run: SweepRun, now: dt.datetime) -> None:
 
 def portfolio_snapshot_take(*, as_of: dt.date) -> int:
     """Record the portfolio by team, currency and DPD bucket for the date (one aggregate query; a rerun replaces
-    it). A loan's team is the one working its open case; loans without one are recorded without a team."""
+    it), each loan's position and the month's roll matrix (``sweep.flows``). A loan's team is the one working its
+    open case; loans without one are recorded without a team."""
 
     loans = Loan.objects.annotate(
         open_case=FilteredRelation("cases", condition=Q(cases__state__in=OPEN_STATES))
@@ -257,6 +259,9 @@ def portfolio_snapshot_take(*, as_of: dt.date) -> int:
     ]
     PortfolioSnapshot.objects.filter(as_of=as_of).delete()
     PortfolioSnapshot.objects.bulk_create(rows)
+    # Each loan's position, then the roll matrix against the positions of a month before (the roll rates).
+    positions_take(as_of=as_of)
+    flows_take(as_of=as_of)
     return len(rows)
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from collections_app.labels import bucket_label
+from collections_app.labels import bucket_label, bucket_short
 from collections_app.selectors import (
     message_stats,
     performance,
@@ -68,7 +68,7 @@ def performance_view(request: HttpRequest) -> HttpResponse:
     context = {"kpis": _kpis(numbers), "charts": {c.name: c for c in charts}, "days": days, "teams": teams,
                "team": team, "flows": numbers["flows"]}  # fmt: skip
     context["per_hour_charts"] = [c for c in charts if c.name.startswith("per_hour")]
-    context["overdue_charts"] = [c for c in charts if c.name.startswith("overdue_") and c.name != "overdue_share"]
+    context["overdue_charts"] = [c for c in charts if c.name.startswith("overdue_") and c.name != "overdue_trend"]
     # not "messages": that name is Django's, for the alerts
     context["message_rows"] = [{**m, "label": _channel(m["channel"])} for m in numbers["messages"]]
     return render(request, "collections_app/performance.html", context)
@@ -183,13 +183,19 @@ def _charts(numbers: dict) -> list[Chart]:
         )
     )
     flows = numbers["flows"]
-    flow_label = lambda f: f"{f['currency']} {f['from']} → {f['to']}"  # noqa: E731
-    no_flow = _("Roll rates need daily snapshots about 30 days apart: the daily sweep writes one each day.")
+    flow_label = lambda f: f"{f['currency']} {bucket_short(f['from'])} → {bucket_short(f['to'])}"  # noqa: E731
+    flow_words = lambda f: f"{bucket_label(f['from'])} → {bucket_label(f['to'])}"  # noqa: E731
+    no_flow = _(
+        "Roll rates follow each loan from one day to the same day a month later: they appear once the daily sweep "
+        "has run for about a month."
+    )
     note = (
-        _("Snapshot of %(a)s compared with that of %(b)s.") % {"a": flows[0]["from_date"], "b": flows[0]["to_date"]}
+        _("Loans followed from %(a)s to %(b)s: the share of each bucket's loans that moved to a later bucket.")
+        % {"a": flows[0]["from_date"], "b": flows[0]["to_date"]}
         if flows
         else ""
     )
+    flow_columns = ["currency", "from", "to", "from_date", "to_date"]
     charts.append(
         Chart(
             "roll_count",
@@ -199,22 +205,14 @@ def _charts(numbers: dict) -> list[Chart]:
                     flow_label(f),
                     f["count_rate"] or 0,
                     percent_text(f["count_rate"]),
-                    f"{flow_label(f)}: {percent_text(f['count_rate'])} ({f['loans_to']} / {f['loans_from']})",
+                    f"{f['currency']} {flow_words(f)}: {percent_text(f['count_rate'])} "
+                    + _("(%(rolled)d of %(loans)d loans)") % {"rolled": f["loans_to"], "loans": f["loans_from"]},
                 )
                 for f in flows
             ],
-            ["currency", "from", "to", "from_date", "to_date", "loans_from", "loans_to", "rate"],
+            [*flow_columns, "loans_from", "loans_rolled", "rate"],
             [
-                [
-                    f["currency"],
-                    f["from"],
-                    f["to"],
-                    f["from_date"],
-                    f["to_date"],
-                    f["loans_from"],
-                    f["loans_to"],
-                    _csv_rate(f["count_rate"]),
-                ]
+                [*(f[c] for c in flow_columns), f["loans_from"], f["loans_to"], _csv_rate(f["count_rate"])]
                 for f in flows
             ],
             percent=True,
@@ -231,25 +229,19 @@ def _charts(numbers: dict) -> list[Chart]:
                     flow_label(f),
                     f["balance_rate"] or 0,
                     percent_text(f["balance_rate"]),
-                    f"{flow_label(f)}: {percent_text(f['balance_rate'])} "
-                    f"({format_money(f['balance_to'], f['currency'])} / "
-                    f"{format_money(f['balance_from'], f['currency'])})",
+                    f"{f['currency']} {flow_words(f)}: {percent_text(f['balance_rate'])} "
+                    + _("(%(rolled)s of %(balance)s)")
+                    % {
+                        "rolled": format_money(f["balance_to"], f["currency"]),
+                        "balance": format_money(f["balance_from"], f["currency"]),
+                    },
                     1,
                 )
                 for f in flows
             ],
-            ["currency", "from", "to", "from_date", "to_date", "balance_from", "balance_to", "rate"],
+            [*flow_columns, "balance_from", "balance_rolled", "rate"],
             [
-                [
-                    f["currency"],
-                    f["from"],
-                    f["to"],
-                    f["from_date"],
-                    f["to_date"],
-                    f["balance_from"],
-                    f["balance_to"],
-                    _csv_rate(f["balance_rate"]),
-                ]
+                [*(f[c] for c in flow_columns), f["balance_from"], f["balance_to"], _csv_rate(f["balance_rate"])]
                 for f in flows
             ],
             percent=True,
@@ -396,9 +388,10 @@ def _charts(numbers: dict) -> list[Chart]:
         )
     )
     series = numbers["series"][-20:]
-    charts.append(
-        Chart(
-            "overdue_share",
+    no_snapshot = _("No snapshot yet: the daily sweep writes one.")
+    if numbers["whole_portfolio"]:
+        trend_chart = Chart(
+            "overdue_trend",
             _("Share of loans overdue, day by day"),
             [
                 Bar(
@@ -413,9 +406,26 @@ def _charts(numbers: dict) -> list[Chart]:
             ["as_of", "currency", "share_overdue", "overdue"],
             [[r["as_of"], r["currency"], _csv_rate(r["rate"]), r["overdue"]] for r in numbers["series"]],
             percent=True,
-            empty=_("No snapshot yet: the daily sweep writes one."),
+            empty=no_snapshot,
         )
-    )
+    else:  # a team's rows are its cases' loans, all overdue: their amount tells, a share of them would not
+        trend_chart = Chart(
+            "overdue_trend",
+            _("Amount overdue in your teams' cases, day by day"),
+            [
+                Bar(
+                    f"{r['as_of']:%m-%d} {r['currency']}",
+                    float(r["overdue"]),
+                    format_money(r["overdue"], r["currency"]),
+                    f"{r['as_of']} {r['currency']}: {format_money(r['overdue'], r['currency'])}",
+                )
+                for r in series
+            ],
+            ["as_of", "currency", "overdue"],
+            [[r["as_of"], r["currency"], r["overdue"]] for r in numbers["series"]],
+            empty=no_snapshot,
+        )
+    charts.append(trend_chart)
     latest = max((row["as_of"] for row in numbers["trend"]), default=None)
     for row in numbers["trend"]:
         if row["as_of"] == latest:
@@ -491,7 +501,8 @@ def _performance_csv(numbers: dict, days: int, team: object) -> HttpResponse:
             if snap is not None:
                 out.writerow([f"overdue_{row['currency']}", f"{row['as_of']} {bucket}", snap.overdue])
     for row in numbers["series"]:
-        out.writerow([f"overdue_rate_{row['currency']}", row["as_of"], _csv_rate(row["rate"])])
+        if row["rate"] is not None:
+            out.writerow([f"overdue_rate_{row['currency']}", row["as_of"], _csv_rate(row["rate"])])
     for flow in numbers["flows"]:
         key = f"{flow['from']}->{flow['to']}"
         out.writerow([f"flow_rate_{flow['currency']}", key, _csv_rate(flow["count_rate"])])

@@ -13,7 +13,7 @@ def sync_roles(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loans', '0003_product_portal_factor'),
+        ('loans', '0004_product_portal_factor'),
         ('notifications', '0008_outbox_planned_for'),
     ]
 

@@ -32,6 +32,7 @@ def policy_form(policy, **changes):
         "cadence": '{"reminder": {"sms": 3}}',
         "promise_max_days": 14,
         "max_grace_extension_days": 14,
+        "min_payment": "10.00",
     }
     data.update(changes)
     return data

@@ -10,7 +10,7 @@ import pytest
 
 from collections_app.models import CollectionCase
 from collections_app.selectors import kpis
-from collections_app.selectors.kpis import BucketTotal
+from collections_app.selectors.kpis import FlowTotal
 from collections_app.selectors.reports import message_stats
 from compliance.models import Decision
 from tests.factories import (
@@ -74,31 +74,40 @@ def test_cure_rate_by_entry_bucket_within_30_60_90_days():
     assert rates["61-90"][30] == (0, 0, None)
 
 
-def test_roll_rates_by_count_and_by_balance_compare_snapshots_30_days_apart():
-    """T = 2024-06-01, T0 = 2024-05-02 (30 days before; the 2024-05-20 snapshot is not the one compared).
+def test_roll_rates_follow_the_same_loans_and_count_a_loan_that_rolled_once():
+    """Loans followed from T0 = 2024-05-02 to T = 2024-06-01 (balances on T0 in brackets):
 
-    current -> 1-30:   count 8 / 100 = 0.08,  balance 1,600 / 10,000 = 0.16
-    1-30 -> 31-60:     count 6 / 20 = 0.30,   balance 1,000 / 4,000 = 0.25
-    31-60 -> 61-90:    count 2 / 5 = 0.40,    balance 500 / 1,500 = 1/3
-    61-90 had no loan at T0: no rate from it."""
-    t0, mid, t = D(2024, 5, 2), D(2024, 5, 20), D(2024, 6, 1)
+    current: 100 loans (10,000) — 90 still current, 8 now 1-30 (1,600), 2 repaid: count 8/100 = 0.08,
+             balance 1,600/10,000 = 0.16.
+    1-30:     20 loans (4,000) — 6 now 31-60 (1,000), 1 now 61-90 (200: rolled too, counted once), 13 cured:
+             count 7/20 = 0.35, balance 1,200/4,000 = 0.30.
+    61-90:     4 loans (2,000) — 3 now 91-180 (1,500), 1 paid off: 3/4 = 0.75, 1,500/2,000 = 0.75. Bucket totals
+             would have said 9/4 with the 6 loans already in 91-180 on T0 (which roll to 91-180 or stay): following
+             loans, no rate passes 100 %.
+    91-180:    6 loans (3,000) — 5 stay, 1 now 181+ (400): 1/6, 400/3,000.
+    181+ rolls nowhere: no rate from it. A CNY cohort is its own currency."""
+    t0, t = D(2024, 5, 2), D(2024, 6, 1)
 
-    def snap(as_of, bucket, loans, outstanding):
-        return BucketTotal(as_of, "USD", bucket, loans, Decimal(0), Decimal(outstanding))
+    def flow(source, target, loans, then, currency="USD"):
+        return FlowTotal(t, t0, currency, source, target, loans, Decimal(then))
 
-    snapshots = [
-        snap(t0, "current", 100, 10000), snap(t0, "1-30", 20, 4000), snap(t0, "31-60", 5, 1500),
-        snap(mid, "current", 1, 1), snap(mid, "1-30", 1, 1), snap(mid, "31-60", 1, 1), snap(mid, "61-90", 1, 1),
-        snap(t, "current", 90, 9000), snap(t, "1-30", 8, 1600), snap(t, "31-60", 6, 1000), snap(t, "61-90", 2, 500),
+    flows = [
+        flow("current", "current", 90, 8000), flow("current", "1-30", 8, 1600), flow("current", "", 2, 400),
+        flow("1-30", "31-60", 6, 1000), flow("1-30", "61-90", 1, 200), flow("1-30", "current", 13, 2800),
+        flow("61-90", "91-180", 3, 1500), flow("61-90", "", 1, 500),
+        flow("91-180", "91-180", 5, 2600), flow("91-180", "181+", 1, 400),
+        flow("181+", "181+", 7, 9000), flow("1-30", "31-60", 1, 50, currency="CNY"),
     ]  # fmt: skip
-    flows = {(f["from"], f["to"]): (f["count_rate"], f["balance_rate"]) for f in kpis.roll_rates(snapshots)}
-    assert flows == {
-        ("current", "1-30"): (pytest.approx(0.08), pytest.approx(0.16)),
-        ("1-30", "31-60"): (pytest.approx(0.30), pytest.approx(0.25)),
-        ("31-60", "61-90"): (pytest.approx(0.40), pytest.approx(1 / 3)),
+    rates = {(f["currency"], f["from"], f["to"]): (f["count_rate"], f["balance_rate"], f["loans_to"], f["loans_from"])
+             for f in kpis.roll_rates(flows)}  # fmt: skip
+    assert rates == {
+        ("USD", "current", "1-30"): (pytest.approx(0.08), pytest.approx(0.16), 8, 100),
+        ("USD", "1-30", "31-60"): (pytest.approx(0.35), pytest.approx(0.30), 7, 20),
+        ("USD", "61-90", "91-180"): (pytest.approx(0.75), pytest.approx(0.75), 3, 4),
+        ("USD", "91-180", "181+"): (pytest.approx(1 / 6), pytest.approx(400 / 3000), 1, 6),
+        ("CNY", "1-30", "31-60"): (1.0, 1.0, 1, 1),
     }
-    # Ten days of history are not a month: no roll rate rather than a wrong one.
-    assert kpis.roll_rates([s for s in snapshots if s.as_of != t0]) == []
+    assert kpis.roll_rates([]) == []
 
 
 def test_promise_kept_rate_by_amount_band_and_currency():

@@ -242,6 +242,7 @@ def policy_post(policy, **changes):
         "cadence": json.dumps(policy.cadence),
         "promise_max_days": policy.promise_max_days,
         "max_grace_extension_days": policy.max_grace_extension_days,
+        "min_payment": policy.min_payment,
         "_preview": "Preview impact",
     }
     data.update(changes)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loans', '0002_installment_unpaid_due_index'),
+        ('loans', '0003_payment_checkouts'),
     ]
 
     operations = [

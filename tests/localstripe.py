@@ -1,0 +1,80 @@
+"""localstripe (PyPI: a fake but stateful Stripe server) on 127.0.0.1, started for the tests that pay through the
+official ``stripe`` SDK: the SDK is pointed at it with ``STRIPE_API_BASE`` — no network, nothing of the SDK replaced.
+localstripe keeps PaymentIntents, charges them with its test cards, and sends ``payment_intent.succeeded`` events,
+signed as Stripe signs them, to the webhook URLs registered with it (``localstripe_webhook``). Shared by any test
+(import the ``localstripe`` fixture, as conftest.py does)."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+import stripe
+
+from tests.prism import free_port
+
+WEBHOOK_SECRET = "whsec_test_localstripe"
+SECRET_KEY = "sk_test_collections"
+
+
+@pytest.fixture(scope="session")
+def localstripe_server(tmp_path_factory):
+    """The server process for the session (``--from-scratch``: it never loads a store left by another run)."""
+    folder = tmp_path_factory.mktemp("localstripe")
+    port = free_port()
+    log = (folder / "localstripe.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+    )
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None, (folder / "localstripe.log").read_text()
+            assert time.monotonic() < deadline, "localstripe did not start within 60 s"
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture
+def localstripe(localstripe_server, settings):
+    """Settings that send the app's Stripe calls to localstripe; yields an SDK client for the test's own calls
+    (paying as the borrower's browser would, reading events)."""
+    settings.PAYMENT_PROVIDER = "stripe"
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = localstripe_server
+    yield stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_server}, max_network_retries=0)
+
+
+def localstripe_webhook(server_url: str, url: str, name: str = "collections") -> None:
+    """Have localstripe deliver its events to ``url``, signed with the tests' webhook secret."""
+    answer = requests.post(
+        f"{server_url}/_config/webhooks/{name}",
+        json={"url": url, "secret": WEBHOOK_SECRET, "events": ["payment_intent.succeeded"]},
+        timeout=10,
+    )
+    answer.raise_for_status()
+
+
+def pay_with_test_card(client: stripe.StripeClient, intent_id: str, card: str = "4242424242424242") -> str:
+    """What the borrower's browser does with the client secret: a card attached to the intent, confirmed. Returns
+    the intent's status (localstripe charges ``4242…`` successfully, ``4000000000000341`` is declined when charged)."""
+    method = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+    )
+    client.v1.payment_intents.update(intent_id, params={"payment_method": method.id})
+    try:
+        return client.v1.payment_intents.confirm(intent_id).status
+    except stripe.CardError:
+        return "declined"
