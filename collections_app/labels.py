@@ -55,6 +55,7 @@ TIMELINE_KINDS: dict[str, Promise] = {
     "hold": _("hold"),
     "visit": _("visit"),
     "keypress": _("reminder call"),
+    "portal": _("borrower page"),
 }
 # The audit's actor when the borrower acted on their own (a reminder call's keypad): no user, this label.
 BORROWER = "borrower"

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "compliance",
     "notifications",
     "collections_app",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -351,9 +352,20 @@ LENDER_NAME = env.str("LENDER_NAME", default="Example Lending")
 LETTERS_DIR = env.str("LETTERS_DIR", default=str(VAR_DIR / "letters"))
 # Recordings of the calls the console backend simulates (Twilio keeps its own; the app streams them from there).
 RECORDINGS_DIR = env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings"))
-LENDER_PAY_URL = env.str("LENDER_PAY_URL", default="https://pay.example.com/")
 LENDER_HELP_PHONE = env.str("LENDER_HELP_PHONE", default="+1 800 555 0100")
 
+# The borrower's page (portal/): messages' {pay_link} is PORTAL_BASE_URL/p/<token>, a link issued per message that
+# works PORTAL_LINK_DAYS and can be revoked. A product may ask the borrower to confirm who they are first
+# (LoanProduct.portal_factor): PORTAL_CHECK_ATTEMPTS wrong answers in a row lock the link for PORTAL_LOCK_MINUTES,
+# a right one is remembered in that browser for PORTAL_CHECKED_MINUTES. Requests per minute, per link and per
+# address (counted in the cache: set CACHE_URL to a shared Redis when several web processes run).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+PORTAL_LINK_DAYS = env.int("PORTAL_LINK_DAYS", default=30)
+PORTAL_CHECK_ATTEMPTS = env.int("PORTAL_CHECK_ATTEMPTS", default=5)
+PORTAL_LOCK_MINUTES = env.int("PORTAL_LOCK_MINUTES", default=30)
+PORTAL_CHECKED_MINUTES = env.int("PORTAL_CHECKED_MINUTES", default=30)
+PORTAL_RATE_PER_LINK = env.int("PORTAL_RATE_PER_LINK", default=30)
+PORTAL_RATE_PER_ADDRESS = env.int("PORTAL_RATE_PER_ADDRESS", default=60)
 # ---------------------------------------------------------------------------------------------------------------
 # Online payments (loans.payments): the console provider completes payments at once with no network (make run);
 # stripe takes cards through PaymentIntents and confirms them by signed webhooks (STRIPE_WEBHOOK_SECRET).

@@ -1,4 +1,5 @@
-"""URL configuration: the pages (collections_app.views), the API (api/urls.py), Twilio's webhooks, the admin."""
+"""URL configuration: the pages (collections_app.views), the API (api/urls.py), the borrower's page (portal/urls.py),
+Twilio's webhooks, the admin."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -70,6 +71,8 @@ urlpatterns = [
     path("webhooks/stripe/", payment_webhooks.stripe_webhook, name="stripe-webhook"),
     path("webhooks/twilio/voice-menu/", voice_menu.voice_menu, name="twilio-voice-menu"),
     path("api/", include("api.urls")),
+    # The borrower's page: short, because its links travel in text messages.
+    path("p/", include("portal.urls")),
     # Swagger UI is a page: to the login page without a session (DRF views are exempt from the login middleware);
     # its script is served by the same view as a file (?script), not inline, for the CSP.
     path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),

@@ -27,6 +27,9 @@ _QUERY_PARAMETER = re.compile(r"(?<=[?&])([\w.\-\[\]]+)=([^&\s\"'#]*)")
 # replaced whole.
 SEARCH_PARAMETERS = frozenset({"q", "search"})
 REDACTED = "****"
+# A borrower page's link (/p/<token>, portal/): the token opens a person's debts, so a log keeps only its first four
+# characters (enough to tell requests apart, useless to open the page).
+_PORTAL_TOKEN = re.compile(r"(/p/[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{8,}")
 
 
 def _mask_match(match: re.Match[str]) -> str:
@@ -47,9 +50,12 @@ def _mask_parameter(match: re.Match[str]) -> str:
 
 def mask_text(text: str) -> str:
     """Replace phone-number-like and id-like digit runs with a masked form keeping the last four characters, also
-    inside URL query strings (percent-encoded), and search terms of URLs whole."""
+    inside URL query strings (percent-encoded), search terms of URLs whole, and borrower-page tokens but for their
+    first four characters."""
     if "=" in text:
         text = _QUERY_PARAMETER.sub(_mask_parameter, text)
+    if "/p/" in text:
+        text = _PORTAL_TOKEN.sub(r"\1" + REDACTED, text)
     return _PII.sub(_mask_match, text)
 
 

@@ -51,7 +51,7 @@ class BorrowerAdmin(admin.ModelAdmin):
         borrowers_refresh_time_zones(borrower_ids=[form.instance.pk])
 
     fieldsets = [
-        (None, {"fields": ["external_id", "full_name", "language", "national_id_masked"]}),
+        (None, {"fields": ["external_id", "full_name", "language", "national_id_masked", "birth_date"]}),
         (_("Address"), {"fields": ["address_line1", "address_line2", "city", "region", "postal_code", "country"]}),
         (_("Time zones"), {"fields": ["timezone", "time_zones"]}),
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
@@ -76,8 +76,8 @@ class EmailAddressAdmin(admin.ModelAdmin):
 
 @admin.register(LoanProduct)
 class LoanProductAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "lender_name", "currency", "timezone"]
-    list_filter = ["currency"]
+    list_display = ["code", "name", "lender_name", "currency", "timezone", "portal_factor"]
+    list_filter = ["currency", "portal_factor"]
     search_fields = ["code", "name", "lender_name"]
 
 

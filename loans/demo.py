@@ -27,6 +27,8 @@ CN_PRODUCT = {
     "currency": "CNY",
     "timezone": "Asia/Shanghai",
     "allocation_order": ["fee", "interest", "principal"],
+    # Its borrowers confirm the last 4 characters of their resident id card before their page shows amounts.
+    "portal_factor": "national_id_last4",
 }
 US_PRODUCT = {
     "code": "us-personal",

@@ -42,6 +42,8 @@ class Borrower(TimeStamped):
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.EN)
     national_id_masked = models.CharField(_("national id (masked)"), max_length=32, blank=True)
     national_id_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    # Only for the borrower page's identity check (a product may ask for it before showing money): never displayed.
+    birth_date = models.DateField(_("date of birth"), null=True, blank=True)
     address_line1 = models.CharField(_("address line 1"), max_length=200, blank=True)
     address_line2 = models.CharField(_("address line 2"), max_length=200, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
@@ -128,8 +130,16 @@ class EmailAddress(TimeStamped):
         return self.address
 
 
+class PortalFactor(models.TextChoices):
+    """What a borrower confirms on their page before it shows money or personal details."""
+
+    NONE = "none", _("nothing (the link alone)")
+    BIRTH_DATE = "birth_date", _("date of birth")
+    NATIONAL_ID_LAST4 = "national_id_last4", _("last 4 characters of the national id")
+
+
 class LoanProduct(TimeStamped):
-    """A lending product: its currency, business time zone and payment allocation order."""
+    """A lending product: its currency, business time zone, payment allocation order and the borrower page's check."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=120)
@@ -145,6 +155,13 @@ class LoanProduct(TimeStamped):
         _("allocation order"),
         default=list,
         help_text=_('Components a payment pays first within an installment, e.g. ["fee", "interest", "principal"].'),
+    )
+    portal_factor = models.CharField(
+        _("borrower page check"),
+        max_length=20,
+        choices=PortalFactor.choices,
+        default=PortalFactor.NONE,
+        help_text=_("What the borrower confirms on their page before it shows amounts and their details."),
     )
 
     class Meta:

@@ -20,9 +20,16 @@ from notifications.models import (
     InboundMessage,
     MessageTemplate,
     OutboundMessage,
+    PortalEvent,
+    PortalLink,
     ProviderPause,
 )
-from notifications.services import message_review_resolve, provider_resume, recording_legal_hold_set
+from notifications.services import (
+    message_review_resolve,
+    portal_link_revoke,
+    provider_resume,
+    recording_legal_hold_set,
+)
 from notifications.templating import (
     SAMPLE,
     TemplateError,
@@ -159,3 +166,29 @@ class CallRecordingAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: CallRecording, form: forms.ModelForm, change: bool) -> None:
         recording_legal_hold_set(recording_id=obj.pk, hold=obj.legal_hold, actor=request.user)
+
+
+@admin.register(PortalLink)
+class PortalLinkAdmin(ReadOnlyAdmin):
+    """Links to borrowers' pages: issued with messages, never edited; revoked here (e.g. a text to a wrong number)."""
+
+    list_display = ["public_id", "borrower", "issued_at", "expires_at", "revoked_at", "locked_until"]
+    list_filter = ["revoked_at"]
+    search_fields = ["public_id", "borrower__external_id"]
+    date_hierarchy = "issued_at"
+    actions = ["revoke"]
+
+    @admin.action(description=_("Revoke: the link stops opening the borrower's page"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        revoked = sum(portal_link_revoke(link_id=link.pk) for link in queryset)
+        self.message_user(request, _("%(n)d link(s) revoked.") % {"n": revoked})
+
+
+@admin.register(PortalEvent)
+class PortalEventAdmin(ReadOnlyAdmin):
+    """What borrowers did on their pages (the audit), by link and address."""
+
+    list_display = ["at", "kind", "borrower", "link", "ip"]
+    list_filter = ["kind"]
+    search_fields = ["borrower__external_id", "link__public_id"]
+    date_hierarchy = "at"

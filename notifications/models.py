@@ -351,3 +351,53 @@ class VoiceKeypress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.digits or '-'} on call {self.call_id} ({self.action})"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Links to the borrower's page (portal/), issued in messages
+# ---------------------------------------------------------------------------------------------------------------
+class PortalLink(models.Model):
+    """One link to a borrower's page, issued in a message: the URL's token signs ``public_id`` (nothing personal in
+    it); it works until ``expires_at`` unless revoked, and locks for a while after too many wrong answers to the
+    identity check."""
+
+    public_id = models.CharField(_("link id"), max_length=16, unique=True, editable=False)
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="+")
+    issued_at = models.DateTimeField(_("issued at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    failed_answers = models.PositiveSmallIntegerField(_("wrong answers in a row"), default=0)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("borrower page link")
+        verbose_name_plural = _("borrower page links")
+        indexes = [models.Index(fields=["borrower", "issued_at"], name="portal_link_borrower")]
+
+    def __str__(self) -> str:
+        return f"link {self.public_id}"
+
+
+class PortalEventKind(models.TextChoices):
+    VISIT = "visit", _("opened their page")
+    CHECK_PASSED = "check_passed", _("confirmed who they are")
+    CHECK_FAILED = "check_failed", _("gave a wrong answer to the identity check")
+    LOCKED = "locked", _("link locked after too many wrong answers")
+
+
+class PortalEvent(models.Model):
+    """Audit row of one thing a borrower did on their page, through one link (the actor is always the borrower):
+    written with the request, never edited."""
+
+    link = models.ForeignKey(PortalLink, on_delete=models.CASCADE, related_name="events")
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="+")  # the case timeline's lookup
+    kind = models.CharField(_("what"), max_length=16, choices=PortalEventKind.choices)
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("borrower page event")
+        verbose_name_plural = _("borrower page events")
+        indexes = [models.Index(fields=["borrower", "at"], name="portal_event_borrower_at")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} through {self.link_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["config", "api", "collections_app", "notifications", "compliance", "loans", "core"]
+PACKAGES = ["config", "api", "portal", "collections_app", "notifications", "compliance", "loans", "core"]
 
 
 def lint_imports(where: Path) -> subprocess.CompletedProcess:

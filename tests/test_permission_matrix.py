@@ -33,6 +33,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from notifications.services import portal_link_issue
 from tests.factories import (
     CallRecordingFactory,
     CaseFactory,
@@ -215,6 +216,10 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("twilio-collector-call-status", "POST"): (403, 403, 403, 403, 403, 403, 403),
     ("twilio-collector-call-recording", "POST"): (403, 403, 403, 403, 403, 403, 403),
     ("twilio-collector-call-disclosure", "POST"): (403, 403, 403, 403, 403, 403, 403),
+    # The borrower's page: the signed link is the key, whoever holds it (a staff session changes nothing). Opening
+    # it is audited as the borrower's visit; the identity check, with none asked for, leads back to the page.
+    ("portal-page", "GET"): (Cell(200, writes=True),) * 7,
+    ("portal-check", "POST"): (BACK,) * 7,
     # Stripe's webhook checks Stripe's signature: unsigned is 400 for everyone (what Stripe expects of a bad event).
     ("stripe-webhook", "POST"): (400, 400, 400, 400, 400, 400, 400),
     ("twilio-voice-menu", "POST"): (403, 403, 403, 403, 403, 403, 403),
@@ -279,6 +284,8 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "notifications.inboundmessage",
             "notifications.messagetemplate",
             "notifications.outboundmessage",
+            "notifications.portalevent",
+            "notifications.portallink",
             "notifications.providerpause",
         )
     },
@@ -413,6 +420,8 @@ def loan_body(external_id: str) -> dict[str, Any]:
 
 
 ARGS: dict[str, Callable[[World, str], list[Any]]] = {
+    "portal-page": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "portal-check": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
     "borrower-detail": lambda w, _: [w.a.case.borrower_id],
     "borrower-promise": lambda w, _: [w.a.case.borrower_id],
     "case-detail": lambda w, _: [w.a.case.pk],
@@ -442,6 +451,7 @@ TRANSITION_BODY = {"reason": "matrix", "close_reason": "settled"}
 BODIES: dict[str, Callable[[World], Any]] = {
     "login": lambda w: {"username": "collector.a", "password": "not-the-password"},
     "set_language": lambda w: {"language": "en", "next": "/"},
+    "portal-check": lambda w: {"answer": "1234"},
     "escalations-decide": lambda w: {
         "decision": "approve_legal",
         "case": [w.a.case.pk],

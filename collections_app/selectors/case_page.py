@@ -18,7 +18,7 @@ from compliance.models import ContactEvent
 from compliance.services import facts_load, to_kind_for
 from loans.models import Borrower
 from loans.money import format_money
-from notifications.models import OutboundMessage
+from notifications.models import OutboundMessage, PortalEvent
 from notifications.planning import BORROWER_WIDE
 
 
@@ -146,6 +146,10 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         pressed = _("pressed %(keys)s") % {"keys": k.digits} if k.digits else _("no key pressed")
         outcome = _("done") if k.done else _("not done")
         item(k.at, "keypress", f"{k.get_action_display()} ({pressed})", str(outcome), actor_words(BORROWER))
+    # What the borrower did on their own page (the audit of portal/): always the borrower, through one link.
+    for pe in PortalEvent.objects.filter(borrower_id=case.borrower_id).select_related("link").order_by("-at")[:50]:
+        where = _("link %(link)s, from %(address)s") % {"link": pe.link.public_id, "address": pe.ip or "?"}
+        item(pe.at, "portal", pe.get_kind_display(), str(where), actor_words(BORROWER))
     timeline.sort(key=lambda item: item["at"], reverse=True)
     return {
         "today": now.date(),

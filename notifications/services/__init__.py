@@ -4,6 +4,7 @@
 - ``pause``: holding texts and calls after an answer that may have been lost;
 - ``recovery``: claims that lost their batch;
 - ``rendering``: what a message says (templates, letters' addresses, previews, replies);
+- ``portal_links``: links to the borrower's page (issued with messages, checked, revoked, locked) and its audit;
 - ``callbacks``: what providers tell us back (statuses, inbound texts);
 - ``review``: a person settling a message in review;
 - ``voice_menu``: the keys a borrower presses on an automated reminder call;
@@ -34,6 +35,16 @@ from notifications.services.collector_calls import (
 )
 from notifications.services.dispatch import outbox_claim, outbox_send, provider_pools_close
 from notifications.services.pause import provider_gate, provider_pause, provider_resume
+from notifications.services.portal_links import (
+    portal_answer_record,
+    portal_event_record,
+    portal_link_get,
+    portal_link_issue,
+    portal_link_revoke,
+    portal_links_issue,
+    portal_links_revoke_for,
+    portal_url,
+)
 from notifications.services.recovery import outbox_reap, outbox_release
 from notifications.services.rendering import lender_name, message_preview, template_for
 from notifications.services.review import message_review_resolve
@@ -59,6 +70,14 @@ __all__ = [
     "outbox_reap",
     "outbox_release",
     "outbox_send",
+    "portal_answer_record",
+    "portal_event_record",
+    "portal_link_get",
+    "portal_link_issue",
+    "portal_link_revoke",
+    "portal_links_issue",
+    "portal_links_revoke_for",
+    "portal_url",
     "provider_gate",
     "provider_pause",
     "provider_pools_close",

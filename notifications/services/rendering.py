@@ -3,6 +3,7 @@ the case page's preview and the replies to inbound texts."""
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from notifications.models import (
     MessageTemplate,
     OutboundMessage,
 )
+from notifications.services.portal_links import PREVIEW_TOKEN, portal_links_issue, portal_url
 from notifications.templating import render
 
 
@@ -39,19 +41,33 @@ def address_and_render(rows: list[OutboundMessage], *, debts: dict[int, list[int
         (t.purpose, t.channel, t.language): t
         for t in MessageTemplate.objects.filter(is_active=True, channel__in=DISPATCHED_CHANNELS)
     }
+    # A new link to the borrower's page for each message that carries one (issued for the batch in one INSERT).
+    linked = [r for r in rows if _uses_link(templates, r)]
+    tokens = portal_links_issue(borrower_ids=[r.borrower_id for r in linked]) if linked else {}
     for row in rows:
         if not row.to and row.channel == Channel.LETTER:
             row.to = _postal_address(row.borrower)
-        language = row.borrower.language
-        template = templates.get((row.purpose, row.channel, language)) or templates.get(
-            (row.purpose, row.channel, "en")
-        )
+        template = _template(templates, row)
         if template is None:
             row.body = ""  # nothing to say: failed below rather than an empty message sent
             continue
         row.template = template
         covered = [row.loan if pk == row.loan_id else loans[pk] for pk in debts.get(row.pk, [row.loan_id])]
-        row.body = render(template.body, template_values(row, oldest_unpaid.get(row.loan_id), covered=covered))
+        link = portal_url(tokens[row.borrower_id]) if row.borrower_id in tokens else ""
+        row.body = render(
+            template.body, template_values(row, oldest_unpaid.get(row.loan_id), covered=covered, pay_link=link)
+        )
+
+
+def _template(templates: dict[tuple[str, str, str], MessageTemplate], row: OutboundMessage) -> MessageTemplate | None:
+    return templates.get((row.purpose, row.channel, row.borrower.language)) or templates.get(
+        (row.purpose, row.channel, "en")
+    )
+
+
+def _uses_link(templates: dict[tuple[str, str, str], MessageTemplate], row: OutboundMessage) -> bool:
+    template = _template(templates, row)
+    return template is not None and "pay_link" in {field for _, field, _, _ in string.Formatter().parse(template.body)}
 
 
 def _postal_address(borrower: Any) -> str:
@@ -77,8 +93,9 @@ def loans_listed(loans: list[Loan], language: str) -> str:
 
 
 def template_values(
-    row: OutboundMessage, oldest: Installment | None, *, covered: list[Loan] | None = None
+    row: OutboundMessage, oldest: Installment | None, *, covered: list[Loan] | None = None, pay_link: str = ""
 ) -> dict[str, Any]:
+    """The placeholders' values. ``pay_link``: the borrower's page, by a link issued for this message."""
     loan = row.loan
     covered = covered or [loan]
     if row.purpose == MessagePurpose.PRE_DUE and oldest is not None:
@@ -94,7 +111,7 @@ def template_values(
         "loans": loans_listed(covered, row.borrower.language),
         "due_date": oldest.due_date.isoformat() if oldest else "",
         "lender": lender_name(loan.product),
-        "pay_link": settings.LENDER_PAY_URL.rstrip("/") + "/" + loan.external_id,
+        "pay_link": pay_link,
         "reference": loan.external_id,
         "help_phone": settings.LENDER_HELP_PHONE,
     }
@@ -133,4 +150,5 @@ def message_preview(*, case: Any, channel: str, purpose: str) -> str:
         return ""
     oldest = Installment.objects.filter(loan_id=case.loan_id, paid_on__isnull=True).order_by("due_date").first()
     row = OutboundMessage(borrower=case.borrower, loan=case.loan, case=case, channel=channel, purpose=purpose)
-    return render(template.body, template_values(row, oldest))
+    # A stand-in link of the real one's length (the real one is issued when the message is sent).
+    return render(template.body, template_values(row, oldest, pay_link=portal_url(PREVIEW_TOKEN)))

@@ -20,6 +20,9 @@ from core.logging import MaskPersonalDataFilter, mask_text
         ("GET /api/v1/contacts/?to=%2B16175550123&page=3", "GET /api/v1/contacts/?to=*******0123&page=3"),
         ("GET /cases/?q=&page=2", "GET /cases/?q=&page=2"),
         ("path /borrowers/%2B16175550123/", "path /borrowers/*******0123/"),
+        # A borrower page's link opens their debts: only its first four characters stay.
+        ('"GET /p/uzN1OFmcku2LV6rf7vr1WxDRw3rG?lang=en HTTP/1.1" 200', '"GET /p/uzN1****?lang=en HTTP/1.1" 200'),
+        ("POST /p/uzN1OFmcku2LV6rf7vr1WxDRw3rG/check", "POST /p/uzN1****/check"),
     ],
 )
 def test_phone_numbers_and_national_ids_are_masked_and_dates_and_amounts_are_not(text, masked):

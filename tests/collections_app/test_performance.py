@@ -201,8 +201,8 @@ def test_the_page_runs_a_fixed_number_of_queries_whatever_the_portfolio(world, d
     kpis = {box["name"]: box["value"] for box in response.context["kpis"]}
     assert all(value != "—" for value in kpis.values()), kpis  # every KPI has data in this portfolio
     # Issue 14: the same queries for any portfolio, and no more than these (the session, the user, the reader's
-    # settings, the role, the manager's teams, the snapshots, the roll matrix, one per KPI, the message counts, the banners, the
-    # teams of the filter).
+    # settings, the role, the manager's teams, the snapshots, the roll matrix, one per KPI, the message counts, the
+    # banners, the teams of the filter).
     assert counts == [19, 19], counts
 
 
