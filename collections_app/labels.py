@@ -31,6 +31,11 @@ TRANSITIONS: dict[str, Promise] = {
     "extend_grace": _("Hardship grace granted"),
     "reassign": _("Reassigned"),
     "reject_plan": _("Installment plan rejected"),
+    # What the borrower did on their own page that moves no state (services.borrower_actions).
+    "propose_plan": _("Installment plan asked for, waiting for a manager"),
+    "dispute": _("Debt disputed"),
+    "set_preferences": _("Contact preferences changed"),
+    "request_callback": _("Call back asked for"),
 }
 CHANNELS: dict[str, Promise] = {
     "call": _("Call"),

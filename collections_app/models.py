@@ -526,7 +526,8 @@ class PaymentPlan(models.Model):
     counts_from = models.DateTimeField(help_text=_("Payments from this instant count towards the plan."))
     paid_amount = MoneyField(_("paid towards the plan"), default=ZERO)
     outside_policy = models.JSONField(_("outside policy because"), default=list, blank=True)
-    proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # Empty when the borrower chose the plan on their own page: the audit row says "borrower".
+    proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     decided_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     decision_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -581,7 +582,8 @@ class Hold(models.Model):
     reason = models.TextField(_("reason"))
     document_ref = models.CharField(_("document reference"), max_length=200, blank=True)
     restriction = models.OneToOneField("compliance.Restriction", on_delete=models.PROTECT, related_name="hold")
-    placed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # Empty when the borrower disputed on their own page: the audit row says "borrower".
+    placed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     placed_at = models.DateTimeField(auto_now_add=True)
     lifted_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     lifted_at = models.DateTimeField(null=True, blank=True)

@@ -273,12 +273,17 @@ def rule_inconvenient_time(
         if all(_inside(_local(attempt.at, z), blocked_to, blocked_from) for z in zones):
             continue
         next_at = next_in_all_zones(attempt.at, zones, blocked_to, blocked_from)
+        # The borrower's own words when they gave them (their page's preferences): the collector reads what was
+        # asked, not only a window (USF-02: "or indicates in other words that they should not be disturbed").
+        words = str(r.details.get("words") or "").strip()
         reasons.append(
             _bilingual(
                 "USF-02",
                 DEFER,
-                f"The borrower said {r.details.get('from')}–{r.details.get('to')} is inconvenient.",
-                f"借款人表示 {r.details.get('from')}–{r.details.get('to')} 不方便联系。",
+                f"The borrower said {r.details.get('from')}–{r.details.get('to')} is inconvenient"
+                + (f": “{words}”." if words else "."),
+                f"借款人表示 {r.details.get('from')}–{r.details.get('to')} 不方便联系"
+                + (f"：“{words}”。" if words else "。"),
                 next_at,
             )
         )

@@ -353,6 +353,10 @@ LETTERS_DIR = env.str("LETTERS_DIR", default=str(VAR_DIR / "letters"))
 # Recordings of the calls the console backend simulates (Twilio keeps its own; the app streams them from there).
 RECORDINGS_DIR = env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings"))
 LENDER_HELP_PHONE = env.str("LENDER_HELP_PHONE", default="+1 800 555 0100")
+# Documents borrowers send with a dispute from their page: kept here, outside every folder the web server serves
+# (only the managers' disputes list hands one out), PDF, JPEG or PNG recognised by content, at most this many bytes.
+DISPUTE_UPLOADS_DIR = env.str("DISPUTE_UPLOADS_DIR", default=str(VAR_DIR / "disputes"))
+DISPUTE_UPLOAD_MAX_BYTES = env.int("DISPUTE_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 
 # The borrower's page (portal/): messages' {pay_link} is PORTAL_BASE_URL/p/<token>, a link issued per message that
 # works PORTAL_LINK_DAYS and can be revoked. A product may ask the borrower to confirm who they are first

@@ -26,6 +26,15 @@ class Language(models.TextChoices):
     ZH_HANS = "zh-hans", _("Simplified Chinese")
 
 
+class PreferredChannel(models.TextChoices):
+    """How a borrower would rather hear from the lender (said on their own page; the collector reads it)."""
+
+    CALL = "call", _("a phone call")
+    SMS = "sms", _("a text message")
+    EMAIL = "email", _("an e-mail")
+    LETTER = "letter", _("a letter")
+
+
 class TimeStamped(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -40,6 +49,15 @@ class Borrower(TimeStamped):
     external_id = models.CharField(_("external id"), max_length=64, unique=True, null=True, blank=True)
     full_name = models.CharField(_("full name"), max_length=200)
     language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.EN)
+    preferred_channel = models.CharField(
+        _("preferred channel"),
+        max_length=8,
+        choices=PreferredChannel.choices,
+        blank=True,
+        default="",
+        db_default="",  # rows inserted by raw SQL (the bench's fixtures) need no value
+        help_text=_("As the borrower said on their own page; empty: not said."),
+    )
     national_id_masked = models.CharField(_("national id (masked)"), max_length=32, blank=True)
     national_id_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     # Only for the borrower page's identity check (a product may ask for it before showing money): never displayed.

@@ -307,3 +307,12 @@ def borrower_save(*, borrower: Borrower | None, data: dict[str, Any]) -> Borrowe
         contact_points_upsert({"row": data}, {"row": borrower}, ImportSummary())
         borrowers_refresh_time_zones(borrower_ids=[borrower.pk])
     return borrower
+
+
+def borrower_preferences_save(*, borrower_id: int, language: str, preferred_channel: str) -> Borrower:
+    """The language and channel the borrower chose on their own page (``collections_app`` audits who and how)."""
+    with transaction.atomic():
+        borrower = Borrower.objects.select_for_update().get(pk=borrower_id)
+        borrower.language, borrower.preferred_channel = language, preferred_channel
+        borrower.save(update_fields=["language", "preferred_channel", "updated_at"])
+    return borrower

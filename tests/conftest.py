@@ -41,6 +41,12 @@ def _recordings_in_a_temporary_folder(settings, _recordings_dir):  # type: ignor
     settings.RECORDINGS_DIR = str(_recordings_dir)
 
 
+@pytest.fixture(autouse=True)
+def _dispute_uploads_in_a_temporary_folder(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Documents borrowers send with a dispute go to a folder of the run, not var/."""
+    settings.DISPUTE_UPLOADS_DIR = str(tmp_path_factory.getbasetemp() / "disputes")
+
+
 WORKER_QUEUES = ["celery", "provider"]
 
 

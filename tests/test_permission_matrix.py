@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.core.files.base import ContentFile
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
@@ -33,6 +34,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from collections_app import uploads
 from notifications.services import portal_link_issue
 from tests.factories import (
     CallRecordingFactory,
@@ -134,6 +136,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("performance", "GET"): MANAGERS_PAGE,
     ("escalations", "GET"): (LOGIN, 403, 403, 403, B, A, AB),  # legal review
     ("escalations-plans", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    ("escalations-disputes", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    # The document a borrower sent with a dispute: managers and admins who may see the case (404 for another team's).
+    ("dispute-document", "GET"): (LOGIN, 403, 403, 403, 404, 200, 200),
     ("escalations-exceptions", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
     ("escalations-denials", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
     # Confirmed (the step before only shows the count and writes nothing; see tests/collections_app).
@@ -323,6 +328,7 @@ class TeamRecords:
     collector: Any
     case: Any
     hold: Any
+    dispute: Any
     visit: Any
     plan: Any
     message: Any
@@ -363,12 +369,15 @@ def team(letter: str) -> TeamRecords:
     # For the escalation review's lists: a contact no decision covered, and a contact the gate refused.
     ContactEventFactory(borrower=case.borrower, debts=[case.loan_id], is_exception=True)
     DecisionFactory(borrower=case.borrower, loan=case.loan, to="", outcome="deny")
+    # A dispute the borrower made on their own page, with a document (the managers' disputes list).
+    document = uploads.store(case_id=case.pk, upload=ContentFile(b"%PDF-1.4 matrix", name="d.pdf"), kind="pdf")
     return TeamRecords(
         manager=manager,
         collector=collector,
         case=case,
         phone=PhoneFactory(borrower=case.borrower, sms_consent=True, autodial_consent=True),
         hold=HoldFactory(case=case, kind="bankruptcy", placed_by=collector),
+        dispute=HoldFactory(case=case, kind="dispute", placed_by=None, document_ref=document),
         visit=VisitFactory(case=case, scheduled_by=collector),
         plan=PaymentPlanFactory(case=case, proposed_by=collector),
         message=OutboundMessageFactory(case=case),
@@ -430,6 +439,7 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "case-recording": lambda w, _: [w.a.case.pk, w.a.recording.pk],
     "case-action": lambda w, action: [w.a.case.pk, action],
     "plan-decide": lambda w, _: [w.a.plan.pk],
+    "dispute-document": lambda w, _: [w.a.dispute.pk],
     "api-case-detail": lambda w, _: [w.a.case.pk],
     "api-case-transition": lambda w, name: [w.a.case.pk, name],
     "api-case-grace": lambda w, _: [w.a.case.pk],
@@ -537,6 +547,7 @@ LISTS = {
     "case-queue": "case",
     "escalations": "case",
     "escalations-plans": "case",
+    "escalations-disputes": "case",
     "escalations-exceptions": "case",
     "escalations-denials": "case",
     "api-case-list": "case",

@@ -1,5 +1,6 @@
-"""The managers' escalation review, as four lists that stay usable at any size: cases waiting for legal review, plans
-waiting for approval, compliance exceptions (contacts no allowing decision covered) and recent denials. Each list is
+"""The managers' escalation review, as five lists that stay usable at any size: cases waiting for legal review, plans
+waiting for approval, disputes not yet resolved, compliance exceptions (contacts no allowing decision covered) and
+recent denials. Each list is
 filtered (team, collector, days past due, amount, days waiting) and paginated by the view; each row carries its
 evidence as annotations, so a page costs the same few queries whatever its rows."""
 
@@ -12,11 +13,32 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from collections_app.models import CaseTransition, CollectionCase, PaymentPlan, PlanStatus, PromiseStatus, PromiseToPay
+from collections_app import uploads
+from collections_app.models import (
+    CaseTransition,
+    CollectionCase,
+    Hold,
+    HoldKind,
+    PaymentPlan,
+    PlanStatus,
+    PromiseStatus,
+    PromiseToPay,
+)
 from collections_app.selectors.access import cases_visible_to
 from compliance.models import ContactEvent, Decision
 from notifications.models import MessagePurpose, MessageStatus, OutboundMessage
@@ -128,6 +150,22 @@ def _plans_shown(plans: QuerySet[PaymentPlan], user: Any) -> QuerySet[PaymentPla
     return plans.select_related("case__borrower", "case__loan", "case__assigned_to", "proposed_by", "policy")
 
 
+def dispute_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[Hold]:
+    """Disputes in force (a dispute hold not lifted: the gate stops collecting the debt until verification is sent),
+    whoever recorded them — a collector after a call, or the borrower on their own page — the oldest first."""
+    holds = Hold.objects.filter(kind=HoldKind.DISPUTE, lifted_at__isnull=True, case__in=cases_visible_to(user))
+    holds = _waiting(_cases_filtered(holds, filters, prefix="case__"), "placed_at", filters)
+    return holds.order_by("placed_at", "id")
+
+
+def _disputes_shown(holds: QuerySet[Hold], user: Any) -> QuerySet[Hold]:
+    """A page of disputes: each one's case evidence, who recorded it and whether a document came with it."""
+    holds = _with_evidence(holds, case="case_id", borrower="case__borrower_id").annotate(
+        uploaded=ExpressionWrapper(Q(document_ref__startswith=uploads.PREFIX), output_field=BooleanField())
+    )
+    return holds.select_related("case__borrower", "case__loan", "case__assigned_to", "placed_by")
+
+
 def _borrowers_of(user: Any, filters: EscalationFilters) -> QuerySet[Any]:
     return _cases_filtered(cases_visible_to(user), filters).values("borrower_id")
 
@@ -161,6 +199,7 @@ def _about_a_borrower_shown(rows: QuerySet[Any], user: Any) -> QuerySet[Any]:
 ESCALATION_LISTS: dict[str, tuple[Callable[..., QuerySet[Any]], Callable[[QuerySet[Any], Any], QuerySet[Any]]]] = {
     "legal": (legal_review_rows, _legal_review_shown),
     "plans": (plans_waiting_rows, _plans_shown),
+    "disputes": (dispute_rows, _disputes_shown),
     "exceptions": (exception_rows, _about_a_borrower_shown),
     "denials": (denial_rows, _about_a_borrower_shown),
 }

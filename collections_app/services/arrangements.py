@@ -63,10 +63,12 @@ def promise_record(
     note: str = "",
     covers: str = "",
     by_borrower: bool = False,
+    via: str = "",
 ) -> PromiseToPay:
     """Record the borrower's promise; the case waits in promise_to_pay until the sweep checks it the day after.
     ``covers``: the loans of one promise about several (``promise_record_several``), for the audit row.
-    ``by_borrower``: the borrower made it on their own (no user: ``actor`` None, audited as ``BORROWER``)."""
+    ``by_borrower``: the borrower made it on their own (no user: ``actor`` None, audited as ``BORROWER``); ``via``:
+    how they did (their page's link and address), for the audit row."""
     if (actor is None) != by_borrower:
         raise ValueError("a promise is made by a user, or by the borrower on their own (by_borrower, no actor)")
     with transaction.atomic():
@@ -89,7 +91,7 @@ def promise_record(
             case,
             "take_promise",
             actor,
-            f"promise {amount} {case.loan.currency} by {promised_on}{covers}",
+            f"promise {amount} {case.loan.currency} by {promised_on}{covers}{via}",
             label=BORROWER if by_borrower else "",
         )
         _, window_end = day_bounds(promised_on, product.timezone)
@@ -200,6 +202,11 @@ def plan_policy_breaches(
     return breaches
 
 
+def loan_fees_overdue(*, loan_id: int, today: dt.date) -> Decimal:
+    """The fees of the loan's installments overdue on ``today``: what a plan's waiver is measured against."""
+    return Installment.objects.overdue_on(today).filter(loan_id=loan_id).aggregate(s=Sum("fee_due"))["s"] or ZERO
+
+
 @dataclass
 class _PlanTerms:
     """A proposed plan for one case, checked: its total, policy, schedule and what is outside the policy."""
@@ -232,7 +239,7 @@ def _plan_terms(
     if starts_on < today:
         raise InvalidRequest("the first payment date is in the past", field="starts_on")
     overdue = loan.amount_overdue
-    fees = Installment.objects.overdue_on(today).filter(loan=loan).aggregate(s=Sum("fee_due"))["s"] or ZERO
+    fees = loan_fees_overdue(loan_id=loan.pk, today=today)
     if overdue <= 0:
         raise TransitionConflict("nothing is overdue on this loan")
     if not ZERO <= waive <= fees:
@@ -259,7 +266,15 @@ def _plan_terms(
 
 
 def _plan_create(
-    terms: _PlanTerms, *, actor: User, frequency: str, starts_on: dt.date, approved_now: bool, covers: str = ""
+    terms: _PlanTerms,
+    *,
+    actor: User | None,
+    frequency: str,
+    starts_on: dt.date,
+    approved_now: bool,
+    covers: str = "",
+    label: str = "",
+    via: str = "",
 ) -> PaymentPlan:
     case = terms.case
     plan = PaymentPlan.objects.create(
@@ -287,8 +302,11 @@ def _plan_create(
         for n, (day, amount) in enumerate(terms.schedule, start=1)
     )
     if approved_now:
-        reason = f"plan {plan.pk}: {terms.total} in {len(terms.schedule)} payments{covers}"
-        run_transition(case, "start_plan", actor, reason)
+        reason = f"plan {plan.pk}: {terms.total} in {len(terms.schedule)} payments{covers}{via}"
+        run_transition(case, "start_plan", actor, reason, label=label)
+    elif label:  # no user to name on the plan: the audit row says who asked for it, and how
+        reason = f"plan {plan.pk}: {terms.total} in {len(terms.schedule)} payments, waits for a manager{via}"
+        audit(case, from_state=case.state, name="propose_plan", actor=actor, reason=reason, label=label)
     return plan
 
 
@@ -302,15 +320,20 @@ def _plan_limits(frequency: str, count: int) -> None:
 def plan_propose(
     *,
     case_id: int,
-    actor: User,
+    actor: User | None,
     down_payment: Decimal,
     count: int,
     frequency: str,
     starts_on: dt.date,
     waive: Decimal = ZERO,
+    by_borrower: bool = False,
+    via: str = "",
 ) -> PaymentPlan:
     """A collector proposes a plan for the overdue amount. Within policy it starts at once; outside it waits for a
-    manager (a manager's own proposal outside policy starts at once: approving it is their call)."""
+    manager (a manager's own proposal outside policy starts at once: approving it is their call). ``by_borrower``:
+    the borrower chose it on their own (no user: ``actor`` None, audited as ``BORROWER`` with ``via``)."""
+    if (actor is None) != by_borrower:
+        raise ValueError("a plan is proposed by a user, or by the borrower on their own (by_borrower, no actor)")
     _plan_limits(frequency, count)
     with transaction.atomic():
         terms = _plan_terms(
@@ -321,8 +344,16 @@ def plan_propose(
             starts_on=starts_on,
             waive=waive,
         )
-        approved_now = not terms.breaches or actor.has_perm("collections_app.approve_plan")
-        return _plan_create(terms, actor=actor, frequency=frequency, starts_on=starts_on, approved_now=approved_now)
+        approved_now = not terms.breaches or (actor is not None and actor.has_perm("collections_app.approve_plan"))
+        return _plan_create(
+            terms,
+            actor=actor,
+            frequency=frequency,
+            starts_on=starts_on,
+            approved_now=approved_now,
+            label=BORROWER if by_borrower else "",
+            via=via,
+        )
 
 
 def plan_propose_several(

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from collections_app.labels import BORROWER
 from collections_app.models import (
     OPEN_STATES,
     CaseNote,
@@ -30,8 +31,21 @@ from loans.services import product_today
 # ---------------------------------------------------------------------------------------------------------------
 # Holds
 # ---------------------------------------------------------------------------------------------------------------
-def hold_place(*, case_id: int, actor: User, kind: str, reason: str, document_ref: str = "") -> Hold:
-    """Put the case on hold and record the matching compliance restriction (the gate stops contact)."""
+def hold_place(
+    *,
+    case_id: int,
+    actor: User | None,
+    kind: str,
+    reason: str,
+    document_ref: str = "",
+    by_borrower: bool = False,
+    via: str = "",
+) -> Hold:
+    """Put the case on hold and record the matching compliance restriction (the gate stops contact).
+    ``by_borrower``: the borrower asked on their own (a dispute from their page; no user: ``actor`` None, audited as
+    ``BORROWER``); ``via``: how they did (their page's link and address), for the audit row."""
+    if (actor is None) != by_borrower:
+        raise ValueError("a hold is placed by a user, or by the borrower on their own (by_borrower, no actor)")
     if kind not in HoldKind.values:
         raise InvalidRequest(_("unknown hold kind"), field="kind")
     if not reason.strip():
@@ -54,7 +68,13 @@ def hold_place(*, case_id: int, actor: User, kind: str, reason: str, document_re
         )
         if case.state != CaseState.ON_HOLD:
             previous = case.state
-            run_transition(case, "place_hold", actor, f"{hold.get_kind_display()}: {reason}")
+            run_transition(
+                case,
+                "place_hold",
+                actor,
+                f"{hold.get_kind_display()}: {reason}{via}",
+                label=BORROWER if by_borrower else "",
+            )
             if previous == CaseState.PROMISE_TO_PAY:
                 PromiseToPay.objects.filter(case=case, status=PromiseStatus.OPEN).update(status=PromiseStatus.CANCELLED)
             elif previous == CaseState.PAYMENT_PLAN:

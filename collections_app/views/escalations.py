@@ -1,6 +1,6 @@
-"""Managers: the escalation review as four paginated, filterable lists (legal review, plans waiting for approval,
-compliance exceptions, recent denials); decisions on legal review (with a reason, confirmed on a page that names the
-count) and on plans waiting for approval (with a reason)."""
+"""Managers: the escalation review as five paginated, filterable lists (legal review, plans waiting for approval,
+disputes, compliance exceptions, recent denials) and a dispute's document; decisions on legal review (with a reason,
+confirmed on a page that names the count) and on plans waiting for approval (with a reason)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from collections_app import uploads
 from collections_app.escalation_forms import EscalationFilterForm, LegalDecisionForm, PlanDecisionForm
 from collections_app.labels import plan_breaches_label
-from collections_app.models import CaseState, PaymentPlan
+from collections_app.models import CaseState, Hold, HoldKind, PaymentPlan
 from collections_app.selectors import (
     cases_visible_to,
     collectors_for,
@@ -40,6 +42,7 @@ from core.web import SignedInRequest
 TABS = [
     ("legal", "escalations", _("Legal review")),
     ("plans", "escalations-plans", _("Plans waiting for approval")),
+    ("disputes", "escalations-disputes", _("Disputes")),
     ("exceptions", "escalations-exceptions", _("Compliance exceptions")),
     ("denials", "escalations-denials", _("Recent denials")),
 ]
@@ -101,6 +104,29 @@ def legal_review(request: SignedInRequest) -> HttpResponse:
 @bad_parameters_are_400
 def plans_waiting(request: SignedInRequest) -> HttpResponse:
     return _render_list(request, "plans")
+
+
+@require_GET
+@bad_parameters_are_400
+def disputes(request: SignedInRequest) -> HttpResponse:
+    return _render_list(request, "disputes")
+
+
+@require_GET
+def dispute_document(request: SignedInRequest, hold_id: int) -> FileResponse:
+    """The document a borrower sent with a dispute, to a manager or admin who may see the case: a download (never
+    shown inline, never cached), kept outside every served folder (``uploads``)."""
+    require_role(request, MANAGER, ADMIN)
+    hold = get_object_or_404(Hold, pk=hold_id, kind=HoldKind.DISPUTE, case__in=cases_visible_to(request.user))
+    path = uploads.path_of(hold.document_ref)
+    if path is None:
+        raise Http404("no document")
+    kind = path.suffix.removeprefix(".")
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=f"dispute-{hold.case_id}-{hold.pk}.{kind}",
+                            content_type=uploads.CONTENT_TYPES.get(kind, "application/octet-stream"))  # fmt: skip
+    add_never_cache_headers(response)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @require_GET
