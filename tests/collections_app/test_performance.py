@@ -71,7 +71,7 @@ def test_the_rates_come_from_the_period_and_the_flow_rates_from_snapshots(world)
     body = response.content.decode()
     assert "<svg" in body and "USF-01" in body and "casey" in body
     charts = response.context["charts"]
-    assert [bar.label for bar in charts["deferrals"].bars] == ["USF-01"] and not charts["denials"].bars
+    assert [bar.label for bar in charts["deferrals"].bars] == ["Outside hours (US)"] and not charts["denials"].bars
     series = charts["overdue_share"].bars
     assert len(series) == 2 and all(bar.value == 1.0 for bar in series)  # no "current" bucket in this data
 
