@@ -4,10 +4,11 @@ months lived through the real sweep, dispatch and case services (``demo_history_
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import heapq
 import logging
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,7 +43,9 @@ from core.roles import ADMIN, COLLECTOR, MANAGER
 from loans.demo import demo_products_create, demo_rows
 from loans.intake import loans_import, no_progress, payments_import
 from loans.models import PaymentSource
+from notifications.models import Channel, MessagePurpose, MessageStatus, OutboundMessage
 from notifications.providers import ConsoleProvider
+from notifications.services import inbound_sms_handle
 from notifications.services.dispatch import outbox_claim, outbox_send
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data only; printed on purpose
@@ -128,6 +131,24 @@ POST_AT, SWEEP_AT = dt.time(0, 20), dt.time(0, 40)
 TEAM_HOURS = {"Asia/Shanghai": dt.time(3, 0), "America/New_York": dt.time(15, 30)}
 LATE_DISPATCH_AT = dt.time(20, 30)  # the US west coast and Hawaii are awake
 CALLS_PER_COLLECTOR = 3  # a working day's calls per collector (the demo is small; a real desk makes dozens)
+# The clock stands still inside a moment (time-machine without ticking) and moves only as the story says: a call
+# takes CALL_MINUTES. A ticking clock made the history depend on how fast the machine ran — a call dialled at
+# 21:59:59.8 Beijing time, a ledger entry a few milliseconds inside or outside a 7-day window —, so the same seed
+# did not always build the same history.
+CALL_MINUTES = dt.timedelta(minutes=8)
+# The Chinese desk's evening round (twice a week): from 21:50 Beijing time each collector calls the borrowers who
+# are hard to reach in the day and tries again those who do not answer, one call every CALL_MINUTES — a call that
+# falls after 22:00 is deferred by the gate to the next morning (CN-01).
+EVENING_CALLS = {"Asia/Shanghai": dt.time(13, 50)}
+EVENING_DAYS = {1, 3}  # Tuesday and Thursday
+EVENING_ATTEMPTS = 3  # calls to one borrower in an evening round
+UNANSWERED = {CallParty.NO_ANSWER, CallParty.VOICEMAIL, CallParty.BUSY}
+# Chinese borrowers answer texts: some pay as soon as they read their case's first reminder text (the lender's app
+# pays in a tap) — cures nobody called for —, and a few reply 退订 (TD) to opt out of texts, so that the next
+# reminder texts are refused by the gate (USF-06). Decided per borrower and day by a hash (``_share``), like the
+# console's fates.
+SELF_CURE_SHARE = 0.4
+OPT_OUT_SHARE = 0.03
 # Who answers a collector's call, and what the borrower agrees to when it is them.
 PARTIES = [
     ("right_party", 45),
@@ -210,22 +231,25 @@ def demo_history_build(
                 (POST_AT, "post", None),
                 (SWEEP_AT, "sweep", None),
                 *((TEAM_HOURS.get(team.timezone, dt.time(14)), "work", team) for team in teams),
+                *((EVENING_CALLS[team.timezone], "evening", team) for team in teams if team.timezone in EVENING_CALLS),
                 (LATE_DISPATCH_AT, "dispatch", None),
             ]
             # A day at a time in one transaction: each service still opens its own (savepoints), but the embedded
             # default's SQLite file is synced once a day of history rather than at every statement.
             with transaction.atomic():
-                for at, what, team in sorted(moments, key=lambda m: m[0]):
+                for at, what, team in sorted(moments, key=lambda m: (m[0], m[1])):
                     moment = dt.datetime.combine(day, at, tzinfo=dt.UTC)
                     if moment >= real_now:
                         break  # today: nothing of the future
-                    with _at(moment):
+                    with _at(moment) as clock:
                         if what == "post":
                             history.payments += payments.post_until(timezone.now())
                         elif what == "sweep":
                             history.counts.update(sweep_run(as_of=day).counts)
                         elif what == "work" and team is not None:
-                            _work(team, day, rng, payments, history)
+                            _work(team, day, rng, payments, history, clock)
+                        elif what == "evening" and team is not None:
+                            _evening(team, day, rng, payments, history, clock)
                         else:
                             _dispatch(console, history)
         if not SweepRun.objects.filter(as_of=today, finished_at__isnull=False).exists():
@@ -238,7 +262,13 @@ def demo_history_build(
 
 
 def _at(moment: dt.datetime) -> Any:
-    return time_machine.travel(moment, tick=True)
+    """The clock at ``moment``, standing still until the story moves it (``CALL_MINUTES``)."""
+    return time_machine.travel(moment, tick=False)
+
+
+def _share(*parts: object) -> float:
+    """A number in [0, 1) fixed by ``parts`` (whose, which day): the same answer whatever the order of the rows."""
+    return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:8], 16) / 16**8
 
 
 def _dispatch(provider: ConsoleProvider, history: DemoHistory) -> None:
@@ -251,39 +281,138 @@ def _dispatch(provider: ConsoleProvider, history: DemoHistory) -> None:
             history.counts.update(outbox_send(message_ids=ids, claim_token=token, provider=provider))
 
 
-def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, history: DemoHistory) -> None:
-    """A team's working day: the outbox goes out, the collectors call, the manager decides."""
+def _offset(team: Team, day: dt.date) -> str:
+    """The team's UTC offset on ``day`` as ISO 8601 writes it (+08:00), for the payments its borrowers make."""
+    offset = dt.datetime.combine(day, dt.time(12), tzinfo=ZoneInfo(team.timezone)).strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}"
+
+
+def _collectors(team: Team) -> list[Any]:
+    return list(get_user_model().objects.filter(team_membership__team=team, is_active=True).order_by("username"))
+
+
+def _callable_cases(team: Team, collector: Any, limit: int) -> list[CollectionCase]:
+    """The collector's cases to call, highest priority first."""
+    return list(
+        CollectionCase.objects.filter(
+            team=team,
+            assigned_to=collector,
+            # A case waiting for the legal decision is the manager's: the collectors call the others.
+            state__in=[CaseState.REMINDER, CaseState.FORMAL_NOTICE],
+            loan__amount_overdue__gt=0,  # paid since the sweep (the case resolves at the next one): nobody calls
+        )
+        .exclude(plans__status=PlanStatus.PENDING_APPROVAL)
+        .select_related("loan", "borrower")
+        .order_by("-priority", "id")[:limit]
+    )
+
+
+def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, history: DemoHistory, clock: Any) -> None:
+    """A team's working day: the outbox goes out, the borrowers answer their texts, the collectors call, the manager
+    decides."""
     _dispatch(ConsoleProvider(), history)
+    offset = _offset(team, day)
+    if team.language == "zh-hans":
+        _texts_answered(team, day, payments, history)
     if day.weekday() >= 5:
         return  # the office is closed at weekends (the outbox is not)
-    zone = ZoneInfo(team.timezone)
-    offset = dt.datetime.combine(day, dt.time(12), tzinfo=zone).strftime("%z")
-    offset = f"{offset[:3]}:{offset[3:]}"
     manager = team.manager
-    collectors = list(get_user_model().objects.filter(team_membership__team=team, is_active=True).order_by("username"))
-    for collector in collectors:
-        cases = list(
-            CollectionCase.objects.filter(
-                team=team,
-                assigned_to=collector,
-                # A case waiting for the legal decision is the manager's: the collectors call the others.
-                state__in=[CaseState.REMINDER, CaseState.FORMAL_NOTICE],
-            )
-            .exclude(plans__status=PlanStatus.PENDING_APPROVAL)
-            .select_related("loan", "borrower")
-            .order_by("-priority", "id")[: CALLS_PER_COLLECTOR * 3]
-        )
+    for collector in _collectors(team):
+        cases = _callable_cases(team, collector, CALLS_PER_COLLECTOR * 3)
         rng.shuffle(cases)
         for case in cases[:CALLS_PER_COLLECTOR]:
-            try:
-                _call(case, collector, day, rng, payments, offset, history)
-            except CaseError:  # what a real desk meets too (a limit of the policy, a case that moved on)
-                history.counts["refused_by_the_services"] += 1
+            _call_or_count(case, collector, day, rng, payments, offset, history)
+            clock.shift(CALL_MINUTES)
     if manager is not None:
         try:
             _decide(team, manager, day, rng, history)
         except CaseError:
             history.counts["refused_by_the_services"] += 1
+
+
+def _evening(
+    team: Team, day: dt.date, rng: random.Random, payments: _Payments, history: DemoHistory, clock: Any
+) -> None:
+    """The evening round (``EVENING_CALLS``): each collector calls the borrowers at the top of their list, one call
+    every ``CALL_MINUTES``, and tries again those who did not answer (``EVENING_ATTEMPTS`` at most, well under
+    CN-03's six a day), until the list is done or the gate says "not yet": past 22:00 Beijing time (CN-01)."""
+    if day.weekday() not in EVENING_DAYS:
+        return
+    offset = _offset(team, day)
+    start = timezone.now()
+    for collector in _collectors(team):
+        clock.move_to(start)  # the collectors call at the same time, each from their own desk
+        queue = deque(_callable_cases(team, collector, CALLS_PER_COLLECTOR))
+        tries: Counter[int] = Counter()
+        while queue:
+            case = queue.popleft()
+            tries[case.pk] += 1
+            party = _call_or_count(case, collector, day, rng, payments, offset, history)
+            clock.shift(CALL_MINUTES)
+            if party is None:
+                break  # "not yet": the collector goes home
+            if party in UNANSWERED and tries[case.pk] < EVENING_ATTEMPTS:
+                queue.append(case)
+
+
+def _texts_answered(team: Team, day: dt.date, payments: _Payments, history: DemoHistory) -> None:
+    """What the team's borrowers do about the texts delivered to them since yesterday's work: some pay on reading
+    their case's first reminder (``SELF_CURE_SHARE``), a few reply 退订 through the inbound path (``OPT_OUT_SHARE``)."""
+    texts = (
+        OutboundMessage.objects.filter(
+            case__team=team,
+            channel=Channel.SMS,
+            status=MessageStatus.DELIVERED,
+            delivered_at__gt=timezone.now() - dt.timedelta(days=1),
+            delivered_at__lte=timezone.now(),
+        )
+        .select_related("case__loan", "borrower")
+        .order_by("id")
+    )
+    for text in texts:
+        case, borrower = text.case, text.borrower
+        assert case is not None  # filtered on the case's team
+        if _share("opt-out", borrower.external_id, day) < OPT_OUT_SHARE:
+            inbound_sms_handle(
+                provider_id=f"SMdemo{borrower.external_id}{day:%Y%m%d}",
+                from_number=text.to,
+                to_number="+8610690000",
+                body="TD",
+            )
+            history.counts["opted_out"] += 1
+        first = not OutboundMessage.objects.filter(
+            case=case, channel=Channel.SMS, purpose=MessagePurpose.REMINDER, id__lt=text.pk
+        ).exists()
+        if (
+            text.purpose == MessagePurpose.REMINDER
+            and first
+            and _share("pays", borrower.external_id, case.opened_on) < SELF_CURE_SHARE
+        ):
+            loan = case.loan
+            loan.refresh_from_db()
+            overdue = min(loan.amount_overdue, loan.outstanding_balance)
+            if overdue > 0:  # paid on reading it, in the lender's app: posted at once, before the desk calls
+                payments.add({"loan": loan.external_id, "amount": str(overdue),
+                              "reference": f"{loan.external_id}-SMS{day:%Y%m%d}",
+                              "received_at": timezone.now().isoformat()})  # fmt: skip
+                history.counts["paid_after_a_text"] += 1
+    history.payments += payments.post_until(timezone.now())
+
+
+def _call_or_count(
+    case: CollectionCase,
+    collector: Any,
+    day: dt.date,
+    rng: random.Random,
+    payments: _Payments,
+    offset: str,
+    history: DemoHistory,
+) -> str | None:
+    try:
+        return _call(case, collector, day, rng, payments, offset, history)
+    except CaseError:  # what a real desk meets too (a limit of the policy, a case that moved on)
+        history.counts["refused_by_the_services"] += 1
+        return ""
 
 
 def _pick(rng: random.Random, choices: list[tuple[str, int]]) -> str:
@@ -298,14 +427,16 @@ def _call(
     payments: _Payments,
     offset: str,
     history: DemoHistory,
-) -> None:
+) -> str | None:
+    """One call and its disposition; returns who answered ("" when there was no number to call), None when the gate
+    refused the call."""
     phone = case.borrower.phones.order_by("position").values_list("number", flat=True).first()
     if not phone:
-        return
+        return ""
     started = call_start(case_id=case.pk, actor=collector, to=str(phone))
     history.counts["calls_" + ("allowed" if started.result.allowed else "denied")] += 1
     if not started.result.allowed:
-        return
+        return None
     party = _pick(rng, PARTIES)
     result = _pick(rng, RESULTS) if party == CallParty.RIGHT_PARTY else ""
     agreed = (
@@ -327,7 +458,7 @@ def _call(
     loan.refresh_from_db()
     overdue = min(loan.amount_overdue, loan.outstanding_balance)
     if overdue <= 0 or case.state not in (CaseState.REMINDER, CaseState.FORMAL_NOTICE, CaseState.LEGAL_REVIEW):
-        return
+        return party
     if result == CallResult.PROMISE:
         promised_on = day + dt.timedelta(days=rng.randint(2, 7))
         promise_record(case_id=case.pk, actor=collector, amount=overdue, promised_on=promised_on)
@@ -356,6 +487,7 @@ def _call(
                 payments.add(
                     _payment_row(loan.external_id, f"PLAN{day:%Y%m%d}-{inst.number}", inst.amount, paid_on, offset, rng)
                 )
+    return party
 
 
 def _payment_row(

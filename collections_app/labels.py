@@ -51,6 +51,41 @@ OUTCOMES: dict[str, Promise] = {
     "review": _("needs a person"),
     "deny": _("not allowed"),
 }
+# The gate's rules (docs/compliance-rules.md) in a few words, short enough for a chart's label column: pages show
+# these, the rule id only in a tooltip and the CSV downloads (an unknown id — a rule added later — is shown as is).
+RULES: dict[str, Promise] = {
+    "USF-01": _("Outside hours (US)"),
+    "USF-02": _("Inconvenient time"),
+    "USF-03": _("No contact at work"),
+    "USF-04": _("Has an attorney"),
+    "USF-05": _("Asked to stop contact"),
+    "USF-06": _("Opted out"),
+    "USF-07": _("No opt-out wording"),
+    "USF-08": _("7 calls in 7 days"),
+    "USF-09": _("Quiet week after a talk"),
+    "USF-20": _("Disputed, not verified"),
+    "USF-21": _("Time-barred debt"),
+    "USF-25": _("Borrower deceased"),
+    "BK-01": _("Bankruptcy stay"),
+    "TCPA-01": _("No autodial consent"),
+    "TCPA-02": _("Autodial revoked (STOP)"),
+    "MA-01": _("Massachusetts cap"),
+    "MA-02": _("Outside hours (MA)"),
+    "CN-01": _("Outside hours (China)"),
+    "CN-02": _("3 connected calls a day"),
+    "CN-03": _("6 unanswered a day"),
+    "CN-05": _("Contacts: locate only"),
+    "CN-08": _("Visit needs 2 collectors"),
+    "UK-04": _("Outside hours (UK)"),
+    "NO-PROFILE": _("No profile for address"),
+    "NO-ADDRESS": _("No number or address"),
+    "HOLD-HARDSHIP": _("Hardship review"),
+    "HOLD-CEASE": _("Asked to stop (policy)"),
+    "HOLD-ATTORNEY": _("Has a lawyer (policy)"),
+    "HOLD-BANKRUPTCY": _("Bankruptcy (policy)"),
+    "HOLD-DISPUTE": _("Disputed (policy)"),
+    "HOLD-DECEASED": _("Deceased (policy)"),
+}
 TIMELINE_KINDS: dict[str, Promise] = {
     "transition": _("stage"),
     "contact": _("contact"),
@@ -98,6 +133,11 @@ def channel_label(channel: str) -> str:
 
 def outcome_label(outcome: str) -> str:
     return str(OUTCOMES.get(outcome, outcome))
+
+
+def rule_label(rule: str) -> str:
+    """A gate rule's id (USF-20, CN-01 …) in the reader's words."""
+    return str(RULES.get(rule, rule))
 
 
 # A plan's breaches of the installment policy are stored as the service wrote them (services.arrangements

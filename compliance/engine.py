@@ -290,10 +290,25 @@ def rule_inconvenient_time(
     return reasons
 
 
+# The rule a hold cites unless the profile names its own (``hold_rules``): the US law each hold comes from.
+HOLD_RULES = {
+    "cease_and_desist": "USF-05",
+    "attorney_represented": "USF-04",
+    "bankruptcy": "BK-01",
+    "dispute": "USF-20",
+    "deceased": "USF-25",
+}
+
+
 def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]) -> list[Reason]:
-    """USF-04, USF-05, USF-20, USF-25, BK-01 and hardship review: restrictions that stop collection contact."""
+    """USF-04, USF-05, USF-20, USF-25, BK-01 and hardship review: restrictions that stop collection contact. Each
+    cites the profile's own rule for the hold (``hold_rules``; e.g. the Chinese profile's HOLD-DISPUTE, the lender's
+    policy) where it names one, else the US rule."""
+    if not facts.restrictions:
+        return []
     reasons = []
     holds = params.get("holds", {})
+    cites = {**HOLD_RULES, **(params.get("hold_rules") or {})}
     for r in facts.restrictions:
         applies_to_debt = r.loan_id is None or not attempt.debts or r.loan_id in attempt.debts
         if not applies_to_debt:
@@ -303,7 +318,7 @@ def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], i
                 continue  # 1006.6(c)(2): a letter saying efforts are terminated or a remedy will be invoked
             reasons.append(
                 _bilingual(
-                    "USF-05",
+                    cites["cease_and_desist"],
                     DENY,
                     "The borrower asked in writing to stop all contact.",
                     "借款人已书面要求停止一切联系。",
@@ -313,7 +328,7 @@ def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], i
             if attempt.target_role != "attorney":
                 reasons.append(
                     _bilingual(
-                        "USF-04",
+                        cites["attorney_represented"],
                         DENY,
                         "The borrower has an attorney for this debt: contact the attorney instead.",
                         "借款人已就该笔债务委托律师，请联系律师。",
@@ -322,7 +337,7 @@ def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], i
         elif r.kind == "bankruptcy" and "bankruptcy" in holds:
             reasons.append(
                 _bilingual(
-                    "BK-01",
+                    cites["bankruptcy"],
                     DENY,
                     "Bankruptcy filed: the automatic stay stops all collection.",
                     "借款人已申请破产：自动中止令禁止一切催收。",
@@ -332,7 +347,7 @@ def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], i
             if attempt.purpose != "verification":
                 reasons.append(
                     _bilingual(
-                        "USF-20",
+                        cites["dispute"],
                         DENY,
                         "The debt is disputed: no collection until the verification is sent.",
                         "该笔债务有争议：寄出核实材料之前不得催收。",
@@ -342,7 +357,7 @@ def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], i
             if attempt.target_role == "debtor":
                 reasons.append(
                     _bilingual(
-                        "USF-25",
+                        cites["deceased"],
                         DENY,
                         "The borrower is deceased: deal with the estate's representative.",
                         "借款人已故：请与遗产代理人联系。",

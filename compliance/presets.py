@@ -82,6 +82,16 @@ SCHEMA: dict[str, Any] = {
             "items": {"enum": ["cease_and_desist", "attorney_represented", "bankruptcy", "dispute", "deceased"]},
             "uniqueItems": True,
         },
+        # The rule each hold cites, per kind, where the jurisdiction's own rule is not the US one the engine cites
+        # by default (engine.HOLD_RULES): a Chinese borrower's dispute hold is the lender's policy, not Regulation F.
+        "hold_rules": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                kind: {"type": "string", "minLength": 1}
+                for kind in ["cease_and_desist", "attorney_represented", "bankruptcy", "dispute", "deceased"]
+            },
+        },
         "electronic": {
             "type": "object",
             "additionalProperties": False,
@@ -116,6 +126,15 @@ SCHEMA: dict[str, Any] = {
 }
 
 ALL_HOLDS = ["cease_and_desist", "attorney_represented", "bankruptcy", "dispute", "deceased"]
+# Outside the US the catalogue has no law behind these holds (docs/compliance-rules.md, pseudo-rules): they are the
+# lender's policy, and a reason says so instead of citing Regulation F, the FDCPA or the US Bankruptcy Code.
+POLICY_HOLD_RULES = {
+    "cease_and_desist": "HOLD-CEASE",
+    "attorney_represented": "HOLD-ATTORNEY",
+    "bankruptcy": "HOLD-BANKRUPTCY",
+    "dispute": "HOLD-DISPUTE",
+    "deceased": "HOLD-DECEASED",
+}
 
 US_FED_REGF: dict[str, Any] = {
     "description": "FDCPA + Regulation F + TCPA",
@@ -158,6 +177,7 @@ CN_ONLINE_LENDING: dict[str, Any] = {
     "daily_caps": {"connected_calls_per_debtor": 3, "unanswered_attempts_per_number": 6},
     "third_parties": {"unreachable_after_days": 3, "rule": "CN-05"},
     "holds": ALL_HOLDS,
+    "hold_rules": POLICY_HOLD_RULES,
     "visits": {"min_collectors": 2},
     # CN-09: every collection call recorded; records and recordings kept 5 years.
     "recording": {"mode": "required", "retention_years": 5, "rule": "REC-01"},
@@ -174,6 +194,7 @@ UK_CONC: dict[str, Any] = {
         "rule": "UK-04",
     },
     "holds": ALL_HOLDS,
+    "hold_rules": POLICY_HOLD_RULES,
     "recording": {"mode": "off"},  # the catalogue sets nothing for the UK: not recorded until a policy says so
 }
 

@@ -352,6 +352,7 @@ class VoiceKeypress(models.Model):
     def __str__(self) -> str:
         return f"{self.digits or '-'} on call {self.call_id} ({self.action})"
 
+
 # ---------------------------------------------------------------------------------------------------------------
 # Links to the borrower's page (portal/), issued in messages
 # ---------------------------------------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 # Twilio error codes (https://www.twilio.com/docs/api/errors) the dispatcher treats specially: 21610, the recipient
 # opted out (recorded as an opt-out); 20429, too many requests (retried later).
 OPTED_OUT, TOO_MANY_REQUESTS = "21610", "20429"
+# What a mail house reports of a letter it could not deliver (the console backend simulates them; a real mail
+# house's report goes through the same status path): returned to the sender (moved, unknown at the address), refused.
+LETTER_RETURNED, LETTER_REFUSED = "returned", "refused"
 
 
 @dataclass(frozen=True)
@@ -140,11 +143,17 @@ class ConsoleProvider(FileRecordings):
         """What Twilio would call back for a message, decided by a hash of its ``key`` (what the message is, so the
         same answer every time):
         a text's final status and error code — about 1 in 12 undelivered —, a call's status and who answered —
-        people, answering machines, no answer, busy. ``notifications.services.console_status_report`` applies it
-        through the same services as Twilio's status callbacks."""
+        people, answering machines, no answer, busy —, and what the mail house reports of a letter — delivered, or
+        about 1 in 14 returned to the sender (moved, no such address) or refused. ``notifications.services.
+        console_status_report`` applies it through the same services as Twilio's status callbacks."""
         share = int(hashlib.sha256(f"console:{key}".encode()).hexdigest()[:8], 16) % 100
         if channel == "sms":
             return ("undelivered", "30003") if share < 6 else ("failed", "30005") if share < 8 else ("delivered", "")
+        if channel == "letter":
+            return (
+                ("undelivered", LETTER_RETURNED) if share < 5 else ("undelivered", LETTER_REFUSED) if share < 7
+                else ("delivered", "")
+            )  # fmt: skip
         if share < 45:
             return "completed", "human"
         if share < 70:

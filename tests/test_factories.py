@@ -25,6 +25,8 @@ BUILT_BY_SERVICES = {
     "collections_app.LoanPosition",  # the sweep (sweep.flows)
     "collections_app.PortfolioFlow",  # the sweep (sweep.flows)
     "notifications.VoiceKeypress",  # the voice menu's webhook (services.voice_menu)
+    "notifications.PortalLink",  # issued by the dispatch (services.portal_links)
+    "notifications.PortalEvent",  # the borrower page (portal.views)
     "notifications.ProviderPause",
     "compliance.JurisdictionProfile",
 }

@@ -16,6 +16,7 @@ register.filter("channel_label", labels.channel_label)
 register.filter("outcome_label", labels.outcome_label)
 register.filter("plan_breach_label", labels.plan_breach_label)
 register.filter("bucket_label", labels.bucket_label)
+register.filter("rule_label", labels.rule_label)
 
 
 @register.filter

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from collections_app.labels import bucket_label, bucket_short
+from collections_app.labels import bucket_label, bucket_short, rule_label
 from collections_app.selectors import (
     message_stats,
     performance,
@@ -349,9 +349,9 @@ def _charts(numbers: dict) -> list[Chart]:
             Chart(
                 name,
                 title,
-                [Bar(rule, n, str(n), group=group) for rule, n in rows[:15]],
-                ["rule", "count"],
-                [[rule, n] for rule, n in rows],
+                [Bar(rule_label(rule), n, str(n), f"{rule_label(rule)} ({rule}): {n}", group) for rule, n in rows[:15]],
+                ["rule", "rule_words", "count"],
+                [[rule, rule_label(rule), n] for rule, n in rows],
                 empty=none_yet,
             )
         )

@@ -37,7 +37,12 @@ class ComplianceError(Exception):
 
 
 def profiles_current() -> list[Profile]:
-    return [Profile(p.code, p.version, p.params) for p in JurisdictionProfile.objects.filter(is_current=True)]
+    """The profiles in force, by code: their order is the order of a decision's reasons, so it must not be the
+    table's (a fresh version of one profile moved it in PostgreSQL's heap and a decision's reasons with it)."""
+    return [
+        Profile(p.code, p.version, p.params)
+        for p in JurisdictionProfile.objects.filter(is_current=True).order_by("code")
+    ]
 
 
 def _json(value: Any) -> Any:
@@ -79,7 +84,10 @@ def facts_load(
         for values in cursor.fetchall():
             row = dict(zip(columns, values, strict=True))
             if with_profiles:
-                profiles = [Profile(p["code"], p["version"], _json(p["params"])) for p in _json(row["profiles"]) or []]
+                profiles = [
+                    Profile(p["code"], p["version"], _json(p["params"]))
+                    for p in sorted(_json(row["profiles"]) or [], key=lambda p: p["code"])  # as profiles_current
+                ]
             facts[row["id"]] = _facts_from_row(row)
     return facts, profiles
 

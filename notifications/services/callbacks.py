@@ -11,6 +11,7 @@ from compliance.services import (
 )
 from loans.models import Loan, PhoneNumber
 from notifications.models import (
+    Channel,
     InboundAction,
     InboundMessage,
     MessageStatus,
@@ -50,7 +51,8 @@ def message_status_apply(*, provider_id: str, status: str, error_code: str = "")
             ledger_outcome(row, "delivered", at=row.sent_at or now)
         else:
             row.status, row.error_code = MessageStatus.FAILED, error_code
-            row.status_reason = f"The carrier did not deliver it ({status} {error_code})."
+            who = "mail house" if row.channel == Channel.LETTER else "carrier"
+            row.status_reason = f"The {who} did not deliver it ({status} {error_code})."
             ledger_outcome(row, "failed", at=row.sent_at or now)
             if error_code == OPTED_OUT:
                 provider_opt_out(row, "")
@@ -95,8 +97,9 @@ def call_status_apply(*, provider_id: str, status: str, answered_by: str = "") -
 
 def console_status_report(*, message_id: int) -> OutboundMessage | None:
     """The console backend reports what became of a message it "sent" as Twilio would (``ConsoleProvider.
-    delivery_report``: delivered, undelivered, answered, no answer …), through the same services as Twilio's status
-    callbacks — the row's status, its ledger outcome —, so delivery figures on ``make run`` are real ones."""
+    delivery_report``: delivered, undelivered, answered, no answer …) — and of a letter put in the print queue, as
+    the mail house would (delivered, returned, refused) —, through the same services as Twilio's status callbacks —
+    the row's status, its ledger outcome —, so delivery figures on ``make run`` are real ones."""
     row = (
         OutboundMessage.objects.filter(pk=message_id)
         .values_list("provider_id", "channel", "status", "borrower__external_id", "purpose", "planned_for")
@@ -109,7 +112,7 @@ def console_status_report(*, message_id: int) -> OutboundMessage | None:
     # Keyed by what the message is (whose, which, when), not by row ids: the same portfolio gets the same fates.
     key = f"{borrower}:{channel}:{purpose}:{planned_for:%Y-%m-%d}"
     status, detail = ConsoleProvider.delivery_report(key=key, channel=channel)
-    if channel == "sms":
+    if channel in ("sms", "letter"):
         return message_status_apply(provider_id=provider_id, status=status, error_code=detail)
     return call_status_apply(provider_id=provider_id, status=status, answered_by=detail)
 

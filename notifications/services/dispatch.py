@@ -420,8 +420,9 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
         return db_retry(partial(_record_failure, row, exc, attempts=row.attempts + 1), what=label)
     # The provider took it: recording that must outlive a database restart, or the row ends in review.
     db_retry(lambda: _record_sent(row, sent), what=label)
-    if provider.name == "console" and row.channel != Channel.LETTER:
-        # The console backend's delivery report, through Twilio's status path (imported here: callbacks imports us).
+    if provider.name == "console":
+        # The console backend's delivery report — a text's, a call's and, as the mail house would, a letter's —
+        # through Twilio's status path (imported here: callbacks imports us).
         from notifications.services.callbacks import console_status_report
 
         db_retry(lambda: console_status_report(message_id=row.pk), what=label)

@@ -22,9 +22,10 @@ from collections_app.models import (
     SweepRun,
 )
 from collections_app.selectors import reader_language_and_zone
+from collections_app.selectors.kpis import self_cured
 from compliance.models import ContactEvent, Decision
 from loans.models import Borrower, Loan, Payment
-from notifications.models import OutboundMessage
+from notifications.models import InboundMessage, OutboundMessage
 from notifications.providers import ConsoleProvider
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +48,18 @@ def fingerprint():
         sorted(CollectionCase.objects.values_list("loan__external_id", "state", "opened_on")),
         sorted(
             OutboundMessage.objects.values_list(
-                "borrower__external_id", "channel", "purpose", "planned_for__date", "status"
+                "borrower__external_id", "channel", "purpose", "planned_for", "status", "error_code"
             )
         ),
+        # What the gate said, when, and why (the reasons in their order): the clock stands still within a moment of
+        # the history, so every instant is the same each time.
+        sorted(
+            (external_id, channel, at, outcome, [(r["rule"], r["outcome"], r["profile"]) for r in reasons])
+            for external_id, channel, at, outcome, reasons in Decision.objects.values_list(
+                "borrower__external_id", "channel", "created_at", "outcome", "reasons"
+            )
+        ),
+        sorted(ContactEvent.objects.values_list("borrower__external_id", "channel", "at", "outcome", "target_role")),
     )
 
 
@@ -83,6 +93,17 @@ def test_the_demo_has_months_of_history_behind_every_figure_and_working_logins()
     assert OutboundMessage.objects.filter(status="failed", error_code__in=["30003", "30005"]).exists()
     assert ContactEvent.objects.filter(channel="sms", outcome="delivered").exists()
     assert Decision.objects.filter(allowed=False).exists()  # the gate said no, sometimes
+    # The Chinese desk's stories (issue 14), all through the real gate and services: evening calls past 22:00
+    # Beijing time deferred (CN-01); borrowers who replied 退订 (TD) through the inbound path, whose next reminder
+    # texts the gate refused; cases cured by a payment after a text alone; letters the mail house delivered.
+    refusals = Decision.objects.filter(allowed=False, dry_run=False, borrower__country="CN")
+    rules = {(r["rule"], r["outcome"]) for reasons in refusals.values_list("reasons", flat=True) for r in reasons}
+    assert {("CN-01", "defer"), ("USF-06", "deny")} <= rules, rules
+    assert not any(rule.startswith("USF-2") for rule, _ in rules)  # a Chinese hold cites the lender's policy
+    assert InboundMessage.objects.filter(body="TD", action="opt_out", borrower__country="CN").exists()
+    chinese = CollectionCase.objects.filter(borrower__country="CN")
+    assert self_cured(chinese, since=AS_OF - dt.timedelta(days=94), until=AS_OF)["self_cured"] > 0
+    assert OutboundMessage.objects.filter(channel="letter", status="delivered").exists()
     # Both lenders, every depth, working logins, the collectors' phones (set after the history).
     assert set(Loan.objects.values_list("currency", flat=True)) == {"CNY", "USD"}
     dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))
@@ -107,9 +128,9 @@ def test_the_same_seed_builds_the_same_history():
     for _ in range(2):
         with pytest.raises(Undo), transaction.atomic():
             seed(loans=40, days=12)
-            prints.append(fingerprint())  # (a deferral's time follows the ticking clock: compared by its date)
+            prints.append(fingerprint())
             raise Undo
-    assert prints[0] == prints[1] and prints[0][1] and prints[0][3]
+    assert prints[0] == prints[1] and prints[0][1] and prints[0][3] and prints[0][4]
 
 
 def test_the_console_backend_reports_the_same_fate_for_a_message_every_time():

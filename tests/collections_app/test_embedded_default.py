@@ -21,11 +21,19 @@ NEXT_DAY = "2026-06-16"
 # Dispatch at noon in Beijing (04:00 UTC): within contact hours for the Chinese lender's borrowers, the middle of the
 # night for the US lender's, whose messages wait for the morning.
 DISPATCH_AT = f"{NEXT_DAY}T04:00:00+00:00"
+# A Chinese collector first asks for a text of the stage on their first open case (the case page's "send an SMS
+# now"), so that a text is due at that hour whatever the seeded history planned for the day.
 DISPATCH = f"""
 import datetime as dt, json, time_machine
+from collections_app.models import CollectionCase
+from notifications.planning import message_plan
 from notifications.services import outbox_claim, outbox_send
 totals = {{}}
 with time_machine.travel(dt.datetime.fromisoformat("{DISPATCH_AT}"), tick=False):
+    case = CollectionCase.objects.filter(
+        borrower__country="CN", state__in=["reminder", "formal_notice"], assigned_to__isnull=False
+    ).order_by("id").first()
+    message_plan(case=case, channel="sms", purpose=case.state, actor=case.assigned_to)
     while True:
         token, ids = outbox_claim()
         if not ids:

@@ -78,7 +78,7 @@ def test_the_rates_come_from_the_period_and_the_flow_rates_from_snapshots(world)
     body = response.content.decode()
     assert "<svg" in body and "USF-01" in body and "casey" in body
     charts = response.context["charts"]
-    assert [bar.label for bar in charts["deferrals"].bars] == ["USF-01"] and not charts["denials"].bars
+    assert [bar.label for bar in charts["deferrals"].bars] == ["Outside hours (US)"] and not charts["denials"].bars
     # A team's rows are its cases' loans, all overdue: managers see the amount day by day, not a share of ~100 %.
     trend = charts["overdue_trend"]
     assert [bar.value for bar in trend.bars] == [1000.0, 1200.0] and not trend.percent

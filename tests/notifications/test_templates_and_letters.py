@@ -1,9 +1,12 @@
 """Templates (placeholders, opt-out text, SMS segments, the admin form and preview), formal letters through the gate
 to the print queue, and messages planned by collectors."""
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from collections_app.models import CollectionCase
 from compliance.models import ContactEvent, Decision
@@ -148,3 +151,52 @@ def test_replies_to_inbound_texts_name_the_borrowers_lender(twilio_settings, wor
     response = signed_post("twilio-inbound-sms", {"MessageSid": "SM" + "7" * 32, "From": "+16175550123",
                                                   "To": "+15005550006", "Body": word})  # fmt: skip
     assert b"Harbor Lane Finance" in response.content and b"Example Lending" not in response.content
+
+
+def test_the_console_backend_reports_a_letters_delivery_through_the_status_path(settings, tmp_path, monkeypatch):
+    """The mail house's report for a letter, simulated by the console backend as it simulates Twilio's for a text:
+    through ``message_status_apply`` (forward only), the ledger entry taking the outcome."""
+    from notifications.providers import ConsoleProvider
+    from notifications.services import callbacks
+
+    settings.NOTIFICATIONS_BACKEND, settings.LETTERS_DIR = "console", str(tmp_path)
+    settings.PROVIDER_CONCURRENCY = 1  # one after another, in this test's transaction
+    applied = []
+    original = callbacks.message_status_apply
+    monkeypatch.setattr(
+        callbacks, "message_status_apply", lambda **kw: applied.append(kw) or original(**kw)
+    )  # fmt: skip
+    # Two borrowers whose letters the (hash-decided) report delivers and returns.
+    fates = {}
+    for n in range(200):
+        day = (timezone.now() - dt.timedelta(minutes=1)).date()
+        fate = ConsoleProvider.delivery_report(key=f"LB{n}:letter:formal_notice:{day:%Y-%m-%d}", channel="letter")
+        fates.setdefault(fate[0], f"LB{n}")
+    messages = []
+    for status in ("delivered", "undelivered"):
+        message, _ = due_message(channel="letter", purpose="formal_notice", address_line1="1 Main St",
+                                 external_id=fates[status])  # fmt: skip
+        CollectionCase.objects.filter(pk=message.case_id).update(state="formal_notice")
+        messages.append(message)
+    token, ids = outbox_claim()
+    assert outbox_send(message_ids=ids, claim_token=token) == {"sent": 2}
+    delivered, returned = (OutboundMessage.objects.get(pk=m.pk) for m in messages)
+    assert {call["provider_id"] for call in applied} == {delivered.provider_id, returned.provider_id}
+    assert delivered.status == "delivered" and delivered.delivered_at and delivered.provider == "print"
+    assert returned.status == "failed" and returned.error_code in ("returned", "refused")
+    assert "mail house" in returned.status_reason
+    assert ContactEvent.objects.get(decision_id=delivered.decision_id).outcome == "delivered"
+    assert ContactEvent.objects.get(decision_id=returned.decision_id).outcome == "failed"
+    assert len(list(tmp_path.glob("*/letter-*.txt"))) == 2  # both went to the print queue first
+    # Forward only: a late or repeated report changes nothing.
+    callbacks.message_status_apply(provider_id=delivered.provider_id, status="undelivered", error_code="returned")
+    assert OutboundMessage.objects.get(pk=delivered.pk).status == "delivered"
+
+
+def test_the_console_backend_returns_some_letters_and_delivers_most():
+    from notifications.providers import ConsoleProvider
+
+    fates = [ConsoleProvider.delivery_report(key=f"B{n}:letter:formal_notice:x", channel="letter") for n in range(400)]
+    returned = sum(status != "delivered" for status, _ in fates)
+    assert 8 <= returned <= 60  # a few, as a mail house returns a few
+    assert {code for status, code in fates if status != "delivered"} == {"returned", "refused"}
