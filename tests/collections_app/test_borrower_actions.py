@@ -34,7 +34,7 @@ from collections_app.selectors.borrower_actions import (
 )
 from collections_app.selectors.case_page import case_page
 from collections_app.selectors.escalations import EscalationFilters, dispute_rows, plans_waiting_rows
-from collections_app.services import CaseError
+from collections_app.services import CaseError, hold_place
 from collections_app.services.borrower_actions import (
     BorrowerActor,
     borrower_callback_request,
@@ -430,3 +430,13 @@ def test_a_call_back_at_a_time_the_gate_refuses_is_refused_and_writes_nothing(ca
         borrower_callback_request(case_id=case.pk, actor=ACTOR, start=at_ny(7, 0, day=13))
     assert nothing_written(case, before)
     assert CollectionCase.objects.get(pk=case.pk).callback_at is None
+
+
+def test_a_dispute_on_a_case_already_on_hold_is_still_audited_as_the_borrowers(case):
+    hardship = user_with_role("collector", "kim")
+    hold_place(case_id=case.pk, actor=hardship, kind="hardship_review", reason="lost job")
+    hold = borrower_dispute(case_id=case.pk, actor=ACTOR, reason="wrong_amount", details="It was 80, not 100")
+    assert hold.case.state == "on_hold"
+    (row,) = borrower_rows(case)
+    assert row.transition == "dispute" and row.from_state == row.to_state == "on_hold"
+    assert_audited(row, "The amount is wrong: It was 80, not 100")

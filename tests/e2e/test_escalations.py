@@ -1,13 +1,16 @@
 """Issue 14's escalation review in Chromium: a manager filters the legal-review list, approves 3 cases with a reason
 after a confirmation naming 3, and reads a plan's breaches; a collector learns that the plan waits for a manager and
-why. No page of the review scrolls sideways at 1,366 or 390 px. Screenshots land in test-artifacts/e2e/."""
+why; a manager reads a dispute the borrower made on their own page and downloads its document (issue 15). No page of
+the review scrolls sideways at 1,366 or 390 px. Screenshots land in test-artifacts/e2e/."""
 
 import datetime as dt
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from collections_app.models import CaseTransition, CollectionCase, PaymentPlan
+from collections_app.services.borrower_actions import BorrowerActor, borrower_dispute
 from tests.e2e.conftest import PASSWORD
 from tests.factories import (
     BorrowerFactory,
@@ -178,3 +181,31 @@ def test_a_collector_reads_that_a_plan_waits_and_why_and_the_manager_sees_its_br
     assert CaseTransition.objects.get(case=case, transition="start_plan").reason.endswith(
         "approved: long-standing customer, job found"
     )
+
+
+def test_a_manager_reads_a_borrowers_dispute_and_downloads_its_document_in_both_languages(
+    page, live_server, login, shot
+):
+    manager, casey = person("manager", "morgan"), person("collector", "casey")
+    team = team_with(casey, name="US", manager=manager)
+    case = in_review(team, casey, "Dana Disputes-A-Rather-Long-Name", 95)
+    words = "I paid this in full at the branch on 2 February; the receipt is attached. " * 3
+    borrower_dispute(case_id=case.pk, actor=BorrowerActor(link_id="Lk7Qx2", ip="203.0.113.9"), reason="paid",
+                     details=words, document=SimpleUploadedFile("receipt.pdf", b"%PDF-1.4 receipt"))  # fmt: skip
+
+    login("morgan")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live_server.url}/escalations/disputes/")
+    row = page.locator("[data-testid=dispute-row]")
+    expect(row).to_have_count(1)
+    assert "I have already paid: I paid this in full" in row.inner_text()
+    assert "recorded by the borrower (self-service)" in row.inner_text()
+    with page.expect_download() as download:
+        page.click("[data-testid=dispute-document]")
+    assert download.value.suggested_filename.endswith(".pdf")
+    no_sideways_scroll(page, "escalations-disputes", shot)
+    page.goto(f"{live_server.url}/escalations/disputes/?lang=zh-hans")
+    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": live_server.url}])
+    page.goto(f"{live_server.url}/escalations/disputes/")
+    assert "由 借款人（自助） 记录" in page.locator("[data-testid=dispute-row]").inner_text()
+    no_sideways_scroll(page, "escalations-disputes-zh", shot)
