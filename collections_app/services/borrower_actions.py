@@ -39,7 +39,7 @@ from collections_app.selectors.borrower_actions import (
 )
 from collections_app.selectors.case_page import borrower_zone
 from collections_app.services.arrangements import plan_propose, promise_record
-from collections_app.services.cases import InvalidRequest, TransitionConflict, audit, locked_case
+from collections_app.services.cases import CaseError, InvalidRequest, TransitionConflict, audit, locked_case
 from collections_app.services.holds import hold_place
 from collections_app.uploads import max_bytes, remove, store, upload_kind
 from compliance.models import ConsentKind, RestrictionKind
@@ -72,9 +72,20 @@ def _audit_borrower(case: CollectionCase, name: str, reason: str, actor: Borrowe
 # ---------------------------------------------------------------------------------------------------------------
 def borrower_promise(*, case_id: int, actor: BorrowerActor, amount: Decimal, promised_on: dt.date) -> PromiseToPay:
     """The borrower promises to pay ``amount`` by ``promised_on``, within the collection policy's limits: the
-    collectors' ``promise_record``, which checks them, as the borrower's own action."""
-    return promise_record(case_id=case_id, actor=None, by_borrower=True, amount=amount, promised_on=promised_on,
-                          note="made on the borrower's page", via=actor.via)  # fmt: skip
+    collectors' ``promise_record``, which checks them, as the borrower's own action (its refusals, worded for a
+    collector, are told to the borrower in their words and language)."""
+    try:
+        return promise_record(case_id=case_id, actor=None, by_borrower=True, amount=amount, promised_on=promised_on,
+                              note="made on the borrower's page", via=actor.via)  # fmt: skip
+    except InvalidRequest as exc:
+        words = {
+            "promised_on": _("Please choose a date from the ones offered."),
+            "amount": _("Please give an amount no larger than what you owe."),
+        }
+        told = words.get(exc.field) or _("We cannot record this promise. Please call us.")
+        raise InvalidRequest(str(told), field=exc.field) from exc
+    except TransitionConflict as exc:
+        raise TransitionConflict(_("We cannot record a promise on this loan now. Please call us.")) from exc
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -100,9 +111,12 @@ def borrower_plan_choose(*, case_id: int, actor: BorrowerActor, option: str) -> 
     chosen = offered.get(option)
     if chosen is None:
         raise InvalidRequest(_("Choose one of the plans offered."), field="option")
-    plan = plan_propose(case_id=case_id, actor=None, by_borrower=True, down_payment=chosen.down_payment,
-                        count=chosen.count, frequency=chosen.frequency, starts_on=chosen.starts_on,
-                        via=actor.via)  # fmt: skip
+    try:
+        plan = plan_propose(case_id=case_id, actor=None, by_borrower=True, down_payment=chosen.down_payment,
+                            count=chosen.count, frequency=chosen.frequency, starts_on=chosen.starts_on,
+                            via=actor.via)  # fmt: skip
+    except CaseError as exc:  # the case moved on since the options were read: in the borrower's words
+        raise TransitionConflict(_("We cannot set up a plan on this loan now. Please call us.")) from exc
     return PlanChosen(plan)
 
 

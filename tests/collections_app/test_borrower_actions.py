@@ -142,8 +142,8 @@ def test_a_promise_date_outside_the_limits_is_a_form_error_in_words_and_writes_n
         chinese = BorrowerPromiseForm({"amount": "100.00", "promised_on": day}, limits=limits)
         assert not chinese.is_valid()
         assert chinese.errors["promised_on"][0].startswith("请选择")
-    # And the service refuses it too, should a page skip the form.
-    with pytest.raises(CaseError):
+    # And the service refuses it too, should a page skip the form, in the borrower's words.
+    with translation.override("zh-hans"), pytest.raises(CaseError, match="请选择提供的日期之一"):
         borrower_promise(case_id=case.pk, actor=ACTOR, amount=Decimal("100.00"),
                          promised_on=dt.date.fromisoformat(day))  # fmt: skip
     assert nothing_written(case, before)
@@ -158,7 +158,8 @@ def test_a_second_promise_shows_the_services_refusal_on_the_form(case):
         borrower_promise(case_id=case.pk, actor=ACTOR, amount=Decimal("50.00"), promised_on=dt.date(2024, 2, 15))
     except CaseError as exc:
         service_error(form, exc)
-    assert len(form.non_field_errors()) == 2  # the service's refusal joins the form's own
+    # The service's refusal joins the form's own, in the borrower's words (not the collectors').
+    assert form.non_field_errors()[1] == "We cannot record a promise on this loan now. Please call us."
     assert PromiseToPay.objects.filter(case=case).count() == 1
 
 
