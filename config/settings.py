@@ -370,6 +370,48 @@ PORTAL_LOCK_MINUTES = env.int("PORTAL_LOCK_MINUTES", default=30)
 PORTAL_CHECKED_MINUTES = env.int("PORTAL_CHECKED_MINUTES", default=30)
 PORTAL_RATE_PER_LINK = env.int("PORTAL_RATE_PER_LINK", default=30)
 PORTAL_RATE_PER_ADDRESS = env.int("PORTAL_RATE_PER_ADDRESS", default=60)
+
+# ---------------------------------------------------------------------------------------------------------------
+# E-mail to borrowers (notifications.mail), through Django's e-mail framework. EMAIL_URL names the server in one
+# variable (smtp://user:password@host:587 — smtp+tls:// for STARTTLS, smtp+ssl:// for implicit TLS), or EMAIL_HOST,
+# EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL one by one. Neither: the console
+# backend (`make run` prints each e-mail in the worker's log). EMAIL_TIMEOUT bounds each SMTP call: past it the
+# e-mail goes to review, never resent blindly (the server may have taken it).
+# ---------------------------------------------------------------------------------------------------------------
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+if env.str("EMAIL_URL", default=""):
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+    EMAIL_PORT = _email["EMAIL_PORT"] or (465 if _email.get("EMAIL_USE_SSL") else 587 if _email.get("EMAIL_USE_TLS")
+                                          else 25)  # fmt: skip
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+elif env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+if EMAIL_BACKEND.endswith("smtp.EmailBackend") and EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: choose one.")
+# Who the borrowers' e-mails come from ("Example Lending <collections@example.com>"); its domain names each
+# Message-ID. EMAIL_UNSUBSCRIBE_MAILTO: an address whose mail is read and acted on as opt-outs, offered as the second
+# List-Unsubscribe method (RFC 2369) beside the one-click link; empty, only the link is offered.
+DEFAULT_FROM_EMAIL = env.str("EMAIL_FROM", default=f"{LENDER_NAME} <collections@example.com>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_UNSUBSCRIBE_MAILTO = env.str("EMAIL_UNSUBSCRIBE_MAILTO", default="")
+# The shared secret the mail provider's event relay signs bounces and complaints with (/webhooks/email/events/,
+# README "E-mail"); empty, every event is refused (403). EMAIL_WEBHOOK_TOLERANCE_SECONDS: how old a signed event may
+# be (a replayed one is older).
+EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
+EMAIL_WEBHOOK_TOLERANCE_SECONDS = env.int("EMAIL_WEBHOOK_TOLERANCE_SECONDS", default=300)
 # ---------------------------------------------------------------------------------------------------------------
 # Online payments (loans.payments): the console provider completes payments at once with no network (make run);
 # stripe takes cards through PaymentIntents and confirms them by signed webhooks (STRIPE_WEBHOOK_SECRET).

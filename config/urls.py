@@ -1,5 +1,5 @@
 """URL configuration: the pages (collections_app.views), the API (api/urls.py), the borrower's page (portal/urls.py),
-Twilio's webhooks, the admin."""
+Twilio's, Stripe's and the mail provider's webhooks, the admin."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -19,7 +19,7 @@ from collections_app.views import (
     voice_menu,
 )
 from loans import webhooks as payment_webhooks
-from notifications import webhooks
+from notifications import mail_webhooks, webhooks
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -71,6 +71,8 @@ urlpatterns = [
         name="twilio-collector-call-disclosure",
     ),
     path("webhooks/stripe/", payment_webhooks.stripe_webhook, name="stripe-webhook"),
+    # The mail provider's bounces, complaints and deliveries, signed with EMAIL_WEBHOOK_SECRET.
+    path("webhooks/email/events/", mail_webhooks.email_events, name="email-events"),
     path("webhooks/twilio/voice-menu/", voice_menu.voice_menu, name="twilio-voice-menu"),
     path("api/", include("api.urls")),
     # The borrower's page: short, because its links travel in text messages.

@@ -43,7 +43,7 @@ from notifications.templating import (
 class MessageTemplateForm(forms.ModelForm):
     class Meta:
         model = MessageTemplate
-        fields = ["purpose", "channel", "language", "subject", "body", "is_active"]
+        fields = ["purpose", "channel", "language", "subject", "body", "attachment", "is_active"]
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -56,6 +56,8 @@ class MessageTemplateForm(forms.ModelForm):
                     language=data["language"],
                     body=data["body"],
                     opt_out_required=opt_out_text_required(),
+                    subject=data.get("subject", ""),
+                    attachment=data.get("attachment", ""),
                 )
             except TemplateError as exc:
                 for field, problems in exc.problems.items():
@@ -71,7 +73,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     list_filter = ["purpose", "channel", "language", "is_active"]
     search_fields = ["body"]
     readonly_fields = ["preview", "updated_at", "updated_by"]
-    fields = ["purpose", "channel", "language", "subject", "body", "preview", "is_active", "updated_at", "updated_by"]
+    fields = ["purpose", "channel", "language", "subject", "body", "attachment", "preview", "is_active", "updated_at",
+              "updated_by"]  # fmt: skip
 
     class Media:
         css = {"all": ["css/admin.css"]}  # the preview's layout: no inline style under the Content-Security-Policy

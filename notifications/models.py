@@ -24,8 +24,9 @@ class Channel(models.TextChoices):
     LETTER = "letter", _("letter")
 
 
-# Texts and calls go to the provider, letters to the print queue; e-mail waits until a mail provider is configured.
-DISPATCHED_CHANNELS = [Channel.SMS, Channel.VOICE, Channel.LETTER]
+# Texts and calls go to the provider, e-mail through Django's e-mail backend (notifications.mail), letters to the
+# print queue.
+DISPATCHED_CHANNELS = [Channel.SMS, Channel.VOICE, Channel.EMAIL, Channel.LETTER]
 # The compliance gate's name for each channel (a voice message is a call).
 GATE_CHANNEL: dict[str, str] = {
     Channel.SMS: "sms",
@@ -71,6 +72,14 @@ class MessageTemplate(models.Model):
             "Placeholders: {name}, {amount_due}, {due_date}, {lender}, {pay_link}, {reference}, {help_phone}. "
             "SMS and e-mail must say how to opt out where the borrower's jurisdiction demands it."
         ),
+    )
+    # A document maker's name (notifications.mail.attachment_maker): what the e-mail attaches, e.g. the letter's PDF.
+    attachment = models.CharField(
+        _("attached document"),
+        max_length=40,
+        blank=True,
+        default="",
+        help_text=_("E-mail and letters only: the document attached to each message (blank: none)."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,8 +10,12 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
 from compliance.engine import OPT_OUT_TEXT
 from compliance.models import JurisdictionProfile
+from notifications.mail import ATTACHMENT_MAKERS
 
 PLACEHOLDERS = {
     "name": "the borrower's full name",
@@ -69,17 +73,34 @@ def sms_segments(text: str) -> Segments:
     return Segments("UCS-2", length, 1 if length <= 70 else -(-length // 67))
 
 
-def template_check(*, purpose: str, channel: str, language: str, body: str, opt_out_required: bool) -> Segments | None:
-    """Raise TemplateError listing every problem; return the SMS segments of the sample rendering for SMS."""
+def template_check(
+    *,
+    purpose: str,
+    channel: str,
+    language: str,
+    body: str,
+    opt_out_required: bool,
+    subject: str = "",
+    attachment: str = "",
+) -> Segments | None:
+    """Raise TemplateError listing every problem; return the SMS segments of the sample rendering for SMS. An
+    e-mail needs a subject; only e-mails and letters carry a document (``attachment``: a registered maker)."""
     problems: dict[str, list[str]] = {}
-    try:
-        unknown = sorted(set(placeholders_in(body)) - set(PLACEHOLDERS))
-        if unknown:
-            problems.setdefault("body", []).append(
-                "Unknown placeholder(s): " + ", ".join(f"{{{u}}}" for u in unknown) + "."
-            )
-    except ValueError as exc:
-        problems.setdefault("body", []).append(f"Broken placeholder: {exc}.")
+    for name, text in (("body", body), ("subject", subject)):
+        try:
+            unknown = sorted(set(placeholders_in(text)) - set(PLACEHOLDERS))
+            if unknown:
+                problems.setdefault(name, []).append(
+                    "Unknown placeholder(s): " + ", ".join(f"{{{u}}}" for u in unknown) + "."
+                )
+        except ValueError as exc:
+            problems.setdefault(name, []).append(f"Broken placeholder: {exc}.")
+    if channel == "email" and not subject.strip():
+        problems.setdefault("subject", []).append("An e-mail needs a subject.")
+    if attachment and channel not in ("email", "letter"):
+        problems.setdefault("attachment", []).append("Only e-mails and letters carry a document.")
+    elif attachment and attachment not in ATTACHMENT_MAKERS:
+        problems.setdefault("attachment", []).append(f"No document maker is named {attachment!r}.")
     # The one confirmation of an opt-out need not offer another (1006.6(e) asks it of collection messages).
     needs_opt_out = opt_out_required and channel in ELECTRONIC and purpose != "opt_out_confirmation"
     if needs_opt_out and not OPT_OUT_TEXT.search(body):
@@ -96,6 +117,26 @@ def template_check(*, purpose: str, channel: str, language: str, body: str, opt_
 def render(body: str, values: dict[str, Any]) -> str:
     """The text with every placeholder filled (missing values render empty rather than failing a send)."""
     return string.Formatter().vformat(body, (), _Blank(values))
+
+
+# Placeholders whose value is a web address: a link in an e-mail's HTML body.
+LINKS = {"pay_link"}
+
+
+def render_html(body: str, values: dict[str, Any]) -> SafeString:
+    """The HTML of a template's text: the template's own words and every value escaped (a name such as
+    ``<b>Ann</b>`` shows as typed, never as markup), web addresses as links, line breaks kept."""
+    parts: list[str] = []
+    for literal, name, _spec, _conversion in string.Formatter().parse(body):
+        parts.append(str(escape(literal)))
+        if name is None:
+            continue
+        value = str(values.get(name, ""))
+        if name in LINKS and value.startswith(("https://", "http://")):
+            parts.append(str(format_html('<a href="{}">{}</a>', value, value)))
+        else:
+            parts.append(str(escape(value)))
+    return mark_safe("".join(parts).replace("\r\n", "\n").replace("\n", "<br>\n"))  # noqa: S308 - escaped above
 
 
 class _Blank(dict):

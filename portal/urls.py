@@ -1,10 +1,12 @@
-"""The borrower's page: /p/<token> (short: it travels in text messages) and its identity check."""
+"""The borrower's page: /p/<token> (short: it travels in text messages) and its identity check; an e-mail's
+unsubscribe link (/p/unsubscribe/<token>, before the page's pattern)."""
 
 from django.urls import path
 
 from portal import views
 
 urlpatterns = [
+    path("unsubscribe/<str:token>", views.email_unsubscribe_page, name="email-unsubscribe"),
     path("<str:token>", views.portal_page, name="portal-page"),
     path("<str:token>/check", views.portal_check, name="portal-check"),
 ]

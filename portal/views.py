@@ -18,13 +18,20 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.security import client_ip
 from core.web import public
 from loans.models import PortalFactor
 from notifications.models import PortalEventKind, PortalLink
-from notifications.services import portal_answer_record, portal_event_record, portal_link_get
+from notifications.services import (
+    email_unsubscribe,
+    portal_answer_record,
+    portal_event_record,
+    portal_link_get,
+    unsubscribe_target,
+)
 from notifications.services.portal_links import ID_CHARS
 from portal.ratelimit import rate_allow
 from portal.selectors import UNAVAILABLE, PortalPage, answer_is_right, portal_page_load
@@ -164,3 +171,39 @@ def portal_check(request: HttpRequest, token: str) -> HttpResponse:
     context = {"token": token, "lender": page.lender, "help_phone": page.help_phone, "question": page.question,
                "typed": typed, "wrong": True, "attempts_left": result.attempts_left}  # fmt: skip
     return _answer(request, "portal/check.html", context, language=language, status=200)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# An e-mail's unsubscribe link
+# ---------------------------------------------------------------------------------------------------------------
+@public
+@csrf_exempt  # RFC 8058: the mail program POSTs without cookies; the signed token is the proof
+@require_http_methods(["GET", "POST"])
+def email_unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: the question and a button (a link scanner that opens it changes nothing). POST: the opt-out recorded,
+    and the confirmation — the button's form, or the borrower's mail program's one-click POST
+    (``List-Unsubscribe=One-Click``, RFC 8058), which needs no page but gets the same answer."""
+    if not rate_allow(scope="ip", key=client_ip(request), limit=settings.PORTAL_RATE_PER_ADDRESS):
+        return _too_many(request)
+    target = unsubscribe_target(token=token)
+    if target is None:
+        return _refused(request)
+    language = _language(request, target.language)
+    done = target.opted_out
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        email_unsubscribe(target=target, one_click=one_click)
+        done = True
+    context = {"token": token, "lender": target.lender, "help_phone": settings.LENDER_HELP_PHONE, "done": done,
+               "address": masked_address(target.address)}  # fmt: skip
+    return _answer(request, "portal/unsubscribe.html", context, language=language)
+
+
+def masked_address(address: str) -> str:
+    """The address as the page shows it to whoever holds the link: enough to recognise, not to harvest
+    (``m•••a@example.com``)."""
+    local, at, domain = address.partition("@")
+    if not at:
+        return "•••"
+    shown = local[0] + "•••" + local[-1] if len(local) > 2 else local[:1] + "•••"
+    return f"{shown}@{domain}"

@@ -7,6 +7,7 @@ from django.db import connection
 
 from tests.localstripe import localstripe, localstripe_server  # noqa: F401  (localstripe and the SDK pointed at it)
 from tests.prism import prism  # noqa: F401  (the fixture: Prism serving Twilio's description, for any test)
+from tests.smtpd import smtp, smtp_server  # noqa: F401  (a real SMTP server, Django's SMTP backend pointed at it)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -35,6 +35,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from collections_app import uploads
+from notifications.mail import unsubscribe_token
 from notifications.services import portal_link_issue
 from tests.factories import (
     CallRecordingFactory,
@@ -225,6 +226,12 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     # it is audited as the borrower's visit; the identity check, with none asked for, leads back to the page.
     ("portal-page", "GET"): (Cell(200, writes=True),) * 7,
     ("portal-check", "POST"): (BACK,) * 7,
+    # An e-mail's unsubscribe link: the signed token is the key, whoever holds it. Opening it asks and changes nothing;
+    # the button (or the mail program's one-click POST, without cookies) records the opt-out.
+    ("email-unsubscribe", "GET"): (200,) * 7,
+    ("email-unsubscribe", "POST"): (Cell(200, writes=True),) * 7,
+    # The mail provider's events are signed with the shared secret: unsigned is 403 for everyone.
+    ("email-events", "POST"): (403,) * 7,
     # Stripe's webhook checks Stripe's signature: unsigned is 400 for everyone (what Stripe expects of a bad event).
     ("stripe-webhook", "POST"): (400, 400, 400, 400, 400, 400, 400),
     ("twilio-voice-menu", "POST"): (403, 403, 403, 403, 403, 403, 403),
@@ -236,6 +243,7 @@ PUBLIC = {
     "healthz",
     "favicon",
     "stripe-webhook",
+    "email-events",
     *(n for n, _ in MATRIX if n.startswith("twilio-")),
 }
 
@@ -431,6 +439,9 @@ def loan_body(external_id: str) -> dict[str, Any]:
 ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "portal-page": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
     "portal-check": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "email-unsubscribe": lambda w, _: [
+        unsubscribe_token(OutboundMessageFactory(case=w.a.case, channel="email", to="pat@example.com").pk)
+    ],
     "borrower-detail": lambda w, _: [w.a.case.borrower_id],
     "borrower-promise": lambda w, _: [w.a.case.borrower_id],
     "case-detail": lambda w, _: [w.a.case.pk],
@@ -462,6 +473,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "login": lambda w: {"username": "collector.a", "password": "not-the-password"},
     "set_language": lambda w: {"language": "en", "next": "/"},
     "portal-check": lambda w: {"answer": "1234"},
+    "email-unsubscribe": lambda w: {"List-Unsubscribe": "One-Click"},
     "escalations-decide": lambda w: {
         "decision": "approve_legal",
         "case": [w.a.case.pk],

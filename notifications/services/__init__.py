@@ -6,6 +6,7 @@
 - ``rendering``: what a message says (templates, letters' addresses, previews, replies);
 - ``portal_links``: links to the borrower's page (issued with messages, checked, revoked, locked) and its audit;
 - ``callbacks``: what providers tell us back (statuses, inbound texts);
+- ``email``: the unsubscribe link's opt-out and what the mail provider reports (bounces, complaints, deliveries);
 - ``review``: a person settling a message in review;
 - ``voice_menu``: the keys a borrower presses on an automated reminder call;
 - ``collector_calls``: a collector's call through the provider (placed, its legs' callbacks, the disposition's
@@ -34,6 +35,14 @@ from notifications.services.collector_calls import (
     recordings_purge,
 )
 from notifications.services.dispatch import outbox_claim, outbox_send, provider_pools_close
+from notifications.services.email import (
+    EVENT_TYPES,
+    UnsubscribeTarget,
+    email_event_apply,
+    email_opt_out,
+    email_unsubscribe,
+    unsubscribe_target,
+)
 from notifications.services.pause import provider_gate, provider_pause, provider_resume
 from notifications.services.portal_links import (
     portal_answer_record,
@@ -51,6 +60,8 @@ from notifications.services.review import message_review_resolve
 from notifications.services.voice_menu import keypress_record
 
 __all__ = [
+    "EVENT_TYPES",
+    "UnsubscribeTarget",
     "call_status_apply",
     "collector_call_classify",
     "collector_call_create",
@@ -60,6 +71,9 @@ __all__ = [
     "collector_call_status_apply",
     "console_status_report",
     "disclosure_twiml",
+    "email_event_apply",
+    "email_opt_out",
+    "email_unsubscribe",
     "inbound_sms_handle",
     "keypress_record",
     "lender_name",
@@ -86,4 +100,5 @@ __all__ = [
     "recording_open",
     "recordings_purge",
     "template_for",
+    "unsubscribe_target",
 ]

@@ -46,6 +46,7 @@ from compliance.services import (
 from loans.db import db_retry
 from loans.models import Loan
 from loans.sql import bulk_set
+from notifications.mail import EMAIL, EmailContent, EmailProvider, attachments_for, email_build
 from notifications.models import (
     DISPATCHED_CHANNELS,
     GATE_CHANNEL,
@@ -70,7 +71,8 @@ RETRY_MINUTES = [1, 5, 15, 60]  # backoff after transient provider errors (attem
 # Claim
 # ---------------------------------------------------------------------------------------------------------------
 def outbox_claim(*, now: dt.datetime | None = None, limit: int | None = None) -> tuple[str, list[int]]:
-    """Claim up to ``limit`` due SMS and voice rows for one batch; returns the claim token and the row ids."""
+    """Claim up to ``limit`` due rows (texts, calls, e-mails, letters) for one batch; returns the claim token and the
+    row ids."""
     now = now or timezone.now()
     limit = limit or settings.OUTBOX_BATCH_SIZE
     token = uuid.uuid4().hex
@@ -97,6 +99,7 @@ def outbox_claim(*, now: dt.datetime | None = None, limit: int | None = None) ->
 class _Ready:
     message: OutboundMessage
     say_language: str
+    email: EmailContent | None = None  # an e-mail's subject and bodies
 
 
 def outbox_send(
@@ -182,7 +185,7 @@ class _Batch:
         self._touch()
         if self.failed or time.monotonic() >= self.deadline:
             return "late"
-        if item.message.channel == Channel.LETTER:
+        if item.message.channel in (Channel.LETTER, Channel.EMAIL):  # the pause is the text and call provider's
             return ""
         return "paused" if self.gate.paused() else ""
 
@@ -193,7 +196,8 @@ class _Batch:
             logger.exception("%s: message %s could not be sent", self.label, item.message.pk)
             self.failed, status = True, "error"
         self.counts[status] = self.counts.get(status, 0) + 1
-        self.gate.answered(status, item.message.pk)
+        if item.message.channel not in (Channel.LETTER, Channel.EMAIL):
+            self.gate.answered(status, item.message.pk)
 
     def _touch(self) -> None:
         if time.monotonic() - self.touched >= self.touch_every:
@@ -270,7 +274,7 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             else:
                 live.append(row)
         debts = _debts_the_gate_allows(live, now)
-        address_and_render(live, debts=debts)
+        emails = address_and_render(live, debts=debts)
         unsendable = {r.pk for r in live if not r.body or (r.channel == Channel.LETTER and not r.to)}
         for row in [r for r in live if r.pk in unsendable]:
             reason = (
@@ -308,7 +312,7 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
                 counts["failed"] = counts.get("failed", 0) + 1
                 continue
             if result.allowed:
-                ready.append(_Ready(row, row.borrower.language))
+                ready.append(_Ready(row, row.borrower.language, emails.get(row.pk)))
                 continue
             if result.outcome == "defer" and result.next_allowed_at:
                 row.planned_for = result.next_allowed_at
@@ -397,13 +401,27 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
     row = item.message
     now = timezone.now()
     label = f"message {row.pk}"
+    email = None
+    if row.channel == Channel.EMAIL:
+        try:  # the documents first: an e-mail that cannot carry its notice is not sent, and nothing was started
+            assert item.email is not None  # rendered with the batch (address_and_render)
+            attachments = attachments_for(item.email.attachment, row)
+            email = email_build(row=row, content=item.email, attachments=attachments, language=item.say_language)
+        except Exception as exc:
+            logger.exception("message %s: its document could not be made", row.pk)
+            failure = exc if isinstance(exc, ProviderError) else ProviderError("permanent", "attachment", str(exc))
+            if not db_retry(lambda: _mark_started(row, token, EMAIL, now), what=label):
+                return "skipped"
+            return db_retry(partial(_record_failure, row, failure, attempts=row.attempts + 1), what=label)
     # Committed before the provider is called (see the module docstring); proceeds only if this worker set it. A
     # retry after a commit whose answer was lost finds it set and skips the row: the watchdog then reviews it.
-    if not db_retry(lambda: _mark_started(row, token, provider, now), what=label):
+    if not db_retry(lambda: _mark_started(row, token, EMAIL if email else provider, now), what=label):
         return "skipped"
     callback = _callback_url("message" if row.channel == Channel.SMS else "call")
     try:
-        if row.channel == Channel.LETTER:
+        if email is not None:
+            sent = EMAIL.send_email(email)
+        elif row.channel == Channel.LETTER:
             subject = render(row.template.subject, template_values(row, None)) if row.template else ""
             sent = PRINT_QUEUE.send_letter(
                 message_id=row.pk, address=row.to, subject=subject, body=row.body, date=now.date().isoformat()
@@ -420,16 +438,16 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
         return db_retry(partial(_record_failure, row, exc, attempts=row.attempts + 1), what=label)
     # The provider took it: recording that must outlive a database restart, or the row ends in review.
     db_retry(lambda: _record_sent(row, sent), what=label)
-    if provider.name == "console":
+    if provider.name == "console" and row.channel != Channel.EMAIL:
         # The console backend's delivery report — a text's, a call's and, as the mail house would, a letter's —
-        # through Twilio's status path (imported here: callbacks imports us).
+        # through Twilio's status path; e-mail reports through its own webhook (imported here: callbacks imports us).
         from notifications.services.callbacks import console_status_report
 
         db_retry(lambda: console_status_report(message_id=row.pk), what=label)
     return MessageStatus.SENT
 
 
-def _mark_started(row: OutboundMessage, token: str, provider: Provider, now: dt.datetime) -> int:
+def _mark_started(row: OutboundMessage, token: str, provider: Provider | EmailProvider, now: dt.datetime) -> int:
     with connection.cursor() as cursor:  # plain SQL: once per message, and the ORM's compile cost adds up
         cursor.execute(
             f"UPDATE {OutboundMessage._meta.db_table} SET send_started_at = %s, attempts = attempts + 1, provider = %s,"

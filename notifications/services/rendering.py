@@ -8,11 +8,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Case, When
+from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from loans.models import ZERO, Installment, Loan, LoanProduct
 from loans.money import format_money
+from notifications.mail import EmailContent, unsubscribe_url
 from notifications.models import (
     DISPATCHED_CHANNELS,
     Channel,
@@ -22,13 +24,16 @@ from notifications.models import (
     OutboundMessage,
 )
 from notifications.services.portal_links import PREVIEW_TOKEN, portal_links_issue, portal_url
-from notifications.templating import render
+from notifications.templating import render, render_html
 
 
-def address_and_render(rows: list[OutboundMessage], *, debts: dict[int, list[int]] | None = None) -> None:
+def address_and_render(
+    rows: list[OutboundMessage], *, debts: dict[int, list[int]] | None = None
+) -> dict[int, EmailContent]:
     """Address letters (the postal address) and render the borrower-language template, for the whole batch in a few
-    queries. Texts and calls get their number from the gate, which loads the borrower's phones anyway. ``debts``:
-    the loans each message covers (message id → loan ids; default its own loan), listed by ``{loans}``."""
+    queries. Texts, calls and e-mails get their address from the gate, which loads the borrower's anyway. ``debts``:
+    the loans each message covers (message id → loan ids; default its own loan), listed by ``{loans}``. Returns
+    each e-mail's subject and bodies (its ``body`` is the text the borrower reads, footer included)."""
     debts = debts or {}
     others = {loan for row in rows for loan in debts.get(row.pk, []) if loan != row.loan_id}
     loans = {loan.pk: loan for loan in Loan.objects.filter(pk__in=others)} if others else {}
@@ -44,6 +49,7 @@ def address_and_render(rows: list[OutboundMessage], *, debts: dict[int, list[int
     # A new link to the borrower's page for each message that carries one (issued for the batch in one INSERT).
     linked = [r for r in rows if _uses_link(templates, r)]
     tokens = portal_links_issue(borrower_ids=[r.borrower_id for r in linked]) if linked else {}
+    emails: dict[int, EmailContent] = {}
     for row in rows:
         if not row.to and row.channel == Channel.LETTER:
             row.to = _postal_address(row.borrower)
@@ -54,9 +60,34 @@ def address_and_render(rows: list[OutboundMessage], *, debts: dict[int, list[int
         row.template = template
         covered = [row.loan if pk == row.loan_id else loans[pk] for pk in debts.get(row.pk, [row.loan_id])]
         link = portal_url(tokens[row.borrower_id]) if row.borrower_id in tokens else ""
-        row.body = render(
-            template.body, template_values(row, oldest_unpaid.get(row.loan_id), covered=covered, pay_link=link)
-        )
+        values = template_values(row, oldest_unpaid.get(row.loan_id), covered=covered, pay_link=link)
+        row.body = render(template.body, values)
+        if row.channel == Channel.EMAIL:
+            emails[row.pk] = email_content(row, template, values)
+            row.body = emails[row.pk].text
+    return emails
+
+
+def email_content(row: OutboundMessage, template: MessageTemplate, values: dict[str, Any]) -> EmailContent:
+    """An e-mail's subject, text and HTML in the borrower's language: the template's words (in the HTML every value
+    escaped, links clickable), then the footer with the lender, the number to call and the unsubscribe link."""
+    language = row.borrower.language if row.borrower.language in SUBJECT_FALLBACK else "en"
+    url = unsubscribe_url(row.pk)
+    with translation.override(language):
+        subject = " ".join(render(template.subject, values).split()) or SUBJECT_FALLBACK[language] % values
+        footer = _("To stop e-mails from %(lender)s, unsubscribe here: %(url)s") % {"lender": values["lender"],
+                                                                                    "url": url}  # fmt: skip
+        text = f"{render(template.body, values)}\n\n-- \n{values['lender']} · {values['help_phone']}\n{footer}\n"
+        html = render_to_string(
+            "notifications/email.html",
+            {"subject": subject, "body": render_html(template.body, values), "lender": values["lender"],
+             "help_phone": values["help_phone"], "unsubscribe_url": url, "language": language},
+        )  # fmt: skip
+    return EmailContent(subject=subject, text=text, html=html, unsubscribe_url=url, attachment=template.attachment)
+
+
+# The subject of an e-mail whose template has none (one saved before subjects were checked).
+SUBJECT_FALLBACK = {"en": "%(lender)s: your loan %(reference)s", "zh-hans": "【%(lender)s】关于您的借款 %(reference)s"}
 
 
 def _template(templates: dict[tuple[str, str, str], MessageTemplate], row: OutboundMessage) -> MessageTemplate | None:

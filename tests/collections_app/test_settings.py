@@ -70,3 +70,23 @@ def test_the_development_default_needs_no_configuration(settings):
     assert settings.TIME_ZONE == "UTC" and settings.USE_TZ is True
     result = manage("check", env={"DATABASE_URL": "", "CELERY_BROKER_URL": ""})
     assert result.returncode == 0, result.stderr
+
+
+def email_settings(env):
+    names = "EMAIL_BACKEND EMAIL_HOST EMAIL_PORT EMAIL_HOST_USER EMAIL_HOST_PASSWORD EMAIL_USE_TLS EMAIL_USE_SSL"
+    code = f"from django.conf import settings as s; print('|'.join(str(getattr(s, n)) for n in {names.split()!r}))"
+    result = manage("shell", "-c", code, env={"DATABASE_URL": "", "CELERY_BROKER_URL": "", **env})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1].split("|")
+
+
+def test_email_goes_to_the_console_unless_an_smtp_server_is_named():
+    assert email_settings({})[0] == "django.core.mail.backends.console.EmailBackend"
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    assert email_settings({"EMAIL_URL": "smtp+tls://mailer:s3cret@smtp.example.com:2587"}) == [
+        smtp, "smtp.example.com", "2587", "mailer", "s3cret", "True", "False"
+    ]  # fmt: skip
+    assert email_settings({"EMAIL_URL": "smtp+ssl://smtp.example.com"})[2:] == ["465", "", "", "False", "True"]
+    assert email_settings({"EMAIL_HOST": "relay.internal", "EMAIL_PORT": "25"})[:3] == [smtp, "relay.internal", "25"]
+    refused = manage("check", env={"EMAIL_HOST": "relay", "EMAIL_USE_TLS": "true", "EMAIL_USE_SSL": "true"})
+    assert refused.returncode != 0 and "EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive" in refused.stderr

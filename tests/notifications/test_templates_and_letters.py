@@ -57,7 +57,8 @@ def test_every_seeded_template_passes_its_own_checks():
     assert {t.language for t in templates} == {"en", "zh-hans"}
     assert {t.channel for t in templates} == {"sms", "voice", "email", "letter"}
     for t in templates:
-        template_check(purpose=t.purpose, channel=t.channel, language=t.language, body=t.body, opt_out_required=True)
+        template_check(purpose=t.purpose, channel=t.channel, language=t.language, body=t.body, opt_out_required=True,
+                       subject=t.subject, attachment=t.attachment)  # fmt: skip
 
 
 def test_the_admin_form_refuses_a_bad_template_and_previews_a_good_one():
