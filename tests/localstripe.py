@@ -4,16 +4,13 @@ localstripe keeps PaymentIntents, charges them with its test cards, and sends ``
 signed as Stripe signs them, to the webhook URLs registered with it (``localstripe_webhook``). Shared by any test
 (import the ``localstripe`` fixture, as conftest.py does)."""
 
-import socket
-import subprocess
 import sys
-import time
 
 import pytest
 import requests
 import stripe
 
-from tests.prism import free_port
+from tests.servers import local_server
 
 WEBHOOK_SECRET = "whsec_test_localstripe"
 SECRET_KEY = "sk_test_collections"
@@ -23,27 +20,9 @@ SECRET_KEY = "sk_test_collections"
 def localstripe_server(tmp_path_factory):
     """The server process for the session (``--from-scratch``: it never loads a store left by another run)."""
     folder = tmp_path_factory.mktemp("localstripe")
-    port = free_port()
-    log = (folder / "localstripe.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-    )
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None, (folder / "localstripe.log").read_text()
-            assert time.monotonic() < deadline, "localstripe did not start within 60 s"
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    command = lambda port: [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"]  # noqa: E731
+    with local_server(command, folder=folder, name="localstripe", seconds=60) as url:
+        yield url
 
 
 @pytest.fixture

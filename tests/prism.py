@@ -4,12 +4,11 @@
 
 import copy
 import json
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.servers import local_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "tests" / "contracts" / "twilio" / "twilio_api_v2010.json"
@@ -34,34 +33,11 @@ def form_arrays_exploded(spec: dict) -> dict:
     return spec
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def prism(tmp_path_factory):
     assert PRISM.exists(), "Prism is missing: `make test` installs it (npm, @stoplight/prism-cli@5.14.2)"
     spec = tmp_path_factory.mktemp("twilio") / "twilio.json"
     spec.write_text(json.dumps(form_arrays_exploded(json.loads(SPEC.read_text()))))
-    port = free_port()
-    log = (spec.parent / "prism.log").open("w")
-    process = subprocess.Popen(
-        [str(PRISM), "mock", "--host", "127.0.0.1", "--port", str(port), "--errors", str(spec)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None, (spec.parent / "prism.log").read_text()
-            assert time.monotonic() < deadline, "Prism did not start within 90 s"
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    command = lambda port: [str(PRISM), "mock", "--host", "127.0.0.1", "--port", str(port), "--errors", str(spec)]  # noqa: E731
+    with local_server(command, folder=spec.parent, name="prism", seconds=90) as url:
+        yield url

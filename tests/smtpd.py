@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.prism import free_port
+from tests.servers import free_port
 
 
 @dataclass

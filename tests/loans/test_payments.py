@@ -294,7 +294,7 @@ def test_an_event_for_an_intent_this_system_never_started_is_acknowledged_and_ig
 
 
 def test_stripe_unreachable_fails_the_checkout_and_charges_nothing(localstripe, settings):
-    from tests.prism import free_port
+    from tests.servers import free_port
 
     settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     case, _ = overdue_case()
