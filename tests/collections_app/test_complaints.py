@@ -128,3 +128,42 @@ def test_resolving_records_the_outcome_and_response_and_lifts_an_unacknowledged_
     assert Restriction.objects.get(pk=complaint.restriction_id).lifted_at is not None
     with pytest.raises(TransitionConflict):
         complaint_resolve(complaint_id=complaint.pk, actor=manager, outcome="upheld", response_text="again")
+
+
+def test_the_managers_queue_shows_complaints_by_due_date_with_the_overdue_one_flagged(case, manager):
+    from django.test import Client
+    from django.urls import reverse
+
+    with time_machine.travel(dt.datetime(2026, 10, 1, 16, 0, tzinfo=dt.UTC), tick=False):
+        late = complaint_record(case_id=case.pk, actor=manager, channel="letter", category="conduct", summary="Rude")
+    with time_machine.travel(NOON_NY, tick=False):
+        soon = complaint_record(case_id=case.pk, actor=manager, channel="staff", category="amount", summary="Fees")
+        message, _ = inbound_sms_handle(provider_id="SM9", from_number=NUMBER, to_number="+1555", body="投诉")
+        client = Client()
+        client.force_login(manager)
+        page = client.get(reverse("escalations-complaints"))
+        assert page.status_code == 200
+        rows = list(page.context["page"])
+        assert rows == [late, soon]
+        html = page.content.decode()
+        assert html.count('data-testid="overdue"') == 1 and "Overdue" in html
+        assert 'data-testid="possible-complaint"' in html
+        done = client.post(reverse("complaint-acknowledge", args=[late.pk]))
+        assert done.status_code == 302
+        decided = client.post(reverse("possible-complaint", args=[message.pk]), {"decision": "dismiss"})
+        assert decided.status_code == 302
+    late.refresh_from_db()
+    assert late.status == "acknowledged" and late.acknowledged_by == manager
+    assert Complaint.objects.get(inbound_message_id=message.pk).status == "dismissed"
+
+
+def test_collectors_may_not_see_or_act_on_the_complaints_queue(case, manager):
+    from django.test import Client
+    from django.urls import reverse
+
+    complaint = complaint_record(case_id=case.pk, actor=manager, channel="staff", category="conduct", summary="x")
+    client = Client()
+    client.force_login(case.assigned_to)
+    assert client.get(reverse("escalations-complaints")).status_code == 403
+    assert client.post(reverse("complaint-acknowledge", args=[complaint.pk])).status_code == 403
+    assert client.post(reverse("complaint-resolve", args=[complaint.pk])).status_code == 403
