@@ -1,4 +1,4 @@
-"""Complaints (RULES.md CMP-01), the pure part: which inbound texts look like a complaint, and the clocks a complaint
+"""Complaints (rule CMP-01), the pure part: which inbound texts look like a complaint, and the clocks a complaint
 starts — business days by jurisdiction from the ``holidays`` package. No ORM: collections_app records complaints and
 calls these.
 
