@@ -1,4 +1,4 @@
-"""The borrower's page: /p/<token> (short: it travels in text messages) and its identity check."""
+"""The borrower's page: /p/<token> (short: it travels in text messages), its identity check and its payments."""
 
 from django.urls import path
 
@@ -7,4 +7,7 @@ from portal import views
 urlpatterns = [
     path("<str:token>", views.portal_page, name="portal-page"),
     path("<str:token>/check", views.portal_check, name="portal-check"),
+    path("<str:token>/pay", views.portal_pay, name="portal-pay"),
+    path("<str:token>/pay/<str:key>", views.portal_payment, name="portal-payment"),
+    path("<str:token>/pay/<str:key>/card", views.portal_card, name="portal-card"),
 ]

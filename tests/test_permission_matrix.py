@@ -220,6 +220,11 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     # it is audited as the borrower's visit; the identity check, with none asked for, leads back to the page.
     ("portal-page", "GET"): (Cell(200, writes=True),) * 7,
     ("portal-check", "POST"): (BACK,) * 7,
+    # Paying there: an amount under the policy's minimum comes back beside its field, nothing started; a payment the
+    # link's borrower never started (an unknown key) does not open, nor takes a card.
+    ("portal-pay", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-payment", "GET"): (403,) * 7,
+    ("portal-card", "POST"): (403,) * 7,
     # Stripe's webhook checks Stripe's signature: unsigned is 400 for everyone (what Stripe expects of a bad event).
     ("stripe-webhook", "POST"): (400, 400, 400, 400, 400, 400, 400),
     ("twilio-voice-menu", "POST"): (403, 403, 403, 403, 403, 403, 403),
@@ -422,6 +427,9 @@ def loan_body(external_id: str) -> dict[str, Any]:
 ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "portal-page": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
     "portal-check": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "portal-pay": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "portal-payment": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), "a" * 32],
+    "portal-card": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), "a" * 32],
     "borrower-detail": lambda w, _: [w.a.case.borrower_id],
     "borrower-promise": lambda w, _: [w.a.case.borrower_id],
     "case-detail": lambda w, _: [w.a.case.pk],
@@ -452,6 +460,8 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "login": lambda w: {"username": "collector.a", "password": "not-the-password"},
     "set_language": lambda w: {"language": "en", "next": "/"},
     "portal-check": lambda w: {"answer": "1234"},
+    "portal-pay": lambda w: {"loan": w.a.case.loan.external_id, "kind": "chosen", "amount": "0.01", "key": "a" * 32},
+    "portal-card": lambda w: {"payment_method": "card_matrix"},
     "escalations-decide": lambda w: {
         "decision": "approve_legal",
         "case": [w.a.case.pk],
