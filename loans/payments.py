@@ -140,7 +140,9 @@ class ConsoleProvider:
     name: str = CheckoutProvider.CONSOLE
 
     def start(self, checkout: PaymentCheckout, *, return_url: str) -> Started:
-        return Started(provider_id=f"console_{uuid.uuid4().hex}", redirect_url=return_url)
+        # Named after the checkout's key (unique, random unless the caller chose it): a demo built twice from one
+        # seed posts the same payments.
+        return Started(provider_id=f"console_{checkout.idempotency_key}", redirect_url=return_url)
 
     def resume(self, checkout: PaymentCheckout, *, return_url: str) -> Started:
         return Started(provider_id=checkout.provider_id, redirect_url=return_url)
