@@ -428,6 +428,9 @@ if PAYMENT_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SE
 # Tests only: send the SDK's requests to localstripe instead of Stripe's API.
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# Stripe.js, loaded by the card step only (the borrower's page itself loads nothing from another site); tests point
+# it at localstripe's stand-in (<localstripe>/js.stripe.com/v3/). Its site is added to that one page's CSP.
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 # Bank transfers: the account borrowers pay into, shown with each loan's own reference (ISO 11649, "RF…").
 BANK_TRANSFER_ACCOUNT_NAME = env.str("BANK_TRANSFER_ACCOUNT_NAME", default="Example Lending Collections")
 BANK_TRANSFER_ACCOUNT_NUMBER = env.str("BANK_TRANSFER_ACCOUNT_NUMBER", default="GB33 BUKB 2020 1555 5555 55")

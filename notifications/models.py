@@ -394,6 +394,8 @@ class PortalEventKind(models.TextChoices):
     CHECK_PASSED = "check_passed", _("confirmed who they are")
     CHECK_FAILED = "check_failed", _("gave a wrong answer to the identity check")
     LOCKED = "locked", _("link locked after too many wrong answers")
+    PAY_STARTED = "pay_started", _("started a payment")
+    PAY_COMPLETED = "pay_completed", _("completed a payment")
 
 
 class PortalEvent(models.Model):
@@ -405,11 +407,17 @@ class PortalEvent(models.Model):
     kind = models.CharField(_("what"), max_length=16, choices=PortalEventKind.choices)
     ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
     at = models.DateTimeField(_("at"))
+    # A payment's events: the key of the online payment (``loans.PaymentCheckout.idempotency_key``) they are about,
+    # so that the provider's later confirmation is recorded against the link the payment was started from.
+    payment_key = models.CharField(_("payment"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("borrower page event")
         verbose_name_plural = _("borrower page events")
-        indexes = [models.Index(fields=["borrower", "at"], name="portal_event_borrower_at")]
+        indexes = [
+            models.Index(fields=["borrower", "at"], name="portal_event_borrower_at"),
+            models.Index(fields=["payment_key"], condition=~Q(payment_key=""), name="portal_event_payment"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} through {self.link_id} at {self.at:%Y-%m-%d %H:%M}"

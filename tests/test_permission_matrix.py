@@ -241,6 +241,11 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("email-unsubscribe", "POST"): (Cell(200, writes=True),) * 7,
     # The mail provider's events are signed with the shared secret: unsigned is 403 for everyone.
     ("email-events", "POST"): (403,) * 7,
+    # Paying there: an amount under the policy's minimum comes back beside its field, nothing started; a payment the
+    # link's borrower never started (an unknown key) does not open, nor takes a card.
+    ("portal-pay", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-payment", "GET"): (403,) * 7,
+    ("portal-card", "POST"): (403,) * 7,
     # Stripe's webhook checks Stripe's signature: unsigned is 400 for everyone (what Stripe expects of a bad event).
     ("stripe-webhook", "POST"): (400, 400, 400, 400, 400, 400, 400),
     ("twilio-voice-menu", "POST"): (403, 403, 403, 403, 403, 403, 403),
@@ -471,6 +476,9 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "email-unsubscribe": lambda w, _: [
         unsubscribe_token(OutboundMessageFactory(case=w.a.case, channel="email", to="pat@example.com").pk)
     ],
+    "portal-pay": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "portal-payment": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), "a" * 32],
+    "portal-card": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), "a" * 32],
     "borrower-detail": lambda w, _: [w.a.case.borrower_id],
     "borrower-promise": lambda w, _: [w.a.case.borrower_id],
     "case-detail": lambda w, _: [w.a.case.pk],
@@ -507,6 +515,8 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "set_language": lambda w: {"language": "en", "next": "/"},
     "portal-check": lambda w: {"answer": "1234"},
     "email-unsubscribe": lambda w: {"List-Unsubscribe": "One-Click"},
+    "portal-pay": lambda w: {"loan": w.a.case.loan.external_id, "kind": "chosen", "amount": "0.01", "key": "a" * 32},
+    "portal-card": lambda w: {"payment_method": "card_matrix"},
     "escalations-decide": lambda w: {
         "decision": "approve_legal",
         "case": [w.a.case.pk],

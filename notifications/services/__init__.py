@@ -52,6 +52,8 @@ from notifications.services.portal_links import (
     portal_link_revoke,
     portal_links_issue,
     portal_links_revoke_for,
+    portal_payment_completed,
+    portal_payment_started,
     portal_url,
 )
 from notifications.services.recovery import outbox_reap, outbox_release
@@ -91,6 +93,8 @@ __all__ = [
     "portal_link_revoke",
     "portal_links_issue",
     "portal_links_revoke_for",
+    "portal_payment_completed",
+    "portal_payment_started",
     "portal_url",
     "provider_gate",
     "provider_pause",
