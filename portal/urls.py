@@ -1,7 +1,7 @@
 """The borrower's page: /p/<token> (short: it travels in text messages) and its identity check; an e-mail's
 unsubscribe link (/p/unsubscribe/<token>, before the page's pattern)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from portal import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("unsubscribe/<str:token>", views.email_unsubscribe_page, name="email-unsubscribe"),
     path("<str:token>", views.portal_page, name="portal-page"),
     path("<str:token>/check", views.portal_check, name="portal-check"),
+    path("<str:token>/", include("portal.action_urls")),  # the borrower's actions (portal/actions.py)
 ]

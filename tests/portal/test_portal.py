@@ -186,7 +186,9 @@ def test_a_borrower_with_nothing_overdue_is_told_so():
 def test_the_places_for_the_next_actions_are_there_and_hidden_until_they_exist():
     borrower, _ = borrower_with_debt()
     body = text(open_page(portal_link_issue(borrower_id=borrower.pk)))
-    assert 'data-testid="actions"' in body and "data-action=" not in body
+    assert 'data-testid="actions"' in body and 'data-action="pay"' not in body  # paying: not yet
+    for action in ("promise", "plan", "dispute", "preferences", "callback"):  # portal/actions.py
+        assert f'data-action="{action}"' in body
     assert "call us on" in body
 
 
