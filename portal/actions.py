@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from django import forms
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import formats, translation
@@ -230,6 +231,7 @@ def callback(request: HttpRequest, opened: Opened, case: CollectionCase) -> Http
     """The half-hours a collector may call in, in the borrower's zone (named); only those are offered."""
     offered = callback_slots(case_id=case.pk)
     form = CallbackForm(_data(request), offered=offered)
+    _slots_by_day(form)
     if request.method == "POST" and form.is_valid():
         try:
             borrower_callback_request(case_id=case.pk, actor=_actor(opened), start=form.cleaned_data["start"])
@@ -238,6 +240,16 @@ def callback(request: HttpRequest, opened: Opened, case: CollectionCase) -> Http
         else:
             return _to("portal-callback-done", opened, case.loan.external_id)
     return _show(request, opened, "portal/actions/callback.html", form=form, case=case, offered=offered)
+
+
+def _slots_by_day(form: CallbackForm) -> None:
+    """The same slots, grouped under their day, each with its day and times but not the zone: short enough for a
+    phone's list (the page names the zone once, above it and beside the field)."""
+    days: dict[dt.date, list[tuple[str, str]]] = {}
+    for slot in form.offered.slots:
+        day = slot.start.date()
+        days.setdefault(day, []).append((slot.key, f"{_day(day)}, {slot.start:%H:%M}–{slot.end:%H:%M}"))
+    cast(forms.ChoiceField, form.fields["slot"]).choices = [(_day(day), times) for day, times in days.items()]
 
 
 @for_case(["GET"])

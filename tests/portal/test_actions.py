@@ -384,8 +384,11 @@ def test_only_allowed_slots_are_offered_in_the_borrowers_zone_named(case, token)
     body = text(client().get(url("portal-callback", token, case)))
     offered = callback_slots(case_id=case.pk).slots
     assert body.count("<option value=") == len(offered) and "(America/New_York)" in body
-    assert "Feb. 12, 2024, 08:00–08:30" not in body  # before 8 a.m. plus the quarter hour: not offered
     assert all(8 <= s.start.hour < 21 for s in offered)
+    # Grouped by day, in the borrower's clock: at 08:00 the first is 08:30 (a quarter of an hour ahead at least).
+    first = body.split('<optgroup label="Feb. 12, 2024">')[1]
+    assert first.split("</option>")[0].endswith(">Feb. 12, 2024, 08:30–09:00") and offered[0].key == "2024-02-12T13:30Z"
+    assert '<optgroup label="Feb. 13, 2024">' in body and 'value="2024-02-12T13:00Z"' not in body
 
 
 def test_a_call_back_in_an_offered_slot_is_recorded_and_confirmed_in_local_time(case, token):
