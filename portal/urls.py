@@ -1,7 +1,7 @@
 """The borrower's page: /p/<token> (short: it travels in text messages), its identity check and its payments;
 an e-mail's unsubscribe link (/p/unsubscribe/<token>, before the page's pattern)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from portal import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("<str:token>/pay", views.portal_pay, name="portal-pay"),
     path("<str:token>/pay/<str:key>", views.portal_payment, name="portal-payment"),
     path("<str:token>/pay/<str:key>/card", views.portal_card, name="portal-card"),
+    path("<str:token>/", include("portal.action_urls")),  # the borrower's actions (portal/actions.py)
 ]

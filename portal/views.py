@@ -59,7 +59,7 @@ LANGUAGES = {code for code, _name in settings.LANGUAGES}
 CHECKED_COOKIE = "portal_checked"
 CHECKED_SALT = "portal.checked"
 # The places the next parts of the page fill (issue 15): each shows once its action exists.
-ACTIONS = {"pay": True, "promise": False, "plan": False, "dispute": False, "preferences": False, "callback": False}
+ACTIONS = {"pay": True, "promise": True, "plan": True, "dispute": True, "preferences": True, "callback": True}
 
 
 def _language(request: HttpRequest, default: str) -> str:

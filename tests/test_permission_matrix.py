@@ -243,6 +243,24 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("email-events", "POST"): (403,) * 7,
     # Paying there: an amount under the policy's minimum comes back beside its field, nothing started; a payment the
     # link's borrower never started (an unknown key) does not open, nor takes a card.
+    # The borrower's actions (portal/actions.py), for the link's own loan: each form opens (nothing written); sent
+    # empty, it comes back with the errors beside the fields and nothing written; a promise's or call back's confirmation
+    # with nothing to confirm sends back to its form (a plan's and the preferences' show what stands). This loan is already disputed (its hold): the dispute form shows that instead.
+    ("portal-promise", "GET"): (200,) * 7,
+    ("portal-promise", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-promise-done", "GET"): (Cell(303),) * 7,
+    ("portal-plan", "GET"): (200,) * 7,
+    ("portal-plan", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-plan-done", "GET"): (200,) * 7,
+    ("portal-dispute", "GET"): (Cell(303),) * 7,
+    ("portal-dispute", "POST"): (Cell(303, refused=True),) * 7,
+    ("portal-dispute-done", "GET"): (200,) * 7,
+    ("portal-callback", "GET"): (200,) * 7,
+    ("portal-callback", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-callback-done", "GET"): (Cell(303),) * 7,
+    ("portal-preferences", "GET"): (200,) * 7,
+    ("portal-preferences", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-preferences-done", "GET"): (200,) * 7,
     ("portal-pay", "POST"): (FORM_AGAIN,) * 7,
     ("portal-payment", "GET"): (403,) * 7,
     ("portal-card", "POST"): (403,) * 7,
@@ -476,6 +494,25 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "email-unsubscribe": lambda w, _: [
         unsubscribe_token(OutboundMessageFactory(case=w.a.case, channel="email", to="pat@example.com").pk)
     ],
+    "portal-promise": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-promise-done": lambda w, _: [
+        portal_link_issue(borrower_id=w.a.case.borrower_id),
+        w.a.case.loan.external_id,
+    ],
+    "portal-plan": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-plan-done": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-dispute": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-dispute-done": lambda w, _: [
+        portal_link_issue(borrower_id=w.a.case.borrower_id),
+        w.a.case.loan.external_id,
+    ],
+    "portal-callback": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-callback-done": lambda w, _: [
+        portal_link_issue(borrower_id=w.a.case.borrower_id),
+        w.a.case.loan.external_id,
+    ],
+    "portal-preferences": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "portal-preferences-done": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
     "portal-pay": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
     "portal-payment": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), "a" * 32],
     "portal-card": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), "a" * 32],

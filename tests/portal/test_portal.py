@@ -187,7 +187,9 @@ def test_the_places_for_the_next_actions_are_there_and_hidden_until_they_exist()
     borrower, _ = borrower_with_debt()
     body = text(open_page(portal_link_issue(borrower_id=borrower.pk)))
     assert 'data-testid="actions"' in body
-    assert re.findall(r'data-action="(\w+)"', body) == ["pay"]  # paying exists (tests/portal/test_pay.py)
+    # Paying (portal/views.py) and the other actions (portal/actions.py).
+    for action in ("pay", "promise", "plan", "dispute", "preferences", "callback"):
+        assert f'data-action="{action}"' in body
     assert "call us on" in body
 
 
