@@ -244,8 +244,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     # Paying there: an amount under the policy's minimum comes back beside its field, nothing started; a payment the
     # link's borrower never started (an unknown key) does not open, nor takes a card.
     # The borrower's actions (portal/actions.py), for the link's own loan: each form opens (nothing written); sent
-    # empty, it comes back with the errors beside the fields and nothing written; a promise's or call back's confirmation
-    # with nothing to confirm sends back to its form (a plan's and the preferences' show what stands). This loan is already disputed (its hold): the dispute form shows that instead.
+    # empty, it comes back with the errors beside the fields and nothing written. A promise's or call back's
+    # confirmation with nothing to confirm sends back to its form (a plan's and the preferences' show what stands).
+    # This loan is already disputed (its hold): the dispute form shows that instead.
     ("portal-promise", "GET"): (200,) * 7,
     ("portal-promise", "POST"): (FORM_AGAIN,) * 7,
     ("portal-promise-done", "GET"): (Cell(303),) * 7,
