@@ -16,8 +16,8 @@ from notifications.planning import message_plan
 from notifications.services import message_preview, outbox_claim, outbox_send
 from notifications.templating import TemplateError, render, sms_segments, template_check
 from tests.factories import RestrictionFactory, user_with_role
-from tests.notifications.pdfs import pdf_text
 from tests.notifications.conftest import due_message
+from tests.notifications.pdfs import pdf_text
 from tests.notifications.test_webhooks import signed_post
 
 pytestmark = pytest.mark.django_db
