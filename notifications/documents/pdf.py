@@ -90,7 +90,7 @@ def pdf_build(letter: Letter) -> tuple[bytes, int]:
         elif kind == "h":
             story.append(para(value, heading))
         elif kind == "table":
-            story.append(_table(value, para, width))
+            story += [_table(value, para, width), Spacer(1, 3 * mm)]
         elif kind == "box":
             rows = [[para(line, heading if i == 0 else base)] for i, line in enumerate(value)]
             box = Table(rows, colWidths=[width])
