@@ -39,7 +39,7 @@ from collections_app.models import Complaint
 from collections_app.services.complaints import complaint_record
 from notifications.mail import unsubscribe_token
 from notifications.models import InboundMessage
-from notifications.services import portal_link_issue
+from notifications.services import document_render, portal_link_issue
 from tests.factories import (
     CallRecordingFactory,
     CaseFactory,
@@ -136,6 +136,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-call-card", "GET"): CASE_PAGE,
     # A call's recording: the case's collector, the team's manager, admins; 404 for everyone else (REC-01).
     ("case-recording", "GET"): CASE_PAGE,
+    # A letter or notice as a PDF: whoever may see the case (404 for anyone else, and for another case's document).
+    ("case-document", "GET"): CASE_PAGE,
     ("messages-overview", "GET"): MANAGERS_PAGE,
     ("performance", "GET"): MANAGERS_PAGE,
     ("escalations", "GET"): (LOGIN, 403, 403, 403, B, A, AB),  # legal review
@@ -327,6 +329,7 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "loans.phonenumber",
             "notifications.callrecording",
             "notifications.collectorcall",
+            "notifications.document",
             "notifications.inboundmessage",
             "notifications.messagetemplate",
             "notifications.outboundmessage",
@@ -381,6 +384,7 @@ class TeamRecords:
     recording: Any
     complaint: Any
     flagged_text: Any
+    document: Any
 
 
 @dataclass
@@ -439,6 +443,7 @@ def team(letter: str) -> TeamRecords:
             action="none",
             possible_complaint=True,
         ),
+        document=document_render(kind="formal_notice", case=case),
     )
 
 
@@ -523,6 +528,7 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "sms-preview": lambda w, _: [w.a.case.pk],
     "case-call-card": lambda w, _: [w.a.case.pk],
     "case-recording": lambda w, _: [w.a.case.pk, w.a.recording.pk],
+    "case-document": lambda w, _: [w.a.case.pk, w.a.document.pk],
     "case-action": lambda w, action: [w.a.case.pk, action],
     "plan-decide": lambda w, _: [w.a.plan.pk],
     "dispute-document": lambda w, _: [w.a.dispute.pk],

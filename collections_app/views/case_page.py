@@ -40,6 +40,7 @@ from collections_app.views.common import bad_parameters_are_400, require_role
 from compliance.services import restriction_may_lift
 from core.web import SignedInRequest
 from notifications.models import MessagePurpose
+from notifications.selectors import documents_of_case
 from notifications.services import message_preview
 from notifications.templating import sms_segments
 
@@ -92,6 +93,7 @@ def case_page_response(
     context["call_denied"] = None if answers["call"].allowed else answers["call"]
     context["sms_denied"] = None if answers["sms"].allowed else answers["sms"]
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
+    context["documents"] = documents_of_case(case_id=case.pk)
     return render(request, "collections_app/case_detail.html", context)
 
 
