@@ -35,6 +35,7 @@ class RestrictionKind(models.TextChoices):
     EMPLOYER_PROHIBITS = "employer_prohibits", _("employer prohibits contact")
     SMS_OPT_OUT = "sms_opt_out", _("SMS opt-out")
     TIME_BARRED = "time_barred", _("time-barred debt")
+    BREATHING_SPACE = "breathing_space", _("breathing space")
 
 
 # Restrictions the collector working the case may lift: preferences the borrower set and may take back, and a dispute
@@ -136,6 +137,8 @@ class ConsentKind(models.TextChoices):
     OPT_IN = "opt_in", _("opted back in")
     AUTODIAL_CONSENT = "autodial_consent", _("consented to automated calls/texts")
     AUTODIAL_REVOKED = "autodial_revoked", _("revoked consent to automated calls/texts")
+    # NYC-01: a written consent to e-mail or texts at this address (an opt-out revokes it).
+    WRITTEN_CONSENT = "written_consent", _("gave written consent to e-mail or texts")
 
 
 class ConsentEvent(models.Model):
