@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from collections_app.forms import (
     DispositionForm,
+    ForbearanceForm,
     GraceForm,
     HoldForm,
     NoteForm,
@@ -75,6 +76,7 @@ def case_page_response(
         "promise": PromiseForm(others=partners),
         "plan": PlanForm(others=partners),
         "hold": HoldForm(),
+        "forbearance": ForbearanceForm(),
         "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),
         "visit_record": record,
         "grace": GraceForm(),
@@ -91,6 +93,7 @@ def case_page_response(
     answers = {answer.channel: answer for answer in context["panel"]}
     context["call_denied"] = None if answers["call"].allowed else answers["call"]
     context["sms_denied"] = None if answers["sms"].allowed else answers["sms"]
+    context["forbearances"] = list(case.forbearances.select_related("recorded_by").order_by("-pk"))
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
     return render(request, "collections_app/case_detail.html", context)
 
