@@ -154,6 +154,7 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-action[plan]", "POST"): CASE_ACTION_NOT_NOW,  # a plan is waiting for approval already
     ("case-action[hold]", "POST"): CASE_ACTION,
     ("case-action[hold-lift]", "POST"): MANAGERS_ACTION,  # a bankruptcy hold: managers and admins lift it
+    ("case-action[forbearance]", "POST"): CASE_ACTION,  # FB-01: the case's collector and managers record it
     # The gate refuses (bankruptcy) and managers do not visit: the form comes back with the reason beside its field.
     ("case-action[visit]", "POST"): (LOGIN, 403, 404, FORM_AGAIN, 404, FORM_AGAIN, FORM_AGAIN),
     ("case-action[visit-record]", "POST"): CASE_ACTION,
@@ -182,6 +183,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-case-promises", "POST"): API_CASE_CREATE,
     ("api-case-payment-plans", "GET"): API_CASE,
     ("api-case-payment-plans", "POST"): API_CASE_CONFLICT,  # a plan is waiting for approval already
+    ("api-case-forbearance", "GET"): API_CASE,
+    ("api-case-forbearance", "POST"): API_CASE_CREATE,
     ("api-case-visits", "GET"): API_CASE,
     ("api-case-visits", "POST"): (401, 403, 404, 400, 404, 400, 400),  # the gate refuses: bankruptcy
     ("api-case-visit-outcome", "POST"): API_CASE_WRITE,
@@ -267,6 +270,7 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "collections_app.collectionpolicy",
             "collections_app.collectorprofile",
             "collections_app.fieldvisit",
+            "collections_app.forbearance",
             "collections_app.hold",
             "collections_app.installmentpolicy",
             "collections_app.paymentplan",
@@ -458,6 +462,7 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-case-promises": lambda w, _: [w.a.case.pk],
     "api-case-payment-plans": lambda w, _: [w.a.case.pk],
     "api-case-visits": lambda w, _: [w.a.case.pk],
+    "api-case-forbearance": lambda w, _: [w.a.case.pk],
     "api-case-visit-outcome": lambda w, _: [w.a.case.pk, w.a.visit.pk],
     "api-message-detail": lambda w, _: [w.a.message.pk],
     "api-sweep-detail": lambda w, _: [w.sweep.pk],
@@ -495,6 +500,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "case-action[plan]": lambda w: {"down_payment": "0", "count": "2", "frequency": "monthly", "starts_on": soon(7)},
     "case-action[hold]": lambda w: {"kind": "dispute", "reason": "matrix"},
     "case-action[hold-lift]": lambda w: {"hold": w.a.hold.pk, "reason": "matrix"},
+    "case-action[forbearance]": lambda w: {"kind": "payment_holiday", "details": "matrix"},
     "case-action[visit]": lambda w: {
         "address": "1 Main St",
         "window_start": f"{soon(2)}T10:00",
@@ -513,6 +519,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     },
     "api-case-grace": lambda w: {"days": 5, "reason": "matrix"},
     "api-case-notes": lambda w: {"text": "matrix note"},
+    "api-case-forbearance": lambda w: {"kind": "debt_advice_referral"},
     "api-case-promises": lambda w: {"amount": "10.00", "promised_on": soon(3)},
     "api-case-payment-plans": lambda w: {"down_payment": "0", "count": 2, "frequency": "monthly", "starts_on": soon(7)},
     "api-case-visits": lambda w: {
