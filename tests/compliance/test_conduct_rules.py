@@ -1,6 +1,10 @@
 """NYC-01, WA-01, CN-11 and BS-01 against the pure evaluation core (RULES.md §2.4, §2.8), around each boundary."""
 
 import datetime as dt
+import importlib
+
+import pytest
+from django.apps import apps
 
 from compliance.engine import (
     ALLOW,
@@ -14,6 +18,7 @@ from compliance.engine import (
     applicable,
     evaluate,
 )
+from compliance.models import JurisdictionProfile
 from compliance.presets import PRESETS
 
 PROFILES = [Profile(code, 1, params) for code, params in PRESETS.items()]
@@ -166,3 +171,47 @@ def test_breathing_space_denies_every_collection_contact_but_not_the_statutory_n
     # A breathing space on another loan leaves this one alone.
     other = BorrowerFacts(**{**NYC.__dict__, "restrictions": (RestrictionFact(8, "breathing_space", 2, {}),)})
     assert check(other, at=z("2025-06-05T15:00Z"), to=NYC_MOBILE, debts=(1,)).outcome == ALLOW
+
+
+# The data migration -----------------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_the_migration_publishes_the_conduct_profiles_and_new_versions_and_takes_them_back():
+    migration = importlib.import_module("compliance.migrations.0009_conduct_profiles")
+    # As a database migrated before: China by days, the UK without FB-01, no NYC / WA / EU profiles.
+    JurisdictionProfile.objects.filter(code__in=["CN_ONLINE_LENDING", "UK_CONC", *migration.NEW_CODES]).delete()
+    china = {**PRESETS["CN_ONLINE_LENDING"], "third_parties": {"unreachable_after_days": 3, "rule": "CN-05"}}
+    JurisdictionProfile.objects.create(code="CN_ONLINE_LENDING", version=4, is_current=True, params=china)
+    uk = {k: v for k, v in PRESETS["UK_CONC"].items() if k != "forbearance_before_enforcement"}
+    JurisdictionProfile.objects.create(code="UK_CONC", version=2, is_current=True, params=uk)
+    us_before = JurisdictionProfile.objects.get(code="US_FED_REGF", is_current=True).version
+
+    migration.publish(apps, None)
+    migration.publish(apps, None)  # run twice: nothing more
+
+    current = {p.code: p for p in JurisdictionProfile.objects.filter(is_current=True)}
+    assert current["CN_ONLINE_LENDING"].version == 5
+    assert current["CN_ONLINE_LENDING"].params["third_parties"] == {
+        "unreachable_after_consecutive_failures": 3,
+        "rule": "CN-05",
+    }
+    assert current["UK_CONC"].version == 3 and current["UK_CONC"].params["forbearance_before_enforcement"]["required"]
+    assert {code: current[code].version for code in migration.NEW_CODES} == {c: 1 for c in migration.NEW_CODES}
+    assert current["US_FED_REGF"].version == us_before
+    migration.unpublish(apps, None)
+    current = {p.code: p.version for p in JurisdictionProfile.objects.filter(is_current=True)}
+    assert current["CN_ONLINE_LENDING"] == 4 and current["UK_CONC"] == 2
+    assert not set(migration.NEW_CODES) & set(current)
+
+
+@pytest.mark.django_db
+def test_the_gate_loads_the_city_and_the_written_consent_until_an_opt_out_revokes_it():
+    from compliance.services import consent_record, facts_load
+    from tests.factories import BorrowerFactory, EmailFactory
+
+    borrower = BorrowerFactory(country="US", region="NY", city="Brooklyn")
+    email = EmailFactory(borrower=borrower).address
+    consent_record(borrower_id=borrower.pk, medium="email", address=email, kind="written_consent", source="collector")
+    facts = facts_load([borrower.pk], at=z("2026-10-01T15:00Z"))[0][borrower.pk]
+    assert facts.city == "Brooklyn" and facts.written_consent == {email}
+    consent_record(borrower_id=borrower.pk, medium="email", address=email, kind="opt_out", source="inbound_email")
+    assert facts_load([borrower.pk], at=z("2026-10-01T15:00Z"))[0][borrower.pk].written_consent == frozenset()
