@@ -163,7 +163,7 @@ def forbearance_record(
     ends_on: dt.date | None = None,
 ) -> Forbearance:
     """Record forbearance offered or agreed on the case, or a referral to free debt advice (FB-01 reads these before
-    legal escalation). Collectors and managers of the case; audited on the case's timeline."""
+    legal escalation). Collectors and managers of the case (who recorded it and when are kept on the record)."""
     if kind not in ForbearanceKind.values:
         raise InvalidRequest(_("choose the kind of forbearance"), field="kind")
     if starts_on and ends_on and ends_on < starts_on:
