@@ -207,6 +207,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-compliance-check", "POST"): API_CASE_WRITE,  # a dry run, but the decision is kept
     ("api-borrower-restrictions", "GET"): API_CASE,
     ("api-borrower-restrictions", "POST"): API_CASE_CREATE,
+    ("api-borrower-consents", "GET"): API_CASE,
+    ("api-borrower-consents", "POST"): API_CASE_CREATE,  # NYC-01's written consent: whoever works the case
     ("api-restriction-lift", "POST"): API_MANAGERS_ON_CASE,  # cease and desist: managers and admins lift it
     ("api-contacts", "GET"): API_SEES_OWN_TEAM,
     ("api-contacts", "POST"): API_CASE_CREATE,
@@ -469,6 +471,7 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-borrower-detail": lambda w, _: [w.a.case.borrower_id],
     "api-loan-detail": lambda w, _: [w.a.case.loan_id],
     "api-borrower-restrictions": lambda w, _: [w.a.case.borrower_id],
+    "api-borrower-consents": lambda w, _: [w.a.case.borrower_id],
     "api-restriction-lift": lambda w, _: [w.a.case.borrower_id, w.a.restriction.pk],
 }
 # A list's query for the matrix: the queue's every open case (its "can act now" view depends on the hour).
@@ -552,6 +555,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     ],
     "api-compliance-check": lambda w: {"borrower": w.a.case.borrower_id, "channel": "sms"},
     "api-borrower-restrictions": lambda w: {"kind": "dispute", "reason": "matrix"},
+    "api-borrower-consents": lambda w: {"medium": "sms", "address": str(w.a.phone.number), "kind": "written_consent"},
     "api-restriction-lift": lambda w: {"reason": "matrix"},
     "api-contacts": lambda w: {
         "borrower": w.a.case.borrower_id,

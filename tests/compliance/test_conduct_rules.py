@@ -215,3 +215,30 @@ def test_the_gate_loads_the_city_and_the_written_consent_until_an_opt_out_revoke
     assert facts.city == "Brooklyn" and facts.written_consent == {email}
     consent_record(borrower_id=borrower.pk, medium="email", address=email, kind="opt_out", source="inbound_email")
     assert facts_load([borrower.pk], at=z("2026-10-01T15:00Z"))[0][borrower.pk].written_consent == frozenset()
+
+
+@pytest.mark.django_db
+def test_a_written_consent_is_recorded_through_the_api_for_the_borrowers_own_addresses_only():
+    from django.urls import reverse
+
+    from tests.factories import BorrowerFactory, EmailFactory, api_for, make_case, overdue_loan, user_with_role
+
+    collector = user_with_role("collector", "casey")
+    borrower = BorrowerFactory(country="US", region="NY", city="Queens")
+    make_case(loan=overdue_loan(borrower=borrower), assigned_to=collector)
+    email = EmailFactory(borrower=borrower).address
+    client, url = api_for(collector), reverse("api-borrower-consents", args=[borrower.pk])
+    given = client.post(url, {"medium": "email", "address": email, "kind": "written_consent", "text": "signed form"},
+                        format="json")  # fmt: skip
+    assert given.status_code == 201 and given.json()["kind"] == "written_consent"
+    assert client.post(url, {"medium": "email", "address": "x@example.com", "kind": "written_consent"},
+                       format="json").status_code == 400  # fmt: skip
+    assert [e["kind"] for e in client.get(url).json()] == ["written_consent"]
+    facts = facts_load_one(borrower.pk)
+    assert facts.written_consent == {email}
+
+
+def facts_load_one(borrower_id):
+    from compliance.services import facts_load
+
+    return facts_load([borrower_id], at=z("2026-10-01T15:00Z"))[0][borrower_id]
