@@ -40,7 +40,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, PayloadTooLarge):
         return Response({"detail": str(exc.detail), "limit_bytes": exc.limit}, status=exc.status_code)
     if isinstance(exc, TransitionConflict):
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        body = {"detail": str(exc)}
+        if getattr(exc, "rule", ""):  # a conduct rule's refusal (BS-01, FB-01) names the rule
+            body["rule"] = exc.rule  # type: ignore[attr-defined]
+        return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, NotPermitted | LiftRefused):
         return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, InvalidRequest):

@@ -23,6 +23,8 @@ from collections_app.models import (
     CollectionCase,
     CollectionCaseQuerySet,
     FieldVisit,
+    Forbearance,
+    ForbearanceKind,
     Frequency,
     PaymentPlan,
     PromiseToPay,
@@ -34,6 +36,7 @@ from collections_app.services import (
     InvalidRequest,
     available_transitions,
     case_transition,
+    forbearance_record,
     grace_extend,
     note_add,
     plan_propose,
@@ -173,6 +176,23 @@ class NoteIn(StrictInput):
     text = serializers.CharField(max_length=5000)
 
 
+class ForbearanceOut(serializers.ModelSerializer):
+    recorded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = Forbearance
+        fields = ["id", "kind", "details", "starts_on", "ends_on", "recorded_by", "recorded_at"]
+
+
+class ForbearanceIn(StrictInput):
+    kind = serializers.ChoiceField(choices=ForbearanceKind.choices)
+    details = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    starts_on = BoundedDateField(required=False, allow_null=True, default=None)
+    ends_on = BoundedDateField(required=False, allow_null=True, default=None)
+
+
 class VisitIn(StrictInput):
     address = serializers.CharField(max_length=500)
     collectors = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=5)
@@ -272,6 +292,22 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             NoteOut,
             NoteIn,
             lambda **fields: note_add(case_id=case.pk, actor=request.user, **fields),
+        )
+
+    @extend_schema(methods=["GET"], responses=ForbearanceOut(many=True))
+    @extend_schema(methods=["POST"], request=ForbearanceIn, responses={201: ForbearanceOut})
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def forbearance(self, request: SignedInRequest, pk: str | None = None) -> Response:
+        """The case's forbearance records (payment holiday, reduced payments, interest frozen, fees waived, term
+        extended, referral to free debt advice); POST records one. Under UK_CONC and EU_CCD2 ``request_legal`` is
+        refused (409, rule FB-01) until one is recorded — for EU_CCD2 a debt-advice referral too."""
+        case = self.get_object()
+        return _list_or_create(
+            request,
+            case.forbearances,
+            ForbearanceOut,
+            ForbearanceIn,
+            lambda **fields: forbearance_record(case_id=case.pk, actor=request.user, **fields),
         )
 
     @extend_schema(methods=["GET"], responses=VisitOut(many=True))

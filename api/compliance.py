@@ -19,8 +19,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collections_app.selectors import borrower_get_for_user, cases_visible_to
-from compliance.models import ContactEvent, ContactOutcome, Decision, Direction, Restriction, RestrictionKind
-from compliance.services import ComplianceError, contact_check, contact_record, restriction_add, restriction_lift
+from compliance.models import (
+    ConsentEvent,
+    ConsentKind,
+    ContactEvent,
+    ContactOutcome,
+    Decision,
+    Direction,
+    Restriction,
+    RestrictionKind,
+)
+from compliance.services import (
+    ComplianceError,
+    consent_record,
+    contact_check,
+    contact_record,
+    restriction_add,
+    restriction_lift,
+)
 from core.api import HasRole, StrictInput
 from core.roles import ADMIN, user_role
 from loans.inputs import contains_nul, parse_id
@@ -180,6 +196,56 @@ class BorrowerRestrictions(APIView):
         return Response(
             RestrictionOut(restriction, context={"now": timezone.now()}).data, status=status.HTTP_201_CREATED
         )
+
+
+class ConsentOut(serializers.ModelSerializer):
+    class Meta:
+        model = ConsentEvent
+        fields = ["id", "medium", "address", "kind", "source", "text", "at"]
+
+
+class ConsentIn(StrictInput):
+    medium = serializers.ChoiceField(choices=["sms", "email"])
+    address = serializers.CharField(max_length=254, help_text="One of the borrower's numbers or e-mail addresses.")
+    kind = serializers.ChoiceField(
+        choices=[ConsentKind.WRITTEN_CONSENT, ConsentKind.OPT_OUT, ConsentKind.OPT_IN],
+        help_text="written_consent: NYC-01's written consent to e-mail or texts at this address (an opt-out revokes "
+        "it).",
+    )
+    text = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        borrower = self.context["borrower"]
+        if data["medium"] == "sms":
+            known = {str(n) for n in borrower.phones.values_list("number", flat=True)}
+        else:
+            known = set(borrower.emails.values_list("address", flat=True))
+        if data["address"] not in known:
+            raise serializers.ValidationError({"address": ["Not one of the borrower's numbers or addresses."]})
+        return data
+
+
+@extend_schema_view(
+    get=extend_schema(responses=ConsentOut(many=True)),
+    post=extend_schema(request=ConsentIn, responses={201: ConsentOut}),
+)
+class BorrowerConsents(APIView):
+    """GET: the borrower's consent and opt-out history, newest first. POST: record a written consent to e-mail or
+    texts (NYC-01: required before any e-mail or text to a New York City borrower), an opt-out or an opt-in."""
+
+    permission_classes = [HasRole]
+
+    def get(self, request: Request, borrower_id: int) -> Response:
+        borrower = borrower_get_for_user(user=request.user, borrower_id=borrower_id)
+        rows = ConsentEvent.objects.filter(borrower=borrower).order_by("-at", "-id")
+        return Response(ConsentOut(rows, many=True).data)
+
+    def post(self, request: Request, borrower_id: int) -> Response:
+        borrower = borrower_get_for_user(user=request.user, borrower_id=borrower_id)
+        data = ConsentIn(data=request.data, context={"borrower": borrower})
+        data.is_valid(raise_exception=True)
+        event = consent_record(borrower_id=borrower.pk, source="api", actor=request.user, **data.validated_data)
+        return Response(ConsentOut(event).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(request=LiftIn, responses=RestrictionOut)

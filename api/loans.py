@@ -215,7 +215,7 @@ class BorrowerOut(serializers.ModelSerializer):
         read_only_fields = ["time_zones"]
 
     def get_jurisdictions(self, borrower: Borrower) -> list[str]:
-        return [p.code for p in applicable(self.context["profiles"], borrower.country, borrower.region)]
+        return [p.code for p in applicable(self.context["profiles"], borrower.country, borrower.region, borrower.city)]
 
 
 class BorrowerIn(BorrowerInputSerializer):

@@ -21,6 +21,7 @@ v1: list[URLPattern | URLResolver] = [
     path("compliance/check/", compliance.ComplianceCheckView.as_view(), name="api-compliance-check"),
     path("borrowers/<int:borrower_id>/restrictions/", compliance.BorrowerRestrictions.as_view(),
          name="api-borrower-restrictions"),
+    path("borrowers/<int:borrower_id>/consents/", compliance.BorrowerConsents.as_view(), name="api-borrower-consents"),
     path("borrowers/<int:borrower_id>/restrictions/<int:restriction_id>/lift/", compliance.RestrictionLift.as_view(),
          name="api-restriction-lift"),
     path("contacts/", compliance.Contacts.as_view(), name="api-contacts"),

@@ -22,6 +22,7 @@ from collections_app.models import (
     CollectionPolicy,
     CollectorProfile,
     FieldVisit,
+    Forbearance,
     Hold,
     InstallmentPolicy,
     PaymentPlan,
@@ -283,6 +284,15 @@ class HoldAdmin(ReadOnlyAdmin):
     list_display = ["case", "kind", "placed_by", "placed_at", "lifted_at"]
     list_filter = ["kind"]
     search_fields = ["case__loan__external_id", "document_ref"]
+
+
+@admin.register(Forbearance)
+class ForbearanceAdmin(ReadOnlyAdmin):
+    """Recorded from the case page or the API (FB-01 reads them before legal escalation)."""
+
+    list_display = ["case", "kind", "starts_on", "ends_on", "recorded_by", "recorded_at"]
+    list_filter = ["kind"]
+    search_fields = ["case__loan__external_id", "details"]
 
 
 @admin.register(FieldVisit)

@@ -12,7 +12,16 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from collections_app.models import CallParty, CallResult, CloseReason, Frequency, HoldKind, VisitStatus
+from collections_app.models import (
+    BreathingSpaceType,
+    CallParty,
+    CallResult,
+    CloseReason,
+    ForbearanceKind,
+    Frequency,
+    HoldKind,
+    VisitStatus,
+)
 from loans.inputs import DATE_RANGE_MESSAGE, MAX_ID, date_in_range
 from notifications.models import MessagePurpose
 
@@ -245,6 +254,24 @@ class HoldForm(forms.Form):
     kind = forms.ChoiceField(label=_("Hold"), choices=HoldKind.choices)
     reason = forms.CharField(label=_("Reason"), max_length=2000)
     document_ref = forms.CharField(label=_("Document"), max_length=200, required=False)
+    # BS-01: only for a breathing space (standard: 60 days; mental-health crisis: until the treatment ends + 30 days).
+    breathing_space_type = forms.ChoiceField(
+        label=_("Breathing space"), choices=[("", "—"), *BreathingSpaceType.choices], required=False
+    )
+    treatment_ends_on = forms.DateField(
+        label=_("Crisis treatment ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class ForbearanceForm(forms.Form):
+    """FB-01: forbearance offered or agreed, or a referral to free debt advice."""
+
+    kind = forms.ChoiceField(label=_("Forbearance"), choices=ForbearanceKind.choices)
+    details = forms.CharField(
+        label=_("Details"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    starts_on = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class HoldLiftForm(forms.Form):

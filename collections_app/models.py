@@ -572,6 +572,13 @@ class HoldKind(models.TextChoices):
     DECEASED = "deceased", _("deceased")
     CEASE_AND_DESIST = "cease_and_desist", _("cease and desist")
     HARDSHIP_REVIEW = "hardship_review", _("hardship review")
+    # BS-01: the UK Debt Respite Scheme (standard 60 days; mental-health crisis: the treatment plus 30 days).
+    BREATHING_SPACE = "breathing_space", _("breathing space")
+
+
+class BreathingSpaceType(models.TextChoices):
+    STANDARD = "standard", _("standard (60 days)")
+    MENTAL_HEALTH_CRISIS = "mental_health_crisis", _("mental health crisis (treatment plus 30 days)")
 
 
 class Hold(models.Model):
@@ -592,6 +599,36 @@ class Hold(models.Model):
     class Meta:
         verbose_name = _("hold")
         verbose_name_plural = _("holds")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on case {self.case_id}"
+
+
+class ForbearanceKind(models.TextChoices):
+    PAYMENT_HOLIDAY = "payment_holiday", _("payment holiday")
+    REDUCED_PAYMENTS = "reduced_payments", _("reduced payments")
+    INTEREST_FROZEN = "interest_frozen", _("interest frozen")
+    FEES_WAIVED = "fees_waived", _("fees waived")
+    TERM_EXTENDED = "term_extended", _("term extended")
+    DEBT_ADVICE_REFERRAL = "debt_advice_referral", _("referral to free debt advice")
+
+
+class Forbearance(models.Model):
+    """Forbearance offered or agreed on a case, or a referral to free debt advice (FB-01: under the profiles that
+    ask for it, legal escalation waits until one is recorded)."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="forbearances")
+    kind = models.CharField(_("kind"), max_length=24, choices=ForbearanceKind.choices)
+    details = models.TextField(_("details"), blank=True)
+    starts_on = models.DateField(_("from"), null=True, blank=True)
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("forbearance")
+        verbose_name_plural = _("forbearance records")
+        indexes = [models.Index(fields=["case", "kind"])]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on case {self.case_id}"

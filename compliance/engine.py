@@ -90,6 +90,7 @@ class BorrowerFacts:
     zones: tuple[str, ...] = ()
     country: str = ""
     region: str = ""
+    city: str = ""  # NYC-01: a profile may apply to a city (``applies_to.cities``)
     restrictions: tuple[RestrictionFact, ...] = ()
     sms_opted_out: frozenset[str] = frozenset()
     email_opted_out: frozenset[str] = frozenset()
@@ -97,6 +98,8 @@ class BorrowerFacts:
     call_opted_out: frozenset[str] = frozenset()
     sms_consent: frozenset[str] = frozenset()
     autodial_consent: frozenset[str] = frozenset()
+    # NYC-01: numbers and addresses with a recorded written consent to e-communications (revoked by an opt-out).
+    written_consent: frozenset[str] = frozenset()
     ledger: tuple[LedgerEvent, ...] = ()
     phone_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     email_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
@@ -721,28 +724,34 @@ def rule_daily_caps(
 def rule_third_parties(
     attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
 ) -> list[Reason]:
-    """CN-05 / USF-13: contacts and third parties only when the debtor cannot be reached, never about the debt."""
+    """CN-05 / USF-13: contacts and third parties only when the debtor cannot be reached, never about the debt.
+    With ``unreachable_after_consecutive_failures`` (CN-11) "unreachable" is counted in attempts, not days."""
     rules = params.get("third_parties")
     if not rules or attempt.target_role in ("debtor", "attorney"):
         return []
-    days = rules.get("unreachable_after_days", 3)
-    recent = [
-        e
-        for e in facts.ledger
-        if e.target_role == "debtor"
-        and e.outcome == "conversation"
-        and attempt.at - dt.timedelta(days=days) <= e.at <= attempt.at
-    ]
-    if recent:
-        return [
-            _bilingual(
-                rules.get("rule", "CN-05"),
-                DENY,
-                "The borrower was reached recently: do not contact their contacts.",
-                "近期已联系上借款人：不得联系其联系人。",
-            )
+    if "unreachable_after_consecutive_failures" in rules:
+        refusal = third_party_unreachable_by_attempts(attempt, facts, rules, inputs)
+        if refusal:
+            return [refusal]
+    else:
+        days = rules.get("unreachable_after_days", 3)
+        recent = [
+            e
+            for e in facts.ledger
+            if e.target_role == "debtor"
+            and e.outcome == "conversation"
+            and attempt.at - dt.timedelta(days=days) <= e.at <= attempt.at
         ]
-    if attempt.purpose != "locate":
+        if recent:
+            return [
+                _bilingual(
+                    rules.get("rule", "CN-05"),
+                    DENY,
+                    "The borrower was reached recently: do not contact their contacts.",
+                    "近期已联系上借款人：不得联系其联系人。",
+                )
+            ]
+    if attempt.purpose not in LOCATE_PURPOSES:
         return [
             _bilingual(
                 rules.get("rule", "CN-05"),
@@ -752,6 +761,55 @@ def rule_third_parties(
             )
         ]
     return []
+
+
+# What a contact may be asked (CN-05, CBA 2026): how to reach the debtor, or to pass a message on.
+LOCATE_PURPOSES = {"locate", "locate_or_relay", "relay"}
+# CN-11: an attempt that failed to reach the debtor; a conversation or anything inbound resets the count.
+FAILED_ATTEMPTS = {"no_answer", "busy", "failed", "voicemail", "not_home"}
+
+
+def third_party_unreachable_by_attempts(
+    attempt: Attempt, facts: BorrowerFacts, rules: dict[str, Any], inputs: dict[str, Any]
+) -> Reason | None:
+    """CN-11: a third party may be contacted only when the debtor's own numbers are invalid (none left) or the last
+    N attempts to the debtor all failed, with no conversation or inbound contact since. The inputs list the failed
+    attempts counted (or the missing numbers)."""
+    needed = int(rules["unreachable_after_consecutive_failures"])
+    failures: list[LedgerEvent] = []
+    reset: LedgerEvent | None = None
+    for e in sorted(_debtor_events(facts), key=lambda e: (e.at, e.id), reverse=True):
+        if e.at > attempt.at or e.outcome == "reserved":
+            continue
+        if e.direction == "inbound" or e.outcome == "conversation":
+            reset = e
+            break
+        if e.outcome in FAILED_ATTEMPTS and e.channel in ("call", "visit"):
+            failures.append(e)
+            if len(failures) >= needed:
+                break
+    no_numbers = not facts.phone_kinds and not facts.ledger
+    inputs["unreachable"] = {
+        "consecutive_failures": [e.id for e in reversed(failures)],
+        "needed": needed,
+        "reset_by": reset.id if reset else None,
+        "own_numbers_invalid": no_numbers,
+    }
+    if no_numbers or len(failures) >= needed:
+        return None
+    if reset is not None and not failures:
+        return _bilingual(
+            rules.get("rule", "CN-05"),
+            DENY,
+            "The borrower was reached recently: do not contact their contacts.",
+            "近期已联系上借款人：不得联系其联系人。",
+        )
+    return _bilingual(
+        "CN-11",
+        DENY,
+        f"Only {len(failures)} consecutive failed attempts to reach the borrower: contacts only after {needed}.",
+        f"联系借款人连续失败仅 {len(failures)} 次：连续失败 {needed} 次后方可联系其联系人。",
+    )
 
 
 def rule_visits(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]) -> list[Reason]:
@@ -765,6 +823,113 @@ def rule_visits(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], 
             DENY,
             f"A field visit needs at least {visits['min_collectors']} collectors.",
             f"外访至少需要 {visits['min_collectors']} 名催收人员。",
+        )
+    ]
+
+
+def rule_contact_cap(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """NYC-01 (3 contacts or attempts per 7 days per account, every channel) and WA-01 (3 per week in any form, 1 per
+    week at work): outbound attempts in a rolling window, answered or not ("failed": never placed, not counted).
+    Statutory notices and the verification are not collection attempts and are neither capped nor refused."""
+    cap = params.get("contact_cap")
+    if not cap or attempt.target_role != "debtor" or attempt.channel not in cap["channels"]:
+        return []
+    if attempt.purpose in STATUTORY_PURPOSES:
+        return []
+    buckets = [("all", cap["max"], cap["window_days"], False)]
+    work = cap.get("work")
+    if work and attempt.to_kind in ("work", "work_email", "work_address"):
+        buckets.append(("work", work["max"], work["window_days"], True))
+    per_account = cap.get("per") == "account"
+    reasons = []
+    for debt in (attempt.debts or (0,)) if per_account else (0,):
+        key = (debt,) if debt else ()
+        for bucket, limit, days, at_work in buckets:
+            since = attempt.at - dt.timedelta(days=days)
+            events = sorted(
+                (
+                    e
+                    for e in _debtor_events(facts)
+                    if e.direction == "outbound"
+                    and e.channel in cap["channels"]
+                    and e.outcome != "failed"
+                    and since < e.at <= attempt.at
+                    and (not per_account or _concerns(e.debts, key))
+                    and (not at_work or facts.phone_kinds.get(e.to) == "work" or facts.email_kinds.get(e.to) == "work")
+                ),
+                key=lambda e: e.at,
+            )
+            if _explaining(inputs):
+                inputs.setdefault("contact_cap", {})[f"{debt or 'any'}:{bucket}"] = {
+                    "count": len(events),
+                    "days": days,
+                    "events": [e.id for e in events],
+                }
+            if len(events) >= limit:
+                next_at = events[len(events) - limit].at + dt.timedelta(days=days) + dt.timedelta(seconds=1)
+                where = " at work" if at_work else ""
+                where_zh = "在工作场所" if at_work else ""
+                reasons.append(
+                    _bilingual(
+                        cap.get("rule", "NYC-01"),
+                        DEFER,
+                        f"{len(events)} contacts or attempts{where} in {days} days, all channels together: "
+                        f"the limit is {limit}.",
+                        f"{days} 天内{where_zh}已联系或尝试联系 {len(events)} 次（所有渠道合计），上限为 {limit} 次。",
+                        next_at,
+                    )
+                )
+    return reasons
+
+
+# Purposes the law requires or allows whatever else stops collection: a statutory notice, the verification.
+STATUTORY_PURPOSES = {"statutory_notice", "verification"}
+
+
+def rule_written_consent(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """NYC-01: e-mail and text messages to the debtor only with a recorded written consent for that address."""
+    electronic = params.get("electronic") or {}
+    if not electronic.get("require_written_consent") or attempt.channel not in ("sms", "email"):
+        return []
+    if attempt.target_role != "debtor" or attempt.purpose == "opt_out_confirmation" or not attempt.to:
+        return []
+    if attempt.to in facts.written_consent:
+        return []
+    return [
+        _bilingual(
+            electronic.get("rule", "NYC-01"),
+            DENY,
+            "No written consent on record for electronic messages to this address.",
+            "没有该地址接收电子消息的书面同意记录。",
+        )
+    ]
+
+
+def rule_breathing_space(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """BS-01: during a breathing space (standard 60 days; mental-health crisis: treatment plus 30 days) no collection
+    contact at all, automated or not; a letter the law requires (``purpose=statutory_notice``) still goes."""
+    spaces = [
+        r
+        for r in facts.restrictions
+        if r.kind == "breathing_space" and (r.loan_id is None or not attempt.debts or r.loan_id in attempt.debts)
+    ]
+    if not spaces or (attempt.purpose == "statutory_notice" and attempt.channel in ("letter", "email")):
+        return []
+    if attempt.target_role == "attorney":
+        return []
+    inputs["breathing_space"] = [r.id for r in spaces]
+    return [
+        _bilingual(
+            "BS-01",
+            DENY,
+            "Breathing space: no collection contact until it ends (statutory notices excepted).",
+            "债务喘息期：结束之前不得进行任何催收联系（法定通知除外）。",
         )
     ]
 
@@ -783,38 +948,51 @@ RULES: list[Rule] = [
     rule_reg_f_frequency,
     rule_initiated_cap,
     rule_daily_caps,
+    rule_contact_cap,
+    rule_written_consent,
 ]
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------------------------------
-def applicable(profiles: Iterable[Profile], country: str, region: str) -> list[Profile]:
-    """The profiles whose ``applies_to`` matches the borrower's address (country, and region if listed)."""
+def applicable(profiles: Iterable[Profile], country: str, region: str, city: str = "") -> list[Profile]:
+    """The profiles whose ``applies_to`` matches the borrower's address (country, and region and city if listed)."""
     profiles = tuple(profiles)
-    key = (tuple((p.code, p.version) for p in profiles), country.upper(), region.upper())
+    key = (tuple((p.code, p.version) for p in profiles), country.upper(), region.upper(), city.strip().upper())
     chosen = _APPLICABLE.get(key)
     if chosen is None or chosen[0] != profiles:
         if len(_APPLICABLE) > 4096:
             _APPLICABLE.clear()
-        chosen = (profiles, [p for p in profiles if _applies(p, key[1], key[2])])
+        chosen = (profiles, [p for p in profiles if _applies(p, key[1], key[2], key[3])])
         _APPLICABLE[key] = chosen
     return chosen[1]
 
 
-def _applies(profile: Profile, country: str, region: str) -> bool:
+def _applies(profile: Profile, country: str, region: str, city: str = "") -> bool:
     scope = profile.params.get("applies_to", {})
-    regions = scope.get("regions")
-    return country in scope.get("countries", []) and (not regions or region in [r.upper() for r in regions])
+    regions, cities = scope.get("regions"), scope.get("cities")
+    return (
+        country in scope.get("countries", [])
+        and (not regions or region in [r.upper() for r in regions])
+        and (not cities or city in [c.upper() for c in cities])
+    )
 
 
 # Which profiles apply to an address, per set of profile versions: the same few answers for every borrower.
-_APPLICABLE: dict[tuple[Any, str, str], tuple[tuple[Profile, ...], list[Profile]]] = {}
+_APPLICABLE: dict[tuple[Any, str, str, str], tuple[tuple[Profile, ...], list[Profile]]] = {}
 
 
 # Rules that hold in every jurisdiction (a person's own requests: opt-outs, workplace, inconvenient times) run once
 # per decision; the others run for each applicable profile that sets their parameters.
-GENERIC_RULES = [rule_contact_point, rule_opt_outs, rule_workplace, rule_inconvenient_time, rule_complaints]
+GENERIC_RULES = [
+    rule_contact_point,
+    rule_breathing_space,
+    rule_opt_outs,
+    rule_workplace,
+    rule_inconvenient_time,
+    rule_complaints,
+]
 PARAMETER_OF: dict[Rule, str] = {
     rule_holds: "holds",
     rule_tcpa_consent: "tcpa",
@@ -826,15 +1004,25 @@ PARAMETER_OF: dict[Rule, str] = {
     rule_reg_f_frequency: "call_frequency",
     rule_initiated_cap: "initiated_cap",
     rule_daily_caps: "daily_caps",
+    rule_contact_cap: "contact_cap",
+    rule_written_consent: "electronic",
 }
 # Rules whose answer depends on the instant. The others judge facts that do not change while a contact waits
 # (holds, opt-outs, consent, content), so when a contact is only deferred, finding the next allowed instant needs
 # to re-check these alone.
-TIME_RULES = {rule_time_window, rule_inconvenient_time, rule_reg_f_frequency, rule_initiated_cap, rule_daily_caps}
+TIME_RULES = {
+    rule_time_window,
+    rule_inconvenient_time,
+    rule_reg_f_frequency,
+    rule_initiated_cap,
+    rule_daily_caps,
+    rule_contact_cap,
+}
 GENERIC = "*"
 # Channels a rule can object to (the rule checks again itself; this only spares calls that cannot find anything).
 CHANNELS_OF: dict[Rule, set[str]] = {
     rule_electronic_content: {"sms", "email"},
+    rule_written_consent: {"sms", "email"},
     rule_visits: {"visit"},
     rule_reg_f_frequency: {"call"},
     rule_daily_caps: {"call"},
@@ -912,7 +1100,7 @@ def evaluate(attempt: Attempt, facts: BorrowerFacts, profiles: Iterable[Profile]
         raise ValueError(f"unknown channel {attempt.channel!r}")
     if attempt.at.tzinfo is None:
         raise ValueError("the instant must be timezone-aware")
-    chosen = applicable(profiles, facts.country, facts.region)
+    chosen = applicable(profiles, facts.country, facts.region, facts.city)
     if not chosen:
         reason = _bilingual(
             "NO-PROFILE",

@@ -36,6 +36,7 @@ class RestrictionKind(models.TextChoices):
     SMS_OPT_OUT = "sms_opt_out", _("SMS opt-out")
     TIME_BARRED = "time_barred", _("time-barred debt")
     COMPLAINT_REVIEW = "complaint_review", _("complaint under review")
+    BREATHING_SPACE = "breathing_space", _("breathing space")
 
 
 # Restrictions the collector working the case may lift: preferences the borrower set and may take back, and a dispute
@@ -137,6 +138,8 @@ class ConsentKind(models.TextChoices):
     OPT_IN = "opt_in", _("opted back in")
     AUTODIAL_CONSENT = "autodial_consent", _("consented to automated calls/texts")
     AUTODIAL_REVOKED = "autodial_revoked", _("revoked consent to automated calls/texts")
+    # NYC-01: a written consent to e-mail or texts at this address (an opt-out revokes it).
+    WRITTEN_CONSENT = "written_consent", _("gave written consent to e-mail or texts")
 
 
 class ConsentEvent(models.Model):

@@ -27,6 +27,8 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "countries": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{2}$"}, "minItems": 1},
                 "regions": {"type": "array", "items": {"type": "string"}},
+                # NYC-01: a city's own rules (the borrower's address city, any of these names).
+                "cities": {"type": "array", "items": {"type": "string"}, "minItems": 1},
             },
         },
         "time_window": {
@@ -75,7 +77,12 @@ SCHEMA: dict[str, Any] = {
         "third_parties": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"unreachable_after_days": _POSITIVE, "rule": {"type": "string"}},
+            "properties": {
+                "unreachable_after_days": _POSITIVE,
+                # CN-11: unreachable after this many consecutive failed attempts (instead of a number of days).
+                "unreachable_after_consecutive_failures": _POSITIVE,
+                "rule": {"type": "string"},
+            },
         },
         "holds": {
             "type": "array",
@@ -95,7 +102,12 @@ SCHEMA: dict[str, Any] = {
         "electronic": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"require_opt_out_text": {"type": "boolean"}},
+            "properties": {
+                "require_opt_out_text": {"type": "boolean"},
+                # NYC-01: e-mail and texts only with a recorded written consent for the address.
+                "require_written_consent": {"type": "boolean"},
+                "rule": {"type": "string"},
+            },
         },
         "tcpa": {
             "type": "object",
@@ -106,6 +118,38 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {"forbid_litigation_threats": {"type": "boolean"}},
+        },
+        # NYC-01 / WA-01: contacts and attempts per rolling window across channels (per account or per debtor), and
+        # optionally a smaller cap at work.
+        "contact_cap": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["max", "window_days", "channels"],
+            "properties": {
+                "max": _POSITIVE,
+                "window_days": _POSITIVE,
+                "channels": _CHANNELS,
+                "per": {"enum": ["account", "debtor"]},
+                "work": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["max", "window_days"],
+                    "properties": {"max": _POSITIVE, "window_days": _POSITIVE},
+                },
+                "rule": {"type": "string"},
+            },
+        },
+        # FB-01: legal escalation only once forbearance was recorded on the case (and, where set, a referral to free
+        # debt advice).
+        "forbearance_before_enforcement": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["required"],
+            "properties": {
+                "required": {"type": "boolean"},
+                "debt_advice_referral": {"type": "boolean"},
+                "rule": {"type": "string"},
+            },
         },
         "visits": {"type": "object", "additionalProperties": False, "properties": {"min_collectors": _POSITIVE}},
         # What a written notice must carry in the jurisdiction: the lender's licence number under ``label`` (the
@@ -188,7 +232,8 @@ CN_ONLINE_LENDING: dict[str, Any] = {
         "rule": "CN-01",
     },
     "daily_caps": {"connected_calls_per_debtor": 3, "unanswered_attempts_per_number": 6},
-    "third_parties": {"unreachable_after_days": 3, "rule": "CN-05"},
+    # CN-11: "unreachable" is 3 consecutive failed attempts (a conversation or an inbound contact resets the count).
+    "third_parties": {"unreachable_after_consecutive_failures": 3, "rule": "CN-05"},
     "holds": ALL_HOLDS,
     "hold_rules": POLICY_HOLD_RULES,
     "visits": {"min_collectors": 2},
@@ -209,6 +254,68 @@ UK_CONC: dict[str, Any] = {
     "holds": ALL_HOLDS,
     "hold_rules": POLICY_HOLD_RULES,
     "recording": {"mode": "off"},  # the catalogue sets nothing for the UK: not recorded until a policy says so
+    # FB-01 (CONC 7.3.4R, PS24/2): forbearance offered or considered before enforcement.
+    "forbearance_before_enforcement": {"required": True, "rule": "FB-01"},
+}
+
+# NYC-01 (DCWP rules effective 2026-09-01), layered on US_FED_REGF for addresses in the five boroughs.
+NYC_CITIES = [
+    "New York",
+    "New York City",
+    "NYC",
+    "Manhattan",
+    "Brooklyn",
+    "Bronx",
+    "The Bronx",
+    "Queens",
+    "Staten Island",
+]
+US_NYC_DCWP: dict[str, Any] = {
+    "description": "New York City DCWP: 3 contacts or attempts per 7 days per account, all channels; "
+    "e-mail and texts only with written consent",
+    "applies_to": {"countries": ["US"], "regions": ["NY"], "cities": NYC_CITIES},
+    "contact_cap": {
+        "max": 3,
+        "window_days": 7,
+        "channels": ["call", "sms", "email", "letter", "visit"],
+        "per": "account",
+        "rule": "NYC-01",
+    },
+    "electronic": {"require_opt_out_text": True, "require_written_consent": True, "rule": "NYC-01"},
+    "holds": ALL_HOLDS,
+    "recording": {"mode": "allowed_with_disclosure", "retention_years": 3, "rule": "REC-01"},
+}
+
+# WA-01 (RCW 19.16.250), layered on US_FED_REGF: USF-01's 08:00 still governs the morning.
+US_WA: dict[str, Any] = {
+    "description": "Washington: 3 communications per week in any form, 1 per week at work, home 07:30-21:00",
+    "applies_to": {"countries": ["US"], "regions": ["WA"]},
+    "time_window": {"start": "07:30", "end": "21:00", "exempt_channels": ["letter"], "rule": "WA-01"},
+    "contact_cap": {
+        "max": 3,
+        "window_days": 7,
+        "channels": ["call", "sms", "email", "letter", "visit"],
+        "per": "debtor",
+        "work": {"max": 1, "window_days": 7},
+        "rule": "WA-01",
+    },
+    "holds": ALL_HOLDS,
+    "recording": {"mode": "allowed_with_disclosure", "retention_years": 3, "rule": "REC-01"},  # two-party consent
+}
+
+# FB-01 for the EU Consumer Credit Directive 2 (Art. 35-36, from 2026-11-20): forbearance and a referral to free
+# debt advice before enforcement. The directive sets no contact hours; member states' own rules are not modelled.
+EU_COUNTRIES = [
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+]  # fmt: skip
+EU_CCD2: dict[str, Any] = {
+    "description": "EU Consumer Credit Directive 2: forbearance and debt advice before enforcement",
+    "applies_to": {"countries": EU_COUNTRIES},
+    "holds": ALL_HOLDS,
+    "hold_rules": POLICY_HOLD_RULES,
+    "recording": {"mode": "off"},
+    "forbearance_before_enforcement": {"required": True, "debt_advice_referral": True, "rule": "FB-01"},
 }
 
 US_CA: dict[str, Any] = {
@@ -226,4 +333,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "CN_ONLINE_LENDING": CN_ONLINE_LENDING,
     "UK_CONC": UK_CONC,
     "US_CA": US_CA,
+    "US_NYC_DCWP": US_NYC_DCWP,
+    "US_WA": US_WA,
+    "EU_CCD2": EU_CCD2,
 }

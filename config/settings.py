@@ -553,11 +553,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ContactChannelEnum": ["call", "sms", "email", "letter", "visit"],
         "MessageChannelEnum": "notifications.models.Channel",
-        # Four kinds of "kind": phones, e-mail addresses, restrictions, holds.
+        # Five kinds of "kind": phones, e-mail addresses, restrictions, holds, forbearance.
         "PhoneKindEnum": "loans.models.PhoneKind",
         "EmailKindEnum": "loans.models.EmailKind",
         "RestrictionKindEnum": "compliance.models.RestrictionKind",
         "HoldKindEnum": "collections_app.models.HoldKind",
+        "ForbearanceKindEnum": "collections_app.models.ForbearanceKind",
     },
 }
 

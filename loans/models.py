@@ -276,6 +276,10 @@ class Installment(models.Model):
     interest_paid = MoneyField(_("interest paid"), default=ZERO, editable=False)
     fee_paid = MoneyField(_("fees paid"), default=ZERO, editable=False)
     paid_on = models.DateField(_("fully paid on"), null=True, blank=True, editable=False)
+    # BS-01: interest and fees taken off because the installment fell due during a breathing space (never charged
+    # later); kept so that the schedule as agreed can still be read.
+    frozen_interest = MoneyField(_("interest frozen"), default=ZERO, editable=False)
+    frozen_fee = MoneyField(_("fees frozen"), default=ZERO, editable=False)
 
     objects = InstallmentQuerySet.as_manager()
 

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
@@ -263,6 +263,33 @@ def _refresh(loans: QuerySet[Loan], as_of: dt.date) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def installments_freeze_charges(*, as_of: dt.date, windows: Iterable[tuple[int, dt.date, dt.date | None]]) -> int:
+    """BS-01: no interest or fees during a breathing space. ``windows``: (loan id, first day, last day or None for
+    open-ended). Every unpaid installment of those loans that fell due inside its window by ``as_of`` (a breathing
+    space lifted early leaves the later ones as agreed) keeps only the interest and
+    fees already paid; the rest moves to ``frozen_interest`` / ``frozen_fee`` and is never charged. One UPDATE per
+    distinct window (loans sharing a window together), whatever the number of installments; running it again
+    changes nothing. Returns the installments changed (the caller refreshes the balances)."""
+    by_window: dict[tuple[dt.date, dt.date | None], list[int]] = defaultdict(list)
+    for loan_id, first, last in windows:
+        by_window[(first, last)].append(loan_id)
+    changed = 0
+    for (first, last), loan_ids in by_window.items():
+        last = min(last, as_of) if last is not None else as_of
+        installments = Installment.objects.filter(
+            loan_id__in=loan_ids, due_date__gte=first, due_date__lte=last, paid_on__isnull=True
+        )
+        changed += installments.filter(
+            models.Q(interest_due__gt=models.F("interest_paid")) | models.Q(fee_due__gt=models.F("fee_paid"))
+        ).update(
+            frozen_interest=models.F("frozen_interest") + models.F("interest_due") - models.F("interest_paid"),
+            frozen_fee=models.F("frozen_fee") + models.F("fee_due") - models.F("fee_paid"),
+            interest_due=models.F("interest_paid"),
+            fee_due=models.F("fee_paid"),
+        )
+    return changed
 
 
 def loan_waive_fees(*, loan_id: int, amount: Decimal) -> Decimal:

@@ -165,6 +165,7 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-action[plan]", "POST"): CASE_ACTION_NOT_NOW,  # a plan is waiting for approval already
     ("case-action[hold]", "POST"): CASE_ACTION,
     ("case-action[hold-lift]", "POST"): MANAGERS_ACTION,  # a bankruptcy hold: managers and admins lift it
+    ("case-action[forbearance]", "POST"): CASE_ACTION,  # FB-01: the case's collector and managers record it
     # The gate refuses (bankruptcy) and managers do not visit: the form comes back with the reason beside its field.
     ("case-action[visit]", "POST"): (LOGIN, 403, 404, FORM_AGAIN, 404, FORM_AGAIN, FORM_AGAIN),
     ("case-action[visit-record]", "POST"): CASE_ACTION,
@@ -193,6 +194,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-case-promises", "POST"): API_CASE_CREATE,
     ("api-case-payment-plans", "GET"): API_CASE,
     ("api-case-payment-plans", "POST"): API_CASE_CONFLICT,  # a plan is waiting for approval already
+    ("api-case-forbearance", "GET"): API_CASE,
+    ("api-case-forbearance", "POST"): API_CASE_CREATE,
     ("api-case-visits", "GET"): API_CASE,
     ("api-case-visits", "POST"): (401, 403, 404, 400, 404, 400, 400),  # the gate refuses: bankruptcy
     ("api-case-visit-outcome", "POST"): API_CASE_WRITE,
@@ -215,6 +218,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-compliance-check", "POST"): API_CASE_WRITE,  # a dry run, but the decision is kept
     ("api-borrower-restrictions", "GET"): API_CASE,
     ("api-borrower-restrictions", "POST"): API_CASE_CREATE,
+    ("api-borrower-consents", "GET"): API_CASE,
+    ("api-borrower-consents", "POST"): API_CASE_CREATE,  # NYC-01's written consent: whoever works the case
     ("api-restriction-lift", "POST"): API_MANAGERS_ON_CASE,  # cease and desist: managers and admins lift it
     ("api-contacts", "GET"): API_SEES_OWN_TEAM,
     ("api-contacts", "POST"): API_CASE_CREATE,
@@ -302,6 +307,7 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "collections_app.collectionpolicy",
             "collections_app.collectorprofile",
             "collections_app.fieldvisit",
+            "collections_app.forbearance",
             "collections_app.hold",
             "collections_app.installmentpolicy",
             "collections_app.paymentplan",
@@ -543,12 +549,14 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-case-promises": lambda w, _: [w.a.case.pk],
     "api-case-payment-plans": lambda w, _: [w.a.case.pk],
     "api-case-visits": lambda w, _: [w.a.case.pk],
+    "api-case-forbearance": lambda w, _: [w.a.case.pk],
     "api-case-visit-outcome": lambda w, _: [w.a.case.pk, w.a.visit.pk],
     "api-message-detail": lambda w, _: [w.a.message.pk],
     "api-sweep-detail": lambda w, _: [w.sweep.pk],
     "api-borrower-detail": lambda w, _: [w.a.case.borrower_id],
     "api-loan-detail": lambda w, _: [w.a.case.loan_id],
     "api-borrower-restrictions": lambda w, _: [w.a.case.borrower_id],
+    "api-borrower-consents": lambda w, _: [w.a.case.borrower_id],
     "api-restriction-lift": lambda w, _: [w.a.case.borrower_id, w.a.restriction.pk],
 }
 # A list's query for the matrix: the queue's every open case (its "can act now" view depends on the hour).
@@ -582,6 +590,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "case-action[plan]": lambda w: {"down_payment": "0", "count": "2", "frequency": "monthly", "starts_on": soon(7)},
     "case-action[hold]": lambda w: {"kind": "dispute", "reason": "matrix"},
     "case-action[hold-lift]": lambda w: {"hold": w.a.hold.pk, "reason": "matrix"},
+    "case-action[forbearance]": lambda w: {"kind": "payment_holiday", "details": "matrix"},
     "case-action[visit]": lambda w: {
         "address": "1 Main St",
         "window_start": f"{soon(2)}T10:00",
@@ -600,6 +609,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     },
     "api-case-grace": lambda w: {"days": 5, "reason": "matrix"},
     "api-case-notes": lambda w: {"text": "matrix note"},
+    "api-case-forbearance": lambda w: {"kind": "debt_advice_referral"},
     "api-case-promises": lambda w: {"amount": "10.00", "promised_on": soon(3)},
     "api-case-payment-plans": lambda w: {"down_payment": "0", "count": 2, "frequency": "monthly", "starts_on": soon(7)},
     "api-case-visits": lambda w: {
@@ -634,6 +644,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "possible-complaint": lambda w: {"decision": "confirm", "category": "conduct"},
     "api-compliance-check": lambda w: {"borrower": w.a.case.borrower_id, "channel": "sms"},
     "api-borrower-restrictions": lambda w: {"kind": "dispute", "reason": "matrix"},
+    "api-borrower-consents": lambda w: {"medium": "sms", "address": str(w.a.phone.number), "kind": "written_consent"},
     "api-restriction-lift": lambda w: {"reason": "matrix"},
     "api-contacts": lambda w: {
         "borrower": w.a.case.borrower_id,

@@ -35,6 +35,7 @@ from collections_app.services.cases import (
     CaseError,
     InvalidRequest,
     NotPermitted,
+    RuleRefusal,
     TransitionConflict,
     available_transitions,
     case_transition,
@@ -44,7 +45,7 @@ from collections_app.services.cases import (
     policy_current,
     policy_revise,
 )
-from collections_app.services.holds import hold_lift, hold_place, note_add
+from collections_app.services.holds import forbearance_record, hold_lift, hold_place, note_add
 from collections_app.services.visits import case_address, team_collectors, visit_record, visit_schedule
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "CaseError",
     "InvalidRequest",
     "NotPermitted",
+    "RuleRefusal",
     "TransitionConflict",
     "available_transitions",
     "call_log",
@@ -63,6 +65,7 @@ __all__ = [
     "case_transition",
     "cases_reassign",
     "collector_phone",
+    "forbearance_record",
     "grace_extend",
     "hold_lift",
     "hold_place",

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
@@ -24,8 +25,10 @@ from collections_app.models import (
     CloseReason,
     CollectionCase,
     CollectionPolicy,
+    Forbearance,
     InstallmentPolicy,
 )
+from compliance.services import escalation_check
 from loans.services import product_today
 from loans.versioning import version_publish
 from notifications.models import MessagePurpose
@@ -45,6 +48,14 @@ class TransitionConflict(CaseError):
     """The case is not in a state where this can happen now (HTTP 409)."""
 
 
+class RuleRefusal(TransitionConflict):
+    """A conduct rule refuses this now (HTTP 409 with the rule: BS-01 breathing space, FB-01 forbearance first)."""
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
 class NotPermitted(CaseError):
     """The user's role does not allow this (HTTP 403)."""
 
@@ -58,6 +69,8 @@ class InvalidRequest(CaseError):
 
 
 # Transitions a person may ask for by name (the others have their own services with their own inputs).
+# The escalation ladder's moves: a conduct rule (BS-01, FB-01) may refuse them.
+ESCALATIONS = {"escalate_formal_notice", "request_legal", "approve_legal"}
 USER_TRANSITIONS = {"escalate_formal_notice", "request_legal", "approve_legal", "reject_legal", "close"}
 
 
@@ -216,10 +229,26 @@ def case_transition(
         case = locked_case(case_id)
         if name == "close":
             case.close_reason = close_reason
+        escalation_guard(case, name)
         run_transition(case, name, actor, reason)
         if name == "request_legal" and not case.policy.legal_requires_approval:
             run_transition(case, "approve_legal", None, "policy: legal escalation needs no approval")
     return case
+
+
+def escalation_guard(case: CollectionCase, name: str) -> None:
+    """BS-01 and FB-01 (compliance.conduct): raise RuleRefusal, with the rule and the reason in the reader's
+    language, when a conduct rule refuses this escalation now."""
+    if name not in ESCALATIONS:
+        return
+    kinds = Forbearance.objects.filter(case_id=case.pk).values_list("kind", flat=True).distinct()
+    refusals = escalation_check(
+        borrower_id=case.borrower_id, loan_id=case.loan_id, transition=name, forbearance_kinds=list(kinds)
+    )
+    if refusals:
+        chinese = (get_language() or "").startswith("zh")
+        words = "; ".join(r.message_zh if chinese else r.message for r in refusals)
+        raise RuleRefusal(words, refusals[0].rule)  # the rule id for the API; people read the words
 
 
 def available_transitions(case: CollectionCase, user: User) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -10,8 +13,11 @@ from django.utils.translation import gettext as _
 from collections_app.labels import BORROWER
 from collections_app.models import (
     OPEN_STATES,
+    BreathingSpaceType,
     CaseNote,
     CaseState,
+    Forbearance,
+    ForbearanceKind,
     Hold,
     HoldKind,
     PaymentPlan,
@@ -40,24 +46,35 @@ def hold_place(
     document_ref: str = "",
     by_borrower: bool = False,
     via: str = "",
+    breathing_space_type: str = "",
+    treatment_ends_on: dt.date | None = None,
 ) -> Hold:
     """Put the case on hold and record the matching compliance restriction (the gate stops contact).
     ``by_borrower``: the borrower asked on their own (a dispute from their page; no user: ``actor`` None, audited as
-    ``BORROWER``); ``via``: how they did (their page's link and address), for the audit row."""
+    ``BORROWER``); ``via``: how they did (their page's link and address), for the audit row.
+
+    A breathing space (BS-01) covers every debt of the borrower, so its restriction is the borrower's, not the
+    loan's, and ends by itself: a standard one after 60 days, a mental-health crisis one 30 days after the treatment
+    ends (open-ended until that date is known)."""
     if (actor is None) != by_borrower:
         raise ValueError("a hold is placed by a user, or by the borrower on their own (by_borrower, no actor)")
     if kind not in HoldKind.values:
         raise InvalidRequest(_("unknown hold kind"), field="kind")
     if not reason.strip():
         raise InvalidRequest(_("give a reason"), field="reason")
+    starts_at = timezone.now()
+    ends_at, details = _breathing_space_terms(kind, breathing_space_type, treatment_ends_on, starts_at)
     with transaction.atomic():
         case = locked_case(case_id)
         if case.state not in OPEN_STATES:
             raise TransitionConflict(_("the case is not open"))
         restriction = restriction_add(
             borrower_id=case.borrower_id,
-            loan_id=case.loan_id,
+            loan_id=None if kind == HoldKind.BREATHING_SPACE else case.loan_id,
             kind=kind,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            details=details,
             reason=reason,
             document_ref=document_ref,
             source=f"case:{case.pk}",
@@ -82,6 +99,31 @@ def hold_place(
                     status=PlanStatus.CANCELLED, ended_on=product_today(case.loan.product)
                 )
     return hold
+
+
+BREATHING_SPACE_DAYS = 60  # BS-01: standard breathing space
+CRISIS_EXTRA_DAYS = 30  # BS-01: mental-health crisis breathing space, after the treatment ends
+
+
+def _breathing_space_terms(
+    kind: str, type_: str, treatment_ends_on: dt.date | None, starts_at: dt.datetime
+) -> tuple[dt.datetime | None, dict[str, Any]]:
+    """When a breathing space ends and what the restriction records about it (nothing for other holds)."""
+    if kind != HoldKind.BREATHING_SPACE:
+        return None, {}
+    type_ = type_ or BreathingSpaceType.STANDARD
+    if type_ not in BreathingSpaceType.values:
+        raise InvalidRequest(_("choose the kind of breathing space"), field="breathing_space_type")
+    details: dict[str, Any] = {"type": type_, "started_on": str(timezone.localdate(starts_at))}
+    if type_ == BreathingSpaceType.STANDARD:
+        return starts_at + dt.timedelta(days=BREATHING_SPACE_DAYS), details
+    if treatment_ends_on is None:
+        return None, details  # until the treatment's end is known (then 30 days more)
+    if treatment_ends_on < timezone.localdate(starts_at):
+        raise InvalidRequest(_("the treatment cannot have ended before today"), field="treatment_ends_on")
+    details["treatment_ends_on"] = str(treatment_ends_on)
+    end = dt.datetime.combine(treatment_ends_on + dt.timedelta(days=CRISIS_EXTRA_DAYS + 1), dt.time.min)
+    return timezone.make_aware(end), details
 
 
 def hold_lift(*, hold_id: int, actor: User, reason: str) -> Hold:
@@ -111,6 +153,30 @@ def hold_lift(*, hold_id: int, actor: User, reason: str) -> Hold:
 # ---------------------------------------------------------------------------------------------------------------
 # Notes, visits, assignment
 # ---------------------------------------------------------------------------------------------------------------
+def forbearance_record(
+    *,
+    case_id: int,
+    actor: User,
+    kind: str,
+    details: str = "",
+    starts_on: dt.date | None = None,
+    ends_on: dt.date | None = None,
+) -> Forbearance:
+    """Record forbearance offered or agreed on the case, or a referral to free debt advice (FB-01 reads these before
+    legal escalation). Collectors and managers of the case (who recorded it and when are kept on the record)."""
+    if kind not in ForbearanceKind.values:
+        raise InvalidRequest(_("choose the kind of forbearance"), field="kind")
+    if starts_on and ends_on and ends_on < starts_on:
+        raise InvalidRequest(_("the end cannot be before the start"), field="ends_on")
+    with transaction.atomic():
+        case = locked_case(case_id)
+        if case.state not in OPEN_STATES:
+            raise TransitionConflict(_("the case is not open"))
+        return Forbearance.objects.create(
+            case=case, kind=kind, details=details.strip(), starts_on=starts_on, ends_on=ends_on, recorded_by=actor
+        )
+
+
 def note_add(*, case_id: int, actor: User, text: str) -> CaseNote:
     if not text.strip():
         raise InvalidRequest(_("the note is empty"), field="text")

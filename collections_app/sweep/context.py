@@ -15,12 +15,14 @@ from collections_app.models import (
     OPEN_STATES,
     CaseTransition,
     CollectionCase,
+    Forbearance,
     PaymentPlan,
     PlanInstallment,
     PromiseToPay,
     Team,
     TeamMembership,
 )
+from compliance.models import Restriction
 from loans.models import Borrower, Installment, Loan, Payment, PhoneNumber
 
 logger = logging.getLogger("collections_app.sweep")  # one logger for the whole sweep, whichever module logs
@@ -39,6 +41,8 @@ T = {
     "borrower": Borrower._meta.db_table,
     "team": Team._meta.db_table,
     "member": TeamMembership._meta.db_table,
+    "restriction": Restriction._meta.db_table,
+    "forbearance": Forbearance._meta.db_table,
 }
 
 

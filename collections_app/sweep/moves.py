@@ -147,6 +147,12 @@ def move_cases(
 
 
 _NOT_IN_GRACE = "(grace_until IS NULL OR grace_until < %(as_of)s)"
+# BS-01: no escalation while a breathing space of the borrower (all their debts, or this loan) is in force.
+NO_BREATHING_SPACE = (
+    "NOT EXISTS (SELECT 1 FROM {restriction} r WHERE r.borrower_id = {case}.borrower_id "
+    "AND r.kind = 'breathing_space' AND r.lifted_at IS NULL AND r.starts_at <= %(now)s "
+    "AND (r.ends_at IS NULL OR r.ends_at > %(now)s) AND (r.loan_id IS NULL OR r.loan_id = {case}.loan_id))"
+)
 
 
 _PROMISE_SUMMARY = (
@@ -200,12 +206,12 @@ MOVES: dict[str, BulkMove] = {
         BulkMove("plan_completed", where=_plan_ended("completed"), reason="'plan completed but the loan is not cured'"),
         BulkMove(
             "escalate_formal_notice",
-            where=f"days_past_due >= %(threshold)s AND {_NOT_IN_GRACE}",
+            where=f"days_past_due >= %(threshold)s AND {_NOT_IN_GRACE} AND {NO_BREATHING_SPACE}",
             reason=_threshold_reason("formal notice"),
         ),
         BulkMove(
             "request_legal",
-            where=f"days_past_due >= %(threshold)s AND {_NOT_IN_GRACE}",
+            where=f"days_past_due >= %(threshold)s AND {_NOT_IN_GRACE} AND {NO_BREATHING_SPACE}",
             reason=_threshold_reason("legal"),
         ),
         # Only the cases this run has just sent to legal review, when the policy needs no approval.
@@ -216,6 +222,44 @@ MOVES: dict[str, BulkMove] = {
         ),
     )
 }
+
+
+def forbearance_first_sql(profiles: list[Any]) -> tuple[str, dict[str, Any]]:
+    """FB-01 in SQL for ``request_legal``: no case whose borrower's address falls under a profile with
+    ``forbearance_before_enforcement`` unless the case records forbearance (and, where the profile asks, a referral
+    to free debt advice). The profiles' scopes (countries, regions, cities) become parameters. ("TRUE", {}) when no
+    profile asks for it."""
+    blocked: list[str] = []
+    params: dict[str, Any] = {}
+    for n, profile in enumerate(profiles):
+        rule = profile.params.get("forbearance_before_enforcement") or {}
+        if not rule.get("required"):
+            continue
+        scope = profile.params.get("applies_to", {})
+
+        def one_of(column: str, key: str, values: list[str], n: int = n) -> str:
+            names = [f"fb{n}_{key}_{i}" for i in range(len(values))]
+            params.update(zip(names, values, strict=True))
+            return f"{column} IN ({', '.join(f'%({name})s' for name in names)})"
+
+        where = [one_of("b.country", "countries", list(scope.get("countries", [])))]
+        for key, column in (("regions", "UPPER(b.region)"), ("cities", "UPPER(b.city)")):
+            if scope.get(key):
+                where.append(one_of(column, key, [v.upper() for v in scope[key]]))
+        missing = (
+            "NOT EXISTS (SELECT 1 FROM {forbearance} f WHERE f.case_id = {case}.id "
+            "AND f.kind <> 'debt_advice_referral')"
+        )
+        if rule.get("debt_advice_referral"):
+            missing += (
+                " OR NOT EXISTS (SELECT 1 FROM {forbearance} f WHERE f.case_id = {case}.id "
+                "AND f.kind = 'debt_advice_referral')"
+            )
+        blocked.append(f"({' AND '.join(where)} AND ({missing}))")
+    if not blocked:
+        return "TRUE", {}
+    sql = "NOT EXISTS (SELECT 1 FROM {borrower} b WHERE b.id = {case}.borrower_id AND (" + " OR ".join(blocked) + "))"
+    return sql, params
 
 
 def cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:

@@ -259,7 +259,10 @@ def _judge(
 
 def _profiles_differ(profile_sets: list[list[Profile]], facts: Any) -> bool:
     """Whether the profiles that apply to this borrower differ between the sets (else the gate answers alike)."""
-    seen = {tuple((p.code, p.version) for p in applicable(ps, facts.country, facts.region)) for ps in profile_sets}
+    seen = {
+        tuple((p.code, p.version) for p in applicable(ps, facts.country, facts.region, facts.city))
+        for ps in profile_sets
+    }
     return len(seen) > 1
 
 

@@ -4,6 +4,7 @@ grace, escalate, recompute priorities, plan and cancel messages; and assigning n
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -17,9 +18,17 @@ from collections_app.models import (
 )
 from collections_app.services import STAGE_PURPOSES
 from collections_app.sweep.context import OPEN, Chunk, T, as_text, execute
-from collections_app.sweep.moves import MOVES, OPENING, OPENING_STATE, cancel_messages_of_marked, move_cases
+from collections_app.sweep.moves import (
+    MOVES,
+    OPENING,
+    OPENING_STATE,
+    cancel_messages_of_marked,
+    forbearance_first_sql,
+    move_cases,
+)
+from compliance.services import breathing_spaces_in_force, profiles_current
 from loans.models import Installment, Loan, LoanProduct
-from loans.services import loans_refresh_balances
+from loans.services import installments_freeze_charges, loans_refresh_balances
 from loans.sql import days_between_sql
 from notifications.planning import messages_cancel, messages_plan_bulk
 
@@ -50,8 +59,34 @@ def refresh_candidates(ctx: Chunk, product: LoanProduct) -> QuerySet[Loan]:
     )
 
 
+def step_freeze_charges(ctx: Chunk, product: LoanProduct) -> list[int]:
+    """BS-01: installments of this chunk's loans that fell due during a breathing space of their borrower lose the
+    interest and fees not yet paid (loans.services.installments_freeze_charges, set-based). Returns the loans
+    changed (their balances are refreshed with the others)."""
+    spaces = breathing_spaces_in_force(at=ctx.now, zone=product.timezone)
+    if not spaces:
+        return []
+    by_borrower: dict[int, list[tuple[int | None, dt.date, dt.date | None]]] = {}
+    for borrower, loan, first, last in spaces:
+        by_borrower.setdefault(borrower, []).append((loan, first, last))
+    loans = Loan.objects.filter(id__range=(ctx.lo, ctx.hi), product=product, borrower_id__in=list(by_borrower))
+    windows = [
+        (loan_id, first, last)
+        for loan_id, borrower_id in loans.values_list("id", "borrower_id")
+        for loan, first, last in by_borrower[borrower_id]
+        if loan is None or loan == loan_id
+    ]
+    changed = installments_freeze_charges(as_of=ctx.as_of, windows=windows)
+    ctx.counts["installments_frozen"] += changed
+    return sorted({w[0] for w in windows}) if changed else []
+
+
 def step_refresh(ctx: Chunk, product: LoanProduct) -> None:
-    ctx.counts["loans_refreshed"] += loans_refresh_balances(as_of=ctx.as_of, loans=refresh_candidates(ctx, product))
+    frozen = step_freeze_charges(ctx, product)
+    candidates = refresh_candidates(ctx, product)
+    if frozen:
+        candidates = candidates | Loan.objects.filter(pk__in=frozen)
+    ctx.counts["loans_refreshed"] += loans_refresh_balances(as_of=ctx.as_of, loans=candidates)
     ctx.counts["cases_refreshed"] += execute(
         """
         UPDATE {case} SET days_past_due = (SELECT l.days_past_due FROM {loan} l WHERE l.id = {case}.loan_id),
@@ -206,14 +241,20 @@ def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> Non
 
 
 def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
+    """Escalate by days past due — never during a breathing space (BS-01, in the moves), nor to legal under a
+    profile that wants forbearance first until the case records it (FB-01)."""
     moved = 0
+    forbearance_first, fb_params = forbearance_first_sql(profiles_current())
     for name, threshold in (("escalate_formal_notice", policy.formal_notice_dpd), ("request_legal", policy.legal_dpd)):
+        move = MOVES[name]
+        if name == "request_legal":
+            move = replace(move, where=f"{move.where} AND {forbearance_first}")
         moved = move_cases(
             ctx,
-            MOVES[name],
+            move,
             product=product,
             policy=policy,
-            params={"threshold": threshold, "threshold_text": str(threshold)},
+            params={"threshold": threshold, "threshold_text": str(threshold), **fb_params},
         )
     if moved and not policy.legal_requires_approval:  # ``moved``: by request_legal
         move_cases(

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from collections_app.forms import (
     CallStartForm,
     DispositionForm,
+    ForbearanceForm,
     GraceForm,
     HoldForm,
     HoldLiftForm,
@@ -51,6 +52,7 @@ from collections_app.services import (
     call_log,
     call_start,
     case_transition,
+    forbearance_record,
     grace_extend,
     hold_lift,
     hold_place,
@@ -298,6 +300,7 @@ CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "plan": _plan,
     "hold": _simple("hold", HoldForm, hold_place, _("Hold placed: automated contact stops.")),
     "hold-lift": _hold_lift,
+    "forbearance": _simple("forbearance", ForbearanceForm, forbearance_record, _("Forbearance recorded.")),
     "visit": _visit,
     "visit-record": _visit_record,
     "grace": _simple(

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from collections_app.forms import (
     DispositionForm,
+    ForbearanceForm,
     GraceForm,
     HoldForm,
     NoteForm,
@@ -76,6 +77,7 @@ def case_page_response(
         "promise": PromiseForm(others=partners),
         "plan": PlanForm(others=partners),
         "hold": HoldForm(),
+        "forbearance": ForbearanceForm(),
         "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),
         "visit_record": record,
         "grace": GraceForm(),
@@ -92,6 +94,7 @@ def case_page_response(
     answers = {answer.channel: answer for answer in context["panel"]}
     context["call_denied"] = None if answers["call"].allowed else answers["call"]
     context["sms_denied"] = None if answers["sms"].allowed else answers["sms"]
+    context["forbearances"] = list(case.forbearances.select_related("recorded_by").order_by("-pk"))
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
     context["documents"] = documents_of_case(case_id=case.pk)
     return render(request, "collections_app/case_detail.html", context)

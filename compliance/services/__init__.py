@@ -4,11 +4,13 @@
   (``contact_check``; ``contacts_reserve_batch`` and ``contacts_check_batch`` for many at once);
 - ``facts``: what the gate counts for a borrower, loaded in one query;
 - ``ledger``: the contacts that happened and consents; a reservation settled into its outcome or released;
+- ``conduct``: the conduct rules a case's escalation must pass (BS-01, FB-01);
 - ``restrictions``: restrictions and the one rule for lifting them; profile edits.
 
 The names below are the public services, for callers that want one import.
 """
 
+from compliance.services.conduct import breathing_space_in_force, breathing_spaces_in_force, escalation_check
 from compliance.services.facts import ComplianceError, facts_load, profiles_current, to_kind_for
 from compliance.services.gate import PlannedContact, contact_check, contacts_check_batch, contacts_reserve_batch
 from compliance.services.ledger import (
@@ -31,12 +33,15 @@ __all__ = [
     "ComplianceError",
     "LiftRefused",
     "PlannedContact",
+    "breathing_space_in_force",
+    "breathing_spaces_in_force",
     "consent_record",
     "contact_check",
     "contact_reclassify",
     "contact_record",
     "contacts_check_batch",
     "contacts_reserve_batch",
+    "escalation_check",
     "facts_load",
     "profile_revise",
     "profiles_current",

@@ -72,7 +72,7 @@ def facts_load(
     stamp = connection.ops.adapt_datetimefield_value
     profiles_sql = ", " + _profiles_sql() if with_profiles else ""
     sql = f"""
-        SELECT b.id, b.time_zones, b.country, b.region, {_children_sql()}{profiles_sql}
+        SELECT b.id, b.time_zones, b.country, b.region, b.city, {_children_sql()}{profiles_sql}
         FROM {Borrower._meta.db_table} b WHERE b.id IN ({", ".join(["%s"] * len(ids))})
     """
     since, until = at - dt.timedelta(days=LEDGER_DAYS), at + dt.timedelta(days=1)
@@ -158,7 +158,13 @@ def _facts_from_row(row: dict[str, Any]) -> BorrowerFacts:
     # In the borrower's order (then the order they were added): the first eligible number is the one used.
     phones = sorted(_json(row["phones"]) or [], key=lambda p: (p["position"], p["id"]))
     state: dict[tuple[str, str], str] = {}
+    written: dict[str, bool] = {}  # NYC-01: a written consent to e-communications, until an opt-out revokes it
     for event in sorted(_json(row["consents"]) or [], key=lambda e: (_instant(e["at"]), e["id"])):
+        if event["kind"] == ConsentKind.WRITTEN_CONSENT:
+            written[event["address"]] = True
+            continue  # not a change of the medium's opt-in / opt-out state
+        if event["kind"] == ConsentKind.OPT_OUT:
+            written[event["address"]] = False
         state[(event["medium"], event["address"])] = event["kind"]
         if event["kind"] in (ConsentKind.AUTODIAL_CONSENT, ConsentKind.AUTODIAL_REVOKED):
             state[("autodial", event["address"])] = event["kind"]
@@ -182,6 +188,7 @@ def _facts_from_row(row: dict[str, Any]) -> BorrowerFacts:
         zones=tuple(_json(row["time_zones"]) or ()),
         country=row["country"],
         region=row["region"],
+        city=row.get("city") or "",
         restrictions=tuple(
             RestrictionFact(r["id"], r["kind"], r["loan_id"], _json(r["details"]) or {})
             for r in sorted(_json(row["in_force"]) or [], key=lambda r: r["id"])
@@ -200,6 +207,7 @@ def _facts_from_row(row: dict[str, Any]) -> BorrowerFacts:
             )
             or state.get(("autodial", n)) == ConsentKind.AUTODIAL_CONSENT
         ),
+        written_consent=frozenset(a for a, given in written.items() if given),
         ledger=tuple(sorted(ledger, key=lambda e: (e.at, e.id))),
         phone_kinds={n: p["kind"] for n, p in zip(numbers, phones, strict=True)},
         email_kinds={e["address"]: e["kind"] for e in sorted(_json(row["emails"]) or [], key=lambda e: e["id"])},

@@ -197,3 +197,68 @@ def test_tv58_no_call_to_the_emergency_contact_while_the_debtor_answers():
     facts = with_ledger(HENAN, call(1, "2025-07-14T03:00Z", outcome="conversation", to="+8613812345678"))
     result = check(facts, at=z("2025-07-15T03:00Z"), to="+8613700000000", target_role="emergency_contact")
     assert result.outcome == DENY and result.reasons[0].rule == "CN-05"
+
+
+# 4.9 Conduct beyond the contact gate (RULES.md §2.8) -------------------------------------------------------------
+HENAN_PHONES = BorrowerFacts(
+    **{**HENAN.__dict__, "phone_kinds": {"+8613812345678": "mobile"}, "sms_consent": frozenset({"+8613812345678"})}
+)
+
+
+def test_tv73_three_consecutive_failed_attempts_open_the_emergency_contact():
+    facts = with_ledger(
+        HENAN_PHONES,
+        call(1, "2025-07-15T01:00Z", outcome="no_answer", to="+8613812345678"),  # 09:00 Beijing
+        call(2, "2025-07-15T03:00Z", outcome="busy", to="+8613812345678"),  # 11:00
+        call(3, "2025-07-15T06:00Z", outcome="no_answer", to="+8613812345678"),  # 14:00
+    )
+    result = check(
+        facts,
+        at=z("2025-07-15T07:00Z"),
+        to="+8613700000000",
+        target_role="emergency_contact",
+        purpose="locate_or_relay",
+    )
+    assert result.outcome == ALLOW
+    assert result.inputs["unreachable"]["consecutive_failures"] == [1, 2, 3]  # the attempts it counted (CN-11)
+
+
+def test_tv74_a_conversation_between_the_failures_resets_the_count():
+    facts = with_ledger(
+        HENAN_PHONES,
+        call(1, "2025-07-15T01:00Z", outcome="no_answer", to="+8613812345678"),
+        call(2, "2025-07-15T03:00Z", outcome="busy", to="+8613812345678"),
+        call(5, "2025-07-15T04:00Z", outcome="conversation", to="+8613812345678"),  # 12:00
+        call(3, "2025-07-15T06:00Z", outcome="no_answer", to="+8613812345678"),
+    )
+    result = check(
+        facts,
+        at=z("2025-07-15T07:00Z"),
+        to="+8613700000000",
+        target_role="emergency_contact",
+        purpose="locate_or_relay",
+    )
+    assert result.outcome == DENY and result.reasons[0].rule == "CN-11"
+    assert result.inputs["unreachable"] == {
+        "consecutive_failures": [3],
+        "needed": 3,
+        "reset_by": 5,
+        "own_numbers_invalid": False,
+    }
+
+
+UK = BorrowerFacts(
+    6,
+    zones=("Europe/London",),
+    country="GB",
+    phone_kinds={"+447700900123": "mobile"},
+    sms_consent=frozenset({"+447700900123"}),
+    restrictions=(RestrictionFact(9, "breathing_space", None, {"type": "standard", "started_on": "2025-06-02"}),),
+)
+
+
+def test_tv75_breathing_space_denies_the_sms_but_lets_the_statutory_letter_through():
+    sms = check(UK, channel="sms", at=z("2025-07-15T11:00Z"), to="+447700900123", debts=(1,), content="Reply STOP")
+    assert sms.outcome == DENY and [r.rule for r in sms.reasons] == ["BS-01"]
+    letter = check(UK, channel="letter", at=z("2025-07-15T11:00Z"), to="", debts=(1,), purpose="statutory_notice")
+    assert letter.outcome == ALLOW
