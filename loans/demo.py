@@ -24,6 +24,7 @@ CN_PRODUCT = {
     "code": "smx-quickcash",
     "name": "三门峡快易贷 QuickCash",
     "lender_name": "三门峡豫信网络小额贷款有限公司",
+    "lender_address": "河南省三门峡市湖滨区黄河路 88 号",
     "currency": "CNY",
     "timezone": "Asia/Shanghai",
     "allocation_order": ["fee", "interest", "principal"],
@@ -34,6 +35,9 @@ US_PRODUCT = {
     "code": "us-personal",
     "name": "Personal Installment Loan",
     "lender_name": "Harbor Lane Finance",
+    "lender_address": "1200 Harbor Lane, Suite 400\nBoston, MA 02110",
+    # California's letters must show the lender's licence number (CA-LIC); the demo has California borrowers.
+    "lender_licences": {"US_CA": "60DBO-123456"},
     "currency": "USD",
     "timezone": "America/New_York",
     "allocation_order": ["fee", "interest", "principal"],
