@@ -80,6 +80,7 @@ RULES: dict[str, Promise] = {
     "NO-PROFILE": _("No profile for address"),
     "NO-ADDRESS": _("No number or address"),
     "HOLD-HARDSHIP": _("Hardship review"),
+    "VUL-01": _("Vulnerable customer"),
     "HOLD-CEASE": _("Asked to stop (policy)"),
     "HOLD-ATTORNEY": _("Has a lawyer (policy)"),
     "HOLD-BANKRUPTCY": _("Bankruptcy (policy)"),

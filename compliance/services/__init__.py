@@ -4,7 +4,8 @@
   (``contact_check``; ``contacts_reserve_batch`` and ``contacts_check_batch`` for many at once);
 - ``facts``: what the gate counts for a borrower, loaded in one query;
 - ``ledger``: the contacts that happened and consents; a reservation settled into its outcome or released;
-- ``restrictions``: restrictions and the one rule for lifting them; profile edits.
+- ``restrictions``: restrictions and the one rule for lifting them; profile edits;
+- ``vulnerability``: vulnerability records (VUL-01) and the audit of every view.
 
 The names below are the public services, for callers that want one import.
 """
@@ -26,11 +27,18 @@ from compliance.services.restrictions import (
     restriction_lift,
     restriction_may_lift,
 )
+from compliance.services.vulnerability import (
+    VulnerabilityInvalid,
+    vulnerability_end,
+    vulnerability_record,
+    vulnerability_view_audit,
+)
 
 __all__ = [
     "ComplianceError",
     "LiftRefused",
     "PlannedContact",
+    "VulnerabilityInvalid",
     "consent_record",
     "contact_check",
     "contact_reclassify",
@@ -47,4 +55,7 @@ __all__ = [
     "restriction_lift",
     "restriction_may_lift",
     "to_kind_for",
+    "vulnerability_end",
+    "vulnerability_record",
+    "vulnerability_view_audit",
 ]
