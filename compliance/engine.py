@@ -778,8 +778,8 @@ def rule_vulnerability(
             _bilingual(
                 "VUL-01",
                 DENY,
-                "Vulnerable customer: written contact only (letters and e-mail) was agreed.",
-                "弱势客户：已约定仅以书面方式（信函和电子邮件）联系。",
+                "Written contact only (letters and e-mail) was agreed with this vulnerable customer.",
+                "已与该弱势客户约定仅以书面方式（信函和电子邮件）联系。",
             )
         )
     if attempt.automated:
@@ -788,10 +788,10 @@ def rule_vulnerability(
             _bilingual(
                 "VUL-01",
                 DENY if no_automated else REVIEW,
-                "Vulnerable customer: no automated contact was agreed."
+                "No automated contact was agreed with this vulnerable customer."
                 if no_automated
-                else "Vulnerable customer: a person must review every automated contact first.",
-                "弱势客户：已约定不进行自动联系。" if no_automated else "弱势客户：所有自动联系须先经人工审核。",
+                else "A person must review every automated contact with this vulnerable customer first.",
+                "已与该弱势客户约定不进行自动联系。" if no_automated else "对该弱势客户的所有自动联系须先经人工审核。",
             )
         )
     elif (
@@ -804,8 +804,8 @@ def rule_vulnerability(
             _bilingual(
                 "VUL-01",
                 DENY,
-                "Vulnerable customer: only the named collector may contact them.",
-                "弱势客户：只有指定的催收员可以联系该客户。",
+                "Only the named collector may contact this vulnerable customer.",
+                "只有指定的催收员可以联系该弱势客户。",
             )
         )
     if reasons and _explaining(inputs):

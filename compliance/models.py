@@ -328,8 +328,9 @@ class VulnerabilityRecord(models.Model):
     def driver_labels(self) -> list[str]:
         return [str(VulnerabilityDriver(d).label) for d in self.drivers if d in VulnerabilityDriver.values]
 
-    def adjustment_labels(self) -> list[str]:
-        return [str(Adjustment(a).label) for a in self.adjustments if a in Adjustment.values]
+    def adjustment_items(self) -> list[tuple[str, str]]:
+        """(code, words) of each agreed adjustment."""
+        return [(a, str(Adjustment(a).label)) for a in self.adjustments if a in Adjustment.values]
 
 
 class VulnerabilityAccess(models.TextChoices):
