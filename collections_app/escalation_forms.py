@@ -10,6 +10,8 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from collections_app import uploads
+from collections_app.models import ComplaintCategory, ComplaintOutcome
 from collections_app.selectors import EscalationFilters
 
 DAYS = [MinValueValidator(0), MaxValueValidator(100_000)]
@@ -90,3 +92,70 @@ class PlanDecisionForm(forms.Form):
         max_length=2000,
         error_messages={"required": _("Give a reason: it is kept in the case's history.")},
     )
+
+
+class ComplaintRecordForm(forms.Form):
+    """A complaint staff record on the case page (told on a call, by letter, in person)."""
+
+    channel = forms.ChoiceField(
+        label=_("Received by"),
+        choices=[("call", _("phone call")), ("letter", _("letter")), ("staff", _("in person or other"))],
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    category = forms.ChoiceField(
+        label=_("About"),
+        choices=ComplaintCategory.choices,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    summary = forms.CharField(
+        label=_("What the borrower says"),
+        max_length=4000,
+        error_messages={"required": _("Say what the borrower complains about.")},
+        widget=forms.Textarea(attrs={"class": "form-control form-control-sm", "rows": 2}),
+    )
+
+
+class ComplaintConfirmForm(forms.Form):
+    category = forms.ChoiceField(
+        label=_("About"),
+        choices=ComplaintCategory.choices,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+
+class ComplaintResolveForm(forms.Form):
+    """The outcome and the response sent: its text, or the document (PDF, JPEG, PNG) — at least one."""
+
+    outcome = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=ComplaintOutcome.choices,
+        error_messages={"required": _("Choose an outcome.")},
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    response_text = forms.CharField(
+        label=_("Response sent"),
+        max_length=8000,
+        required=False,
+        widget=forms.Textarea(attrs={"class": "form-control form-control-sm", "rows": 2}),
+    )
+    document = forms.FileField(
+        label=_("Response document"), required=False, widget=forms.ClearableFileInput(attrs={"class": "form-control"})
+    )
+
+    def clean_document(self) -> Any:
+        document = self.cleaned_data.get("document")
+        if document is None:
+            return None
+        if document.size > uploads.max_bytes():
+            raise forms.ValidationError(_("The document is too large."))
+        kind = uploads.upload_kind(document)
+        if not kind:
+            raise forms.ValidationError(_("Send a PDF, JPEG or PNG document."))
+        document.kind = kind
+        return document
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not (data.get("response_text") or "").strip() and not data.get("document") and not self.errors:
+            raise forms.ValidationError(_("Give the response sent: its text or the document."))
+        return data

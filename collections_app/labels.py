@@ -80,6 +80,7 @@ RULES: dict[str, Promise] = {
     "NO-PROFILE": _("No profile for address"),
     "NO-ADDRESS": _("No number or address"),
     "HOLD-HARDSHIP": _("Hardship review"),
+    "CMP-01": _("Complaint under review"),
     "VUL-01": _("Vulnerable customer"),
     "HOLD-CEASE": _("Asked to stop (policy)"),
     "HOLD-ATTORNEY": _("Has a lawyer (policy)"),

@@ -832,3 +832,88 @@ class CallDisposition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.party} {self.result}".strip()
+
+
+class ComplaintChannel(models.TextChoices):
+    SMS = "sms", _("text message")
+    CALL = "call", _("phone call")
+    PORTAL = "portal", _("borrower page")
+    LETTER = "letter", _("letter")
+    STAFF = "staff", _("staff")
+    API = "api", _("lender's system")
+
+
+class ComplaintCategory(models.TextChoices):
+    CONDUCT = "conduct", _("collection conduct")
+    AMOUNT = "amount", _("amount owed")
+    IDENTITY = "identity", _("identity or fraud")
+    DATA = "data", _("personal data")
+    OTHER = "other", _("other")
+
+
+class ComplaintStatus(models.TextChoices):
+    POSSIBLE = "possible", _("possible complaint, to confirm")
+    OPEN = "open", _("open, not acknowledged")
+    ACKNOWLEDGED = "acknowledged", _("acknowledged")
+    RESOLVED = "resolved", _("resolved")
+    DISMISSED = "dismissed", _("not a complaint")
+
+
+class ComplaintOutcome(models.TextChoices):
+    UPHELD = "upheld", _("upheld")
+    PARTLY_UPHELD = "partly", _("partly upheld")
+    NOT_UPHELD = "not_upheld", _("not upheld")
+    WITHDRAWN = "withdrawn", _("withdrawn by the borrower")
+
+
+class ComplaintQuerySet(models.QuerySet["Complaint"]):
+    def pending(self) -> ComplaintQuerySet:
+        """Still owed an answer (or a decision whether it is a complaint at all)."""
+        return self.filter(status__in=[ComplaintStatus.POSSIBLE, ComplaintStatus.OPEN, ComplaintStatus.ACKNOWLEDGED])
+
+
+class Complaint(models.Model):
+    """A borrower's complaint (CMP-01), from any channel, with the clocks of the strictest applicable profile. One
+    about collection conduct holds the gate's ``complaint_review`` restriction until a manager acknowledges it."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="complaints")
+    collector = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    channel = models.CharField(_("channel"), max_length=8, choices=ComplaintChannel.choices)
+    category = models.CharField(_("category"), max_length=10, choices=ComplaintCategory.choices)
+    status = models.CharField(_("status"), max_length=12, choices=ComplaintStatus.choices)
+    summary = models.TextField(_("what the borrower says"))
+    received_at = models.DateTimeField(_("received at"))
+    received_on = models.DateField(_("received on (borrower's date)"))
+    acknowledge_by = models.DateField(_("acknowledge by"))
+    final_by = models.DateField(_("final response by"))
+    regimes = models.CharField(_("clocks"), max_length=40, help_text=_("e.g. CFPB,FCA"))
+    # The inbound text the classifier flagged (notifications.InboundMessage), for a person to confirm.
+    inbound_message_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    restriction = models.OneToOneField(
+        "compliance.Restriction", on_delete=models.PROTECT, null=True, blank=True, related_name="complaint"
+    )
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=ComplaintOutcome.choices, blank=True)
+    response_text = models.TextField(_("response"), blank=True)
+    response_ref = models.CharField(_("response document"), max_length=200, blank=True)
+
+    objects = ComplaintQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        indexes = [
+            models.Index(
+                fields=["final_by"],
+                condition=Q(status__in=["possible", "open", "acknowledged"]),
+                name="complaint_pending_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} complaint on case {self.case_id}"

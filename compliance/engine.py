@@ -384,6 +384,26 @@ def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], i
     return reasons
 
 
+def rule_complaints(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """CMP-01: a complaint about collection conduct (a ``complaint_review`` restriction, placed when it is recorded
+    and lifted when a manager acknowledges it) puts the debt's automated contacts on REVIEW, in every jurisdiction."""
+    if not attempt.automated or not facts.restrictions:
+        return []
+    for r in facts.restrictions:
+        if r.kind == "complaint_review" and (r.loan_id is None or not attempt.debts or r.loan_id in attempt.debts):
+            return [
+                _bilingual(
+                    "CMP-01",
+                    REVIEW,
+                    "A complaint about collection conduct is waiting for a manager: automated contact needs review.",
+                    "有一项关于催收行为的投诉等待经理确认：自动联系需人工审核。",
+                )
+            ]
+    return []
+
+
 def rule_workplace(
     attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
 ) -> list[Reason]:
@@ -858,7 +878,14 @@ _APPLICABLE: dict[tuple[Any, str, str], tuple[tuple[Profile, ...], list[Profile]
 
 # Rules that hold in every jurisdiction (a person's own requests: opt-outs, workplace, inconvenient times) run once
 # per decision; the others run for each applicable profile that sets their parameters.
-GENERIC_RULES = [rule_contact_point, rule_opt_outs, rule_workplace, rule_inconvenient_time, rule_vulnerability]
+GENERIC_RULES = [
+    rule_contact_point,
+    rule_opt_outs,
+    rule_workplace,
+    rule_inconvenient_time,
+    rule_complaints,
+    rule_vulnerability,
+]
 PARAMETER_OF: dict[Rule, str] = {
     rule_holds: "holds",
     rule_tcpa_consent: "tcpa",

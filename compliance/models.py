@@ -35,6 +35,7 @@ class RestrictionKind(models.TextChoices):
     EMPLOYER_PROHIBITS = "employer_prohibits", _("employer prohibits contact")
     SMS_OPT_OUT = "sms_opt_out", _("SMS opt-out")
     TIME_BARRED = "time_barred", _("time-barred debt")
+    COMPLAINT_REVIEW = "complaint_review", _("complaint under review")
 
 
 # Restrictions the collector working the case may lift: preferences the borrower set and may take back, and a dispute

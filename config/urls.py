@@ -48,6 +48,13 @@ urlpatterns = [
     path("escalations/disputes/<int:hold_id>/document", escalations.dispute_document, name="dispute-document"),
     path("escalations/exceptions/", escalations.compliance_exceptions, name="escalations-exceptions"),
     path("escalations/denials/", escalations.recent_denials, name="escalations-denials"),
+    path("escalations/complaints/", escalations.complaints, name="escalations-complaints"),
+    path(
+        "complaints/<int:complaint_id>/acknowledge/", escalations.complaint_acknowledged, name="complaint-acknowledge"
+    ),
+    path("complaints/<int:complaint_id>/resolve/", escalations.complaint_resolved, name="complaint-resolve"),
+    path("complaints/<int:complaint_id>/document", escalations.complaint_document, name="complaint-document"),
+    path("complaints/possible/<int:message_id>/", escalations.possible_complaint_decided, name="possible-complaint"),
     path("performance/", reports.performance_view, name="performance"),
     path("escalations/decide/", escalations.escalations_decide, name="escalations-decide"),
     path("plans/<int:plan_id>/decide/", escalations.plan_decision, name="plan-decide"),

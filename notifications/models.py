@@ -196,6 +196,8 @@ class InboundMessage(models.Model):
     action = models.CharField(_("action"), max_length=8, choices=InboundAction.choices)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    # The complaint classifier's flag (compliance.complaints, CMP-01): a person confirms or dismisses it.
+    possible_complaint = models.BooleanField(_("possible complaint"), default=False)
 
     class Meta:
         verbose_name = _("inbound message")

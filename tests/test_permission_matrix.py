@@ -35,8 +35,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from collections_app import uploads
+from collections_app.models import Complaint
+from collections_app.services.complaints import complaint_record
 from compliance.models import VulnerabilityRecord
 from notifications.mail import unsubscribe_token
+from notifications.models import InboundMessage
 from notifications.services import portal_link_issue
 from tests.factories import (
     CallRecordingFactory,
@@ -147,6 +150,12 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("dispute-document", "GET"): (LOGIN, 403, 403, 403, 404, 200, 200),
     ("escalations-exceptions", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
     ("escalations-denials", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    # Complaints (CMP-01): the managers' queue, acknowledge, resolve, the response document, a flagged text decided.
+    ("escalations-complaints", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
+    ("complaint-acknowledge", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
+    ("complaint-resolve", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
+    ("complaint-document", "GET"): (LOGIN, 403, 403, 403, 404, 200, 200),
+    ("possible-complaint", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
     # Confirmed (the step before only shows the count and writes nothing; see tests/collections_app).
     ("escalations-decide", "POST"): (LOGIN, 403, 403, 403, IGNORED, DONE, DONE),
     ("plan-decide", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
@@ -359,6 +368,8 @@ class TeamRecords:
     phone: Any
     recording: Any
     vulnerability: Any
+    complaint: Any
+    flagged_text: Any
 
 
 @dataclass
@@ -407,6 +418,16 @@ def team(letter: str) -> TeamRecords:
         contact=ContactEventFactory(borrower=case.borrower, debts=[case.loan_id]),
         decision=DecisionFactory(borrower=case.borrower, loan=case.loan, to=""),
         recording=CallRecordingFactory(call=call),
+        complaint=_complaint(case, manager),
+        flagged_text=InboundMessage.objects.create(
+            provider_id=f"SM-matrix-{letter}",
+            from_number="+15550000000",
+            to_number="+15550000001",
+            body="I will complain to the regulator",
+            borrower=case.borrower,
+            action="none",
+            possible_complaint=True,
+        ),
         vulnerability=VulnerabilityRecord.objects.create(
             borrower=case.borrower,
             drivers=["health"],
@@ -416,6 +437,14 @@ def team(letter: str) -> TeamRecords:
             review_on=timezone.localdate() + dt.timedelta(days=90),
         ),
     )
+
+
+def _complaint(case: Any, manager: Any) -> Any:
+    """A conduct complaint waiting for acknowledgement, with a response document on file (the download route)."""
+    complaint = complaint_record(case_id=case.pk, actor=manager, channel="letter", category="conduct", summary="m")
+    document = uploads.store(case_id=case.pk, upload=ContentFile(b"%PDF-1.4 reply", name="r.pdf"), kind="pdf")
+    Complaint.objects.filter(pk=complaint.pk).update(response_ref=document)
+    return complaint
 
 
 def build_world() -> World:
@@ -472,6 +501,10 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "case-action": lambda w, action: [w.a.case.pk, action],
     "plan-decide": lambda w, _: [w.a.plan.pk],
     "dispute-document": lambda w, _: [w.a.dispute.pk],
+    "complaint-acknowledge": lambda w, _: [w.a.complaint.pk],
+    "complaint-resolve": lambda w, _: [w.a.complaint.pk],
+    "complaint-document": lambda w, _: [w.a.complaint.pk],
+    "possible-complaint": lambda w, _: [w.a.flagged_text.pk],
     "api-case-detail": lambda w, _: [w.a.case.pk],
     "api-case-transition": lambda w, name: [w.a.case.pk, name],
     "api-case-grace": lambda w, _: [w.a.case.pk],
@@ -574,6 +607,8 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "api-loans-bulk": lambda w: [
         {"borrower": borrower_body(w.a.case.borrower.external_id), "loan": loan_body("L-MATRIX")}
     ],
+    "complaint-resolve": lambda w: {"outcome": "upheld", "response_text": "matrix"},
+    "possible-complaint": lambda w: {"decision": "confirm", "category": "conduct"},
     "api-compliance-check": lambda w: {"borrower": w.a.case.borrower_id, "channel": "sms"},
     "api-borrower-restrictions": lambda w: {"kind": "dispute", "reason": "matrix"},
     "api-restriction-lift": lambda w: {"reason": "matrix"},
@@ -600,6 +635,7 @@ LISTS = {
     "escalations-disputes": "case",
     "escalations-exceptions": "case",
     "escalations-denials": "case",
+    "escalations-complaints": "case",
     "api-case-list": "case",
     "api-message-list": "message",
     "api-borrower-list": "borrower",

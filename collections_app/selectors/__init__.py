@@ -44,6 +44,7 @@ from collections_app.selectors.escalations import (
     ESCALATION_PAGE_SIZE,
     EscalationFilters,
     escalation_page,
+    possible_complaints,
 )
 from collections_app.selectors.payments import payment_minimum
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
@@ -80,6 +81,7 @@ __all__ = [
     "next_case_for",
     "payment_minimum",
     "performance",
+    "possible_complaints",
     "promise_partners",
     "providers_paused",
     "reader_language_and_zone",

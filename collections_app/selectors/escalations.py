@@ -15,8 +15,11 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.db.models import (
     BooleanField,
+    Case,
     Count,
+    DateField,
     ExpressionWrapper,
+    F,
     IntegerField,
     Max,
     OuterRef,
@@ -24,6 +27,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -32,6 +36,8 @@ from collections_app import uploads
 from collections_app.models import (
     CaseTransition,
     CollectionCase,
+    Complaint,
+    ComplaintStatus,
     Hold,
     HoldKind,
     PaymentPlan,
@@ -41,7 +47,7 @@ from collections_app.models import (
 )
 from collections_app.selectors.access import cases_visible_to
 from compliance.models import ContactEvent, Decision
-from notifications.models import MessagePurpose, MessageStatus, OutboundMessage
+from notifications.models import InboundMessage, MessagePurpose, MessageStatus, OutboundMessage
 
 ESCALATION_PAGE_SIZE = 25
 
@@ -195,6 +201,43 @@ def _about_a_borrower_shown(rows: QuerySet[Any], user: Any) -> QuerySet[Any]:
     return rows.select_related(*related).annotate(case_id=_their_case(user))
 
 
+def complaint_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[Complaint]:
+    """Complaints still owed an answer (CMP-01), the soonest due first: the acknowledgement date until a manager
+    acknowledges, then the final response date."""
+    rows: QuerySet[Complaint] = Complaint.objects.pending().filter(case__in=cases_visible_to(user))
+    rows = _waiting(_cases_filtered(rows, filters, prefix="case__"), "received_at", filters)
+    due = Case(
+        When(status=ComplaintStatus.ACKNOWLEDGED, then=F("final_by")),
+        default=F("acknowledge_by"),
+        output_field=DateField(),
+    )
+    return rows.annotate(due=due).order_by("due", "id")
+
+
+def _complaints_shown(rows: QuerySet[Complaint], user: Any) -> QuerySet[Complaint]:
+    """A page of complaints: the case, the collector involved, who recorded it, whether a document answers it."""
+    due = Case(
+        When(status=ComplaintStatus.ACKNOWLEDGED, then=F("final_by")),
+        default=F("acknowledge_by"),
+        output_field=DateField(),
+    )
+    return rows.annotate(due=due).select_related("case__borrower", "case__loan", "collector", "recorded_by")
+
+
+def possible_complaints(*, user: Any, filters: EscalationFilters, limit: int = ESCALATION_PAGE_SIZE) -> dict[str, Any]:
+    """Texts the classifier flagged as possible complaints that nobody has confirmed or dismissed, from borrowers
+    whose cases the user sees: the oldest first (``limit`` of them) and their count."""
+    decided = Complaint.objects.filter(inbound_message_id__isnull=False).values("inbound_message_id")
+    rows = InboundMessage.objects.filter(possible_complaint=True, borrower_id__in=_borrowers_of(user, filters)).exclude(
+        pk__in=decided
+    )
+    rows = _waiting(rows, "received_at", filters)
+    return {
+        "count": rows.count(),
+        "rows": list(rows.select_related("borrower").order_by("received_at", "id")[:limit]),
+    }
+
+
 # kind: (the rows in their order, filtered; what a page of them shows, read for that page's rows only)
 ESCALATION_LISTS: dict[str, tuple[Callable[..., QuerySet[Any]], Callable[[QuerySet[Any], Any], QuerySet[Any]]]] = {
     "legal": (legal_review_rows, _legal_review_shown),
@@ -202,6 +245,7 @@ ESCALATION_LISTS: dict[str, tuple[Callable[..., QuerySet[Any]], Callable[[QueryS
     "disputes": (dispute_rows, _disputes_shown),
     "exceptions": (exception_rows, _about_a_borrower_shown),
     "denials": (denial_rows, _about_a_borrower_shown),
+    "complaints": (complaint_rows, _complaints_shown),
 }
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -18,16 +19,37 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from collections_app import uploads
-from collections_app.escalation_forms import EscalationFilterForm, LegalDecisionForm, PlanDecisionForm
+from collections_app.escalation_forms import (
+    ComplaintConfirmForm,
+    ComplaintResolveForm,
+    EscalationFilterForm,
+    LegalDecisionForm,
+    PlanDecisionForm,
+)
 from collections_app.labels import plan_breaches_label
-from collections_app.models import CaseState, Hold, HoldKind, PaymentPlan
+from collections_app.models import (
+    CaseState,
+    Complaint,
+    ComplaintCategory,
+    ComplaintOutcome,
+    Hold,
+    HoldKind,
+    PaymentPlan,
+)
 from collections_app.selectors import (
     cases_visible_to,
     collectors_for,
     escalation_page,
+    possible_complaints,
     teams_for,
 )
 from collections_app.services import CaseError, NotPermitted, case_transition, plan_decide
+from collections_app.services.complaints import (
+    complaint_acknowledge,
+    complaint_confirm,
+    complaint_dismiss,
+    complaint_resolve,
+)
 from collections_app.views.common import (
     bad_parameters_are_400,
     form_errors,
@@ -45,6 +67,7 @@ TABS = [
     ("disputes", "escalations-disputes", _("Disputes")),
     ("exceptions", "escalations-exceptions", _("Compliance exceptions")),
     ("denials", "escalations-denials", _("Recent denials")),
+    ("complaints", "escalations-complaints", _("Complaints")),
 ]
 URL_NAMES = {kind: name for kind, name, _title in TABS}
 FILTER_FIELDS = list(EscalationFilterForm.base_fields)
@@ -90,6 +113,11 @@ def _render_list(
         "checked": checked,
         "list_template": f"collections_app/escalations/_{kind}.html",
     }
+    if kind == "complaints":
+        context["today"] = timezone.localdate()
+        context["possible"] = possible_complaints(user=request.user, filters=form.filters())
+        context["categories"] = ComplaintCategory.choices
+        context["outcomes"] = ComplaintOutcome.choices
     template = "collections_app/escalations/_list.html" if request.htmx else "collections_app/escalations.html"
     return render(request, template, context)
 
@@ -232,3 +260,101 @@ def plan_decision(request: SignedInRequest, plan_id: int) -> HttpResponse:
             % {"who": who, "breaches": plan_breaches_label(plan.outside_policy)},
         )
     return redirect(_list_url("plans", query))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Complaints (CMP-01)
+# ---------------------------------------------------------------------------------------------------------------
+@require_GET
+@bad_parameters_are_400
+def complaints(request: SignedInRequest) -> HttpResponse:
+    return _render_list(request, "complaints")
+
+
+def _complaint_for(request: SignedInRequest, complaint_id: int) -> Complaint:
+    require_role(request, MANAGER, ADMIN)
+    return get_object_or_404(Complaint, pk=complaint_id, case__in=cases_visible_to(request.user))
+
+
+def _back_to_complaints(request: SignedInRequest) -> HttpResponse:
+    return redirect(_list_url("complaints", _filters_typed(request)))
+
+
+@require_POST
+@bad_parameters_are_400
+def complaint_acknowledged(request: SignedInRequest, complaint_id: int) -> HttpResponse:
+    """A manager acknowledges a complaint: automated contact about the debt resumes."""
+    complaint = _complaint_for(request, complaint_id)
+    try:
+        complaint_acknowledge(complaint_id=complaint.pk, actor=request.user)
+        messages.success(request, _("Complaint acknowledged: automated contact may resume."))
+    except CaseError as exc:
+        messages.error(request, str(exc))
+    return _back_to_complaints(request)
+
+
+@require_POST
+@bad_parameters_are_400
+def complaint_resolved(request: SignedInRequest, complaint_id: int) -> HttpResponse:
+    """A manager closes a complaint with the outcome and the response sent (text, or a document kept privately)."""
+    complaint = _complaint_for(request, complaint_id)
+    text_param("response_text", request.POST.get("response_text", ""))
+    form = ComplaintResolveForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, form_errors(form))
+        return _back_to_complaints(request)
+    document = form.cleaned_data.get("document")
+    ref = uploads.store(case_id=complaint.case_id, upload=document, kind=document.kind) if document else ""
+    try:
+        complaint_resolve(
+            complaint_id=complaint.pk,
+            actor=request.user,
+            outcome=form.cleaned_data["outcome"],
+            response_text=form.cleaned_data["response_text"],
+            response_ref=ref,
+        )
+        messages.success(request, _("Complaint resolved."))
+    except CaseError as exc:
+        uploads.remove(ref)
+        messages.error(request, str(exc))
+    return _back_to_complaints(request)
+
+
+@require_GET
+def complaint_document(request: SignedInRequest, complaint_id: int) -> FileResponse:
+    """The response document of a complaint: a download, never cached, kept outside every served folder."""
+    complaint = _complaint_for(request, complaint_id)
+    path = uploads.path_of(complaint.response_ref)
+    if path is None:
+        raise Http404("no document")
+    kind = path.suffix.removeprefix(".")
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=f"complaint-{complaint.pk}.{kind}",
+                            content_type=uploads.CONTENT_TYPES.get(kind, "application/octet-stream"))  # fmt: skip
+    add_never_cache_headers(response)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+@bad_parameters_are_400
+def possible_complaint_decided(request: SignedInRequest, message_id: int) -> HttpResponse:
+    """Confirm (with its category) or dismiss a text the classifier flagged as a possible complaint."""
+    require_role(request, MANAGER, ADMIN)
+    visible = possible_complaints(user=request.user, filters=EscalationFilterForm(teams=[], collectors=[]).filters(),
+                                  limit=10_000)  # fmt: skip
+    if message_id not in {m.pk for m in visible["rows"]}:
+        raise Http404("no such message waits")
+    try:
+        if request.POST.get("decision") == "dismiss":
+            complaint_dismiss(inbound_message_id=message_id, actor=request.user)
+            messages.success(request, _("Marked as not a complaint."))
+        else:
+            form = ComplaintConfirmForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, form_errors(form))
+                return _back_to_complaints(request)
+            complaint_confirm(inbound_message_id=message_id, actor=request.user, category=form.cleaned_data["category"])
+            messages.success(request, _("Complaint recorded; its clocks started when the text came in."))
+    except CaseError as exc:
+        messages.error(request, str(exc))
+    return _back_to_complaints(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from compliance.complaints import looks_like_complaint
 from compliance.models import ConsentKind
 from compliance.services import (
     consent_record,
@@ -179,6 +180,7 @@ def inbound_sms_handle(*, provider_id: str, from_number: str, to_number: str, bo
                     body=body,
                     borrower=phones[0].borrower if phones else None,
                     action=action,
+                    possible_complaint=looks_like_complaint(body),
                 )
         except IntegrityError:
             return InboundMessage.objects.get(provider_id=provider_id), ""

@@ -209,3 +209,41 @@ def test_a_manager_reads_a_borrowers_dispute_and_downloads_its_document_in_both_
     page.goto(f"{live_server.url}/escalations/disputes/")
     assert "由 借款人（自助） 记录" in page.locator("[data-testid=dispute-row]").inner_text()
     no_sideways_scroll(page, "escalations-disputes-zh", shot)
+
+
+def test_a_managers_complaints_queue_flags_the_overdue_complaint_in_both_languages(page, live_server, login, shot):
+    """Issue 17: complaints by due date; the one whose acknowledgement date has passed carries "Overdue" in words,
+    the fresh one does not; a text that may be a complaint waits on top for a person to confirm."""
+    from collections_app.services.complaints import complaint_record
+
+    manager, casey = person("manager", "morgan"), person("collector", "casey")
+    team = team_with(casey, name="US", manager=manager)
+    case = make_case(loan=loan_with_schedule(("2024-02-01", "100.00"), borrower=BorrowerFactory(full_name="Late Answer",
+                                                                                                    region="NY")),
+                     team=team, assigned_to=casey)  # fmt: skip
+    fresh = make_case(loan=loan_with_schedule(("2024-02-01", "100.00"), borrower=BorrowerFactory(full_name="New One",
+                                                                                                     region="NY")),
+                      team=team, assigned_to=casey)  # fmt: skip
+    received = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    complaint_record(case_id=case.pk, actor=manager, channel="letter", category="conduct",
+                     summary="The collector called my workplace.", received_at=received)  # fmt: skip
+    complaint_record(case_id=fresh.pk, actor=manager, channel="staff", category="amount", summary="The fee is wrong.")
+
+    login("morgan")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live_server.url}/escalations/complaints/")
+    rows = page.locator("[data-testid=complaint-row]")
+    expect(rows).to_have_count(2)
+    assert "Late Answer" in rows.nth(0).inner_text() and "Overdue" in rows.nth(0).inner_text()
+    assert "Overdue" not in rows.nth(1).inner_text()
+    assert "Automated contact in review until acknowledged" in rows.nth(0).inner_text()
+    no_sideways_scroll(page, "escalations-complaints", shot)
+
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "zh-hans")
+    rows = page.locator("[data-testid=complaint-row]")
+    assert "已超期" in rows.nth(0).inner_text() and "已超期" not in rows.nth(1).inner_text()
+    assert "Overdue" not in page.locator("[data-testid=complaints]").inner_text()
+    no_sideways_scroll(page, "escalations-complaints-zh", shot)
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "en")
