@@ -33,7 +33,15 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 
 from collections_app.models import FINAL_STATES as FINAL
-from collections_app.models import CallDisposition, CallParty, CaseState, CollectionCase, PromiseToPay
+from collections_app.models import (
+    CallDisposition,
+    CallParty,
+    CaseState,
+    CollectionCase,
+    Complaint,
+    ComplaintStatus,
+    PromiseToPay,
+)
 from compliance.models import ContactEvent, Decision, VulnerabilityRecord
 from loans.models import Payment
 from loans.selectors import DPD_BUCKETS
@@ -370,12 +378,14 @@ VULNERABLE, OTHER = "vulnerable", "other"
 def vulnerability_outcomes(
     cases: QuerySet[CollectionCase], *, since: dt.datetime, until: dt.datetime
 ) -> list[dict[str, Any]]:
-    """Cure rate and contacts per case for the cases worked in the period, vulnerable customers apart from the
-    others. Worked: opened on or before the last day and not resolved or closed before the first day. Vulnerable: the
-    borrower had a vulnerability record in force at some moment of the period (recorded before its end, not ended
-    before its start). Cured: entered ``resolved`` on a day of the period. Contacts: outbound ledger entries to the
-    borrowers of the cases worked in the period (reservations and released ones are not contacts), over the cases.
-    Two queries."""
+    """Cure rate, contacts and complaints per case for the cases worked in the period, vulnerable customers apart
+    from the others. Worked: opened on or before the last day and not resolved or closed before the first day.
+    Vulnerable: the borrower had a vulnerability record in force at some moment of the period (recorded before its
+    end, not ended before its start). Cured: entered ``resolved`` on a day of the period. Contacts: outbound ledger
+    entries to the borrowers of the cases worked in the period (reservations and released ones are not contacts),
+    over the cases.
+    Complaints: complaints about the cases worked received in the period, but those not confirmed as complaints
+    (possible, dismissed), over the cases. Three queries."""
     first_day, last_day = since.date(), until.date()
     in_force = VulnerabilityRecord.objects.filter(borrower_id=OuterRef("borrower_id"), created_at__lt=until).filter(
         Q(ended_at__isnull=True) | Q(ended_at__gte=since)
@@ -400,10 +410,24 @@ def vulnerability_outcomes(
         .annotate(contacts=Count("pk"))
         .order_by()
     }
+    case_in_force = VulnerabilityRecord.objects.filter(
+        borrower_id=OuterRef("case__borrower_id"), created_at__lt=until
+    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
+    complaints = {
+        row["vulnerable"]: row["complaints"]
+        for row in Complaint.objects.filter(case__in=worked, received_at__gte=since, received_at__lt=until)
+        .exclude(status__in=[ComplaintStatus.POSSIBLE, ComplaintStatus.DISMISSED])
+        .annotate(vulnerable=Exists(case_in_force))
+        .values("vulnerable")
+        .annotate(complaints=Count("pk"))
+        .order_by()
+    }
     result = []
     for group, flag in ((VULNERABLE, True), (OTHER, False)):
         row = counts.get(flag, {})
         n, cured_n, contacts_n = row.get("cases", 0), row.get("cured", 0), contacts.get(flag, 0)
+        complaints_n = complaints.get(flag, 0)
         result.append({"group": group, "cases": n, "cured": cured_n, "cure_rate": _rate(cured_n, n),
-                       "contacts": contacts_n, "contacts_per_case": _rate(contacts_n, n)})  # fmt: skip
+                       "contacts": contacts_n, "contacts_per_case": _rate(contacts_n, n),
+                       "complaints": complaints_n, "complaints_per_case": _rate(complaints_n, n)})  # fmt: skip
     return result

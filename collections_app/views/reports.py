@@ -457,10 +457,12 @@ def _charts(numbers: dict) -> list[Chart]:
 def _vulnerability_charts(rows: list[dict[str, Any]]) -> list[Chart]:
     """The Consumer Duty outcome test: the same outcomes for vulnerable customers and the others, side by side."""
     words = {"vulnerable": _("Vulnerable customers"), "other": _("Other customers")}
-    columns = ["group", "cases", "cured", "cure_rate", "contacts", "contacts_per_case"]
+    columns = ["group", "cases", "cured", "cure_rate", "contacts", "contacts_per_case", "complaints",
+               "complaints_per_case"]  # fmt: skip
+    per = lambda value: "" if value is None else f"{value:.2f}"  # noqa: E731
     records = [
-        [r["group"], r["cases"], r["cured"], _csv_rate(r["cure_rate"]), r["contacts"],
-         "" if r["contacts_per_case"] is None else f"{r['contacts_per_case']:.2f}"]
+        [r["group"], r["cases"], r["cured"], _csv_rate(r["cure_rate"]), r["contacts"], per(r["contacts_per_case"]),
+         r["complaints"], per(r["complaints_per_case"])]
         for r in rows
     ]  # fmt: skip
     empty = _("No case worked in this period.") if not any(r["cases"] for r in rows) else ""
@@ -487,19 +489,30 @@ def _vulnerability_charts(rows: list[dict[str, Any]]) -> list[Chart]:
         empty=empty,
         legend=[(0, str(words["vulnerable"])), (1, str(words["other"]))],
     )
+    # Contacts and complaints per case side by side, each measure for both groups (a complaint is rarer than a
+    # contact: the bars share an axis, the values say each exactly).
+    per_case = [
+        (r, measure, r[f"{measure}_per_case"], r[measure]) for measure in ("contacts", "complaints") for r in rows
+    ]
+    measure_words = {"contacts": _("contacts"), "complaints": _("complaints")}
     contacts = Chart(
         "vulnerable_contacts",
-        _("Contacts per case: vulnerable and other customers"),
+        _("Contacts and complaints per case: vulnerable and other customers"),
         [
             Bar(
-                str(words[r["group"]]),
-                r["contacts_per_case"] or 0.0,
-                "—" if r["contacts_per_case"] is None else f"{r['contacts_per_case']:.1f}",
+                f"{words[r['group']]} · {measure_words[measure]}",
+                value or 0.0,
+                "—" if value is None else f"{value:.2f}",
                 f"{words[r['group']]}: "
-                + _("%(k)d contacts for %(n)d cases worked") % {"k": r["contacts"], "n": r["cases"]},
+                + (
+                    _("%(k)d contacts for %(n)d cases worked")
+                    if measure == "contacts"
+                    else _("%(k)d complaints for %(n)d cases worked")
+                )
+                % {"k": count, "n": r["cases"]},
                 0 if r["group"] == "vulnerable" else 1,
             )
-            for r in rows
+            for r, measure, value, count in per_case
         ]
         if not empty
         else [],
@@ -576,6 +589,8 @@ def _performance_csv(numbers: dict, days: int, team: object) -> HttpResponse:
         out.writerow(["outcome_cure_rate", row["group"], _csv_rate(row["cure_rate"])])
         per_case = row["contacts_per_case"]
         out.writerow(["outcome_contacts_per_case", row["group"], "" if per_case is None else f"{per_case:.2f}"])
+        per_case = row["complaints_per_case"]
+        out.writerow(["outcome_complaints_per_case", row["group"], "" if per_case is None else f"{per_case:.2f}"])
     for rule, n in numbers["denials"]:
         out.writerow(["compliance_denials", rule, n])
     for rule, n in numbers["deferrals"]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from collections_app.models import CollectionCase
+from collections_app.models import CollectionCase, Complaint
 from collections_app.selectors import kpis
 from collections_app.selectors.kpis import FlowTotal
 from collections_app.selectors.reports import message_stats
@@ -296,7 +296,10 @@ def test_outcomes_for_vulnerable_and_other_customers():
       O1 resolved 2024-05-05 — cured; 2 contacts. O2 open — 0 contacts. O3 open; its borrower's record ended
       2024-04-30, before the period: other; 1 contact. O4 resolved 2024-04-20, before the period: not worked.
       O5 record made 2024-06-03, after the period: not worked either way (opened 2024-06-02, after the last day).
-    Vulnerable: cure 1/2 = 0.5, contacts 4/2 = 2.0. Other: cure 1/3, contacts 3/3 = 1.0."""
+    Complaints received in the period: V2 one (open) and one dismissed (not a complaint: left out); O1 one
+    (resolved) and one received in April (outside the period); O4 one (a case not worked).
+    Vulnerable: cure 1/2 = 0.5, contacts 4/2 = 2.0, complaints 1/2 = 0.5.
+    Other: cure 1/3, contacts 3/3 = 1.0, complaints 1/3."""
     v1 = case(D(2024, 4, 1), state="resolved", entered=D(2024, 5, 20))
     v2 = case(D(2024, 4, 15))
     o1 = case(D(2024, 4, 1), state="resolved", entered=D(2024, 5, 5))
@@ -325,16 +328,30 @@ def test_outcomes_for_vulnerable_and_other_customers():
     ContactEventFactory(borrower=o3.borrower, at=at(D(2024, 5, 21)), direction="inbound")  # not made by us
     ContactEventFactory(borrower=o4.borrower, at=at(D(2024, 5, 10)))  # a case not worked in the period
 
+    def complaint(c, day, status="open"):
+        Complaint.objects.create(case=c, channel="letter", category="conduct", status=status, summary="s",
+                                 received_at=at(day), received_on=day, acknowledge_by=day, final_by=day,
+                                 regimes="FCA")  # fmt: skip
+
+    complaint(v2, D(2024, 5, 6))
+    complaint(v2, D(2024, 5, 7), status="dismissed")
+    complaint(o1, D(2024, 5, 4), status="resolved")
+    complaint(o1, D(2024, 4, 25))
+    complaint(o4, D(2024, 5, 12))
+
     rows = {r["group"]: r for r in kpis.vulnerability_outcomes(all_cases(), since=SINCE, until=UNTIL)}
     assert rows["vulnerable"] == {"group": "vulnerable", "cases": 2, "cured": 1, "cure_rate": 0.5, "contacts": 4,
-                                  "contacts_per_case": 2.0}  # fmt: skip
+                                  "contacts_per_case": 2.0, "complaints": 1, "complaints_per_case": 0.5}  # fmt: skip
     assert rows["other"] == {"group": "other", "cases": 3, "cured": 1, "cure_rate": pytest.approx(1 / 3),
-                             "contacts": 3, "contacts_per_case": 1.0}  # fmt: skip
+                             "contacts": 3, "contacts_per_case": 1.0, "complaints": 1,
+                             "complaints_per_case": pytest.approx(1 / 3)}  # fmt: skip
 
 
 def test_outcomes_without_any_case_have_no_rate():
     rows = kpis.vulnerability_outcomes(all_cases(), since=SINCE, until=UNTIL)
-    assert [(r["group"], r["cases"], r["cure_rate"], r["contacts_per_case"]) for r in rows] == [
-        ("vulnerable", 0, None, None),
-        ("other", 0, None, None),
+    per_case = [(r["group"], r["cases"], r["cure_rate"], r["contacts_per_case"], r["complaints_per_case"])
+                for r in rows]  # fmt: skip
+    assert per_case == [
+        ("vulnerable", 0, None, None, None),
+        ("other", 0, None, None, None),
     ]
