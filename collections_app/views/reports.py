@@ -494,13 +494,15 @@ def _vulnerability_charts(rows: list[dict[str, Any]]) -> list[Chart]:
     per_case = [
         (r, measure, r[f"{measure}_per_case"], r[measure]) for measure in ("contacts", "complaints") for r in rows
     ]
-    measure_words = {"contacts": _("contacts"), "complaints": _("complaints")}
+    # Short enough for the chart's label column (24 characters): "Complaints, vulnerable".
+    measure_words = {"contacts": _("Contacts"), "complaints": _("Complaints")}
+    short = {"vulnerable": _("vulnerable"), "other": _("others")}
     contacts = Chart(
         "vulnerable_contacts",
         _("Contacts and complaints per case: vulnerable and other customers"),
         [
             Bar(
-                f"{words[r['group']]} · {measure_words[measure]}",
+                _("%(measure)s, %(group)s") % {"measure": measure_words[measure], "group": short[r["group"]]},
                 value or 0.0,
                 "—" if value is None else f"{value:.2f}",
                 f"{words[r['group']]}: "
