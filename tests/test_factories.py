@@ -29,6 +29,7 @@ BUILT_BY_SERVICES = {
     "notifications.PortalEvent",  # the borrower page (portal.views)
     "notifications.ProviderPause",
     "compliance.JurisdictionProfile",
+    "compliance.VulnerabilityAudit",  # every view and change of a record (services.vulnerability)
 }
 PROJECT_APPS = ("loans", "compliance", "notifications", "collections_app")
 
