@@ -61,6 +61,7 @@ bench: $(VENV)/.dev-installed
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/compliance_bench.py --api
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/dispatch_bench.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/pages_bench.py
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/portal_bench.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/desk_bench.py
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/dry_run_bench.py
 

@@ -48,7 +48,9 @@ class BorrowerPromiseForm(forms.Form):
     """A promise to pay by a date within the collection policy's limits (``PromiseLimits``)."""
 
     amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), max_digits=14, decimal_places=2)
-    promised_on = BoundedDateField(label=_("I will pay by"), widget=forms.DateInput(attrs={"type": "date"}))
+    # ISO whatever the language: a date input reads only that (the Chinese input format would leave it empty).
+    promised_on = BoundedDateField(label=_("I will pay by"),
+                                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))  # fmt: skip
 
     def __init__(self, *args: Any, limits: PromiseLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

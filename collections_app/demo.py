@@ -8,6 +8,7 @@ import hashlib
 import heapq
 import logging
 import random
+import re
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,10 +45,11 @@ from core.models import UserSettings
 from core.roles import ADMIN, COLLECTOR, MANAGER
 from loans.demo import demo_products_create, demo_rows
 from loans.intake import loans_import, no_progress, payments_import
-from loans.models import PaymentSource
-from notifications.models import Channel, MessagePurpose, MessageStatus, OutboundMessage
+from loans.models import CheckoutProvider, PaymentKind, PaymentSource
+from loans.payments import payment_start
+from notifications.models import Channel, MessagePurpose, MessageStatus, OutboundMessage, PortalEventKind, PortalLink
 from notifications.providers import ConsoleProvider
-from notifications.services import inbound_sms_handle
+from notifications.services import inbound_sms_handle, portal_event_record, portal_link_get, portal_payment_started
 from notifications.services.dispatch import outbox_claim, outbox_send
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data only; printed on purpose
@@ -146,11 +148,16 @@ EVENING_DAYS = {1, 3}  # Tuesday and Thursday
 EVENING_ATTEMPTS = 3  # calls to one borrower in an evening round
 UNANSWERED = {CallParty.NO_ANSWER, CallParty.VOICEMAIL, CallParty.BUSY}
 # Chinese borrowers answer texts: some pay as soon as they read their case's first reminder text (the lender's app
-# pays in a tap) — cures nobody called for —, and a few reply 退订 (TD) to opt out of texts, so that the next
+# pays in a tap: the borrower's page the text links to, through the console provider) — cures nobody called for —,
+# and a few reply 退订 (TD) to opt out of texts, so that the next
 # reminder texts are refused by the gate (USF-06). Decided per borrower and day by a hash (``_share``), like the
 # console's fates.
 SELF_CURE_SHARE = 0.4
 OPT_OUT_SHARE = 0.03
+# Borrowers who open their page from their first reminder but do not pay there (those who pay open it too).
+LOOK_ONLY_SHARE = 0.2
+# The English team's borrowers pay on their page less often than the Chinese team's (who pay in a tap).
+PAGE_PAY_SHARE = 0.1
 # Who answers a collector's call, and what the borrower agrees to when it is them.
 PARTIES = [
     ("right_party", 45),
@@ -316,6 +323,8 @@ def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, his
     offset = _offset(team, day)
     if team.language == "zh-hans":
         _texts_answered(team, day, payments, history)
+    else:
+        _pages_opened(team, day, history)
     if day.weekday() >= 5:
         return  # the office is closed at weekends (the outbox is not)
     manager = team.manager
@@ -388,7 +397,9 @@ def _evening(
 
 def _texts_answered(team: Team, day: dt.date, payments: _Payments, history: DemoHistory) -> None:
     """What the team's borrowers do about the texts delivered to them since yesterday's work: some pay on reading
-    their case's first reminder (``SELF_CURE_SHARE``), a few reply 退订 through the inbound path (``OPT_OUT_SHARE``)."""
+    their case's first reminder (``SELF_CURE_SHARE``), on the borrower's page its link opens (the console provider:
+    paid at once), others only look at that page (``LOOK_ONLY_SHARE``), a few reply 退订 through the inbound path
+    (``OPT_OUT_SHARE``)."""
     texts = (
         OutboundMessage.objects.filter(
             case__team=team,
@@ -419,15 +430,64 @@ def _texts_answered(team: Team, day: dt.date, payments: _Payments, history: Demo
             and first
             and _share("pays", borrower.external_id, case.opened_on) < SELF_CURE_SHARE
         ):
-            loan = case.loan
-            loan.refresh_from_db()
-            overdue = min(loan.amount_overdue, loan.outstanding_balance)
-            if overdue > 0:  # paid on reading it, in the lender's app: posted at once, before the desk calls
-                payments.add({"loan": loan.external_id, "amount": str(overdue),
-                              "reference": f"{loan.external_id}-SMS{day:%Y%m%d}",
-                              "received_at": timezone.now().isoformat()})  # fmt: skip
-                history.counts["paid_after_a_text"] += 1
+            _paid_on_the_page(text, day, history)
+        elif (
+            text.purpose == MessagePurpose.REMINDER
+            and first
+            and _share("looks", borrower.external_id, case.opened_on) < LOOK_ONLY_SHARE
+        ):
+            _link_opened(text)
+            history.counts["page_opened"] += 1
     history.payments += payments.post_until(timezone.now())
+
+
+def _pages_opened(team: Team, day: dt.date, history: DemoHistory) -> None:
+    """The English team's borrowers on their first reminder text: a few pay on the page it links to
+    (``PAGE_PAY_SHARE``), some only look at it (``LOOK_ONLY_SHARE``)."""
+    texts = OutboundMessage.objects.filter(
+        case__team=team,
+        channel=Channel.SMS,
+        purpose=MessagePurpose.REMINDER,
+        status=MessageStatus.DELIVERED,
+        delivered_at__gt=timezone.now() - dt.timedelta(days=1),
+        delivered_at__lte=timezone.now(),
+    ).select_related("case", "borrower")
+    for text in texts.order_by("id"):
+        case = text.case
+        assert case is not None  # filtered on the case's team
+        first = not OutboundMessage.objects.filter(
+            case=case, channel=Channel.SMS, purpose=MessagePurpose.REMINDER, id__lt=text.pk
+        ).exists()
+        if first and _share("pays", text.borrower.external_id, case.opened_on) < PAGE_PAY_SHARE:
+            _paid_on_the_page(text, day, history)
+        elif first and _share("looks", text.borrower.external_id, case.opened_on) < LOOK_ONLY_SHARE:
+            _link_opened(text)
+            history.counts["page_opened"] += 1
+
+
+def _paid_on_the_page(text: OutboundMessage, day: dt.date, history: DemoHistory) -> None:
+    """The borrower opens the link of the text and pays the amount overdue there (the console provider: at once,
+    the case resolved and its planned messages cancelled)."""
+    assert text.case is not None
+    loan = text.case.loan
+    loan.refresh_from_db()
+    link = _link_opened(text)
+    overdue = min(loan.amount_overdue, loan.outstanding_balance)
+    if overdue > 0 and link is not None:
+        key = hashlib.sha256(f"demo:{loan.external_id}:{day}".encode()).hexdigest()[:32]  # the same each build
+        portal_payment_started(link=link, payment_key=key, ip="")
+        payment_start(loan=loan, kind=PaymentKind.OVERDUE, return_url="", idempotency_key=key,
+                      provider=CheckoutProvider.CONSOLE)  # fmt: skip
+        history.counts["paid_after_a_text"] += 1
+
+
+def _link_opened(text: OutboundMessage) -> PortalLink | None:
+    """The borrower opens the link a text carried (the borrower's page audits the visit); None when it has none."""
+    found = re.search(r"/p/([A-Za-z0-9_-]+)", text.body)
+    link = portal_link_get(token=found.group(1)) if found else None
+    if link is not None:
+        portal_event_record(link=link, kind=PortalEventKind.VISIT, ip="")
+    return link
 
 
 def _call_or_count(

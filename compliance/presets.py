@@ -108,6 +108,19 @@ SCHEMA: dict[str, Any] = {
             "properties": {"forbid_litigation_threats": {"type": "boolean"}},
         },
         "visits": {"type": "object", "additionalProperties": False, "properties": {"min_collectors": _POSITIVE}},
+        # What a written notice must carry in the jurisdiction: the lender's licence number under ``label`` (the
+        # product's ``lender_licences`` names the number for this profile's code).
+        "letters": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "licence_required": {"type": "boolean"},
+                "licence_label": {"type": "string", "minLength": 1},
+                "rule": {"type": "string"},
+            },
+            "if": {"properties": {"licence_required": {"const": True}}},
+            "then": {"required": ["licence_label"]},
+        },
         # REC-01: whether a call placed through the system is recorded, announced, and how long the recording is kept.
         "recording": {
             "type": "object",
@@ -198,9 +211,19 @@ UK_CONC: dict[str, Any] = {
     "recording": {"mode": "off"},  # the catalogue sets nothing for the UK: not recorded until a policy says so
 }
 
+US_CA: dict[str, Any] = {
+    "description": "California, layered on US_FED_REGF: the Debt Collection Licensing Act's licence number on letters",
+    "applies_to": {"countries": ["US"], "regions": ["CA"]},
+    # Rosenthal Act, Cal. Civ. Code 1788.11 as amended by SB 908 (the Debt Collection Licensing Act, 2020): a written
+    # or digital communication that does not display the collector's licence number in at least 12-point type is a
+    # prohibited practice. The gate's other rules come from US_FED_REGF.
+    "letters": {"licence_required": True, "licence_label": "California Debt Collection License No.", "rule": "CA-LIC"},
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "US_FED_REGF": US_FED_REGF,
     "US_MA_STRICT": US_MA_STRICT,
     "CN_ONLINE_LENDING": CN_ONLINE_LENDING,
     "UK_CONC": UK_CONC,
+    "US_CA": US_CA,
 }

@@ -315,6 +315,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.purge_recordings",
         "schedule": crontab(hour=env.int("RECORDINGS_PURGE_HOUR_UTC", default=3), minute=30),
     },
+    # The print queue's batch of the day before (one PDF of its letters and a manifest CSV) for the mail house.
+    "print-batch": {
+        "task": "notifications.tasks.print_batch",
+        "schedule": crontab(hour=env.int("PRINT_BATCH_HOUR_UTC", default=0), minute=15),
+    },
 }
 SWEEP_CHUNKS = env.int("SWEEP_CHUNKS", default=4)
 # A sweep run with no chunk finished (or queued again) for this long has its unfinished chunks that no worker is
@@ -348,11 +353,20 @@ if NOTIFICATIONS_BACKEND == "twilio":
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
 LENDER_NAME = env.str("LENDER_NAME", default="Example Lending")
-# Formal letters are written here, one text file per letter, for the print and mail house to collect.
+# The print queue: each letter's PDF in LETTERS_DIR/<date>/, and each day's batch (one PDF of the day's letters and a
+# manifest CSV) for the print and mail house to collect.
 LETTERS_DIR = env.str("LETTERS_DIR", default=str(VAR_DIR / "letters"))
 # Recordings of the calls the console backend simulates (Twilio keeps its own; the app streams them from there).
 RECORDINGS_DIR = env.str("RECORDINGS_DIR", default=str(VAR_DIR / "recordings"))
 LENDER_HELP_PHONE = env.str("LENDER_HELP_PHONE", default="+1 800 555 0100")
+# The lender's postal address on the letterhead of a product that names none (LoanProduct.lender_address); lines
+# separated by "|" in the environment.
+LENDER_ADDRESS = env.str("LENDER_ADDRESS", default="1 Example Plaza|Springfield, IL 62701|United States").replace(
+    "|", "\n"
+)
+# Documents (letters and notices as PDFs, notifications.documents): kept here, outside every folder the web server
+# serves; a document is handed out only through the case page's download, to those who may see the case.
+DOCUMENTS_DIR = env.str("DOCUMENTS_DIR", default=str(VAR_DIR / "documents"))
 # Documents borrowers send with a dispute from their page: kept here, outside every folder the web server serves
 # (only the managers' disputes list hands one out), PDF, JPEG or PNG recognised by content, at most this many bytes.
 DISPUTE_UPLOADS_DIR = env.str("DISPUTE_UPLOADS_DIR", default=str(VAR_DIR / "disputes"))
@@ -428,6 +442,9 @@ if PAYMENT_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SE
 # Tests only: send the SDK's requests to localstripe instead of Stripe's API.
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# Stripe.js, loaded by the card step only (the borrower's page itself loads nothing from another site); tests point
+# it at localstripe's stand-in (<localstripe>/js.stripe.com/v3/). Its site is added to that one page's CSP.
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 # Bank transfers: the account borrowers pay into, shown with each loan's own reference (ISO 11649, "RF…").
 BANK_TRANSFER_ACCOUNT_NAME = env.str("BANK_TRANSFER_ACCOUNT_NAME", default="Example Lending Collections")
 BANK_TRANSFER_ACCOUNT_NUMBER = env.str("BANK_TRANSFER_ACCOUNT_NUMBER", default="GB33 BUKB 2020 1555 5555 55")

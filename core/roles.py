@@ -55,6 +55,7 @@ _CASE_WORK = [
     "notifications.view_outboundmessage",
     "notifications.view_collectorcall",
     "notifications.view_callrecording",
+    "notifications.view_document",
     "collections_app.view_calldisposition",
     "collections_app.add_calldisposition",
 ]

@@ -7,7 +7,9 @@ denormalised snapshot refreshed by payments (``loans.services``) and by the dail
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -156,12 +158,33 @@ class PortalFactor(models.TextChoices):
     NATIONAL_ID_LAST4 = "national_id_last4", _("last 4 characters of the national id")
 
 
+def validate_licences(value: Any) -> None:
+    """A product's licence numbers: an object of profile code → licence number, both text."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                              for k, v in value.items()):  # fmt: skip
+        raise ValidationError(_('Give an object of profile code and licence number, e.g. {"US_CA": "10059-99"}.'))
+
+
 class LoanProduct(TimeStamped):
     """A lending product: its currency, business time zone, payment allocation order and the borrower page's check."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=120)
     lender_name = models.CharField(_("lender"), max_length=120, help_text=_("As named in messages to borrowers."))
+    lender_address = models.TextField(
+        _("lender's address"),
+        blank=True,
+        help_text=_("On the letterhead of letters and notices, one line each; blank: the LENDER_ADDRESS setting."),
+    )
+    lender_licences = models.JSONField(
+        _("lender's licence numbers"),
+        default=dict,
+        blank=True,
+        validators=[validate_licences],
+        help_text=_(
+            'By jurisdiction profile, shown on letters where the profile requires it, e.g. {"US_CA": "10059-99"}.'
+        ),
+    )
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     timezone = models.CharField(
         _("business time zone"),

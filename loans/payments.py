@@ -121,6 +121,18 @@ class Provider(Protocol):
 
     def after_start(self, checkout: PaymentCheckout) -> None: ...
 
+    def card_confirm(self, checkout: PaymentCheckout, *, payment_method: str) -> CardAnswer: ...
+
+
+@dataclass(frozen=True)
+class CardAnswer:
+    """What the provider said to a card for a checkout: ``paid`` (money taken, the webhook will confirm it),
+    ``authenticate`` (the bank asks the cardholder: the page confirms the intent with the client secret), or
+    ``declined`` with the bank's reason."""
+
+    outcome: str
+    message: str = ""
+
 
 class ConsoleProvider:
     """``make run`` and demos: the payment succeeds at once, through the same completion path as Stripe's webhook."""
@@ -128,7 +140,9 @@ class ConsoleProvider:
     name: str = CheckoutProvider.CONSOLE
 
     def start(self, checkout: PaymentCheckout, *, return_url: str) -> Started:
-        return Started(provider_id=f"console_{uuid.uuid4().hex}", redirect_url=return_url)
+        # Named after the checkout's key (unique, random unless the caller chose it): a demo built twice from one
+        # seed posts the same payments.
+        return Started(provider_id=f"console_{checkout.idempotency_key}", redirect_url=return_url)
 
     def resume(self, checkout: PaymentCheckout, *, return_url: str) -> Started:
         return Started(provider_id=checkout.provider_id, redirect_url=return_url)
@@ -141,6 +155,9 @@ class ConsoleProvider:
             currency=checkout.currency,
             at=timezone.now(),
         )
+
+    def card_confirm(self, checkout: PaymentCheckout, *, payment_method: str) -> CardAnswer:
+        return CardAnswer("paid")  # paid already, when it started
 
 
 class StripeProvider:
@@ -174,6 +191,24 @@ class StripeProvider:
 
     def after_start(self, checkout: PaymentCheckout) -> None:
         """Nothing: Stripe's webhook says when the borrower has paid."""
+
+    def card_confirm(self, checkout: PaymentCheckout, *, payment_method: str) -> CardAnswer:
+        """The card Stripe.js collected in the borrower's browser (its id: Stripe has the number, this system never
+        does) set on the intent, and the intent confirmed. Two calls: Stripe accepts ``payment_method`` on confirm,
+        but a card that needs 3-D Secure is then confirmed by the browser with the client secret either way."""
+        client = self.client()
+        options: Any = {"idempotency_key": f"card-{checkout.idempotency_key}-{payment_method}"[:255]}
+        try:
+            client.v1.payment_intents.update(checkout.provider_id, params={"payment_method": payment_method})
+            intent = client.v1.payment_intents.confirm(checkout.provider_id, options=options)
+        except stripe.CardError as exc:
+            return CardAnswer("declined", exc.user_message or "")
+        if intent.status == "requires_action":
+            return CardAnswer("authenticate")
+        if intent.status in ("succeeded", "processing", "requires_capture"):
+            return CardAnswer("paid")
+        error = intent.last_payment_error
+        return CardAnswer("declined", str(error.message or "") if error is not None else "")
 
 
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (ConsoleProvider(), StripeProvider())}
@@ -238,6 +273,26 @@ def payment_start(
     return PaymentStarted(checkout, started.redirect_url, started.client_secret)
 
 
+def checkout_resume(*, checkout: PaymentCheckout, return_url: str) -> PaymentStarted:
+    """A started checkout asked of its provider again (the card step reloaded): the same intent, its client
+    secret. Raises ``PaymentUnavailable`` when the provider cannot be reached (the checkout is failed)."""
+    started = _ask(checkout, lambda: provider_get(checkout.provider).resume(checkout, return_url=return_url))
+    return PaymentStarted(checkout, started.redirect_url, started.client_secret)
+
+
+def checkout_card_confirm(*, checkout: PaymentCheckout, payment_method: str) -> CardAnswer:
+    """Pay a started checkout with the card the provider's script collected in the browser (its id). A declined
+    card leaves the checkout started: the borrower may try another. Raises ``PaymentUnavailable`` when the provider
+    cannot be reached."""
+    if checkout.status != CheckoutStatus.STARTED:
+        return CardAnswer("paid" if checkout.status == CheckoutStatus.SUCCEEDED else "declined")
+    try:
+        return provider_get(checkout.provider).card_confirm(checkout, payment_method=payment_method)
+    except stripe.StripeError as exc:
+        logger.warning("payment provider refused the card for checkout %s: %s", checkout.pk, exc)
+        raise PaymentUnavailable(str(exc)) from exc
+
+
 def _ask(checkout: PaymentCheckout, call: Callable[[], Started]) -> Started:
     try:
         return call()
@@ -252,6 +307,8 @@ def _ask(checkout: PaymentCheckout, call: Callable[[], Started]) -> Started:
 # ---------------------------------------------------------------------------------------------------------------
 Settler = Callable[..., Any]  # (*, loan_ids: list[int]) -> Any, inside the payment's transaction
 _settlers: list[Settler] = []
+Listener = Callable[..., Any]  # (*, checkout: PaymentCheckout) -> Any, inside the payment's transaction
+_listeners: list[Listener] = []
 
 
 def payment_settler_register(settler: Settler) -> None:
@@ -259,6 +316,13 @@ def payment_settler_register(settler: Settler) -> None:
     the loans' cases, resolve the cured ones and cancel their planned messages — the daily sweep's own steps."""
     if settler not in _settlers:
         _settlers.append(settler)
+
+
+def payment_completed_register(listener: Listener) -> None:
+    """An app above this one records something when an online payment completes, once (notifications: the
+    borrower's page's audit, against the link the payment was started from)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def checkout_succeeded(
@@ -292,6 +356,8 @@ def checkout_succeeded(
         checkout.save(update_fields=["status", "payment", "completed_at", "failure_reason"])
         for settle in _settlers:
             settle(loan_ids=[checkout.loan_id])
+        for listen in _listeners:
+            listen(checkout=checkout)
     return checkout
 
 

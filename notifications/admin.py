@@ -17,6 +17,7 @@ from loans.admin import ReadOnlyAdmin
 from notifications.models import (
     CallRecording,
     CollectorCall,
+    Document,
     InboundMessage,
     MessageTemplate,
     OutboundMessage,
@@ -123,6 +124,15 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
 class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "action", "borrower", "body"]
     list_filter = ["action"]
+
+
+@admin.register(Document)
+class DocumentAdmin(ReadOnlyAdmin):
+    """Documents are made by the service and never changed: the admin only lists them."""
+
+    list_display = ["created_at", "kind", "language", "case", "borrower", "pages", "sha256"]
+    list_filter = ["kind", "language"]
+    raw_id_fields = ["case", "borrower", "loan", "message"]
 
 
 @admin.register(ProviderPause)

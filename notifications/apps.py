@@ -7,3 +7,10 @@ class NotificationsConfig(AppConfig):
 
     name = "notifications"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from loans.payments import payment_completed_register
+        from notifications.services import portal_payment_completed
+
+        # A payment started on the borrower's page is audited as completed when the provider confirms it.
+        payment_completed_register(portal_payment_completed)

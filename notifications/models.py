@@ -394,6 +394,8 @@ class PortalEventKind(models.TextChoices):
     CHECK_PASSED = "check_passed", _("confirmed who they are")
     CHECK_FAILED = "check_failed", _("gave a wrong answer to the identity check")
     LOCKED = "locked", _("link locked after too many wrong answers")
+    PAY_STARTED = "pay_started", _("started a payment")
+    PAY_COMPLETED = "pay_completed", _("completed a payment")
 
 
 class PortalEvent(models.Model):
@@ -405,11 +407,96 @@ class PortalEvent(models.Model):
     kind = models.CharField(_("what"), max_length=16, choices=PortalEventKind.choices)
     ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
     at = models.DateTimeField(_("at"))
+    # A payment's events: the key of the online payment (``loans.PaymentCheckout.idempotency_key``) they are about,
+    # so that the provider's later confirmation is recorded against the link the payment was started from.
+    payment_key = models.CharField(_("payment"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("borrower page event")
         verbose_name_plural = _("borrower page events")
-        indexes = [models.Index(fields=["borrower", "at"], name="portal_event_borrower_at")]
+        indexes = [
+            models.Index(fields=["borrower", "at"], name="portal_event_borrower_at"),
+            models.Index(fields=["payment_key"], condition=~Q(payment_key=""), name="portal_event_payment"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} through {self.link_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Documents: letters and notices rendered as PDFs (notifications.documents), kept once and never changed
+# ---------------------------------------------------------------------------------------------------------------
+class DocumentKind(models.TextChoices):
+    PRE_DUE_NOTICE = "pre_due_notice", _("pre-due notice")
+    REMINDER_LETTER = "reminder_letter", _("reminder letter")
+    FORMAL_NOTICE = "formal_notice", _("formal notice")
+    VALIDATION_NOTICE = "validation_notice", _("validation notice")
+    ARREARS_NOTICE = "arrears_notice", _("notice of sums in arrears")
+    DEFAULT_NOTICE = "default_notice", _("default notice")
+    DISPUTE_VERIFICATION = "dispute_verification", _("verification of a disputed debt")
+    PLAN_CONFIRMATION = "plan_confirmation", _("settlement or payment plan confirmation")
+    CEASE_ACKNOWLEDGEMENT = "cease_acknowledgement", _("acknowledgement of a request to stop contact")
+
+
+class DocumentIntegrityError(Exception):
+    """A document's file is missing or no longer has the SHA-256 recorded when it was made."""
+
+
+class Document(models.Model):
+    """A letter or notice rendered as a PDF, written once under ``DOCUMENTS_DIR`` with its SHA-256 recorded. There is
+    no update path: the service only creates, the file is never overwritten, and PostgreSQL refuses an UPDATE of the
+    row (a trigger, migration 0014)."""
+
+    kind = models.CharField(_("kind"), max_length=24, choices=DocumentKind.choices)
+    language = models.CharField(_("language"), max_length=8, choices=[("en", "English"), ("zh-hans", "简体中文")])
+    title = models.CharField(_("title"), max_length=200, help_text=_("As the borrower reads it, in their language."))
+    # None only for a loan's document outside any case (an e-mail before the due date carrying a pre-due notice).
+    case = models.ForeignKey(
+        "collections_app.CollectionCase", on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    borrower = models.ForeignKey(Borrower, on_delete=models.PROTECT, related_name="documents")
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="documents")
+    # The outbox entry (letter or e-mail) that sent it; none for a document prepared on its own.
+    message = models.ForeignKey(
+        OutboundMessage, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    path = models.CharField(_("file"), max_length=200, unique=True, help_text=_("Relative to DOCUMENTS_DIR."))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    pages = models.PositiveSmallIntegerField(_("pages"))
+    # What the document states that clocks and reports read later: its dates (validation period end, remedy date)
+    # and amounts, as ISO dates and decimal strings.
+    facts = models.JSONField(_("what it states"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("made at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        indexes = [
+            models.Index(fields=["case", "created_at"], name="document_case_made"),
+            models.Index(fields=["created_at"], name="document_made"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk} ({self.language})"
+
+    @property
+    def filename(self) -> str:
+        """The name a download or an attachment carries (no personal data in it)."""
+        return f"{self.kind.replace('_', '-')}-{self.pk}.pdf"
+
+    def pdf_bytes(self) -> bytes:
+        """The PDF, checked against its recorded SHA-256 (``DocumentIntegrityError`` if it changed or is gone)."""
+        import hashlib
+        from pathlib import Path
+
+        try:
+            content = (Path(settings.DOCUMENTS_DIR) / self.path).read_bytes()
+        except OSError as exc:
+            raise DocumentIntegrityError(f"document {self.pk}: its file cannot be read ({exc})") from exc
+        if hashlib.sha256(content).hexdigest() != self.sha256:
+            raise DocumentIntegrityError(f"document {self.pk}: its file no longer has the recorded SHA-256")
+        return content

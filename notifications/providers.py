@@ -392,17 +392,18 @@ def _http_client(base_url: str, timeout: float) -> Any:
 # Letters: the print queue the mail house collects
 # ---------------------------------------------------------------------------------------------------------------
 class PrintQueue:
-    """Formal letters as text files, one per message, in ``LETTERS_DIR/<date>/`` for the print and mail house.
-    Written to a temporary name and renamed, so the mail house never picks up half a letter."""
+    """Formal letters as PDF files, one per message, in ``LETTERS_DIR/<date>/`` for the print and mail house (the
+    stored document's bytes; each day's batch and manifest: ``notifications.services.documents``). Written to a
+    temporary name and renamed, so the mail house never picks up half a letter."""
 
     name = "print"
 
-    def send_letter(self, *, message_id: int, address: str, subject: str, body: str, date: str) -> Sent:
+    def send_letter(self, *, message_id: int, pdf: bytes, date: str) -> Sent:
         folder = Path(settings.LETTERS_DIR) / date
         folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"letter-{message_id}.txt"
+        final = folder / f"letter-{message_id}.pdf"
         partial = final.with_suffix(".part")
-        partial.write_text(f"{address}\n\n{date}\n\n{subject}\n\n{body}\n", encoding="utf-8")
+        partial.write_bytes(pdf)
         os.replace(partial, final)
         return Sent(f"letter-{message_id}", "queued_for_print")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notifications.models import Channel, OutboundMessage
+from notifications.models import Channel, Document, OutboundMessage
 
 
 def reminder_call_for_keypad(*, message_id: int | None, call_sid: str) -> OutboundMessage | None:
@@ -21,3 +21,13 @@ def reminder_call_for_keypad(*, message_id: int | None, call_sid: str) -> Outbou
     if row.provider_id == call_sid or (row.provider_id is None and row.send_started_at is not None):
         return row
     return None
+
+
+def documents_of_case(*, case_id: int) -> list[Document]:
+    """A case's documents, newest first, with the outbox entry that sent each (the case page's list)."""
+    return list(Document.objects.filter(case_id=case_id).select_related("message").order_by("-created_at", "-id"))
+
+
+def document_of_case(*, case_id: int, document_id: int) -> Document | None:
+    """One document of the case (None: no such document on this case)."""
+    return Document.objects.filter(pk=document_id, case_id=case_id).first()

@@ -11,11 +11,14 @@ found by the watchdog (``reap_claims``).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from loans.db import db_retry
-from notifications.services import outbox_claim, outbox_reap, outbox_send, recordings_purge
+from notifications.services import outbox_claim, outbox_reap, outbox_send, print_batch_build, recordings_purge
 
 
 @shared_task(name="notifications.tasks.dispatch_due")
@@ -58,3 +61,11 @@ def reap_claims() -> dict[str, int]:
 def purge_recordings() -> dict[str, int]:
     """Beat, daily: recordings past their retention are deleted, unless under legal hold (REC-01)."""
     return recordings_purge()
+
+
+@shared_task(name="notifications.tasks.print_batch")
+def print_batch(day: str = "") -> int:
+    """Beat, daily: the print queue's batch of ``day`` (ISO date, UTC; default yesterday) for the mail house; returns
+    how many letters it holds."""
+    when = dt.date.fromisoformat(day) if day else timezone.now().date() - dt.timedelta(days=1)
+    return db_retry(lambda: print_batch_build(day=when), what="print batch").letters

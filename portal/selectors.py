@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -15,8 +16,10 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import OPEN_STATES, CaseState, CollectionCase
-from loans.models import ZERO, Borrower, Installment, Loan, LoanStatus, PortalFactor
+from collections_app.selectors import payment_minimums
+from loans.models import ZERO, Borrower, Installment, Loan, LoanStatus, PaymentCheckout, PortalFactor
 from loans.money import format_money
+from loans.payments import TransferInstructions, transfer_instructions
 from notifications.services import lender_name
 
 if TYPE_CHECKING:
@@ -51,6 +54,13 @@ class LoanLine:
     next_due_on: dt.date | None
     next_due_amount: str
     next_step: StrOrPromise  # translated when the page is rendered, in the language the borrower reads
+    # What paying it online needs (never shown as such): the loan, its figures and the policy's least payment.
+    loan: Loan
+    overdue: Decimal
+    outstanding: Decimal
+    minimum: Decimal
+    minimum_text: str
+    transfer: TransferInstructions
 
 
 @dataclass
@@ -67,6 +77,10 @@ class PortalPage:
     def masked_name(self) -> str:
         return name_mask(self.borrower.full_name)
 
+    def line_for(self, reference: str) -> LoanLine | None:
+        """The loan a form names (by the reference the page shows), if it is one of this borrower's on the page."""
+        return next((line for line in self.loans if line.reference == reference), None)
+
 
 UNAVAILABLE = "unavailable"
 
@@ -81,7 +95,8 @@ def name_mask(full_name: str) -> str:
 
 
 def portal_page_load(*, borrower: Borrower, today: dt.date | None = None) -> PortalPage:
-    """The borrower's page: their active loans that are overdue or in collections, three queries."""
+    """The borrower's page: their active loans that are overdue or in collections, four queries (the loans, their
+    cases, their unpaid installments, the policies' least payments)."""
     loans = list(
         Loan.objects.filter(borrower=borrower, status=LoanStatus.ACTIVE).select_related("product").order_by("id")
     )
@@ -100,10 +115,12 @@ def portal_page_load(*, borrower: Borrower, today: dt.date | None = None) -> Por
         question=_question(borrower, {p.portal_factor for p in products}),
     )
     shown = [loan for loan in loans if loan.amount_overdue > ZERO or loan.pk in stages]
+    minimums = payment_minimums(product_ids={loan.product_id for loan in shown})
     for loan in sorted(shown, key=lambda loan: (-loan.days_past_due, loan.pk)):
         local_today = today or dt.datetime.now(ZoneInfo(loan.product.timezone)).date()  # due dates are the product's
         upcoming = next((i for i in unpaid.get(loan.pk, []) if i.due_date >= local_today), None)
         state = stages.get(loan.pk)
+        minimum = minimums.get(loan.product_id, ZERO)
         page.loans.append(
             LoanLine(
                 reference=loan.external_id,
@@ -113,9 +130,25 @@ def portal_page_load(*, borrower: Borrower, today: dt.date | None = None) -> Por
                 next_due_on=upcoming.due_date if upcoming else None,
                 next_due_amount=_left_to_pay(upcoming, loan.currency),
                 next_step=NEXT_STEP.get(state, NOT_IN_COLLECTIONS) if state else NOT_IN_COLLECTIONS,
+                loan=loan,
+                overdue=loan.amount_overdue,
+                outstanding=loan.outstanding_balance,
+                minimum=minimum,
+                minimum_text=format_money(min(minimum, loan.outstanding_balance), loan.currency),
+                transfer=transfer_instructions(loan=loan),
             )
         )
     return page
+
+
+def portal_checkout_get(*, borrower: Borrower, key: str) -> PaymentCheckout | None:
+    """A payment the borrower started (by its key, which only their page knows), with its loan and product; None
+    when it is not theirs."""
+    return (
+        PaymentCheckout.objects.select_related("loan__product")
+        .filter(idempotency_key=key, loan__borrower=borrower)
+        .first()
+    )
 
 
 def _left_to_pay(installment: Installment | None, currency: str) -> str:

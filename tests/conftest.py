@@ -48,6 +48,13 @@ def _dispute_uploads_in_a_temporary_folder(settings, tmp_path_factory):  # type:
     settings.DISPUTE_UPLOADS_DIR = str(tmp_path_factory.getbasetemp() / "disputes")
 
 
+@pytest.fixture(autouse=True)
+def _documents_in_a_temporary_folder(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Letters and notices as PDFs (and the print queue) go to folders of the run, not var/."""
+    settings.DOCUMENTS_DIR = str(tmp_path_factory.getbasetemp() / "documents")
+    settings.LETTERS_DIR = str(tmp_path_factory.getbasetemp() / "letters")
+
+
 WORKER_QUEUES = ["celery", "provider"]
 
 

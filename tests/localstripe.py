@@ -14,6 +14,7 @@ from tests.servers import local_server
 
 WEBHOOK_SECRET = "whsec_test_localstripe"
 SECRET_KEY = "sk_test_collections"
+PUBLISHABLE_KEY = "pk_test_collections"
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +34,18 @@ def localstripe(localstripe_server, settings):
     settings.STRIPE_SECRET_KEY = SECRET_KEY
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.STRIPE_API_BASE = localstripe_server
+    # The card step's Stripe.js: localstripe serves a stand-in (its card field posts to localstripe with the key).
+    settings.STRIPE_PUBLISHABLE_KEY = PUBLISHABLE_KEY
+    settings.STRIPE_JS_URL = f"{localstripe_server}/js.stripe.com/v3/"
     yield stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe_server}, max_network_retries=0)
+
+
+def card_token(client: stripe.StripeClient, card: str = "4242424242424242") -> str:
+    """What Stripe.js does in the borrower's browser on the card step (``stripe.createToken``): the card's id."""
+    token = client.v1.tokens.create(
+        params={"card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}  # type: ignore[typeddict-unknown-key]
+    )
+    return token.card.id if token.card else ""
 
 
 def localstripe_webhook(server_url: str, url: str, name: str = "collections") -> None:

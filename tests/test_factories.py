@@ -27,6 +27,8 @@ BUILT_BY_SERVICES = {
     "notifications.VoiceKeypress",  # the voice menu's webhook (services.voice_menu)
     "notifications.PortalLink",  # issued by the dispatch (services.portal_links)
     "notifications.PortalEvent",  # the borrower page (portal.views)
+    "notifications.Document",  # rendered by services.documents (immutable: never built by hand)
+    "collections_app.Complaint",  # services.complaints (its clocks are worked out when it is recorded)
     "notifications.ProviderPause",
     "compliance.JurisdictionProfile",
     "compliance.VulnerabilityAudit",  # every view and change of a record (services.vulnerability)

@@ -40,7 +40,7 @@ from collections_app.services.complaints import complaint_record
 from compliance.models import VulnerabilityRecord
 from notifications.mail import unsubscribe_token
 from notifications.models import InboundMessage
-from notifications.services import portal_link_issue
+from notifications.services import document_render, portal_link_issue
 from tests.factories import (
     CallRecordingFactory,
     CaseFactory,
@@ -141,6 +141,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-call-card", "GET"): CASE_PAGE,
     # A call's recording: the case's collector, the team's manager, admins; 404 for everyone else (REC-01).
     ("case-recording", "GET"): CASE_PAGE,
+    # A letter or notice as a PDF: whoever may see the case (404 for anyone else, and for another case's document).
+    ("case-document", "GET"): CASE_PAGE,
     ("messages-overview", "GET"): MANAGERS_PAGE,
     ("performance", "GET"): MANAGERS_PAGE,
     ("escalations", "GET"): (LOGIN, 403, 403, 403, B, A, AB),  # legal review
@@ -253,6 +255,30 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("email-unsubscribe", "POST"): (Cell(200, writes=True),) * 7,
     # The mail provider's events are signed with the shared secret: unsigned is 403 for everyone.
     ("email-events", "POST"): (403,) * 7,
+    # Paying there: an amount under the policy's minimum comes back beside its field, nothing started; a payment the
+    # link's borrower never started (an unknown key) does not open, nor takes a card.
+    # The borrower's actions (portal/actions.py), for the link's own loan: each form opens (nothing written); sent
+    # empty, it comes back with the errors beside the fields and nothing written. A promise's or call back's
+    # confirmation with nothing to confirm sends back to its form (a plan's and the preferences' show what stands).
+    # This loan is already disputed (its hold): the dispute form shows that instead.
+    ("portal-promise", "GET"): (200,) * 7,
+    ("portal-promise", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-promise-done", "GET"): (Cell(303),) * 7,
+    ("portal-plan", "GET"): (200,) * 7,
+    ("portal-plan", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-plan-done", "GET"): (200,) * 7,
+    ("portal-dispute", "GET"): (Cell(303),) * 7,
+    ("portal-dispute", "POST"): (Cell(303, refused=True),) * 7,
+    ("portal-dispute-done", "GET"): (200,) * 7,
+    ("portal-callback", "GET"): (200,) * 7,
+    ("portal-callback", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-callback-done", "GET"): (Cell(303),) * 7,
+    ("portal-preferences", "GET"): (200,) * 7,
+    ("portal-preferences", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-preferences-done", "GET"): (200,) * 7,
+    ("portal-pay", "POST"): (FORM_AGAIN,) * 7,
+    ("portal-payment", "GET"): (403,) * 7,
+    ("portal-card", "POST"): (403,) * 7,
     # Stripe's webhook checks Stripe's signature: unsigned is 400 for everyone (what Stripe expects of a bad event).
     ("stripe-webhook", "POST"): (400, 400, 400, 400, 400, 400, 400),
     ("twilio-voice-menu", "POST"): (403, 403, 403, 403, 403, 403, 403),
@@ -315,6 +341,7 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "loans.phonenumber",
             "notifications.callrecording",
             "notifications.collectorcall",
+            "notifications.document",
             "notifications.inboundmessage",
             "notifications.messagetemplate",
             "notifications.outboundmessage",
@@ -370,6 +397,7 @@ class TeamRecords:
     vulnerability: Any
     complaint: Any
     flagged_text: Any
+    document: Any
 
 
 @dataclass
@@ -428,6 +456,7 @@ def team(letter: str) -> TeamRecords:
             action="none",
             possible_complaint=True,
         ),
+        document=document_render(kind="formal_notice", case=case),
         vulnerability=VulnerabilityRecord.objects.create(
             borrower=case.borrower,
             drivers=["health"],
@@ -492,12 +521,35 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "email-unsubscribe": lambda w, _: [
         unsubscribe_token(OutboundMessageFactory(case=w.a.case, channel="email", to="pat@example.com").pk)
     ],
+    "portal-promise": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-promise-done": lambda w, _: [
+        portal_link_issue(borrower_id=w.a.case.borrower_id),
+        w.a.case.loan.external_id,
+    ],
+    "portal-plan": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-plan-done": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-dispute": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-dispute-done": lambda w, _: [
+        portal_link_issue(borrower_id=w.a.case.borrower_id),
+        w.a.case.loan.external_id,
+    ],
+    "portal-callback": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), w.a.case.loan.external_id],
+    "portal-callback-done": lambda w, _: [
+        portal_link_issue(borrower_id=w.a.case.borrower_id),
+        w.a.case.loan.external_id,
+    ],
+    "portal-preferences": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "portal-preferences-done": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "portal-pay": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id)],
+    "portal-payment": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), "a" * 32],
+    "portal-card": lambda w, _: [portal_link_issue(borrower_id=w.a.case.borrower_id), "a" * 32],
     "borrower-detail": lambda w, _: [w.a.case.borrower_id],
     "borrower-promise": lambda w, _: [w.a.case.borrower_id],
     "case-detail": lambda w, _: [w.a.case.pk],
     "sms-preview": lambda w, _: [w.a.case.pk],
     "case-call-card": lambda w, _: [w.a.case.pk],
     "case-recording": lambda w, _: [w.a.case.pk, w.a.recording.pk],
+    "case-document": lambda w, _: [w.a.case.pk, w.a.document.pk],
     "case-action": lambda w, action: [w.a.case.pk, action],
     "plan-decide": lambda w, _: [w.a.plan.pk],
     "dispute-document": lambda w, _: [w.a.dispute.pk],
@@ -530,6 +582,8 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "set_language": lambda w: {"language": "en", "next": "/"},
     "portal-check": lambda w: {"answer": "1234"},
     "email-unsubscribe": lambda w: {"List-Unsubscribe": "One-Click"},
+    "portal-pay": lambda w: {"loan": w.a.case.loan.external_id, "kind": "chosen", "amount": "0.01", "key": "a" * 32},
+    "portal-card": lambda w: {"payment_method": "card_matrix"},
     "escalations-decide": lambda w: {
         "decision": "approve_legal",
         "case": [w.a.case.pk],

@@ -46,7 +46,7 @@ from collections_app.selectors.escalations import (
     escalation_page,
     possible_complaints,
 )
-from collections_app.selectors.payments import payment_minimum
+from collections_app.selectors.payments import payment_minimum, payment_minimums
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
 from collections_app.selectors.readers import reader_language_and_zone, reader_zone
 from collections_app.selectors.reports import BucketTotal, message_stats, performance
@@ -80,6 +80,7 @@ __all__ = [
     "message_stats",
     "next_case_for",
     "payment_minimum",
+    "payment_minimums",
     "performance",
     "possible_complaints",
     "promise_partners",

@@ -16,9 +16,9 @@ from collections_app.models import CollectionCase
 from compliance.engine import Attempt, Profile, contact_point, evaluate
 from compliance.models import ContactEvent
 from compliance.services import facts_load, to_kind_for
-from loans.models import Borrower
+from loans.models import Borrower, PaymentCheckout
 from loans.money import format_money
-from notifications.models import OutboundMessage, PortalEvent
+from notifications.models import OutboundMessage, PortalEvent, PortalEventKind
 from notifications.planning import BORROWER_WIDE
 
 
@@ -147,9 +147,30 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         outcome = _("done") if k.done else _("not done")
         item(k.at, "keypress", f"{k.get_action_display()} ({pressed})", str(outcome), actor_words(BORROWER))
     # What the borrower did on their own page (the audit of portal/): always the borrower, through one link.
-    for pe in PortalEvent.objects.filter(borrower_id=case.borrower_id).select_related("link").order_by("-at")[:50]:
+    portal_events = list(
+        PortalEvent.objects.filter(borrower_id=case.borrower_id).select_related("link").order_by("-at")[:50]
+    )
+    # Payments started and completed there, with their amounts and loans (one query, only when there are some).
+    keys = {pe.payment_key for pe in portal_events if pe.payment_key}
+    paid = {
+        c["idempotency_key"]: c
+        for c in PaymentCheckout.objects.filter(idempotency_key__in=keys).values(
+            "idempotency_key", "amount", "currency", "loan__external_id"
+        )
+    } if keys else {}  # fmt: skip
+    for pe in portal_events:
         where = _("link %(link)s, from %(address)s") % {"link": pe.link.public_id, "address": pe.ip or "?"}
-        item(pe.at, "portal", pe.get_kind_display(), str(where), actor_words(BORROWER))
+        if pe.kind == PortalEventKind.PAY_COMPLETED:
+            where = _("link %(link)s, confirmed by the payment provider") % {"link": pe.link.public_id}
+        title = pe.get_kind_display()
+        checkout = paid.get(pe.payment_key)
+        if checkout is not None:
+            title = _("%(what)s: %(amount)s on loan %(loan)s") % {
+                "what": title,
+                "amount": format_money(checkout["amount"], checkout["currency"]),
+                "loan": checkout["loan__external_id"],
+            }
+        item(pe.at, "portal", str(title), str(where), actor_words(BORROWER))
     timeline.sort(key=lambda item: item["at"], reverse=True)
     return {
         "today": now.date(),

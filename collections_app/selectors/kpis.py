@@ -32,11 +32,13 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate
 
+from collections_app.labels import BORROWER
 from collections_app.models import FINAL_STATES as FINAL
 from collections_app.models import (
     CallDisposition,
     CallParty,
     CaseState,
+    CaseTransition,
     CollectionCase,
     Complaint,
     ComplaintStatus,
@@ -45,6 +47,7 @@ from collections_app.models import (
 from compliance.models import ContactEvent, Decision, VulnerabilityRecord
 from loans.models import Payment
 from loans.selectors import DPD_BUCKETS
+from notifications.models import PortalEvent, PortalEventKind
 
 CURE_WINDOWS = (30, 60, 90)
 ENTRY_BUCKETS = [(label, low, high) for label, low, high in DPD_BUCKETS if label != "current"]
@@ -336,6 +339,55 @@ def self_cured(cases: QuerySet[CollectionCase], *, since: dt.date, until: dt.dat
         cured=Count("pk"), self_cured=Count("pk", filter=~Q(Exists(touched)))
     )
     return {**counts, "rate": _rate(counts["self_cured"], counts["cured"])}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Portal conversion
+# ---------------------------------------------------------------------------------------------------------------
+# What the borrower did on their own that counts as converting a visit, by the audit's marks: a payment started on
+# their page and confirmed by the provider, a promise or a plan whose audit row's actor is the borrower.
+PORTAL_OUTCOMES = ("payment", "promise", "plan")
+BORROWER_PROMISE = ("take_promise",)
+BORROWER_PLAN = ("start_plan", "propose_plan")  # started inside the policy, or waiting for a manager
+
+
+def portal_conversion(cases: QuerySet[CollectionCase], *, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    """Of the borrowers (of the cases in scope) who opened their page in [since, until) — the visitors — those who,
+    at or after their first visit of the period and before its end, completed a payment started on the page, made a
+    promise themselves, or chose a plan themselves (audit actor ``borrower``); ``any``: at least one of the three.
+    Each rate is over the visitors. Four queries."""
+
+    in_scope = cases.values("borrower_id")
+    first_visit = dict(
+        PortalEvent.objects.filter(kind=PortalEventKind.VISIT, at__gte=since, at__lt=until, borrower_id__in=in_scope)
+        .values_list("borrower_id")
+        .annotate(first=Min("at"))
+    )
+    by_borrower = CaseTransition.objects.filter(
+        actor_label=BORROWER, at__gte=since, at__lt=until, case__in=cases
+    ).values_list("case__borrower_id")
+    latest = {
+        "payment": dict(
+            PortalEvent.objects.filter(
+                kind=PortalEventKind.PAY_COMPLETED, at__gte=since, at__lt=until, borrower_id__in=in_scope
+            )
+            .values_list("borrower_id")
+            .annotate(last=Max("at"))
+        ),
+        "promise": dict(by_borrower.filter(transition__in=BORROWER_PROMISE).annotate(last=Max("at"))),
+        "plan": dict(by_borrower.filter(transition__in=BORROWER_PLAN).annotate(last=Max("at"))),
+    }
+    # A borrower converted when their latest such act in the period came at or after their first visit in it.
+    converted = {
+        outcome: {b for b, first in first_visit.items() if (last := latest[outcome].get(b)) and last >= first}
+        for outcome in PORTAL_OUTCOMES
+    }
+    visitors = len(first_visit)
+    result: dict[str, Any] = {"visitors": visitors}
+    for outcome, who in [*converted.items(), ("any", set().union(*converted.values()))]:
+        result[outcome] = len(who)
+        result[f"{outcome}_rate"] = _rate(len(who), visitors)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from collections_app.views.vulnerability import vulnerability_context
 from compliance.services import restriction_may_lift
 from core.web import SignedInRequest
 from notifications.models import MessagePurpose
+from notifications.selectors import documents_of_case
 from notifications.services import message_preview
 from notifications.templating import sms_segments
 
@@ -93,6 +94,7 @@ def case_page_response(
     context["call_denied"] = None if answers["call"].allowed else answers["call"]
     context["sms_denied"] = None if answers["sms"].allowed else answers["sms"]
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
+    context["documents"] = documents_of_case(case_id=case.pk)
     context.update(
         vulnerability_context(request, borrower_id=case.borrower_id, where=f"case:{case.pk}", case=case, bound=bound)
     )

@@ -133,6 +133,13 @@ def _kpis(numbers: dict) -> list[dict[str, Any]]:
             % {"s": selfc["self_cured"], "c": selfc["cured"]},
         },
         {
+            "name": "portal",
+            "label": _("Borrower page conversion"),
+            "value": percent_text(numbers["portal"]["any_rate"]),
+            "detail": _("%(c)d of %(v)d borrowers who opened their page paid, promised or chose a plan")
+            % {"c": numbers["portal"]["any"], "v": numbers["portal"]["visitors"]},
+        },
+        {
             "name": "contacts",
             "label": _("Contacts per collector per day"),
             "value": f"{contacts / collector_days:.1f}" if collector_days else "—",
@@ -318,6 +325,30 @@ def _charts(numbers: dict) -> list[Chart]:
                 empty=none_yet,
             )
         )
+    portal = numbers["portal"]
+    outcomes = [
+        ("payment", _("Paid online")),
+        ("promise", _("Promised to pay")),
+        ("plan", _("Chose a plan")),
+        ("any", _("Any of these")),
+    ]
+    portal_rows = [{"outcome": o, "words": str(w), "n": portal[o], "rate": portal[f"{o}_rate"]} for o, w in outcomes]
+    charts.append(
+        Chart(
+            "portal",
+            _("Borrower page: from a visit to a payment, promise or plan"),
+            rate_bars(
+                portal_rows if portal["visitors"] else [],
+                lambda r: r["words"],
+                lambda r: _("%(n)d of %(v)d visitors") % {"n": r["n"], "v": portal["visitors"]},
+                group=lambda r: 1 if r["outcome"] == "any" else 0,
+            ),
+            ["outcome", "outcome_words", "visitors", "converted", "rate"],
+            [[r["outcome"], r["words"], portal["visitors"], r["n"], _csv_rate(r["rate"])] for r in portal_rows],
+            percent=True,
+            empty=none_yet,
+        )
+    )
     per_collector = sorted(numbers["per_collector"], key=lambda r: -r["per_day"])[:20]
     charts.append(
         Chart(
@@ -554,7 +585,7 @@ def _performance_csv(numbers: dict, days: int, team: object) -> HttpResponse:
     for row in numbers["cure"]:
         for w in row["windows"]:
             out.writerow(["cure_rate", f"{row['bucket']} {w['days']}d", _csv_rate(w["rate"])])
-    for name in ("rpc", "self_cured", "delivery"):
+    for name in ("rpc", "self_cured", "delivery", "portal"):
         for key, value in numbers[name].items():
             out.writerow([name, key, "" if value is None else value])
     for row in numbers["promises"]:

@@ -8,6 +8,8 @@
 - ``callbacks``: what providers tell us back (statuses, inbound texts);
 - ``email``: the unsubscribe link's opt-out and what the mail provider reports (bounces, complaints, deliveries);
 - ``review``: a person settling a message in review;
+- ``documents``: letters and notices as stored PDFs (``document_render``), the e-mail attachment of a letter, and
+  the print queue's daily batch for the mail house;
 - ``voice_menu``: the keys a borrower presses on an automated reminder call;
 - ``collector_calls``: a collector's call through the provider (placed, its legs' callbacks, the disposition's
   classification) and its recordings (streamed, held, purged).
@@ -35,6 +37,13 @@ from notifications.services.collector_calls import (
     recordings_purge,
 )
 from notifications.services.dispatch import outbox_claim, outbox_send, provider_pools_close
+from notifications.services.documents import (
+    PrintBatch,
+    document_for_message,
+    document_render,
+    document_verify,
+    print_batch_build,
+)
 from notifications.services.email import (
     EVENT_TYPES,
     UnsubscribeTarget,
@@ -52,6 +61,8 @@ from notifications.services.portal_links import (
     portal_link_revoke,
     portal_links_issue,
     portal_links_revoke_for,
+    portal_payment_completed,
+    portal_payment_started,
     portal_url,
 )
 from notifications.services.recovery import outbox_reap, outbox_release
@@ -61,6 +72,7 @@ from notifications.services.voice_menu import keypress_record
 
 __all__ = [
     "EVENT_TYPES",
+    "PrintBatch",
     "UnsubscribeTarget",
     "call_status_apply",
     "collector_call_classify",
@@ -71,6 +83,9 @@ __all__ = [
     "collector_call_status_apply",
     "console_status_report",
     "disclosure_twiml",
+    "document_for_message",
+    "document_render",
+    "document_verify",
     "email_event_apply",
     "email_opt_out",
     "email_unsubscribe",
@@ -91,7 +106,10 @@ __all__ = [
     "portal_link_revoke",
     "portal_links_issue",
     "portal_links_revoke_for",
+    "portal_payment_completed",
+    "portal_payment_started",
     "portal_url",
+    "print_batch_build",
     "provider_gate",
     "provider_pause",
     "provider_pools_close",

@@ -56,10 +56,10 @@ from notifications.models import (
 )
 from notifications.planning import BORROWER_WIDE, case_cancel_reason, covered_debts
 from notifications.providers import OPTED_OUT, PRINT_QUEUE, Provider, ProviderError, Sent, provider_get
+from notifications.services.documents import document_for_message
 from notifications.services.pause import ProviderGate
 from notifications.services.recovery import outbox_release
-from notifications.services.rendering import address_and_render, template_values
-from notifications.templating import render
+from notifications.services.rendering import address_and_render
 from notifications.voice import menu_url
 
 logger = logging.getLogger(__name__)
@@ -401,7 +401,16 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
     row = item.message
     now = timezone.now()
     label = f"message {row.pk}"
-    email = None
+    email, letter = None, b""
+    if row.channel == Channel.LETTER:
+        try:  # the PDF first, as an e-mail's documents: a letter that cannot be made is not sent (nothing started)
+            letter = document_for_message(message=row).pdf_bytes()
+        except Exception as exc:
+            logger.exception("message %s: its letter could not be made", row.pk)
+            failure = ProviderError("permanent", "document", str(exc))
+            if not db_retry(lambda: _mark_started(row, token, provider, now), what=label):
+                return "skipped"
+            return db_retry(partial(_record_failure, row, failure, attempts=row.attempts + 1), what=label)
     if row.channel == Channel.EMAIL:
         try:  # the documents first: an e-mail that cannot carry its notice is not sent, and nothing was started
             assert item.email is not None  # rendered with the batch (address_and_render)
@@ -422,10 +431,7 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
         if email is not None:
             sent = EMAIL.send_email(email)
         elif row.channel == Channel.LETTER:
-            subject = render(row.template.subject, template_values(row, None)) if row.template else ""
-            sent = PRINT_QUEUE.send_letter(
-                message_id=row.pk, address=row.to, subject=subject, body=row.body, date=now.date().isoformat()
-            )
+            sent = PRINT_QUEUE.send_letter(message_id=row.pk, pdf=letter, date=now.date().isoformat())
         elif row.channel == Channel.SMS:
             sent = provider.send_sms(to=row.to, body=row.body, status_callback=callback)
         else:

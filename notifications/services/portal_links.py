@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from loans.models import PaymentCheckout
 from notifications.models import PortalEvent, PortalEventKind, PortalLink
 
 SALT = "notifications.portal-link"
@@ -96,10 +97,32 @@ def portal_link_get(*, token: str, now: dt.datetime | None = None) -> PortalLink
     return link
 
 
-def portal_event_record(*, link: PortalLink, kind: str, ip: str, now: dt.datetime | None = None) -> PortalEvent:
+def portal_event_record(*, link: PortalLink, kind: str, ip: str, now: dt.datetime | None = None,
+                        payment_key: str = "") -> PortalEvent:  # fmt: skip
     """Audit one thing the borrower did through a link (the actor is the borrower; the link and address say how)."""
     return PortalEvent.objects.create(link=link, borrower_id=link.borrower_id, kind=kind, ip=ip or None,
-                                      at=now or timezone.now())  # fmt: skip
+                                      at=now or timezone.now(), payment_key=payment_key)  # fmt: skip
+
+
+def portal_payment_started(*, link: PortalLink, payment_key: str, ip: str) -> None:
+    """Audit the borrower pressing "pay", before the payment starts (the console provider completes it at once):
+    once per payment — the same form sent twice is one payment, and a key some payment has already is not this
+    borrower's to claim."""
+    if not PortalEvent.objects.filter(payment_key=payment_key, kind=PortalEventKind.PAY_STARTED).exists() and not (
+        PaymentCheckout.objects.filter(idempotency_key=payment_key).exists()
+    ):
+        portal_event_record(link=link, kind=PortalEventKind.PAY_STARTED, ip=ip, payment_key=payment_key)
+
+
+def portal_payment_completed(*, checkout: PaymentCheckout) -> None:
+    """The provider confirmed a payment (``loans.payments.checkout_succeeded``, once per payment): when it was
+    started on the borrower's page, audit its completion against the same link. No address: the provider, not the
+    borrower's browser, told us."""
+    started = PortalEvent.objects.filter(payment_key=checkout.idempotency_key, kind=PortalEventKind.PAY_STARTED).first()
+    if started is not None:
+        PortalEvent.objects.create(link_id=started.link_id, borrower_id=started.borrower_id,
+                                   kind=PortalEventKind.PAY_COMPLETED, ip=None, at=timezone.now(),
+                                   payment_key=checkout.idempotency_key)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,11 @@ def test_the_demo_has_months_of_history_behind_every_figure_and_working_logins()
     assert InboundMessage.objects.filter(body="TD", action="opt_out", borrower__country="CN").exists()
     chinese = CollectionCase.objects.filter(borrower__country="CN")
     assert self_cured(chinese, since=AS_OF - dt.timedelta(days=94), until=AS_OF)["self_cured"] > 0
+    # Those cures were paid on the borrower's page the text links to; other borrowers only looked at it.
+    from notifications.models import PortalEvent
+
+    paid_there = PortalEvent.objects.filter(kind="pay_completed").values("borrower_id")
+    assert paid_there.exists() and PortalEvent.objects.filter(kind="visit").exclude(borrower_id__in=paid_there).exists()
     assert OutboundMessage.objects.filter(channel="letter", status="delivered").exists()
     # Both lenders, every depth, working logins, the collectors' phones (set after the history).
     assert set(Loan.objects.values_list("currency", flat=True)) == {"CNY", "USD"}

@@ -75,6 +75,7 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
         "CELERY_BROKER_URL": "filesystem://",
         "CELERY_QUEUE_DIR": str(tmp_path / "celery"),
         "LETTERS_DIR": str(tmp_path / "letters"),
+        "DOCUMENTS_DIR": str(tmp_path / "documents"),
         "RECORDINGS_DIR": str(tmp_path / "recordings"),
         "STATIC_ROOT": str(tmp_path / "static"),
         "NOTIFICATIONS_BACKEND": "console",
@@ -126,8 +127,9 @@ def test_the_embedded_default_migrates_seeds_sweeps_and_sends_through_the_consol
     assert messages.get("deferred", 0) > 0, f"the US borrowers' messages should wait for their morning: {messages}"
     assert "claimed" not in messages, "every claimed message was judged"
     assert providers <= {"", "console", "print"}, providers
-    if "print" in providers:  # letters go to the print queue, in LETTERS_DIR
-        assert list((tmp_path / "letters").glob("*/*.txt"))
+    if "print" in providers:  # letters go to the print queue as PDFs, in LETTERS_DIR, each a stored document
+        assert list((tmp_path / "letters").glob("*/letter-*.pdf"))
+        assert list((tmp_path / "documents").glob("*/*/*.pdf"))
     assert runs == (6, 6), "seed_demo's five days of sweeps and run_sweep's, all finished"
     assert "console SMS to" in dispatched and "+86" not in dispatched  # written out, numbers masked
     assert "call ended conversation 1" in called, called[-2000:]

@@ -285,6 +285,58 @@ def test_delivery_rate_counts_only_messages_handed_to_a_provider():
     assert (sms["delivery_rate"], sms["failure_rate"]) == (0.5, 0.25)
 
 
+def test_portal_conversion_is_visitors_who_then_paid_promised_or_chose_a_plan_themselves():
+    """Visitors: borrowers who opened their page in the period. V1 (visits 05-10 and 05-20; a payment started on the
+    page completed 05-10 13:00, after the first visit), V2 (visit 05-12 12:00; promised by themselves 05-12 14:00),
+    V3 (visit 05-15; a plan they chose 05-14, before the visit, and a promise a collector took 05-16: neither
+    counts), V4 (visit 05-20, nothing), V5 (visit 05-18; a plan waiting for a manager 05-19 and a payment 05-19).
+    Left out: N1 (visited 04-30 only, before the period; paid 05-03).
+    Visitors 5; payment V1, V5 -> 2 / 5; promise V2 -> 1 / 5; plan V5 -> 1 / 5; any V1, V2, V5 -> 3 / 5."""
+    from collections_app.models import CaseTransition
+    from notifications.models import PortalEvent, PortalLink
+    from notifications.services import portal_link_issue
+
+    def visit(c, day, kind="visit", hour=12):
+        portal_link_issue(borrower_id=c.borrower_id)
+        link = PortalLink.objects.filter(borrower_id=c.borrower_id).latest("id")
+        PortalEvent.objects.create(link=link, borrower_id=c.borrower_id, kind=kind, at=at(day, hour))
+
+    def audit(c, day, transition, label="borrower", hour=14):
+        CaseTransition.objects.create(case=c, from_state="reminder", to_state="reminder", transition=transition,
+                                      actor_label=label, at=at(day, hour))  # fmt: skip
+
+    v1, v2, v3, v4, v5, n1 = (case(D(2024, 4, 20)) for _ in range(6))
+    visit(v1, D(2024, 5, 10))
+    visit(v1, D(2024, 5, 20))
+    visit(v1, D(2024, 5, 10), kind="pay_completed", hour=13)
+    visit(v2, D(2024, 5, 12))
+    audit(v2, D(2024, 5, 12), "take_promise")
+    visit(v3, D(2024, 5, 15))
+    audit(v3, D(2024, 5, 14), "start_plan")
+    audit(v3, D(2024, 5, 16), "take_promise", label="casey")
+    visit(v4, D(2024, 5, 20))
+    visit(v5, D(2024, 5, 18))
+    audit(v5, D(2024, 5, 19), "propose_plan")
+    visit(v5, D(2024, 5, 19), kind="pay_completed")
+    visit(n1, D(2024, 4, 30))
+    visit(n1, D(2024, 5, 3), kind="pay_completed")
+
+    numbers = kpis.portal_conversion(all_cases(), since=SINCE, until=UNTIL)
+    assert numbers == {
+        "visitors": 5,
+        "payment": 2,
+        "payment_rate": pytest.approx(2 / 5),
+        "promise": 1,
+        "promise_rate": pytest.approx(1 / 5),
+        "plan": 1,
+        "plan_rate": pytest.approx(1 / 5),
+        "any": 3,
+        "any_rate": pytest.approx(3 / 5),
+    }
+    nobody = all_cases().exclude(pk__in=[v1.pk, v2.pk, v3.pk, v4.pk, v5.pk])
+    assert kpis.portal_conversion(nobody, since=SINCE, until=UNTIL)["any_rate"] is None  # no visitor: no rate
+
+
 def test_outcomes_for_vulnerable_and_other_customers():
     """Cases worked in the period: opened on or before 2024-06-01 and not resolved or closed before 2024-05-02.
 

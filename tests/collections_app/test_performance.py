@@ -62,6 +62,16 @@ def world():
         PortfolioFlow.objects.create(as_of=today, from_date=today - dt.timedelta(days=30), team=team, currency="USD",
                                      from_bucket="1-30", to_bucket=target, loans=loans,
                                      outstanding=Decimal(then))  # fmt: skip
+    # The borrower's page: two borrowers opened it yesterday, one of them then paid there (portal conversion 1 / 2).
+    from notifications.models import PortalEvent, PortalLink
+    from notifications.services import portal_link_issue
+
+    for c, kinds in ((cases[1], ["visit", "pay_completed"]), (cases[2], ["visit"])):
+        portal_link_issue(borrower_id=c.borrower_id)
+        link = PortalLink.objects.filter(borrower_id=c.borrower_id).latest("id")
+        for minutes, kind in enumerate(kinds):
+            PortalEvent.objects.create(link=link, borrower_id=c.borrower_id, kind=kind,
+                                       at=now - dt.timedelta(days=1) + dt.timedelta(minutes=minutes))  # fmt: skip
     return manager, collector
 
 
@@ -73,6 +83,7 @@ def test_the_rates_come_from_the_period_and_the_flow_rates_from_snapshots(world)
     assert response.status_code == 200
     kpis = {box["name"]: box["value"] for box in response.context["kpis"]}
     assert kpis["cure"] == "50.0 %" and kpis["promises"] == "66.7 %" and kpis["rpc"] == "25.0 %"
+    assert kpis["portal"] == "50.0 %"
     (flow,) = [f for f in response.context["flows"] if f["from"] == "1-30"]
     assert flow["to"] == "31-60" and flow["count_rate"] == 0.3 and flow["balance_rate"] == 0.6
     body = response.content.decode()
@@ -202,9 +213,9 @@ def test_the_page_runs_a_fixed_number_of_queries_whatever_the_portfolio(world, d
     assert all(value != "—" for value in kpis.values()), kpis  # every KPI has data in this portfolio
     # Issue 14: the same queries for any portfolio, and no more than these (the session, the user, the reader's
     # settings, the role, the manager's teams, the snapshots, the roll matrix, one per KPI, the message counts, the
-    # banners, the teams of the filter; and three for the outcomes of vulnerable and other customers: cases, contacts,
-    # complaints).
-    assert counts == [22, 22], counts
+    # banners, the teams of the filter; the borrower's-page conversion: its visitors and three kinds of outcome; the
+    # outcomes of vulnerable and other customers: cases, contacts, complaints).
+    assert counts == [26, 26], counts
 
 
 def test_every_chart_has_its_own_csv(world):
@@ -214,7 +225,7 @@ def test_every_chart_has_its_own_csv(world):
     response = client.get(reverse("performance"), {"days": 30})
     charts = response.context["charts"]
     assert {"cure", "roll_count", "roll_balance", "promises", "liquidation", "contacts", "denials", "deferrals",
-            "delivery", "overdue_trend"} <= set(charts)  # fmt: skip
+            "delivery", "overdue_trend", "portal"} <= set(charts)  # fmt: skip
     body = response.content.decode()
     for name, chart in charts.items():
         assert f'data-testid="csv-{name}"' in body
@@ -226,6 +237,10 @@ def test_every_chart_has_its_own_csv(world):
     rows = list(csv.reader(io.StringIO(download.content.decode())))
     assert rows[1][:3] == ["USD", "1-30", "31-60"] and rows[1][-1] == "0.3000"
     assert client.get(reverse("performance"), {"format": "csv", "chart": "nope"}).status_code == 404
+    download = client.get(reverse("performance"), {"format": "csv", "chart": "portal"})
+    rows = list(csv.reader(io.StringIO(download.content.decode())))
+    assert rows[0] == ["outcome", "outcome_words", "visitors", "converted", "rate"]
+    assert rows[1] == ["payment", "Paid online", "2", "1", "0.5000"] and rows[-1][0] == "any"
 
 
 def test_the_charts_keep_text_unstretched_and_say_their_values_on_hover(world):

@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from collections_app.models import CollectionCase, PortfolioSnapshot
+from collections_app.models import CaseTransition, CollectionCase, PortfolioSnapshot
 from collections_app.sweep import sweep_run
 from core.models import UserSettings
+from notifications.models import PortalEvent, PortalLink
+from notifications.services import portal_link_issue
 from tests.e2e.conftest import PASSWORD
 from tests.factories import (
     CallDispositionFactory,
@@ -96,6 +98,19 @@ def portfolio():
         OutboundMessageFactory(case=c, status="failed", planned_for=now, status_reason="No consented mobile.")
     OutboundMessageFactory(case=work[0], channel="email", status="sent", send_started_at=now, planned_for=now)
 
+    # The borrower's page: three borrowers opened it yesterday; one then paid there, one promised by themselves.
+    for i, c in enumerate(work[:3]):
+        portal_link_issue(borrower_id=c.borrower_id)
+        link = PortalLink.objects.filter(borrower_id=c.borrower_id).latest("id")
+        visited = now - dt.timedelta(days=1)
+        PortalEvent.objects.create(link=link, borrower_id=c.borrower_id, kind="visit", at=visited)
+        if i == 0:
+            PortalEvent.objects.create(link=link, borrower_id=c.borrower_id, kind="pay_completed",
+                                       at=visited + dt.timedelta(minutes=3))  # fmt: skip
+        if i == 1:
+            CaseTransition.objects.create(case=c, from_state=c.state, to_state=c.state, transition="take_promise",
+                                          actor_label="borrower", at=visited + dt.timedelta(minutes=5))  # fmt: skip
+
     # A month of the team's snapshots, for the roll rates.
     for days, rows in ((31, ((1, "1-30", 10, 2000), (2, "31-60", 4, 900))),
                        (1, ((3, "1-30", 6, 1300), (4, "31-60", 3, 700), (5, "61-90", 2, 500)))):  # fmt: skip
@@ -109,7 +124,7 @@ def portfolio():
 
 def check_the_page(page, name, shot):
     boxes = page.locator("[data-testid^=kpi-]")
-    assert boxes.count() == 8
+    assert boxes.count() == 9
     for i in range(boxes.count()):
         box = boxes.nth(i)
         assert box.inner_text().strip() not in ("", "—"), f"{name}: {box.get_attribute('data-testid')} is empty"

@@ -11,12 +11,13 @@ from django.utils import timezone
 from collections_app.models import CollectionCase
 from compliance.models import ContactEvent, Decision
 from loans.models import LoanProduct
-from notifications.models import MessageTemplate, OutboundMessage
+from notifications.models import Document, MessageTemplate, OutboundMessage
 from notifications.planning import message_plan
 from notifications.services import message_preview, outbox_claim, outbox_send
 from notifications.templating import TemplateError, render, sms_segments, template_check
 from tests.factories import RestrictionFactory, user_with_role
 from tests.notifications.conftest import due_message
+from tests.notifications.pdfs import pdf_text
 from tests.notifications.test_webhooks import signed_post
 
 pytestmark = pytest.mark.django_db
@@ -92,9 +93,11 @@ def test_a_formal_notice_letter_goes_through_the_gate_to_the_print_queue(setting
     assert outbox_send(message_ids=ids, claim_token=token) == {"sent": 1}
     message.refresh_from_db()
     assert message.status == "sent" and message.provider == "print"
-    (letter,) = tmp_path.glob("*/letter-*.txt")
-    text = letter.read_text()
-    assert "1 Main St" in text and "formal notice" in text and message.loan.external_id in text
+    (letter,) = tmp_path.glob("*/letter-*.pdf")
+    text = pdf_text(letter.read_bytes())
+    assert "1 Main St" in text and "Formal notice" in text and message.loan.external_id in text
+    (document,) = Document.objects.filter(message=message)  # the stored document is what went to print
+    assert document.kind == "formal_notice" and document.pdf_bytes() == letter.read_bytes()
     assert Decision.objects.get(pk=message.decision_id).channel == "letter"
     assert ContactEvent.objects.get(decision_id=message.decision_id).outcome == "sent"
     assert locmem.sent == []  # letters never go to the SMS provider
@@ -107,7 +110,7 @@ def test_a_cease_and_desist_stops_the_letter(settings, tmp_path, locmem):
     RestrictionFactory(borrower=message.borrower, kind="cease_and_desist")
     token, ids = outbox_claim()
     assert outbox_send(message_ids=ids, claim_token=token) == {"denied": 1}
-    assert list(tmp_path.glob("*/*.txt")) == []
+    assert list(tmp_path.glob("*/*.pdf")) == [] and not Document.objects.exists()
 
 
 def test_a_collector_plans_a_message_once_per_click_minute(locmem):
@@ -136,12 +139,13 @@ def test_texts_letters_and_previews_name_the_products_lender_or_else_the_setting
     assert outbox_send(message_ids=ids, claim_token=token) == {"sent": 2}
     text.refresh_from_db()
     assert text.body.startswith(f"{signed}:"), text.body
-    (printed,) = tmp_path.glob("*/letter-*.txt")
-    assert f"{signed}:" in printed.read_text()
+    (printed,) = tmp_path.glob("*/letter-*.pdf")
+    printed_text = pdf_text(printed.read_bytes())
+    assert signed in printed_text
     case = CollectionCase.objects.select_related("loan__product", "borrower").get(pk=text.case_id)
     assert message_preview(case=case, channel="sms", purpose="reminder").startswith(f"{signed}:")
     if lender_name:
-        assert "Example Lending" not in text.body + printed.read_text()
+        assert "Example Lending" not in text.body + printed_text
 
 
 @pytest.mark.parametrize(("word", "language"), [("STOP", "en"), ("HELP", "en"), ("退订", "zh-hans")])
@@ -188,7 +192,7 @@ def test_the_console_backend_reports_a_letters_delivery_through_the_status_path(
     assert "mail house" in returned.status_reason
     assert ContactEvent.objects.get(decision_id=delivered.decision_id).outcome == "delivered"
     assert ContactEvent.objects.get(decision_id=returned.decision_id).outcome == "failed"
-    assert len(list(tmp_path.glob("*/letter-*.txt"))) == 2  # both went to the print queue first
+    assert len(list(tmp_path.glob("*/letter-*.pdf"))) == 2  # both went to the print queue first
     # Forward only: a late or repeated report changes nothing.
     callbacks.message_status_apply(provider_id=delivered.provider_id, status="undelivered", error_code="returned")
     assert OutboundMessage.objects.get(pk=delivered.pk).status == "delivered"
