@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from api import cases, compliance, loans, messages, sweeps
+from api import cases, compliance, loans, messages, sweeps, vulnerability
 from core.web import public
 
 router = DefaultRouter()
@@ -24,6 +24,10 @@ v1: list[URLPattern | URLResolver] = [
     path("borrowers/<int:borrower_id>/consents/", compliance.BorrowerConsents.as_view(), name="api-borrower-consents"),
     path("borrowers/<int:borrower_id>/restrictions/<int:restriction_id>/lift/", compliance.RestrictionLift.as_view(),
          name="api-restriction-lift"),
+    path("borrowers/<int:borrower_id>/vulnerability/", vulnerability.BorrowerVulnerability.as_view(),
+         name="api-borrower-vulnerability"),
+    path("borrowers/<int:borrower_id>/vulnerability/end/", vulnerability.VulnerabilityEnd.as_view(),
+         name="api-vulnerability-end"),
     path("contacts/", compliance.Contacts.as_view(), name="api-contacts"),
     path("payments/", loans.Payments.as_view(), name="api-payments"),
     path("payments/bulk/", loans.PaymentsBulk.as_view(), name="api-payments-bulk"),

@@ -39,6 +39,8 @@ from collections_app.services.arrangements import plan_decide, plan_propose, pro
 from collections_app.services.calls import call_log, call_start
 from collections_app.services.cases import CaseError, case_transition
 from collections_app.sweep import sweep_run
+from compliance.models import Adjustment, VulnerabilityDriver, VulnerabilityRecord
+from compliance.services import vulnerability_record
 from core.models import UserSettings
 from core.roles import ADMIN, COLLECTOR, MANAGER
 from loans.demo import demo_products_create, demo_rows
@@ -330,6 +332,8 @@ def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, his
         cases = _callable_cases(team, collector, CALLS_PER_COLLECTOR * 3)
         rng.shuffle(cases)
         for case in cases[:CALLS_PER_COLLECTOR]:
+            if _share("vulnerable", case.borrower.external_id) < VULNERABLE_SHARE:
+                _vulnerability_learnt(case, collector, day, history)
             _call_or_count(case, collector, day, rng, payments, offset, history)
             clock.shift(CALL_MINUTES)
     if manager is not None:
@@ -337,6 +341,33 @@ def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, his
             _decide(team, manager, day, rng, history)
         except CaseError:
             history.counts["refused_by_the_services"] += 1
+
+
+# About one borrower in eight tells their collector, on the first call, of something that makes them vulnerable
+# (FG21/1): the collector records it with their consent, so the performance page can compare outcomes (VUL-01).
+# Chosen by the borrower's external id, not the shared random stream: the rest of the story stays as it was.
+VULNERABLE_SHARE = 0.125
+DEMO_DRIVERS = list(VulnerabilityDriver.values)
+
+
+def _vulnerability_learnt(case: CollectionCase, collector: Any, day: dt.date, history: DemoHistory) -> None:
+    """The borrower's vulnerability recorded on the collector's first call (once per borrower)."""
+    if VulnerabilityRecord.objects.active().filter(borrower_id=case.borrower_id).exists():
+        return
+    pick = _share("driver", case.borrower.external_id)
+    named = pick < 0.4  # some asked to deal with one person only: the collector who took the call
+    vulnerability_record(
+        borrower_id=case.borrower_id,
+        actor=collector,
+        drivers=[DEMO_DRIVERS[int(pick * len(DEMO_DRIVERS))]],
+        details="Told the collector on the first call.",
+        consent_method="spoken",
+        review_on=day + dt.timedelta(days=90),
+        adjustments=[Adjustment.NAMED_COLLECTOR] if named else [],
+        named_collector_id=collector.pk if named else None,
+        where=f"case:{case.pk}",
+    )
+    history.counts["vulnerable_recorded"] += 1
 
 
 def _evening(

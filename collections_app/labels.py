@@ -86,6 +86,7 @@ RULES: dict[str, Promise] = {
     "NO-ADDRESS": _("No number or address"),
     "HOLD-HARDSHIP": _("Hardship review"),
     "CMP-01": _("Complaint under review"),
+    "VUL-01": _("Vulnerable customer"),
     "HOLD-CEASE": _("Asked to stop (policy)"),
     "HOLD-ATTORNEY": _("Has a lawyer (policy)"),
     "HOLD-BANKRUPTCY": _("Bankruptcy (policy)"),

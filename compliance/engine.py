@@ -55,6 +55,7 @@ class Attempt:
     content: str = ""  # the rendered message, when there is one
     purpose: str = ""  # e.g. opt_out_confirmation, cease_exception, verification, locate
     collectors: int = 1  # people on a field visit
+    actor_id: int | None = None  # the person making a manual contact, when known (VUL-01: a named collector)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,16 @@ class RestrictionFact:
 
 
 @dataclass(frozen=True)
+class VulnerabilityFact:
+    """An active vulnerability record: what the gate needs of it (VUL-01), never its details."""
+
+    id: int
+    drivers: tuple[str, ...] = ()
+    adjustments: tuple[str, ...] = ()
+    named_collector_id: int | None = None
+
+
+@dataclass(frozen=True)
 class BorrowerFacts:
     """Everything the gate knows about one borrower, loaded in a fixed number of queries."""
 
@@ -103,6 +114,7 @@ class BorrowerFacts:
     ledger: tuple[LedgerEvent, ...] = ()
     phone_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     email_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    vulnerability: VulnerabilityFact | None = None
 
 
 @dataclass(frozen=True)
@@ -934,6 +946,58 @@ def rule_breathing_space(
     ]
 
 
+def rule_vulnerability(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """VUL-01 (FG21/1, CONC 7.2.1R, UK-01): a borrower with an active vulnerability record gets no automated
+    contact without a person looking first (REVIEW), and the adjustments agreed with them hold for every contact:
+    written contact only (no calls, texts or visits), only the named collector. A promise made to the borrower, so
+    it holds whatever the jurisdiction."""
+    record = facts.vulnerability
+    if record is None or attempt.target_role != "debtor":
+        return []
+    reasons = []
+    adjustments = set(record.adjustments)
+    if "written_only" in adjustments and attempt.channel in ("call", "sms", "visit"):
+        reasons.append(
+            _bilingual(
+                "VUL-01",
+                DENY,
+                "Written contact only (letters and e-mail) was agreed with this vulnerable customer.",
+                "已与该弱势客户约定仅以书面方式（信函和电子邮件）联系。",
+            )
+        )
+    if attempt.automated:
+        no_automated = "no_automated" in adjustments
+        reasons.append(
+            _bilingual(
+                "VUL-01",
+                DENY if no_automated else REVIEW,
+                "No automated contact was agreed with this vulnerable customer."
+                if no_automated
+                else "A person must review every automated contact with this vulnerable customer first.",
+                "已与该弱势客户约定不进行自动联系。" if no_automated else "对该弱势客户的所有自动联系须先经人工审核。",
+            )
+        )
+    elif (
+        "named_collector" in adjustments
+        and record.named_collector_id is not None
+        and attempt.actor_id is not None
+        and attempt.actor_id != record.named_collector_id
+    ):
+        reasons.append(
+            _bilingual(
+                "VUL-01",
+                DENY,
+                "Only the named collector may contact this vulnerable customer.",
+                "只有指定的催收员可以联系该弱势客户。",
+            )
+        )
+    if reasons and _explaining(inputs):
+        inputs["vulnerability"] = {"record": record.id, "adjustments": sorted(adjustments)}
+    return reasons
+
+
 RULES: list[Rule] = [
     rule_holds,
     rule_opt_outs,
@@ -992,6 +1056,7 @@ GENERIC_RULES = [
     rule_workplace,
     rule_inconvenient_time,
     rule_complaints,
+    rule_vulnerability,
 ]
 PARAMETER_OF: dict[Rule, str] = {
     rule_holds: "holds",

@@ -253,3 +253,114 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.channel} for {self.borrower_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Vulnerability (VUL-01: FCA FG21/1, CONC 7.2.1R, Consumer Duty)
+# ---------------------------------------------------------------------------------------------------------------
+class VulnerabilityDriver(models.TextChoices):
+    """The four drivers of vulnerability of FG21/1."""
+
+    HEALTH = "health", _("health")
+    LIFE_EVENT = "life_event", _("life event")
+    RESILIENCE = "resilience", _("low resilience")
+    CAPABILITY = "capability", _("low capability")
+
+
+class ConsentMethod(models.TextChoices):
+    """How the borrower agreed that their vulnerability be recorded (data about health is special-category data)."""
+
+    SPOKEN = "spoken", _("said so on a call")
+    WRITTEN = "written", _("in writing")
+    ONLINE = "online", _("online, on the lender's site")
+
+
+class Adjustment(models.TextChoices):
+    """What the lender agreed to do differently for this borrower; the gate enforces each (VUL-01)."""
+
+    NO_AUTOMATED = "no_automated", _("no automated contact")
+    NAMED_COLLECTOR = "named_collector", _("only the named collector")
+    WRITTEN_ONLY = "written_only", _("written contact only (letters and e-mail)")
+
+
+class VulnerabilityQuerySet(models.QuerySet["VulnerabilityRecord"]):
+    def active(self) -> VulnerabilityQuerySet:
+        """Not ended (a record past its review date stays in force until someone reviews or ends it)."""
+        return self.filter(ended_at__isnull=True)
+
+
+class VulnerabilityRecord(models.Model):
+    """A borrower's vulnerability (FG21/1 drivers), recorded with their consent, and the adjustments agreed."""
+
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="vulnerabilities")
+    drivers = models.JSONField(_("drivers"), default=list, help_text=_("VulnerabilityDriver values."))
+    details = models.TextField(_("details"), blank=True)
+    consent_method = models.CharField(_("consent given"), max_length=12, choices=ConsentMethod.choices)
+    consent_at = models.DateTimeField(_("consent given at"))
+    review_on = models.DateField(_("review date"))
+    adjustments = models.JSONField(_("agreed adjustments"), default=list, help_text=_("Adjustment values."))
+    named_collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(_("source"), max_length=20, default="staff", help_text=_("staff or api"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    end_reason = models.TextField(_("why it ended"), blank=True)
+
+    objects = VulnerabilityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("vulnerability record")
+        verbose_name_plural = _("vulnerability records")
+        permissions = [("view_vulnerability_details", _("Can read the details of a vulnerability record"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["borrower"], condition=Q(ended_at__isnull=True), name="vulnerability_one_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"vulnerability {self.pk} ({self.borrower_id})"
+
+    def driver_labels(self) -> list[str]:
+        return [str(VulnerabilityDriver(d).label) for d in self.drivers if d in VulnerabilityDriver.values]
+
+    def adjustment_items(self) -> list[tuple[str, str]]:
+        """(code, words) of each agreed adjustment."""
+        return [(a, str(Adjustment(a).label)) for a in self.adjustments if a in Adjustment.values]
+
+
+class VulnerabilityAccess(models.TextChoices):
+    VIEWED = "viewed", _("viewed")
+    RECORDED = "recorded", _("recorded")
+    UPDATED = "updated", _("updated")
+    ENDED = "ended", _("ended")
+
+
+class VulnerabilityAudit(models.Model):
+    """Who saw or changed a vulnerability record, when and where: every page view and API read writes one."""
+
+    record = models.ForeignKey(VulnerabilityRecord, on_delete=models.CASCADE, related_name="audit")
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="+", db_index=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=VulnerabilityAccess.choices)
+    where = models.CharField(max_length=40, help_text=_("case:<id>, borrower page, api"))
+    details_shown = models.BooleanField(default=False)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("vulnerability audit entry")
+        verbose_name_plural = _("vulnerability audit entries")
+        indexes = [models.Index(fields=["borrower", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.record_id} by {self.actor_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -330,6 +330,20 @@ class RestrictionFactory(factory.django.DjangoModelFactory):
     starts_at = factory.LazyFunction(timezone.now)
 
 
+class VulnerabilityRecordFactory(factory.django.DjangoModelFactory):
+    """A vulnerability record in force (VUL-01): health, told on a call, review in 90 days, no adjustment."""
+
+    class Meta:
+        model = "compliance.VulnerabilityRecord"
+
+    borrower = factory.SubFactory(BorrowerFactory)
+    drivers = factory.LazyFunction(lambda: ["health"])
+    consent_method = "spoken"
+    consent_at = factory.LazyFunction(timezone.now)
+    review_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=90))
+    adjustments = factory.LazyFunction(list)
+
+
 class HoldFactory(factory.django.DjangoModelFactory):
     """A dispute hold with its compliance restriction (the case's state is left as given: ``on_hold`` when the test
     needs it to match)."""

@@ -32,6 +32,7 @@ BUILT_BY_SERVICES = {
     "collections_app.Forbearance",  # services.holds.forbearance_record
     "notifications.ProviderPause",
     "compliance.JurisdictionProfile",
+    "compliance.VulnerabilityAudit",  # every view and change of a record (services.vulnerability)
 }
 PROJECT_APPS = ("loans", "compliance", "notifications", "collections_app")
 

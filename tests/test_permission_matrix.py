@@ -37,6 +37,7 @@ from rest_framework.test import APIClient
 from collections_app import uploads
 from collections_app.models import Complaint
 from collections_app.services.complaints import complaint_record
+from compliance.models import VulnerabilityRecord
 from notifications.mail import unsubscribe_token
 from notifications.models import InboundMessage
 from notifications.services import document_render, portal_link_issue
@@ -76,6 +77,7 @@ class Cell:
     sees: str | None = None  # a list: exactly the records of these teams ("A", "B", "AB")
     refused: bool = False
     writes: bool = False
+    page_shown: bool = False  # a refusal that shows the page again: reading it is audited (VIEW_AUDIT), nothing else
 
     def __str__(self) -> str:
         text = f"{self.status}"
@@ -90,7 +92,10 @@ LOGIN = Cell(302, location="login", refused=True)  # to the sign-in page, with ?
 ADMIN_LOGIN = Cell(302, location="admin:login", refused=True)
 BACK = Cell(302)  # back to a page; a case page's action that cannot proceed (409, 400) says so in a message there
 DONE = Cell(302, writes=True)  # back to the page, done
-FORM_AGAIN = Cell(200, refused=True)  # the case page again, the form as typed with the refusal beside its field
+# The case page again, the form as typed with the refusal beside its field (showing a vulnerability record writes the
+# audit row of that view: VUL-01, every view audited).
+FORM_AGAIN = Cell(200, refused=True, page_shown=True)
+VIEW_AUDIT = {"compliance_vulnerabilityaudit"}
 OK, CREATED = Cell(200, writes=True), Cell(201, writes=True)  # a write through the API that happened
 SIGNED_OUT = Cell(302, location="login")  # signed out, to the sign-in page
 IGNORED = Cell(302, refused=True)  # back to the page, with nothing done: the records are not the caller's
@@ -171,6 +176,10 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-action[visit-record]", "POST"): CASE_ACTION,
     ("case-action[grace]", "POST"): CASE_ACTION,
     ("case-action[sms]", "POST"): CASE_ACTION,
+    # A vulnerability record (VUL-01): whoever works the case records, updates or ends it (the details are for
+    # managers and admins only: tests/collections_app/test_vulnerability_pages.py).
+    ("case-action[vulnerability]", "POST"): CASE_ACTION,
+    ("case-action[vulnerability-end]", "POST"): CASE_ACTION,
     ("case-action[transition-escalate_formal_notice]", "POST"): CASE_ACTION_NOT_NOW,  # in legal review already
     ("case-action[transition-request_legal]", "POST"): CASE_ACTION_NOT_NOW,
     ("case-action[transition-approve_legal]", "POST"): MANAGERS_ACTION,
@@ -221,6 +230,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-borrower-consents", "GET"): API_CASE,
     ("api-borrower-consents", "POST"): API_CASE_CREATE,  # NYC-01's written consent: whoever works the case
     ("api-restriction-lift", "POST"): API_MANAGERS_ON_CASE,  # cease and desist: managers and admins lift it
+    ("api-borrower-vulnerability", "GET"): API_CASE,  # the read is audited
+    ("api-borrower-vulnerability", "PUT"): API_CASE_WRITE,  # team A's borrower has a record: updated (200)
+    ("api-vulnerability-end", "POST"): API_CASE_WRITE,
     ("api-contacts", "GET"): API_SEES_OWN_TEAM,
     ("api-contacts", "POST"): API_CASE_CREATE,
     # Public by design: no sign-in (webhooks check Twilio's signature instead: unsigned is 403 for everyone).
@@ -388,6 +400,7 @@ class TeamRecords:
     decision: Any
     phone: Any
     recording: Any
+    vulnerability: Any
     complaint: Any
     flagged_text: Any
     document: Any
@@ -450,6 +463,14 @@ def team(letter: str) -> TeamRecords:
             possible_complaint=True,
         ),
         document=document_render(kind="formal_notice", case=case),
+        vulnerability=VulnerabilityRecord.objects.create(
+            borrower=case.borrower,
+            drivers=["health"],
+            details="matrix",
+            consent_method="spoken",
+            consent_at=timezone.now(),
+            review_on=timezone.localdate() + dt.timedelta(days=90),
+        ),
     )
 
 
@@ -558,6 +579,8 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-borrower-restrictions": lambda w, _: [w.a.case.borrower_id],
     "api-borrower-consents": lambda w, _: [w.a.case.borrower_id],
     "api-restriction-lift": lambda w, _: [w.a.case.borrower_id, w.a.restriction.pk],
+    "api-borrower-vulnerability": lambda w, _: [w.a.case.borrower_id],
+    "api-vulnerability-end": lambda w, _: [w.a.case.borrower_id],
 }
 # A list's query for the matrix: the queue's every open case (its "can act now" view depends on the hour).
 GET_QUERIES: dict[str, dict[str, str]] = {"case-queue": {"view": "all"}}
@@ -599,6 +622,14 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "case-action[visit-record]": lambda w: {"visit": w.a.visit.pk, "status": "cancelled"},
     "case-action[grace]": lambda w: {"days": "5", "reason": "matrix"},
     "case-action[sms]": lambda w: {"purpose": "reminder"},
+    "case-action[vulnerability]": lambda w: {
+        "vul-drivers": ["health", "capability"],
+        "vul-consent": "on",
+        "vul-consent_method": "written",
+        "vul-review_on": soon(60),
+        "vul-adjustments": ["written_only"],
+    },
+    "case-action[vulnerability-end]": lambda w: {"vulend-record": w.a.vulnerability.pk, "vulend-end_reason": "matrix"},
     **{
         f"case-action[transition-{n}]": lambda w: TRANSITION_BODY
         for n in ("escalate_formal_notice", "request_legal", "approve_legal", "reject_legal", "close")
@@ -646,6 +677,13 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "api-borrower-restrictions": lambda w: {"kind": "dispute", "reason": "matrix"},
     "api-borrower-consents": lambda w: {"medium": "sms", "address": str(w.a.phone.number), "kind": "written_consent"},
     "api-restriction-lift": lambda w: {"reason": "matrix"},
+    "api-borrower-vulnerability": lambda w: {
+        "drivers": ["life_event"],
+        "consent_method": "online",
+        "review_on": soon(30),
+        "adjustments": ["no_automated"],
+    },
+    "api-vulnerability-end": lambda w: {"reason": "matrix"},
     "api-contacts": lambda w: {
         "borrower": w.a.case.borrower_id,
         "channel": "call",
@@ -787,6 +825,8 @@ def check_route(route: str, methods: dict[str, tuple[Cell | int, ...]], w: World
                     except DatabaseError as exc:
                         after, problem = before, f"the request broke the transaction: {exc}"
                     changed = sorted(t for t in tables if after[t] != before[t])
+                    if expected.page_shown:
+                        changed = [t for t in changed if t not in VIEW_AUDIT]
                     if changed and expected.refused:
                         problem = f"refused ({response.status_code}) but wrote to {', '.join(changed)}"
                     if not changed and expected.writes:

@@ -34,8 +34,17 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from collections_app.labels import BORROWER
 from collections_app.models import FINAL_STATES as FINAL
-from collections_app.models import CallDisposition, CallParty, CaseState, CaseTransition, CollectionCase, PromiseToPay
-from compliance.models import ContactEvent, Decision
+from collections_app.models import (
+    CallDisposition,
+    CallParty,
+    CaseState,
+    CaseTransition,
+    CollectionCase,
+    Complaint,
+    ComplaintStatus,
+    PromiseToPay,
+)
+from compliance.models import ContactEvent, Decision, VulnerabilityRecord
 from loans.models import Payment
 from loans.selectors import DPD_BUCKETS
 from notifications.models import PortalEvent, PortalEventKind
@@ -410,3 +419,67 @@ def denials_and_deferrals(borrowers: QuerySet[Any], *, since: dt.datetime, until
                     deferred[key[1]] += 1
     order = lambda counts: sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # noqa: E731
     return {"denials": order(denied), "deferrals": order(deferred)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Outcomes for vulnerable and other customers (VUL-01, the Consumer Duty outcome test)
+# ---------------------------------------------------------------------------------------------------------------
+VULNERABLE, OTHER = "vulnerable", "other"
+
+
+def vulnerability_outcomes(
+    cases: QuerySet[CollectionCase], *, since: dt.datetime, until: dt.datetime
+) -> list[dict[str, Any]]:
+    """Cure rate, contacts and complaints per case for the cases worked in the period, vulnerable customers apart
+    from the others. Worked: opened on or before the last day and not resolved or closed before the first day.
+    Vulnerable: the borrower had a vulnerability record in force at some moment of the period (recorded before its
+    end, not ended before its start). Cured: entered ``resolved`` on a day of the period. Contacts: outbound ledger
+    entries to the borrowers of the cases worked in the period (reservations and released ones are not contacts),
+    over the cases.
+    Complaints: complaints about the cases worked received in the period, but those not confirmed as complaints
+    (possible, dismissed), over the cases. Three queries."""
+    first_day, last_day = since.date(), until.date()
+    in_force = VulnerabilityRecord.objects.filter(borrower_id=OuterRef("borrower_id"), created_at__lt=until).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gte=since)
+    )
+    worked = cases.filter(opened_on__lte=last_day).exclude(state__in=FINAL, stage_entered_on__lt=first_day)
+    cured = Q(state=CaseState.RESOLVED, stage_entered_on__gte=first_day, stage_entered_on__lte=last_day)
+    counts: dict[bool, dict[str, Any]] = {
+        row["vulnerable"]: dict(row)
+        for row in worked.annotate(vulnerable=Exists(in_force))
+        .values("vulnerable")
+        .annotate(cases=Count("pk"), cured=Count("pk", filter=cured))
+        .order_by()
+    }
+    contacts = {
+        row["vulnerable"]: row["contacts"]
+        for row in ContactEvent.objects.filter(
+            borrower_id__in=worked.values("borrower_id"), direction="outbound", at__gte=since, at__lt=until
+        )
+        .exclude(outcome__in=NOT_CONTACTS)
+        .annotate(vulnerable=Exists(in_force))
+        .values("vulnerable")
+        .annotate(contacts=Count("pk"))
+        .order_by()
+    }
+    case_in_force = VulnerabilityRecord.objects.filter(
+        borrower_id=OuterRef("case__borrower_id"), created_at__lt=until
+    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
+    complaints = {
+        row["vulnerable"]: row["complaints"]
+        for row in Complaint.objects.filter(case__in=worked, received_at__gte=since, received_at__lt=until)
+        .exclude(status__in=[ComplaintStatus.POSSIBLE, ComplaintStatus.DISMISSED])
+        .annotate(vulnerable=Exists(case_in_force))
+        .values("vulnerable")
+        .annotate(complaints=Count("pk"))
+        .order_by()
+    }
+    result = []
+    for group, flag in ((VULNERABLE, True), (OTHER, False)):
+        row = counts.get(flag, {})
+        n, cured_n, contacts_n = row.get("cases", 0), row.get("cured", 0), contacts.get(flag, 0)
+        complaints_n = complaints.get(flag, 0)
+        result.append({"group": group, "cases": n, "cured": cured_n, "cure_rate": _rate(cured_n, n),
+                       "contacts": contacts_n, "contacts_per_case": _rate(contacts_n, n),
+                       "complaints": complaints_n, "complaints_per_case": _rate(complaints_n, n)})  # fmt: skip
+    return result

@@ -16,6 +16,7 @@ from collections_app.forms import BorrowerPromiseForm
 from collections_app.selectors import borrower_get_for_user, borrower_page
 from collections_app.services import CaseError, InvalidRequest, NotPermitted, promise_record_several
 from collections_app.views.common import bad_parameters_are_400, form_errors, require_role
+from collections_app.views.vulnerability import vulnerability_context
 from core.web import SignedInRequest
 
 
@@ -32,7 +33,9 @@ def borrower_detail(request: SignedInRequest, borrower_id: int) -> HttpResponse:
 def _page(request: SignedInRequest, borrower: Any, form: BorrowerPromiseForm | None = None) -> HttpResponse:
     page = borrower_page(borrower=borrower, user=request.user)
     form = form or BorrowerPromiseForm(cases=page.promisable)
-    return render(request, "collections_app/borrower_detail.html", {"page": page, "borrower": borrower, "form": form})
+    context = {"page": page, "borrower": borrower, "form": form}
+    context.update(vulnerability_context(request, borrower_id=borrower.pk, where=f"borrower:{borrower.pk}"))
+    return render(request, "collections_app/borrower_detail.html", context)
 
 
 @require_POST

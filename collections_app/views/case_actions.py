@@ -67,6 +67,9 @@ from collections_app.services import (
 )
 from collections_app.views.case_page import case_page_response, visit_partners
 from collections_app.views.common import form_errors, require_role
+from collections_app.views.vulnerability import collector_choices
+from collections_app.vulnerability_forms import VulnerabilityEndForm, VulnerabilityForm
+from compliance.services import VulnerabilityInvalid, vulnerability_end, vulnerability_record
 from core.templatetags.when import when as shown_when
 from core.web import SignedInRequest
 from notifications.planning import message_plan
@@ -291,6 +294,44 @@ def _plan(request: SignedInRequest, case: CollectionCase) -> str:
     return ""
 
 
+def _vulnerability(request: SignedInRequest, case: CollectionCase) -> str:
+    """Record the borrower's vulnerability or update the record in force (VUL-01); audited by the service."""
+    form = VulnerabilityForm(request.POST, collectors=collector_choices(case), prefix="vul")
+    if not form.is_valid():
+        raise FormRejected("vulnerability", form)
+    data = form.cleaned_data
+    try:
+        __, created = vulnerability_record(
+            borrower_id=case.borrower_id,
+            actor=request.user,
+            drivers=data["drivers"],
+            details=data["details"] or None,
+            consent_method=data["consent_method"],
+            review_on=data["review_on"],
+            adjustments=data["adjustments"],
+            named_collector_id=data["named_collector"],
+            where=f"case:{case.pk}",
+        )
+    except VulnerabilityInvalid as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        raise FormRejected("vulnerability", form) from exc
+    messages.success(request, _("Vulnerability recorded.") if created else _("Vulnerability record updated."))
+    return "#vulnerability"
+
+
+def _vulnerability_end(request: SignedInRequest, case: CollectionCase) -> str:
+    form = VulnerabilityEndForm(request.POST, prefix="vulend")
+    if not form.is_valid():
+        raise FormRejected("vulnerability-end", form)
+    record_id = form.cleaned_data["record"]
+    if not case.borrower.vulnerabilities.filter(pk=record_id).exists():
+        raise InvalidRequest(str(_("no such vulnerability record for this borrower")))
+    vulnerability_end(record_id=record_id, actor=request.user, reason=form.cleaned_data["end_reason"],
+                      where=f"case:{case.pk}")  # fmt: skip
+    messages.success(request, _("Vulnerability record ended."))
+    return "#vulnerability"
+
+
 CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "call-start": _call_start,
     "call-log": _call_log,
@@ -307,6 +348,8 @@ CASE_ACTIONS: dict[str, Callable[..., str]] = {
         "grace", GraceForm, grace_extend, _("Hardship grace granted: no escalation and no automated reminders.")
     ),
     "sms": _sms,
+    "vulnerability": _vulnerability,
+    "vulnerability-end": _vulnerability_end,
     **{f"transition-{name}": _transition(name) for name in USER_TRANSITIONS},
 }
 

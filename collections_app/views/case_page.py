@@ -38,6 +38,7 @@ from collections_app.services import (
 )
 from collections_app.views.calls import call_card
 from collections_app.views.common import bad_parameters_are_400, require_role
+from collections_app.views.vulnerability import vulnerability_context
 from compliance.services import restriction_may_lift
 from core.web import SignedInRequest
 from notifications.models import MessagePurpose
@@ -97,6 +98,9 @@ def case_page_response(
     context["forbearances"] = list(case.forbearances.select_related("recorded_by").order_by("-pk"))
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
     context["documents"] = documents_of_case(case_id=case.pk)
+    context.update(
+        vulnerability_context(request, borrower_id=case.borrower_id, where=f"case:{case.pk}", case=case, bound=bound)
+    )
     return render(request, "collections_app/case_detail.html", context)
 
 

@@ -457,6 +457,7 @@ def _charts(numbers: dict) -> list[Chart]:
             empty=no_snapshot,
         )
     charts.append(trend_chart)
+    charts.extend(_vulnerability_charts(numbers["vulnerable"]))
     latest = max((row["as_of"] for row in numbers["trend"]), default=None)
     for row in numbers["trend"]:
         if row["as_of"] == latest:
@@ -482,6 +483,78 @@ def _charts(numbers: dict) -> list[Chart]:
                 )
             )
     return charts
+
+
+def _vulnerability_charts(rows: list[dict[str, Any]]) -> list[Chart]:
+    """The Consumer Duty outcome test: the same outcomes for vulnerable customers and the others, side by side."""
+    words = {"vulnerable": _("Vulnerable customers"), "other": _("Other customers")}
+    columns = ["group", "cases", "cured", "cure_rate", "contacts", "contacts_per_case", "complaints",
+               "complaints_per_case"]  # fmt: skip
+    per = lambda value: "" if value is None else f"{value:.2f}"  # noqa: E731
+    records = [
+        [r["group"], r["cases"], r["cured"], _csv_rate(r["cure_rate"]), r["contacts"], per(r["contacts_per_case"]),
+         r["complaints"], per(r["complaints_per_case"])]
+        for r in rows
+    ]  # fmt: skip
+    empty = _("No case worked in this period.") if not any(r["cases"] for r in rows) else ""
+    cure = Chart(
+        "vulnerable_cure",
+        _("Cure rate: vulnerable and other customers"),
+        [
+            Bar(
+                str(words[r["group"]]),
+                r["cure_rate"] or 0.0,
+                percent_text(r["cure_rate"]),
+                f"{words[r['group']]}: {percent_text(r['cure_rate'])} ("
+                + _("%(c)d of %(n)d cases worked cured") % {"c": r["cured"], "n": r["cases"]}
+                + ")",
+                0 if r["group"] == "vulnerable" else 1,
+            )
+            for r in rows
+        ]
+        if not empty
+        else [],
+        columns,
+        records,
+        percent=True,
+        empty=empty,
+        legend=[(0, str(words["vulnerable"])), (1, str(words["other"]))],
+    )
+    # Contacts and complaints per case side by side, each measure for both groups (a complaint is rarer than a
+    # contact: the bars share an axis, the values say each exactly).
+    per_case = [
+        (r, measure, r[f"{measure}_per_case"], r[measure]) for measure in ("contacts", "complaints") for r in rows
+    ]
+    # Short enough for the chart's label column (24 characters): "Complaints, vulnerable".
+    measure_words = {"contacts": _("Contacts"), "complaints": _("Complaints")}
+    short = {"vulnerable": _("vulnerable"), "other": _("others")}
+    contacts = Chart(
+        "vulnerable_contacts",
+        _("Contacts and complaints per case: vulnerable and other customers"),
+        [
+            Bar(
+                _("%(measure)s, %(group)s") % {"measure": measure_words[measure], "group": short[r["group"]]},
+                value or 0.0,
+                "—" if value is None else f"{value:.2f}",
+                f"{words[r['group']]}: "
+                + (
+                    _("%(k)d contacts for %(n)d cases worked")
+                    if measure == "contacts"
+                    else _("%(k)d complaints for %(n)d cases worked")
+                )
+                % {"k": count, "n": r["cases"]},
+                0 if r["group"] == "vulnerable" else 1,
+            )
+            for r, measure, value, count in per_case
+        ]
+        if not empty
+        else [],
+        columns,
+        records,
+        empty=empty,
+        legend=[(0, str(words["vulnerable"])), (1, str(words["other"]))],
+    )
+    return [cure, contacts]
 
 
 def _channel(channel: str) -> str:
@@ -545,6 +618,12 @@ def _performance_csv(numbers: dict, days: int, team: object) -> HttpResponse:
             out.writerow([f"messages_{row['channel']}", status, n])
         out.writerow([f"messages_{row['channel']}", "handed_to_provider", row["reached"]])
         out.writerow([f"messages_{row['channel']}", "never_sent", row["never_sent"]])
+    for row in numbers["vulnerable"]:
+        out.writerow(["outcome_cure_rate", row["group"], _csv_rate(row["cure_rate"])])
+        per_case = row["contacts_per_case"]
+        out.writerow(["outcome_contacts_per_case", row["group"], "" if per_case is None else f"{per_case:.2f}"])
+        per_case = row["complaints_per_case"]
+        out.writerow(["outcome_complaints_per_case", row["group"], "" if per_case is None else f"{per_case:.2f}"])
     for rule, n in numbers["denials"]:
         out.writerow(["compliance_denials", rule, n])
     for rule, n in numbers["deferrals"]:

@@ -5,7 +5,8 @@
 - ``facts``: what the gate counts for a borrower, loaded in one query;
 - ``ledger``: the contacts that happened and consents; a reservation settled into its outcome or released;
 - ``conduct``: the conduct rules a case's escalation must pass (BS-01, FB-01);
-- ``restrictions``: restrictions and the one rule for lifting them; profile edits.
+- ``restrictions``: restrictions and the one rule for lifting them; profile edits;
+- ``vulnerability``: vulnerability records (VUL-01) and the audit of every view.
 
 The names below are the public services, for callers that want one import.
 """
@@ -28,11 +29,18 @@ from compliance.services.restrictions import (
     restriction_lift,
     restriction_may_lift,
 )
+from compliance.services.vulnerability import (
+    VulnerabilityInvalid,
+    vulnerability_end,
+    vulnerability_record,
+    vulnerability_view_audit,
+)
 
 __all__ = [
     "ComplianceError",
     "LiftRefused",
     "PlannedContact",
+    "VulnerabilityInvalid",
     "breathing_space_in_force",
     "breathing_spaces_in_force",
     "consent_record",
@@ -52,4 +60,7 @@ __all__ = [
     "restriction_lift",
     "restriction_may_lift",
     "to_kind_for",
+    "vulnerability_end",
+    "vulnerability_record",
+    "vulnerability_view_audit",
 ]

@@ -15,6 +15,7 @@ from compliance.engine import (
     LedgerEvent,
     Profile,
     RestrictionFact,
+    VulnerabilityFact,
 )
 from compliance.models import (
     ConsentEvent,
@@ -22,6 +23,7 @@ from compliance.models import (
     ContactEvent,
     JurisdictionProfile,
     Restriction,
+    VulnerabilityRecord,
 )
 from loans.models import Borrower, EmailAddress, PhoneNumber
 from loans.sql import json_rows_sql
@@ -143,6 +145,16 @@ def _children_sql() -> str:
                 automated="automated",
             )
             + " AS ledger",
+            # VUL-01: the active record's drivers and adjustments (its details stay out of the gate).
+            json_rows_sql(
+                VulnerabilityRecord._meta.db_table,
+                "borrower_id = b.id AND ended_at IS NULL",
+                id="id",
+                drivers="drivers",
+                adjustments="adjustments",
+                named_collector_id="named_collector_id",
+            )
+            + " AS vulnerable",
         ]
     )
 
@@ -211,6 +223,18 @@ def _facts_from_row(row: dict[str, Any]) -> BorrowerFacts:
         ledger=tuple(sorted(ledger, key=lambda e: (e.at, e.id))),
         phone_kinds={n: p["kind"] for n, p in zip(numbers, phones, strict=True)},
         email_kinds={e["address"]: e["kind"] for e in sorted(_json(row["emails"]) or [], key=lambda e: e["id"])},
+        vulnerability=_vulnerability(row),
+    )
+
+
+def _vulnerability(row: dict[str, Any]) -> VulnerabilityFact | None:
+    """The borrower's active vulnerability record (at most one: ``vulnerability_one_active``)."""
+    records = _json(row["vulnerable"]) or []
+    if not records:
+        return None
+    r = records[0]
+    return VulnerabilityFact(
+        r["id"], tuple(_json(r["drivers"]) or ()), tuple(_json(r["adjustments"]) or ()), r["named_collector_id"]
     )
 
 

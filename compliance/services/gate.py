@@ -119,6 +119,7 @@ def contact_check(
             content=content,
             purpose=purpose,
             collectors=collectors,
+            actor_id=None if automated else getattr(actor, "pk", None),
         )
         try:
             result = evaluate(attempt, facts, profiles or [])

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from collections_app.models import CollectionCase
+from collections_app.models import CollectionCase, Complaint
 from collections_app.selectors import kpis
 from collections_app.selectors.kpis import FlowTotal
 from collections_app.selectors.reports import message_stats
-from compliance.models import Decision
+from compliance.models import Decision, VulnerabilityRecord
 from tests.factories import (
     CallDispositionFactory,
     ContactEventFactory,
@@ -335,3 +335,75 @@ def test_portal_conversion_is_visitors_who_then_paid_promised_or_chose_a_plan_th
     }
     nobody = all_cases().exclude(pk__in=[v1.pk, v2.pk, v3.pk, v4.pk, v5.pk])
     assert kpis.portal_conversion(nobody, since=SINCE, until=UNTIL)["any_rate"] is None  # no visitor: no rate
+
+
+def test_outcomes_for_vulnerable_and_other_customers():
+    """Cases worked in the period: opened on or before 2024-06-01 and not resolved or closed before 2024-05-02.
+
+    Vulnerable (a record in force at some moment of the period):
+      V1 record since April, resolved 2024-05-20 — cured; 3 outbound contacts in the period, 1 reservation (not a
+         contact), 1 contact in April (outside the period).
+      V2 record ended 2024-05-10 (in force during the period), still open — not cured; 1 contact.
+    Other:
+      O1 resolved 2024-05-05 — cured; 2 contacts. O2 open — 0 contacts. O3 open; its borrower's record ended
+      2024-04-30, before the period: other; 1 contact. O4 resolved 2024-04-20, before the period: not worked.
+      O5 record made 2024-06-03, after the period: not worked either way (opened 2024-06-02, after the last day).
+    Complaints received in the period: V2 one (open) and one dismissed (not a complaint: left out); O1 one
+    (resolved) and one received in April (outside the period); O4 one (a case not worked).
+    Vulnerable: cure 1/2 = 0.5, contacts 4/2 = 2.0, complaints 1/2 = 0.5.
+    Other: cure 1/3, contacts 3/3 = 1.0, complaints 1/3."""
+    v1 = case(D(2024, 4, 1), state="resolved", entered=D(2024, 5, 20))
+    v2 = case(D(2024, 4, 15))
+    o1 = case(D(2024, 4, 1), state="resolved", entered=D(2024, 5, 5))
+    case(D(2024, 5, 3))  # O2
+    o3 = case(D(2024, 4, 1))
+    o4 = case(D(2024, 3, 1), state="resolved", entered=D(2024, 4, 20))
+    o5 = case(D(2024, 6, 2))
+
+    def record(c, made, ended=None):
+        VulnerabilityRecord.objects.create(borrower=c.borrower, drivers=["health"], consent_method="spoken",
+                                           consent_at=at(made), review_on=D(2024, 12, 1), created_at=at(made),
+                                           ended_at=at(ended) if ended else None)  # fmt: skip
+
+    record(v1, D(2024, 4, 10))
+    record(v2, D(2024, 4, 10), ended=D(2024, 5, 10))
+    record(o3, D(2024, 3, 1), ended=D(2024, 4, 30))
+    record(o5, D(2024, 6, 3))
+    for day in (D(2024, 5, 3), D(2024, 5, 9), D(2024, 5, 15)):
+        ContactEventFactory(borrower=v1.borrower, at=at(day))
+    ContactEventFactory(borrower=v1.borrower, at=at(D(2024, 5, 16)), outcome="reserved")
+    ContactEventFactory(borrower=v1.borrower, at=at(D(2024, 4, 20)))
+    ContactEventFactory(borrower=v2.borrower, at=at(D(2024, 5, 4)), channel="sms", outcome="delivered")
+    ContactEventFactory(borrower=o1.borrower, at=at(D(2024, 5, 3)))
+    ContactEventFactory(borrower=o1.borrower, at=at(D(2024, 5, 4)), channel="letter", outcome="sent")
+    ContactEventFactory(borrower=o3.borrower, at=at(D(2024, 5, 20)))
+    ContactEventFactory(borrower=o3.borrower, at=at(D(2024, 5, 21)), direction="inbound")  # not made by us
+    ContactEventFactory(borrower=o4.borrower, at=at(D(2024, 5, 10)))  # a case not worked in the period
+
+    def complaint(c, day, status="open"):
+        Complaint.objects.create(case=c, channel="letter", category="conduct", status=status, summary="s",
+                                 received_at=at(day), received_on=day, acknowledge_by=day, final_by=day,
+                                 regimes="FCA")  # fmt: skip
+
+    complaint(v2, D(2024, 5, 6))
+    complaint(v2, D(2024, 5, 7), status="dismissed")
+    complaint(o1, D(2024, 5, 4), status="resolved")
+    complaint(o1, D(2024, 4, 25))
+    complaint(o4, D(2024, 5, 12))
+
+    rows = {r["group"]: r for r in kpis.vulnerability_outcomes(all_cases(), since=SINCE, until=UNTIL)}
+    assert rows["vulnerable"] == {"group": "vulnerable", "cases": 2, "cured": 1, "cure_rate": 0.5, "contacts": 4,
+                                  "contacts_per_case": 2.0, "complaints": 1, "complaints_per_case": 0.5}  # fmt: skip
+    assert rows["other"] == {"group": "other", "cases": 3, "cured": 1, "cure_rate": pytest.approx(1 / 3),
+                             "contacts": 3, "contacts_per_case": 1.0, "complaints": 1,
+                             "complaints_per_case": pytest.approx(1 / 3)}  # fmt: skip
+
+
+def test_outcomes_without_any_case_have_no_rate():
+    rows = kpis.vulnerability_outcomes(all_cases(), since=SINCE, until=UNTIL)
+    per_case = [(r["group"], r["cases"], r["cure_rate"], r["contacts_per_case"], r["complaints_per_case"])
+                for r in rows]  # fmt: skip
+    assert per_case == [
+        ("vulnerable", 0, None, None, None),
+        ("other", 0, None, None, None),
+    ]

@@ -19,7 +19,7 @@ from tests.factories import BorrowerFactory, PhoneFactory, make_case, overdue_lo
 
 pytestmark = pytest.mark.django_db
 TAG = re.compile(r"<[^>]+>")
-RULE_ID = re.compile(r"\b(?:USF|BK|TCPA|MA|CN|UK|NO|HOLD)-[A-Z0-9]+\b")
+RULE_ID = re.compile(r"\b(?:USF|BK|TCPA|MA|CN|UK|NO|HOLD|VUL)-[A-Z0-9]+\b")
 
 
 def chinese(user):
