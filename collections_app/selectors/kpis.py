@@ -13,12 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
     DateField,
     DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     Max,
     Min,
@@ -439,14 +441,22 @@ def vulnerability_outcomes(
     Complaints: complaints about the cases worked received in the period, but those not confirmed as complaints
     (possible, dismissed), over the cases. Three queries."""
     first_day, last_day = since.date(), until.date()
-    in_force = VulnerabilityRecord.objects.filter(borrower_id=OuterRef("borrower_id"), created_at__lt=until).filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gte=since)
+    # The borrowers with a record in force, as one uncorrelated subquery: PostgreSQL hashes it once, where a
+    # correlated EXISTS would probe the records once per case (160 ms at 100,000 open cases, issue 14's bench).
+    in_force = (
+        VulnerabilityRecord.objects.filter(created_at__lt=until)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
+        .values("borrower_id")
     )
+
+    def flagged(borrower: str) -> ExpressionWrapper:
+        return ExpressionWrapper(Q(**{f"{borrower}__in": in_force}), output_field=BooleanField())
+
     worked = cases.filter(opened_on__lte=last_day).exclude(state__in=FINAL, stage_entered_on__lt=first_day)
     cured = Q(state=CaseState.RESOLVED, stage_entered_on__gte=first_day, stage_entered_on__lte=last_day)
     counts: dict[bool, dict[str, Any]] = {
         row["vulnerable"]: dict(row)
-        for row in worked.annotate(vulnerable=Exists(in_force))
+        for row in worked.annotate(vulnerable=flagged("borrower_id"))
         .values("vulnerable")
         .annotate(cases=Count("pk"), cured=Count("pk", filter=cured))
         .order_by()
@@ -457,19 +467,16 @@ def vulnerability_outcomes(
             borrower_id__in=worked.values("borrower_id"), direction="outbound", at__gte=since, at__lt=until
         )
         .exclude(outcome__in=NOT_CONTACTS)
-        .annotate(vulnerable=Exists(in_force))
+        .annotate(vulnerable=flagged("borrower_id"))
         .values("vulnerable")
         .annotate(contacts=Count("pk"))
         .order_by()
     }
-    case_in_force = VulnerabilityRecord.objects.filter(
-        borrower_id=OuterRef("case__borrower_id"), created_at__lt=until
-    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
     complaints = {
         row["vulnerable"]: row["complaints"]
         for row in Complaint.objects.filter(case__in=worked, received_at__gte=since, received_at__lt=until)
         .exclude(status__in=[ComplaintStatus.POSSIBLE, ComplaintStatus.DISMISSED])
-        .annotate(vulnerable=Exists(case_in_force))
+        .annotate(vulnerable=flagged("case__borrower_id"))
         .values("vulnerable")
         .annotate(complaints=Count("pk"))
         .order_by()
