@@ -146,11 +146,16 @@ def dispute_document(request: SignedInRequest, hold_id: int) -> FileResponse:
     shown inline, never cached), kept outside every served folder (``uploads``)."""
     require_role(request, MANAGER, ADMIN)
     hold = get_object_or_404(Hold, pk=hold_id, kind=HoldKind.DISPUTE, case__in=cases_visible_to(request.user))
-    path = uploads.path_of(hold.document_ref)
+    return _private_download(hold.document_ref, f"dispute-{hold.case_id}-{hold.pk}")
+
+
+def _private_download(ref: str, name: str) -> FileResponse:
+    """A stored upload (``uploads``) as a download named ``name`` plus its type: never shown inline, never cached."""
+    path = uploads.path_of(ref)
     if path is None:
         raise Http404("no document")
     kind = path.suffix.removeprefix(".")
-    response = FileResponse(path.open("rb"), as_attachment=True, filename=f"dispute-{hold.case_id}-{hold.pk}.{kind}",
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=f"{name}.{kind}",
                             content_type=uploads.CONTENT_TYPES.get(kind, "application/octet-stream"))  # fmt: skip
     add_never_cache_headers(response)
     response["X-Content-Type-Options"] = "nosniff"
@@ -324,15 +329,7 @@ def complaint_resolved(request: SignedInRequest, complaint_id: int) -> HttpRespo
 def complaint_document(request: SignedInRequest, complaint_id: int) -> FileResponse:
     """The response document of a complaint: a download, never cached, kept outside every served folder."""
     complaint = _complaint_for(request, complaint_id)
-    path = uploads.path_of(complaint.response_ref)
-    if path is None:
-        raise Http404("no document")
-    kind = path.suffix.removeprefix(".")
-    response = FileResponse(path.open("rb"), as_attachment=True, filename=f"complaint-{complaint.pk}.{kind}",
-                            content_type=uploads.CONTENT_TYPES.get(kind, "application/octet-stream"))  # fmt: skip
-    add_never_cache_headers(response)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _private_download(complaint.response_ref, f"complaint-{complaint.pk}")
 
 
 @require_POST
