@@ -17,6 +17,8 @@ from collections_app.models import (
     CallParty,
     CallResult,
     CloseReason,
+    ComplaintCategory,
+    ComplaintChannel,
     ForbearanceKind,
     Frequency,
     HoldKind,
@@ -272,6 +274,48 @@ class ForbearanceForm(forms.Form):
     )
     starts_on = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     ends_on = forms.DateField(label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+# The channels staff record a complaint from on the case page (texts are confirmed from the classifier's list, the
+# borrower's page and the lender's system record their own).
+STAFF_COMPLAINT_CHANNELS = (
+    ComplaintChannel.CALL,
+    ComplaintChannel.LETTER,
+    ComplaintChannel.EMAIL,
+    ComplaintChannel.IN_PERSON,
+)
+
+
+class ComplaintForm(ZonedForm):
+    """CMP-01: a complaint staff received (a call, a letter, an e-mail, in person), with when it was received — the
+    collector's own local time, named beside the field; empty: now. Its clocks start on the borrower's date."""
+
+    category = forms.ChoiceField(label=_("What about"), choices=[("", "—"), *ComplaintCategory.choices])
+    channel = forms.ChoiceField(
+        label=_("Received by"),
+        choices=[("", "—"), *((c.value, c.label) for c in STAFF_COMPLAINT_CHANNELS)],
+    )
+    received_at = BoundedDateTimeField(
+        label=_("Received at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    summary = forms.CharField(
+        label=_("What the borrower says"), max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    zoned_fields = ("received_at",)
+
+    def __init__(self, *args: Any, zone: str = "UTC", **kwargs: Any) -> None:
+        super().__init__(*args, zone=zone, **kwargs)
+        self.fields["received_at"].help_text = _("Your local time (%(zone)s); empty: now.") % {"zone": zone}
+
+
+class BreathingSpaceTreatmentForm(forms.Form):
+    """BS-01: the end of a mental-health crisis breathing space's treatment, known (or changed) after it was placed."""
+
+    hold = forms.IntegerField(widget=forms.HiddenInput)
+    treatment_ends_on = BoundedDateField(
+        label=_("Crisis treatment ends on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.TextInput)
 
 
 class HoldLiftForm(forms.Form):

@@ -29,6 +29,7 @@ TRANSITIONS: dict[str, Promise] = {
     "resolve": _("Resolved"),
     "close": _("Close the case"),
     "extend_grace": _("Hardship grace granted"),
+    "breathing_space_treatment": _("Crisis treatment end recorded"),
     "reassign": _("Reassigned"),
     "reject_plan": _("Installment plan rejected"),
     # What the borrower did on their own page that moves no state (services.borrower_actions).
@@ -103,6 +104,8 @@ TIMELINE_KINDS: dict[str, Promise] = {
     "visit": _("visit"),
     "keypress": _("reminder call"),
     "portal": _("borrower page"),
+    "complaint": _("complaint"),
+    "forbearance": _("forbearance"),
 }
 # The audit's actor when the borrower acted on their own (a reminder call's keypad): no user, this label.
 BORROWER = "borrower"

@@ -883,6 +883,8 @@ class ComplaintChannel(models.TextChoices):
     LETTER = "letter", _("letter")
     STAFF = "staff", _("staff")
     API = "api", _("lender's system")
+    EMAIL = "email", _("e-mail")
+    IN_PERSON = "person", _("in person")
 
 
 class ComplaintCategory(models.TextChoices):

@@ -180,6 +180,10 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     # managers and admins only: tests/collections_app/test_vulnerability_pages.py).
     ("case-action[vulnerability]", "POST"): CASE_ACTION,
     ("case-action[vulnerability-end]", "POST"): CASE_ACTION,
+    ("case-action[complaint]", "POST"): CASE_ACTION,  # CMP-01: staff record a complaint they received
+    # BS-01: a crisis breathing space's treatment end, managers and admins; team A's hold is a bankruptcy (no
+    # treatment end: the form again with why).
+    ("case-action[breathing-space-treatment]", "POST"): (LOGIN, 403, 404, 403, 404, FORM_AGAIN, FORM_AGAIN),
     ("case-action[transition-escalate_formal_notice]", "POST"): CASE_ACTION_NOT_NOW,  # in legal review already
     ("case-action[transition-request_legal]", "POST"): CASE_ACTION_NOT_NOW,
     ("case-action[transition-approve_legal]", "POST"): MANAGERS_ACTION,
@@ -614,6 +618,16 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "case-action[hold]": lambda w: {"kind": "dispute", "reason": "matrix"},
     "case-action[hold-lift]": lambda w: {"hold": w.a.hold.pk, "reason": "matrix"},
     "case-action[forbearance]": lambda w: {"kind": "payment_holiday", "details": "matrix"},
+    "case-action[complaint]": lambda w: {
+        "complaint-category": "amount",
+        "complaint-channel": "letter",
+        "complaint-summary": "matrix",
+    },
+    "case-action[breathing-space-treatment]": lambda w: {
+        "treatment-hold": w.a.hold.pk,
+        "treatment-treatment_ends_on": soon(40),
+        "treatment-reason": "matrix",
+    },
     "case-action[visit]": lambda w: {
         "address": "1 Main St",
         "window_start": f"{soon(2)}T10:00",

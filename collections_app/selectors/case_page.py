@@ -12,8 +12,8 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.labels import BORROWER, actor_words, channel_label, state_label, transition_label
-from collections_app.models import CollectionCase
-from compliance.engine import Attempt, Profile, contact_point, evaluate
+from collections_app.models import CollectionCase, ComplaintStatus
+from compliance.engine import Attempt, Profile, applicable, contact_point, evaluate
 from compliance.models import ContactEvent
 from compliance.services import facts_load, to_kind_for
 from loans.models import Borrower, PaymentCheckout
@@ -134,12 +134,37 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
     latest = case.holds.order_by("-placed_at", "-id").values("pk")[:20]
     holds = list(
         case.holds.filter(Q(lifted_at__isnull=True) | Q(pk__in=latest))
+        .select_related("restriction")  # a breathing space's terms (its type, the crisis treatment's end)
         .annotate(recent=ExpressionWrapper(Q(pk__in=latest), output_field=BooleanField()))
         .order_by("-placed_at", "-id")
     )
     for h in holds:
         if h.recent:
             item(h.placed_at, "hold", h.get_kind_display(), h.reason)
+    # Forbearance (FB-01): the whole record, for the timeline and the form's list (one query).
+    forbearances = list(case.forbearances.select_related("recorded_by").order_by("-pk"))
+    for f in forbearances:
+        span = f" · {f.starts_on}–{f.ends_on or ''}" if f.starts_on else ""
+        item(f.recorded_at, "forbearance", f"{f.get_kind_display()}{span}", f.details, f.recorded_by.get_username())
+    # Complaints (CMP-01): received, acknowledged and resolved, each when it happened (one query).
+    complaints = (
+        case.complaints.exclude(status__in=[ComplaintStatus.POSSIBLE, ComplaintStatus.DISMISSED])
+        .select_related("recorded_by", "acknowledged_by", "resolved_by")
+        .order_by("-received_at")[:20]
+    )
+    for c in complaints:
+        received = _("Complaint received: %(category)s, by %(channel)s") % {
+            "category": c.get_category_display(),
+            "channel": c.get_channel_display(),
+        }
+        due = _("acknowledge by %(ack)s, final response by %(final)s") % {"ack": c.acknowledge_by, "final": c.final_by}
+        who = c.recorded_by.get_username() if c.recorded_by else actor_words(BORROWER)
+        item(c.received_at, "complaint", str(received), f"{c.summary} ({due})", who)
+        if c.acknowledged_at and c.acknowledged_by:
+            item(c.acknowledged_at, "complaint", str(_("Complaint acknowledged")), "", c.acknowledged_by.get_username())
+        if c.resolved_at and c.resolved_by:
+            resolved = _("Complaint resolved: %(outcome)s") % {"outcome": c.get_outcome_display()}
+            item(c.resolved_at, "complaint", str(resolved), c.response_text, c.resolved_by.get_username())
     for v in case.visits.order_by("-window_start")[:20]:
         item(v.window_start, "visit", v.address, v.get_status_display())
     for k in case.keypresses.order_by("-at")[:50]:  # what the borrower pressed on reminder calls
@@ -179,6 +204,9 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[
         "borrower": case.borrower,
         "installments": list(case.loan.installments.order_by("number")),
         "active_holds": [h for h in holds if h.lifted_at is None],
+        "forbearances": forbearances,
+        # The profiles that apply to the borrower's address (UK-02 reads whether UK_CONC is one).
+        "profile_codes": [p.code for p in applicable(profiles, case.borrower.country, case.borrower.region)],
         "payments": list(case.loan.payments.order_by("-received_at")[:20]),
         "phones": phones,
         "zones": zones,

@@ -45,7 +45,13 @@ from collections_app.services.cases import (
     policy_current,
     policy_revise,
 )
-from collections_app.services.holds import forbearance_record, hold_lift, hold_place, note_add
+from collections_app.services.holds import (
+    breathing_space_treatment_end,
+    forbearance_record,
+    hold_lift,
+    hold_place,
+    note_add,
+)
 from collections_app.services.visits import case_address, team_collectors, visit_record, visit_schedule
 
 __all__ = [
@@ -59,6 +65,7 @@ __all__ = [
     "RuleRefusal",
     "TransitionConflict",
     "available_transitions",
+    "breathing_space_treatment_end",
     "call_log",
     "call_start",
     "case_address",

@@ -25,11 +25,19 @@ from collections_app.models import (
     PromiseStatus,
     PromiseToPay,
 )
-from collections_app.services.cases import InvalidRequest, NotPermitted, TransitionConflict, locked_case, run_transition
+from collections_app.services.cases import (
+    InvalidRequest,
+    NotPermitted,
+    TransitionConflict,
+    audit,
+    locked_case,
+    run_transition,
+)
 from compliance.services import (
     restriction_add,
     restriction_lift,
     restriction_may_lift,
+    restriction_reschedule,
 )
 from loans.services import product_today
 
@@ -106,7 +114,7 @@ CRISIS_EXTRA_DAYS = 30  # BS-01: mental-health crisis breathing space, after the
 
 
 def _breathing_space_terms(
-    kind: str, type_: str, treatment_ends_on: dt.date | None, starts_at: dt.datetime
+    kind: str, type_: str, treatment_ends_on: dt.date | None, starts_at: dt.datetime, *, check: bool = True
 ) -> tuple[dt.datetime | None, dict[str, Any]]:
     """When a breathing space ends and what the restriction records about it (nothing for other holds)."""
     if kind != HoldKind.BREATHING_SPACE:
@@ -119,11 +127,53 @@ def _breathing_space_terms(
         return starts_at + dt.timedelta(days=BREATHING_SPACE_DAYS), details
     if treatment_ends_on is None:
         return None, details  # until the treatment's end is known (then 30 days more)
-    if treatment_ends_on < timezone.localdate(starts_at):
+    if check and treatment_ends_on < timezone.localdate(starts_at):
         raise InvalidRequest(_("the treatment cannot have ended before today"), field="treatment_ends_on")
     details["treatment_ends_on"] = str(treatment_ends_on)
     end = dt.datetime.combine(treatment_ends_on + dt.timedelta(days=CRISIS_EXTRA_DAYS + 1), dt.time.min)
     return timezone.make_aware(end), details
+
+
+def breathing_space_treatment_end(*, hold_id: int, actor: User, treatment_ends_on: dt.date, reason: str) -> Hold:
+    """BS-01: give (or change) when the treatment of a mental-health crisis breathing space ends, after it was placed;
+    the breathing space then ends 30 days after it. Managers and admins (who lift such holds) only; audited on the
+    case with the old and new end."""
+    if not reason.strip():
+        raise InvalidRequest(_("give a reason"), field="reason")
+    with transaction.atomic():
+        hold = Hold.objects.select_for_update().select_related("restriction").get(pk=hold_id)
+        if not restriction_may_lift(kind=hold.kind, actor=actor):
+            raise NotPermitted(_("only managers and admins change a breathing space"))
+        restriction = hold.restriction
+        crisis = (
+            (restriction.details or {}).get("type") == BreathingSpaceType.MENTAL_HEALTH_CRISIS if restriction else False
+        )
+        if hold.kind != HoldKind.BREATHING_SPACE or restriction is None or not crisis:
+            raise InvalidRequest(_("only a mental-health crisis breathing space has a treatment end"))
+        if hold.lifted_at is not None or restriction.lifted_at is not None:
+            raise TransitionConflict(_("the hold was lifted already"))
+        started = dt.date.fromisoformat(restriction.details.get("started_on") or str(timezone.localdate()))
+        if treatment_ends_on < started:
+            raise InvalidRequest(
+                _("the treatment cannot end before the breathing space started"), field="treatment_ends_on"
+            )
+        before = restriction.details.get("treatment_ends_on") or "—"
+        ends_at, details = _breathing_space_terms(
+            HoldKind.BREATHING_SPACE,
+            BreathingSpaceType.MENTAL_HEALTH_CRISIS,
+            treatment_ends_on,
+            restriction.starts_at,
+            check=False,
+        )
+        restriction_reschedule(restriction_id=restriction.pk, ends_at=ends_at, details=details)
+        case = locked_case(hold.case_id)
+        change = _("treatment ends on %(new)s (was %(old)s): the breathing space ends on %(end)s") % {
+            "new": treatment_ends_on,
+            "old": before,
+            "end": treatment_ends_on + dt.timedelta(days=CRISIS_EXTRA_DAYS),
+        }
+        audit(case, from_state=case.state, name="breathing_space_treatment", actor=actor, reason=f"{change}. {reason}")
+    return hold
 
 
 def hold_lift(*, hold_id: int, actor: User, reason: str) -> Hold:

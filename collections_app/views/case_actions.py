@@ -21,7 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from collections_app.forms import (
+    BreathingSpaceTreatmentForm,
     CallStartForm,
+    ComplaintForm,
     DispositionForm,
     ForbearanceForm,
     GraceForm,
@@ -49,6 +51,7 @@ from collections_app.services import (
     CaseError,
     InvalidRequest,
     NotPermitted,
+    breathing_space_treatment_end,
     call_log,
     call_start,
     case_transition,
@@ -65,6 +68,7 @@ from collections_app.services import (
     visit_record,
     visit_schedule,
 )
+from collections_app.services.complaints import complaint_record
 from collections_app.views.case_page import case_page_response, visit_partners
 from collections_app.views.common import form_errors, require_role
 from collections_app.views.vulnerability import collector_choices
@@ -294,6 +298,35 @@ def _plan(request: SignedInRequest, case: CollectionCase) -> str:
     return ""
 
 
+def _complaint(request: SignedInRequest, case: CollectionCase) -> str:
+    """CMP-01: a complaint staff received, through the complaints service (its clocks, the conduct review)."""
+    form = ComplaintForm(request.POST, zone=reader_zone(request.user), prefix="complaint")
+
+    def record(*, category: str, channel: str, received_at: dt.datetime | None, summary: str) -> object:
+        return complaint_record(case_id=case.pk, actor=request.user, channel=channel, category=category,
+                                summary=summary, received_at=received_at)  # fmt: skip
+
+    _run_form("complaint", form, record)
+    messages.success(request, _("Complaint recorded: it is in the managers' complaints queue."))
+    return "#complaint"
+
+
+def _breathing_space_treatment(request: SignedInRequest, case: CollectionCase) -> str:
+    """BS-01: a manager gives (or changes) when a crisis breathing space's treatment ends; it ends 30 days later."""
+    form = BreathingSpaceTreatmentForm(request.POST, prefix="treatment")
+    if form.is_valid() and not case.holds.filter(pk=form.cleaned_data["hold"]).exists():
+        raise InvalidRequest(str(_("no such hold on this case")))
+
+    def record(*, hold: int, treatment_ends_on: dt.date, reason: str) -> object:
+        return breathing_space_treatment_end(
+            hold_id=hold, actor=request.user, treatment_ends_on=treatment_ends_on, reason=reason
+        )
+
+    _run_form("treatment", form, record)
+    messages.success(request, _("Treatment end recorded: the breathing space ends 30 days after it."))
+    return ""
+
+
 def _vulnerability(request: SignedInRequest, case: CollectionCase) -> str:
     """Record the borrower's vulnerability or update the record in force (VUL-01); audited by the service."""
     form = VulnerabilityForm(request.POST, collectors=collector_choices(case), prefix="vul")
@@ -349,6 +382,8 @@ CASE_ACTIONS: dict[str, Callable[..., str]] = {
     ),
     "sms": _sms,
     "vulnerability": _vulnerability,
+    "complaint": _complaint,
+    "breathing-space-treatment": _breathing_space_treatment,
     "vulnerability-end": _vulnerability_end,
     **{f"transition-{name}": _transition(name) for name in USER_TRANSITIONS},
 }

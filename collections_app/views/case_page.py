@@ -11,6 +11,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from collections_app.forms import (
+    ComplaintForm,
     DispositionForm,
     ForbearanceForm,
     GraceForm,
@@ -23,12 +24,20 @@ from collections_app.forms import (
     VisitForm,
     VisitRecordForm,
 )
-from collections_app.models import CaseState, CollectionCase, InstallmentPolicy, PlanStatus, VisitStatus
+from collections_app.models import (
+    BreathingSpaceType,
+    CaseState,
+    CollectionCase,
+    InstallmentPolicy,
+    PlanStatus,
+    VisitStatus,
+)
 from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
     case_page,
     promise_partners,
+    reader_zone,
 )
 from collections_app.services import (
     available_transitions,
@@ -64,6 +73,10 @@ def case_page_response(
     context["transitions"] = available_transitions(case, request.user)
     for hold in context["active_holds"]:
         hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)
+        # BS-01: a crisis breathing space's treatment end, given or changed later by those who may lift it.
+        details = (hold.restriction.details or {}) if hold.restriction_id and hold.restriction else {}
+        hold.crisis = details.get("type") == BreathingSpaceType.MENTAL_HEALTH_CRISIS
+        hold.treatment_ends_on = details.get("treatment_ends_on") or ""
     disposition = (bound or {}).get("disposition")
     context.update(call_card(request, case, bound=disposition if isinstance(disposition, DispositionForm) else None))
     context["plan_policy"] = policy_current(InstallmentPolicy, case.loan.product_id)
@@ -84,6 +97,7 @@ def case_page_response(
         "grace": GraceForm(),
         "sms": SmsForm(initial={"purpose": stage_purpose(case)}),
         "reason": ReasonForm(),
+        "complaint": ComplaintForm(zone=reader_zone(request.user), prefix="complaint"),
         **(bound or {}),
     }
     context["scheduled_visits"] = [
@@ -95,11 +109,14 @@ def case_page_response(
     answers = {answer.channel: answer for answer in context["panel"]}
     context["call_denied"] = None if answers["call"].allowed else answers["call"]
     context["sms_denied"] = None if answers["sms"].allowed else answers["sms"]
-    context["forbearances"] = list(case.forbearances.select_related("recorded_by").order_by("-pk"))
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
     context["documents"] = documents_of_case(case_id=case.pk)
     context.update(
         vulnerability_context(request, borrower_id=case.borrower_id, where=f"case:{case.pk}", case=case, bound=bound)
+    )
+    # UK-02: a vulnerable borrower under UK_CONC is offered forbearance first (shown at the top of the actions).
+    context["forbearance_first"] = bool(
+        context["vulnerability"] is not None and "UK_CONC" in context["profile_codes"] and not context["forbearances"]
     )
     return render(request, "collections_app/case_detail.html", context)
 

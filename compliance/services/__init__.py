@@ -28,6 +28,7 @@ from compliance.services.restrictions import (
     restriction_add,
     restriction_lift,
     restriction_may_lift,
+    restriction_reschedule,
 )
 from compliance.services.vulnerability import (
     VulnerabilityInvalid,
@@ -59,6 +60,7 @@ __all__ = [
     "restriction_add",
     "restriction_lift",
     "restriction_may_lift",
+    "restriction_reschedule",
     "to_kind_for",
     "vulnerability_end",
     "vulnerability_record",

@@ -50,6 +50,20 @@ def restriction_add(
     )
 
 
+def restriction_reschedule(
+    *, restriction_id: int, ends_at: dt.datetime | None, details: dict[str, Any] | None = None
+) -> Restriction:
+    """Change when a restriction in force ends (and what it records about why), e.g. a crisis breathing space once
+    the treatment's end is known. The caller checks who may and writes the audit row."""
+    with transaction.atomic():
+        restriction = Restriction.objects.select_for_update().get(pk=restriction_id)
+        restriction.ends_at = ends_at
+        if details is not None:
+            restriction.details = {**(restriction.details or {}), **details}
+        restriction.save(update_fields=["ends_at", "details"])
+        return restriction
+
+
 class LiftRefused(ComplianceError):
     """The actor may not lift a restriction of this kind."""
 
