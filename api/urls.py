@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from api import cases, compliance, loans, messages, sweeps, vulnerability
+from api import cases, complaints, compliance, loans, messages, sweeps, vulnerability
 from core.web import public
 
 router = DefaultRouter()
@@ -16,6 +16,7 @@ router.register("messages", messages.MessageViewSet, basename="api-message")
 router.register("sweeps", sweeps.SweepViewSet, basename="api-sweep")
 router.register("borrowers", loans.BorrowerViewSet, basename="api-borrower")
 router.register("loans", loans.LoanViewSet, basename="api-loan")
+router.register("complaints", complaints.ComplaintViewSet, basename="api-complaint")
 
 v1: list[URLPattern | URLResolver] = [
     path("compliance/check/", compliance.ComplianceCheckView.as_view(), name="api-compliance-check"),

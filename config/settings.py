@@ -559,6 +559,7 @@ SPECTACULAR_SETTINGS = {
         "RestrictionKindEnum": "compliance.models.RestrictionKind",
         "HoldKindEnum": "collections_app.models.HoldKind",
         "ForbearanceKindEnum": "collections_app.models.ForbearanceKind",
+        "ComplaintOutcomeEnum": "collections_app.models.ComplaintOutcome",  # beside contact and visit outcomes
     },
 }
 

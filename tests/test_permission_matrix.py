@@ -237,6 +237,13 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-borrower-vulnerability", "GET"): API_CASE,  # the read is audited
     ("api-borrower-vulnerability", "PUT"): API_CASE_WRITE,  # team A's borrower has a record: updated (200)
     ("api-vulnerability-end", "POST"): API_CASE_WRITE,
+    # CMP-01 for the lender's systems: complaints of the cases the caller sees; recorded on a case the caller sees
+    # (another team's case is "no such case", 400); acknowledged and resolved by managers and admins.
+    ("api-complaint-list", "GET"): API_SEES_OWN_TEAM,
+    ("api-complaint-list", "POST"): (401, 403, NOT_FOUND_400, CREATED, NOT_FOUND_400, CREATED, CREATED),
+    ("api-complaint-detail", "GET"): API_CASE,
+    ("api-complaint-acknowledge", "POST"): API_MANAGERS_ON_CASE,
+    ("api-complaint-resolve", "POST"): API_MANAGERS_ON_CASE,
     ("api-contacts", "GET"): API_SEES_OWN_TEAM,
     ("api-contacts", "POST"): API_CASE_CREATE,
     # Public by design: no sign-in (webhooks check Twilio's signature instead: unsigned is 403 for everyone).
@@ -426,6 +433,7 @@ class World:
             "loan": lambda t: t.case.loan_id,
             "payment": lambda t: t.payment.pk,
             "contact": lambda t: t.contact.pk,
+            "complaint": lambda t: t.complaint.pk,
         }
         return {"A": pick[kind](self.a), "B": pick[kind](self.b)}
 
@@ -584,6 +592,9 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-borrower-consents": lambda w, _: [w.a.case.borrower_id],
     "api-restriction-lift": lambda w, _: [w.a.case.borrower_id, w.a.restriction.pk],
     "api-borrower-vulnerability": lambda w, _: [w.a.case.borrower_id],
+    "api-complaint-detail": lambda w, _: [w.a.complaint.pk],
+    "api-complaint-acknowledge": lambda w, _: [w.a.complaint.pk],
+    "api-complaint-resolve": lambda w, _: [w.a.complaint.pk],
     "api-vulnerability-end": lambda w, _: [w.a.case.borrower_id],
 }
 # A list's query for the matrix: the queue's every open case (its "can act now" view depends on the hour).
@@ -666,6 +677,8 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "api-case-visit-outcome": lambda w: {"status": "cancelled"},
     "api-sweep-list": lambda w: {"as_of": "2999-01-01"},
     "api-borrower-list": lambda w: borrower_body("B-MATRIX"),
+    "api-complaint-list": lambda w: {"case": w.a.case.pk, "category": "amount", "summary": "matrix"},
+    "api-complaint-resolve": lambda w: {"outcome": "upheld", "response_text": "matrix"},
     "api-borrower-detail": lambda w: borrower_body(w.a.case.borrower.external_id),
     "api-loan-list": lambda w: {**loan_body("L-MATRIX"), "borrower": w.a.case.borrower_id},
     "api-payments": lambda w: {
@@ -721,6 +734,7 @@ LISTS = {
     "api-loan-list": "loan",
     "api-payments": "payment",
     "api-contacts": "contact",
+    "api-complaint-list": "complaint",
 }
 CASE_LINK = re.compile(r'href="/cases/(\d+)/"')
 
