@@ -490,3 +490,40 @@ def vulnerability_outcomes(
                        "contacts": contacts_n, "contacts_per_case": _rate(contacts_n, n),
                        "complaints": complaints_n, "complaints_per_case": _rate(complaints_n, n)})  # fmt: skip
     return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Complaints (CMP-01): how many, and how many answered within the legal clock
+# ---------------------------------------------------------------------------------------------------------------
+def complaint_rates(cases: QuerySet[CollectionCase], *, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    """Complaints per 1,000 accounts worked in the period, and the share answered within the legal clock.
+
+    Accounts worked: as in ``vulnerability_outcomes`` (opened on or before the last day, not resolved or closed
+    before the first). Complaints: those about these cases received in the period, but texts not confirmed as
+    complaints (possible, dismissed). Answerable: of those, the ones resolved, or still pending once their final
+    response date has passed before the period's end; within the clock: resolved on or before the final response
+    date (the resolution's date in the site's time zone). One query: the cases joined to their complaints."""
+    first_day, last_day = since.date(), until.date()
+    worked = cases.filter(opened_on__lte=last_day).exclude(state__in=FINAL, stage_entered_on__lt=first_day)
+    confirmed = Q(
+        complaints__received_at__gte=since,
+        complaints__received_at__lt=until,
+        complaints__status__in=[ComplaintStatus.OPEN, ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.RESOLVED],
+    )
+    resolved = Q(complaints__status=ComplaintStatus.RESOLVED)
+    in_time = resolved & Q(complaints__resolved_at__date__lte=F("complaints__final_by"))
+    answerable = resolved | Q(complaints__final_by__lt=last_day)
+    counts = worked.order_by().aggregate(
+        accounts=Count("pk", distinct=True),
+        received=Count("complaints", filter=confirmed),  # not "complaints": that names the relation
+        answerable=Count("complaints", filter=confirmed & answerable),
+        in_time=Count("complaints", filter=confirmed & in_time),
+    )
+    return {
+        "accounts": counts["accounts"],
+        "complaints": counts["received"],
+        "answerable": counts["answerable"],
+        "in_time": counts["in_time"],
+        "per_1000": _rate(counts["received"] * 1000, counts["accounts"]),
+        "in_time_rate": _rate(counts["in_time"], counts["answerable"]),
+    }

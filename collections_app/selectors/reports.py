@@ -169,6 +169,7 @@ def performance(*, user: Any, since: dt.datetime, until: dt.datetime, team_id: i
         "self_cured": kpis.self_cured(cases, since=first_day, until=last_day),
         "portal": kpis.portal_conversion(cases, since=since, until=until),
         "vulnerable": kpis.vulnerability_outcomes(cases, since=since, until=until),
+        "complaints": kpis.complaint_rates(cases, since=since, until=until),
         "per_collector": [{"collector": name, **numbers} for name, numbers in collectors.items()],
         "messages": messages,
         "delivery": {"handed": handed, "delivered": delivered, "rate": delivered / handed if handed else None},

@@ -87,7 +87,7 @@ def _kpis(numbers: dict) -> list[dict[str, Any]]:
     cohort = sum(w["cases"] for row in numbers["cure"] for w in row["windows"] if w["days"] == 30)
     kept = sum(r["kept"] for r in numbers["promises"])
     due = sum(r["due"] for r in numbers["promises"])
-    rpc, selfc, delivery = numbers["rpc"], numbers["self_cured"], numbers["delivery"]
+    rpc, selfc, delivery, complaints = numbers["rpc"], numbers["self_cured"], numbers["delivery"], numbers["complaints"]
     contacts = sum(r["contacts"] for r in numbers["per_collector"])
     collector_days = sum(r["days"] for r in numbers["per_collector"])
     hours = _money_total(numbers["per_hour"], "hours")
@@ -150,6 +150,19 @@ def _kpis(numbers: dict) -> list[dict[str, Any]]:
             "label": _("Messages delivered"),
             "value": percent_text(delivery["rate"]),
             "detail": _("%(d)d of %(h)d handed to a provider") % {"d": delivery["delivered"], "h": delivery["handed"]},
+        },
+        {
+            "name": "complaints",
+            "label": _("Complaints per 1,000 accounts"),
+            "value": "—" if complaints["per_1000"] is None else f"{complaints['per_1000']:.1f}",
+            "detail": _("%(n)d on %(a)d accounts worked; %(t)d of %(d)d answered within the legal clock (%(r)s)")
+            % {
+                "n": complaints["complaints"],
+                "a": complaints["accounts"],
+                "t": complaints["in_time"],
+                "d": complaints["answerable"],
+                "r": percent_text(complaints["in_time_rate"]),
+            },
         },
     ]
 
@@ -585,7 +598,7 @@ def _performance_csv(numbers: dict, days: int, team: object) -> HttpResponse:
     for row in numbers["cure"]:
         for w in row["windows"]:
             out.writerow(["cure_rate", f"{row['bucket']} {w['days']}d", _csv_rate(w["rate"])])
-    for name in ("rpc", "self_cured", "delivery", "portal"):
+    for name in ("rpc", "self_cured", "delivery", "portal", "complaints"):
         for key, value in numbers[name].items():
             out.writerow([name, key, "" if value is None else value])
     for row in numbers["promises"]:

@@ -407,3 +407,46 @@ def test_outcomes_without_any_case_have_no_rate():
         ("vulnerable", 0, None, None, None),
         ("other", 0, None, None, None),
     ]
+
+
+def test_complaints_per_1000_accounts_worked_and_the_share_answered_within_the_legal_clock():
+    """Accounts worked in the period (2024-05-02 to 2024-06-01): A, B, C, D (four; E resolved in April is not).
+    Complaints received in the period on them:
+      A: resolved 2024-05-20, final response due 2024-05-25 — answerable, in time.
+      A: resolved 2024-05-30, due 2024-05-28 — answerable, late.
+      B: acknowledged, due 2024-05-15 and still not answered at the period's end — answerable, late (overdue).
+      C: open, due 2024-06-20 — the clock still runs: not answerable yet.
+      D: resolved 2024-05-10 at 23:30 UTC, due 2024-05-10 — in time (the resolution's date, site time zone UTC).
+    Left out: a dismissed text on C (not a complaint), one received in April on D, one on E (not worked).
+    5 complaints on 4 accounts: 1,250 per 1,000; answered within the clock: 2 of 4 answerable = 0.5."""
+    a, b, c, d = (case(D(2024, 4, 1)) for _ in range(4))
+    e = case(D(2024, 3, 1), state="resolved", entered=D(2024, 4, 20))
+    manager = user_with_role("manager", "morgan")
+
+    def complaint(on, received, final_by, status="open", resolved=None):
+        Complaint.objects.create(case=on, channel="letter", category="amount", status=status, summary="s",
+                                 received_at=at(received), received_on=received, acknowledge_by=received,
+                                 final_by=final_by, regimes="FCA", resolved_at=resolved,
+                                 resolved_by=manager if resolved else None)  # fmt: skip
+
+    complaint(a, D(2024, 5, 3), D(2024, 5, 25), "resolved", at(D(2024, 5, 20)))
+    complaint(a, D(2024, 5, 4), D(2024, 5, 28), "resolved", at(D(2024, 5, 30)))
+    complaint(b, D(2024, 5, 5), D(2024, 5, 15), "acknowledged")
+    complaint(c, D(2024, 5, 20), D(2024, 6, 20))
+    complaint(d, D(2024, 5, 6), D(2024, 5, 10), "resolved", at(D(2024, 5, 10), 23, 30))
+    complaint(c, D(2024, 5, 7), D(2024, 6, 1), "dismissed")
+    complaint(d, D(2024, 4, 25), D(2024, 5, 20), "resolved", at(D(2024, 5, 2)))
+    complaint(e, D(2024, 5, 12), D(2024, 6, 1))
+
+    rates = kpis.complaint_rates(all_cases(), since=SINCE, until=UNTIL)
+    assert rates == {"accounts": 4, "complaints": 5, "answerable": 4, "in_time": 2, "per_1000": 1250.0,
+                     "in_time_rate": 0.5}  # fmt: skip
+
+
+def test_complaint_rates_without_accounts_or_answerable_complaints_have_no_rate():
+    assert kpis.complaint_rates(all_cases(), since=SINCE, until=UNTIL) == {
+        "accounts": 0, "complaints": 0, "answerable": 0, "in_time": 0, "per_1000": None, "in_time_rate": None
+    }  # fmt: skip
+    case(D(2024, 4, 1))
+    rates = kpis.complaint_rates(all_cases(), since=SINCE, until=UNTIL)
+    assert (rates["accounts"], rates["per_1000"], rates["in_time_rate"]) == (1, 0.0, None)

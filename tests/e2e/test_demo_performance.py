@@ -48,7 +48,7 @@ def numbers_in(row: str) -> list[float]:
 def check_the_page(page, live_server, name: str, shot) -> None:
     page.goto(f"{live_server.url}/performance/")
     boxes = page.locator("[data-testid^=kpi-]")
-    assert boxes.count() == 9, f"{name}: {boxes.count()} KPI boxes"
+    assert boxes.count() == 10, f"{name}: {boxes.count()} KPI boxes"
     for i in range(boxes.count()):
         box = boxes.nth(i)
         text = box.inner_text().strip()
