@@ -24,11 +24,18 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from collections_app.models import (
+    FINAL_STATES,
+    BreathingSpaceType,
     CallParty,
     CallResult,
     CaseState,
     CollectionCase,
     CollectorProfile,
+    Complaint,
+    ComplaintCategory,
+    ComplaintChannel,
+    ComplaintOutcome,
+    HoldKind,
     PaymentPlan,
     PlanStatus,
     SweepRun,
@@ -38,6 +45,8 @@ from collections_app.models import (
 from collections_app.services.arrangements import plan_decide, plan_propose, promise_record
 from collections_app.services.calls import call_log, call_start
 from collections_app.services.cases import CaseError, case_transition
+from collections_app.services.complaints import complaint_acknowledge, complaint_record, complaint_resolve
+from collections_app.services.holds import hold_place
 from collections_app.sweep import sweep_run
 from compliance.models import Adjustment, VulnerabilityDriver, VulnerabilityRecord
 from compliance.services import vulnerability_record
@@ -264,6 +273,10 @@ def demo_history_build(
         if not SweepRun.objects.filter(as_of=today, finished_at__isnull=False).exists():
             # Built in the first minutes of a day (UTC), before its sweep's moment: the day is swept now.
             history.counts.update(sweep_run(as_of=today).counts)
+        with transaction.atomic():
+            for team in teams:
+                _conduct_stories(team, min(real_now, dt.datetime.combine(today, LATE_DISPATCH_AT, tzinfo=dt.UTC)),
+                                 history, breathing_spaces=team is teams[0])  # fmt: skip
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
@@ -368,6 +381,83 @@ def _vulnerability_learnt(case: CollectionCase, collector: Any, day: dt.date, hi
         where=f"case:{case.pk}",
     )
     history.counts["vulnerable_recorded"] += 1
+
+
+# What the demo's complainants say (the overdue one, the one resolved, its answer, the conduct one, the vulnerable
+# borrower's), in their language.
+COMPLAINT_WORDS = {
+    "en": (
+        "The balance includes fees I was never told about.",
+        "A payment I made last month is not on my statement.",
+        "The payment was found and credited; the statement is corrected.",
+        "The collector called three times in one evening and was rude.",
+        "I told you I was in hospital and the letters kept coming.",
+    ),
+    "zh": (
+        "余额里有我从未被告知的费用。",
+        "我上个月的还款没有出现在账单上。",
+        "已查到该笔还款并入账，账单已更正。",
+        "催收员一个晚上打了三次电话，态度粗鲁。",
+        "我说过我在住院，催收信却还是不断寄来。",
+    ),
+}
+
+
+def _conduct_stories(team: Team, now: dt.datetime, history: DemoHistory, *, breathing_spaces: bool) -> None:
+    """Complaints (CMP-01) and breathing spaces (BS-01) on a few of the team's oldest open cases, so the managers'
+    complaints queue and the outcome comparison's complaints bars have something on a fresh demo: one overdue
+    (received 20 days ago, never acknowledged: the CFPB and CN clocks give 15 days), one resolved within its clock,
+    one about collection conduct received yesterday (its debt's automated contact in review), one from a vulnerable
+    borrower, acknowledged; and on the first team a standard breathing space and a mental-health crisis one whose
+    treatment end is not known yet."""
+    open_cases = CollectionCase.objects.filter(team=team, assigned_to__isnull=False).exclude(
+        state__in=[*FINAL_STATES, CaseState.ON_HOLD]
+    )
+    said = COMPLAINT_WORDS["zh" if team.language.startswith("zh") else "en"]
+    vulnerable = VulnerabilityRecord.objects.active().values("borrower_id")
+    # The oldest open cases: open before their complaints were received.
+    others = list(
+        open_cases.exclude(borrower_id__in=vulnerable).select_related("assigned_to").order_by("opened_on", "id")[:5]
+    )
+    frail = (
+        open_cases.filter(borrower_id__in=vulnerable, opened_on__lte=(now - dt.timedelta(days=10)).date())
+        .select_related("assigned_to")
+        .order_by("id")
+        .first()
+    )
+    manager = team.manager
+    days = lambda n: now - dt.timedelta(days=n)  # noqa: E731
+
+    def complaint(case: CollectionCase, received: int, channel: str, category: str, summary: str) -> Complaint:
+        with _at(days(received)):
+            history.counts["complaints"] += 1
+            return complaint_record(case_id=case.pk, actor=case.assigned_to, channel=channel, category=category,
+                                    summary=summary)  # fmt: skip
+
+    if len(others) >= 3 and manager is not None:
+        complaint(others[0], 20, ComplaintChannel.LETTER, ComplaintCategory.AMOUNT, said[0])
+        fees = complaint(others[1], 12, ComplaintChannel.CALL, ComplaintCategory.AMOUNT, said[1])
+        with _at(days(11)):
+            complaint_acknowledge(complaint_id=fees.pk, actor=manager)
+        with _at(days(5)):
+            answer = said[2]
+            complaint_resolve(
+                complaint_id=fees.pk, actor=manager, outcome=ComplaintOutcome.UPHELD, response_text=answer
+            )
+        complaint(others[2], 1, ComplaintChannel.CALL, ComplaintCategory.CONDUCT, said[3])
+    if frail is not None and manager is not None:
+        heard = complaint(frail, 8, ComplaintChannel.CALL, ComplaintCategory.OTHER, said[4])
+        with _at(days(7)):
+            complaint_acknowledge(complaint_id=heard.pk, actor=manager)
+    if breathing_spaces and len(others) >= 5:
+        with _at(days(12)):
+            hold_place(case_id=others[3].pk, actor=others[3].assigned_to, kind=HoldKind.BREATHING_SPACE,
+                       reason="Debt adviser's notice: standard breathing space.")  # fmt: skip
+        with _at(days(4)):
+            hold_place(case_id=others[4].pk, actor=others[4].assigned_to, kind=HoldKind.BREATHING_SPACE,
+                       reason="Approved mental health professional's evidence: crisis treatment.",
+                       breathing_space_type=BreathingSpaceType.MENTAL_HEALTH_CRISIS)  # fmt: skip
+        history.counts["breathing_spaces"] += 2
 
 
 def _evening(

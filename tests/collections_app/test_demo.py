@@ -109,6 +109,24 @@ def test_the_demo_has_months_of_history_behind_every_figure_and_working_logins()
     paid_there = PortalEvent.objects.filter(kind="pay_completed").values("borrower_id")
     assert paid_there.exists() and PortalEvent.objects.filter(kind="visit").exclude(borrower_id__in=paid_there).exists()
     assert OutboundMessage.objects.filter(channel="letter", status="delivered").exists()
+    # Complaints (CMP-01) for each team's queue: one overdue, one resolved within its clock, one about conduct in
+    # review (its restriction in force), one from a vulnerable borrower; breathing spaces, standard and crisis (BS-01).
+    from collections_app.models import Complaint, Hold
+    from compliance.models import Restriction, VulnerabilityRecord
+
+    for team in ("manager.us", "manager.cn"):
+        theirs = Complaint.objects.filter(case__team__manager__username=team)
+        assert theirs.pending().filter(acknowledge_by__lt=AS_OF, status="open").exists(), team
+        resolved = theirs.get(status="resolved")
+        assert resolved.resolved_at.date() <= resolved.final_by and resolved.resolved_at.date() < AS_OF
+        conduct = theirs.get(category="conduct", status="open")
+        assert conduct.restriction.lifted_at is None and conduct.restriction.kind == "complaint_review"
+        vulnerable = VulnerabilityRecord.objects.values("borrower_id")
+        assert theirs.filter(case__borrower_id__in=vulnerable, status="acknowledged").exists(), team
+    assert Complaint.objects.filter(summary__contains="催收员").exists()  # the Chinese borrowers' own words
+    spaces = Restriction.objects.filter(kind="breathing_space", lifted_at__isnull=True)
+    assert sorted(r.details["type"] for r in spaces) == ["mental_health_crisis", "standard"]
+    assert Hold.objects.filter(kind="breathing_space", lifted_at__isnull=True).count() == 2
     # Both lenders, every depth, working logins, the collectors' phones (set after the history).
     assert set(Loan.objects.values_list("currency", flat=True)) == {"CNY", "USD"}
     dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))
