@@ -47,6 +47,7 @@ from collections_app.services.calls import call_log, call_start
 from collections_app.services.cases import CaseError, case_transition
 from collections_app.services.complaints import complaint_acknowledge, complaint_record, complaint_resolve
 from collections_app.services.holds import hold_place
+from collections_app.services.reviews import review_reminders_create
 from collections_app.sweep import sweep_run
 from compliance.models import Adjustment, VulnerabilityDriver, VulnerabilityRecord
 from compliance.services import vulnerability_record
@@ -277,6 +278,8 @@ def demo_history_build(
             for team in teams:
                 _conduct_stories(team, min(real_now, dt.datetime.combine(today, LATE_DISPATCH_AT, tzinfo=dt.UTC)),
                                  history, breathing_spaces=team is teams[0])  # fmt: skip
+            # The daily task's to-dos for the vulnerability records whose review date has passed (VUL-01).
+            history.counts["review_reminders"] += review_reminders_create(today=today)
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
@@ -375,7 +378,7 @@ def _vulnerability_learnt(case: CollectionCase, collector: Any, day: dt.date, hi
         drivers=[DEMO_DRIVERS[int(pick * len(DEMO_DRIVERS))]],
         details="Told the collector on the first call.",
         consent_method="spoken",
-        review_on=day + dt.timedelta(days=90),
+        review_on=day + dt.timedelta(days=60 if pick < 0.5 else 90),  # some past it by now: a to-do (VUL-01)
         adjustments=[Adjustment.NAMED_COLLECTOR] if named else [],
         named_collector_id=collector.pk if named else None,
         where=f"case:{case.pk}",

@@ -961,3 +961,27 @@ class Complaint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_category_display()} complaint on case {self.case_id}"
+
+
+class ReviewReminder(models.Model):
+    """A to-do for one person (VUL-01): the vulnerability record of a case's borrower has passed its review date.
+    Written by the daily reminder task for the case's collector and the team's manager, once per record, case, person
+    and review date; shown on their home page while the record is in force with that review date (a review that
+    sets the next date, or ending the record, clears it)."""
+
+    record = models.ForeignKey("compliance.VulnerabilityRecord", on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="review_reminders")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="review_reminders")
+    review_on = models.DateField(_("review due on"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("vulnerability review reminder")
+        verbose_name_plural = _("vulnerability review reminders")
+        constraints = [
+            models.UniqueConstraint(fields=["record", "case", "user", "review_on"], name="review_reminder_once")
+        ]
+        indexes = [models.Index(fields=["user", "review_on"])]
+
+    def __str__(self) -> str:
+        return f"review of record {self.record_id} due {self.review_on} for user {self.user_id}"

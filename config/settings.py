@@ -315,6 +315,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.purge_recordings",
         "schedule": crontab(hour=env.int("RECORDINGS_PURGE_HOUR_UTC", default=3), minute=30),
     },
+    # VUL-01: a to-do for the collector and the manager when a vulnerability record's review date has passed.
+    "vulnerability-review-reminders": {
+        "task": "collections_app.tasks.vulnerability_review_reminders",
+        "schedule": crontab(hour=env.int("REVIEW_REMINDERS_HOUR_UTC", default=5), minute=0),
+    },
     # The print queue's batch of the day before (one PDF of its letters and a manifest CSV) for the mail house.
     "print-batch": {
         "task": "notifications.tasks.print_batch",

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 # attempts) or seeded by migrations (jurisdiction profiles).
 BUILT_BY_SERVICES = {
     "collections_app.CaseTransition",
+    "collections_app.ReviewReminder",  # collections_app.services.reviews, the daily task (VUL-01)
     "loans.PaymentAllocation",
     "loans.PaymentCheckout",  # loans.payments.payment_start
     "collections_app.LoanPosition",  # the sweep (sweep.flows)

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
+from collections_app.selectors.alerts import review_reminders_for
 from collections_app.selectors.portfolio import portfolio_for
 from core.models import UserSettings
 from core.roles import user_role
@@ -27,7 +28,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "collections_app/home.html",
-        {"overview": portfolio.currencies, "as_of": portfolio.as_of, "whole": portfolio.whole},
+        {
+            "overview": portfolio.currencies,
+            "as_of": portfolio.as_of,
+            "whole": portfolio.whole,
+            "reviews": review_reminders_for(user=request.user),
+        },
     )
 
 

@@ -127,6 +127,9 @@ def test_the_demo_has_months_of_history_behind_every_figure_and_working_logins()
     spaces = Restriction.objects.filter(kind="breathing_space", lifted_at__isnull=True)
     assert sorted(r.details["type"] for r in spaces) == ["mental_health_crisis", "standard"]
     assert Hold.objects.filter(kind="breathing_space", lifted_at__isnull=True).count() == 2
+    from collections_app.models import ReviewReminder
+
+    assert ReviewReminder.objects.filter(review_on__lte=AS_OF).exists()  # reviews past their date: to-dos
     # Both lenders, every depth, working logins, the collectors' phones (set after the history).
     assert set(Loan.objects.values_list("currency", flat=True)) == {"CNY", "USD"}
     dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))
