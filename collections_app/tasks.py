@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from collections_app.models import SweepRun
+from collections_app.selectors.reports import refresh_performance_figures as refresh_figures
 from collections_app.services.reviews import review_reminders_create
 from collections_app.sweep import sweep_chunk_run, sweep_start, sweep_watchdog
 from loans.db import db_retry
@@ -71,3 +72,9 @@ def vulnerability_review_reminders() -> int:
     """Daily: a to-do for the collector and the manager of each case whose borrower's vulnerability record is past
     its review date (VUL-01); running it twice in a day adds nothing."""
     return review_reminders_create(today=timezone.localdate())
+
+
+@shared_task(name="collections_app.tasks.refresh_performance_figures", ignore_result=True)
+def refresh_performance_figures() -> int:
+    """Beat: the performance page's default figures of every scope, recomputed before they go stale."""
+    return refresh_figures()
