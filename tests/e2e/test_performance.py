@@ -124,7 +124,7 @@ def portfolio():
 
 def check_the_page(page, name, shot):
     boxes = page.locator("[data-testid^=kpi-]")
-    assert boxes.count() == 9
+    assert boxes.count() == 10  # issue 17: complaints per 1,000 accounts
     for i in range(boxes.count()):
         box = boxes.nth(i)
         assert box.inner_text().strip() not in ("", "—"), f"{name}: {box.get_attribute('data-testid')} is empty"
