@@ -977,13 +977,15 @@ class QaItem(models.TextChoices):
 
 
 class CallReview(models.Model):
-    """One collector's call drawn into a week's QA sample, and, once a manager has listened, the checklist's
-    answers (item → passed), the notes and the score (the share of items passed)."""
+    """One collector's call (its disposition: every call a collector made and logged, dialled by hand or placed
+    through the provider with a recording) drawn into a week's QA sample, and, once a manager has listened, the
+    checklist's answers (item → passed), the notes and the score (the share of items passed)."""
 
-    call = models.OneToOneField("notifications.CollectorCall", on_delete=models.PROTECT, related_name="review")
+    disposition = models.OneToOneField(CallDisposition, on_delete=models.PROTECT, related_name="review")
+    case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="+")
     collector = models.ForeignKey(User, on_delete=models.PROTECT, related_name="call_reviews")
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="call_reviews")
-    week_start = models.DateField(_("week of"), help_text=_("The Monday (UTC) of the week the call was placed in."))
+    week_start = models.DateField(_("week of"), help_text=_("The Monday (UTC) of the week the call was made in."))
     checklist = models.JSONField(_("checklist"), default=list, help_text=_("QaItem values, from the profiles."))
     sampled_at = models.DateTimeField(_("sampled at"))
     results = models.JSONField(_("results"), default=dict, blank=True, help_text=_("QaItem value → passed."))
@@ -1001,7 +1003,7 @@ class CallReview(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"review of call {self.call_id} ({self.week_start})"
+        return f"review of call {self.disposition_id} ({self.week_start})"
 
     @property
     def reviewed(self) -> bool:

@@ -73,8 +73,9 @@ class Attempt:
     purpose: str = ""  # e.g. opt_out_confirmation, cease_exception, verification, locate
     collectors: int = 1  # people on a field visit
     actor_id: int | None = None  # the person making a manual contact, when known (VUL-01: a named collector)
-    # CERT-01: the people making a manual contact (the caller; the collectors on a field visit) and their training
-    # records. Empty: nobody known (an automated contact, or a check without a person), so the rule has nothing to ask.
+    # CERT-01: the people making a manual contact (the caller; the collectors on a field visit; the collector who
+    # sent a text from the case page) and their training records. Empty: no person made or asked for this contact
+    # (the sweep's reminders, an automated call), so the rule has nothing to ask.
     staff: tuple[StaffFact, ...] = ()
 
 
@@ -1042,11 +1043,12 @@ def rule_certification(
     attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
 ) -> list[Reason]:
     """CERT-01: under a profile with ``collector_certification.required`` (CN_ONLINE_LENDING: training and an exam
-    before collecting, renewed yearly), a manual contact — a call, a text typed by a person, a field visit — is
-    DENIED when anyone making it has no training record in force on the day (in the profile's zone). Automated
-    contacts are not made by a person and are not concerned."""
+    before collecting, renewed yearly), a manual contact — a collector's call, a text a collector sends from the case
+    page, a field visit — is DENIED when anyone making it has no training record in force on the day (in the
+    profile's zone). Contacts no person made or asked for (``staff`` empty: the sweep's reminders, automated calls)
+    are not concerned."""
     setting = params.get("collector_certification") or {}
-    if not setting.get("required") or attempt.automated or not attempt.staff:
+    if not setting.get("required") or not attempt.staff:
         return []
     zone = setting.get("zone") or (params.get("time_window") or {}).get("zone") or "UTC"
     today = _local(attempt.at, zone).date()

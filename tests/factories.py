@@ -637,8 +637,9 @@ class CallReviewFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "collections_app.CallReview"
 
-    call = factory.SubFactory(CollectorCallFactory)
-    collector = factory.SelfAttribute("call.collector")
+    disposition = factory.SubFactory(CallDispositionFactory)
+    case = factory.SelfAttribute("disposition.case")
+    collector = factory.SelfAttribute("disposition.actor")
     week_start = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday()))
     checklist = factory.LazyFunction(lambda: ["identification", "mini_miranda", "no_false_threats", "within_hours"])
     sampled_at = factory.LazyFunction(timezone.now)

@@ -17,6 +17,7 @@ from compliance.services.certification import (
     certification_record,
     certification_validity_months,
     certification_withdraw,
+    staff_facts,
 )
 from compliance.services.conduct import breathing_space_in_force, breathing_spaces_in_force, escalation_check
 from compliance.services.facts import ComplianceError, facts_load, profiles_current, to_kind_for
@@ -70,6 +71,7 @@ __all__ = [
     "restriction_add",
     "restriction_lift",
     "restriction_may_lift",
+    "staff_facts",
     "to_kind_for",
     "vulnerability_end",
     "vulnerability_record",

@@ -86,13 +86,18 @@ def test_a_record_passed_after_the_day_does_not_count_yet():
     assert cn_call((dt.date(2025, 6, 5), dt.date(2026, 6, 4))).outcome == DENY
 
 
-def test_automated_contacts_are_not_concerned():
-    result = evaluate(
-        Attempt(channel="call", at=NOON_BEIJING, to=MOBILE_CN, debts=(1,), automated=True, staff=staff()),
+def test_automated_contacts_are_not_concerned_but_a_text_a_collector_sends_is():
+    reminder = evaluate(
+        Attempt(channel="sms", at=NOON_BEIJING, to=MOBILE_CN, debts=(1,), automated=True), cn_facts(), PROFILES
+    )
+    assert not cert_reasons(reminder) and "certification" not in reminder.inputs
+    # The case page's "send SMS": a template the system sends (automated for TCPA), at a collector's request.
+    asked = evaluate(
+        Attempt(channel="sms", at=NOON_BEIJING, to=MOBILE_CN, debts=(1,), automated=True, staff=staff()),
         cn_facts(),
         PROFILES,
     )
-    assert not cert_reasons(result) and "certification" not in result.inputs
+    assert [r.outcome for r in cert_reasons(asked)] == [DENY]
 
 
 def test_not_required_under_us_fed():
