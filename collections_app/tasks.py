@@ -63,3 +63,13 @@ def sweep_watchdog_task() -> list[int]:
     run, chunks = stalled
     sweep_queue(run=run, chunks=chunks)
     return chunks
+
+
+@shared_task(name="collections_app.tasks.qa_sample")
+def qa_sample(week: str | None = None, size: int | None = None, seed: int = 0) -> int:
+    """QA: draw the sample of each collector's calls of the week that ended (or the week starting ``week``); run again,
+    it adds nothing. Returns the number of calls drawn."""
+    from collections_app.services.qa import last_complete_week, qa_sample_week
+
+    start = dt.date.fromisoformat(week) if week else last_complete_week()
+    return db_retry(lambda: qa_sample_week(week=start, size=size, seed=seed), what="qa sample").sampled
