@@ -24,7 +24,10 @@ class CertificationForm(forms.Form):
         help_text=_("Leave empty: the validity the profiles set (a year)."),
     )
     evidence_reference = forms.CharField(
-        label=_("Evidence"), required=False, max_length=200, help_text=_("Certificate number or where it is kept.")
+        label=_("Evidence reference"),
+        required=False,
+        max_length=200,
+        help_text=_("Certificate number or where it is kept."),
     )
 
     def __init__(self, *args: Any, collectors: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:

@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from collections_app.oversight_forms import CallReviewForm, CertificationForm
@@ -41,8 +42,9 @@ from core.web import SignedInRequest
 
 PAGE_SIZE = 25
 QA_WEEKS = 12  # the results cover the last twelve sample weeks
-TABS = [("results", "qa-results", _("Results per collector")), ("pending", "qa-reviews", _("Calls to review")),
-        ("training", "certifications", _("Training records"))]  # fmt: skip
+TABS = [("results", "qa-results", gettext_lazy("Results per collector")),
+        ("pending", "qa-reviews", gettext_lazy("Calls to review")),
+        ("training", "certifications", gettext_lazy("Training records"))]  # fmt: skip
 
 
 def _tabs(role: str) -> list[tuple[str, str, str]]:
