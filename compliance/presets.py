@@ -263,7 +263,7 @@ CN_ONLINE_LENDING: dict[str, Any] = {
         "validity_months": 12,
         "zone": "Asia/Shanghai",
         "rule": "CERT-01",
-        "source": "issue 17 §5: training and an exam before starting, then yearly (legal text not yet in RULES.md)",
+        "source": "issue 17 §5: training and an exam before collecting, renewed yearly (legal text to be confirmed)",
     },
     # QA: identification; none of CN-07's forbidden conduct (threats, insults, impersonating authorities, fake
     # blacklists, exaggerated consequences); no debt information to anyone but the debtor (CN-06).

@@ -275,3 +275,29 @@ def test_the_training_page_records_a_certificate_and_refuses_bad_input_beside_th
     outsider = user_with_role("collector", "outsider")
     refused = client.post(reverse("certifications"), {"collector": outsider.pk, "course": "X", "passed_on": today})
     assert refused.status_code == 400 and not CollectorCertification.objects.filter(collector=outsider).exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("en", "No collection training and exam in force"), ("zh-hans", "该催收员没有有效的催收培训")],
+)
+def test_an_uncertified_collector_is_told_why_the_call_is_refused_in_their_language(language, words):
+    """CERT-01 on the case page: the call is refused, the decision kept, and the reason is in the reader's words."""
+    import time_machine
+
+    from compliance.models import Decision
+    from tests.factories import BorrowerFactory, PhoneFactory, loan_with_schedule, make_case
+
+    wang = user_with_role("collector", "wang")
+    team = team_with(wang, name="三门峡催收组", language="zh-hans")
+    borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"], language="zh-hans")
+    case = make_case(loan=loan_with_schedule(("2025-05-01", "100.00"), borrower=borrower), team=team,
+                     assigned_to=wang)  # fmt: skip
+    PhoneFactory(borrower=borrower, number="+8613800138000")
+    client = signed_in(wang, language)
+    with time_machine.travel(dt.datetime(2025, 6, 4, 4, tzinfo=dt.UTC), tick=False):  # noon in Beijing
+        page = client.post(
+            reverse("case-action", args=[case.pk, "call-start"]), {"to": "+8613800138000"}, follow=True
+        ).content.decode()
+    assert words in page
+    assert Decision.objects.get(actor=wang).reasons[0]["rule"] == "CERT-01"
