@@ -296,8 +296,42 @@ def test_an_uncertified_collector_is_told_why_the_call_is_refused_in_their_langu
     PhoneFactory(borrower=borrower, number="+8613800138000")
     client = signed_in(wang, language)
     with time_machine.travel(dt.datetime(2025, 6, 4, 4, tzinfo=dt.UTC), tick=False):  # noon in Beijing
+        # The "can I contact now?" panel says it before the collector tries: their calls, texts and visits.
+        panel = (
+            client.get(reverse("case-detail", args=[case.pk])).content.decode().split('data-testid="contact-panel"')[1]
+        )
+        assert panel.count('data-rule="CERT-01"') == 3 and words in panel
         page = client.post(
             reverse("case-action", args=[case.pk, "call-start"]), {"to": "+8613800138000"}, follow=True
         ).content.decode()
-    assert words in page
-    assert Decision.objects.get(actor=wang).reasons[0]["rule"] == "CERT-01"
+        assert words in page
+        assert Decision.objects.get(actor=wang).reasons[0]["rule"] == "CERT-01"
+        CertificationFactory(collector=wang, passed_on=dt.date(2025, 1, 6))
+        panel = (
+            client.get(reverse("case-detail", args=[case.pk])).content.decode().split('data-testid="contact-panel"')[1]
+        )
+        assert "CERT-01" not in panel
+
+
+def test_the_api_lists_training_records_and_reviews_for_the_lenders_systems(desk):
+    """Read-only, with the pages' visibility; the filters narrow the list (the matrix checks who sees which rows)."""
+    from rest_framework.test import APIClient
+
+    manager, casey, jordan, team = desk
+    CertificationFactory(collector=casey, passed_on=timezone.localdate() - dt.timedelta(days=10))
+    CertificationFactory(collector=jordan, passed_on=timezone.localdate() - dt.timedelta(days=400),
+                         expires_on=timezone.localdate() - dt.timedelta(days=36))  # fmt: skip
+    scored(casey, team, manager, {**ALL_PASS, "within_hours": "fail"})
+    CallReviewFactory(disposition=CallDispositionFactory(actor=jordan), team=team)
+    api = APIClient()
+    api.force_authenticate(manager)
+    records = api.get("/api/v1/oversight/certifications/").json()["results"]
+    assert {(r["collector_username"], r["in_force"]) for r in records} == {("casey", True), ("jordan", False)}
+    assert [r["collector_username"] for r in api.get(f"/api/v1/oversight/certifications/?collector={casey.pk}").json()[
+        "results"]] == ["casey"]  # fmt: skip
+    reviews = api.get("/api/v1/oversight/call-reviews/?reviewed=true").json()["results"]
+    assert [(r["collector_username"], r["score"], r["results"]["within_hours"]) for r in reviews] == [
+        ("casey", 75, False)
+    ]
+    assert len(api.get("/api/v1/oversight/call-reviews/").json()["results"]) == 2
+    assert api.post("/api/v1/oversight/call-reviews/", {}).status_code == 405

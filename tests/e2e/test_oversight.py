@@ -111,3 +111,33 @@ def test_a_manager_scores_a_sampled_call_and_sees_the_collectors_result(page, li
     expect(page.locator("[data-testid=qa-row]")).to_have_count(1)
     expect(page.locator("[data-testid=qa-row]")).to_contain_text("75%")
     expect(page.locator("body")).not_to_contain_text("Jordan Lee")
+
+
+def test_an_uncertified_chinese_desk_collector_sees_why_before_calling(page, live_server, login, shot):
+    """CERT-01 on the case page: the "can I contact now?" panel names the rule and says, in the reader's language,
+    that a training record is needed — whatever the hour (the hours may add their own reason)."""
+    from tests.factories import BorrowerFactory, PhoneFactory, loan_with_schedule, make_case
+
+    wang = user_with_role("collector", "wang", password=PASSWORD, first_name="王小芳")
+    team = team_with(wang, name="三门峡催收组", language="zh-hans", timezone="Asia/Shanghai")
+    borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"], language="zh-hans",
+                               full_name="张三")  # fmt: skip
+    case = make_case(loan=loan_with_schedule(("2025-05-01", "100.00"), borrower=borrower), team=team,
+                     assigned_to=wang)  # fmt: skip
+    PhoneFactory(borrower=borrower, number="+8613800138000")
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+    login("wang")
+    for language, words in (
+        ("zh-hans", "该催收员没有有效的催收培训"),
+        ("en", "No collection training and exam in force"),
+    ):
+        UserSettings.objects.update_or_create(user=wang, defaults={"language": language})
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{live_server.url}/cases/{case.pk}/")
+            call = page.locator("[data-testid=contact-panel] [data-channel=call]")
+            expect(call.locator("[data-rule=CERT-01]")).to_be_visible()
+            expect(call).to_contain_text(words)
+            no_sideways_scroll(page, f"case page {language} {width}")
+            call.scroll_into_view_if_needed()
+            shot(f"oversight-cert-01-case-{language}-{width}")
