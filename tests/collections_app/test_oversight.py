@@ -335,3 +335,23 @@ def test_the_api_lists_training_records_and_reviews_for_the_lenders_systems(desk
     ]
     assert len(api.get("/api/v1/oversight/call-reviews/").json()["results"]) == 2
     assert api.post("/api/v1/oversight/call-reviews/", {}).status_code == 405
+
+
+@pytest.mark.parametrize("name", ["qa-reviews", "certifications"])
+def test_the_other_lists_take_the_same_queries_for_one_row_or_many(desk, name):
+    manager, casey, _jordan, team = desk
+    CallReviewFactory(disposition=CallDispositionFactory(actor=casey), team=team)
+    CertificationFactory(collector=casey)
+    client = signed_in(manager)
+    client.get(reverse(name))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse(name))
+    for n in range(5):
+        someone = user_with_role("collector", f"c{n}")
+        team_with(someone, name=f"T{n}", manager=manager)
+        CallReviewFactory(disposition=CallDispositionFactory(actor=someone), team=team)
+        CertificationFactory(collector=someone)
+        CertificationFactory(collector=someone, passed_on=timezone.localdate() - dt.timedelta(days=400))
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse(name))
+    assert response.status_code == 200 and len(many.captured_queries) == len(few.captured_queries)
