@@ -60,11 +60,14 @@ def qa_results_view(request: SignedInRequest) -> HttpResponse:
     since = today - dt.timedelta(days=today.weekday() + 7 * (QA_WEEKS - 1))
     page = Paginator(qa_results(user=request.user, since=since), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = qa_results_page(user=request.user, rows=list(page.object_list), since=since)
+    # A collector's own scored calls, the latest first, to read each review (managers have the "Calls to review" tab).
+    mine = list(reviews_list(user=request.user, pending=False)[:10]) if role == COLLECTOR else []
     return render(
         request,
         "collections_app/oversight/results.html",
-        {"tabs": _tabs(role), "kind": "results", "page": page, "rows": rows, "since": since, "role": role},
-    )
+        {"tabs": _tabs(role), "kind": "results", "page": page, "rows": rows, "since": since, "role": role,
+         "mine": mine},
+    )  # fmt: skip
 
 
 @require_GET

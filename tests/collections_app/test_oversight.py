@@ -206,6 +206,11 @@ def test_collectors_see_only_their_own_results_managers_their_teams_admins_all(d
     client.force_login(casey)
     page = client.get(reverse("qa-results")).content.decode()
     assert "casey" in page and "jordan" not in page
+    mine = CallReview.objects.get(collector=casey)
+    assert reverse("qa-review", args=[mine.pk]) in page  # their own scored call, to read
+    own = client.get(reverse("qa-review", args=[mine.pk]))
+    assert own.status_code == 200 and 'data-testid="qa-form"' not in own.content.decode()
+    assert client.post(reverse("qa-review", args=[mine.pk]), ALL_PASS).status_code == 403
     assert client.get(reverse("qa-reviews")).status_code == 403
     theirs = CallReview.objects.get(collector=jordan)
     assert client.get(reverse("qa-review", args=[theirs.pk])).status_code == 404
