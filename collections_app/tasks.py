@@ -14,6 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from collections_app.models import SweepRun
+from collections_app.selectors.reports import refresh_performance_figures as refresh_figures
+from collections_app.services.qa import last_complete_week, qa_sample_week
 from collections_app.sweep import sweep_chunk_run, sweep_start, sweep_watchdog
 from loans.db import db_retry
 
@@ -65,11 +67,15 @@ def sweep_watchdog_task() -> list[int]:
     return chunks
 
 
+@shared_task(name="collections_app.tasks.refresh_performance_figures", ignore_result=True)
+def refresh_performance_figures() -> int:
+    """Beat: the performance page's default figures of every scope, recomputed before they go stale."""
+    return refresh_figures()
+
+
 @shared_task(name="collections_app.tasks.qa_sample")
 def qa_sample(week: str | None = None, size: int | None = None, seed: int = 0) -> int:
     """QA: draw the sample of each collector's calls of the week that ended (or the week starting ``week``); run again,
     it adds nothing. Returns the number of calls drawn."""
-    from collections_app.services.qa import last_complete_week, qa_sample_week
-
     start = dt.date.fromisoformat(week) if week else last_complete_week()
     return db_retry(lambda: qa_sample_week(week=start, size=size, seed=seed), what="qa sample").sampled
