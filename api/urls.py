@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from api import cases, complaints, compliance, loans, messages, sweeps, vulnerability
+from api import cases, complaints, compliance, loans, messages, oversight, sweeps, vulnerability
 from core.web import public
 
 router = DefaultRouter()
@@ -30,6 +30,8 @@ v1: list[URLPattern | URLResolver] = [
     path("borrowers/<int:borrower_id>/vulnerability/end/", vulnerability.VulnerabilityEnd.as_view(),
          name="api-vulnerability-end"),
     path("contacts/", compliance.Contacts.as_view(), name="api-contacts"),
+    path("oversight/certifications/", oversight.Certifications.as_view(), name="api-certifications"),
+    path("oversight/call-reviews/", oversight.CallReviews.as_view(), name="api-call-reviews"),
     path("payments/", loans.Payments.as_view(), name="api-payments"),
     path("payments/bulk/", loans.PaymentsBulk.as_view(), name="api-payments-bulk"),
     path("loans/bulk/", loans.LoansBulk.as_view(), name="api-loans-bulk"),

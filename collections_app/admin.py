@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from collections_app.labels import outcome_label, state_label
 from collections_app.models import (
     CallDisposition,
+    CallReview,
     CaseNote,
     CaseTransition,
     CollectionCase,
@@ -328,6 +329,15 @@ class CallDispositionAdmin(ReadOnlyAdmin):
     list_filter = ["party", "result"]
     search_fields = ["case__loan__external_id"]
     date_hierarchy = "created_at"
+
+
+@admin.register(CallReview)
+class CallReviewAdmin(ReadOnlyAdmin):
+    """The weekly QA sample and the managers' scores (scored on the managers' page, never here)."""
+
+    list_display = ["week_start", "collector", "team", "score", "reviewed_by", "reviewed_at"]
+    list_filter = ["week_start", "team"]
+    search_fields = ["collector__username", "case__loan__external_id"]
 
 
 # The jurisdiction profile's admin lives in the compliance app, which cannot import the sweep (a lower layer): the

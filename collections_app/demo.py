@@ -28,6 +28,7 @@ from collections_app.models import (
     BreathingSpaceType,
     CallParty,
     CallResult,
+    CallReview,
     CaseState,
     CollectionCase,
     CollectorProfile,
@@ -47,10 +48,12 @@ from collections_app.services.calls import call_log, call_start
 from collections_app.services.cases import CaseError, case_transition
 from collections_app.services.complaints import complaint_acknowledge, complaint_record, complaint_resolve
 from collections_app.services.holds import hold_place
+from collections_app.services.qa import call_review_score, last_complete_week, qa_sample_week, week_start
 from collections_app.services.reviews import review_reminders_create
 from collections_app.sweep import sweep_run
-from compliance.models import Adjustment, VulnerabilityDriver, VulnerabilityRecord
-from compliance.services import vulnerability_record
+from compliance.engine import add_months
+from compliance.models import Adjustment, CollectorCertification, VulnerabilityDriver, VulnerabilityRecord
+from compliance.services import certification_record, vulnerability_record
 from core.models import UserSettings
 from core.roles import ADMIN, COLLECTOR, MANAGER
 from loans.demo import demo_products_create, demo_rows
@@ -228,6 +231,7 @@ def demo_history_build(
     rng = random.Random(seed * 7919 + 1)  # noqa: S311 - demo data, not secrets
     history = DemoHistory(days=days)
     demo_products_create()
+    demo_certifications_create(today=today, first=today - dt.timedelta(days=days - 1))
     loan_rows, payment_rows = demo_rows(loans=loans, seed=seed, today=today)
     first = today - dt.timedelta(days=days - 1)
     payments = _Payments()
@@ -280,6 +284,7 @@ def demo_history_build(
                                  history, breathing_spaces=team is teams[0])  # fmt: skip
             # The daily task's to-dos for the vulnerability records whose review date has passed (VUL-01).
             history.counts["review_reminders"] += review_reminders_create(today=today)
+        _qa_reviewed(teams, today=today, first=first, seed=seed, history=history)
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
@@ -684,6 +689,80 @@ def _payment_row(
         "reference": f"{loan}-{reference}",
         "received_at": f"{day.isoformat()}T{moment.isoformat()}{offset}",
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Collector oversight: training records (CERT-01) and the weekly QA sample of calls
+# ---------------------------------------------------------------------------------------------------------------
+# username → (course, days before "today" the latest exam was passed). CN_ONLINE_LENDING requires a record in force
+# for every manual contact (12 months): collector.cn2's runs out three weeks after "today" (the page shows it as
+# expiring soon); the US collectors' FDCPA course is the lender's own policy (no US profile requires it).
+DEMO_TRAINING = {
+    "collector.cn1": ("催收业务合规培训及考试（年度）", 150),
+    "collector.cn2": ("催收业务合规培训及考试（年度）", 345),
+    "collector.us1": ("FDCPA and Regulation F conduct training", 200),
+    "collector.us2": ("FDCPA and Regulation F conduct training", 90),
+}
+QA_SAMPLE = 3  # calls per collector and week in the demo's QA sample
+QA_SCORED_WEEKS = 4  # the managers have scored the samples of the last four weeks (the latest one only in part)
+
+
+def demo_certifications_create(*, today: dt.date, first: dt.date) -> None:
+    """Each demo collector's training records: the latest exam and, yearly before it, as many as the history needs
+    (a CN collector must hold one in force on every day they call). Left alone when the collector has some."""
+    User = get_user_model()
+    for username, (course, days_ago) in DEMO_TRAINING.items():
+        collector = User.objects.filter(username=username).first()
+        if collector is None or CollectorCertification.objects.filter(collector=collector).exists():
+            continue
+        team = Team.objects.filter(memberships__user=collector).select_related("manager").first()
+        passed = today - dt.timedelta(days=days_ago)
+        while True:
+            certification_record(
+                collector=collector,
+                course=course,
+                passed_on=passed,
+                evidence_reference=f"CERT-{collector.pk:03d}-{passed:%Y%m%d}",
+                actor=team.manager if team else None,
+            )
+            if passed <= first:
+                break
+            passed = add_months(passed, -12)
+
+
+def _qa_reviewed(teams: list[Team], *, today: dt.date, first: dt.date, seed: int, history: DemoHistory) -> None:
+    """The weekly QA sample of every week the history covers, as the Monday beat task would have drawn it, and the
+    managers' scores of the last weeks' samples (most calls pass; a few miss an item, with a note)."""
+    latest = last_complete_week(dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC))
+    week = week_start(first)
+    while week <= latest:
+        history.counts["qa_sampled"] += qa_sample_week(week=week, size=QA_SAMPLE, seed=seed).sampled
+        week += dt.timedelta(days=7)
+    rng = random.Random(seed * 104729 + 7)  # noqa: S311 - demo data, not secrets
+    managers = {t.pk: t.manager for t in teams if t.manager is not None}
+    scored_from = latest - dt.timedelta(days=7 * (QA_SCORED_WEEKS - 1))
+    for review in CallReview.objects.filter(week_start__gte=scored_from, team_id__in=managers).order_by("pk"):
+        if review.week_start == latest and rng.random() < 0.5:
+            continue  # the latest week's sample is only partly scored: some calls wait for their manager
+        failed = [item for item in review.checklist if rng.random() < 0.12]
+        call_review_score(
+            review_id=review.pk,
+            actor=managers[review.team_id or 0],
+            results={item: item not in failed for item in review.checklist},
+            notes=_QA_NOTES.get(failed[0], "") if failed else "",
+        )
+        history.counts["qa_scored"] += 1
+
+
+_QA_NOTES = {
+    "identification": "Did not give their name or the lender's at the start. / 开场未报姓名及机构。",
+    "mini_miranda": "No debt-collector disclosure before discussing the debt.",
+    "no_false_threats": "Mentioned a lawsuit that has not been approved.",
+    "within_hours": "The call started too late for the borrower's zone.",
+    "no_abusive_language": "语气生硬，提到“上征信黑名单”（CN-07 禁用话术）。",
+    "no_third_party_disclosure": "向接听电话的家属透露了欠款金额（CN-06）。",
+    "fair_treatment": "Borrower said they lost their job; no forbearance offered.",
+}
 
 
 def _decide(team: Team, manager: Any, day: dt.date, rng: random.Random, history: DemoHistory) -> None:

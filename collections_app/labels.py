@@ -88,6 +88,7 @@ RULES: dict[str, Promise] = {
     "HOLD-HARDSHIP": _("Hardship review"),
     "CMP-01": _("Complaint under review"),
     "VUL-01": _("Vulnerable customer"),
+    "CERT-01": _("Collector not certified"),
     "HOLD-CEASE": _("Asked to stop (policy)"),
     "HOLD-ATTORNEY": _("Has a lawyer (policy)"),
     "HOLD-BANKRUPTCY": _("Bankruptcy (policy)"),

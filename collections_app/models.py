@@ -985,3 +985,59 @@ class ReviewReminder(models.Model):
 
     def __str__(self) -> str:
         return f"review of record {self.record_id} due {self.review_on} for user {self.user_id}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# QA of collectors' calls: a weekly random sample scored by managers against the profile's checklist
+# ---------------------------------------------------------------------------------------------------------------
+class QaItem(models.TextChoices):
+    """What a manager checks on a sampled call; each profile lists its own (``qa_checklist``)."""
+
+    IDENTIFICATION = "identification", _("The collector said who they are and whom they work for")
+    MINI_MIRANDA = "mini_miranda", _("Said it is an attempt to collect a debt (mini-Miranda)")
+    NO_FALSE_THREATS = "no_false_threats", _("No false or misleading threats")
+    WITHIN_HOURS = "within_hours", _("Called within the permitted hours")
+    NO_ABUSIVE_LANGUAGE = "no_abusive_language", _("No abusive language or forbidden phrases")
+    NO_THIRD_PARTY_DISCLOSURE = "no_third_party_disclosure", _("Nothing about the debt told to anyone else")
+    FAIR_TREATMENT = "fair_treatment", _("Treated fairly; forbearance mentioned where the customer is in difficulty")
+
+
+class CallReview(models.Model):
+    """One collector's call (its disposition: every call a collector made and logged, dialled by hand or placed
+    through the provider with a recording) drawn into a week's QA sample, and, once a manager has listened, the
+    checklist's answers (item → passed), the notes and the score (the share of items passed)."""
+
+    disposition = models.OneToOneField(CallDisposition, on_delete=models.PROTECT, related_name="review")
+    case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="+")
+    collector = models.ForeignKey(User, on_delete=models.PROTECT, related_name="call_reviews")
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="call_reviews")
+    week_start = models.DateField(_("week of"), help_text=_("The Monday (UTC) of the week the call was made in."))
+    checklist = models.JSONField(_("checklist"), default=list, help_text=_("QaItem values, from the profiles."))
+    sampled_at = models.DateTimeField(_("sampled at"))
+    results = models.JSONField(_("results"), default=dict, blank=True, help_text=_("QaItem value → passed."))
+    notes = models.TextField(_("notes"), blank=True)
+    score = models.PositiveSmallIntegerField(_("score (%)"), null=True, blank=True, validators=[MaxValueValidator(100)])
+    reviewed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("call review")
+        verbose_name_plural = _("call reviews")
+        indexes = [
+            models.Index(fields=["collector", "week_start"]),
+            models.Index(fields=["team", "week_start"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of call {self.disposition_id} ({self.week_start})"
+
+    @property
+    def reviewed(self) -> bool:
+        return self.reviewed_at is not None
+
+    def items(self) -> list[tuple[str, str, bool | None]]:
+        """(code, words, passed or None when not scored yet) for each item of the checklist."""
+        return [
+            (code, str(QaItem(code).label) if code in QaItem.values else code, self.results.get(code))
+            for code in self.checklist
+        ]

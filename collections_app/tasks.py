@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from collections_app.models import SweepRun
 from collections_app.selectors.reports import refresh_performance_figures as refresh_figures
+from collections_app.services.qa import last_complete_week, qa_sample_week
 from collections_app.services.reviews import review_reminders_create
 from collections_app.sweep import sweep_chunk_run, sweep_start, sweep_watchdog
 from loans.db import db_retry
@@ -78,3 +79,11 @@ def vulnerability_review_reminders() -> int:
 def refresh_performance_figures() -> int:
     """Beat: the performance page's default figures of every scope, recomputed before they go stale."""
     return refresh_figures()
+
+
+@shared_task(name="collections_app.tasks.qa_sample")
+def qa_sample(week: str | None = None, size: int | None = None, seed: int = 0) -> int:
+    """QA: draw the sample of each collector's calls of the week that ended (or the week starting ``week``); run again,
+    it adds nothing. Returns the number of calls drawn."""
+    start = dt.date.fromisoformat(week) if week else last_complete_week()
+    return db_retry(lambda: qa_sample_week(week=start, size=size, seed=seed), what="qa sample").sampled

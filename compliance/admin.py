@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from compliance.models import ConsentEvent, ContactEvent, Decision, JurisdictionProfile, Restriction
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from compliance.models import (
+    CollectorCertification,
+    ConsentEvent,
+    ContactEvent,
+    Decision,
+    JurisdictionProfile,
+    Restriction,
+)
+from compliance.services.certification import certification_withdraw
 from loans.admin import ReadOnlyAdmin, VersionedAdmin
 
 
@@ -48,3 +62,48 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "borrower", "medium", "address", "kind", "source"]
     list_filter = ["kind", "medium", "source"]
     search_fields = ["address", "borrower__full_name"]
+
+
+class CertificationAdminForm(forms.ModelForm):
+    class Meta:
+        model = CollectorCertification
+        fields = ["collector", "course", "passed_on", "expires_on", "evidence_reference"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        passed, expires = data.get("passed_on"), data.get("expires_on")
+        if passed and passed > timezone.localdate():
+            self.add_error("passed_on", _("the exam cannot have been passed in the future"))
+        if passed and expires and expires < passed:
+            self.add_error("expires_on", _("the certificate cannot expire before it was passed"))
+        return data
+
+
+@admin.register(CollectorCertification)
+class CollectorCertificationAdmin(admin.ModelAdmin):
+    """Collectors' training records (CERT-01): added here or on the managers' page; never edited afterwards, only
+    withdrawn (the gate stops counting a withdrawn record)."""
+
+    form = CertificationAdminForm
+    list_display = ["collector", "course", "passed_on", "expires_on", "recorded_by", "revoked_at"]
+    list_filter = ["expires_on"]
+    search_fields = ["collector__username", "collector__first_name", "course", "evidence_reference"]
+    autocomplete_fields = ["collector"]
+    actions = ["withdraw"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fixed = ["recorded_by", "recorded_at", "revoked_at", "revoked_by"]
+        return fixed if obj is None else [*CertificationAdminForm.Meta.fields, *fixed]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Withdraw the selected training records"))
+    def withdraw(self, request: HttpRequest, queryset: Any) -> None:
+        for record in queryset:
+            certification_withdraw(certification_id=record.pk, actor=request.user)

@@ -42,6 +42,23 @@ LITIGATION_THREAT = re.compile(
 # Inputs
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class CertificationFact:
+    """One training record of a collector (CERT-01): passed on, valid through ``expires_on`` (inclusive)."""
+
+    id: int
+    passed_on: dt.date
+    expires_on: dt.date
+
+
+@dataclass(frozen=True)
+class StaffFact:
+    """A person making a manual contact, with their training records (CERT-01)."""
+
+    user_id: int
+    certifications: tuple[CertificationFact, ...] = ()
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One planned contact, evaluated at ``at`` (the instant it would reach the person)."""
 
@@ -56,6 +73,10 @@ class Attempt:
     purpose: str = ""  # e.g. opt_out_confirmation, cease_exception, verification, locate
     collectors: int = 1  # people on a field visit
     actor_id: int | None = None  # the person making a manual contact, when known (VUL-01: a named collector)
+    # CERT-01: the people making a manual contact (the caller; the collectors on a field visit; the collector who
+    # sent a text from the case page) and their training records. Empty: no person made or asked for this contact
+    # (the sweep's reminders, an automated call), so the rule has nothing to ask.
+    staff: tuple[StaffFact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -998,7 +1019,66 @@ def rule_vulnerability(
     return reasons
 
 
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later (the month's last day when it has no such day: Jan 31 + 1 → Feb 28/29)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover - every month has a 28th
+
+
+def certification_valid_through(cert: CertificationFact, validity_months: int | None) -> dt.date:
+    """The last day a training record counts: its expiry, and never past ``validity_months`` after it was passed
+    (a record typed with a longer expiry than the profile allows does not stretch the yearly renewal)."""
+    if not validity_months:
+        return cert.expires_on
+    return min(cert.expires_on, add_months(cert.passed_on, validity_months) - dt.timedelta(days=1))
+
+
+def rule_certification(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """CERT-01: under a profile with ``collector_certification.required`` (CN_ONLINE_LENDING: training and an exam
+    before collecting, renewed yearly), a manual contact — a collector's call, a text a collector sends from the case
+    page, a field visit — is DENIED when anyone making it has no training record in force on the day (in the
+    profile's zone). Contacts no person made or asked for (``staff`` empty: the sweep's reminders, automated calls)
+    are not concerned."""
+    setting = params.get("collector_certification") or {}
+    if not setting.get("required") or not attempt.staff:
+        return []
+    zone = setting.get("zone") or (params.get("time_window") or {}).get("zone") or "UTC"
+    today = _local(attempt.at, zone).date()
+    months = setting.get("validity_months")
+    uncertified = [
+        person.user_id
+        for person in attempt.staff
+        if not any(c.passed_on <= today <= certification_valid_through(c, months) for c in person.certifications)
+    ]
+    if _explaining(inputs):
+        inputs["certification"] = {
+            "day": today.isoformat(),
+            "staff": [p.user_id for p in attempt.staff],
+            "uncertified": uncertified,
+        }
+    if not uncertified:
+        return []
+    return [
+        _bilingual(
+            setting.get("rule", "CERT-01"),
+            DENY,
+            "No collection training and exam in force for this collector (required before collecting and renewed "
+            "every year): a manager must record a valid certificate first.",
+            "该催收员没有有效的催收培训及考试合格记录（上岗前须通过，每年复训）：须由经理先登记有效证书。",
+        )
+    ]
+
+
 RULES: list[Rule] = [
+    rule_certification,
     rule_holds,
     rule_opt_outs,
     rule_tcpa_consent,
@@ -1071,11 +1151,13 @@ PARAMETER_OF: dict[Rule, str] = {
     rule_daily_caps: "daily_caps",
     rule_contact_cap: "contact_cap",
     rule_written_consent: "electronic",
+    rule_certification: "collector_certification",
 }
 # Rules whose answer depends on the instant. The others judge facts that do not change while a contact waits
 # (holds, opt-outs, consent, content), so when a contact is only deferred, finding the next allowed instant needs
 # to re-check these alone.
 TIME_RULES = {
+    rule_certification,  # a training record expires at the end of a day
     rule_time_window,
     rule_inconvenient_time,
     rule_reg_f_frequency,
@@ -1088,6 +1170,7 @@ GENERIC = "*"
 CHANNELS_OF: dict[Rule, set[str]] = {
     rule_electronic_content: {"sms", "email"},
     rule_written_consent: {"sms", "email"},
+    rule_certification: {"call", "sms", "visit"},
     rule_visits: {"visit"},
     rule_reg_f_frequency: {"call"},
     rule_daily_caps: {"call"},

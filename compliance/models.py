@@ -12,7 +12,7 @@ import datetime as dt
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from jsonschema import Draft202012Validator
@@ -364,3 +364,46 @@ class VulnerabilityAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.record_id} by {self.actor_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Collector certification (CERT-01: training and an exam before collecting, renewed yearly, where a profile says so)
+# ---------------------------------------------------------------------------------------------------------------
+class CertificationQuerySet(models.QuerySet["CollectorCertification"]):
+    def in_force(self, day: dt.date) -> CertificationQuerySet:
+        """Records passed on or before ``day`` and not expired on it (the profile's validity is the gate's)."""
+        return self.filter(passed_on__lte=day, expires_on__gte=day, revoked_at__isnull=True)
+
+
+class CollectorCertification(models.Model):
+    """A collector's training record: the course or certificate, when it was passed and until when it counts, who
+    recorded it. The gate reads these for manual contacts under profiles that require them (CERT-01)."""
+
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="certifications")
+    course = models.CharField(_("course or certificate"), max_length=200)
+    passed_on = models.DateField(_("passed on"))
+    expires_on = models.DateField(_("expires on"))
+    evidence_reference = models.CharField(
+        _("evidence"), max_length=200, blank=True, help_text=_("Certificate number or where the evidence is kept.")
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = CertificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("collector certification")
+        verbose_name_plural = _("collector certifications")
+        indexes = [models.Index(fields=["collector", "expires_on"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_on__gte=F("passed_on")), name="certification_expires_after_pass")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course} ({self.collector_id}, {self.passed_on} → {self.expires_on})"

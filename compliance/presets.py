@@ -165,6 +165,22 @@ SCHEMA: dict[str, Any] = {
             "if": {"properties": {"licence_required": {"const": True}}},
             "then": {"required": ["licence_label"]},
         },
+        # CERT-01: manual contacts only by collectors with a training record in force (passed on or before the day,
+        # not past its expiry nor ``validity_months`` after it was passed).
+        "collector_certification": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["required"],
+            "properties": {
+                "required": {"type": "boolean"},
+                "validity_months": _POSITIVE,
+                "zone": {"type": "string"},
+                "rule": {"type": "string"},
+                "source": {"type": "string"},
+            },
+        },
+        # QA of collectors' calls: the checklist a manager scores a sampled call against (docs/compliance-rules.md).
+        "qa_checklist": {"type": "array", "items": {"type": "string", "pattern": "^[a-z_]+$"}, "uniqueItems": True},
         # REC-01: whether a call placed through the system is recorded, announced, and how long the recording is kept.
         "recording": {
             "type": "object",
@@ -205,6 +221,8 @@ US_FED_REGF: dict[str, Any] = {
     # Reg F 1006.100: records, recordings included, kept 3 years. Announced on every US call: the two-party-consent
     # states (CA, MA, WA, FL, IL, PA …) need it, and a mobile number does not say which state its holder is in.
     "recording": {"mode": "allowed_with_disclosure", "retention_years": 3, "rule": "REC-01"},
+    # QA: identification; the mini-Miranda (1006.18(e)); no false threats (1692e, 1006.18); within the hours (USF-01).
+    "qa_checklist": ["identification", "mini_miranda", "no_false_threats", "within_hours"],
 }
 
 US_MA_STRICT: dict[str, Any] = {
@@ -239,6 +257,17 @@ CN_ONLINE_LENDING: dict[str, Any] = {
     "visits": {"min_collectors": 2},
     # CN-09: every collection call recorded; records and recordings kept 5 years.
     "recording": {"mode": "required", "retention_years": 5, "rule": "REC-01"},
+    # CERT-01: collection staff trained and examined before they start, and again every year.
+    "collector_certification": {
+        "required": True,
+        "validity_months": 12,
+        "zone": "Asia/Shanghai",
+        "rule": "CERT-01",
+        "source": "issue 17 §5: training and an exam before collecting, renewed yearly (legal text to be confirmed)",
+    },
+    # QA: identification; none of CN-07's forbidden conduct (threats, insults, impersonating authorities, fake
+    # blacklists, exaggerated consequences); no debt information to anyone but the debtor (CN-06).
+    "qa_checklist": ["identification", "no_abusive_language", "no_third_party_disclosure"],
 }
 
 UK_CONC: dict[str, Any] = {
@@ -256,6 +285,8 @@ UK_CONC: dict[str, Any] = {
     "recording": {"mode": "off"},  # the catalogue sets nothing for the UK: not recorded until a policy says so
     # FB-01 (CONC 7.3.4R, PS24/2): forbearance offered or considered before enforcement.
     "forbearance_before_enforcement": {"required": True, "rule": "FB-01"},
+    # QA: identification; fair treatment, forbearance mentioned to a customer in difficulty (CONC 7.3, FG21/1).
+    "qa_checklist": ["identification", "fair_treatment"],
 }
 
 # NYC-01 (DCWP rules effective 2026-09-01), layered on US_FED_REGF for addresses in the five boroughs.

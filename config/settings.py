@@ -333,7 +333,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.print_batch",
         "schedule": crontab(hour=env.int("PRINT_BATCH_HOUR_UTC", default=0), minute=15),
     },
+    # QA: every Monday, a random sample of each collector's calls of the week that ended, for managers to score
+    # (once per collector and week: a second run adds nothing).
+    "qa-sample": {
+        "task": "collections_app.tasks.qa_sample",
+        "schedule": crontab(day_of_week="mon", hour=env.int("QA_SAMPLE_HOUR_UTC", default=1), minute=0),
+    },
 }
+# How many of each collector's calls a week's QA sample draws (fewer when they made fewer).
+QA_SAMPLE_SIZE = env.int("QA_SAMPLE_SIZE", default=5)
 SWEEP_CHUNKS = env.int("SWEEP_CHUNKS", default=4)
 # A sweep run with no chunk finished (or queued again) for this long has its unfinished chunks that no worker is
 # running queued again; one still unfinished this long after it started is shown to managers and logged.

@@ -58,6 +58,8 @@ _CASE_WORK = [
     "notifications.view_document",
     "collections_app.view_calldisposition",
     "collections_app.add_calldisposition",
+    "compliance.view_collectorcertification",  # their own (selectors narrow it)
+    "collections_app.view_callreview",  # their own QA results (selectors narrow it)
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     COLLECTOR: [*_LOANS_READ, *_CASE_WORK],
@@ -76,6 +78,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "collections_app.approve_plan",
         "compliance.lift_restriction",
         "compliance.view_vulnerability_details",
+        "compliance.add_collectorcertification",
+        "compliance.change_collectorcertification",
+        "collections_app.change_callreview",
         "notifications.set_legal_hold",
         "collections_app.view_team",
         "collections_app.view_sweeprun",

@@ -609,3 +609,38 @@ def api_for(user: Any) -> Any:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
+
+
+class CertificationFactory(factory.django.DjangoModelFactory):
+    """A collector's training record (CERT-01) passed today and valid for a year."""
+
+    class Meta:
+        model = "compliance.CollectorCertification"
+
+    collector = factory.SubFactory(UserFactory, role="collector")
+    course = "催收业务合规培训及考试 / Collection conduct training and exam"
+    passed_on = factory.LazyFunction(timezone.localdate)
+    expires_on = factory.LazyAttribute(lambda o: o.passed_on + dt.timedelta(days=364))
+
+
+def certified(*users: Any, on: dt.date | None = None) -> None:
+    """Give each user a training record in force on ``on`` (today by default): a collector on a CN desk needs one
+    before any manual contact (CERT-01)."""
+    day = on or timezone.localdate()
+    for user in users:
+        CertificationFactory(collector=user, passed_on=day - dt.timedelta(days=30))
+
+
+class CallReviewFactory(factory.django.DjangoModelFactory):
+    """A collector's call drawn into a week's QA sample, not scored yet (US checklist)."""
+
+    class Meta:
+        model = "collections_app.CallReview"
+
+    disposition = factory.SubFactory(CallDispositionFactory)
+    case = factory.SelfAttribute("disposition.case")
+    collector = factory.SelfAttribute("disposition.actor")
+    week_start = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday()))
+    checklist = factory.LazyFunction(lambda: ["identification", "mini_miranda", "no_false_threats", "within_hours"])
+    sampled_at = factory.LazyFunction(timezone.now)
+    results = factory.LazyFunction(dict)

@@ -42,8 +42,11 @@ from notifications.mail import unsubscribe_token
 from notifications.models import InboundMessage
 from notifications.services import document_render, portal_link_issue
 from tests.factories import (
+    CallDispositionFactory,
     CallRecordingFactory,
+    CallReviewFactory,
     CaseFactory,
+    CertificationFactory,
     CollectorCallFactory,
     ContactEventFactory,
     DecisionFactory,
@@ -62,6 +65,7 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+QA_ITEMS = ("identification", "mini_miranda", "no_false_threats", "within_hours")  # the US checklist
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -159,6 +163,16 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("complaint-document", "GET"): (LOGIN, 403, 403, 403, 404, 200, 200),
     ("possible-complaint", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
     # Confirmed (the step before only shows the count and writes nothing; see tests/collections_app).
+    # Collector oversight: QA results (a collector sees only their own row), the sampled calls and one call's review
+    # (its collector reads it once scored; the team's manager and admins score it), the training records (CERT-01).
+    ("qa-results", "GET"): (LOGIN, 403, 200, 200, 200, 200, 200),
+    ("qa-reviews", "GET"): (LOGIN, 403, 403, 403, 200, 200, 200),
+    ("qa-review", "GET"): (LOGIN, 403, 404, 200, 404, 200, 200),
+    ("qa-review", "POST"): (LOGIN, 403, 404, 403, 404, DONE, DONE),
+    ("certifications", "GET"): MANAGERS_PAGE,
+    # Another team's manager cannot name team A's collector: the form again, with the error beside the field.
+    ("certifications", "POST"): (LOGIN, 403, 403, 403, NOT_FOUND_400, DONE, DONE),
+    ("certification-withdraw", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
     ("escalations-decide", "POST"): (LOGIN, 403, 403, 403, IGNORED, DONE, DONE),
     ("plan-decide", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
     ("cases-reassign", "POST"): (LOGIN, 403, 403, 403, IGNORED, DONE, DONE),
@@ -244,6 +258,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-complaint-detail", "GET"): API_CASE,
     ("api-complaint-acknowledge", "POST"): API_MANAGERS_ON_CASE,
     ("api-complaint-resolve", "POST"): API_MANAGERS_ON_CASE,
+    # Collector oversight, read-only for the lender's systems: collectors their own, managers their teams'.
+    ("api-certifications", "GET"): API_SEES_OWN_TEAM,
+    ("api-call-reviews", "GET"): API_SEES_OWN_TEAM,
     ("api-contacts", "GET"): API_SEES_OWN_TEAM,
     ("api-contacts", "POST"): API_CASE_CREATE,
     # Public by design: no sign-in (webhooks check Twilio's signature instead: unsigned is 403 for everyone).
@@ -324,6 +341,7 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "auth.group",
             "auth.user",
             "collections_app.calldisposition",
+            "collections_app.callreview",
             "collections_app.casenote",
             "collections_app.casetransition",
             "collections_app.collectioncase",
@@ -337,6 +355,7 @@ ADMIN_MATRIX: dict[str, tuple[Cell | int, ...]] = {
             "collections_app.promisetopay",
             "collections_app.sweeprun",
             "collections_app.team",
+            "compliance.collectorcertification",
             "compliance.consentevent",
             "core.usersettings",
             "compliance.contactevent",
@@ -415,6 +434,8 @@ class TeamRecords:
     complaint: Any
     flagged_text: Any
     document: Any
+    review: Any
+    certification: Any
 
 
 @dataclass
@@ -434,6 +455,8 @@ class World:
             "payment": lambda t: t.payment.pk,
             "contact": lambda t: t.contact.pk,
             "complaint": lambda t: t.complaint.pk,
+            "review": lambda t: t.review.pk,
+            "certification": lambda t: t.certification.pk,
         }
         return {"A": pick[kind](self.a), "B": pick[kind](self.b)}
 
@@ -441,7 +464,7 @@ class World:
 def team(letter: str) -> TeamRecords:
     manager = user_with_role("manager", f"manager.{letter.lower()}")
     collector = user_with_role("collector", f"collector.{letter.lower()}")
-    team_with(collector, name=f"Team {letter}", manager=manager)
+    crew = team_with(collector, name=f"Team {letter}", manager=manager)
     case = CaseFactory(worked_by=collector, state="legal_review", return_state="formal_notice")
     call = CollectorCallFactory(case=case, collector=collector)
     # For the escalation review's lists: a contact no decision covered, and a contact the gate refused.
@@ -475,6 +498,16 @@ def team(letter: str) -> TeamRecords:
             possible_complaint=True,
         ),
         document=document_render(kind="formal_notice", case=case),
+        # A call of the collector's drawn into the QA sample and scored (its recording is the call's above).
+        review=CallReviewFactory(
+            disposition=CallDispositionFactory(case=case, actor=collector, call=call),
+            team=crew,
+            results=dict.fromkeys(QA_ITEMS, True),
+            score=100,
+            reviewed_by=manager,
+            reviewed_at=timezone.now(),
+        ),
+        certification=CertificationFactory(collector=collector),
         vulnerability=VulnerabilityRecord.objects.create(
             borrower=case.borrower,
             drivers=["health"],
@@ -596,6 +629,8 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-complaint-acknowledge": lambda w, _: [w.a.complaint.pk],
     "api-complaint-resolve": lambda w, _: [w.a.complaint.pk],
     "api-vulnerability-end": lambda w, _: [w.a.case.borrower_id],
+    "qa-review": lambda w, _: [w.a.review.pk],
+    "certification-withdraw": lambda w, _: [w.a.certification.pk],
 }
 # A list's query for the matrix: the queue's every open case (its "can act now" view depends on the hour).
 GET_QUERIES: dict[str, dict[str, str]] = {"case-queue": {"view": "all"}}
@@ -614,6 +649,8 @@ BODIES: dict[str, Callable[[World], Any]] = {
         "confirmed": "1",
     },
     "plan-decide": lambda w: {"approve": "1", "reason": "matrix"},
+    "qa-review": lambda w: {**dict.fromkeys(QA_ITEMS, "pass"), "mini_miranda": "fail", "notes": "matrix"},
+    "certifications": lambda w: {"collector": w.a.collector.pk, "course": "matrix", "passed_on": soon(0)},
     "cases-reassign": lambda w: {"case": [w.a.case.pk], "to_user": w.a.collector.pk},
     "case-action[call-start]": lambda w: {"to": str(w.a.phone.number)},
     "case-action[call-log]": lambda w: {"decision": w.a.decision.pk, "party": "no_answer"},
@@ -735,6 +772,8 @@ LISTS = {
     "api-payments": "payment",
     "api-contacts": "contact",
     "api-complaint-list": "complaint",
+    "api-certifications": "certification",
+    "api-call-reviews": "review",
 }
 CASE_LINK = re.compile(r'href="/cases/(\d+)/"')
 

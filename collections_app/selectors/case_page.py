@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 from collections_app.labels import BORROWER, actor_words, channel_label, state_label, transition_label
 from collections_app.models import CollectionCase, ComplaintStatus
-from compliance.engine import Attempt, Profile, applicable, contact_point, evaluate
+from compliance.engine import Attempt, Profile, StaffFact, applicable, contact_point, evaluate
 from compliance.models import ContactEvent
-from compliance.services import facts_load, to_kind_for
+from compliance.services import facts_load, staff_facts, to_kind_for
 from loans.models import Borrower, PaymentCheckout
 from loans.money import format_money
 from notifications.models import OutboundMessage, PortalEvent, PortalEventKind
@@ -29,9 +29,18 @@ def borrower_zone(borrower: Borrower) -> str:
 
 
 def gate_dry_run(
-    borrower: Any, profiles: list[Any], *, channel: str, to: str, loan_id: int, now: dt.datetime, chinese: bool
+    borrower: Any,
+    profiles: list[Any],
+    *,
+    channel: str,
+    to: str,
+    loan_id: int,
+    now: dt.datetime,
+    chinese: bool,
+    staff: tuple[StaffFact, ...] = (),
 ) -> ChannelAnswer:
-    """The gate's answer for a contact now, evaluated and not stored (a page view is not a contact)."""
+    """The gate's answer for a contact now, evaluated and not stored (a page view is not a contact). ``staff``: the
+    reader and their training records (CERT-01), for the contacts they would make themselves."""
     attempt = Attempt(
         channel=channel,
         at=now,
@@ -39,6 +48,7 @@ def gate_dry_run(
         to_kind=to_kind_for(borrower, channel, to),
         automated=channel == "sms",  # texts leave through the platform; a collector dials a call by hand
         debts=(loan_id,),
+        staff=staff if channel in MANUAL_CHANNELS else (),
     )
     result = evaluate(attempt, borrower, profiles)
     return ChannelAnswer(
@@ -52,6 +62,8 @@ def gate_dry_run(
 
 
 PANEL_CHANNELS = ("call", "sms", "email", "letter", "visit")
+# The panel's contacts the reader makes (or asks for) themselves: CERT-01 asks for their training record.
+MANUAL_CHANNELS = {"call", "sms", "visit"}
 # The gate's refusals for want of consent to a text: none on record (TCPA-01), revoked or opted out (TCPA-02, USF-06).
 CONSENT_RULES = {"TCPA-01", "TCPA-02", "USF-06"}
 
@@ -66,27 +78,40 @@ class ChannelAnswer:
     next_allowed_at: dt.datetime | None
 
 
+def reader_staff(borrower: Any, profiles: list[Any], reader: Any) -> tuple[StaffFact, ...]:
+    """The reader and their training records, when a profile that applies to the borrower requires them (CERT-01):
+    one query then, none otherwise."""
+    if reader is None or not getattr(reader, "pk", None):
+        return ()
+    chosen = applicable(profiles, borrower.country, borrower.region, borrower.city)
+    if not any((p.params.get("collector_certification") or {}).get("required") for p in chosen):
+        return ()
+    return staff_facts([reader.pk])
+
+
 def contact_panel(
-    *, case: CollectionCase, now: dt.datetime, chinese: bool
+    *, case: CollectionCase, now: dt.datetime, chinese: bool, reader: Any = None
 ) -> tuple[list[ChannelAnswer], Any, list[Profile]]:
     """May we contact this borrower now, per channel, and if not why and when? The gate's own rules, evaluated
-    as a dry run and not stored (a page view is not a contact). Returns the answers, and the facts and the current
+    as a dry run and not stored (a page view is not a contact); the reader's own calls, texts and visits with their
+    training record where one is required (CERT-01). Returns the answers, and the facts and the current
     jurisdiction profiles they used (read in one query)."""
     facts, loaded = facts_load([case.borrower_id], at=now, with_profiles=True)
     borrower = facts[case.borrower_id]
     profiles = loaded or []
+    staff = reader_staff(borrower, profiles, reader)
     answers = [
         gate_dry_run(borrower, profiles, channel=channel, to=contact_point(borrower, channel), loan_id=case.loan_id,
-                 now=now, chinese=chinese)
+                 now=now, chinese=chinese, staff=staff)
         for channel in PANEL_CHANNELS
     ]  # fmt: skip
     return answers, borrower, profiles
 
 
-def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool) -> dict[str, Any]:
+def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool, reader: Any = None) -> dict[str, Any]:
     """Everything the case page shows, in a fixed number of queries whatever the case's history."""
 
-    panel, facts, profiles = contact_panel(case=case, now=now, chinese=chinese)
+    panel, facts, profiles = contact_panel(case=case, now=now, chinese=chinese, reader=reader)
 
     def sms_consented(number: str) -> bool:
         # What the gate counts, not the flag typed with the number: a text to it is not refused for want of consent

@@ -56,6 +56,7 @@ def visit_schedule(
             at=window_start,
             collectors=len(collectors),
             actor=actor,
+            staff=collectors,  # CERT-01: the collectors going, not the person scheduling
         )
         if not result.allowed:
             reasons = "; ".join(f"{r.rule}: {r.message}" for r in result.reasons)

@@ -69,7 +69,7 @@ def case_page_response(
 ) -> HttpResponse:
     """The case page; ``bound``: forms that came back with errors, shown as typed in place of the empty ones."""
     chinese = (get_language() or "").startswith("zh")
-    context = case_page(case=case, now=timezone.now(), chinese=chinese)
+    context = case_page(case=case, now=timezone.now(), chinese=chinese, reader=request.user)
     context["transitions"] = available_transitions(case, request.user)
     for hold in context["active_holds"]:
         hold.may_lift = restriction_may_lift(kind=hold.kind, actor=request.user)

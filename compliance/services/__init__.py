@@ -6,11 +6,19 @@
 - ``ledger``: the contacts that happened and consents; a reservation settled into its outcome or released;
 - ``conduct``: the conduct rules a case's escalation must pass (BS-01, FB-01);
 - ``restrictions``: restrictions and the one rule for lifting them; profile edits;
-- ``vulnerability``: vulnerability records (VUL-01) and the audit of every view.
+- ``vulnerability``: vulnerability records (VUL-01) and the audit of every view;
+- ``certification``: collectors' training records (CERT-01) and the facts the gate reads of them.
 
 The names below are the public services, for callers that want one import.
 """
 
+from compliance.services.certification import (
+    CertificationInvalid,
+    certification_record,
+    certification_validity_months,
+    certification_withdraw,
+    staff_facts,
+)
 from compliance.services.conduct import breathing_space_in_force, breathing_spaces_in_force, escalation_check
 from compliance.services.facts import ComplianceError, facts_load, profiles_current, to_kind_for
 from compliance.services.gate import PlannedContact, contact_check, contacts_check_batch, contacts_reserve_batch
@@ -38,12 +46,16 @@ from compliance.services.vulnerability import (
 )
 
 __all__ = [
+    "CertificationInvalid",
     "ComplianceError",
     "LiftRefused",
     "PlannedContact",
     "VulnerabilityInvalid",
     "breathing_space_in_force",
     "breathing_spaces_in_force",
+    "certification_record",
+    "certification_validity_months",
+    "certification_withdraw",
     "consent_record",
     "contact_check",
     "contact_reclassify",
@@ -61,6 +73,7 @@ __all__ = [
     "restriction_lift",
     "restriction_may_lift",
     "restriction_reschedule",
+    "staff_facts",
     "to_kind_for",
     "vulnerability_end",
     "vulnerability_record",

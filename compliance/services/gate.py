@@ -19,6 +19,8 @@ from compliance.engine import (
     BorrowerFacts,
     LedgerEvent,
     Result,
+    StaffFact,
+    applicable,
     contact_point,
     evaluate,
 )
@@ -26,6 +28,7 @@ from compliance.models import (
     ContactEvent,
     Decision,
 )
+from compliance.services.certification import staff_facts
 from compliance.services.facts import EVALUATOR_VERSION, ComplianceError, facts_load, profiles_current, to_kind_for
 from loans.models import Borrower
 
@@ -83,10 +86,14 @@ def contact_check(
     target_role: str = "debtor",
     collectors: int = 1,
     actor: Any = None,
+    staff: Sequence[Any] | None = None,
     reserve: bool = False,
     dry_run: bool = False,
 ) -> tuple[Decision, Result]:
     """Ask the gate about one contact now (or at ``at``); store and return the decision.
+
+    ``staff``: the people making a manual contact (a field visit's collectors); by default the actor. Their training
+    records are loaded only when a profile that applies requires them (CERT-01).
 
     ``reserve``: lock the borrower and, if allowed, write a ``reserved`` ledger entry that later becomes the
     contact's real outcome (``contact_record(reservation=…)``), so concurrent checks count it.
@@ -120,6 +127,7 @@ def contact_check(
             purpose=purpose,
             collectors=collectors,
             actor_id=None if automated else getattr(actor, "pk", None),
+            staff=_staff(facts, profiles or [], automated, actor, staff),
         )
         try:
             result = evaluate(attempt, facts, profiles or [])
@@ -130,6 +138,19 @@ def contact_check(
         if reserve and result.allowed:
             _reservation(borrower_id, attempt, decision).save()
     return decision, result
+
+
+def _staff(
+    facts: BorrowerFacts, profiles: Sequence[Any], automated: bool, actor: Any, staff: Sequence[Any] | None
+) -> tuple[StaffFact, ...]:
+    """CERT-01's facts: the people making a manual contact and their training records, when a profile requires it."""
+    if automated:
+        return ()
+    chosen = applicable(profiles, facts.country, facts.region, facts.city)
+    if not any((p.params.get("collector_certification") or {}).get("required") for p in chosen):
+        return ()
+    people = list(staff) if staff is not None else [actor]
+    return staff_facts([getattr(p, "pk", p) for p in people if p is not None and getattr(p, "pk", p)])
 
 
 def _reservation(borrower_id: int, attempt: Attempt, decision: Decision) -> ContactEvent:

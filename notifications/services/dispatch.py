@@ -42,6 +42,7 @@ from compliance.services import (
     contacts_reserve_batch,
     reservation_settle_with,
     reservations_release,
+    staff_facts,
 )
 from loans.db import db_retry
 from loans.models import Loan
@@ -285,6 +286,9 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
             _finish(row, MessageStatus.FAILED, reason)
             counts["failed"] = counts.get("failed", 0) + 1
         live = [r for r in live if r.pk not in unsendable]
+        # CERT-01: a text a collector sent from the case page is their manual contact (one query, only then).
+        people = {r.created_by_id for r in live if r.created_by_id}
+        staff = {s.user_id: (s,) for s in staff_facts(sorted(people))} if people else {}
         planned = [
             PlannedContact(
                 row.borrower_id,
@@ -296,6 +300,7 @@ def _prepare(message_ids: Sequence[int], token: str, now: dt.datetime) -> tuple[
                     debts=tuple(debts.get(row.pk, [row.loan_id])),
                     content="" if row.channel == Channel.VOICE else row.body,
                     purpose=row.purpose,
+                    staff=staff.get(row.created_by_id or 0, ()),
                 ),
                 loan_id=row.loan_id,
             )

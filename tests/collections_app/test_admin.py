@@ -96,7 +96,36 @@ def test_old_versions_cannot_be_edited(admin_client):
         "team",
         "installmentpolicy",
         "sweeprun",
+        "callreview",
     ],
 )
 def test_case_admin_lists_load(admin_client, model):
     assert admin_client.get(reverse(f"admin:collections_app_{model}_changelist")).status_code == 200
+
+
+def test_an_admin_records_and_withdraws_a_training_record_but_never_edits_or_deletes_one(admin_client):
+    """CERT-01: the admin adds a record (recorded by them, refused beside the field when it expires before it was
+    passed), and withdraws it with the list's action."""
+    import datetime as dt
+
+    from compliance.models import CollectorCertification
+    from tests.factories import user_with_role
+
+    collector = user_with_role("collector", "wang")
+    add = reverse("admin:compliance_collectorcertification_add")
+    form = {"collector": collector.pk, "course": "合规培训", "passed_on": "2025-03-01", "expires_on": "2025-02-01"}
+    refused = admin_client.post(add, form)
+    assert (
+        refused.status_code == 200 and "the certificate cannot expire before it was passed" in refused.content.decode()
+    )
+    assert admin_client.post(add, {**form, "expires_on": "2026-02-28"}).status_code == 302
+    record = CollectorCertification.objects.get()
+    assert record.recorded_by.username == "ada" and record.expires_on == dt.date(2026, 2, 28)
+    changelist = reverse("admin:compliance_collectorcertification_changelist")
+    assert admin_client.get(changelist).status_code == 200
+    admin_client.post(changelist, {"action": "withdraw", "_selected_action": [record.pk]})
+    record.refresh_from_db()
+    assert record.revoked_at is not None
+    assert (
+        admin_client.get(reverse("admin:compliance_collectorcertification_delete", args=[record.pk])).status_code == 403
+    )

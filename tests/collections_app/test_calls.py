@@ -26,6 +26,7 @@ from tests.factories import (
     InstallmentFactory,
     LoanFactory,
     PhoneFactory,
+    certified,
     make_case,
     team_with,
     user_with_role,
@@ -145,6 +146,7 @@ def test_a_chinese_borrowers_call_is_recorded_for_five_years_without_an_announce
     InstallmentFactory(loan=loan, number=1, due_date=dt.date(2024, 2, 1))
     case = make_case(loan=loan, assigned_to=collector)
     PhoneFactory(borrower=borrower, number="+8613800000001")
+    certified(collector, on=NOON_BEIJING.date())  # CERT-01
     with time_machine.travel(NOON_BEIJING, tick=False):
         _, call = start_call(signed_in(collector), case, django_capture_on_commit_callbacks, to="+8613800000001")
     assert (call.record, call.disclosure, call.retention_years, call.language) == (True, False, 5, "zh-hans")

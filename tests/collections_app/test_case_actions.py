@@ -223,11 +223,12 @@ def test_a_visit_typed_on_the_page_is_read_in_the_borrowers_zone_and_recorded_th
     """Issue 11: 02:00 typed for a Beijing borrower was stored as 02:00 UTC (10:00 in Beijing), with no zone named."""
     from collections_app.models import FieldVisit
     from core.models import UserSettings
-    from tests.factories import BorrowerFactory, loan_with_schedule, team_with
+    from tests.factories import BorrowerFactory, certified, loan_with_schedule, team_with
 
     partner, outsider = user_with_role("collector", "partner"), user_with_role("collector", "outsider")
     team_with(outsider, name="Other")
     team = team_with(collector, partner, name="CN", language="zh-hans")
+    certified(collector, partner, on=dt.date(2024, 2, 12))  # CERT-01: both visitors trained
     UserSettings.objects.create(
         user=collector, language="en"
     )  # the team's pages are Chinese; this reader chose English

@@ -469,11 +469,12 @@ def test_the_gate_refuses_a_visit_at_night_and_flags_one_made_outside_its_window
 
 def test_a_field_visit_in_china_needs_two_collectors(collector):
     from collections_app.services import visit_schedule
-    from tests.factories import BorrowerFactory, loan_with_schedule
+    from tests.factories import BorrowerFactory, certified, loan_with_schedule
 
     borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"])
     partner = user_with_role("collector", "partner")
     team = team_with(collector, partner, name="CN", language="zh-hans")
+    certified(collector, partner, on=dt.date(2024, 2, 12))  # CERT-01: both visitors trained
     case = make_case("reminder", loan=loan_with_schedule(("2024-02-01", "100.00"), borrower=borrower), team=team)
     start = dt.datetime(2024, 2, 12, 2, 0, tzinfo=dt.UTC)  # 10:00 Beijing time
     with pytest.raises(InvalidRequest, match="CN-08"):

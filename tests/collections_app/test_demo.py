@@ -100,6 +100,20 @@ def test_the_demo_has_months_of_history_behind_every_figure_and_working_logins()
     rules = {(r["rule"], r["outcome"]) for reasons in refusals.values_list("reasons", flat=True) for r in reasons}
     assert {("CN-01", "defer"), ("USF-06", "deny")} <= rules, rules
     assert not any(rule.startswith("USF-2") for rule, _ in rules)  # a Chinese hold cites the lender's policy
+    # Collector oversight: the Chinese desk is trained (CERT-01 never refused a call), collector.cn2's record runs out
+    # within a month of the last day; the weekly QA samples were drawn and the managers scored the last weeks'.
+    assert "CERT-01" not in {rule for rule, _ in rules}
+    from collections_app.models import CallReview
+    from compliance.models import CollectorCertification
+
+    in_force = dict(CollectorCertification.objects.in_force(AS_OF).values_list("collector__username", "expires_on"))
+    assert {"collector.cn1", "collector.cn2"} <= in_force.keys(), in_force
+    assert in_force["collector.cn2"] - AS_OF <= dt.timedelta(days=30) < in_force["collector.cn1"] - AS_OF
+    reviews = CallReview.objects.all()
+    assert reviews.filter(reviewed_at__isnull=True).exists() and reviews.filter(score=100).exists()
+    assert reviews.filter(score__lt=100).exclude(notes="").exists()
+    assert set(reviews.values_list("collector__username", flat=True)) == {
+        "collector.us1", "collector.us2", "collector.cn1", "collector.cn2"}  # fmt: skip
     assert InboundMessage.objects.filter(body="TD", action="opt_out", borrower__country="CN").exists()
     chinese = CollectionCase.objects.filter(borrower__country="CN")
     assert self_cured(chinese, since=AS_OF - dt.timedelta(days=94), until=AS_OF)["self_cured"] > 0

@@ -15,11 +15,19 @@ from collections_app.services.holds import hold_place
 from compliance.engine import HOLD_RULES
 from compliance.presets import POLICY_HOLD_RULES, PRESETS
 from core.models import UserSettings
-from tests.factories import BorrowerFactory, PhoneFactory, make_case, overdue_loan, team_with, user_with_role
+from tests.factories import (
+    BorrowerFactory,
+    PhoneFactory,
+    certified,
+    make_case,
+    overdue_loan,
+    team_with,
+    user_with_role,
+)
 
 pytestmark = pytest.mark.django_db
 TAG = re.compile(r"<[^>]+>")
-RULE_ID = re.compile(r"\b(?:USF|BK|TCPA|MA|CN|UK|NO|HOLD|VUL)-[A-Z0-9]+\b")
+RULE_ID = re.compile(r"\b(?:USF|BK|TCPA|MA|CN|UK|NO|HOLD|VUL|CERT)-[A-Z0-9]+\b")
 
 
 def chinese(user):
@@ -40,6 +48,7 @@ def disputed():
     manager = user_with_role("manager", "liu")
     collector = user_with_role("collector", "wang")
     team_with(collector, name="三门峡催收组", language="zh-hans", manager=manager, timezone="Asia/Shanghai")
+    certified(collector)  # CERT-01: the desk's collectors are trained
     borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"], language="zh-hans")
     case = make_case(loan=overdue_loan(borrower=borrower, currency="CNY"), worked_by=collector)
     PhoneFactory(borrower=borrower, number="+8613800138000", sms_consent=True, autodial_consent=True)
@@ -50,6 +59,7 @@ def disputed():
 def test_every_rule_the_gate_can_cite_has_words_in_both_languages():
     cited = {*HOLD_RULES.values(), *POLICY_HOLD_RULES.values()}
     cited |= {p["time_window"]["rule"] for p in PRESETS.values() if "time_window" in p}
+    cited |= {p["collector_certification"]["rule"] for p in PRESETS.values() if "collector_certification" in p}
     assert cited <= RULES.keys()
     from django.utils import translation
 
