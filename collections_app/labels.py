@@ -30,6 +30,7 @@ TRANSITIONS: dict[str, Promise] = {
     "close": _("Close the case"),
     "extend_grace": _("Hardship grace granted"),
     "reassign": _("Reassigned"),
+    "evidence_pack": _("Evidence pack built"),
     "reject_plan": _("Installment plan rejected"),
     # What the borrower did on their own page that moves no state (services.borrower_actions).
     "propose_plan": _("Installment plan asked for, waiting for a manager"),
