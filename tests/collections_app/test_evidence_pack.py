@@ -24,7 +24,7 @@ from django.urls import reverse
 from collections_app.models import CaseTransition, EvidencePack
 from collections_app.services.evidence import evidence_pack_build, evidence_packs_missing, pack_languages, pack_verify
 from compliance.models import ContactEvent, Decision
-from loans.models import LoanProduct, Payment
+from loans.models import Borrower, LoanProduct, Payment
 from loans.money import format_money
 from loans.services import payment_record
 from notifications.services import document_render
@@ -333,3 +333,60 @@ def test_a_large_case_builds_in_a_fixed_number_of_queries():
     assert files["data/payments.csv"].decode().count("BULK-") == 600
     assert files["data/contacts.csv"].decode().count("no_answer") == 600
     assert flat(pdf_text(files["en/02-payments.pdf"])).count("BULK-") == 600
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The "In legal" escalation list: fixed query count, only the manager's teams, human words in Chinese
+# ---------------------------------------------------------------------------------------------------------------
+def _in_legal(team, collector, n):  # type: ignore[no-untyped-def]
+    """``n`` cases in legal, each with a (recorded, not built) evidence pack: the list only reads the rows."""
+    cases = [make_case("legal", team=team, assigned_to=collector) for _ in range(n)]
+    EvidencePack.objects.bulk_create(
+        EvidencePack(case=c, version=1, languages=["en"], path=f"evidence/test/{c.pk}.zip", sha256="a" * 64,
+                     size=1, manifest_sha256="b" * 64, content_digest="c" * 64, files=1, reason="t",
+                     actor_label="system")
+        for c in cases
+    )  # fmt: skip
+    return cases
+
+
+def test_the_in_legal_list_costs_the_same_queries_for_any_number_of_rows_and_shows_only_my_teams(
+    django_assert_max_num_queries,
+):
+    manager, collector = user_with_role("manager", "morgan"), user_with_role("collector", "casey")
+    team = team_with(collector, name="US", manager=manager)
+    other = make_case("legal", team=team_with(user_with_role("collector", "cn1"), name="CN",
+                                               manager=user_with_role("manager", "mei")))  # fmt: skip
+    client = Client()
+    client.force_login(manager)
+    _in_legal(team, collector, 2)
+    client.get(reverse("escalations-legal"))  # the session, the user: warm
+    with django_assert_max_num_queries(12) as few:
+        response = client.get(reverse("escalations-legal"))
+    assert len(response.context["page"]) == 2 and all(c.pack_version == 1 for c in response.context["page"])
+    _in_legal(team, collector, 26)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("escalations-legal"))
+    assert len(response.context["page"]) == 25 and response.context["page"].paginator.count == 28
+    assert f'href="/cases/{other.pk}/"' not in response.content.decode()
+    assert response.content.decode().count('data-testid="evidence-pack-download"') == 25
+
+
+def test_a_chinese_manager_reads_the_in_legal_list_in_chinese():
+    from core.models import UserSettings
+    from tests.collections_app.test_locale import ENGLISH, IDENTIFIER, VisibleText
+
+    manager, collector = user_with_role("manager", "mgr-cn"), user_with_role("collector", "cn1")
+    UserSettings.objects.create(user=manager, language="zh-hans")
+    team = team_with(collector, name="三门峡催收组", language="zh-hans", manager=manager)
+    _in_legal(team, collector, 1)
+    make_case("legal", team=team, assigned_to=collector)  # one without a pack yet
+    Borrower.objects.update(full_name="王芳")
+    client = Client()
+    client.force_login(manager)
+    response = client.get(reverse("escalations-legal"))
+    parser = VisibleText()
+    parser.feed(response.content.decode())
+    text = "\n".join(parser.parts)
+    assert not IDENTIFIER.findall(text) and not ENGLISH.findall(text), text
+    assert "下载证据包（第 1 版）" in text and "生成证据包" in text and "已转法务" in text
