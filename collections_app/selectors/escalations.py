@@ -133,12 +133,14 @@ def legal_review_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[Coll
 def _legal_review_shown(cases: QuerySet[CollectionCase], user: Any) -> QuerySet[CollectionCase]:
     """A page of legal review: each case's evidence, and who asked for legal review, why and when."""
     requests = CaseTransition.objects.filter(case_id=OuterRef("pk"), transition="request_legal").order_by("-at")
+    packs = EvidencePack.objects.filter(case_id=OuterRef("pk")).order_by("-version")
     return (
         _with_evidence(cases, case="pk", borrower="borrower_id")
         .annotate(
             requested_because=Subquery(requests.values("reason")[:1]),
             requested_by=Subquery(requests.values("actor_label")[:1]),
             requested_at=Subquery(requests.values("at")[:1]),
+            pack_version=Subquery(packs.values("version")[:1]),
         )
         .select_related("borrower", "loan", "assigned_to", "team")
     )

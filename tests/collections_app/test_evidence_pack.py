@@ -390,3 +390,26 @@ def test_a_chinese_manager_reads_the_in_legal_list_in_chinese():
     text = "\n".join(parser.parts)
     assert not IDENTIFIER.findall(text) and not ENGLISH.findall(text), text
     assert "下载证据包（第 1 版）" in text and "生成证据包" in text and "已转法务" in text
+
+
+def test_the_legal_review_list_and_the_case_page_offer_the_pack_to_managers_only():
+    collector = user_with_role("collector", "collector.a")
+    manager = user_with_role("manager", "manager.a")
+    team = team_with(collector, manager=manager)
+    review = make_case("legal_review", team=team, assigned_to=collector)
+    client = Client()
+    client.force_login(manager)
+    page = client.get(reverse("escalations")).content.decode()
+    assert reverse("case-evidence-pack-build", args=[review.pk]) in page  # none yet: build it from the list
+    built = client.post(reverse("case-evidence-pack-build", args=[review.pk]),
+                        {"next": reverse("escalations"), "reason": "", "case": [review.pk]})  # fmt: skip
+    assert built.status_code == 302 and built["Location"] == reverse("escalations")
+    page = client.get(reverse("escalations")).content.decode()
+    assert reverse("case-evidence-pack", args=[review.pk]) in page and "version 1" in page
+    case_page = client.get(reverse("case-detail", args=[review.pk])).content.decode()
+    assert 'data-testid="evidence-pack"' in case_page and EvidencePack.objects.get().sha256 in case_page
+    # Nothing new: building again says so and keeps version 1; an outside address is not followed.
+    again = client.post(reverse("case-evidence-pack-build", args=[review.pk]), {"next": "https://evil.example/"})
+    assert again["Location"] == reverse("case-detail", args=[review.pk]) and EvidencePack.objects.count() == 1
+    client.force_login(collector)
+    assert 'data-testid="evidence-pack"' not in client.get(reverse("case-detail", args=[review.pk])).content.decode()
