@@ -48,12 +48,19 @@ from collections_app.models import (
     PromiseToPay,
 )
 from collections_app.services.cases import TransitionConflict, actor_label
-from compliance.models import ContactEvent, ContactOutcome, Decision
+from compliance.models import ContactEvent, ContactOutcome, Decision, Direction
 from loans.models import Installment, Payment, PaymentAllocation
 from loans.money import format_money
 from notifications.documents.content import DocumentError, Letter, day, licence_line, postal_lines
 from notifications.documents.pdf import pdf_build
-from notifications.models import Channel, Document, DocumentIntegrityError, MessageStatus, OutboundMessage
+from notifications.models import (
+    Channel,
+    Document,
+    DocumentIntegrityError,
+    MessagePurpose,
+    MessageStatus,
+    OutboundMessage,
+)
 from notifications.services.documents import file_write_once
 
 logger = logging.getLogger(__name__)
@@ -291,7 +298,7 @@ def _payments_pdf(r: _Records, language: str) -> bytes:
     total = sum((p.amount for p in r.payments), r.loan.principal * 0)
     letter.blocks += [
         ("table", [[_("Payments"), str(len(r.payments))], [_("Total received"), r.money(total)]]),
-        ("table", rows) if len(rows) > 1 else ("p", _("No payment has been received.")),
+        *_tables(rows, _("No payment has been received.")),
     ]
     return pdf_build(letter)[0]
 
@@ -309,9 +316,9 @@ def _notices_pdf(r: _Records, language: str) -> bytes:
                   r.when(m.sent_at), m.to] for m in r.messages]  # fmt: skip
     letter.blocks += [
         ("h", _("Notices and letters")),
-        ("table", docs) if len(docs) > 1 else ("p", _("No notice or letter has been made.")),
+        *_tables(docs, _("No notice or letter has been made.")),
         ("h", _("Messages")),
-        ("table", messages) if len(messages) > 1 else ("p", _("No message has been sent.")),
+        *_tables(messages, _("No message has been sent.")),
     ]
     return pdf_build(letter)[0]
 
@@ -325,16 +332,17 @@ def _contacts_pdf(r: _Records, language: str) -> bytes:
         verdict = (_("allowed") if decision.allowed else _("refused")) if decision else _("no decision recorded")
         reasons = _reasons(decision, chinese)
         outcome = ContactOutcome(c.outcome).label if c.outcome in ContactOutcome.values else c.outcome
-        rows.append([r.when(c.at), f"{_channel(c.channel)} · {c.direction} · {c.to}", str(outcome),
+        direction = Direction(c.direction).label if c.direction in Direction.values else c.direction
+        rows.append([r.when(c.at), f"{_channel(c.channel)} · {direction} · {c.to}", str(outcome),
                      _who(c.actor, _("automated") if c.automated else ""),
                      f"{verdict}{': ' + reasons if reasons else ''}"])  # fmt: skip
     refused = [[_("When"), _("Channel"), _("Purpose"), _("Reasons")]]
-    refused += [[r.when(d.at), _channel(d.channel), d.purpose or "—", _reasons(d, chinese)] for d in r.refusals]
+    refused += [[r.when(d.at), _channel(d.channel), _purpose(d.purpose), _reasons(d, chinese)] for d in r.refusals]
     letter.blocks += [
         ("h", _("Contacts")),
-        ("table", rows) if len(rows) > 1 else ("p", _("No contact has been recorded.")),
+        *_tables(rows, _("No contact has been recorded.")),
         ("h", _("Contacts the compliance gate refused")),
-        ("table", refused) if len(refused) > 1 else ("p", _("The compliance gate refused no contact.")),
+        *_tables(refused, _("The compliance gate refused no contact.")),
     ]
     return pdf_build(letter)[0]
 
@@ -346,7 +354,7 @@ def _arrangements_pdf(r: _Records, language: str) -> bytes:
                   r.money(p.paid_amount), _who(p.created_by)] for p in r.promises]  # fmt: skip
     letter.blocks += [
         ("h", _("Promises to pay")),
-        ("table", promises) if len(promises) > 1 else ("p", _("No promise to pay was made.")),
+        *_tables(promises, _("No promise to pay was made.")),
         ("h", _("Payment plans")),
     ]
     if not r.plans:
@@ -370,8 +378,24 @@ def _holds_pdf(r: _Records, language: str) -> bytes:
     rows = [[_("Kind"), _("Placed at"), _("By"), _("Reason"), _("Lifted at"), _("Why lifted")]]
     rows += [[h.get_kind_display(), r.when(h.placed_at), _who(h.placed_by), h.reason, r.when(h.lifted_at),
               h.lift_reason or "—"] for h in r.holds]  # fmt: skip
-    letter.blocks.append(("table", rows) if len(rows) > 1 else ("p", _("No dispute or hold was recorded.")))
+    letter.blocks += _tables(rows, _("No dispute or hold was recorded."))
     return pdf_build(letter)[0]
+
+
+TABLE_ROWS = 40
+
+
+def _tables(rows: list[list[str]], empty: str) -> list[tuple[str, Any]]:
+    """A long table as tables of ``TABLE_ROWS`` rows, each with the header (reportlab splits one long table page by
+    page, measuring the rest again each time: thousands of payments took minutes); ``empty`` when there are none."""
+    header, body = rows[0], rows[1:]
+    if not body:
+        return [("p", empty)]
+    return [("table", [header, *body[i : i + TABLE_ROWS]]) for i in range(0, len(body), TABLE_ROWS)]
+
+
+def _purpose(value: str) -> str:
+    return str(MessagePurpose(value).label) if value in MessagePurpose.values else (value or "—")
 
 
 def _channel(value: str) -> str:
@@ -550,7 +574,7 @@ def _cover_pdf(r: _Records, language: str, files: list[_File], version: int, bui
             ("p", _("Each file below is in the pack with the SHA-256 shown. manifest.csv lists the SHA-256 of every "
                     "file, this index included; run \"python manage.py verify_evidence_pack\" on the ZIP to check "
                     "that nothing was changed.")),
-            ("table", rows),
+            *_tables(rows, ""),
         ]  # fmt: skip
         return pdf_build(letter)[0]
 
