@@ -5,6 +5,7 @@ service."""
 from __future__ import annotations
 
 import base64
+import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -228,6 +229,24 @@ class EvidencePackOut(serializers.ModelSerializer):
         return f"/api/v1/cases/{pack.case_id}/evidence-pack/?version={pack.version}"
 
 
+class ZipRenderer(renderers.BaseRenderer):
+    """Lets a client that asks for ``application/zip`` have the evidence pack (the view answers with the bytes);
+    errors still go out as JSON."""
+
+    media_type = "application/zip"
+    format = "zip"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        response = (renderer_context or {}).get("response")
+        if response is not None:  # an error (404, 403, 409): JSON, and said so
+            response["Content-Type"] = "application/json"
+        return json.dumps(data).encode()
+
+
 class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     """Collection cases the caller may see; ``available_transitions`` are those the caller may run now."""
 
@@ -279,20 +298,31 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         methods=["GET"],
-        parameters=[OpenApiParameter("version", int, description="A version (default: the latest).")],
-        responses={(200, "application/zip"): OpenApiTypes.BINARY, 403: CONFLICT, 404: CONFLICT, 409: CONFLICT},
+        parameters=[
+            OpenApiParameter("version", int, description="A version (default: the latest)."),
+            OpenApiParameter("format", exclude=True),  # the ZIP is asked for with Accept, or given by default
+        ],
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            **{(code, "application/json"): CONFLICT for code in (403, 409)},
+        },
         description="The case's legal evidence pack (a ZIP: cover index, loan, payments, notices, contact record, "
         "promises and plans, disputes and holds, manifest.csv of SHA-256): managers and admins who may see the case.",
     )
     @extend_schema(
         methods=["POST"],
         request=EvidencePackIn,
-        responses={201: EvidencePackOut, 200: EvidencePackOut, 403: CONFLICT, 409: CONFLICT},
+        parameters=[OpenApiParameter("format", exclude=True)],
+        responses={
+            **{(code, "application/json"): EvidencePackOut for code in (201, 200)},
+            **{(code, "application/json"): CONFLICT for code in (403, 409)},
+        },
         description="Build the case's evidence pack: 201 with a new version, or 200 with the latest when nothing "
         "changed since it was built.",
     )
     @action(detail=True, methods=["get", "post"], url_path="evidence-pack", url_name="evidence-pack",
-            pagination_class=None, filter_backends=[])  # fmt: skip
+            pagination_class=None, filter_backends=[],
+            renderer_classes=[renderers.JSONRenderer, ZipRenderer])  # fmt: skip
     def evidence_pack(self, request: SignedInRequest, pk: str | None = None) -> Any:
         case = self.get_object()
         if user_role(request.user) not in (MANAGER, ADMIN):

@@ -92,6 +92,15 @@ def _zone(borrower: Any) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
+# Free text in a PDF table cell (the CSVs keep all of it): a cell taller than a page cannot be laid out.
+CELL_CHARS = 300
+
+
+def _clip(text: str | None) -> str:
+    text = str(text or "")
+    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
+
+
 def _chunks(digest: str) -> str:
     """A SHA-256 in four groups of 16, so a PDF table can wrap it (the CSVs and the manifest keep it whole)."""
     return " ".join(digest[i : i + 16] for i in range(0, len(digest), 16))
@@ -279,7 +288,7 @@ def _loan_pdf(r: _Records, language: str) -> bytes:
         ("h", _("Case history")),
         ("table", [[_("When"), _("From"), _("To"), _("What"), _("By"), _("Reason")]]
          + [[r.when(t.at), state_label(t.from_state) if t.from_state else "—", state_label(t.to_state),
-             transition_label(t.transition), t.actor_label, t.reason or "—"] for t in r.transitions]),
+             transition_label(t.transition), t.actor_label, _clip(t.reason) or "—"] for t in r.transitions]),
     ]  # fmt: skip
     return pdf_build(letter)[0]
 
@@ -294,7 +303,7 @@ def _payments_pdf(r: _Records, language: str) -> bytes:
             % {"number": number, "component": components.get(component, component), "amount": r.money(amount)}
             for number, component, amount in r.allocations.get(p.pk, [])
         ]
-        rows.append([r.when(p.received_at), p.reference, r.money(p.amount), "; ".join(parts) or _("credit")])
+        rows.append([r.when(p.received_at), _clip(p.reference), r.money(p.amount), "; ".join(parts) or _("credit")])
     total = sum((p.amount for p in r.payments), r.loan.principal * 0)
     letter.blocks += [
         ("table", [[_("Payments"), str(len(r.payments))], [_("Total received"), r.money(total)]]),
@@ -313,7 +322,7 @@ def _notices_pdf(r: _Records, language: str) -> bytes:
                      r.when(d.created_at), r.when(sent), _chunks(d.sha256)])  # fmt: skip
     messages = [[_("Planned for"), _("Channel"), _("Purpose"), _("Status"), _("Sent at"), _("To")]]
     messages += [[r.when(m.planned_for), m.get_channel_display(), m.get_purpose_display(), m.get_status_display(),
-                  r.when(m.sent_at), m.to] for m in r.messages]  # fmt: skip
+                  r.when(m.sent_at), _clip(m.to)] for m in r.messages]  # fmt: skip
     letter.blocks += [
         ("h", _("Notices and letters")),
         *_tables(docs, _("No notice or letter has been made.")),
@@ -333,11 +342,12 @@ def _contacts_pdf(r: _Records, language: str) -> bytes:
         reasons = _reasons(decision, chinese)
         outcome = ContactOutcome(c.outcome).label if c.outcome in ContactOutcome.values else c.outcome
         direction = Direction(c.direction).label if c.direction in Direction.values else c.direction
-        rows.append([r.when(c.at), f"{_channel(c.channel)} · {direction} · {c.to}", str(outcome),
+        rows.append([r.when(c.at), _clip(f"{_channel(c.channel)} · {direction} · {c.to}"), str(outcome),
                      _who(c.actor, _("automated") if c.automated else ""),
-                     f"{verdict}{': ' + reasons if reasons else ''}"])  # fmt: skip
+                     _clip(f"{verdict}{': ' + reasons if reasons else ''}")])  # fmt: skip
     refused = [[_("When"), _("Channel"), _("Purpose"), _("Reasons")]]
-    refused += [[r.when(d.at), _channel(d.channel), _purpose(d.purpose), _reasons(d, chinese)] for d in r.refusals]
+    refused += [[r.when(d.at), _channel(d.channel), _purpose(d.purpose), _clip(_reasons(d, chinese))]
+                for d in r.refusals]  # fmt: skip
     letter.blocks += [
         ("h", _("Contacts")),
         *_tables(rows, _("No contact has been recorded.")),
@@ -376,8 +386,8 @@ def _arrangements_pdf(r: _Records, language: str) -> bytes:
 def _holds_pdf(r: _Records, language: str) -> bytes:
     letter = _letter(r, language, _("Disputes and holds"))
     rows = [[_("Kind"), _("Placed at"), _("By"), _("Reason"), _("Lifted at"), _("Why lifted")]]
-    rows += [[h.get_kind_display(), r.when(h.placed_at), _who(h.placed_by), h.reason, r.when(h.lifted_at),
-              h.lift_reason or "—"] for h in r.holds]  # fmt: skip
+    rows += [[h.get_kind_display(), r.when(h.placed_at), _who(h.placed_by), _clip(h.reason), r.when(h.lifted_at),
+              _clip(h.lift_reason) or "—"] for h in r.holds]  # fmt: skip
     letter.blocks += _tables(rows, _("No dispute or hold was recorded."))
     return pdf_build(letter)[0]
 

@@ -413,3 +413,29 @@ def test_the_legal_review_list_and_the_case_page_offer_the_pack_to_managers_only
     assert again["Location"] == reverse("case-detail", args=[review.pk]) and EvidencePack.objects.count() == 1
     client.force_login(collector)
     assert 'data-testid="evidence-pack"' not in client.get(reverse("case-detail", args=[review.pk])).content.decode()
+
+
+def test_the_api_hands_the_zip_to_a_client_that_asks_for_a_zip():
+    manager = user_with_role("manager", "manager.a")
+    collector = user_with_role("collector", "collector.a")
+    team_with(collector, manager=manager)
+    case = legal_case(worked_by=collector)
+    api = api_for(manager)
+    url = reverse("api-case-evidence-pack", args=[case.pk])
+    assert api.post(url, {}, format="json").status_code == 201
+    download = api.get(url, HTTP_ACCEPT="application/zip")
+    assert download.status_code == 200 and download["Content-Type"] == "application/zip"
+    missing = api.get(url, {"version": "2"}, HTTP_ACCEPT="application/zip")
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json" and missing.json()["detail"]
+    assert api.get(url, {"version": "x"}).status_code == 400
+
+
+def test_long_free_text_is_cut_in_the_pdfs_and_kept_whole_in_the_csvs():
+    """A cell taller than a page cannot be laid out (reportlab's LayoutError was a 500 under the API fuzzer)."""
+    case = legal_case()
+    HoldFactory(case=case, reason="word " * 2000)
+    ContactEventFactory(borrower=case.borrower, to="x" * 254, channel="sms")
+    files = read(evidence_pack_build(case_id=case.pk, actor=None).pack)
+    assert "…" in pdf_text(files["en/06-disputes-holds.pdf"])
+    assert ("word " * 2000).strip() in files["data/disputes-holds.csv"].decode()
+    assert "x" * 254 in files["data/contacts.csv"].decode()
