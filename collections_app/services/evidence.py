@@ -650,7 +650,8 @@ def evidence_pack_build(*, case_id: int, actor: User | None, reason: str = "") -
                 transition="evidence_pack",
                 actor=actor,
                 actor_label=by,
-                reason=f"version {version} ({len(covers) + len(files) + 1} files, SHA-256 {pack.sha256}): {why}",
+                reason=f"evidence pack version {version} built ({len(covers) + len(files) + 1} files, SHA-256 "
+                f"{pack.sha256}): {why}",
                 policy_id=locked.policy_id,
                 at=built,
             )
