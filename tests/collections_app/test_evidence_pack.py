@@ -439,3 +439,26 @@ def test_long_free_text_is_cut_in_the_pdfs_and_kept_whole_in_the_csvs():
     assert "…" in pdf_text(files["en/06-disputes-holds.pdf"])
     assert ("word " * 2000).strip() in files["data/disputes-holds.csv"].decode()
     assert "x" * 254 in files["data/contacts.csv"].decode()
+
+
+def test_the_sweep_handing_cases_to_legal_builds_their_packs_after_the_commit(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    from collections_app import tasks
+    from collections_app.sweep import sweep_run
+    from tests.collections_app.test_sweep import set_policy
+    from tests.factories import loan_with_schedule
+
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.evidence_packs_missing_task, "delay", lambda: queued.append("missing"))
+    set_policy(legal_requires_approval=False)
+    loan = loan_with_schedule(("2024-01-01", "100.00"))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        sweep_run(as_of=dt.date(2024, 4, 15))
+    case = loan.cases.get()
+    assert case.state == "legal" and queued == [] and not EvidencePack.objects.exists()
+    for callback in callbacks:
+        callback()
+    assert queued == ["missing"]
+    assert evidence_packs_missing() == [case.pk]  # what the task does
+    assert EvidencePack.objects.get().case == case
