@@ -25,46 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.scratch import URL, add_collectors_team, connect, ensure_database  # noqa: E402
+from bench.seeds import DRY_RUN_SEED as SEED  # noqa: E402
 
 OPEN_CASES, LOANS = 100_000, 206_000  # half overdue, 1 to 120 days: 100,400 past the 3-day grace
 AS_OF = dt.date(2026, 6, 15)
 TARGET_S = 30.0
 os.environ.update({"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"})
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-SEED = """
-INSERT INTO loans_loanproduct (code, name, lender_name, currency, timezone, allocation_order, created_at, updated_at)
-VALUES ('dryrun-bench', 'Dry-run bench loan', 'Bench Lender', 'USD', 'America/New_York',
-        '["fee", "interest", "principal"]', now(), now());
-
-INSERT INTO loans_borrower (external_id, full_name, language, national_id_masked, national_id_hash, address_line1,
-    address_line2, city, region, postal_code, country, timezone, time_zones, created_at, updated_at)
-SELECT 'DRB' || g, 'Borrower ' || g, 'en', '', '', '', '', 'Boston', 'MA', '02118', 'US', '',
-       '["America/New_York"]', now(), now()
-FROM generate_series(1, %(n)s) g;
-
-INSERT INTO loans_phonenumber (borrower_id, number, kind, sms_consent, autodial_consent, position, created_at, updated_at)
-SELECT id, '+1617555' || lpad((id %% 10000)::text, 4, '0'), 'mobile', true, true, 0, now(), now()
-FROM loans_borrower WHERE external_id LIKE 'DRB%%';
-
--- Half the loans overdue: the first installment is due 1 to 120 days before AS_OF and unpaid; the others current.
-INSERT INTO loans_loan (external_id, borrower_id, product_id, principal, currency, annual_rate, term_months,
-    disbursed_on, status, days_past_due, overdue_since, amount_overdue, outstanding_balance, credit_balance,
-    balances_as_of, created_at, updated_at)
-SELECT 'DRL' || b.id, b.id, (SELECT id FROM loans_loanproduct WHERE code = 'dryrun-bench'), 1200, 'USD', 0, 6,
-       %(as_of)s::date - 150, 'active', 0, NULL, 0, 0, 0, NULL, now(), now()
-FROM loans_borrower b WHERE b.external_id LIKE 'DRB%%';
-
-INSERT INTO loans_installment (loan_id, number, due_date, principal_due, interest_due, fee_due, opening_paid,
-    principal_paid, interest_paid, fee_paid, paid_on)
-SELECT l.id, k, due, 200, 0, 0, 0, CASE WHEN paid THEN 200 ELSE 0 END, 0, 0, CASE WHEN paid THEN due END
-FROM loans_loan l CROSS JOIN generate_series(1, 6) k
-CROSS JOIN LATERAL (SELECT CASE WHEN l.id %% 2 = 0 THEN %(as_of)s::date - (1 + (l.id / 2) %% 120)::int + 30 * (k - 1)
-                                ELSE %(as_of)s::date + 10 + 30 * (k - 1) END AS due) d
-CROSS JOIN LATERAL (SELECT false AS paid) p
-WHERE l.external_id LIKE 'DRL%%';
-ANALYZE;
-"""
 
 
 def database_migrated() -> None:

@@ -30,11 +30,16 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.scratch import served  # noqa: E402
+
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collections_bench")
 PORT = int(os.environ.get("BENCH_PORT", "8799"))
+# The cache the app's processes share, as deployed (docker-compose: Redis): the performance page's figures live there.
+CACHE = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/12")
 OPEN_CASES, MINE = 100_000, 1_000
 PASSWORD = "bench-pass-2026"  # noqa: S105 - a throwaway account in the scratch database
-os.environ.update({"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"})
+os.environ.update({"DATABASE_URL": URL, "CACHE_URL": CACHE, "DJANGO_SETTINGS_MODULE": "config.settings",
+                   "DEBUG": "false"})  # fmt: skip
 
 
 def prepare() -> list[int]:
@@ -170,6 +175,29 @@ def bare_sql(username: str, path: str) -> float:
     return statistics.median(rounds), len(statements)
 
 
+def figures_afresh() -> None:
+    """The performance page reads figures that beat recomputes every few minutes (PERFORMANCE_FIGURES_SECONDS):
+    time that computation for the manager (5 rounds), then leave every scope's default view ready in the shared
+    cache, as beat does."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from collections_app.selectors.reports import performance_figures, refresh_performance_figures
+
+    manager = get_user_model().objects.get(username="bench.manager")
+    rounds = []
+    for _ in range(5):
+        started = time.perf_counter()
+        performance_figures(user=manager, days=30, fresh=True)
+        rounds.append((time.perf_counter() - started) * 1000)
+    refresh_performance_figures()
+    print(
+        f"manager: performance figures computed afresh (beat does it every "
+        f"{settings.PERFORMANCE_FIGURES_SECONDS * 0.8:.0f} s): median {statistics.median(rounds):.0f} ms, "
+        f"max {max(rounds):.0f} ms"
+    )
+
+
 def main() -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)
     import django
@@ -179,32 +207,7 @@ def main() -> None:
 
     setup_test_environment()  # the test client accepts testserver as a host
     case_ids = prepare()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost"},
-    )
-    base = f"http://127.0.0.1:{PORT}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.RequestException:  # not listening yet, or still starting its workers
-                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
-                time.sleep(0.2)
+    with served(PORT, CACHE_URL=CACHE) as base:
         from django.contrib.auth import get_user_model
         from rest_framework.authtoken.models import Token
 
@@ -232,6 +235,8 @@ def main() -> None:
         for label, user, paths in pages:
             if not re.search(only, label):
                 continue
+            if label == "manager: performance":
+                figures_afresh()
             times = load(base, user, paths)
             sql, queries = bare_sql(user, paths[0])
             p50, p95 = statistics.median(times), times[int(len(times) * 0.95)]
@@ -240,9 +245,6 @@ def main() -> None:
                 f"{label}: p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(times)} requests (target p95 ≤ {target} ms: "
                 f"{'met' if p95 <= target else 'NOT met'}); bare SQL {sql:.0f} ms in {queries} queries"
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

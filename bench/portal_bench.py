@@ -27,7 +27,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.scratch import URL, ensure_database  # noqa: E402
+from bench.scratch import URL, ensure_database, served  # noqa: E402
 
 OPEN_CASES, BORROWERS, REQUESTS, THREADS = 100_000, 300, 600, 4
 PORT = int(os.environ.get("BENCH_PORT", "8798"))
@@ -133,22 +133,7 @@ def main() -> None:
     setup_test_environment()  # the test client accepts testserver as a host
     tokens = prepare()
     limits = {"PORTAL_RATE_PER_ADDRESS": "1000000", "PORTAL_RATE_PER_LINK": "1000000"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", "2", "--bind",
-         f"127.0.0.1:{PORT}", "--log-level", "warning"],
-        cwd=ROOT,
-        env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost", **limits},
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{PORT}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.RequestException:  # not listening yet, or still starting its workers
-                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
-                time.sleep(0.2)
+    with served(PORT, **limits) as base:
         times = load(base, tokens)
         sql, queries = bare_sql(tokens[0])
         p50, p95 = statistics.median(times), times[int(len(times) * 0.95)]
@@ -156,9 +141,6 @@ def main() -> None:
             f"borrower's page: p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(times)} requests (target p95 ≤ 150 ms: "
             f"{'met' if p95 <= 150 else 'NOT met'}); bare SQL {sql:.1f} ms in {queries} queries"
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

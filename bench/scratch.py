@@ -5,9 +5,16 @@ assignment deals cases to."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 import psycopg2
+import requests
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collections_bench")
 NAME = urlparse(URL).path.lstrip("/")
@@ -48,3 +55,30 @@ def add_collectors_team(cur, *, team: str, prefix: str, collectors: int = 20) ->
         """,
         {"team": team, "prefix": prefix, "n": collectors, "like": prefix + "%"},
     )
+
+
+@contextmanager
+def served(port: int, **env: str) -> Iterator[str]:
+    """The app under gunicorn (2 workers, DEBUG off as the benchmark's environment says) on loopback ``port``, with
+    ``env`` added to its environment, until the block ends; yields its base URL once /healthz answers (60 s
+    deadline, or the server's exit, fail the benchmark)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", "2", "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost", **env},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{base}/healthz", timeout=1)
+                break
+            except requests.RequestException:  # not listening yet, or still starting its workers
+                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

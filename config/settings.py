@@ -298,6 +298,8 @@ CELERY_TASK_ROUTES = {"notifications.tasks.send_batch": {"queue": "provider"}}
 # Recovery after a fault (see the README): the watchdog runs this often; with the stall thresholds below, dispatch
 # and an unfinished sweep run go again within two minutes of a killed worker or a restarted broker.
 WATCHDOG_INTERVAL_SECONDS = env.int("WATCHDOG_INTERVAL_SECONDS", default=30)
+# How long the performance page's figures are reused before they are computed again (the page says when).
+PERFORMANCE_FIGURES_SECONDS = env.int("PERFORMANCE_FIGURES_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
     # Due messages are claimed every minute and sent through the provider queue (never with countdown or eta).
     "dispatch-due-messages": {"task": "notifications.tasks.dispatch_due", "schedule": 60.0},
@@ -314,6 +316,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-recordings": {
         "task": "notifications.tasks.purge_recordings",
         "schedule": crontab(hour=env.int("RECORDINGS_PURGE_HOUR_UTC", default=3), minute=30),
+    },
+    # The performance page's default figures of every scope, recomputed before they go stale (issue 14: the page
+    # then reads them ready instead of aggregating 100,000 cases on a manager's click).
+    "performance-figures": {
+        "task": "collections_app.tasks.refresh_performance_figures",
+        "schedule": PERFORMANCE_FIGURES_SECONDS * 0.8,
     },
     # The print queue's batch of the day before (one PDF of its letters and a manifest CSV) for the mail house.
     "print-batch": {

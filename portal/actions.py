@@ -54,8 +54,7 @@ from collections_app.uploads import max_bytes
 from core.web import public
 from loans.models import Language, PreferredChannel
 from loans.money import format_money
-from portal import views
-from portal.access import Opened, link_open
+from portal.access import Opened, answer, link_open, page_url
 from portal.action_selectors import dispute_open, plan_current, portal_case_get, promise_open
 
 CaseView = Callable[[HttpRequest, Opened, CollectionCase], HttpResponse]
@@ -68,8 +67,8 @@ def _actor(opened: Opened) -> BorrowerActor:
 
 
 def _show(request: HttpRequest, opened: Opened, template: str, *, status: int = 200, **more: Any) -> HttpResponse:
-    context = opened.context(page_url=views._page_url(opened.token, opened.language), **more)
-    return views._answer(request, template, context, language=opened.language, status=status)
+    context = opened.context(page_url=page_url(opened.token, opened.language), **more)
+    return answer(request, template, context, language=opened.language, status=status)
 
 
 def _to(name: str, opened: Opened, *args: str, language: str = "") -> HttpResponseRedirect:

@@ -13,19 +13,13 @@ signed webhook records the payment; the receipt page waits for it. Every step is
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.middleware.csrf import get_token
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.cache import add_never_cache_headers
+from django.utils import translation
 from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -41,128 +35,32 @@ from loans.payments import (
     checkout_resume,
     payment_start,
 )
-from notifications.models import PortalEventKind, PortalLink
 from notifications.services import (
     email_unsubscribe,
     portal_answer_record,
-    portal_event_record,
     portal_link_get,
     portal_payment_started,
     unsubscribe_target,
 )
-from notifications.services.portal_links import ID_CHARS
+from portal.access import (
+    CHECKED_COOKIE,
+    CHECKED_SALT,
+    Opened,
+    answer,
+    link_open,
+    locked_answer,
+    page_url,
+    reader_language,
+    refused,
+    too_many,
+    within_rates,
+)
 from portal.forms import KEY, PayForm
 from portal.ratelimit import rate_allow
-from portal.selectors import UNAVAILABLE, PortalPage, answer_is_right, portal_checkout_get, portal_page_load
+from portal.selectors import UNAVAILABLE, answer_is_right, portal_checkout_get, portal_page_load
 
-LANGUAGES = {code for code, _name in settings.LANGUAGES}
-CHECKED_COOKIE = "portal_checked"
-CHECKED_SALT = "portal.checked"
 # The places the next parts of the page fill (issue 15): each shows once its action exists.
 ACTIONS = {"pay": True, "promise": True, "plan": True, "dispute": True, "preferences": True, "callback": True}
-
-
-def _language(request: HttpRequest, default: str) -> str:
-    chosen = request.GET.get("lang") or request.POST.get("lang") or ""
-    return chosen if chosen in LANGUAGES else default
-
-
-def _answer(request: HttpRequest, template: str, context: dict[str, Any], *, language: str, status: int = 200
-            ) -> HttpResponse:  # fmt: skip
-    """Render in the borrower's language, without the staff pages' context processors (no user, no alerts), and
-    keep it out of every cache and search index: the page shows a person's debts."""
-    with translation.override(language):
-        body = render_to_string(template, {**context, "language": language, "csrf_token": get_token(request)})
-    response = HttpResponse(body, status=status)
-    add_never_cache_headers(response)
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Content-Language"] = language
-    return response
-
-
-def _refused(request: HttpRequest) -> HttpResponse:
-    """The one answer for every link that does not open: it names no one and shows nothing."""
-    language = _language(request, translation.get_language_from_request(request))
-    context = {"lender": settings.LENDER_NAME, "help_phone": settings.LENDER_HELP_PHONE}
-    return _answer(request, "portal/refused.html", context, language=language if language in LANGUAGES else "en",
-                   status=403)  # fmt: skip
-
-
-def _too_many(request: HttpRequest) -> HttpResponse:
-    language = _language(request, translation.get_language_from_request(request))
-    context = {"lender": settings.LENDER_NAME, "help_phone": settings.LENDER_HELP_PHONE}
-    response = _answer(request, "portal/busy.html", context, language=language if language in LANGUAGES else "en",
-                       status=429)  # fmt: skip
-    response["Retry-After"] = "60"
-    return response
-
-
-def _within_rates(request: HttpRequest, token: str) -> bool:
-    """Per address first (a guesser of tokens), then per link (one link shared around)."""
-    return rate_allow(scope="ip", key=client_ip(request), limit=settings.PORTAL_RATE_PER_ADDRESS) and rate_allow(
-        scope="link", key=token[:ID_CHARS], limit=settings.PORTAL_RATE_PER_LINK
-    )
-
-
-def _locked(request: HttpRequest, link: PortalLink, page: PortalPage, language: str) -> HttpResponse | None:
-    now = timezone.now()
-    if link.locked_until is None or link.locked_until <= now:
-        return None
-    minutes = max(1, math.ceil((link.locked_until - now).total_seconds() / 60))
-    context = {"lender": page.lender, "help_phone": page.help_phone, "minutes": minutes}
-    return _answer(request, "portal/locked.html", context, language=language, status=429)
-
-
-def _checked(request: HttpRequest, link: PortalLink) -> bool:
-    """Has this browser answered the check for this link lately (a signed cookie naming the link)?"""
-    try:
-        value = request.get_signed_cookie(CHECKED_COOKIE, salt=CHECKED_SALT,
-                                           max_age=settings.PORTAL_CHECKED_MINUTES * 60)  # fmt: skip
-    except (KeyError, signing.BadSignature):
-        return False
-    return value == link.public_id
-
-
-def _page_url(token: str, language: str) -> str:
-    return f"{reverse('portal-page', args=[token])}?lang={language}"
-
-
-@dataclass
-class Opened:
-    """A link that opened, past the rate limits, the lock and the identity check."""
-
-    token: str
-    link: PortalLink
-    page: PortalPage
-    language: str
-
-    def context(self, **more: Any) -> dict[str, Any]:
-        return {"token": self.token, "lender": self.page.lender, "help_phone": self.page.help_phone, **more}
-
-
-def _open(request: HttpRequest, token: str, *, visit: bool = False) -> Opened | HttpResponse:
-    """Every refusal in order (rates, the link, the lock), then the identity check: the link opened, or the answer
-    to give instead. ``visit``: audit the opening as a visit (the page itself, not its payment steps)."""
-    if not _within_rates(request, token):
-        return _too_many(request)
-    link = portal_link_get(token=token)
-    if link is None:
-        return _refused(request)
-    language = _language(request, link.borrower.language)
-    page = portal_page_load(borrower=link.borrower)
-    if visit:
-        portal_event_record(link=link, kind=PortalEventKind.VISIT, ip=client_ip(request))
-    locked = _locked(request, link, page, language)
-    if locked is not None:
-        return locked
-    context: dict[str, Any] = {"token": token, "lender": page.lender, "help_phone": page.help_phone}
-    if page.question == UNAVAILABLE:
-        return _answer(request, "portal/unavailable.html", context, language=language)
-    if page.question != PortalFactor.NONE and not _checked(request, link):
-        if request.method != "GET":  # a form sent after the check ran out: the check again, then the page
-            return HttpResponseRedirect(_page_url(token, language), status=303)
-        return _answer(request, "portal/check.html", {**context, "question": page.question}, language=language)
-    return Opened(token=token, link=link, page=page, language=language)
 
 
 def _page(request: HttpRequest, opened: Opened, *, bound: PayForm | None = None, unavailable: bool = False,
@@ -170,14 +68,14 @@ def _page(request: HttpRequest, opened: Opened, *, bound: PayForm | None = None,
     """The borrower's page, with a payment form per loan (the one sent back with its errors, if any)."""
     forms = [bound if bound is not None and bound.line is line else PayForm(line=line) for line in opened.page.loans]
     context = opened.context(page=opened.page, actions=ACTIONS, pay_forms=forms, pay_unavailable=unavailable)
-    return _answer(request, "portal/page.html", context, language=opened.language, status=status)
+    return answer(request, "portal/page.html", context, language=opened.language, status=status)
 
 
 @public
 @require_GET
 def portal_page(request: HttpRequest, token: str) -> HttpResponse:
     """The borrower's page (or the identity check first, when their products ask for one)."""
-    opened = _open(request, token, visit=True)
+    opened = link_open(request, token, visit=True)
     if isinstance(opened, HttpResponse):
         return opened
     return _page(request, opened)
@@ -193,12 +91,12 @@ def _payment_url(token: str, key: str, language: str, **query: str) -> str:
 def portal_pay(request: HttpRequest, token: str) -> HttpResponse:
     """The page's payment form: what to pay on which loan. Refused amounts come back beside their field, as typed;
     an accepted one starts the payment (audited as the borrower's) and goes to its receipt or its card step."""
-    opened = _open(request, token)
+    opened = link_open(request, token)
     if isinstance(opened, HttpResponse):
         return opened
     line = opened.page.line_for(request.POST.get("loan", ""))
     if line is None:  # a loan paid off or not theirs since the page was shown: the page as it is now
-        return HttpResponseRedirect(_page_url(token, opened.language), status=303)
+        return HttpResponseRedirect(page_url(token, opened.language), status=303)
     form = PayForm(request.POST, line=line)
     with translation.override(opened.language):  # the amount rules' messages, in the borrower's words
         valid = form.is_valid()
@@ -257,19 +155,19 @@ def portal_payment(request: HttpRequest, token: str, key: str) -> HttpResponse:
     """One payment the borrower started: its receipt and the loans as they are now once it is paid; while Stripe
     has not confirmed it, the card step (or, after the card, a page that waits for Stripe); failed: why, and the
     way back."""
-    opened = _open(request, token)
+    opened = link_open(request, token)
     if isinstance(opened, HttpResponse):
         return opened
     checkout = _checkout(opened, key)
     if checkout is None:
-        return _refused(request)
+        return refused(request)
     context = _payment_context(opened, checkout)
     if checkout.status == CheckoutStatus.SUCCEEDED:
-        return _answer(request, "portal/receipt.html", context, language=opened.language)
+        return answer(request, "portal/receipt.html", context, language=opened.language)
     if checkout.status == CheckoutStatus.FAILED:
-        return _answer(request, "portal/payment_failed.html", context, language=opened.language)
+        return answer(request, "portal/payment_failed.html", context, language=opened.language)
     if checkout.provider != CheckoutProvider.STRIPE or request.GET.get("confirming"):
-        return _answer(request, "portal/confirming.html", context, language=opened.language)
+        return answer(request, "portal/confirming.html", context, language=opened.language)
     return _card_step(request, opened, checkout, context)
 
 
@@ -279,14 +177,14 @@ def _card_step(request: HttpRequest, opened: Opened, checkout: PaymentCheckout, 
         started = checkout_resume(checkout=checkout, return_url="")
     except PaymentUnavailable:
         checkout.refresh_from_db()
-        return _answer(request, "portal/payment_failed.html", {**context, "checkout": checkout},
+        return answer(request, "portal/payment_failed.html", {**context, "checkout": checkout},
                        language=opened.language, status=503)  # fmt: skip
     context = {**context, "client_secret": started.client_secret, "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
                "stripe_js": settings.STRIPE_JS_URL, "authenticate": request.GET.get("authenticate") == "1",
                "card_error": error,
                "done_url": _payment_url(opened.token, checkout.idempotency_key, opened.language,
                                         confirming="1")}  # fmt: skip
-    return _card_step_csp(_answer(request, "portal/card.html", context, language=opened.language, status=status))
+    return _card_step_csp(answer(request, "portal/card.html", context, language=opened.language, status=status))
 
 
 @public
@@ -295,12 +193,12 @@ def portal_card(request: HttpRequest, token: str, key: str) -> HttpResponse:
     """The card Stripe.js collected (its id, never its number) for a started payment: confirmed with Stripe; on to
     the waiting page, to the bank's own check (3-D Secure, done in the browser with the client secret), or back to
     the card step with the bank's reason."""
-    opened = _open(request, token)
+    opened = link_open(request, token)
     if isinstance(opened, HttpResponse):
         return opened
     checkout = _checkout(opened, key)
     if checkout is None:
-        return _refused(request)
+        return refused(request)
     method = request.POST.get("payment_method", "")[:255]
     context = _payment_context(opened, checkout)
     with translation.override(opened.language):
@@ -325,23 +223,23 @@ def portal_card(request: HttpRequest, token: str, key: str) -> HttpResponse:
 def portal_check(request: HttpRequest, token: str) -> HttpResponse:
     """The borrower's answer to the identity check: on to the page, or the form again with what was typed and the
     answers left, or the lock."""
-    if not _within_rates(request, token):
-        return _too_many(request)
+    if not within_rates(request, token):
+        return too_many(request)
     link = portal_link_get(token=token)
     if link is None:
-        return _refused(request)
-    language = _language(request, link.borrower.language)
+        return refused(request)
+    language = reader_language(request, link.borrower.language)
     page = portal_page_load(borrower=link.borrower)
-    locked = _locked(request, link, page, language)
+    locked = locked_answer(request, link, page, language)
     if locked is not None:
         return locked
     if page.question in (PortalFactor.NONE, UNAVAILABLE):
-        return HttpResponseRedirect(_page_url(token, language))
+        return HttpResponseRedirect(page_url(token, language))
     typed = request.POST.get("answer", "")[:32]
     result = portal_answer_record(link=link, correct=answer_is_right(link.borrower, page.question, typed),
                                   ip=client_ip(request))  # fmt: skip
     if result.passed:
-        response = HttpResponseRedirect(_page_url(token, language), status=303)
+        response = HttpResponseRedirect(page_url(token, language), status=303)
         response.set_signed_cookie(
             CHECKED_COOKIE,
             link.public_id,
@@ -354,12 +252,12 @@ def portal_check(request: HttpRequest, token: str) -> HttpResponse:
         )
         return response
     link.locked_until = result.locked_until
-    locked = _locked(request, link, page, language)
+    locked = locked_answer(request, link, page, language)
     if locked is not None:
         return locked
     context = {"token": token, "lender": page.lender, "help_phone": page.help_phone, "question": page.question,
                "typed": typed, "wrong": True, "attempts_left": result.attempts_left}  # fmt: skip
-    return _answer(request, "portal/check.html", context, language=language, status=200)
+    return answer(request, "portal/check.html", context, language=language, status=200)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -373,11 +271,11 @@ def email_unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     and the confirmation — the button's form, or the borrower's mail program's one-click POST
     (``List-Unsubscribe=One-Click``, RFC 8058), which needs no page but gets the same answer."""
     if not rate_allow(scope="ip", key=client_ip(request), limit=settings.PORTAL_RATE_PER_ADDRESS):
-        return _too_many(request)
+        return too_many(request)
     target = unsubscribe_target(token=token)
     if target is None:
-        return _refused(request)
-    language = _language(request, target.language)
+        return refused(request)
+    language = reader_language(request, target.language)
     done = target.opted_out
     if request.method == "POST":
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
@@ -385,7 +283,7 @@ def email_unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
         done = True
     context = {"token": token, "lender": target.lender, "help_phone": settings.LENDER_HELP_PHONE, "done": done,
                "address": masked_address(target.address)}  # fmt: skip
-    return _answer(request, "portal/unsubscribe.html", context, language=language)
+    return answer(request, "portal/unsubscribe.html", context, language=language)
 
 
 def masked_address(address: str) -> str:

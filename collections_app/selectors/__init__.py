@@ -50,7 +50,7 @@ from collections_app.selectors.escalations import (
 from collections_app.selectors.payments import payment_minimum, payment_minimums
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
 from collections_app.selectors.readers import reader_language_and_zone, reader_zone
-from collections_app.selectors.reports import BucketTotal, message_stats, performance
+from collections_app.selectors.reports import BucketTotal, message_stats, performance, performance_figures
 
 __all__ = [
     "DPD_BUCKETS",
@@ -84,6 +84,7 @@ __all__ = [
     "payment_minimum",
     "payment_minimums",
     "performance",
+    "performance_figures",
     "possible_complaints",
     "promise_partners",
     "providers_paused",

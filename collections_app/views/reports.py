@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_GET
 from collections_app.labels import bucket_label, bucket_short, rule_label
 from collections_app.selectors import (
     message_stats,
-    performance,
+    performance_figures,
     teams_for,
 )
 from collections_app.selectors.kpis import CURE_WINDOWS
@@ -53,9 +54,8 @@ def performance_view(request: HttpRequest) -> HttpResponse:
     teams = teams_for(user=request.user)
     team_id = id_param("team", request.GET.get("team", ""))
     team = teams.filter(pk=team_id).first() if team_id else None
-    until = timezone.now()
-    numbers = performance(user=request.user, since=until - dt.timedelta(days=days), until=until,
-                          team_id=team.pk if team else None)  # fmt: skip
+    figures = performance_figures(user=request.user, days=days, team_id=team.pk if team else None)
+    numbers = figures.numbers
     charts = _charts(numbers)
     if request.GET.get("format") == "csv":
         wanted = request.GET.get("chart")
@@ -66,7 +66,8 @@ def performance_view(request: HttpRequest) -> HttpResponse:
             raise Http404
         return _chart_csv(chart, days)
     context = {"kpis": _kpis(numbers), "charts": {c.name: c for c in charts}, "days": days, "teams": teams,
-               "team": team, "flows": numbers["flows"]}  # fmt: skip
+               "team": team, "flows": numbers["flows"], "as_of": figures.as_of,
+               "fresh_minutes": settings.PERFORMANCE_FIGURES_SECONDS // 60}  # fmt: skip
     context["per_hour_charts"] = [c for c in charts if c.name.startswith("per_hour")]
     context["overdue_charts"] = [c for c in charts if c.name.startswith("overdue_") and c.name != "overdue_trend"]
     # not "messages": that name is Django's, for the alerts

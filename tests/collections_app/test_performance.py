@@ -7,7 +7,9 @@ import io
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -205,6 +207,7 @@ def test_the_page_runs_a_fixed_number_of_queries_whatever_the_portfolio(world, d
     counts = []
     for start, n in ((0, 2), (2, 12)):
         _grow(team, collector, n, today, start)
+        cache.clear()  # computed afresh each time (kept figures are the next test's subject)
         with CaptureQueriesContext(connection) as queries:
             response = client.get(reverse("performance"), {"days": 90})
         assert response.status_code == 200
@@ -216,6 +219,58 @@ def test_the_page_runs_a_fixed_number_of_queries_whatever_the_portfolio(world, d
     # banners, the teams of the filter; the borrower's-page conversion: its visitors and three kinds of outcome; the
     # outcomes of vulnerable and other customers: cases, contacts, complaints).
     assert counts == [26, 26], counts
+
+
+def test_the_figures_are_kept_for_a_few_minutes_and_say_when_they_were_computed(world, settings):
+    """Issue 14 (fast pages): a second look within PERFORMANCE_FIGURES_SECONDS reads the kept figures — the same
+    numbers, with the time they were computed — and runs none of the KPI queries; past it they are computed again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    manager, collector = world
+    team = collector.team_membership.team
+    _grow(team, collector, 3, timezone.now().date(), 0)
+    client = Client()
+    client.force_login(manager)
+    with time_machine.travel(dt.datetime(2026, 11, 30, 14, 0, tzinfo=dt.UTC), tick=False):
+        first = client.get(reverse("performance"), {"days": 90})
+    with (
+        time_machine.travel(dt.datetime(2026, 11, 30, 14, 4, tzinfo=dt.UTC), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        again = client.get(reverse("performance"), {"days": 90})
+    assert len(queries) <= 8, [q["sql"][:80] for q in queries]  # session, user, settings, role, teams, banners
+    assert again.context["kpis"] == first.context["kpis"]
+    assert again.context["as_of"] == dt.datetime(2026, 11, 30, 14, 0, tzinfo=dt.UTC)
+    shown = again.content.decode()
+    assert "Figures as of 2026-11-30 14:00" in shown and "recomputed every 5 minutes" in shown
+    # Another period is another set of figures; past the five minutes the page computes them again.
+    with time_machine.travel(dt.datetime(2026, 11, 30, 14, 4, tzinfo=dt.UTC), tick=False):
+        other = client.get(reverse("performance"), {"days": 30})
+    assert other.context["as_of"] == dt.datetime(2026, 11, 30, 14, 4, tzinfo=dt.UTC)
+    with time_machine.travel(dt.datetime(2026, 11, 30, 14, 6, tzinfo=dt.UTC), tick=False):
+        later = client.get(reverse("performance"), {"days": 90})
+    assert later.context["as_of"] == dt.datetime(2026, 11, 30, 14, 6, tzinfo=dt.UTC)
+
+
+def test_beat_recomputes_each_scope_once_and_the_page_then_reads_them(world, django_user_model):
+    """The beat task computes the default view (30 days) of every scope in use — the admins' whole portfolio and
+    each manager's teams, once per set of teams — so a manager's first look runs none of the KPI queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from collections_app.tasks import refresh_performance_figures
+
+    manager, collector = world
+    _grow(collector.team_membership.team, collector, 2, timezone.now().date(), 0)
+    django_user_model.objects.create_superuser("root-a")
+    django_user_model.objects.create_superuser("root-b")  # the same scope as root-a
+    assert refresh_performance_figures() == 2  # the admins' portfolio, the manager's team
+    client = Client()
+    client.force_login(manager)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("performance"))
+    assert response.status_code == 200 and len(queries) <= 8, len(queries)
 
 
 def test_every_chart_has_its_own_csv(world):

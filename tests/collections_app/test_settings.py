@@ -90,3 +90,15 @@ def test_email_goes_to_the_console_unless_an_smtp_server_is_named():
     assert email_settings({"EMAIL_HOST": "relay.internal", "EMAIL_PORT": "25"})[:3] == [smtp, "relay.internal", "25"]
     refused = manage("check", env={"EMAIL_HOST": "relay", "EMAIL_USE_TLS": "true", "EMAIL_USE_SSL": "true"})
     assert refused.returncode != 0 and "EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive" in refused.stderr
+
+
+def test_every_beat_entry_names_a_task_the_worker_knows(settings):
+    """A typo in CELERY_BEAT_SCHEDULE would make beat send a message no worker can run: every entry's task must be
+    registered with the app the worker starts."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    unknown = {name: entry["task"] for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+               if entry["task"] not in app.tasks}  # fmt: skip
+    assert not unknown, unknown
+    assert "performance-figures" in settings.CELERY_BEAT_SCHEDULE
