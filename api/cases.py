@@ -4,14 +4,18 @@ service."""
 
 from __future__ import annotations
 
+import base64
+import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +26,8 @@ from collections_app.models import (
     CaseState,
     CollectionCase,
     CollectionCaseQuerySet,
+    EvidencePack,
+    EvidencePackIntegrityError,
     FieldVisit,
     Forbearance,
     ForbearanceKind,
@@ -30,7 +36,7 @@ from collections_app.models import (
     PromiseToPay,
     VisitStatus,
 )
-from collections_app.selectors import cases_visible_to
+from collections_app.selectors import cases_visible_to, evidence_pack_of_case
 from collections_app.services import (
     USER_TRANSITIONS,
     InvalidRequest,
@@ -46,7 +52,10 @@ from collections_app.services import (
     visit_record,
     visit_schedule,
 )
+from collections_app.services.cases import NotPermitted
+from collections_app.services.evidence import evidence_pack_build
 from core.api import HasRole, SignedInRequest, StrictInput
+from core.roles import ADMIN, MANAGER, user_role
 from loans.serializers import AwareDateTimeField, BoundedDateField
 
 if TYPE_CHECKING:
@@ -200,6 +209,44 @@ class VisitIn(StrictInput):
     window_end = AwareDateTimeField()
 
 
+class EvidencePackIn(StrictInput):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class EvidencePackOut(serializers.ModelSerializer):
+    created = serializers.SerializerMethodField(help_text="False: nothing changed, this is the latest pack again.")
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EvidencePack
+        fields = ["id", "case", "version", "languages", "sha256", "size", "manifest_sha256", "files", "reason",
+                  "actor_label", "created_at", "created", "download"]  # fmt: skip
+
+    def get_created(self, pack: EvidencePack) -> bool:
+        return bool(self.context.get("created"))
+
+    def get_download(self, pack: EvidencePack) -> str:
+        return f"/api/v1/cases/{pack.case_id}/evidence-pack/?version={pack.version}"
+
+
+class ZipRenderer(renderers.BaseRenderer):
+    """Lets a client that asks for ``application/zip`` have the evidence pack (the view answers with the bytes);
+    errors still go out as JSON."""
+
+    media_type = "application/zip"
+    format = "zip"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        response = (renderer_context or {}).get("response")
+        if response is not None:  # an error (404, 403, 409): JSON, and said so
+            response["Content-Type"] = "application/json"
+        return json.dumps(data).encode()
+
+
 class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     """Collection cases the caller may see; ``available_transitions`` are those the caller may run now."""
 
@@ -248,6 +295,60 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         visit = visit_record(visit_id=visit.pk, actor=request.user, **data.validated_data)
         return Response(VisitOut(visit).data)
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[
+            OpenApiParameter("version", int, description="A version (default: the latest)."),
+            OpenApiParameter("format", exclude=True),  # the ZIP is asked for with Accept, or given by default
+        ],
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            **{(code, "application/json"): CONFLICT for code in (403, 409)},
+        },
+        description="The case's legal evidence pack (a ZIP: cover index, loan, payments, notices, contact record, "
+        "promises and plans, disputes and holds, manifest.csv of SHA-256): managers and admins who may see the case.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=EvidencePackIn,
+        parameters=[OpenApiParameter("format", exclude=True)],
+        responses={
+            **{(code, "application/json"): EvidencePackOut for code in (201, 200)},
+            **{(code, "application/json"): CONFLICT for code in (403, 409)},
+        },
+        description="Build the case's evidence pack: 201 with a new version, or 200 with the latest when nothing "
+        "changed since it was built.",
+    )
+    @action(detail=True, methods=["get", "post"], url_path="evidence-pack", url_name="evidence-pack",
+            pagination_class=None, filter_backends=[],
+            renderer_classes=[renderers.JSONRenderer, ZipRenderer])  # fmt: skip
+    def evidence_pack(self, request: SignedInRequest, pk: str | None = None) -> Any:
+        case = self.get_object()
+        if user_role(request.user) not in (MANAGER, ADMIN):
+            raise NotPermitted("only managers and admins may build or download an evidence pack")
+        if request.method == "POST":
+            data = EvidencePackIn(data=request.data)
+            data.is_valid(raise_exception=True)
+            reason = data.validated_data.get("reason", "") or "asked for through the API"
+            result = evidence_pack_build(case_id=case.pk, actor=request.user, reason=reason)
+            body = EvidencePackOut(result.pack, context={"created": result.created}).data
+            return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        version = request.query_params.get("version", "")
+        if version and not version.isdigit():
+            raise InvalidRequest("a version is a whole number", field="version")
+        pack = evidence_pack_of_case(case_id=case.pk, version=int(version) if version else None)
+        if pack is None:
+            raise Http404("No evidence pack")
+        try:
+            content = pack.zip_bytes()
+        except EvidencePackIntegrityError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        response = HttpResponse(content, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
+        response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(pack.sha256)).decode()}:"
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     # Under a case: few records each, so plain lists rather than pages.
     @extend_schema(methods=["GET"], responses=PromiseOut(many=True))

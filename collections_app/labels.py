@@ -31,6 +31,7 @@ TRANSITIONS: dict[str, Promise] = {
     "extend_grace": _("Hardship grace granted"),
     "breathing_space_treatment": _("Crisis treatment end recorded"),
     "reassign": _("Reassigned"),
+    "evidence_pack": _("Evidence pack built"),
     "reject_plan": _("Installment plan rejected"),
     # What the borrower did on their own page that moves no state (services.borrower_actions).
     "propose_plan": _("Installment plan asked for, waiting for a manager"),

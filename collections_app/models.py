@@ -1041,3 +1041,61 @@ class CallReview(models.Model):
             (code, str(QaItem(code).label) if code in QaItem.values else code, self.results.get(code))
             for code in self.checklist
         ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The legal evidence pack
+# ---------------------------------------------------------------------------------------------------------------
+class EvidencePackIntegrityError(Exception):
+    """A pack's file is missing or no longer has the SHA-256 recorded when it was built."""
+
+
+class EvidencePack(models.Model):
+    """One ZIP of a case's evidence for a lawyer or a court (issue 16.5): a cover index, the loan, its schedule and
+    disbursement, every payment with its allocation, every notice sent (the stored PDFs as they are), the contact
+    record with the gate's decisions, promises and plans, disputes and holds, and ``manifest.csv`` with the SHA-256
+    of every file. Built by ``collections_app.services.evidence`` only; like a document it is written once under
+    ``DOCUMENTS_DIR`` and never changed (PostgreSQL refuses an UPDATE of the row). Each build with different
+    contents is a new ``version``; building again with nothing new returns the latest."""
+
+    case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="evidence_packs")
+    version = models.PositiveSmallIntegerField(_("version"))
+    languages = models.JSONField(_("languages"), default=list, help_text=_("The borrower's, then the court's."))
+    path = models.CharField(_("file"), max_length=200, unique=True, help_text=_("Relative to DOCUMENTS_DIR."))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    manifest_sha256 = models.CharField(_("SHA-256 of the manifest"), max_length=64)
+    # The SHA-256 of the evidence files' names and hashes (every file but the cover index and the manifest): the
+    # same evidence gives the same digest, so building again with nothing new makes no new version.
+    content_digest = models.CharField(max_length=64)
+    files = models.PositiveSmallIntegerField(_("files"))
+    reason = models.CharField(_("why it was built"), max_length=200)
+    created_at = models.DateTimeField(_("built at"), auto_now_add=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(_("built by"), max_length=150, help_text=_('The username, or "system".'))
+
+    class Meta:
+        verbose_name = _("evidence pack")
+        verbose_name_plural = _("evidence packs")
+        constraints = [models.UniqueConstraint(fields=["case", "version"], name="evidence_pack_version_unique")]
+
+    def __str__(self) -> str:
+        return f"Evidence pack {self.version} of case {self.case_id}"
+
+    @property
+    def filename(self) -> str:
+        """The name a download carries (no personal data in it)."""
+        return f"evidence-pack-case-{self.case_id}-v{self.version}.zip"
+
+    def zip_bytes(self) -> bytes:
+        """The ZIP, checked against its recorded SHA-256 (``EvidencePackIntegrityError`` if it changed or is gone)."""
+        import hashlib
+        from pathlib import Path
+
+        try:
+            content = (Path(settings.DOCUMENTS_DIR) / self.path).read_bytes()
+        except OSError as exc:
+            raise EvidencePackIntegrityError(f"evidence pack {self.pk}: its file cannot be read ({exc})") from exc
+        if hashlib.sha256(content).hexdigest() != self.sha256:
+            raise EvidencePackIntegrityError(f"evidence pack {self.pk}: its file no longer has the recorded SHA-256")
+        return content

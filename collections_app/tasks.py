@@ -75,6 +75,30 @@ def vulnerability_review_reminders() -> int:
     return review_reminders_create(today=timezone.localdate())
 
 
+@shared_task(name="collections_app.tasks.evidence_pack_build")
+def evidence_pack_build_task(case_id: int, reason: str = "") -> int:
+    """Build a case's evidence pack (queued after the commit that moved the case to legal); idempotent: the same
+    evidence gives back the pack already built."""
+    from collections_app.services.evidence import evidence_pack_build
+
+    return db_retry(
+        lambda: evidence_pack_build(case_id=case_id, actor=None, reason=reason).pack.pk,
+        what=f"evidence pack of case {case_id}",
+    )
+
+
+@shared_task(name="collections_app.tasks.evidence_packs_missing")
+def evidence_packs_missing_task() -> list[int]:
+    """Build the packs of cases in legal that have none (queued after a sweep chunk moved cases to legal); queues
+    itself again while more are waiting."""
+    from collections_app.services.evidence import evidence_packs_missing
+
+    built = db_retry(evidence_packs_missing, what="evidence packs")
+    if built:
+        evidence_packs_missing_task.delay()
+    return built
+
+
 @shared_task(name="collections_app.tasks.refresh_performance_figures", ignore_result=True)
 def refresh_performance_figures() -> int:
     """Beat: the performance page's default figures of every scope, recomputed before they go stale."""

@@ -76,6 +76,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "collections_app.close_case",
         "collections_app.reassign_case",
         "collections_app.approve_plan",
+        "collections_app.view_evidencepack",
+        "collections_app.add_evidencepack",
         "compliance.lift_restriction",
         "compliance.view_vulnerability_details",
         "compliance.add_collectorcertification",

@@ -29,6 +29,7 @@ BUILT_BY_SERVICES = {
     "notifications.PortalLink",  # issued by the dispatch (services.portal_links)
     "notifications.PortalEvent",  # the borrower page (portal.views)
     "notifications.Document",  # rendered by services.documents (immutable: never built by hand)
+    "collections_app.EvidencePack",  # built by services.evidence (immutable: never built by hand)
     "collections_app.Complaint",  # services.complaints (its clocks are worked out when it is recorded)
     "collections_app.Forbearance",  # services.holds.forbearance_record
     "notifications.ProviderPause",

@@ -37,6 +37,7 @@ from rest_framework.test import APIClient
 from collections_app import uploads
 from collections_app.models import Complaint
 from collections_app.services.complaints import complaint_record
+from collections_app.services.evidence import evidence_pack_build
 from compliance.models import VulnerabilityRecord
 from notifications.mail import unsubscribe_token
 from notifications.models import InboundMessage
@@ -150,6 +151,13 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("messages-overview", "GET"): MANAGERS_PAGE,
     ("performance", "GET"): MANAGERS_PAGE,
     ("escalations", "GET"): (LOGIN, 403, 403, 403, B, A, AB),  # legal review
+    # Cases in legal with their evidence packs: the world's cases wait in legal review, so no team's case is listed
+    # (and none leaks); tests/collections_app/test_evidence_pack.py lists one.
+    ("escalations-legal", "GET"): (LOGIN, 403, 403, 403, Cell(200, sees=""), Cell(200, sees=""), Cell(200, sees="")),
+    # The case's legal evidence pack: managers and admins who may see the case download it and build it (the world
+    # built one before the last records were added, so building again makes version 2).
+    ("case-evidence-pack", "GET"): (LOGIN, 403, 403, 403, 404, 200, 200),
+    ("case-evidence-pack-build", "POST"): (LOGIN, 403, 403, 403, 404, DONE, DONE),
     ("escalations-plans", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
     ("escalations-disputes", "GET"): (LOGIN, 403, 403, 403, B, A, AB),
     # The document a borrower sent with a dispute: managers and admins who may see the case (404 for another team's).
@@ -215,6 +223,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-case-transition[reject_legal]", "POST"): API_MANAGERS_ON_CASE,
     ("api-case-transition[close]", "POST"): API_MANAGERS_ON_CASE,
     ("api-case-grace", "POST"): API_CASE_WRITE,
+    ("api-case-evidence-pack", "GET"): (401, 403, 404, 403, 404, 200, 200),  # managers and admins only
+    ("api-case-evidence-pack", "POST"): (401, 403, 404, 403, 404, CREATED, CREATED),
     ("api-case-notes", "GET"): API_CASE,
     ("api-case-notes", "POST"): API_CASE_CREATE,
     ("api-case-promises", "GET"): API_CASE,
@@ -529,6 +539,8 @@ def _complaint(case: Any, manager: Any) -> Any:
 
 def build_world() -> World:
     a, b = team("A"), team("B")
+    for records in (a, b):  # the evidence pack as it stood before the promises below: building again is version 2
+        evidence_pack_build(case_id=records.case.pk, actor=records.manager)
     PromiseFactory(case=a.case, status="broken", created_by=a.collector)  # settled: a new promise may be made
     PromiseFactory(case=b.case, status="broken", created_by=b.collector)
     users = {
@@ -604,6 +616,8 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "case-action": lambda w, action: [w.a.case.pk, action],
     "plan-decide": lambda w, _: [w.a.plan.pk],
     "dispute-document": lambda w, _: [w.a.dispute.pk],
+    "case-evidence-pack": lambda w, _: [w.a.case.pk],
+    "case-evidence-pack-build": lambda w, _: [w.a.case.pk],
     "complaint-acknowledge": lambda w, _: [w.a.complaint.pk],
     "complaint-resolve": lambda w, _: [w.a.complaint.pk],
     "complaint-document": lambda w, _: [w.a.complaint.pk],
@@ -611,6 +625,7 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-case-detail": lambda w, _: [w.a.case.pk],
     "api-case-transition": lambda w, name: [w.a.case.pk, name],
     "api-case-grace": lambda w, _: [w.a.case.pk],
+    "api-case-evidence-pack": lambda w, _: [w.a.case.pk],
     "api-case-notes": lambda w, _: [w.a.case.pk],
     "api-case-promises": lambda w, _: [w.a.case.pk],
     "api-case-payment-plans": lambda w, _: [w.a.case.pk],
@@ -701,6 +716,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
         for n in ("escalate_formal_notice", "request_legal", "approve_legal", "reject_legal", "close")
     },
     "api-case-grace": lambda w: {"days": 5, "reason": "matrix"},
+    "api-case-evidence-pack": lambda w: {"reason": "matrix"},
     "api-case-notes": lambda w: {"text": "matrix note"},
     "api-case-forbearance": lambda w: {"kind": "debt_advice_referral"},
     "api-case-promises": lambda w: {"amount": "10.00", "promised_on": soon(3)},
@@ -761,6 +777,7 @@ LISTS = {
     "case-queue": "case",
     "escalations": "case",
     "escalations-plans": "case",
+    "escalations-legal": "case",
     "escalations-disputes": "case",
     "escalations-exceptions": "case",
     "escalations-denials": "case",

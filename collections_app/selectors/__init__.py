@@ -44,6 +44,7 @@ from collections_app.selectors.escalations import (
     ESCALATION_PAGE_SIZE,
     EscalationFilters,
     escalation_page,
+    evidence_pack_of_case,
     possible_complaints,
 )
 from collections_app.selectors.payments import payment_minimum, payment_minimums
@@ -77,6 +78,7 @@ __all__ = [
     "collectors_for",
     "contact_panel",
     "escalation_page",
+    "evidence_pack_of_case",
     "message_stats",
     "next_case_for",
     "payment_minimum",

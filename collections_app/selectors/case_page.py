@@ -142,7 +142,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool, reader: 
 
     for t in case.transitions.all().order_by("-at")[:100]:
         moved = f"{state_label(t.from_state) if t.from_state else '·'} → {state_label(t.to_state)}"
-        title = moved if t.from_state == t.to_state else f"{transition_label(t.transition)} ({moved})"
+        title = f"{transition_label(t.transition)} ({moved})"  # a row that moves no state says what it did too
         item(t.at, "transition", title, t.reason, actor_words(t.actor_label))
     for e in ContactEvent.objects.filter(borrower_id=case.borrower_id).order_by("-at")[:100]:
         title = f"{e.get_direction_display()} {channel_label(e.channel)}: {e.get_outcome_display()}"

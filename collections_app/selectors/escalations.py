@@ -38,6 +38,7 @@ from collections_app.models import (
     CollectionCase,
     Complaint,
     ComplaintStatus,
+    EvidencePack,
     Hold,
     HoldKind,
     PaymentPlan,
@@ -132,15 +133,45 @@ def legal_review_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[Coll
 def _legal_review_shown(cases: QuerySet[CollectionCase], user: Any) -> QuerySet[CollectionCase]:
     """A page of legal review: each case's evidence, and who asked for legal review, why and when."""
     requests = CaseTransition.objects.filter(case_id=OuterRef("pk"), transition="request_legal").order_by("-at")
+    packs = EvidencePack.objects.filter(case_id=OuterRef("pk")).order_by("-version")
     return (
         _with_evidence(cases, case="pk", borrower="borrower_id")
         .annotate(
             requested_because=Subquery(requests.values("reason")[:1]),
             requested_by=Subquery(requests.values("actor_label")[:1]),
             requested_at=Subquery(requests.values("at")[:1]),
+            pack_version=Subquery(packs.values("version")[:1]),
         )
         .select_related("borrower", "loan", "assigned_to", "team")
     )
+
+
+def in_legal_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[CollectionCase]:
+    """Cases handed to legal, the most recent first: each one's evidence pack to download or build (issue 16.5)."""
+    cases = _cases_filtered(cases_visible_to(user).filter(state="legal"), filters)
+    return _waiting(cases, "stage_entered_on", filters, dates=True).order_by("-stage_entered_on", "-id")
+
+
+def _in_legal_shown(cases: QuerySet[CollectionCase], user: Any) -> QuerySet[CollectionCase]:
+    """A page of cases in legal: each case's evidence and its latest evidence pack (version, when, SHA-256)."""
+    latest = EvidencePack.objects.filter(case_id=OuterRef("pk")).order_by("-version")
+    return (
+        _with_evidence(cases, case="pk", borrower="borrower_id")
+        .annotate(
+            pack_version=Subquery(latest.values("version")[:1]),
+            pack_built_at=Subquery(latest.values("created_at")[:1]),
+            pack_sha256=Subquery(latest.values("sha256")[:1]),
+        )
+        .select_related("borrower", "loan", "assigned_to", "team")
+    )
+
+
+def evidence_pack_of_case(*, case_id: int, version: int | None = None) -> EvidencePack | None:
+    """The case's latest evidence pack, or the given version of it (None when there is none)."""
+    packs = EvidencePack.objects.filter(case_id=case_id)
+    if version is not None:
+        return packs.filter(version=version).first()
+    return packs.order_by("-version").first()
 
 
 def plans_waiting_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[PaymentPlan]:
@@ -241,6 +272,7 @@ def possible_complaints(*, user: Any, filters: EscalationFilters, limit: int = E
 # kind: (the rows in their order, filtered; what a page of them shows, read for that page's rows only)
 ESCALATION_LISTS: dict[str, tuple[Callable[..., QuerySet[Any]], Callable[[QuerySet[Any], Any], QuerySet[Any]]]] = {
     "legal": (legal_review_rows, _legal_review_shown),
+    "in_legal": (in_legal_rows, _in_legal_shown),
     "plans": (plans_waiting_rows, _plans_shown),
     "disputes": (dispute_rows, _disputes_shown),
     "exceptions": (exception_rows, _about_a_borrower_shown),

@@ -211,7 +211,16 @@ def run_transition(
     case.stage_entered_on = product_today(case.loan.product)
     _after_state_change(case, reason)
     case.save()  # ConcurrentTransitionMixin: refuses if the state changed under us since the row was read
+    if case.state == CaseState.LEGAL:
+        _evidence_pack_after_commit(case.pk)
     return audit(case, from_state=from_state, name=name, actor=actor, reason=reason, label=label)
+
+
+def _evidence_pack_after_commit(case_id: int) -> None:
+    """A case entering legal gets its evidence pack, built by a worker once the move is committed (issue 16.5)."""
+    from collections_app.tasks import evidence_pack_build_task  # the tasks import the sweep, which imports these
+
+    transaction.on_commit(lambda: evidence_pack_build_task.delay(case_id, "the case entered legal"))
 
 
 def case_transition(

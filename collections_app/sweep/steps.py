@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from collections_app.models import (
@@ -257,9 +258,13 @@ def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) ->
             params={"threshold": threshold, "threshold_text": str(threshold), **fb_params},
         )
     if moved and not policy.legal_requires_approval:  # ``moved``: by request_legal
-        move_cases(
+        to_legal = move_cases(
             ctx, MOVES["approve_legal"], product=product, policy=policy, params={"previous": ctx.mark("request_legal")}
         )
+        if to_legal:  # their evidence packs, built by a worker once the chunk is committed (issue 16.5)
+            from collections_app.tasks import evidence_packs_missing_task  # the tasks import the sweep
+
+            transaction.on_commit(evidence_packs_missing_task.delay)
 
 
 def step_priority(ctx: Chunk, product: LoanProduct) -> None:

@@ -36,6 +36,7 @@ from collections_app.selectors import (
     borrower_zone,
     case_get_for_user,
     case_page,
+    evidence_pack_of_case,
     promise_partners,
     reader_zone,
 )
@@ -49,6 +50,7 @@ from collections_app.views.calls import call_card
 from collections_app.views.common import bad_parameters_are_400, require_role
 from collections_app.views.vulnerability import vulnerability_context
 from compliance.services import restriction_may_lift
+from core.roles import ADMIN, MANAGER, user_role
 from core.web import SignedInRequest
 from notifications.models import MessagePurpose
 from notifications.selectors import documents_of_case
@@ -111,6 +113,10 @@ def case_page_response(
     context["sms_denied"] = None if answers["sms"].allowed else answers["sms"]
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
     context["documents"] = documents_of_case(case_id=case.pk)
+    # The legal evidence pack (issue 16.5): managers and admins only (one query for them, none for collectors).
+    context["evidence_pack_allowed"] = user_role(request.user) in (MANAGER, ADMIN)
+    if context["evidence_pack_allowed"]:
+        context["evidence_pack"] = evidence_pack_of_case(case_id=case.pk)
     context.update(
         vulnerability_context(request, borrower_id=case.borrower_id, where=f"case:{case.pk}", case=case, bound=bound)
     )

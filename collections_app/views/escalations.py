@@ -63,6 +63,7 @@ from core.web import SignedInRequest
 # The lists, in the order of their tabs: (kind, URL name, title).
 TABS = [
     ("legal", "escalations", _("Legal review")),
+    ("in_legal", "escalations-legal", _("In legal")),
     ("plans", "escalations-plans", _("Plans waiting for approval")),
     ("disputes", "escalations-disputes", _("Disputes")),
     ("exceptions", "escalations-exceptions", _("Compliance exceptions")),
@@ -126,6 +127,13 @@ def _render_list(
 @bad_parameters_are_400
 def legal_review(request: SignedInRequest) -> HttpResponse:
     return _render_list(request, "legal")
+
+
+@require_GET
+@bad_parameters_are_400
+def in_legal(request: SignedInRequest) -> HttpResponse:
+    """Cases handed to legal, with their evidence packs to download or build."""
+    return _render_list(request, "in_legal")
 
 
 @require_GET

@@ -120,6 +120,12 @@ def _write_once(path: Path, content: bytes) -> Path:
     return path
 
 
+def file_write_once(path: Path, content: bytes) -> Path:
+    """Write a new file that nothing may overwrite, read-only afterwards (documents, and the evidence packs the case
+    app builds from them)."""
+    return _write_once(path, content)
+
+
 def document_verify(*, document: Document) -> bool:
     """Whether the document's file still has the SHA-256 recorded when it was made."""
     try:
