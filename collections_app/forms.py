@@ -23,7 +23,7 @@ from collections_app.models import (
     VisitStatus,
 )
 from loans.inputs import DATE_RANGE_MESSAGE, MAX_ID, date_in_range
-from notifications.models import MessagePurpose
+from notifications.models import LETTER_ONLY_PURPOSES, MessagePurpose
 
 
 def _in_range(value: dt.date | None) -> None:
@@ -320,5 +320,9 @@ class GraceForm(forms.Form):
 class SmsForm(forms.Form):
     purpose = forms.ChoiceField(
         label=_("Message"),
-        choices=[(p, label) for p, label in MessagePurpose.choices if p != MessagePurpose.OPT_OUT_CONFIRMATION],
+        choices=[
+            (p, label)
+            for p, label in MessagePurpose.choices
+            if p != MessagePurpose.OPT_OUT_CONFIRMATION and p not in LETTER_ONLY_PURPOSES
+        ],
     )

@@ -45,7 +45,12 @@ from collections_app.services.cases import (
     policy_current,
     policy_revise,
 )
-from collections_app.services.holds import forbearance_record, hold_lift, hold_place, note_add
+from collections_app.services.disputes import (
+    dispute_record,
+    dispute_verification_mailed,
+    dispute_verification_prepare,
+)
+from collections_app.services.holds import DisputeTerms, forbearance_record, hold_lift, hold_place, note_add
 from collections_app.services.visits import case_address, team_collectors, visit_record, visit_schedule
 
 __all__ = [
@@ -54,6 +59,7 @@ __all__ = [
     "USER_TRANSITIONS",
     "CallStarted",
     "CaseError",
+    "DisputeTerms",
     "InvalidRequest",
     "NotPermitted",
     "RuleRefusal",
@@ -65,6 +71,9 @@ __all__ = [
     "case_transition",
     "cases_reassign",
     "collector_phone",
+    "dispute_record",
+    "dispute_verification_mailed",
+    "dispute_verification_prepare",
     "forbearance_record",
     "grace_extend",
     "hold_lift",
