@@ -17,6 +17,7 @@ from collections_app.models import (
     CallParty,
     CallResult,
     CloseReason,
+    DisputeChannel,
     ForbearanceKind,
     Frequency,
     HoldKind,
@@ -261,6 +262,29 @@ class HoldForm(forms.Form):
     treatment_ends_on = forms.DateField(
         label=_("Crisis treatment ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+class DisputeForm(forms.Form):
+    """A dispute staff record (DSP-01): how and when it came, in writing or not, and whether it asks for the
+    original creditor. A letter is writing; a call is not."""
+
+    channel = forms.ChoiceField(
+        label=_("Received"),
+        choices=[(c, label) for c, label in DisputeChannel.choices if c in ("letter", "staff", "call")],
+    )
+    received_on = forms.DateField(
+        label=_("Received on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Blank: today."),
+    )
+    written = forms.BooleanField(label=_("In writing (a letter, an e-mail, a form)"), required=False)
+    original_creditor = forms.BooleanField(label=_("Asks for the original creditor's name and address"), required=False)
+    reason = forms.CharField(label=_("What the borrower disputes"), max_length=2000)
+
+
+class DisputeVerificationForm(forms.Form):
+    dispute = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class ForbearanceForm(forms.Form):

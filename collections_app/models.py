@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from phonenumber_field.modelfields import PhoneNumberField
@@ -672,6 +673,11 @@ class Dispute(models.Model):
 
     def get_stage_display(self) -> str:
         return str(DisputeStage(self.stage).label)
+
+    @property
+    def age_days(self) -> int:
+        """Whole days since it was received."""
+        return max((timezone.now() - self.received_at).days, 0)
 
 
 class ForbearanceKind(models.TextChoices):

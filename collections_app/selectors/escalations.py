@@ -165,11 +165,13 @@ def dispute_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[Hold]:
 
 
 def _disputes_shown(holds: QuerySet[Hold], user: Any) -> QuerySet[Hold]:
-    """A page of disputes: each one's case evidence, who recorded it and whether a document came with it."""
+    """A page of disputes: each one's case evidence, who recorded it, whether a document came with it, and where its
+    workflow stands (age, stage, within the validation period or not)."""
     holds = _with_evidence(holds, case="case_id", borrower="case__borrower_id").annotate(
         uploaded=ExpressionWrapper(Q(document_ref__startswith=uploads.PREFIX), output_field=BooleanField())
     )
-    return holds.select_related("case__borrower", "case__loan", "case__assigned_to", "placed_by")
+    # The dispute's workflow (received, verification prepared, mailed; DSP-01's validation-period flag) in the join.
+    return holds.select_related("case__borrower", "case__loan", "case__assigned_to", "placed_by", "dispute")
 
 
 def _borrowers_of(user: Any, filters: EscalationFilters) -> QuerySet[Any]:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from collections_app.forms import (
     DispositionForm,
+    DisputeForm,
     ForbearanceForm,
     GraceForm,
     HoldForm,
@@ -78,6 +79,7 @@ def case_page_response(
         "promise": PromiseForm(others=partners),
         "plan": PlanForm(others=partners),
         "hold": HoldForm(),
+        "dispute": DisputeForm(prefix="dispute"),
         "forbearance": ForbearanceForm(),
         "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),
         "visit_record": record,
