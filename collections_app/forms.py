@@ -269,11 +269,11 @@ class DisputeForm(forms.Form):
     original creditor. A letter is writing; a call is not."""
 
     channel = forms.ChoiceField(
-        label=_("Received"),
+        label=_("How it came"),
         choices=[(c, label) for c, label in DisputeChannel.choices if c in ("letter", "staff", "call")],
     )
     received_on = forms.DateField(
-        label=_("Received on"),
+        label=_("Dispute received on"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Blank: today."),

@@ -636,7 +636,7 @@ class Dispute(models.Model):
     hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="dispute")
     case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="disputes", db_index=False)
     received_at = models.DateTimeField(_("received at"))
-    channel = models.CharField(_("received"), max_length=8, choices=DisputeChannel.choices)
+    channel = models.CharField(_("how it came"), max_length=8, choices=DisputeChannel.choices)
     written = models.BooleanField(_("in writing"), default=False)
     original_creditor = models.BooleanField(_("asks for the original creditor"), default=False)
     # DSP-01 facts as known when it was received (None: no validation period applies to this debt, e.g. not US).

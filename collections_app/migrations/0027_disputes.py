@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('received_at', models.DateTimeField(verbose_name='received at')),
-                ('channel', models.CharField(choices=[('call', 'on a call'), ('staff', 'recorded by staff'), ('letter', 'by letter'), ('portal', "on the borrower's page"), ('api', 'through the API')], max_length=8, verbose_name='received')),
+                ('channel', models.CharField(choices=[('call', 'on a call'), ('staff', 'recorded by staff'), ('letter', 'by letter'), ('portal', "on the borrower's page"), ('api', 'through the API')], max_length=8, verbose_name='how it came')),
                 ('written', models.BooleanField(default=False, verbose_name='in writing')),
                 ('original_creditor', models.BooleanField(default=False, verbose_name='asks for the original creditor')),
                 ('in_validation_period', models.BooleanField(blank=True, null=True, verbose_name='within the validation period')),
