@@ -23,9 +23,9 @@ from collections_app.models import (
 )
 from collections_app.selectors import reader_language_and_zone
 from collections_app.selectors.kpis import self_cured
-from compliance.models import ContactEvent, Decision
+from compliance.models import ContactEvent, DebtClock, Decision
 from loans.models import Borrower, Loan, Payment
-from notifications.models import InboundMessage, OutboundMessage
+from notifications.models import Document, InboundMessage, OutboundMessage
 from notifications.providers import ConsoleProvider
 
 pytestmark = pytest.mark.django_db
@@ -109,6 +109,17 @@ def test_the_demo_has_months_of_history_behind_every_figure_and_working_logins()
     paid_there = PortalEvent.objects.filter(kind="pay_completed").values("borrower_id")
     assert paid_there.exists() and PortalEvent.objects.filter(kind="visit").exclude(borrower_id__in=paid_there).exists()
     assert OutboundMessage.objects.filter(channel="letter", status="delivered").exists()
+    # VAL-01: every US case's validation notice was planned as it opened and left through the gate, so the clock
+    # never ran out: the gate refused no US contact for want of a notice, and the US desk's calls and texts went on.
+    us_loans = set(CollectionCase.objects.filter(borrower__country="US").values_list("loan_id", flat=True))
+    notified = set(DebtClock.objects.filter(notice_sent_at__isnull=False).values_list("loan_id", flat=True))
+    assert us_loans and notified <= us_loans and len(us_loans - notified) <= len(us_loans) // 20, us_loans - notified
+    assert Document.objects.filter(kind="validation_notice", message__status__in=["sent", "delivered"]).exists()
+    us = Decision.objects.filter(dry_run=False, borrower__country="US")
+    us_rules = {(r["rule"], r["outcome"]) for reasons in us.values_list("reasons", flat=True) for r in reasons}
+    assert ("VAL-01", "deny") not in us_rules and ("VAL-01", "review") not in us_rules, us_rules
+    assert us.filter(channel="call", allowed=True).exists() and us.filter(channel="sms", allowed=True).exists()
+    assert ContactEvent.objects.filter(borrower__country="US", channel="call", outcome="conversation").exists()
     # Both lenders, every depth, working logins, the collectors' phones (set after the history).
     assert set(Loan.objects.values_list("currency", flat=True)) == {"CNY", "USD"}
     dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))
