@@ -270,7 +270,7 @@ class DisputeForm(forms.Form):
 
     channel = forms.ChoiceField(
         label=_("How it came"),
-        choices=[(c, label) for c, label in DisputeChannel.choices if c in ("letter", "staff", "call")],
+        choices=[(c, DisputeChannel(c).label) for c in ("letter", "staff", "call")],
     )
     received_on = forms.DateField(
         label=_("Dispute received on"),
