@@ -29,6 +29,7 @@ from collections_app.models import (
     CaseState,
     CollectionCase,
     CollectorProfile,
+    Dispute,
     PaymentPlan,
     PlanStatus,
     SweepRun,
@@ -38,6 +39,7 @@ from collections_app.models import (
 from collections_app.services.arrangements import plan_decide, plan_propose, promise_record
 from collections_app.services.calls import call_log, call_start
 from collections_app.services.cases import CaseError, case_transition
+from collections_app.services.disputes import dispute_verification_prepare
 from collections_app.sweep import sweep_run
 from compliance.models import Adjustment, VulnerabilityDriver, VulnerabilityRecord
 from compliance.services import vulnerability_record
@@ -174,6 +176,7 @@ PLAN_KEPT = 0.6
 # days, on a given working day one of each at most, one time in four, never the last one waiting —, so that some
 # always wait.
 LEGAL_WAIT_DAYS, PLAN_WAIT_DAYS, DECIDE_SHARE = 14, 10, 0.25
+VERIFY_WAIT_DAYS = 5  # a US dispute's verification is prepared after this many days (never the latest dispute)
 
 
 @dataclass
@@ -339,6 +342,7 @@ def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, his
     if manager is not None:
         try:
             _decide(team, manager, day, rng, history)
+            _verify_disputes(team, manager, day, history)
         except CaseError:
             history.counts["refused_by_the_services"] += 1
 
@@ -591,6 +595,19 @@ def _payment_row(
         "reference": f"{loan}-{reference}",
         "received_at": f"{day.isoformat()}T{moment.isoformat()}{offset}",
     }
+
+
+def _verify_disputes(team: Team, manager: Any, day: dt.date, history: DemoHistory) -> None:
+    """The US manager prepares the verification of the oldest dispute that has waited ``VERIFY_WAIT_DAYS`` — never the
+    latest one, so that some always wait at each stage: its letter leaves with the evening's dispatch and the hold
+    lifts by itself (DSP-01). No random draw: the rest of the story stays as it was."""
+    waiting = Dispute.objects.filter(
+        case__team=team, case__borrower__country="US", prepared_at__isnull=True, hold__lifted_at__isnull=True
+    ).order_by("received_at", "id")
+    oldest = list(waiting[:2])
+    if len(oldest) > 1 and oldest[0].received_at.date() <= day - dt.timedelta(days=VERIFY_WAIT_DAYS):
+        dispute_verification_prepare(dispute_id=oldest[0].pk, actor=manager)
+        history.counts["verifications_prepared"] += 1
 
 
 def _decide(team: Team, manager: Any, day: dt.date, rng: random.Random, history: DemoHistory) -> None:
