@@ -338,6 +338,11 @@ def test_a_dispute_from_the_api_is_verified_and_the_hold_lifts_when_the_verifica
     legal = client.post(reverse("api-case-transition", args=[case.pk, "request_legal"]), {"reason": "verified"},
                         format="json")  # fmt: skip
     assert legal.status_code == 200, legal.content
+    # The managers' list keeps it at its last stage for a while (its hold lifted).
+    manager = Client()
+    manager.force_login(collector.team_membership.team.manager)
+    listed = manager.get(reverse("escalations-disputes")).content.decode()
+    assert listed.count('data-testid="dispute-row"') == 1 and "verification mailed" in listed
     # A repeated report of the same letter changes nothing.
     from collections_app.services import dispute_verification_mailed
 
