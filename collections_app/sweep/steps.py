@@ -445,9 +445,11 @@ def plan_validation_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None
     communication. An operations team sends the validation letter on placement: the 5-day clock (1006.34(a)(1)) starts
     with whatever reaches the borrower first, a text may go out the same morning, and a letter spends a day at the
     mail house, so waiting for the first contact would leave little of the 5 days and a late run of the sweep would
-    cost the whole desk its right to call (the gate's VAL-01 denies past day 5). Once per debt: the clock, and the
-    idempotency key per case and channel (a case opened again for the same loan after a cancelled notice may plan
-    another; a mailed notice is never sent twice). Cases opened before this existed are caught up the same way."""
+    cost the whole desk its right to call (the gate's VAL-01 denies past day 5). Once per debt and channel: never
+    while one is on its way or once one left, failed or was refused (a person looks at those: the gate's reason, the
+    address); planned again only after every earlier one was cancelled (the case went on hold or closed before it
+    left) — not while the case is on hold, where dispatch would cancel it. Cases opened before this existed are caught
+    up the same way."""
     countries = validation_countries()
     if not countries:
         return
@@ -466,19 +468,25 @@ def plan_validation_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None
         )
         plan(
             f"""
-            SELECT 'validation_notice:case:' || {as_text("c.id")} || ':' || %(channel)s AS idempotency_key,
+            SELECT 'validation_notice:case:' || {as_text("c.id")} || ':' || %(channel)s || ':' || %(slot)s
+                     AS idempotency_key,
                    c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, %(channel)s AS channel,
                    'validation_notice' AS purpose, %(planned_for)s AS planned_for
             FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id JOIN {{borrower}} b ON b.id = c.borrower_id
-            WHERE c.state IN {{OPEN}} AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
+            WHERE c.state IN {{OPEN}} AND c.state <> 'on_hold'
+              AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
               AND b.country IN ({listed})
               AND NOT EXISTS (SELECT 1 FROM {{clock}} k WHERE k.loan_id = c.loan_id AND k.notice_sent_at IS NOT NULL)
               AND NOT EXISTS (SELECT 1 FROM {{outbox}} m WHERE m.loan_id = c.loan_id
                               AND m.purpose = 'validation_notice' AND m.channel = %(channel)s
-                              AND m.status IN ('planned', 'claimed', 'deferred', 'review', 'sent', 'delivered'))
+                              AND m.status <> 'cancelled')
               {consented}
             """,
-            {**ctx.params(product=product.pk, planned_for=_start_of(ctx.as_of)), "channel": channel},
+            {
+                **ctx.params(product=product.pk, planned_for=_start_of(ctx.as_of)),
+                "channel": channel,
+                "slot": ctx.as_of.isoformat(),
+            },
         )
 
 

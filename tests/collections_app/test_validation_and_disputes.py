@@ -260,6 +260,24 @@ def test_a_new_us_case_gets_its_validation_notice_by_letter_and_consented_e_mail
     assert decision.purpose == "validation_notice" and decision.allowed
 
 
+def test_a_notice_cancelled_by_a_hold_is_planned_again_once_the_hold_lifts(collector):
+    from collections_app.services import hold_lift, hold_place
+
+    borrower = BorrowerFactory(time_zones=["America/New_York"], **ADDRESS)
+    loan = loan_with_schedule(("2024-01-01", "100.00"), borrower=borrower)
+    sweep_run(as_of=dt.date(2024, 1, 5))
+    case = CollectionCase.objects.get(loan=loan)
+    hold = hold_place(case_id=case.pk, actor=collector, kind="hardship_review", reason="lost their job")
+    letters = OutboundMessage.objects.filter(loan=loan, purpose="validation_notice")
+    assert list(letters.values_list("status", flat=True)) == ["cancelled"]
+    sweep_run(as_of=dt.date(2024, 1, 6))  # on hold: dispatch would cancel it, so none is planned
+    assert letters.exclude(status="cancelled").count() == 0
+    hold_lift(hold_id=hold.pk, actor=collector, reason="back at work")
+    sweep_run(as_of=dt.date(2024, 1, 7))
+    sweep_run(as_of=dt.date(2024, 1, 8))
+    assert list(letters.exclude(status="cancelled").values_list("status", flat=True)) == ["planned"]
+
+
 def test_a_chinese_borrowers_case_gets_no_validation_notice():
     borrower = BorrowerFactory(country="CN", region="河南省", time_zones=["Asia/Shanghai"], **{"city": "三门峡"})
     loan_with_schedule(("2024-01-01", "100.00"), borrower=borrower)
