@@ -26,6 +26,8 @@ from collections_app.models import (
     CaseState,
     CollectionCase,
     CollectionCaseQuerySet,
+    Dispute,
+    DisputeChannel,
     EvidencePack,
     EvidencePackIntegrityError,
     FieldVisit,
@@ -39,9 +41,12 @@ from collections_app.models import (
 from collections_app.selectors import cases_visible_to, evidence_pack_of_case
 from collections_app.services import (
     USER_TRANSITIONS,
+    DisputeTerms,
     InvalidRequest,
     available_transitions,
     case_transition,
+    dispute_record,
+    dispute_verification_prepare,
     forbearance_record,
     grace_extend,
     note_add,
@@ -200,6 +205,35 @@ class ForbearanceIn(StrictInput):
     details = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     starts_on = BoundedDateField(required=False, allow_null=True, default=None)
     ends_on = BoundedDateField(required=False, allow_null=True, default=None)
+
+
+class DisputeOut(serializers.ModelSerializer):
+    """A dispute and where its workflow stands (``stage``: received, prepared, mailed); ``dsp01``: written and within
+    the validation period, so every contact about the debt but the verification, and every escalation, is refused
+    until the verification is mailed."""
+
+    stage = serializers.CharField(read_only=True)
+    dsp01 = serializers.BooleanField(read_only=True)
+    verification_document: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
+    verification_message: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Dispute
+        fields = ["id", "hold", "received_at", "channel", "written", "original_creditor", "in_validation_period",
+                  "validation_period_ends_on", "dsp01", "stage", "verification_document", "verification_message",
+                  "prepared_at", "mailed_at"]  # fmt: skip
+
+
+class DisputeIn(StrictInput):
+    reason = serializers.CharField(max_length=2000)
+    # A letter the lender received (staff record it) or the lender's own systems (``api``, written).
+    channel = serializers.ChoiceField(
+        choices=[(c, label) for c, label in DisputeChannel.choices if c in ("api", "letter", "call", "staff")],
+        default="api",
+    )
+    received_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    written = serializers.BooleanField(default=True)
+    original_creditor = serializers.BooleanField(default=False)
 
 
 class VisitIn(StrictInput):
@@ -411,6 +445,31 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
             lambda **fields: forbearance_record(case_id=case.pk, actor=request.user, **fields),
         )
 
+    @extend_schema(methods=["GET"], responses=DisputeOut(many=True))
+    @extend_schema(methods=["POST"], request=DisputeIn, responses={201: DisputeOut, 409: CONFLICT})
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def disputes(self, request: SignedInRequest, pk: str | None = None) -> Response:
+        """The case's disputes; POST records one received (a dispute hold: the gate stops collection — for a written
+        dispute within the validation period of a US debt, DSP-01: every contact but the verification, and every
+        escalation, 409 — until the verification is mailed)."""
+        case = self.get_object()
+        return _list_or_create(request, case.disputes, DisputeOut, DisputeIn,
+                               lambda **fields: _dispute(case, request.user, **fields))  # fmt: skip
+
+    @extend_schema(request=None, responses={200: DisputeOut, 409: CONFLICT})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"disputes/(?P<dispute_id>[0-9]+)/verification",
+        url_name="dispute-verification",
+    )
+    def dispute_verification(self, request: SignedInRequest, pk: str | None = None, dispute_id: str = "") -> Response:
+        """Prepare the dispute's verification: its document, on a letter planned at once (``purpose=verification``);
+        when the letter is mailed the dispute's hold lifts by itself."""
+        case = self.get_object()
+        dispute = get_object_or_404(Dispute, pk=int(dispute_id), case=case)
+        return Response(DisputeOut(dispute_verification_prepare(dispute_id=dispute.pk, actor=request.user)).data)
+
     @extend_schema(methods=["GET"], responses=VisitOut(many=True))
     @extend_schema(methods=["POST"], request=VisitIn, responses={201: VisitOut})
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
@@ -429,6 +488,10 @@ def _list_or_create(request: Request, records: Any, out: Any, given: Any, write:
     data = given(data=request.data)
     data.is_valid(raise_exception=True)
     return Response(out(write(**data.validated_data)).data, status=status.HTTP_201_CREATED)
+
+
+def _dispute(case: CollectionCase, actor: Any, *, reason: str, **terms: Any) -> Dispute:
+    return dispute_record(case_id=case.pk, actor=actor, reason=reason, terms=DisputeTerms(**terms))
 
 
 def _promise(case: CollectionCase, actor: Any, *, also_cover: list[dict[str, Any]], **fields: Any) -> PromiseToPay:

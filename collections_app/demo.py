@@ -36,6 +36,7 @@ from collections_app.models import (
     ComplaintCategory,
     ComplaintChannel,
     ComplaintOutcome,
+    Dispute,
     HoldKind,
     PaymentPlan,
     PlanStatus,
@@ -47,6 +48,7 @@ from collections_app.services.arrangements import plan_decide, plan_propose, pro
 from collections_app.services.calls import call_log, call_start
 from collections_app.services.cases import CaseError, case_transition
 from collections_app.services.complaints import complaint_acknowledge, complaint_record, complaint_resolve
+from collections_app.services.disputes import dispute_verification_prepare
 from collections_app.services.holds import hold_place
 from collections_app.services.qa import call_review_score, last_complete_week, qa_sample_week, week_start
 from collections_app.services.reviews import review_reminders_create
@@ -187,6 +189,7 @@ PLAN_KEPT = 0.6
 # days, on a given working day one of each at most, one time in four, never the last one waiting —, so that some
 # always wait.
 LEGAL_WAIT_DAYS, PLAN_WAIT_DAYS, DECIDE_SHARE = 14, 10, 0.25
+VERIFY_WAIT_DAYS = 5  # a US dispute's verification is prepared after this many days (never the latest dispute)
 
 
 @dataclass
@@ -360,6 +363,7 @@ def _work(team: Team, day: dt.date, rng: random.Random, payments: _Payments, his
     if manager is not None:
         try:
             _decide(team, manager, day, rng, history)
+            _verify_disputes(team, manager, day, history)
         except CaseError:
             history.counts["refused_by_the_services"] += 1
 
@@ -763,6 +767,19 @@ _QA_NOTES = {
     "no_third_party_disclosure": "向接听电话的家属透露了欠款金额（CN-06）。",
     "fair_treatment": "Borrower said they lost their job; no forbearance offered.",
 }
+
+
+def _verify_disputes(team: Team, manager: Any, day: dt.date, history: DemoHistory) -> None:
+    """The US manager prepares the verification of the oldest dispute that has waited ``VERIFY_WAIT_DAYS`` — never the
+    latest one, so that some always wait at each stage: its letter leaves with the evening's dispatch and the hold
+    lifts by itself (DSP-01). No random draw: the rest of the story stays as it was."""
+    waiting = Dispute.objects.filter(
+        case__team=team, case__borrower__country="US", prepared_at__isnull=True, hold__lifted_at__isnull=True
+    ).order_by("received_at", "id")
+    oldest = list(waiting[:2])
+    if len(oldest) > 1 and oldest[0].received_at.date() <= day - dt.timedelta(days=VERIFY_WAIT_DAYS):
+        dispute_verification_prepare(dispute_id=oldest[0].pk, actor=manager)
+        history.counts["verifications_prepared"] += 1
 
 
 def _decide(team: Team, manager: Any, day: dt.date, rng: random.Random, history: DemoHistory) -> None:

@@ -19,13 +19,14 @@ from collections_app.models import (
     CloseReason,
     ComplaintCategory,
     ComplaintChannel,
+    DisputeChannel,
     ForbearanceKind,
     Frequency,
     HoldKind,
     VisitStatus,
 )
 from loans.inputs import DATE_RANGE_MESSAGE, MAX_ID, date_in_range
-from notifications.models import MessagePurpose
+from notifications.models import LETTER_ONLY_PURPOSES, MessagePurpose
 
 
 def _in_range(value: dt.date | None) -> None:
@@ -265,6 +266,29 @@ class HoldForm(forms.Form):
     )
 
 
+class DisputeForm(forms.Form):
+    """A dispute staff record (DSP-01): how and when it came, in writing or not, and whether it asks for the
+    original creditor. A letter is writing; a call is not."""
+
+    channel = forms.ChoiceField(
+        label=_("How it came"),
+        choices=[(c, DisputeChannel(c).label) for c in ("letter", "staff", "call")],
+    )
+    received_on = forms.DateField(
+        label=_("Dispute received on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Blank: today."),
+    )
+    written = forms.BooleanField(label=_("In writing (a letter, an e-mail, a form)"), required=False)
+    original_creditor = forms.BooleanField(label=_("Asks for the original creditor's name and address"), required=False)
+    reason = forms.CharField(label=_("What the borrower disputes"), max_length=2000)
+
+
+class DisputeVerificationForm(forms.Form):
+    dispute = forms.IntegerField(widget=forms.HiddenInput)
+
+
 class ForbearanceForm(forms.Form):
     """FB-01: forbearance offered or agreed, or a referral to free debt advice."""
 
@@ -364,5 +388,9 @@ class GraceForm(forms.Form):
 class SmsForm(forms.Form):
     purpose = forms.ChoiceField(
         label=_("Message"),
-        choices=[(p, label) for p, label in MessagePurpose.choices if p != MessagePurpose.OPT_OUT_CONFIRMATION],
+        choices=[
+            (p, label)
+            for p, label in MessagePurpose.choices
+            if p != MessagePurpose.OPT_OUT_CONFIRMATION and p not in LETTER_ONLY_PURPOSES
+        ],
     )

@@ -38,6 +38,9 @@ TRANSITIONS: dict[str, Promise] = {
     "dispute": _("Debt disputed"),
     "set_preferences": _("Contact preferences changed"),
     "request_callback": _("Call back asked for"),
+    # The dispute workflow (services.disputes).
+    "verification_prepared": _("Verification of the dispute prepared"),
+    "verification_mailed": _("Verification mailed: dispute hold lifted"),
 }
 CHANNELS: dict[str, Promise] = {
     "call": _("Call"),
@@ -84,6 +87,8 @@ RULES: dict[str, Promise] = {
     "CN-11": _("Contacts: 3 failed attempts"),
     "BS-01": _("Breathing space"),
     "FB-01": _("Forbearance first"),
+    "VAL-01": _("Validation notice due"),
+    "DSP-01": _("Disputed in the validation period"),
     "NO-PROFILE": _("No profile for address"),
     "NO-ADDRESS": _("No number or address"),
     "HOLD-HARDSHIP": _("Hardship review"),

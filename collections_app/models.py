@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from phonenumber_field.modelfields import PhoneNumberField
@@ -607,6 +608,76 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on case {self.case_id}"
+
+
+class DisputeChannel(models.TextChoices):
+    """How a dispute reached the lender."""
+
+    CALL = "call", _("on a call")
+    STAFF = "staff", _("recorded by staff")
+    LETTER = "letter", _("by letter")
+    PORTAL = "portal", _("on the borrower's page")
+    API = "api", _("through the API")
+
+
+class DisputeStage(models.TextChoices):
+    RECEIVED = "received", _("received")
+    PREPARED = "prepared", _("verification prepared")
+    MAILED = "mailed", _("verification mailed")
+
+
+class Dispute(models.Model):
+    """A dispute of a debt (its hold stops collection), with the workflow Reg F 1006.38 asks for: received (when, how,
+    in writing or not, whether it asks for the original creditor), whether it fell in the validation period (DSP-01:
+    written and in the period, every contact but the verification is refused and escalation is blocked), the
+    verification prepared (a ``dispute_verification`` document on a planned letter) and mailed — the hold then lifts
+    by itself."""
+
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="dispute")
+    case = models.ForeignKey(CollectionCase, on_delete=models.CASCADE, related_name="disputes", db_index=False)
+    received_at = models.DateTimeField(_("received at"))
+    channel = models.CharField(_("how it came"), max_length=8, choices=DisputeChannel.choices)
+    written = models.BooleanField(_("in writing"), default=False)
+    original_creditor = models.BooleanField(_("asks for the original creditor"), default=False)
+    # DSP-01 facts as known when it was received (None: no validation period applies to this debt, e.g. not US).
+    in_validation_period = models.BooleanField(_("within the validation period"), null=True, blank=True)
+    validation_period_ends_on = models.DateField(_("validation period ends on"), null=True, blank=True)
+    verification_document = models.ForeignKey(
+        "notifications.Document", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verification_message = models.OneToOneField(
+        "notifications.OutboundMessage", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    prepared_at = models.DateTimeField(_("verification prepared at"), null=True, blank=True)
+    prepared_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    mailed_at = models.DateTimeField(_("verification mailed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        indexes = [models.Index(fields=["case", "received_at"], name="dispute_case_received")]
+
+    def __str__(self) -> str:
+        return f"dispute {self.pk} on case {self.case_id}"
+
+    @property
+    def stage(self) -> str:
+        if self.mailed_at is not None:
+            return DisputeStage.MAILED
+        return DisputeStage.PREPARED if self.prepared_at is not None else DisputeStage.RECEIVED
+
+    @property
+    def dsp01(self) -> bool:
+        """Written and within the validation period: DSP-01 applies."""
+        return bool(self.written and self.in_validation_period)
+
+    def get_stage_display(self) -> str:
+        return str(DisputeStage(self.stage).label)
+
+    @property
+    def age_days(self) -> int:
+        """Whole days since it was received."""
+        return max((timezone.now() - self.received_at).days, 0)
 
 
 class ForbearanceKind(models.TextChoices):

@@ -2,6 +2,8 @@
 plain data, like the engine.
 
 - BS-01: during a breathing space no escalation at all (nor enforcement).
+- DSP-01: a written dispute (or a request for the original creditor) received within the validation period blocks
+  every escalation until the verification is mailed (Reg F 1006.38(d)(2)).
 - FB-01: under a profile with ``forbearance_before_enforcement``, ``request_legal`` waits until forbearance was
   recorded on the case — and, where the profile says so (EU_CCD2), a referral to free debt advice.
 """
@@ -25,6 +27,7 @@ def escalation_refusals(
     breathing_space: bool,
     forbearance_kinds: Iterable[str],
     profiles: Iterable[Profile],
+    disputed_in_validation_period: bool = False,
 ) -> list[Reason]:
     """Why this escalation may not happen now (empty: no conduct rule objects). ``profiles``: those that apply to the
     borrower's address; ``forbearance_kinds``: the kinds recorded on the case."""
@@ -38,6 +41,15 @@ def escalation_refusals(
                 DENY,
                 "Breathing space: no escalation or enforcement until it ends.",
                 "债务喘息期：结束之前不得升级催收或采取强制措施。",
+            )
+        )
+    if disputed_in_validation_period:
+        reasons.append(
+            Reason(
+                "DSP-01",
+                DENY,
+                "Disputed in writing within the validation period: no escalation until the verification is mailed.",
+                "借款人在核实期内书面提出争议：寄出核实材料之前不得升级催收。",
             )
         )
     if transition in ENFORCEMENT:

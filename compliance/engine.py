@@ -115,6 +115,19 @@ class VulnerabilityFact:
 
 
 @dataclass(frozen=True)
+class DebtClockFact:
+    """VAL-01: what the system knows of one debt's first communication and validation notice."""
+
+    loan_id: int
+    first_communication_at: dt.datetime | None = None
+    # The first communication happened before the system tracked the debt (a portfolio taken over, contacts before
+    # this clock existed): its date is not known, so a person checks that a notice went out (REVIEW).
+    before_system: bool = False
+    notice_sent_at: dt.datetime | None = None
+    validation_period_ends_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
 class BorrowerFacts:
     """Everything the gate knows about one borrower, loaded in a fixed number of queries."""
 
@@ -136,6 +149,7 @@ class BorrowerFacts:
     phone_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     email_kinds: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     vulnerability: VulnerabilityFact | None = None
+    debt_clocks: tuple[DebtClockFact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -380,7 +394,19 @@ def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], i
                 )
             )
         elif r.kind == "dispute" and "dispute" in holds and not r.details.get("verification_sent_at"):
-            if attempt.purpose != "verification":
+            if attempt.purpose == "verification":
+                continue
+            if r.details.get("dsp01"):  # written, within the validation period (1006.38(d)(2)): DSP-01
+                reasons.append(
+                    _bilingual(
+                        "DSP-01",
+                        DENY,
+                        "Disputed in writing within the validation period: no contact about this debt except the "
+                        "verification, until the verification is mailed.",
+                        "借款人在核实期内书面提出争议：寄出核实材料之前，除核实材料外不得就该笔债务进行任何联系。",
+                    )
+                )
+            else:
                 reasons.append(
                     _bilingual(
                         cites["dispute"],
@@ -917,8 +943,9 @@ def rule_contact_cap(
     return reasons
 
 
-# Purposes the law requires or allows whatever else stops collection: a statutory notice, the verification.
-STATUTORY_PURPOSES = {"statutory_notice", "verification"}
+# Purposes the law requires or allows whatever else stops collection: a statutory notice, the verification, the
+# validation notice (VAL-01: never capped, never counted against a cap).
+STATUTORY_PURPOSES = {"statutory_notice", "verification", "validation_notice"}
 
 
 def rule_written_consent(
@@ -1077,6 +1104,81 @@ def rule_certification(
     ]
 
 
+# The notice itself, the verification and what the law requires or allows whatever else applies: never refused by
+# VAL-01 (a statutory notice, an opt-out's confirmation are not collection contacts either).
+VALIDATION_EXEMPT = {"validation_notice", "verification", "statutory_notice", "opt_out_confirmation"}
+
+
+def _end_of_day(day: dt.date, zone: str) -> dt.datetime:
+    return _start_of_local_day(day + dt.timedelta(days=1), zone)
+
+
+def rule_validation_notice(
+    attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], inputs: dict[str, Any]
+) -> list[Reason]:
+    """VAL-01 (Reg F 12 CFR 1006.34(a)(1)(i)(B)): a validation notice within ``days`` (5) after the initial
+    communication about a debt. Until one is recorded (mailed), every collection contact about the debt after the
+    first communication (the contact ledger records it: ``DebtClock``) is allowed with a WARN up to the end of day 5
+    after it (the borrower's calendar day; with several candidate zones, the earliest end) and DENIED after; REVIEW
+    when the first communication predates the system (its date is unknown: a person checks that a notice went out).
+    Before any communication nothing is said: that contact is the first and starts the 5 days. The notice itself and
+    the verification are never refused (``VALIDATION_EXEMPT``), nor contacts with anyone but the debtor."""
+    rule = params["validation_notice"]
+    if attempt.target_role != "debtor" or not attempt.debts or attempt.purpose in VALIDATION_EXEMPT:
+        return []
+    days = int(rule.get("days", 5))
+    cite = rule.get("rule", "VAL-01")
+    clocks = {c.loan_id: c for c in facts.debt_clocks}
+    zones = _zones_for(facts, {})
+    reasons: list[Reason] = []
+    for debt in attempt.debts:
+        clock = clocks.get(debt)
+        if clock is not None and clock.notice_sent_at is not None:
+            continue
+        first = clock.first_communication_at if clock is not None else None
+        if first is None and clock is not None and clock.before_system:
+            reasons.append(
+                _bilingual(
+                    cite,
+                    REVIEW,
+                    "The first communication about this debt predates the system and no validation notice is "
+                    "recorded: check that one was sent (or send it) first.",
+                    "该笔债务的首次联系早于本系统，且没有债务确认通知记录：请先确认已寄出（或寄出）。",
+                )
+            )
+            continue
+        if first is None:
+            continue  # no communication yet: this contact will be the first, and starts the 5 days
+        due = min(_end_of_day(_local(first, z).date() + dt.timedelta(days=days), z) for z in zones)
+        if _explaining(inputs):
+            inputs.setdefault("validation_notice", {})[str(debt)] = {
+                "first_communication_at": first.isoformat(),
+                "due_before": due.isoformat(),
+            }
+        if attempt.at < due:
+            day_due = (due - dt.timedelta(seconds=1)).astimezone(_zone(zones[0])).date().isoformat()
+            reasons.append(
+                _bilingual(
+                    cite,
+                    WARN,
+                    f"No validation notice is recorded for this debt yet: it is due by {day_due} "
+                    f"({days} days after the first communication).",
+                    f"该笔债务尚无债务确认通知记录：须在 {day_due} 之前寄出（首次联系后 {days} 天内）。",
+                )
+            )
+        else:
+            reasons.append(
+                _bilingual(
+                    cite,
+                    DENY,
+                    f"More than {days} days since the first communication about this debt and no validation notice "
+                    "is recorded: send the validation notice first.",
+                    f"距首次就该笔债务联系已超过 {days} 天且没有债务确认通知记录：请先寄出债务确认通知。",
+                )
+            )
+    return reasons
+
+
 RULES: list[Rule] = [
     rule_certification,
     rule_holds,
@@ -1094,6 +1196,7 @@ RULES: list[Rule] = [
     rule_daily_caps,
     rule_contact_cap,
     rule_written_consent,
+    rule_validation_notice,
 ]
 
 
@@ -1152,6 +1255,7 @@ PARAMETER_OF: dict[Rule, str] = {
     rule_contact_cap: "contact_cap",
     rule_written_consent: "electronic",
     rule_certification: "collector_certification",
+    rule_validation_notice: "validation_notice",
 }
 # Rules whose answer depends on the instant. The others judge facts that do not change while a contact waits
 # (holds, opt-outs, consent, content), so when a contact is only deferred, finding the next allowed instant needs
@@ -1164,6 +1268,7 @@ TIME_RULES = {
     rule_initiated_cap,
     rule_daily_caps,
     rule_contact_cap,
+    rule_validation_notice,  # past day 5 a waiting contact would be refused
 }
 GENERIC = "*"
 # Channels a rule can object to (the rule checks again itself; this only spares calls that cannot find anything).

@@ -407,3 +407,32 @@ class CollectorCertification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.course} ({self.collector_id}, {self.passed_on} → {self.expires_on})"
+
+
+# VAL-01 / DSP-01: a debt's first communication and validation notice (Reg F 1006.34, 1006.38)
+# ---------------------------------------------------------------------------------------------------------------
+class DebtClock(models.Model):
+    """What the gate counts VAL-01 from, per debt: when the first communication about it happened (written by the
+    contact ledger when an outbound contact reaches the debtor — a text or e-mail sent, a letter mailed, a call
+    answered, a visit), whether it predates the system, and when the validation notice was mailed with the end of
+    its validation period (written when the notice leaves: notifications). One row per loan, for every debt."""
+
+    borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="+")
+    loan = models.OneToOneField(Loan, on_delete=models.CASCADE, related_name="debt_clock")
+    first_communication_at = models.DateTimeField(_("first communication"), null=True, blank=True)
+    before_system = models.BooleanField(
+        _("first communication before the system"),
+        default=False,
+        help_text=_("Its date is not known: a person checks that a validation notice went out."),
+    )
+    notice_sent_at = models.DateTimeField(_("validation notice mailed at"), null=True, blank=True)
+    notice_mailed_on = models.DateField(_("validation notice mailed on"), null=True, blank=True)
+    validation_period_ends_on = models.DateField(_("validation period ends on"), null=True, blank=True)
+    notice_ref = models.CharField(_("validation notice"), max_length=40, blank=True, help_text=_("message:<id>"))
+
+    class Meta:
+        verbose_name = _("debt clock")
+        verbose_name_plural = _("debt clocks")
+
+    def __str__(self) -> str:
+        return f"debt clock of loan {self.loan_id}"

@@ -152,6 +152,14 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "visits": {"type": "object", "additionalProperties": False, "properties": {"min_collectors": _POSITIVE}},
+        # VAL-01 (Reg F 1006.34): a validation notice within ``days`` after the first communication about a debt; the
+        # gate warns until then and denies after, and the system plans the notice itself (collections_app sweep).
+        "validation_notice": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["days"],
+            "properties": {"days": _POSITIVE, "rule": {"type": "string"}},
+        },
         # What a written notice must carry in the jurisdiction: the lender's licence number under ``label`` (the
         # product's ``lender_licences`` names the number for this profile's code).
         "letters": {
@@ -223,6 +231,9 @@ US_FED_REGF: dict[str, Any] = {
     "recording": {"mode": "allowed_with_disclosure", "retention_years": 3, "rule": "REC-01"},
     # QA: identification; the mini-Miranda (1006.18(e)); no false threats (1692e, 1006.18); within the hours (USF-01).
     "qa_checklist": ["identification", "mini_miranda", "no_false_threats", "within_hours"],
+    # VAL-01: here only, not on the stricter US profiles: they are layered on this one (every US address gets it),
+    # and a parameter on two applicable profiles would give every contact two identical reasons.
+    "validation_notice": {"days": 5, "rule": "VAL-01"},
 }
 
 US_MA_STRICT: dict[str, Any] = {

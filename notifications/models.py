@@ -45,6 +45,15 @@ class MessagePurpose(models.TextChoices):
     PLAN_REMINDER = "plan_reminder", _("plan reminder")
     OPT_OUT_CONFIRMATION = "opt_out_confirmation", _("opt-out confirmation")
     BALANCE = "balance", _("balance and how to pay")  # asked for on a reminder call ("press 1")
+    # VAL-01: the US validation notice (Reg F 1006.34), planned by the system once per debt.
+    VALIDATION_NOTICE = "validation_notice", _("validation notice")
+    # DSP-01: the verification of a disputed debt (Reg F 1006.38(d)(2)): the one contact a dispute allows.
+    VERIFICATION = "verification", _("verification of a disputed debt")
+
+
+# Purposes the law requires whatever else stops collection, with a letter (and a PDF) of their own: a collector
+# never asks for them as a text (``SmsForm``), and the gate excepts them as the rules say (VAL-01, DSP-01).
+LETTER_ONLY_PURPOSES = ("validation_notice", "verification")
 
 
 class MessageStatus(models.TextChoices):

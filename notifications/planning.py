@@ -166,3 +166,23 @@ def covered_debts(messages: Sequence[OutboundMessage]) -> dict[int, list[int]]:
         for pk, loans in finder(wide).items():
             covered[pk] = list(dict.fromkeys([*covered[pk], *loans]))
     return covered
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A letter the law requires left (VAL-01's notice, DSP-01's verification)
+# ---------------------------------------------------------------------------------------------------------------
+MailedHook = Any  # (message) -> None, for a message of LETTER_ONLY_PURPOSES now sent or delivered
+
+
+_mailed_hooks: list[MailedHook] = []
+
+
+def mailed_register(hook: MailedHook) -> None:
+    """The app that owns cases hears when a verification letter is mailed (collections_app.apps: the dispute's hold
+    lifts by itself); this app knows messages, not disputes."""
+    if hook not in _mailed_hooks:
+        _mailed_hooks.append(hook)
+
+
+def mailed_hooks() -> list[MailedHook]:
+    return list(_mailed_hooks)

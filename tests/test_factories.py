@@ -35,6 +35,8 @@ BUILT_BY_SERVICES = {
     "notifications.ProviderPause",
     "compliance.JurisdictionProfile",
     "compliance.VulnerabilityAudit",  # every view and change of a record (services.vulnerability)
+    "compliance.DebtClock",  # the contact ledger and a mailed validation notice (services.ledger, services.notices)
+    "collections_app.Dispute",  # with its hold (services.holds.hold_place, services.disputes)
 }
 PROJECT_APPS = ("loans", "compliance", "notifications", "collections_app")
 

@@ -35,7 +35,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from collections_app import uploads
-from collections_app.models import Complaint
+from collections_app.models import Complaint, Dispute
 from collections_app.services.complaints import complaint_record
 from collections_app.services.evidence import evidence_pack_build
 from compliance.models import VulnerabilityRecord
@@ -192,7 +192,10 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("case-action[plan]", "POST"): CASE_ACTION_NOT_NOW,  # a plan is waiting for approval already
     ("case-action[hold]", "POST"): CASE_ACTION,
     ("case-action[hold-lift]", "POST"): MANAGERS_ACTION,  # a bankruptcy hold: managers and admins lift it
-    ("case-action[forbearance]", "POST"): CASE_ACTION,  # FB-01: the case's collector and managers record it
+    ("case-action[forbearance]", "POST"): CASE_ACTION,
+    # A dispute received (DSP-01) and its verification prepared: whoever works the case.
+    ("case-action[dispute]", "POST"): CASE_ACTION,
+    ("case-action[dispute-verification]", "POST"): CASE_ACTION,  # FB-01: the case's collector and managers record it
     # The gate refuses (bankruptcy) and managers do not visit: the form comes back with the reason beside its field.
     ("case-action[visit]", "POST"): (LOGIN, 403, 404, FORM_AGAIN, 404, FORM_AGAIN, FORM_AGAIN),
     ("case-action[visit-record]", "POST"): CASE_ACTION,
@@ -233,6 +236,9 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     ("api-case-payment-plans", "POST"): API_CASE_CONFLICT,  # a plan is waiting for approval already
     ("api-case-forbearance", "GET"): API_CASE,
     ("api-case-forbearance", "POST"): API_CASE_CREATE,
+    ("api-case-disputes", "GET"): API_CASE,
+    ("api-case-disputes", "POST"): API_CASE_CREATE,
+    ("api-case-dispute-verification", "POST"): API_CASE_WRITE,
     ("api-case-visits", "GET"): API_CASE,
     ("api-case-visits", "POST"): (401, 403, 404, 400, 404, 400, 400),  # the gate refuses: bankruptcy
     ("api-case-visit-outcome", "POST"): API_CASE_WRITE,
@@ -482,7 +488,7 @@ def team(letter: str) -> TeamRecords:
     DecisionFactory(borrower=case.borrower, loan=case.loan, to="", outcome="deny")
     # A dispute the borrower made on their own page, with a document (the managers' disputes list).
     document = uploads.store(case_id=case.pk, upload=ContentFile(b"%PDF-1.4 matrix", name="d.pdf"), kind="pdf")
-    return TeamRecords(
+    records = TeamRecords(
         manager=manager,
         collector=collector,
         case=case,
@@ -527,6 +533,10 @@ def team(letter: str) -> TeamRecords:
             review_on=timezone.localdate() + dt.timedelta(days=90),
         ),
     )
+    # The borrower's dispute's record (its workflow: DSP-01), as the service keeps it with the hold.
+    Dispute.objects.create(hold=records.dispute, case=case, received_at=timezone.now(), channel="portal", written=True,
+                           in_validation_period=True)  # fmt: skip
+    return records
 
 
 def _complaint(case: Any, manager: Any) -> Any:
@@ -631,6 +641,8 @@ ARGS: dict[str, Callable[[World, str], list[Any]]] = {
     "api-case-payment-plans": lambda w, _: [w.a.case.pk],
     "api-case-visits": lambda w, _: [w.a.case.pk],
     "api-case-forbearance": lambda w, _: [w.a.case.pk],
+    "api-case-disputes": lambda w, _: [w.a.case.pk],
+    "api-case-dispute-verification": lambda w, _: [w.a.case.pk, w.a.dispute.dispute.pk],
     "api-case-visit-outcome": lambda w, _: [w.a.case.pk, w.a.visit.pk],
     "api-message-detail": lambda w, _: [w.a.message.pk],
     "api-sweep-detail": lambda w, _: [w.sweep.pk],
@@ -680,6 +692,8 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "case-action[plan]": lambda w: {"down_payment": "0", "count": "2", "frequency": "monthly", "starts_on": soon(7)},
     "case-action[hold]": lambda w: {"kind": "dispute", "reason": "matrix"},
     "case-action[hold-lift]": lambda w: {"hold": w.a.hold.pk, "reason": "matrix"},
+    "case-action[dispute]": lambda w: {"dispute-channel": "letter", "dispute-reason": "matrix"},
+    "case-action[dispute-verification]": lambda w: {"dispute": w.a.dispute.dispute.pk},
     "case-action[forbearance]": lambda w: {"kind": "payment_holiday", "details": "matrix"},
     "case-action[complaint]": lambda w: {
         "complaint-category": "amount",
@@ -719,6 +733,7 @@ BODIES: dict[str, Callable[[World], Any]] = {
     "api-case-evidence-pack": lambda w: {"reason": "matrix"},
     "api-case-notes": lambda w: {"text": "matrix note"},
     "api-case-forbearance": lambda w: {"kind": "debt_advice_referral"},
+    "api-case-disputes": lambda w: {"reason": "matrix", "channel": "letter"},
     "api-case-promises": lambda w: {"amount": "10.00", "promised_on": soon(3)},
     "api-case-payment-plans": lambda w: {"down_payment": "0", "count": 2, "frequency": "monthly", "starts_on": soon(7)},
     "api-case-visits": lambda w: {

@@ -22,6 +22,11 @@ from notifications.models import OutboundMessage, PortalEvent, PortalEventKind
 from notifications.planning import BORROWER_WIDE
 
 
+def _dispute_of(hold: Any) -> Any:
+    """The hold's dispute record, if it is a dispute's (loaded with the hold)."""
+    return getattr(hold, "dispute", None) if hold.kind == "dispute" else None
+
+
 def borrower_zone(borrower: Borrower) -> str:
     """The zone a time typed about this borrower is read in (a visit window, a callback): their first candidate zone
     (the address's), UTC when none is known."""
@@ -161,6 +166,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool, reader: 
         case.holds.filter(Q(lifted_at__isnull=True) | Q(pk__in=latest))
         .select_related("restriction")  # a breathing space's terms (its type, the crisis treatment's end)
         .annotate(recent=ExpressionWrapper(Q(pk__in=latest), output_field=BooleanField()))
+        .select_related("dispute__verification_message")  # a dispute's workflow (DSP-01), in the same query
         .order_by("-placed_at", "-id")
     )
     for h in holds:
@@ -232,6 +238,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool, reader: 
         "forbearances": forbearances,
         # The profiles that apply to the borrower's address (UK-02 reads whether UK_CONC is one).
         "profile_codes": [p.code for p in applicable(profiles, case.borrower.country, case.borrower.region)],
+        "open_disputes": [h.dispute for h in holds if h.lifted_at is None and _dispute_of(h) is not None],
         "payments": list(case.loan.payments.order_by("-received_at")[:20]),
         "phones": phones,
         "zones": zones,

@@ -187,20 +187,31 @@ def _plans_shown(plans: QuerySet[PaymentPlan], user: Any) -> QuerySet[PaymentPla
     return plans.select_related("case__borrower", "case__loan", "case__assigned_to", "proposed_by", "policy")
 
 
+# A dispute whose verification was mailed stays on the list this long, at its last stage (its hold lifted by then).
+MAILED_SHOWN_DAYS = 30
+
+
 def dispute_rows(*, user: Any, filters: EscalationFilters) -> QuerySet[Hold]:
     """Disputes in force (a dispute hold not lifted: the gate stops collecting the debt until verification is sent),
-    whoever recorded them — a collector after a call, or the borrower on their own page — the oldest first."""
-    holds = Hold.objects.filter(kind=HoldKind.DISPUTE, lifted_at__isnull=True, case__in=cases_visible_to(user))
+    whoever recorded them — a collector after a call, the borrower on their own page, staff from a letter, the API —
+    and those whose verification was mailed in the last ``MAILED_SHOWN_DAYS`` days (the workflow's last stage), the
+    oldest first."""
+    recently_mailed = Q(dispute__mailed_at__gte=timezone.now() - dt.timedelta(days=MAILED_SHOWN_DAYS))
+    holds = Hold.objects.filter(
+        Q(lifted_at__isnull=True) | recently_mailed, kind=HoldKind.DISPUTE, case__in=cases_visible_to(user)
+    )
     holds = _waiting(_cases_filtered(holds, filters, prefix="case__"), "placed_at", filters)
     return holds.order_by("placed_at", "id")
 
 
 def _disputes_shown(holds: QuerySet[Hold], user: Any) -> QuerySet[Hold]:
-    """A page of disputes: each one's case evidence, who recorded it and whether a document came with it."""
+    """A page of disputes: each one's case evidence, who recorded it, whether a document came with it, and where its
+    workflow stands (age, stage, within the validation period or not)."""
     holds = _with_evidence(holds, case="case_id", borrower="case__borrower_id").annotate(
         uploaded=ExpressionWrapper(Q(document_ref__startswith=uploads.PREFIX), output_field=BooleanField())
     )
-    return holds.select_related("case__borrower", "case__loan", "case__assigned_to", "placed_by")
+    # The dispute's workflow (received, verification prepared, mailed; DSP-01's validation-period flag) in the join.
+    return holds.select_related("case__borrower", "case__loan", "case__assigned_to", "placed_by", "dispute")
 
 
 def _borrowers_of(user: Any, filters: EscalationFilters) -> QuerySet[Any]:

@@ -45,7 +45,13 @@ from collections_app.services.cases import (
     policy_current,
     policy_revise,
 )
+from collections_app.services.disputes import (
+    dispute_record,
+    dispute_verification_mailed,
+    dispute_verification_prepare,
+)
 from collections_app.services.holds import (
+    DisputeTerms,
     breathing_space_treatment_end,
     forbearance_record,
     hold_lift,
@@ -60,6 +66,7 @@ __all__ = [
     "USER_TRANSITIONS",
     "CallStarted",
     "CaseError",
+    "DisputeTerms",
     "InvalidRequest",
     "NotPermitted",
     "RuleRefusal",
@@ -72,6 +79,9 @@ __all__ = [
     "case_transition",
     "cases_reassign",
     "collector_phone",
+    "dispute_record",
+    "dispute_verification_mailed",
+    "dispute_verification_prepare",
     "forbearance_record",
     "grace_extend",
     "hold_lift",

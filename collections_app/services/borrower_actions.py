@@ -23,6 +23,7 @@ from collections_app.labels import BORROWER
 from collections_app.models import (
     OPEN_STATES,
     CollectionCase,
+    DisputeChannel,
     Hold,
     HoldKind,
     PaymentPlan,
@@ -40,7 +41,7 @@ from collections_app.selectors.borrower_actions import (
 from collections_app.selectors.case_page import borrower_zone
 from collections_app.services.arrangements import plan_propose, promise_record
 from collections_app.services.cases import CaseError, InvalidRequest, TransitionConflict, audit, locked_case
-from collections_app.services.holds import hold_place
+from collections_app.services.holds import DisputeTerms, hold_place
 from collections_app.uploads import max_bytes, remove, store, upload_kind
 from compliance.models import ConsentKind, RestrictionKind
 from compliance.services import consent_record, facts_load, restriction_add, restriction_lift
@@ -167,7 +168,8 @@ def borrower_dispute(
         try:
             was = case.state
             hold = hold_place(case_id=case_id, actor=None, by_borrower=True, kind=HoldKind.DISPUTE,
-                              reason=words[:2000], document_ref=document_ref, via=actor.via)  # fmt: skip
+                              reason=words[:2000], document_ref=document_ref, via=actor.via,
+                              dispute=DisputeTerms(channel=DisputeChannel.PORTAL, written=True))  # fmt: skip
             if was == hold.case.state:  # already on hold for another reason: no transition, so audit it here
                 _audit_borrower(hold.case, "dispute", f"disputed: {words[:500]}", actor)
         except BaseException:

@@ -19,10 +19,11 @@ from collections_app.models import (
     CallResult,
     CollectionCase,
     CollectorProfile,
+    DisputeChannel,
     HoldKind,
 )
 from collections_app.services.cases import InvalidRequest, NotPermitted, TransitionConflict
-from collections_app.services.holds import hold_place
+from collections_app.services.holds import DisputeTerms, hold_place
 from compliance.models import Decision
 from compliance.selectors import recording_policy_for
 from compliance.services import contact_check, contact_record
@@ -169,7 +170,8 @@ def call_log(
         CollectionCase.objects.filter(pk=case_id).update(last_contact_at=at, callback_at=callback_at)
         if result == CallResult.DISPUTE:
             hold_place(case_id=case_id, actor=actor, kind=HoldKind.DISPUTE,
-                       reason=f"Disputed on the call of {at:%Y-%m-%d %H:%M} UTC. {note}".strip())  # fmt: skip
+                       reason=f"Disputed on the call of {at:%Y-%m-%d %H:%M} UTC. {note}".strip(),
+                       dispute=DisputeTerms(channel=DisputeChannel.CALL, received_at=at))  # fmt: skip
     return disposition
 
 

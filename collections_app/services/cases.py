@@ -147,6 +147,8 @@ CLOSED_FOR_MESSAGES = (CaseState.RESOLVED, CaseState.CLOSED, CaseState.ON_HOLD)
 def message_cancel_reason(case: CollectionCase, purpose: str) -> str:
     """Does a message still fit its case at send time? Not once the case is resolved, closed or on hold, nor a stage
     reminder once the case has left that stage (registered with dispatch in ``CollectionsAppConfig.ready``)."""
+    if purpose == MessagePurpose.VERIFICATION and case.state == CaseState.ON_HOLD:
+        return ""  # DSP-01: the verification is the one letter a dispute hold lets through (the gate says so too)
     if case.state in CLOSED_FOR_MESSAGES:
         return f"The case is {case.get_state_display()}."
     if purpose in STAGE_PURPOSES and case.state != purpose:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -16,6 +18,8 @@ from collections_app.models import (
     BreathingSpaceType,
     CaseNote,
     CaseState,
+    Dispute,
+    DisputeChannel,
     Forbearance,
     ForbearanceKind,
     Hold,
@@ -34,6 +38,7 @@ from collections_app.services.cases import (
     run_transition,
 )
 from compliance.services import (
+    dispute_period_facts,
     restriction_add,
     restriction_lift,
     restriction_may_lift,
@@ -56,6 +61,7 @@ def hold_place(
     via: str = "",
     breathing_space_type: str = "",
     treatment_ends_on: dt.date | None = None,
+    dispute: DisputeTerms | None = None,
 ) -> Hold:
     """Put the case on hold and record the matching compliance restriction (the gate stops contact).
     ``by_borrower``: the borrower asked on their own (a dispute from their page; no user: ``actor`` None, audited as
@@ -63,7 +69,10 @@ def hold_place(
 
     A breathing space (BS-01) covers every debt of the borrower, so its restriction is the borrower's, not the
     loan's, and ends by itself: a standard one after 60 days, a mental-health crisis one 30 days after the treatment
-    ends (open-ended until that date is known)."""
+    ends (open-ended until that date is known).
+
+    A dispute also records its ``Dispute`` (``dispute``: how and when it was received; default: by staff, now, not in
+    writing) with what DSP-01 needs — whether it fell in the debt's validation period — on the restriction too."""
     if (actor is None) != by_borrower:
         raise ValueError("a hold is placed by a user, or by the borrower on their own (by_borrower, no actor)")
     if kind not in HoldKind.values:
@@ -72,10 +81,19 @@ def hold_place(
         raise InvalidRequest(_("give a reason"), field="reason")
     starts_at = timezone.now()
     ends_at, details = _breathing_space_terms(kind, breathing_space_type, treatment_ends_on, starts_at)
+    terms = (dispute or DisputeTerms()).checked(starts_at) if kind == HoldKind.DISPUTE else None
     with transaction.atomic():
         case = locked_case(case_id)
         if case.state not in OPEN_STATES:
             raise TransitionConflict(_("the case is not open"))
+        period: dict[str, Any] = {}
+        if terms is not None:
+            received_on = timezone.localtime(terms.received_at, zoneinfo.ZoneInfo(case.loan.product.timezone)).date()
+            period = dispute_period_facts(loan_id=case.loan_id, received_on=received_on)
+            details = {**details, "received_on": received_on.isoformat(), "written": terms.written,
+                       "original_creditor": terms.original_creditor,
+                       "in_validation_period": period["in_validation_period"],
+                       "dsp01": bool(terms.written and period["in_validation_period"])}  # fmt: skip
         restriction = restriction_add(
             borrower_id=case.borrower_id,
             loan_id=None if kind == HoldKind.BREATHING_SPACE else case.loan_id,
@@ -91,6 +109,13 @@ def hold_place(
         hold = Hold.objects.create(
             case=case, kind=kind, reason=reason, document_ref=document_ref, restriction=restriction, placed_by=actor
         )
+        if terms is not None:
+            ends = period["validation_period_ends_on"]
+            Dispute.objects.create(
+                hold=hold, case=case, received_at=terms.received_at, channel=terms.channel, written=terms.written,
+                original_creditor=terms.original_creditor, in_validation_period=period["in_validation_period"],
+                validation_period_ends_on=dt.date.fromisoformat(ends) if ends else None,
+            )  # fmt: skip
         if case.state != CaseState.ON_HOLD:
             previous = case.state
             run_transition(
@@ -107,6 +132,37 @@ def hold_place(
                     status=PlanStatus.CANCELLED, ended_on=product_today(case.loan.product)
                 )
     return hold
+
+
+@dataclass(frozen=True)
+class DisputeTerms:
+    """How a dispute was received: ``channel`` (``DisputeChannel``), when (default now; never in the future), in
+    writing or not, and whether it asks for the original creditor's name and address (1006.38(c))."""
+
+    channel: str = DisputeChannel.STAFF
+    received_at: dt.datetime | None = None
+    written: bool = False
+    original_creditor: bool = False
+
+    def checked(self, now: dt.datetime) -> _Received:
+        if self.channel not in DisputeChannel.values:
+            raise InvalidRequest(_("choose how the dispute was received"), field="channel")
+        received_at = self.received_at or now
+        if received_at > now + dt.timedelta(minutes=5):
+            raise InvalidRequest(_("the dispute cannot be received in the future"), field="received_at")
+        # A letter or the borrower's page is writing by nature; a call never is.
+        written = self.written or self.channel in (DisputeChannel.LETTER, DisputeChannel.PORTAL)
+        if self.channel == DisputeChannel.CALL:
+            written = False
+        return _Received(self.channel, received_at, written, self.original_creditor)
+
+
+@dataclass(frozen=True)
+class _Received:
+    channel: str
+    received_at: dt.datetime
+    written: bool
+    original_creditor: bool
 
 
 BREATHING_SPACE_DAYS = 60  # BS-01: standard breathing space

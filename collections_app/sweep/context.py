@@ -22,8 +22,9 @@ from collections_app.models import (
     Team,
     TeamMembership,
 )
-from compliance.models import Restriction
-from loans.models import Borrower, Installment, Loan, Payment, PhoneNumber
+from compliance.models import ConsentEvent, DebtClock, Restriction
+from loans.models import Borrower, EmailAddress, Installment, Loan, Payment, PhoneNumber
+from notifications.models import OutboundMessage
 
 logger = logging.getLogger("collections_app.sweep")  # one logger for the whole sweep, whichever module logs
 
@@ -43,6 +44,10 @@ T = {
     "member": TeamMembership._meta.db_table,
     "restriction": Restriction._meta.db_table,
     "forbearance": Forbearance._meta.db_table,
+    "clock": DebtClock._meta.db_table,
+    "consent": ConsentEvent._meta.db_table,
+    "email": EmailAddress._meta.db_table,
+    "outbox": OutboundMessage._meta.db_table,
 }
 
 

@@ -4,6 +4,7 @@ grace, escalate, recompute priorities, plan and cancel messages; and assigning n
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -419,6 +420,7 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
         """,
         {**base, "tomorrow": tomorrow},
     )
+    plan_validation_notices(ctx, product, plan)
     # Stage messages planned for a stage the case has left (escalated, paused, resolved) must not go out.
     in_chunk = CollectionCase.objects.filter(loan__product_id=product.pk, loan__id__range=(ctx.lo, ctx.hi))
     for stage in STAGE_PURPOSES:
@@ -428,6 +430,73 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
             reason="the case is no longer in this stage",
             now=ctx.now,
         )
+
+
+def validation_countries() -> list[str]:
+    """The countries whose profiles ask for a validation notice (VAL-01: the US), as the schema checked them."""
+    countries = {
+        c for p in profiles_current() if "validation_notice" in p.params for c in p.params["applies_to"]["countries"]
+    }
+    return sorted(c for c in countries if re.fullmatch(r"[A-Z]{2}", c))
+
+
+def plan_validation_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
+    """VAL-01: the validation notice of every open case of a borrower in a country that asks for one, unless the
+    debt's notice was mailed already (its ``DebtClock``) or one is on its way: a letter, and an e-mail too where the
+    borrower consented to e-mail (an opt-in or a written consent recorded for an address they still have) — both
+    carry the notice's PDF, made when they are sent (the mailing date the notice states).
+
+    When: as the case opens — the same sweep that plans its first reminder — rather than after the first
+    communication. An operations team sends the validation letter on placement: the 5-day clock (1006.34(a)(1)) starts
+    with whatever reaches the borrower first, a text may go out the same morning, and a letter spends a day at the
+    mail house, so waiting for the first contact would leave little of the 5 days and a late run of the sweep would
+    cost the whole desk its right to call (the gate's VAL-01 denies past day 5). Once per debt and channel: never
+    while one is on its way or once one left, failed or was refused (a person looks at those: the gate's reason, the
+    address); planned again only after every earlier one was cancelled (the case went on hold or closed before it
+    left) — not while the case is on hold, where dispatch would cancel it. Cases opened before this existed are caught
+    up the same way."""
+    countries = validation_countries()
+    if not countries:
+        return
+    listed = ", ".join(f"'{c}'" for c in countries)
+    for channel in ("letter", "email"):
+        consented = (
+            """AND EXISTS (SELECT 1 FROM {consent} ce JOIN {email} em ON em.borrower_id = ce.borrower_id
+                                AND em.address = ce.address
+                           WHERE ce.borrower_id = c.borrower_id AND ce.medium = 'email'
+                             AND ce.kind IN ('opt_in', 'written_consent')
+                             AND NOT EXISTS (SELECT 1 FROM {consent} oo WHERE oo.borrower_id = ce.borrower_id
+                                             AND oo.medium = 'email' AND oo.address = ce.address
+                                             AND oo.kind = 'opt_out' AND oo.at > ce.at))"""
+            if channel == "email"
+            else ""
+        )
+        plan(
+            f"""
+            SELECT 'validation_notice:case:' || {as_text("c.id")} || ':' || %(channel)s || ':' || %(slot)s
+                     AS idempotency_key,
+                   c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, %(channel)s AS channel,
+                   'validation_notice' AS purpose, %(planned_for)s AS planned_for
+            FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id JOIN {{borrower}} b ON b.id = c.borrower_id
+            WHERE c.state IN {{OPEN}} AND c.state <> 'on_hold'
+              AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
+              AND b.country IN ({listed})
+              AND NOT EXISTS (SELECT 1 FROM {{clock}} k WHERE k.loan_id = c.loan_id AND k.notice_sent_at IS NOT NULL)
+              AND NOT EXISTS (SELECT 1 FROM {{outbox}} m WHERE m.loan_id = c.loan_id
+                              AND m.purpose = 'validation_notice' AND m.channel = %(channel)s
+                              AND m.status <> 'cancelled')
+              {consented}
+            """,
+            {
+                **ctx.params(product=product.pk, planned_for=_start_of(ctx.as_of)),
+                "channel": channel,
+                "slot": ctx.as_of.isoformat(),
+            },
+        )
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
 def assign_unassigned(now: dt.datetime) -> int:

@@ -4,6 +4,7 @@ message on the page."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -25,6 +27,8 @@ from collections_app.forms import (
     CallStartForm,
     ComplaintForm,
     DispositionForm,
+    DisputeForm,
+    DisputeVerificationForm,
     ForbearanceForm,
     GraceForm,
     HoldForm,
@@ -49,12 +53,15 @@ from collections_app.selectors import (
 from collections_app.services import (
     USER_TRANSITIONS,
     CaseError,
+    DisputeTerms,
     InvalidRequest,
     NotPermitted,
     breathing_space_treatment_end,
     call_log,
     call_start,
     case_transition,
+    dispute_record,
+    dispute_verification_prepare,
     forbearance_record,
     grace_extend,
     hold_lift,
@@ -191,6 +198,42 @@ def _hold_lift(request: SignedInRequest, case: CollectionCase) -> str:
     hold_lift(hold_id=form.cleaned_data["hold"], actor=request.user, reason=form.cleaned_data["reason"])
     messages.success(request, _("Hold lifted."))
     return ""
+
+
+def _dispute(request: SignedInRequest, case: CollectionCase) -> str:
+    """Record a dispute that reached the lender (a letter, a call, anything staff took down): a dispute hold and its
+    record, DSP-01 where it is written and within the validation period."""
+    form = DisputeForm(request.POST, prefix="dispute")
+
+    def record(
+        *, channel: str, received_on: dt.date | None, written: bool, original_creditor: bool, reason: str
+    ) -> Any:
+        zone = zoneinfo.ZoneInfo(borrower_zone(case.borrower))
+        now = timezone.now()
+        at = now if received_on in (None, now.astimezone(zone).date()) else (
+            dt.datetime.combine(received_on, dt.time(12), tzinfo=zone)
+        )  # fmt: skip
+        terms = DisputeTerms(channel=channel, received_at=at, written=written, original_creditor=original_creditor)
+        try:
+            return dispute_record(case_id=case.pk, actor=request.user, reason=reason, terms=terms)
+        except InvalidRequest as exc:
+            if exc.field == "received_at":
+                raise InvalidRequest(str(exc), field="received_on") from exc
+            raise
+
+    _run_form("dispute", form, record)
+    messages.success(request, _("Dispute recorded: collection of this debt stops until the verification is mailed."))
+    return "#disputes"
+
+
+def _dispute_verification(request: SignedInRequest, case: CollectionCase) -> str:
+    """Prepare the verification of one of the case's disputes: its document, on a letter planned at once."""
+    form = DisputeVerificationForm(request.POST)
+    if not form.is_valid() or not case.disputes.filter(pk=form.cleaned_data["dispute"]).exists():
+        raise InvalidRequest(form_errors(form) or str(_("no such dispute on this case")))
+    dispute_verification_prepare(dispute_id=form.cleaned_data["dispute"], actor=request.user)
+    messages.success(request, _("Verification prepared: the letter goes out with the next dispatch."))
+    return "#disputes"
 
 
 def _visit(request: SignedInRequest, case: CollectionCase) -> str:
@@ -374,6 +417,8 @@ CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "plan": _plan,
     "hold": _simple("hold", HoldForm, hold_place, _("Hold placed: automated contact stops.")),
     "hold-lift": _hold_lift,
+    "dispute": _dispute,
+    "dispute-verification": _dispute_verification,
     "forbearance": _simple("forbearance", ForbearanceForm, forbearance_record, _("Forbearance recorded.")),
     "visit": _visit,
     "visit-record": _visit_record,

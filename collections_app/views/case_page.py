@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from collections_app.forms import (
     ComplaintForm,
     DispositionForm,
+    DisputeForm,
     ForbearanceForm,
     GraceForm,
     HoldForm,
@@ -93,6 +94,7 @@ def case_page_response(
         "promise": PromiseForm(others=partners),
         "plan": PlanForm(others=partners),
         "hold": HoldForm(),
+        "dispute": DisputeForm(prefix="dispute"),
         "forbearance": ForbearanceForm(),
         "visit": VisitForm(initial={"address": case_address(case)}, zone=zone, partners=visit_partners(case, request)),
         "visit_record": record,

@@ -5,6 +5,7 @@
 - ``facts``: what the gate counts for a borrower, loaded in one query;
 - ``ledger``: the contacts that happened and consents; a reservation settled into its outcome or released;
 - ``conduct``: the conduct rules a case's escalation must pass (BS-01, FB-01);
+- ``notices``: VAL-01's validation notice recorded when mailed, DSP-01's validation-period facts of a dispute;
 - ``restrictions``: restrictions and the one rule for lifting them; profile edits;
 - ``vulnerability``: vulnerability records (VUL-01) and the audit of every view;
 - ``certification``: collectors' training records (CERT-01) and the facts the gate reads of them.
@@ -29,6 +30,12 @@ from compliance.services.ledger import (
     reservation_settle,
     reservation_settle_with,
     reservations_release,
+)
+from compliance.services.notices import (
+    dispute_period_facts,
+    validation_first_communication_before_system,
+    validation_notice_applies,
+    validation_notice_record,
 )
 from compliance.services.restrictions import (
     LiftRefused,
@@ -62,6 +69,7 @@ __all__ = [
     "contact_record",
     "contacts_check_batch",
     "contacts_reserve_batch",
+    "dispute_period_facts",
     "escalation_check",
     "facts_load",
     "profile_revise",
@@ -75,6 +83,9 @@ __all__ = [
     "restriction_reschedule",
     "staff_facts",
     "to_kind_for",
+    "validation_first_communication_before_system",
+    "validation_notice_applies",
+    "validation_notice_record",
     "vulnerability_end",
     "vulnerability_record",
     "vulnerability_view_audit",

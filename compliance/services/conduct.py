@@ -28,7 +28,7 @@ def breathing_space_in_force(*, borrower_id: int, loan_id: int | None = None) ->
 def escalation_check(
     *, borrower_id: int, loan_id: int, transition: str, forbearance_kinds: Iterable[str]
 ) -> list[Reason]:
-    """BS-01 and FB-01 for one case's escalation (empty: nothing objects). A few small queries."""
+    """BS-01, DSP-01 and FB-01 for one case's escalation (empty: nothing objects). A few small queries."""
     borrower = Borrower.objects.only("country", "region", "city").get(pk=borrower_id)
     profiles = applicable(profiles_current(), borrower.country, borrower.region, borrower.city)
     return escalation_refusals(
@@ -36,7 +36,15 @@ def escalation_check(
         breathing_space=bool(breathing_space_in_force(borrower_id=borrower_id, loan_id=loan_id)),
         forbearance_kinds=forbearance_kinds,
         profiles=profiles,
+        disputed_in_validation_period=disputed_in_validation_period(loan_id=loan_id),
     )
+
+
+def disputed_in_validation_period(*, loan_id: int) -> bool:
+    """DSP-01: a dispute restriction in force on this debt, written and received within the validation period, whose
+    verification has not been mailed (the restriction is lifted when it is)."""
+    disputes = Restriction.objects.active().filter(loan_id=loan_id, kind=RestrictionKind.DISPUTE)
+    return any(d.get("dsp01") and not d.get("verification_sent_at") for d in disputes.values_list("details", flat=True))
 
 
 def breathing_spaces_in_force(*, at: dt.datetime, zone: str) -> list[tuple[int, int | None, dt.date, dt.date | None]]:

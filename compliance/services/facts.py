@@ -12,6 +12,7 @@ from django.db import connection
 
 from compliance.engine import (
     BorrowerFacts,
+    DebtClockFact,
     LedgerEvent,
     Profile,
     RestrictionFact,
@@ -21,6 +22,7 @@ from compliance.models import (
     ConsentEvent,
     ConsentKind,
     ContactEvent,
+    DebtClock,
     JurisdictionProfile,
     Restriction,
     VulnerabilityRecord,
@@ -155,6 +157,17 @@ def _children_sql() -> str:
                 named_collector_id="named_collector_id",
             )
             + " AS vulnerable",
+            # VAL-01: each debt's first communication and validation notice.
+            json_rows_sql(
+                DebtClock._meta.db_table,
+                "borrower_id = b.id",
+                loan_id="loan_id",
+                first="first_communication_at",
+                before="before_system",
+                notice="notice_sent_at",
+                ends="validation_period_ends_on",
+            )
+            + " AS clocks",
         ]
     )
 
@@ -224,6 +237,16 @@ def _facts_from_row(row: dict[str, Any]) -> BorrowerFacts:
         phone_kinds={n: p["kind"] for n, p in zip(numbers, phones, strict=True)},
         email_kinds={e["address"]: e["kind"] for e in sorted(_json(row["emails"]) or [], key=lambda e: e["id"])},
         vulnerability=_vulnerability(row),
+        debt_clocks=tuple(
+            DebtClockFact(
+                c["loan_id"],
+                _instant(c["first"]) if c["first"] else None,
+                bool(c["before"]),
+                _instant(c["notice"]) if c["notice"] else None,
+                dt.date.fromisoformat(str(c["ends"])[:10]) if c["ends"] else None,
+            )
+            for c in sorted(_json(row["clocks"]) or [], key=lambda c: c["loan_id"])
+        ),
     )
 
 

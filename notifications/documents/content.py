@@ -279,7 +279,11 @@ def validation_notice(letter: Letter, f: _Facts, details: dict[str, Any]) -> Non
     credits = Decimal(str(details.get("credits", "0")))
     current = f.balance()
     then = current - interest - fees + paid + credits
-    ends = notices.validation_period_end(f.today, "US")
+    # The mailing date (the day it is rendered: at dispatch, the day it goes to the mail house), from which the
+    # validation period runs: presumed receipt 5 business days later (no US federal holiday, Saturday or Sunday),
+    # then 30 days (1006.34(b)(5)). The debt's clock is set from these facts when the letter leaves.
+    mailed_on = dt.date.fromisoformat(str(details["mailed_on"])) if details.get("mailed_on") else f.today
+    ends = notices.validation_period_end(mailed_on, "US")
     lender = letter.lender
     letter.title = _("Validation notice")
     letter.blocks += [
@@ -328,7 +332,8 @@ def validation_notice(letter: Letter, f: _Facts, details: dict[str, Any]) -> Non
         fees_since=str(fees),
         payments_and_credits_since=str(paid + credits),
         current_amount=str(current),
-        presumed_receipt=notices.presumed_receipt(f.today, "US").isoformat(),
+        mailed_on=mailed_on.isoformat(),
+        presumed_receipt=notices.presumed_receipt(mailed_on, "US").isoformat(),
         validation_period_ends=ends.isoformat(),
     )
 

@@ -12,6 +12,7 @@ from compliance.services import (
 )
 from loans.models import Loan, PhoneNumber
 from notifications.models import (
+    LETTER_ONLY_PURPOSES,
     Channel,
     InboundAction,
     InboundMessage,
@@ -20,6 +21,7 @@ from notifications.models import (
 )
 from notifications.providers import OPTED_OUT, ConsoleProvider
 from notifications.services.dispatch import ledger_outcome, provider_opt_out
+from notifications.services.mailed import messages_mailed
 from notifications.services.rendering import lender_name, reply_text
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -61,6 +63,8 @@ def message_status_apply(*, provider_id: str, status: str, error_code: str = "")
         row.save(
             update_fields=["status", "delivered_at", "error_code", "status_reason", "provider_status", "updated_at"]
         )
+        if row.status == MessageStatus.DELIVERED and row.purpose in LETTER_ONLY_PURPOSES:
+            messages_mailed(message_ids=[row.pk])  # idempotent: already recorded when it was sent
         return row
 
 

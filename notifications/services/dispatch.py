@@ -51,13 +51,16 @@ from notifications.mail import EMAIL, EmailContent, EmailProvider, attachments_f
 from notifications.models import (
     DISPATCHED_CHANNELS,
     GATE_CHANNEL,
+    LETTER_ONLY_PURPOSES,
     Channel,
+    MessagePurpose,
     MessageStatus,
     OutboundMessage,
 )
 from notifications.planning import BORROWER_WIDE, case_cancel_reason, covered_debts
 from notifications.providers import OPTED_OUT, PRINT_QUEUE, Provider, ProviderError, Sent, provider_get
 from notifications.services.documents import document_for_message
+from notifications.services.mailed import messages_mailed
 from notifications.services.pause import ProviderGate
 from notifications.services.recovery import outbox_release
 from notifications.services.rendering import address_and_render
@@ -449,6 +452,8 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
         return db_retry(partial(_record_failure, row, exc, attempts=row.attempts + 1), what=label)
     # The provider took it: recording that must outlive a database restart, or the row ends in review.
     db_retry(lambda: _record_sent(row, sent), what=label)
+    if row.purpose in LETTER_ONLY_PURPOSES:  # VAL-01's clock, DSP-01's hold
+        db_retry(lambda: messages_mailed(message_ids=[row.pk]), what=label)
     if provider.name == "console" and row.channel != Channel.EMAIL:
         # The console backend's delivery report — a text's, a call's and, as the mail house would, a letter's —
         # through Twilio's status path; e-mail reports through its own webhook (imported here: callbacks imports us).
@@ -480,7 +485,7 @@ def _record_sent(row: OutboundMessage, sent: Sent) -> None:
     now = timezone.now()
     values: list[Any] = [sent.provider_id, sent.status[:32], now, now, row.pk]
     if connection.vendor == "postgresql" and row.channel != Channel.VOICE:
-        reservation_settle_with(_SENT_UPDATE, values, outcome="sent", at=now)  # the row and its ledger entry at once
+        reservation_settle_with(_SENT_UPDATE, values, outcome="sent", at=now, collection=collecting(row))  # at once
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_SENT_UPDATE, values)
@@ -508,7 +513,17 @@ def ledger_outcome(row: OutboundMessage, outcome: str, *, at: dt.datetime) -> No
         to=row.to,
         automated=True,
         decision_id=row.decision_id,
+        collection=collecting(row),
     )
+
+
+# A reminder before anything fell due, an opt-out's confirmation: not communications in connection with collecting a
+# debt, so never a debt's first communication (VAL-01's clock).
+NOT_COLLECTION = {MessagePurpose.PRE_DUE, MessagePurpose.OPT_OUT_CONFIRMATION}
+
+
+def collecting(row: OutboundMessage) -> bool:
+    return row.purpose not in NOT_COLLECTION
 
 
 def message_debts(row: OutboundMessage) -> list[int]:

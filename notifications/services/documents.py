@@ -49,6 +49,8 @@ PURPOSE_KINDS: dict[str, str] = {
     MessagePurpose.BALANCE: DocumentKind.REMINDER_LETTER,
     MessagePurpose.FORMAL_NOTICE: DocumentKind.FORMAL_NOTICE,
     MessagePurpose.LEGAL: DocumentKind.FORMAL_NOTICE,
+    MessagePurpose.VALIDATION_NOTICE: DocumentKind.VALIDATION_NOTICE,
+    MessagePurpose.VERIFICATION: DocumentKind.DISPUTE_VERIFICATION,
 }
 
 

@@ -17,6 +17,7 @@ from notifications.models import (
     OutboundMessage,
 )
 from notifications.services.dispatch import ledger_outcome
+from notifications.services.mailed import messages_mailed
 
 logger = logging.getLogger(__name__)
 
@@ -47,4 +48,6 @@ def message_review_resolve(*, message_id: int, was_sent: bool, actor: Any) -> Ou
         row.save(update_fields=["status", "sent_at", "status_reason", "error_code", "planned_for", "send_started_at",
                                 "claimed_at", "claim_token", "updated_at"])  # fmt: skip
     logger.info("message %s review settled by %s: %s", row.pk, who, "sent" if was_sent else "planned again")
+    if was_sent:
+        messages_mailed(message_ids=[row.pk])  # a validation notice's clock, a verification's dispute
     return row

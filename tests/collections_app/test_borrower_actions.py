@@ -254,7 +254,8 @@ def test_a_dispute_with_a_document_holds_the_case_and_the_next_text_is_denied(ca
     # The gate's very next check: a reminder text about the loan is denied with the dispute rule.
     _decision, result = contact_check(borrower_id=case.borrower_id, channel="sms", loan_id=case.loan_id,
                                       automated=True, purpose="reminder")  # fmt: skip
-    assert not result.allowed and "USF-20" in {r.rule for r in result.reasons}
+    # DSP-01: in writing (their page), within the validation period (no notice mailed yet: it has not even begun).
+    assert not result.allowed and "DSP-01" in {r.rule for r in result.reasons}
     # The managers' disputes list shows it with its document, which a manager may download and a collector not.
     manager, collector = case.team.manager, case.assigned_to
     assert list(dispute_rows(user=manager, filters=EscalationFilters())) == [hold]

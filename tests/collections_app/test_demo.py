@@ -5,6 +5,7 @@ import datetime as dt
 import io
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
@@ -23,9 +24,9 @@ from collections_app.models import (
 )
 from collections_app.selectors import reader_language_and_zone
 from collections_app.selectors.kpis import self_cured
-from compliance.models import ContactEvent, Decision
+from compliance.models import ContactEvent, DebtClock, Decision
 from loans.models import Borrower, Loan, Payment
-from notifications.models import InboundMessage, OutboundMessage
+from notifications.models import Document, InboundMessage, OutboundMessage
 from notifications.providers import ConsoleProvider
 
 pytestmark = pytest.mark.django_db
@@ -144,6 +145,17 @@ def test_the_demo_has_months_of_history_behind_every_figure_and_working_logins()
     from collections_app.models import ReviewReminder
 
     assert ReviewReminder.objects.filter(review_on__lte=AS_OF).exists()  # reviews past their date: to-dos
+    # VAL-01: every US case's validation notice was planned as it opened and left through the gate, so the clock
+    # never ran out: the gate refused no US contact for want of a notice, and the US desk's calls and texts went on.
+    us_loans = set(CollectionCase.objects.filter(borrower__country="US").values_list("loan_id", flat=True))
+    notified = set(DebtClock.objects.filter(notice_sent_at__isnull=False).values_list("loan_id", flat=True))
+    assert us_loans and notified <= us_loans and len(us_loans - notified) <= len(us_loans) // 20, us_loans - notified
+    assert Document.objects.filter(kind="validation_notice", message__status__in=["sent", "delivered"]).exists()
+    us = Decision.objects.filter(dry_run=False, borrower__country="US")
+    us_rules = {(r["rule"], r["outcome"]) for reasons in us.values_list("reasons", flat=True) for r in reasons}
+    assert ("VAL-01", "deny") not in us_rules and ("VAL-01", "review") not in us_rules, us_rules
+    assert us.filter(channel="call", allowed=True).exists() and us.filter(channel="sms", allowed=True).exists()
+    assert ContactEvent.objects.filter(borrower__country="US", channel="call", outcome="conversation").exists()
     # Both lenders, every depth, working logins, the collectors' phones (set after the history).
     assert set(Loan.objects.values_list("currency", flat=True)) == {"CNY", "USD"}
     dpd = list(Loan.objects.filter(status="active").values_list("days_past_due", flat=True))
@@ -198,3 +210,27 @@ def test_built_in_the_first_minutes_of_a_day_the_demo_still_sweeps_that_day():
     swept = set(SweepRun.objects.filter(finished_at__isnull=False).values_list("as_of", flat=True))
     assert swept == {AS_OF - dt.timedelta(days=2), AS_OF - dt.timedelta(days=1), AS_OF}
     assert PortfolioSnapshot.objects.filter(as_of=AS_OF).exists()
+
+
+def test_the_us_manager_has_the_oldest_waiting_disputes_verified_never_the_latest():
+    """DSP-01's workflow in the demo's story (``_verify_disputes``): a dispute waiting 5 days gets its verification
+    prepared, the latest one always waits; no random draw, so the rest of the story is unchanged."""
+    from collections_app.demo import DemoHistory, _verify_disputes
+    from collections_app.models import Dispute
+    from collections_app.services import DisputeTerms, dispute_record
+    from tests.factories import BorrowerFactory, make_case, overdue_loan, team_with, user_with_role
+
+    collector, manager = user_with_role("collector", "casey"), user_with_role("manager", "morgan")
+    team = team_with(collector, manager=manager)
+    cases = [make_case(state="formal_notice", loan=overdue_loan(borrower=BorrowerFactory(address_line1="1 Main St")),
+                       worked_by=collector) for _ in range(3)]  # fmt: skip
+    today = dt.date.today()
+    for days_ago, case in zip((9, 6, 1), cases, strict=True):
+        with time_machine.travel(dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago), tick=False):
+            dispute_record(case_id=case.pk, actor=collector, reason="Not mine", terms=DisputeTerms(channel="letter"))
+    history = DemoHistory(days=1)
+    for _ in range(3):
+        _verify_disputes(team, manager, today, history)
+    prepared = dict(Dispute.objects.values_list("case_id", "prepared_by__username"))
+    assert prepared == {cases[0].pk: "morgan", cases[1].pk: "morgan", cases[2].pk: None}
+    assert history.counts["verifications_prepared"] == 2

@@ -257,7 +257,8 @@ def test_stage_messages_follow_the_cadence_and_planning_twice_adds_nothing():
 
     sweep("2024-01-05")
     sweep("2024-01-05")
-    assert planned("2024-01-05") == ["sms", "voice"]
+    # The validation notice of the new case too (VAL-01: a US borrower), once.
+    assert planned("2024-01-05") == ["letter", "sms", "voice"]
     for on in ("2024-01-06", "2024-01-07", "2024-01-08"):
         sweep(on)
     assert (planned("2024-01-06"), planned("2024-01-07"), planned("2024-01-08")) == ([], ["voice"], ["sms"])

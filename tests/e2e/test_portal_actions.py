@@ -127,7 +127,8 @@ def test_a_dispute_with_a_document_denies_the_next_text(page, live_server, shot,
     assert PortalLink.objects.get(borrower=case.borrower).public_id in row.reason and "127.0.0.1" in row.reason
     _decision, result = contact_check(borrower_id=case.borrower_id, channel="sms", loan_id=case.loan_id,
                                       automated=True, purpose="reminder")  # fmt: skip
-    assert not result.allowed and "USF-20" in {r.rule for r in result.reasons}
+    # DSP-01: in writing (their page), within the validation period (no notice mailed yet: it has not even begun).
+    assert not result.allowed and "DSP-01" in {r.rule for r in result.reasons}
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -264,7 +264,8 @@ def test_the_print_batch_of_a_sweep_day_holds_one_pdf_per_letter_planned(setting
     settings.LETTERS_DIR = str(tmp_path)
     settings.PROVIDER_CONCURRENCY = 1
     team_with(user_with_role("collector", "c1"))
-    # Loans 31 to 34 days past due: the sweep escalates their cases to the formal notice, one letter each.
+    # Loans 31 to 34 days past due: the sweep escalates their cases to the formal notice, one letter each — and, the
+    # borrowers being American and their cases new, the validation notice of each (VAL-01), one letter each too.
     for n, dpd in enumerate(range(31, 35)):
         due = AS_OF - dt.timedelta(days=dpd)
         loan = loan_with_schedule((due.isoformat(), "100.00"), ((AS_OF + dt.timedelta(days=60)).isoformat(), "100.00"))
@@ -273,20 +274,20 @@ def test_the_print_batch_of_a_sweep_day_holds_one_pdf_per_letter_planned(setting
         loan.borrower.save()
     sweep_run(as_of=AS_OF)
     planned = list(OutboundMessage.objects.filter(channel="letter").order_by("id"))
-    assert len(planned) == 4 and {m.purpose for m in planned} == {"formal_notice"}
+    assert len(planned) == 8 and sorted(m.purpose for m in planned) == ["formal_notice"] * 4 + ["validation_notice"] * 4
     at = max(m.planned_for for m in planned) + dt.timedelta(minutes=1)
     with time_machine.travel(at, tick=False):
         token, ids = outbox_claim(now=at, limit=500)
         outbox_send(message_ids=ids, claim_token=token, now=at)
     sent = OutboundMessage.objects.filter(channel="letter", provider="print", provider_id__isnull=False)
-    assert sent.count() == 4
+    assert sent.count() == 8
 
     batch = print_batch_build(day=at.date())
-    assert batch.letters == 4 and batch.archive.exists() and batch.manifest.exists()
+    assert batch.letters == 8 and batch.archive.exists() and batch.manifest.exists()
     with zipfile.ZipFile(batch.archive) as bundle:
         pdfs = sorted(n for n in bundle.namelist() if n.endswith(".pdf"))
         rows = list(csv.DictReader(io.StringIO(bundle.read("manifest.csv").decode())))
-        assert len(pdfs) == 4 and len(rows) == 4
+        assert len(pdfs) == 8 and len(rows) == 8
         for row in rows:
             content = bundle.read(row["file"])
             document = Document.objects.get(pk=row["document_id"])
@@ -298,8 +299,9 @@ def test_the_print_batch_of_a_sweep_day_holds_one_pdf_per_letter_planned(setting
     assert {int(r["message_id"]) for r in rows} == {m.pk for m in planned}
     # Each letter went to the print queue as its stored document's PDF; Chinese borrowers' in Chinese.
     letters = sorted((tmp_path / at.date().isoformat()).glob("letter-*.pdf"))
-    assert len(letters) == 4
+    assert len(letters) == 8
     assert sum("催收通知函" in pdf_text(p.read_bytes()) for p in letters) == 2
+    assert sum("Validation notice" in pdf_text(p.read_bytes()) for p in letters) == 2
     # A day without letters: an empty batch, a manifest with its header only.
     empty = print_batch_build(day=at.date() - dt.timedelta(days=3))
     assert empty.letters == 0 and empty.manifest.read_text().startswith("document_id,")

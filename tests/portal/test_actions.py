@@ -309,7 +309,8 @@ def test_a_dispute_with_a_document_holds_the_case_and_the_next_text_is_denied(ca
     assert "We have received your dispute" in done and "We have your document too." in done
     _decision, result = contact_check(borrower_id=case.borrower_id, channel="sms", loan_id=case.loan_id,
                                       automated=True, purpose="reminder")  # fmt: skip
-    assert not result.allowed and "USF-20" in {r.rule for r in result.reasons}
+    # DSP-01: in writing (their page), within the validation period (no notice mailed yet: it has not even begun).
+    assert not result.allowed and "DSP-01" in {r.rule for r in result.reasons}
     # The form again: the dispute is already there.
     assert browser.get(url("portal-dispute", token, case))["Location"].startswith(url("portal-dispute-done", token,
                                                                                       case))  # fmt: skip

@@ -1,0 +1,59 @@
+"""A letter the law requires left: the validation notice (VAL-01) sets its debt's clock from the facts its document
+states (mailing date, validation period end), and the registered hooks hear of it (a verification letter lifts its
+dispute's hold: collections_app). Called when such a message becomes sent — by dispatch, or by a person settling a
+message in review — and again when it is delivered; every step is idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from compliance.services import validation_notice_record
+from notifications.models import (
+    LETTER_ONLY_PURPOSES,
+    Document,
+    DocumentKind,
+    MessagePurpose,
+    MessageStatus,
+    OutboundMessage,
+)
+from notifications.planning import mailed_hooks
+
+logger = logging.getLogger(__name__)
+
+LEFT = (MessageStatus.SENT, MessageStatus.DELIVERED)
+
+
+def messages_mailed(*, message_ids: Iterable[int]) -> int:
+    """Record that these messages left, for those of ``LETTER_ONLY_PURPOSES`` that did (others are skipped).
+    Returns how many were recorded."""
+    rows = list(
+        OutboundMessage.objects.filter(pk__in=list(message_ids), purpose__in=LETTER_ONLY_PURPOSES, status__in=LEFT)
+    )
+    for row in rows:
+        with transaction.atomic():
+            if row.purpose == MessagePurpose.VALIDATION_NOTICE:
+                _validation_notice_mailed(row)
+            for hook in mailed_hooks():
+                hook(row)
+    return len(rows)
+
+
+def _validation_notice_mailed(row: OutboundMessage) -> None:
+    """The debt's clock: mailed on the date the notice states (its document's facts), the validation period's end."""
+    document = Document.objects.filter(message=row, kind=DocumentKind.VALIDATION_NOTICE).order_by("id").first()
+    sent_at = row.sent_at or timezone.now()
+    if document is None or not document.facts.get("validation_period_ends"):
+        logger.error("message %s: a validation notice left without its document's dates", row.pk)
+        return
+    validation_notice_record(
+        loan_id=row.loan_id,
+        sent_at=sent_at,
+        mailed_on=dt.date.fromisoformat(document.facts.get("mailed_on") or document.facts["date"]),
+        validation_period_ends_on=dt.date.fromisoformat(document.facts["validation_period_ends"]),
+        ref=f"message:{row.pk}",
+    )
