@@ -303,6 +303,9 @@ def test_a_debt_communicated_with_before_the_system_is_reviewed_until_its_notice
 # ---------------------------------------------------------------------------------------------------------------
 # The dispute workflow
 # ---------------------------------------------------------------------------------------------------------------
+# In the borrower's working day, so that the contact hours (USF-01) neither refuse the call alongside DSP-01 nor
+# the text once the hold lifts, whenever the suite runs.
+@time_machine.travel(dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC), tick=True)
 def test_a_dispute_from_the_api_is_verified_and_the_hold_lifts_when_the_verification_letter_is_sent(
     collector, settings, tmp_path
 ):
