@@ -214,8 +214,13 @@ class DisputeOut(serializers.ModelSerializer):
 
     stage = serializers.CharField(read_only=True)
     dsp01 = serializers.BooleanField(read_only=True)
-    verification_document: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
-    verification_message: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(read_only=True)
+    # None until the verification is prepared.
+    verification_document: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
+    verification_message: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Dispute
