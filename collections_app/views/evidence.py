@@ -4,7 +4,6 @@ the SHA-256 recorded when the pack was built."""
 
 from __future__ import annotations
 
-import base64
 import logging
 
 from django.contrib import messages
@@ -18,6 +17,7 @@ from collections_app.models import EvidencePackIntegrityError
 from collections_app.selectors import case_get_for_user, evidence_pack_of_case
 from collections_app.services.evidence import EvidenceError, evidence_pack_build
 from collections_app.views.common import require_role
+from collections_app.views.documents import verified_download
 from core.roles import ADMIN, MANAGER
 from core.web import SignedInRequest
 
@@ -33,17 +33,15 @@ def case_evidence_pack(request: SignedInRequest, case_id: int) -> HttpResponse:
     pack = evidence_pack_of_case(case_id=case.pk, version=int(version) if version.isdigit() else None)
     if pack is None or (version and not version.isdigit()):
         raise Http404("No evidence pack")
-    try:
-        content = pack.zip_bytes()
-    except EvidencePackIntegrityError:
-        logger.error("evidence pack %s failed its SHA-256 check: not handed out", pack.pk)
-        return HttpResponse(_("This evidence pack's file no longer matches its recorded SHA-256."), status=409,
-                            content_type="text/plain; charset=utf-8")  # fmt: skip
-    response = HttpResponse(content, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{pack.filename}"'
-    response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(pack.sha256)).decode()}:"
-    response["Cache-Control"] = "private, no-store"  # personal data: never kept by a browser or proxy cache
-    return response
+    return verified_download(
+        pack.zip_bytes,
+        EvidencePackIntegrityError,
+        sha256=pack.sha256,
+        filename=pack.filename,
+        content_type="application/zip",
+        what=f"evidence pack {pack.pk}",
+        refused=_("This evidence pack's file no longer matches its recorded SHA-256."),
+    )
 
 
 @require_POST
