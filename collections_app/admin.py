@@ -156,7 +156,18 @@ class VersionedPolicyAdmin(PreviewImpactMixin, VersionedAdmin):
 class CollectionPolicyAdmin(VersionedPolicyAdmin):
     fieldsets = [
         (None, {"fields": ["product", "version", "is_current"]}),
-        (_("Stages"), {"fields": ["grace_days", "formal_notice_dpd", "legal_dpd", "legal_requires_approval"]}),
+        (
+            _("Stages"),
+            {
+                "fields": [
+                    "grace_days",
+                    "formal_notice_dpd",
+                    "formal_notice_response_days",
+                    "legal_dpd",
+                    "legal_requires_approval",
+                ]
+            },
+        ),
         (
             _("Reminders"),
             {

@@ -26,7 +26,7 @@ from collections_app.models import (
     VisitStatus,
 )
 from loans.inputs import DATE_RANGE_MESSAGE, MAX_ID, date_in_range
-from notifications.models import LETTER_ONLY_PURPOSES, MessagePurpose
+from notifications.models import LETTER_ONLY_PURPOSES, REQUIRED_LETTER_PURPOSES, MessagePurpose
 
 
 def _in_range(value: dt.date | None) -> None:
@@ -391,6 +391,8 @@ class SmsForm(forms.Form):
         choices=[
             (p, label)
             for p, label in MessagePurpose.choices
-            if p != MessagePurpose.OPT_OUT_CONFIRMATION and p not in LETTER_ONLY_PURPOSES
+            if p != MessagePurpose.OPT_OUT_CONFIRMATION
+            and p not in LETTER_ONLY_PURPOSES
+            and p not in REQUIRED_LETTER_PURPOSES
         ],
     )

@@ -144,6 +144,17 @@ class CollectionPolicy(VersionedPolicy):
     formal_notice_dpd = models.PositiveSmallIntegerField(_("formal notice at DPD"), default=30)
     legal_dpd = models.PositiveSmallIntegerField(_("legal review at DPD"), default=90)
     legal_requires_approval = models.BooleanField(_("legal escalation needs a manager's approval"), default=True)
+    # FN-01 (the lender's policy): a case goes from formal notice to legal review only once its formal notice was sent
+    # in writing (a letter, or an e-mail carrying it) and the borrower has had this many days to respond.
+    formal_notice_response_days = models.PositiveSmallIntegerField(
+        _("formal notice: days to respond"),
+        default=14,
+        validators=[MaxValueValidator(90)],
+        help_text=_(
+            "Legal review waits until the formal notice was sent as a letter or an e-mail and this many days have "
+            "passed since."
+        ),
+    )
     pre_due_offsets = models.JSONField(
         _("pre-due reminders (days before)"), default=list, blank=True, validators=[validate_offsets]
     )
@@ -180,6 +191,17 @@ class CollectionPolicy(VersionedPolicy):
     def clean(self) -> None:
         if not self.grace_days < self.formal_notice_dpd <= self.legal_dpd:
             raise ValidationError(_("Thresholds must rise: grace period < formal notice DPD ≤ legal review DPD."))
+        stage = self.cadence.get("formal_notice") if isinstance(self.cadence, dict) else None
+        if isinstance(self.cadence, dict) and not set(stage if isinstance(stage, dict) else {}) & {"letter", "email"}:
+            # FN-01: legal review waits for the formal notice sent in writing; without one no case would ever go.
+            raise ValidationError(
+                {
+                    "cadence": _(
+                        "The formal notice stage must send a letter or an e-mail: a case goes to legal review only "
+                        "once its formal notice was sent in writing."
+                    )
+                }
+            )
 
 
 class Frequency(models.TextChoices):

@@ -6,10 +6,14 @@ plain data, like the engine.
   every escalation until the verification is mailed (Reg F 1006.38(d)(2)).
 - FB-01: under a profile with ``forbearance_before_enforcement``, ``request_legal`` waits until forbearance was
   recorded on the case — and, where the profile says so (EU_CCD2), a referral to free debt advice.
+- DN-01: under a profile with ``default_notice`` (UK_CONC), no legal action is asked for (nor approved) until a
+  default notice was posted during the case and the date it names to remedy the breach by has passed (Consumer
+  Credit Act 1974 s.87(1): no enforcement "until the end of the period specified in the notice").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from compliance.engine import DENY, Profile, Reason
@@ -28,9 +32,12 @@ def escalation_refusals(
     forbearance_kinds: Iterable[str],
     profiles: Iterable[Profile],
     disputed_in_validation_period: bool = False,
+    default_notice_remedy_by: dt.date | None = None,
+    today: dt.date | None = None,
 ) -> list[Reason]:
     """Why this escalation may not happen now (empty: no conduct rule objects). ``profiles``: those that apply to the
-    borrower's address; ``forbearance_kinds``: the kinds recorded on the case."""
+    borrower's address; ``forbearance_kinds``: the kinds recorded on the case; ``default_notice_remedy_by``: the
+    remedy date of the default notice posted during the case (None: none was), judged on ``today``."""
     if transition not in ESCALATIONS:
         return []
     reasons = []
@@ -78,4 +85,41 @@ def escalation_refusals(
                         profile=profile.code,
                     )
                 )
+    if transition in ENFORCEMENT:
+        reasons += _default_notice_refusals(profiles, default_notice_remedy_by, today)
     return reasons
+
+
+def _default_notice_refusals(
+    profiles: Iterable[Profile], remedy_by: dt.date | None, today: dt.date | None
+) -> list[Reason]:
+    """DN-01: a profile that asks for a default notice refuses enforcement without one, or within its remedy period
+    (the breach may still be remedied up to and including the date the notice names)."""
+    for profile in profiles:
+        rule = profile.params.get("default_notice")
+        if rule is None:
+            continue
+        code = rule.get("rule", "DN-01")
+        if remedy_by is None:
+            return [
+                Reason(
+                    code,
+                    DENY,
+                    "No default notice has been posted during this case: legal action waits for it and for the end "
+                    "of the period it gives to remedy the breach.",
+                    "本案尚未寄出违约通知：须寄出违约通知并待其补救期届满后，方可申请法律程序。",
+                    profile=profile.code,
+                )
+            ]
+        if today is None or today <= remedy_by:
+            return [
+                Reason(
+                    code,
+                    DENY,
+                    f"The default notice gives the borrower until {remedy_by.isoformat()} to remedy the breach: legal "
+                    f"action may be asked for from the day after.",
+                    f"违约通知给予借款人补救违约的期限至 {remedy_by.isoformat()}：次日起方可申请法律程序。",
+                    profile=profile.code,
+                )
+            ]
+    return []

@@ -364,7 +364,7 @@ def rule_holds(attempt: Attempt, facts: BorrowerFacts, params: dict[str, Any], i
         if not applies_to_debt:
             continue
         if r.kind == "cease_and_desist" and "cease_and_desist" in holds:
-            if attempt.channel == "letter" and attempt.purpose == "cease_exception":
+            if attempt.channel == "letter" and attempt.purpose in ("cease_exception", "cease_acknowledgement"):
                 continue  # 1006.6(c)(2): a letter saying efforts are terminated or a remedy will be invoked
             reasons.append(
                 _bilingual(
@@ -944,8 +944,13 @@ def rule_contact_cap(
 
 
 # Purposes the law requires or allows whatever else stops collection: a statutory notice, the verification, the
-# validation notice (VAL-01: never capped, never counted against a cap).
-STATUTORY_PURPOSES = {"statutory_notice", "verification", "validation_notice"}
+# validation notice (VAL-01), the UK notice of sums in arrears and default notice (CCA s.86B, s.87): never capped,
+# never counted against a cap.
+STATUTORY_PURPOSES = {"statutory_notice", "verification", "validation_notice", "arrears_notice", "default_notice"}
+# What a breathing space lets through (BS-01: "letters required by law excepted"): a statutory notice and the notice
+# of sums in arrears, which the Act requires and which asks for nothing — not a default notice, the first step of
+# enforcement the scheme stops — and the acknowledgement of a request to stop contact, which is no collection.
+BREATHING_SPACE_LETTERS = {"statutory_notice", "arrears_notice", "cease_acknowledgement"}
 
 
 def rule_written_consent(
@@ -979,7 +984,7 @@ def rule_breathing_space(
         for r in facts.restrictions
         if r.kind == "breathing_space" and (r.loan_id is None or not attempt.debts or r.loan_id in attempt.debts)
     ]
-    if not spaces or (attempt.purpose == "statutory_notice" and attempt.channel in ("letter", "email")):
+    if not spaces or (attempt.purpose in BREATHING_SPACE_LETTERS and attempt.channel in ("letter", "email")):
         return []
     if attempt.target_role == "attorney":
         return []
@@ -1106,7 +1111,13 @@ def rule_certification(
 
 # The notice itself, the verification and what the law requires or allows whatever else applies: never refused by
 # VAL-01 (a statutory notice, an opt-out's confirmation are not collection contacts either).
-VALIDATION_EXEMPT = {"validation_notice", "verification", "statutory_notice", "opt_out_confirmation"}
+VALIDATION_EXEMPT = {
+    "validation_notice",
+    "verification",
+    "statutory_notice",
+    "opt_out_confirmation",
+    "cease_acknowledgement",
+}
 
 
 def _end_of_day(day: dt.date, zone: str) -> dt.datetime:

@@ -413,9 +413,10 @@ class CollectorCertification(models.Model):
 # ---------------------------------------------------------------------------------------------------------------
 class DebtClock(models.Model):
     """What the gate counts VAL-01 from, per debt: when the first communication about it happened (written by the
-    contact ledger when an outbound contact reaches the debtor — a text or e-mail sent, a letter mailed, a call
-    answered, a visit), whether it predates the system, and when the validation notice was mailed with the end of
-    its validation period (written when the notice leaves: notifications). One row per loan, for every debt."""
+        contact ledger when an outbound contact reaches the debtor — a text or e-mail sent, a letter mailed, a call
+        answered, a visit), whether it predates the system, and when the validation notice was mailed with the end of
+        its validation period (written when the notice leaves: notifications); and, for UK debts, the default notice
+    posted with its remedy date (DN-01). One row per loan, for every debt."""
 
     borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="+")
     loan = models.OneToOneField(Loan, on_delete=models.CASCADE, related_name="debt_clock")
@@ -429,6 +430,11 @@ class DebtClock(models.Model):
     notice_mailed_on = models.DateField(_("validation notice mailed on"), null=True, blank=True)
     validation_period_ends_on = models.DateField(_("validation period ends on"), null=True, blank=True)
     notice_ref = models.CharField(_("validation notice"), max_length=40, blank=True, help_text=_("message:<id>"))
+    # DN-01 (UK, Consumer Credit Act 1974 s.87-88): the latest default notice posted about the debt and the date it
+    # names to remedy the breach by; no legal action may be asked for before that date has passed.
+    default_notice_sent_at = models.DateTimeField(_("default notice posted at"), null=True, blank=True)
+    default_notice_remedy_by = models.DateField(_("default notice: remedy by"), null=True, blank=True)
+    default_notice_ref = models.CharField(_("default notice"), max_length=40, blank=True, help_text=_("message:<id>"))
 
     class Meta:
         verbose_name = _("debt clock")

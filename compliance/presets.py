@@ -160,6 +160,20 @@ SCHEMA: dict[str, Any] = {
             "required": ["days"],
             "properties": {"days": _POSITIVE, "rule": {"type": "string"}},
         },
+        # UK notices the sweep plans as letters (Consumer Credit Act 1974): the notice of sums in arrears (s.86B) once
+        # the borrower has missed ``missed_payments`` payments (or the last one), and the default notice (s.87) as
+        # the case reaches formal notice; DN-01: no legal action asked for before its remedy date has passed.
+        "arrears_notice": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["missed_payments"],
+            "properties": {"missed_payments": _POSITIVE, "rule": {"type": "string"}},
+        },
+        "default_notice": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"rule": {"type": "string"}},
+        },
         # What a written notice must carry in the jurisdiction: the lender's licence number under ``label`` (the
         # product's ``lender_licences`` names the number for this profile's code).
         "letters": {
@@ -296,6 +310,10 @@ UK_CONC: dict[str, Any] = {
     "recording": {"mode": "off"},  # the catalogue sets nothing for the UK: not recorded until a policy says so
     # FB-01 (CONC 7.3.4R, PS24/2): forbearance offered or considered before enforcement.
     "forbearance_before_enforcement": {"required": True, "rule": "FB-01"},
+    # Consumer Credit Act 1974: the notice of sums in arrears once two payments are missed (s.86B(1)), and the
+    # default notice before any enforcement (s.87(1)), whose remedy period DN-01 enforces on the escalation.
+    "arrears_notice": {"missed_payments": 2, "rule": "CCA-86B"},
+    "default_notice": {"rule": "DN-01"},
     # QA: identification; fair treatment, forbearance mentioned to a customer in difficulty (CONC 7.3, FG21/1).
     "qa_checklist": ["identification", "fair_treatment"],
 }

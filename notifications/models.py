@@ -49,11 +49,24 @@ class MessagePurpose(models.TextChoices):
     VALIDATION_NOTICE = "validation_notice", _("validation notice")
     # DSP-01: the verification of a disputed debt (Reg F 1006.38(d)(2)): the one contact a dispute allows.
     VERIFICATION = "verification", _("verification of a disputed debt")
+    # UK (Consumer Credit Act 1974): the notice of sums in arrears (s.86B) and the default notice (s.87, DN-01),
+    # planned by the sweep for borrowers under a profile that asks for them.
+    ARREARS_NOTICE = "arrears_notice", _("notice of sums in arrears")
+    DEFAULT_NOTICE = "default_notice", _("default notice")
+    # Written confirmations the case's events call for: a payment plan agreed, a request to stop contact received.
+    PLAN_CONFIRMATION = "plan_confirmation", _("payment plan confirmation")
+    CEASE_ACKNOWLEDGEMENT = "cease_acknowledgement", _("acknowledgement of a request to stop contact")
 
 
 # Purposes the law requires whatever else stops collection, with a letter (and a PDF) of their own: a collector
 # never asks for them as a text (``SmsForm``), and the gate excepts them as the rules say (VAL-01, DSP-01).
 LETTER_ONLY_PURPOSES = ("validation_notice", "verification")
+# Letters the system plans itself for an event or a clock, each carrying its document; what they state, once they
+# have left, sets a clock (the default notice's remedy date: DN-01) — never a text a collector asks for.
+REQUIRED_LETTER_PURPOSES = ("arrears_notice", "default_notice", "plan_confirmation", "cease_acknowledgement")
+# Messages whose leaving is recorded (``messages_mailed``): a validation notice's clock (VAL-01), a verification's
+# dispute hold (DSP-01), a default notice's remedy date (DN-01).
+MAILED_PURPOSES = (*LETTER_ONLY_PURPOSES, "default_notice")
 
 
 class MessageStatus(models.TextChoices):

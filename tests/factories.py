@@ -199,7 +199,8 @@ class CollectionPolicyFactory(factory.django.DjangoModelFactory):
     legal_dpd = 90
     legal_requires_approval = True
     pre_due_offsets = factory.LazyFunction(list)
-    cadence = factory.LazyFunction(dict)
+    # FN-01: a policy sends its formal notice in writing (once, as the case reaches the stage).
+    cadence = factory.LazyFunction(lambda: {"formal_notice": {"letter": 0}})
 
 
 class InstallmentPolicyFactory(factory.django.DjangoModelFactory):
@@ -644,3 +645,33 @@ class CallReviewFactory(factory.django.DjangoModelFactory):
     checklist = factory.LazyFunction(lambda: ["identification", "mini_miranda", "no_false_threats", "within_hours"])
     sampled_at = factory.LazyFunction(timezone.now)
     results = factory.LazyFunction(dict)
+
+
+def notices_served(case: Any, *, remedy_by: dt.date | None = None) -> None:
+    """The notices legal action waits for, served long ago: the case's formal notice sent as a letter (FN-01) and,
+    for a borrower under a profile that asks for one (the UK), a default notice posted during the case whose remedy
+    date has passed (DN-01). For tests about what comes after."""
+    from compliance.models import DebtClock
+    from notifications.models import OutboundMessage
+
+    long_ago = dt.datetime(2000, 1, 3, 10, 0, tzinfo=dt.UTC)
+    OutboundMessage.objects.create(
+        idempotency_key=f"test:formal_notice:{case.pk}:{OutboundMessage.objects.count()}",
+        borrower_id=case.borrower_id,
+        loan_id=case.loan_id,
+        case=case,
+        channel="letter",
+        purpose="formal_notice",
+        planned_for=long_ago,
+        status="sent",
+        sent_at=long_ago,
+    )
+    DebtClock.objects.update_or_create(
+        loan_id=case.loan_id,
+        defaults={
+            "borrower_id": case.borrower_id,
+            "default_notice_sent_at": case.opened_at,
+            "default_notice_remedy_by": remedy_by or dt.date(2000, 1, 20),
+            "default_notice_ref": "test",
+        },
+    )

@@ -10,6 +10,7 @@
 - ``reports``: performance and message statistics;
 - ``portfolio``: the landing page's portfolio at a glance (the latest sweep's snapshot; live for collectors);
 - ``alerts``: what managers must see on every page;
+- ``notices``: a case's notice clocks (validation notice, default notice, formal notice);
 - ``payments``: the policy's least online payment.
 
 The names below are the package's public reads, for callers that want one import.
@@ -47,6 +48,7 @@ from collections_app.selectors.escalations import (
     evidence_pack_of_case,
     possible_complaints,
 )
+from collections_app.selectors.notices import NoticeClock, notice_clocks
 from collections_app.selectors.payments import payment_minimum, payment_minimums
 from collections_app.selectors.queue import DPD_BUCKETS, QUEUE_PAGE_SIZE, calls_allowed_now, case_queue_for
 from collections_app.selectors.readers import reader_language_and_zone, reader_zone
@@ -64,6 +66,7 @@ __all__ = [
     "ChannelAnswer",
     "EscalationFilters",
     "LoanLine",
+    "NoticeClock",
     "actionable_cases",
     "borrower_get_for_user",
     "borrower_page",
@@ -81,6 +84,7 @@ __all__ = [
     "evidence_pack_of_case",
     "message_stats",
     "next_case_for",
+    "notice_clocks",
     "payment_minimum",
     "payment_minimums",
     "performance",

@@ -238,6 +238,7 @@ def case_page(*, case: CollectionCase, now: dt.datetime, chinese: bool, reader: 
         "forbearances": forbearances,
         # The profiles that apply to the borrower's address (UK-02 reads whether UK_CONC is one).
         "profile_codes": [p.code for p in applicable(profiles, case.borrower.country, case.borrower.region)],
+        "profiles": applicable(profiles, case.borrower.country, case.borrower.region, case.borrower.city),
         "open_disputes": [h.dispute for h in holds if h.lifted_at is None and _dispute_of(h) is not None],
         "payments": list(case.loan.payments.order_by("-received_at")[:20]),
         "phones": phones,

@@ -43,6 +43,9 @@ from collections_app.services.cases import (
 )
 from loans.models import Installment
 from loans.services import product_today
+from notifications.models import Channel, MessagePurpose, OutboundMessage
+from notifications.planning import message_plan_once
+from notifications.services import document_render
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -304,6 +307,7 @@ def _plan_create(
     if approved_now:
         reason = f"plan {plan.pk}: {terms.total} in {len(terms.schedule)} payments{covers}{via}"
         run_transition(case, "start_plan", actor, reason, label=label)
+        plan_confirmation_send(plan, actor)
     elif label:  # no user to name on the plan: the audit row says who asked for it, and how
         reason = f"plan {plan.pk}: {terms.total} in {len(terms.schedule)} payments, waits for a manager{via}"
         audit(case, from_state=case.state, name="propose_plan", actor=actor, reason=reason, label=label)
@@ -430,7 +434,27 @@ def plan_decide(*, plan_id: int, actor: User, approve: bool, reason: str = "") -
             plan.ended_on = product_today(case.loan.product)
             audit(case, from_state=case.state, name="reject_plan", actor=actor, reason=f"plan {plan.pk}: {reason}")
         plan.save(update_fields=["status", "decided_by", "decision_reason", "counts_from", "ended_on"])
+        if approve:
+            plan_confirmation_send(plan, actor)
     return plan
+
+
+def plan_confirmation_send(plan: PaymentPlan, actor: User | None) -> OutboundMessage:
+    """A plan that starts is confirmed in writing: a letter planned at once carrying the ``plan_confirmation``
+    document (each payment and its date), made now from the plan as agreed. Once per plan; it goes through the gate
+    like any letter."""
+    case = plan.case
+    message, new = message_plan_once(
+        key=f"plan:{plan.pk}:confirmation:letter",
+        borrower_id=case.borrower_id,
+        loan_id=case.loan_id,
+        case_id=case.pk,
+        channel=Channel.LETTER,
+        purpose=MessagePurpose.PLAN_CONFIRMATION,
+    )
+    if new:
+        document_render(kind="plan_confirmation", case=case, message=message, actor=actor)
+    return message
 
 
 # ---------------------------------------------------------------------------------------------------------------

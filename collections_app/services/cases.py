@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -28,10 +29,11 @@ from collections_app.models import (
     Forbearance,
     InstallmentPolicy,
 )
+from compliance.engine import DENY, Reason
 from compliance.services import escalation_check
 from loans.services import product_today
 from loans.versioning import version_publish
-from notifications.models import MessagePurpose
+from notifications.models import MessagePurpose, OutboundMessage
 from notifications.planning import messages_cancel
 
 SYSTEM = "system"
@@ -142,6 +144,8 @@ def cancel_planned_messages(case: CollectionCase, purposes: Iterable[str] | None
 
 
 CLOSED_FOR_MESSAGES = (CaseState.RESOLVED, CaseState.CLOSED, CaseState.ON_HOLD)
+# Where a default notice still fits: the case is at formal notice or on its way to legal.
+ENFORCEMENT_STATES = (CaseState.FORMAL_NOTICE, CaseState.LEGAL_REVIEW, CaseState.LEGAL)
 
 
 def message_cancel_reason(case: CollectionCase, purpose: str) -> str:
@@ -149,10 +153,14 @@ def message_cancel_reason(case: CollectionCase, purpose: str) -> str:
     reminder once the case has left that stage (registered with dispatch in ``CollectionsAppConfig.ready``)."""
     if purpose == MessagePurpose.VERIFICATION and case.state == CaseState.ON_HOLD:
         return ""  # DSP-01: the verification is the one letter a dispute hold lets through (the gate says so too)
+    if purpose == MessagePurpose.CEASE_ACKNOWLEDGEMENT and case.state != CaseState.CLOSED:
+        return ""  # sent because of the cease-and-desist hold itself (the gate lets it through that hold)
     if case.state in CLOSED_FOR_MESSAGES:
         return f"The case is {case.get_state_display()}."
     if purpose in STAGE_PURPOSES and case.state != purpose:
         return "The case is no longer in this stage."
+    if purpose == MessagePurpose.DEFAULT_NOTICE and case.state not in ENFORCEMENT_STATES:
+        return "The case is no longer at formal notice or beyond (a promise, a plan)."
     return ""
 
 
@@ -248,18 +256,84 @@ def case_transition(
 
 
 def escalation_guard(case: CollectionCase, name: str) -> None:
-    """BS-01 and FB-01 (compliance.conduct): raise RuleRefusal, with the rule and the reason in the reader's
-    language, when a conduct rule refuses this escalation now."""
+    """BS-01, DSP-01, FB-01 and DN-01 (compliance.conduct), and FN-01 (the policy's formal notice response period):
+    raise RuleRefusal, with the rule and the reason in the reader's language, when one refuses this escalation
+    now."""
     if name not in ESCALATIONS:
         return
+    today = product_today(case.loan.product)
     kinds = Forbearance.objects.filter(case_id=case.pk).values_list("kind", flat=True).distinct()
     refusals = escalation_check(
-        borrower_id=case.borrower_id, loan_id=case.loan_id, transition=name, forbearance_kinds=list(kinds)
+        borrower_id=case.borrower_id,
+        loan_id=case.loan_id,
+        transition=name,
+        forbearance_kinds=list(kinds),
+        case_opened_at=case.opened_at,
+        today=today,
     )
+    if name == "request_legal":
+        refusals += formal_notice_refusals(case, today)
     if refusals:
         chinese = (get_language() or "").startswith("zh")
         words = "; ".join(r.message_zh if chinese else r.message for r in refusals)
         raise RuleRefusal(words, refusals[0].rule)  # the rule id for the API; people read the words
+
+
+# The outbox rows that count as the formal notice sent in writing (FN-01).
+WRITTEN_CHANNELS = ("letter", "email")
+LEFT_STATUSES = ("sent", "delivered")
+
+
+def formal_notice_served_at(case: CollectionCase) -> dt.datetime | None:
+    """When the case's formal notice was first sent in writing (a letter handed to the mail house, or an e-mail that
+    carries it), None while it was not."""
+    return (
+        OutboundMessage.objects.filter(
+            case_id=case.pk,
+            purpose=MessagePurpose.FORMAL_NOTICE,
+            channel__in=WRITTEN_CHANNELS,
+            status__in=LEFT_STATUSES,
+            sent_at__isnull=False,
+        )
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+
+
+def formal_notice_response_ends(case: CollectionCase, served_at: dt.datetime) -> dt.date:
+    """The last day of the response period the formal notice gives (the policy's days, in the product's calendar):
+    legal review may be asked for from the day after."""
+    zone = ZoneInfo(case.loan.product.timezone)
+    return served_at.astimezone(zone).date() + dt.timedelta(days=case.policy.formal_notice_response_days)
+
+
+def formal_notice_refusals(case: CollectionCase, today: dt.date) -> list[Reason]:
+    """FN-01 (the lender's policy): formal notice → legal review only after the formal notice was actually sent in
+    writing and its response period has passed — a state name alone is no notice."""
+    served_at = formal_notice_served_at(case)
+    if served_at is None:
+        return [
+            Reason(
+                "FN-01",
+                DENY,
+                "The formal notice has not been sent as a letter or an e-mail yet: legal review waits for it and for "
+                "the days it gives the borrower to respond.",
+                "正式催收通知函尚未以信函或电子邮件寄出：须寄出并待借款人答复期届满后，方可申请法律审查。",
+            )
+        ]
+    ends = formal_notice_response_ends(case, served_at)
+    if today <= ends:
+        return [
+            Reason(
+                "FN-01",
+                DENY,
+                f"The formal notice gives the borrower until {ends.isoformat()} to respond: legal review may be asked "
+                f"for from the day after.",
+                f"正式催收通知函给予借款人的答复期至 {ends.isoformat()}：次日起方可申请法律审查。",
+            )
+        ]
+    return []
 
 
 def available_transitions(case: CollectionCase, user: User) -> list[str]:

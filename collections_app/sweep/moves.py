@@ -3,7 +3,7 @@ are read from that declaration — in one UPDATE and one INSERT … SELECT of au
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -227,18 +227,58 @@ MOVES: dict[str, BulkMove] = {
 def forbearance_first_sql(profiles: list[Any]) -> tuple[str, dict[str, Any]]:
     """FB-01 in SQL for ``request_legal``: no case whose borrower's address falls under a profile with
     ``forbearance_before_enforcement`` unless the case records forbearance (and, where the profile asks, a referral
-    to free debt advice). The profiles' scopes (countries, regions, cities) become parameters. ("TRUE", {}) when no
-    profile asks for it."""
+    to free debt advice). ("TRUE", {}) when no profile asks for it."""
+
+    def missing(params: dict[str, Any]) -> str | None:
+        rule = params.get("forbearance_before_enforcement") or {}
+        if not rule.get("required"):
+            return None
+        sql = (
+            "NOT EXISTS (SELECT 1 FROM {forbearance} f WHERE f.case_id = {case}.id "
+            "AND f.kind <> 'debt_advice_referral')"
+        )
+        if rule.get("debt_advice_referral"):
+            sql += (
+                " OR NOT EXISTS (SELECT 1 FROM {forbearance} f WHERE f.case_id = {case}.id "
+                "AND f.kind = 'debt_advice_referral')"
+            )
+        return sql
+
+    return _unless_under_profiles(profiles, missing, "fb")
+
+
+def default_notice_sql(profiles: list[Any]) -> tuple[str, dict[str, Any]]:
+    """DN-01 in SQL for ``request_legal``: no case whose borrower's address falls under a profile with
+    ``default_notice`` unless a default notice was posted during the case (the debt's clock) and the date it names to
+    remedy the breach by is before the sweep's day. ("TRUE", {}) when no profile asks for it."""
+
+    def missing(params: dict[str, Any]) -> str | None:
+        if "default_notice" not in params:
+            return None
+        return (
+            "NOT EXISTS (SELECT 1 FROM {clock} k WHERE k.loan_id = {case}.loan_id "
+            "AND k.default_notice_sent_at >= {case}.opened_at AND k.default_notice_remedy_by < %(as_of)s)"
+        )
+
+    return _unless_under_profiles(profiles, missing, "dn")
+
+
+def _unless_under_profiles(
+    profiles: list[Any], missing: Callable[[dict[str, Any]], str | None], prefix: str
+) -> tuple[str, dict[str, Any]]:
+    """A condition on ``{case}``: its borrower's address falls under no profile for which ``missing`` (the profile's
+    parameters → the SQL of what the case still lacks, or None when the profile asks for nothing) holds. The
+    profiles' scopes (countries, regions, cities) become parameters named with ``prefix``."""
     blocked: list[str] = []
     params: dict[str, Any] = {}
     for n, profile in enumerate(profiles):
-        rule = profile.params.get("forbearance_before_enforcement") or {}
-        if not rule.get("required"):
+        lacking = missing(profile.params)
+        if lacking is None:
             continue
         scope = profile.params.get("applies_to", {})
 
         def one_of(column: str, key: str, values: list[str], n: int = n) -> str:
-            names = [f"fb{n}_{key}_{i}" for i in range(len(values))]
+            names = [f"{prefix}{n}_{key}_{i}" for i in range(len(values))]
             params.update(zip(names, values, strict=True))
             return f"{column} IN ({', '.join(f'%({name})s' for name in names)})"
 
@@ -246,20 +286,17 @@ def forbearance_first_sql(profiles: list[Any]) -> tuple[str, dict[str, Any]]:
         for key, column in (("regions", "UPPER(b.region)"), ("cities", "UPPER(b.city)")):
             if scope.get(key):
                 where.append(one_of(column, key, [v.upper() for v in scope[key]]))
-        missing = (
-            "NOT EXISTS (SELECT 1 FROM {forbearance} f WHERE f.case_id = {case}.id "
-            "AND f.kind <> 'debt_advice_referral')"
-        )
-        if rule.get("debt_advice_referral"):
-            missing += (
-                " OR NOT EXISTS (SELECT 1 FROM {forbearance} f WHERE f.case_id = {case}.id "
-                "AND f.kind = 'debt_advice_referral')"
-            )
-        blocked.append(f"({' AND '.join(where)} AND ({missing}))")
+        blocked.append(f"({' AND '.join(where)} AND ({lacking}))")
     if not blocked:
         return "TRUE", {}
     sql = "NOT EXISTS (SELECT 1 FROM {borrower} b WHERE b.id = {case}.borrower_id AND (" + " OR ".join(blocked) + "))"
     return sql, params
+
+
+# FN-01 for ``request_legal``: the case's formal notice was sent in writing (a letter handed to the mail house, or an
+# e-mail carrying it) before the start of the day its response period (the policy's days) was last running.
+FORMAL_NOTICE_SERVED = """EXISTS (SELECT 1 FROM {outbox} m WHERE m.case_id = {case}.id AND m.purpose = 'formal_notice'
+    AND m.channel IN ('letter', 'email') AND m.status IN ('sent', 'delivered') AND m.sent_at < %(fn01_cutoff)s)"""
 
 
 def cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:

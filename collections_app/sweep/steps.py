@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -21,10 +22,12 @@ from collections_app.models import (
 from collections_app.services import STAGE_PURPOSES
 from collections_app.sweep.context import OPEN, Chunk, T, as_text, execute
 from collections_app.sweep.moves import (
+    FORMAL_NOTICE_SERVED,
     MOVES,
     OPENING,
     OPENING_STATE,
     cancel_messages_of_marked,
+    default_notice_sql,
     forbearance_first_sql,
     move_cases,
 )
@@ -244,19 +247,34 @@ def step_open(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> Non
 
 def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) -> None:
     """Escalate by days past due — never during a breathing space (BS-01, in the moves), nor to legal under a
-    profile that wants forbearance first until the case records it (FB-01)."""
+    profile that wants forbearance first until the case records it (FB-01), nor before the formal notice was sent in
+    writing and its response period passed (FN-01), nor under a profile that wants a default notice before its remedy
+    date has passed (DN-01)."""
     moved = 0
-    forbearance_first, fb_params = forbearance_first_sql(profiles_current())
+    profiles = profiles_current()
+    forbearance_first, fb_params = forbearance_first_sql(profiles)
+    default_notice, dn_params = default_notice_sql(profiles)
+    # FN-01: sent before the start (in the product's calendar) of the day the response period last ran.
+    cutoff_day = ctx.as_of - dt.timedelta(days=policy.formal_notice_response_days)
+    fn01_cutoff = dt.datetime.combine(cutoff_day, dt.time.min, tzinfo=ZoneInfo(product.timezone))
     for name, threshold in (("escalate_formal_notice", policy.formal_notice_dpd), ("request_legal", policy.legal_dpd)):
         move = MOVES[name]
         if name == "request_legal":
-            move = replace(move, where=f"{move.where} AND {forbearance_first}")
+            move = replace(
+                move, where=f"{move.where} AND {forbearance_first} AND {default_notice} AND {FORMAL_NOTICE_SERVED}"
+            )
         moved = move_cases(
             ctx,
             move,
             product=product,
             policy=policy,
-            params={"threshold": threshold, "threshold_text": str(threshold), **fb_params},
+            params={
+                "threshold": threshold,
+                "threshold_text": str(threshold),
+                "fn01_cutoff": fn01_cutoff,
+                **fb_params,
+                **dn_params,
+            },
         )
     if moved and not policy.legal_requires_approval:  # ``moved``: by request_legal
         to_legal = move_cases(
@@ -421,6 +439,7 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
         {**base, "tomorrow": tomorrow},
     )
     plan_validation_notices(ctx, product, plan)
+    plan_uk_notices(ctx, product, plan)
     # Stage messages planned for a stage the case has left (escalated, paused, resolved) must not go out.
     in_chunk = CollectionCase.objects.filter(loan__product_id=product.pk, loan__id__range=(ctx.lo, ctx.hi))
     for stage in STAGE_PURPOSES:
@@ -434,10 +453,71 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
 
 def validation_countries() -> list[str]:
     """The countries whose profiles ask for a validation notice (VAL-01: the US), as the schema checked them."""
-    countries = {
-        c for p in profiles_current() if "validation_notice" in p.params for c in p.params["applies_to"]["countries"]
-    }
+    return notice_countries("validation_notice")
+
+
+def notice_countries(param: str) -> list[str]:
+    """The countries whose profiles carry ``param`` (a notice the system plans), as the schema checked them."""
+    countries = {c for p in profiles_current() if param in p.params for c in p.params["applies_to"]["countries"]}
     return sorted(c for c in countries if re.fullmatch(r"[A-Z]{2}", c))
+
+
+def plan_uk_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
+    """The Consumer Credit Act's notices, as letters, for borrowers in a country whose profile asks for them (UK_CONC):
+
+    - the notice of sums in arrears (s.86B) once the loan has ``missed_payments`` unpaid instalments past their due
+      date (or nothing left to fall due: the last one is missed), once per case;
+    - the default notice (s.87) as the case reaches formal notice — not during a breathing space, which stops every
+      step towards enforcement (BS-01) —, once per case. Its PDF, made when the letter is sent, names the remedy
+      date (service 2 business days after posting, + 14 days); DN-01 keeps legal action back until that date passed.
+
+    Both are planned again only if every earlier one of the case was cancelled (the case went on hold before it left);
+    not while the case is on hold, where dispatch would cancel it. A letter that failed or was refused stays for a
+    person to look at (the gate's reason, the address)."""
+    base = ctx.params(product=product.pk, planned_for=_start_of(ctx.as_of))
+    arrears = next((p.params["arrears_notice"] for p in profiles_current() if "arrears_notice" in p.params), None)
+    countries = notice_countries("arrears_notice")
+    if arrears is not None and countries:
+        listed = ", ".join(f"'{c}'" for c in countries)
+        plan(
+            f"""
+            SELECT 'arrears_notice:case:' || {as_text("c.id")} || ':' || %(slot)s AS idempotency_key,
+                   c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, 'letter' AS channel,
+                   'arrears_notice' AS purpose, %(planned_for)s AS planned_for
+            FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id JOIN {{borrower}} b ON b.id = c.borrower_id
+            WHERE c.state IN {{OPEN}} AND c.state <> 'on_hold'
+              AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
+              AND b.country IN ({listed})
+              AND ((SELECT COUNT(*) FROM {{inst}} i WHERE i.loan_id = c.loan_id AND i.paid_on IS NULL
+                    AND i.due_date < %(as_of)s) >= %(missed)s
+                   OR NOT EXISTS (SELECT 1 FROM {{inst}} i WHERE i.loan_id = c.loan_id AND i.paid_on IS NULL
+                                  AND i.due_date >= %(as_of)s))
+              AND NOT EXISTS (SELECT 1 FROM {{outbox}} m WHERE m.case_id = c.id AND m.purpose = 'arrears_notice'
+                              AND m.status <> 'cancelled')
+            """,
+            {**base, "slot": ctx.as_of.isoformat(), "missed": int(arrears["missed_payments"])},
+        )
+    countries = notice_countries("default_notice")
+    if countries:
+        listed = ", ".join(f"'{c}'" for c in countries)
+        plan(
+            f"""
+            SELECT 'default_notice:case:' || {as_text("c.id")} || ':' || %(slot)s AS idempotency_key,
+                   c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, 'letter' AS channel,
+                   'default_notice' AS purpose, %(planned_for)s AS planned_for
+            FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id JOIN {{borrower}} b ON b.id = c.borrower_id
+            WHERE c.state = 'formal_notice'
+              AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
+              AND b.country IN ({listed})
+              AND NOT EXISTS (SELECT 1 FROM {{restriction}} r WHERE r.borrower_id = c.borrower_id
+                              AND r.kind = 'breathing_space' AND r.lifted_at IS NULL AND r.starts_at <= %(now)s
+                              AND (r.ends_at IS NULL OR r.ends_at > %(now)s)
+                              AND (r.loan_id IS NULL OR r.loan_id = c.loan_id))
+              AND NOT EXISTS (SELECT 1 FROM {{outbox}} m WHERE m.case_id = c.id AND m.purpose = 'default_notice'
+                              AND m.status <> 'cancelled')
+            """,
+            {**base, "slot": ctx.as_of.isoformat()},
+        )
 
 
 def plan_validation_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:

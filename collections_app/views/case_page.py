@@ -38,6 +38,7 @@ from collections_app.selectors import (
     case_get_for_user,
     case_page,
     evidence_pack_of_case,
+    notice_clocks,
     promise_partners,
     reader_zone,
 )
@@ -53,6 +54,7 @@ from collections_app.views.vulnerability import vulnerability_context
 from compliance.services import restriction_may_lift
 from core.roles import ADMIN, MANAGER, user_role
 from core.web import SignedInRequest
+from loans.services import product_today
 from notifications.models import MessagePurpose
 from notifications.selectors import documents_of_case
 from notifications.services import message_preview
@@ -115,6 +117,7 @@ def case_page_response(
     context["sms_denied"] = None if answers["sms"].allowed else answers["sms"]
     context["grace_used"] = case.transitions.filter(transition="extend_grace").exists()
     context["documents"] = documents_of_case(case_id=case.pk)
+    context["notice_clocks"] = notice_clocks(case, product_today(case.loan.product), context["profiles"])
     # The legal evidence pack (issue 16.5): managers and admins only (one query for them, none for collectors).
     context["evidence_pack_allowed"] = user_role(request.user) in (MANAGER, ADMIN)
     if context["evidence_pack_allowed"]:

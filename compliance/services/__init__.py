@@ -5,7 +5,8 @@
 - ``facts``: what the gate counts for a borrower, loaded in one query;
 - ``ledger``: the contacts that happened and consents; a reservation settled into its outcome or released;
 - ``conduct``: the conduct rules a case's escalation must pass (BS-01, FB-01);
-- ``notices``: VAL-01's validation notice recorded when mailed, DSP-01's validation-period facts of a dispute;
+- ``notices``: VAL-01's validation notice recorded when mailed, DSP-01's validation-period facts of a dispute,
+  DN-01's default notice recorded when posted;
 - ``restrictions``: restrictions and the one rule for lifting them; profile edits;
 - ``vulnerability``: vulnerability records (VUL-01) and the audit of every view;
 - ``certification``: collectors' training records (CERT-01) and the facts the gate reads of them.
@@ -32,6 +33,8 @@ from compliance.services.ledger import (
     reservations_release,
 )
 from compliance.services.notices import (
+    default_notice_applies,
+    default_notice_record,
     dispute_period_facts,
     validation_first_communication_before_system,
     validation_notice_applies,
@@ -69,6 +72,8 @@ __all__ = [
     "contact_record",
     "contacts_check_batch",
     "contacts_reserve_batch",
+    "default_notice_applies",
+    "default_notice_record",
     "dispute_period_facts",
     "escalation_check",
     "facts_load",

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
+from django.utils import timezone
 
 from compliance.conduct import escalation_refusals
 from compliance.engine import Reason, applicable
-from compliance.models import Restriction, RestrictionKind
+from compliance.models import DebtClock, Restriction, RestrictionKind
 from compliance.services.facts import profiles_current
 from loans.models import Borrower
 
@@ -26,9 +27,17 @@ def breathing_space_in_force(*, borrower_id: int, loan_id: int | None = None) ->
 
 
 def escalation_check(
-    *, borrower_id: int, loan_id: int, transition: str, forbearance_kinds: Iterable[str]
+    *,
+    borrower_id: int,
+    loan_id: int,
+    transition: str,
+    forbearance_kinds: Iterable[str],
+    case_opened_at: dt.datetime | None = None,
+    today: dt.date | None = None,
 ) -> list[Reason]:
-    """BS-01, DSP-01 and FB-01 for one case's escalation (empty: nothing objects). A few small queries."""
+    """BS-01, DSP-01, FB-01 and DN-01 for one case's escalation (empty: nothing objects). A few small queries.
+    ``case_opened_at``: a default notice counts for DN-01 only if it was posted since (one from an earlier case of the
+    same loan was for a breach since remedied)."""
     borrower = Borrower.objects.only("country", "region", "city").get(pk=borrower_id)
     profiles = applicable(profiles_current(), borrower.country, borrower.region, borrower.city)
     return escalation_refusals(
@@ -37,7 +46,17 @@ def escalation_check(
         forbearance_kinds=forbearance_kinds,
         profiles=profiles,
         disputed_in_validation_period=disputed_in_validation_period(loan_id=loan_id),
+        default_notice_remedy_by=default_notice_remedy_by(loan_id=loan_id, since=case_opened_at),
+        today=today or timezone.localdate(),
     )
+
+
+def default_notice_remedy_by(*, loan_id: int, since: dt.datetime | None = None) -> dt.date | None:
+    """DN-01: the remedy date of the default notice posted about this debt (since ``since``), None if none was."""
+    clock = DebtClock.objects.filter(loan_id=loan_id, default_notice_sent_at__isnull=False)
+    if since is not None:
+        clock = clock.filter(default_notice_sent_at__gte=since)
+    return clock.values_list("default_notice_remedy_by", flat=True).first()
 
 
 def disputed_in_validation_period(*, loan_id: int) -> bool:

@@ -33,7 +33,8 @@ def _clock_upsert_sql(select: str) -> str:
     or an earlier instant than the one known. One statement, PostgreSQL and SQLite alike."""
     table = DebtClock._meta.db_table
     return f"""
-        INSERT INTO {table} (borrower_id, loan_id, first_communication_at, before_system, notice_ref)
+        INSERT INTO {table} (borrower_id, loan_id, first_communication_at, before_system, notice_ref,
+                            default_notice_ref)
         {select}
         ON CONFLICT (loan_id) DO UPDATE SET first_communication_at = excluded.first_communication_at
         WHERE {table}.first_communication_at IS NULL OR {table}.first_communication_at > excluded.first_communication_at
@@ -47,7 +48,7 @@ def first_communication_record(*, borrower_id: int, debts: Sequence[int], at: dt
     if not loans:
         return
     marks = ", ".join(["%s"] * len(loans))
-    select = f"SELECT %s, l.id, %s, %s, '' FROM {Loan._meta.db_table} l WHERE l.id IN ({marks})"
+    select = f"SELECT %s, l.id, %s, %s, '', '' FROM {Loan._meta.db_table} l WHERE l.id IN ({marks})"
     with connection.cursor() as cursor:
         cursor.execute(_clock_upsert_sql(select), [borrower_id, at, False, *loans])
 
@@ -111,7 +112,7 @@ def reservation_settle_with(
         return
     # VAL-01: the debts' first communication in the same round trip (``first_communication_record``).
     first = _clock_upsert_sql(
-        f"""SELECT t.borrower_id, l.id, MIN(t.at), %s, '' FROM touched t
+        f"""SELECT t.borrower_id, l.id, MIN(t.at), %s, '', '' FROM touched t
             CROSS JOIN LATERAL jsonb_array_elements_text(t.debts) d
             JOIN {Loan._meta.db_table} l ON l.id = CAST(d.value AS BIGINT)
             WHERE t.direction = 'outbound' AND t.target_role = 'debtor'

@@ -1,5 +1,6 @@
 """VAL-01 and DSP-01 (Reg F 1006.34, 1006.38): a debt's validation notice recorded when it is mailed, and the
-validation-period facts a dispute is judged by when it is received."""
+validation-period facts a dispute is judged by when it is received. DN-01 (Consumer Credit Act 1974 s.87-88): a UK
+debt's default notice recorded when it is posted, with the date it names to remedy the breach by."""
 
 from __future__ import annotations
 
@@ -37,6 +38,28 @@ def validation_notice_record(
                 clock.first_communication_at = sent_at
             clock.save()
         return clock
+
+
+def default_notice_record(*, loan_id: int, sent_at: dt.datetime, remedy_by: dt.date, ref: str) -> DebtClock:
+    """A default notice of this debt was posted: the debt's clock keeps the latest one (a later notice, for a later
+    breach, names a later remedy date; a copy of the same notice changes nothing)."""
+    with transaction.atomic():
+        borrower_id = Loan.objects.values_list("borrower_id", flat=True).get(pk=loan_id)
+        clock, _ = DebtClock.objects.select_for_update().get_or_create(
+            loan_id=loan_id, defaults={"borrower_id": borrower_id}
+        )
+        if clock.default_notice_sent_at is None or clock.default_notice_sent_at < sent_at:
+            clock.default_notice_sent_at, clock.default_notice_remedy_by = sent_at, remedy_by
+            clock.default_notice_ref = ref[:40]
+            if clock.first_communication_at is None and not clock.before_system:
+                clock.first_communication_at = sent_at
+            clock.save()
+        return clock
+
+
+def default_notice_applies(*, country: str, region: str = "", city: str = "") -> bool:
+    """Whether a profile of this address asks for a default notice before legal action (DN-01: the UK profile)."""
+    return any("default_notice" in p.params for p in applicable(profiles_current(), country, region, city))
 
 
 def validation_first_communication_before_system(*, loan_id: int) -> DebtClock:

@@ -12,7 +12,7 @@ from compliance.services import (
 )
 from loans.models import Loan, PhoneNumber
 from notifications.models import (
-    LETTER_ONLY_PURPOSES,
+    MAILED_PURPOSES,
     Channel,
     InboundAction,
     InboundMessage,
@@ -63,7 +63,7 @@ def message_status_apply(*, provider_id: str, status: str, error_code: str = "")
         row.save(
             update_fields=["status", "delivered_at", "error_code", "status_reason", "provider_status", "updated_at"]
         )
-        if row.status == MessageStatus.DELIVERED and row.purpose in LETTER_ONLY_PURPOSES:
+        if row.status == MessageStatus.DELIVERED and row.purpose in MAILED_PURPOSES:
             messages_mailed(message_ids=[row.pk])  # idempotent: already recorded when it was sent
         return row
 

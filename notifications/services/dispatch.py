@@ -51,7 +51,7 @@ from notifications.mail import EMAIL, EmailContent, EmailProvider, attachments_f
 from notifications.models import (
     DISPATCHED_CHANNELS,
     GATE_CHANNEL,
-    LETTER_ONLY_PURPOSES,
+    MAILED_PURPOSES,
     Channel,
     MessagePurpose,
     MessageStatus,
@@ -452,7 +452,7 @@ def _send_one(item: _Ready, token: str, provider: Provider) -> str:
         return db_retry(partial(_record_failure, row, exc, attempts=row.attempts + 1), what=label)
     # The provider took it: recording that must outlive a database restart, or the row ends in review.
     db_retry(lambda: _record_sent(row, sent), what=label)
-    if row.purpose in LETTER_ONLY_PURPOSES:  # VAL-01's clock, DSP-01's hold
+    if row.purpose in MAILED_PURPOSES:  # VAL-01's and DN-01's clocks, DSP-01's hold
         db_retry(lambda: messages_mailed(message_ids=[row.pk]), what=label)
     if provider.name == "console" and row.channel != Channel.EMAIL:
         # The console backend's delivery report — a text's, a call's and, as the mail house would, a letter's —

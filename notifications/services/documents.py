@@ -51,6 +51,10 @@ PURPOSE_KINDS: dict[str, str] = {
     MessagePurpose.LEGAL: DocumentKind.FORMAL_NOTICE,
     MessagePurpose.VALIDATION_NOTICE: DocumentKind.VALIDATION_NOTICE,
     MessagePurpose.VERIFICATION: DocumentKind.DISPUTE_VERIFICATION,
+    MessagePurpose.ARREARS_NOTICE: DocumentKind.ARREARS_NOTICE,
+    MessagePurpose.DEFAULT_NOTICE: DocumentKind.DEFAULT_NOTICE,
+    MessagePurpose.PLAN_CONFIRMATION: DocumentKind.PLAN_CONFIRMATION,
+    MessagePurpose.CEASE_ACKNOWLEDGEMENT: DocumentKind.CEASE_ACKNOWLEDGEMENT,
 }
 
 

@@ -1,5 +1,6 @@
-"""A letter the law requires left: the validation notice (VAL-01) sets its debt's clock from the facts its document
-states (mailing date, validation period end), and the registered hooks hear of it (a verification letter lifts its
+"""A letter the law requires left: the validation notice (VAL-01) and the UK default notice (DN-01) set their debt's
+clock from the facts their document states (mailing date, validation period end; remedy date), and the registered
+hooks hear of it (a verification letter lifts its
 dispute's hold: collections_app). Called when such a message becomes sent — by dispatch, or by a person settling a
 message in review — and again when it is delivered; every step is idempotent."""
 
@@ -12,9 +13,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.services import validation_notice_record
+from compliance.services import default_notice_record, validation_notice_record
 from notifications.models import (
-    LETTER_ONLY_PURPOSES,
+    MAILED_PURPOSES,
     Document,
     DocumentKind,
     MessagePurpose,
@@ -29,15 +30,15 @@ LEFT = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
 
 def messages_mailed(*, message_ids: Iterable[int]) -> int:
-    """Record that these messages left, for those of ``LETTER_ONLY_PURPOSES`` that did (others are skipped).
+    """Record that these messages left, for those of ``MAILED_PURPOSES`` that did (others are skipped).
     Returns how many were recorded."""
-    rows = list(
-        OutboundMessage.objects.filter(pk__in=list(message_ids), purpose__in=LETTER_ONLY_PURPOSES, status__in=LEFT)
-    )
+    rows = list(OutboundMessage.objects.filter(pk__in=list(message_ids), purpose__in=MAILED_PURPOSES, status__in=LEFT))
     for row in rows:
         with transaction.atomic():
             if row.purpose == MessagePurpose.VALIDATION_NOTICE:
                 _validation_notice_mailed(row)
+            elif row.purpose == MessagePurpose.DEFAULT_NOTICE:
+                _default_notice_mailed(row)
             for hook in mailed_hooks():
                 hook(row)
     return len(rows)
@@ -55,5 +56,19 @@ def _validation_notice_mailed(row: OutboundMessage) -> None:
         sent_at=sent_at,
         mailed_on=dt.date.fromisoformat(document.facts.get("mailed_on") or document.facts["date"]),
         validation_period_ends_on=dt.date.fromisoformat(document.facts["validation_period_ends"]),
+        ref=f"message:{row.pk}",
+    )
+
+
+def _default_notice_mailed(row: OutboundMessage) -> None:
+    """DN-01: the debt's default notice was posted on the date it states, with the date it names to remedy by."""
+    document = Document.objects.filter(message=row, kind=DocumentKind.DEFAULT_NOTICE).order_by("id").first()
+    if document is None or not document.facts.get("remedy_by"):
+        logger.error("message %s: a default notice left without its document's remedy date", row.pk)
+        return
+    default_notice_record(
+        loan_id=row.loan_id,
+        sent_at=row.sent_at or timezone.now(),
+        remedy_by=dt.date.fromisoformat(document.facts["remedy_by"]),
         ref=f"message:{row.pk}",
     )

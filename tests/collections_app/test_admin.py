@@ -29,7 +29,8 @@ def policy_form(policy, **changes):
         "legal_dpd": policy.legal_dpd,
         "legal_requires_approval": "on",
         "pre_due_offsets": "[3, 1]",
-        "cadence": '{"reminder": {"sms": 3}}',
+        "cadence": '{"reminder": {"sms": 3}, "formal_notice": {"letter": 0}}',
+        "formal_notice_response_days": 14,
         "promise_max_days": 14,
         "max_grace_extension_days": 14,
         "min_payment": "10.00",
@@ -62,6 +63,9 @@ def test_changing_the_grace_period_publishes_a_new_version_that_the_next_sweep_u
         ({"grace_days": 40}, "Thresholds must rise"),
         ({"cadence": '{"reminder": {"fax": 1}}'}, "Unknown channel"),
         ({"pre_due_offsets": "[0]"}, "whole days from 1 to 30"),
+        # FN-01: legal review waits for the formal notice sent in writing, so a policy must send one.
+        ({"cadence": '{"formal_notice": {"sms": 0}}'}, "The formal notice stage must send a letter or an e-mail"),
+        ({"formal_notice_response_days": 91}, "Ensure this value is less than or equal to 90"),
     ],
 )
 def test_invalid_policies_are_refused_with_a_form_error(admin_client, changes, message):

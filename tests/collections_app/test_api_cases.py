@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from collections_app.models import CollectionCase, SweepRun
-from tests.factories import OutboundMessageFactory, api_for, make_case, user_with_role
+from tests.factories import OutboundMessageFactory, api_for, make_case, notices_served, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,9 @@ def test_transitions_answer_409_when_they_cannot_proceed_and_403_without_the_per
     assert conflict.status_code == 409 and conflict.json()["detail"]
     CollectionCase.objects.filter(pk=case.pk).update(state="formal_notice")
     assert client.post(url, {}, format="json").status_code == 400
+    unsent = client.post(url, {"reason": "no payment after the notice"}, format="json")
+    assert unsent.status_code == 409 and unsent.json()["rule"] == "FN-01"  # no formal notice sent in writing yet
+    notices_served(case)
     done = client.post(url, {"reason": "no payment after the notice"}, format="json")
     assert done.status_code == 200 and done.json()["state"] == "legal_review"
     approve = client.post(

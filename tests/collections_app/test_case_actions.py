@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from collections_app.models import CaseNote, CollectionCase, Hold, PromiseToPay
 from compliance.models import ContactEvent, Decision
-from tests.factories import PhoneFactory, make_case, user_with_role
+from tests.factories import PhoneFactory, make_case, notices_served, user_with_role
 
 pytestmark = pytest.mark.django_db
 NOON_NY = dt.datetime(2025, 6, 4, 16, 0, tzinfo=dt.UTC)
@@ -120,6 +120,12 @@ def test_a_collector_requests_legal_review_but_cannot_approve_it(client, case):
     assert "request_legal" in page.context["transitions"] and "approve_legal" not in page.context["transitions"]
     missing = act(client, case, "transition-request_legal", {"reason": ""})
     assert "reason" in said(missing)
+    # FN-01: the page says why, in words, while the formal notice was not sent in writing.
+    unsent = act(client, case, "transition-request_legal", {"reason": "no payment after formal notice"})
+    assert "formal notice has not been sent as a letter or an e-mail" in said(unsent)
+    case.refresh_from_db()
+    assert case.state == "formal_notice"
+    notices_served(case)
     act(client, case, "transition-request_legal", {"reason": "no payment after formal notice"})
     case.refresh_from_db()
     assert case.state == "legal_review"

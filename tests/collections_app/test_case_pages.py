@@ -106,8 +106,9 @@ def test_the_case_page_costs_the_same_queries_however_long_the_history(collector
     # here is a query added to every case page (issue 14: the case page at 100,000 open cases, `make bench`). The
     # borrower's keypresses on reminder calls and visits to their page (issue 15) are two of them; the case's
     # documents (issue 16) and forbearance records (FB-01, issue 17) one each; and 2 for VUL-01: the vulnerability
-    # record in force, the collectors who may be named on it; the case's complaints on the timeline (CMP-01, issue 17).
-    assert len(ctx) == 36, [q["sql"][:80] for q in ctx.captured_queries]
+    # record in force, the collectors who may be named on it; the case's complaints on the timeline (CMP-01, issue 17);
+    # the debt's notice clocks (VAL-01, DN-01; one more, the formal notice sent, at the formal stages: FN-01).
+    assert len(ctx) == 37, [q["sql"][:80] for q in ctx.captured_queries]
 
 
 def test_the_queue_lists_only_my_open_cases_by_priority_and_searches(collector):

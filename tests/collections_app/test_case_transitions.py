@@ -25,7 +25,7 @@ from collections_app.services import (
     promise_record,
 )
 from compliance.models import Restriction
-from tests.factories import make_case, team_with, user_with_role
+from tests.factories import make_case, notices_served, team_with, user_with_role
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -97,6 +97,7 @@ def test_requesting_legal_goes_straight_to_legal_when_the_policy_needs_no_approv
     case = make_case("formal_notice")
     case.policy.legal_requires_approval = False
     case.policy.save()
+    notices_served(case)
     case_transition(case_id=case.pk, name="request_legal", actor=collector, reason="threshold passed")
     assert CollectionCase.objects.get(pk=case.pk).state == "legal"
     assert list(CaseTransition.objects.filter(case=case).values_list("transition", "actor_label")) == [

@@ -21,6 +21,7 @@ from tests.factories import (
     api_for,
     loan_with_schedule,
     make_case,
+    notices_served,
     overdue_loan,
     team_with,
     user_with_role,
@@ -41,7 +42,9 @@ def collector():
 
 def case_for(collector, state="formal_notice", **borrower):
     loan = overdue_loan(borrower=BorrowerFactory(**borrower))
-    return make_case(state=state, loan=loan, worked_by=collector)
+    case = make_case(state=state, loan=loan, worked_by=collector)
+    notices_served(case)  # FN-01 and DN-01 met: these tests are about the other rules
+    return case
 
 
 def request_legal(client, case):
@@ -182,6 +185,8 @@ def test_bs01_and_fb01_the_sweep_does_not_escalate_other_cases_of_the_borrower_n
         sweep_run(as_of=dt.date(2024, 2, 5))  # DPD 35
     state = {loan: CollectionCase.objects.get(loan=loan).state for loan in (spaced, held, plain, us)}
     assert state == {spaced: "reminder", held: "on_hold", plain: "formal_notice", us: "formal_notice"}
+    for case in CollectionCase.objects.filter(loan__in=[spaced, held, plain, us]):
+        notices_served(case)  # FN-01 and DN-01 met: this test is about BS-01 and FB-01
     with time_machine.travel(dt.datetime(2024, 4, 15, 12, tzinfo=dt.UTC), tick=False):
         sweep_run(as_of=dt.date(2024, 4, 15))  # DPD 105; the breathing space ended on 2024-03-20
     assert CollectionCase.objects.get(loan=spaced).state == "formal_notice"

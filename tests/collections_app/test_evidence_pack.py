@@ -447,12 +447,14 @@ def test_the_sweep_handing_cases_to_legal_builds_their_packs_after_the_commit(
     from collections_app import tasks
     from collections_app.sweep import sweep_run
     from tests.collections_app.test_sweep import set_policy
-    from tests.factories import loan_with_schedule
+    from tests.factories import loan_with_schedule, notices_served
 
     queued: list[str] = []
     monkeypatch.setattr(tasks.evidence_packs_missing_task, "delay", lambda: queued.append("missing"))
     set_policy(legal_requires_approval=False)
     loan = loan_with_schedule(("2024-01-01", "100.00"))
+    sweep_run(as_of=dt.date(2024, 4, 14))  # to formal notice; FN-01 waits for its letter
+    notices_served(loan.cases.get())
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         sweep_run(as_of=dt.date(2024, 4, 15))
     case = loan.cases.get()

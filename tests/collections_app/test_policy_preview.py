@@ -237,6 +237,7 @@ def policy_post(policy, **changes):
         "grace_days": policy.grace_days,
         "formal_notice_dpd": policy.formal_notice_dpd,
         "legal_dpd": policy.legal_dpd,
+        "formal_notice_response_days": policy.formal_notice_response_days,
         "legal_requires_approval": "on" if policy.legal_requires_approval else "",
         "pre_due_offsets": json.dumps(policy.pre_due_offsets),
         "cadence": json.dumps(policy.cadence),

@@ -60,6 +60,8 @@ def test_every_rule_the_gate_can_cite_has_words_in_both_languages():
     cited = {*HOLD_RULES.values(), *POLICY_HOLD_RULES.values()}
     cited |= {p["time_window"]["rule"] for p in PRESETS.values() if "time_window" in p}
     cited |= {p["collector_certification"]["rule"] for p in PRESETS.values() if "collector_certification" in p}
+    cited |= {p[key]["rule"] for p in PRESETS.values() for key in ("arrears_notice", "default_notice") if key in p}
+    cited |= {"FN-01"}  # the policy's formal notice response period, on the escalation
     assert cited <= RULES.keys()
     from django.utils import translation
 

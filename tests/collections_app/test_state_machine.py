@@ -19,7 +19,7 @@ from collections_app.services import hold_place, plan_propose, policy_revise, pr
 from collections_app.sweep import MOVES, OPENING, OPENING_STATE, BulkMove, sweep_run
 from loans.models import Installment
 from loans.services import payment_record
-from tests.factories import loan_with_schedule, user_with_role
+from tests.factories import loan_with_schedule, notices_served, user_with_role
 
 D = Decimal
 
@@ -210,6 +210,7 @@ def test_every_move_the_sweep_makes_is_a_transition_the_machine_declares():
     policy = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
     policy.legal_requires_approval = False
     policy_revise(policy=policy, actor=None)
+    notices_served(open_case(escalates))  # FN-01: its formal notice letter left
     sweep("2024-04-15")  # request_legal, then approve_legal: the policy needs no approval
 
     assert sweep.names == {OPENING, *MOVES}  # every bulk move ran at least once

@@ -14,7 +14,7 @@ from collections_app.sweep import sweep_chunk, sweep_chunk_done, sweep_run, swee
 from loans.models import Loan
 from loans.services import payment_record
 from notifications.models import OutboundMessage
-from tests.factories import loan_with_schedule, team_with, user_with_role
+from tests.factories import loan_with_schedule, notices_served, team_with, user_with_role
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -73,28 +73,57 @@ def test_stages_follow_the_dpd_thresholds_at_their_exact_boundaries():
     assert the_case(loan).state == "reminder"
     sweep("2024-01-31")  # DPD 30
     assert the_case(loan).state == "formal_notice"
+    notices_served(the_case(loan))
     sweep("2024-03-30")  # DPD 89
     assert the_case(loan).state == "formal_notice"
     sweep("2024-03-31")  # DPD 90
     assert the_case(loan).state == "legal_review"
 
 
-def test_a_loan_found_deep_overdue_climbs_every_step_in_one_run_each_audited():
+def test_legal_review_waits_for_the_formal_notice_sent_in_writing_and_its_response_period():
+    """FN-01: days past due alone do not make a case ready for legal review: its formal notice letter must have left
+    and the policy's 14 days to respond (in the product's calendar) must have passed."""
+    loan = loan_with_schedule(("2024-01-01", "100.00"))
+    sweep("2024-01-31")  # DPD 30: formal notice, its letter planned (the cadence's "letter": 0)
+    case = the_case(loan)
+    letter = OutboundMessage.objects.get(case=case, purpose="formal_notice", channel="letter")
+    # A text at the stage is no written notice, however long ago it went.
+    texts = OutboundMessage.objects.filter(case=case, purpose="formal_notice", channel="sms")
+    assert texts.update(status="sent", sent_at=dt.datetime(2024, 2, 1, 14, 0, tzinfo=dt.UTC)) == 1
+    sweep("2024-03-31")  # DPD 90, the letter never left
+    assert the_case(loan).state == "formal_notice"
+    # The letter left on 25 March (New York).
+    OutboundMessage.objects.filter(pk=letter.pk).update(
+        status="sent", sent_at=dt.datetime(2024, 3, 25, 14, 0, tzinfo=dt.UTC)
+    )
+    sweep("2024-04-08")  # the last day of the response period (25 March + 14 days)
+    assert the_case(loan).state == "formal_notice"
+    sweep("2024-04-09")
+    case = the_case(loan)
+    assert case.state == "legal_review"
+    assert CaseTransition.objects.filter(case=case, transition="request_legal").count() == 1
+
+
+def test_a_loan_found_deep_overdue_climbs_to_formal_notice_in_one_run_and_waits_there_for_its_notice():
     loan = loan_with_schedule(("2024-01-01", "100.00"))
     sweep("2024-04-15")
     case = the_case(loan)
-    assert case.state == "legal_review"
+    assert case.state == "formal_notice"  # FN-01: its formal notice has not even been sent yet
     assert list(CaseTransition.objects.filter(case=case).values_list("from_state", "to_state", "transition")) == [
         ("", "reminder", "open"),
         ("reminder", "formal_notice", "escalate_formal_notice"),
-        ("formal_notice", "legal_review", "request_legal"),
     ]
+    notices_served(case)
+    sweep("2024-04-16")
+    assert the_case(loan).state == "legal_review"
 
 
 def test_without_approval_the_sweep_hands_over_to_legal_and_records_the_policy_version():
     set_policy(legal_requires_approval=False)
     loan = loan_with_schedule(("2024-01-01", "100.00"))
     sweep("2024-04-15")
+    notices_served(the_case(loan))
+    sweep("2024-04-16")
     case = the_case(loan)
     assert case.state == "legal"
     last = CaseTransition.objects.filter(case=case).order_by("-id").first()
@@ -247,7 +276,7 @@ def test_an_active_plan_pauses_stage_reminders():
 # Outbox planning
 # --------------------------------------------------------------------------------------------------------------
 def test_stage_messages_follow_the_cadence_and_planning_twice_adds_nothing():
-    set_policy(cadence={"reminder": {"sms": 3, "voice": 2}})
+    set_policy(cadence={"reminder": {"sms": 3, "voice": 2}, "formal_notice": {"letter": 0}})
     loan = loan_with_schedule(("2024-01-01", "100.00"))
 
     def planned(on):

@@ -45,6 +45,7 @@ from tests.factories import (
     api_for,
     loan_with_schedule,
     make_case,
+    notices_served,
     overdue_loan,
     team_with,
     user_with_role,
@@ -356,6 +357,7 @@ def test_a_dispute_from_the_api_is_verified_and_the_hold_lifts_when_the_verifica
     # Contact resumes (the verification letter was the first communication: VAL-01 warns, it does not refuse).
     _d, resumed = contact_check(borrower_id=case.borrower_id, channel="call", loan_id=case.loan_id)
     assert resumed.allowed
+    notices_served(case)  # FN-01: the formal notice letter left long ago
     legal = client.post(reverse("api-case-transition", args=[case.pk, "request_legal"]), {"reason": "verified"},
                         format="json")  # fmt: skip
     assert legal.status_code == 200, legal.content

@@ -1,0 +1,339 @@
+"""The notices that gate escalation (issue 16, point 2) and the letters a case's events call for: the UK notice of
+sums in arrears (CCA s.86B) and default notice (s.87) planned by the sweep and sent as letters with their PDFs, the
+default notice's remedy date holding back legal action (DN-01) in the sweep and the transition API, the formal
+notice's response period (FN-01) on a collector's request, a payment plan confirmed in writing and a request to stop
+contact acknowledged in writing — the one letter that goes through the cease-and-desist hold."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import translation
+
+from collections_app.models import CaseTransition, CollectionCase, CollectionPolicy
+from collections_app.services import forbearance_record, hold_place, plan_propose, policy_revise
+from collections_app.sweep import sweep_run
+from compliance import notices
+from compliance.conduct import escalation_refusals
+from compliance.engine import Profile
+from compliance.models import DebtClock
+from compliance.presets import PRESETS
+from compliance.services import contact_check
+from loans.services import product_today
+from notifications.documents.content import day
+from notifications.models import Document, OutboundMessage
+from notifications.services import outbox_claim, outbox_send, print_batch_build
+from tests.factories import (
+    BorrowerFactory,
+    api_for,
+    loan_with_schedule,
+    make_case,
+    notices_served,
+    overdue_loan,
+    team_with,
+    user_with_role,
+)
+from tests.notifications.pdfs import pdf_text
+
+pytestmark = pytest.mark.django_db
+UK = {
+    "country": "GB",
+    "region": "",
+    "time_zones": ["Europe/London"],
+    "address_line1": "1 High Street",
+    "city": "York",
+    "postal_code": "YO1 7HH",
+}
+US = {"address_line1": "1 Main St", "city": "Albany", "postal_code": "12207", "region": "NY"}
+PROFILES = [Profile(code, 1, params) for code, params in PRESETS.items()]
+
+
+def moment(text):
+    """A moment of the story, mid-morning in London and New York alike."""
+    return time_machine.travel(dt.datetime.fromisoformat(f"{text}T14:00:00+00:00"), tick=False)
+
+
+def sweep(text):
+    with moment(text):
+        return sweep_run(as_of=dt.date.fromisoformat(text))
+
+
+def send_due(text):
+    """The dispatcher's run on that day: every message due goes through the gate to its provider."""
+    with moment(text):
+        token, ids = outbox_claim(limit=500)
+        outbox_send(message_ids=ids, claim_token=token)
+
+
+def the_case(loan):
+    return CollectionCase.objects.exclude(state__in=["resolved", "closed"]).get(loan=loan)
+
+
+def letters(loan, purpose):
+    return OutboundMessage.objects.filter(loan=loan, purpose=purpose, channel="letter")
+
+
+@pytest.fixture
+def mail(settings, tmp_path):
+    settings.LETTERS_DIR = str(tmp_path / "letters")
+    settings.NOTIFICATIONS_BACKEND = "locmem"
+    settings.PROVIDER_CONCURRENCY = 1  # the sends in this thread: the test's transaction holds the rows
+    return tmp_path
+
+
+@pytest.fixture
+def collector():
+    collector = user_with_role("collector", "casey")
+    team_with(collector, manager=user_with_role("manager", "morgan"))
+    return collector
+
+
+def set_policy(**changes):
+    policy = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
+    for key, value in changes.items():
+        setattr(policy, key, value)
+    return policy_revise(policy=policy, actor=None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The notice of sums in arrears (s.86B)
+# ---------------------------------------------------------------------------------------------------------------
+def test_the_arrears_notice_is_planned_once_two_payments_are_missed_and_only_for_uk_borrowers():
+    schedule = [("2024-01-01", "50.00"), ("2024-02-01", "50.00"), ("2024-03-01", "50.00")]
+    uk = loan_with_schedule(*schedule, borrower=BorrowerFactory(**UK))
+    us = loan_with_schedule(*schedule, borrower=BorrowerFactory(**US))
+    sweep("2024-01-10")  # the case opens with one payment missed: not yet
+    assert the_case(uk).state == "reminder" and not letters(uk, "arrears_notice").exists()
+    sweep("2024-02-05")  # two missed
+    sweep("2024-02-06")
+    planned = letters(uk, "arrears_notice").get()
+    assert planned.case == the_case(uk) and planned.status == "planned"
+    assert not OutboundMessage.objects.filter(loan=us, purpose="arrears_notice").exists()
+
+
+def test_a_loan_with_nothing_left_to_fall_due_gets_its_arrears_notice_as_its_case_opens():
+    loan = loan_with_schedule(("2024-01-01", "100.00"), borrower=BorrowerFactory(**UK))
+    sweep("2024-01-10")
+    assert letters(loan, "arrears_notice").count() == 1
+
+
+def test_the_arrears_notice_goes_as_a_letter_with_its_pdf_even_in_a_breathing_space(mail, collector):
+    borrower = BorrowerFactory(**UK)
+    spaced = loan_with_schedule(("2024-01-01", "100.00"), borrower=borrower)
+    other = loan_with_schedule(("2024-01-01", "100.00"), borrower=borrower)
+    sweep("2024-01-10")
+    # A breathing space covers every debt of the borrower (BS-01); the case it was placed on is on hold.
+    with moment("2024-01-10"):
+        hold_place(case_id=the_case(spaced).pk, actor=collector, kind="breathing_space", reason="debt adviser")
+    send_due("2024-01-11")
+    letter = letters(other, "arrears_notice").get()
+    assert letter.status == "sent", letter.status_reason  # BS-01 lets the notice the Act requires through
+    document = Document.objects.get(message=letter)
+    assert document.kind == "arrears_notice" and document.case == the_case(other)
+    text = pdf_text(document.pdf_bytes())
+    assert "Notice of sums in arrears" in text and "86B" in text and other.external_id in text
+    batch = print_batch_build(day=dt.date(2024, 1, 11))
+    assert batch.letters >= 1 and document.sha256 in batch.manifest.read_text()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The default notice (s.87) and DN-01
+# ---------------------------------------------------------------------------------------------------------------
+def test_the_default_notice_sets_the_remedy_date_that_holds_back_legal_review_in_the_sweep(mail, collector):
+    set_policy(legal_dpd=31, formal_notice_response_days=1)
+    loan = loan_with_schedule(("2024-01-01", "100.00"), borrower=BorrowerFactory(**UK))
+    sweep("2024-01-10")
+    sweep("2024-01-31")  # DPD 30: formal notice; the default notice planned with the formal notice letter
+    case = the_case(loan)
+    assert case.state == "formal_notice"
+    assert letters(loan, "default_notice").get().status == "planned"
+    with moment("2024-01-31"):
+        forbearance_record(case_id=case.pk, actor=collector, kind="payment_holiday")  # FB-01 met
+    send_due("2024-02-01")  # Thursday: posted; served on Monday 5 February (2 business days), + 14 days
+    notice = letters(loan, "default_notice").get()
+    assert notice.status == "sent", notice.status_reason
+    assert letters(loan, "formal_notice").get().status == "sent"
+    clock = DebtClock.objects.get(loan=loan)
+    assert (
+        clock.default_notice_remedy_by == dt.date(2024, 2, 19) == notices.default_notice_remedy_by(dt.date(2024, 2, 1))
+    )
+    assert clock.default_notice_ref == f"message:{notice.pk}"
+    document = Document.objects.get(message=notice)
+    assert document.facts["remedy_by"] == "2024-02-19"
+    with translation.override("en"):
+        assert day(dt.date(2024, 2, 19)) in pdf_text(document.pdf_bytes())
+    sweep("2024-02-05")  # FN-01 met (sent 1 February, 1 day to respond), legal DPD reached: DN-01 holds it
+    assert the_case(loan).state == "formal_notice"
+    sweep("2024-02-19")  # the last day to remedy
+    assert the_case(loan).state == "formal_notice"
+    sweep("2024-02-20")
+    assert the_case(loan).state == "legal_review"
+    assert CaseTransition.objects.filter(case=case, transition="request_legal").count() == 1
+
+
+def test_no_default_notice_is_planned_during_a_breathing_space(collector):
+    borrower = BorrowerFactory(**UK)
+    spaced = loan_with_schedule(("2024-01-01", "100.00"), borrower=borrower)
+    other = loan_with_schedule(("2024-01-01", "100.00"), borrower=borrower)
+    elsewhere = loan_with_schedule(("2024-01-01", "100.00"), borrower=BorrowerFactory(**UK))
+    sweep("2024-01-10")
+    with moment("2024-01-20"):
+        hold_place(case_id=the_case(spaced).pk, actor=collector, kind="breathing_space", reason="debt adviser")
+    CollectionCase.objects.filter(loan__in=[other, elsewhere]).update(state="formal_notice")
+    sweep("2024-01-21")
+    assert not letters(other, "default_notice").exists()  # the borrower's breathing space covers this debt too
+    assert letters(elsewhere, "default_notice").exists()
+
+
+def uk_case(collector, state="formal_notice"):
+    case = make_case(state=state, loan=overdue_loan(borrower=BorrowerFactory(**UK)), worked_by=collector)
+    forbearance_record(case_id=case.pk, actor=collector, kind="payment_holiday")  # FB-01 met
+    return case
+
+
+def request_legal(client, case):
+    url = reverse("api-case-transition", args=[case.pk, "request_legal"])
+    return client.post(url, {"reason": "no payment after the default notice"}, format="json")
+
+
+def test_dn01_request_legal_is_409_without_a_default_notice_and_within_its_remedy_period(collector):
+    case = uk_case(collector)
+    client = api_for(collector)
+    today = product_today(case.loan.product)
+    notices_served(case, remedy_by=today + dt.timedelta(days=3))  # FN-01 met; the remedy period still running
+    refused = request_legal(client, case)
+    assert refused.status_code == 409 and refused.json()["rule"] == "DN-01"
+    assert (today + dt.timedelta(days=3)).isoformat() in refused.json()["detail"]
+    # A default notice posted before this case opened (an earlier breach, since remedied) does not count.
+    DebtClock.objects.filter(loan=case.loan).update(
+        default_notice_sent_at=case.opened_at - dt.timedelta(days=200), default_notice_remedy_by=dt.date(2020, 1, 1)
+    )
+    assert request_legal(client, case).json()["rule"] == "DN-01"
+    assert "No default notice has been posted" in request_legal(client, case).json()["detail"]
+    DebtClock.objects.filter(loan=case.loan).update(
+        default_notice_sent_at=case.opened_at, default_notice_remedy_by=today - dt.timedelta(days=1)
+    )
+    done = request_legal(client, case)
+    assert done.status_code == 200 and done.json()["state"] == "legal_review"
+
+
+def test_dn01_does_not_apply_outside_the_uk(collector):
+    case = make_case(state="formal_notice", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
+    OutboundMessage.objects.create(idempotency_key="fn", borrower=case.borrower, loan=case.loan, case=case,
+                                   channel="letter", purpose="formal_notice", status="sent",
+                                   planned_for=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+                                   sent_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+    assert request_legal(api_for(collector), case).status_code == 200
+
+
+def test_dn01_in_the_pure_core_refuses_enforcement_only_and_judges_the_remedy_date_inclusively():
+    uk = [p for p in PROFILES if p.code == "UK_CONC"]
+    remedy = dt.date(2024, 2, 19)
+
+    def rules(transition, remedy_by, today):
+        refusals = escalation_refusals(transition, breathing_space=False, forbearance_kinds=["x"], profiles=uk,
+                                       default_notice_remedy_by=remedy_by, today=today)  # fmt: skip
+        return [r.rule for r in refusals]
+
+    assert rules("request_legal", None, remedy) == ["DN-01"]
+    assert rules("request_legal", remedy, remedy) == ["DN-01"]  # the borrower may still pay on the day it names
+    assert rules("approve_legal", remedy, remedy) == ["DN-01"]
+    assert rules("request_legal", remedy, remedy + dt.timedelta(days=1)) == []
+    assert rules("escalate_formal_notice", None, remedy) == []  # the notice comes with the formal notice stage
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# FN-01: the formal notice's response period on a person's request
+# ---------------------------------------------------------------------------------------------------------------
+def test_fn01_a_collectors_request_waits_for_the_written_notice_and_the_policys_days(collector):
+    case = make_case(state="formal_notice", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
+    client = api_for(collector)
+    refused = request_legal(client, case)
+    assert refused.status_code == 409 and refused.json()["rule"] == "FN-01"
+    # A text is no written notice.
+    texted = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    OutboundMessage.objects.create(idempotency_key="t", borrower=case.borrower, loan=case.loan, case=case,
+                                   channel="sms", purpose="formal_notice", status="sent", planned_for=texted,
+                                   sent_at=texted)  # fmt: skip
+    assert request_legal(client, case).json()["rule"] == "FN-01"
+    # A letter sent 10 days ago: 14 days to respond (the default policy), ends in 4 days.
+    posted = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+    letter = OutboundMessage.objects.create(idempotency_key="l", borrower=case.borrower, loan=case.loan, case=case,
+                                            channel="letter", purpose="formal_notice", status="sent",
+                                            planned_for=posted, sent_at=posted)  # fmt: skip
+    waiting = request_legal(client, case)
+    assert waiting.status_code == 409 and waiting.json()["rule"] == "FN-01"
+    assert "to respond" in waiting.json()["detail"]
+    OutboundMessage.objects.filter(pk=letter.pk).update(sent_at=posted - dt.timedelta(days=5))
+    assert request_legal(client, case).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Confirmations: a plan agreed, a request to stop contact
+# ---------------------------------------------------------------------------------------------------------------
+def test_a_plan_that_starts_is_confirmed_in_a_letter_carrying_its_schedule(mail, collector):
+    case = make_case(state="reminder", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
+    manager = collector.team_membership.team.manager  # their own proposal starts at once, whatever the limits
+    plan = plan_propose(case_id=case.pk, actor=manager, down_payment=Decimal("0"), count=2, frequency="monthly",
+                        starts_on=dt.date.today() + dt.timedelta(days=3))  # fmt: skip
+    assert plan.status == "active"
+    letter = letters(case.loan, "plan_confirmation").get()
+    assert letter.case == case and letter.status == "planned"
+    document = Document.objects.get(message=letter)
+    assert document.kind == "plan_confirmation" and document.facts["plan"] == plan.pk
+    text = pdf_text(document.pdf_bytes())
+    assert "Confirmation of your payment arrangement" in text
+    with translation.override("en"):
+        for installment in plan.installments.all():
+            assert day(installment.due_date) in text
+    # Once per plan, however the plan is touched again.
+    from collections_app.services.arrangements import plan_confirmation_send
+
+    assert plan_confirmation_send(plan, manager).pk == letter.pk
+    assert letters(case.loan, "plan_confirmation").count() == 1 and Document.objects.filter(message=letter).count() == 1
+
+
+def test_a_request_to_stop_contact_is_acknowledged_by_the_one_letter_the_hold_lets_through(mail, collector):
+    case = make_case(state="reminder", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
+    with moment("2026-11-30"):
+        hold = hold_place(case_id=case.pk, actor=collector, kind="cease_and_desist", reason="letter from borrower")
+    case.refresh_from_db()
+    assert case.state == "on_hold"
+    letter = letters(case.loan, "cease_acknowledgement").get()
+    document = Document.objects.get(message=letter)
+    assert document.facts["received_on"] == "2026-11-30"
+    text = pdf_text(document.pdf_bytes())
+    assert "We have received your request to stop contacting you" in text
+    with translation.override("en"):
+        assert day(dt.date(2026, 11, 30)) in text
+    # The hold refuses a call, and the acknowledgement goes.
+    with moment("2026-11-30"):
+        _d, call = contact_check(borrower_id=case.borrower_id, channel="call", loan_id=case.loan_id)
+    assert not call.allowed
+    send_due("2026-11-30")
+    letter.refresh_from_db()
+    assert letter.status == "sent", letter.status_reason
+    assert hold.pk and letters(case.loan, "cease_acknowledgement").count() == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The case page says where each clock stands
+# ---------------------------------------------------------------------------------------------------------------
+def test_the_case_page_shows_the_notice_clocks_and_what_they_hold_back(client, collector):
+    case = uk_case(collector)
+    client.force_login(collector)
+    url = reverse("case-detail", args=[case.pk])
+    page = client.get(url)
+    clocks = [(c.name, c.running) for c in page.context["notice_clocks"]]
+    assert clocks == [("Default notice", True), ("Formal notice", True)]
+    text = page.content.decode()
+    assert "Not posted yet" in text and "Not sent as a letter or an e-mail yet" in text
+    notices_served(case)  # long ago: both clocks have run out
+    passed = client.get(url)
+    assert [c.running for c in passed.context["notice_clocks"]] == [False, False]
+    with translation.override("en"):
+        assert day(dt.date(2000, 1, 21)) in passed.content.decode()  # legal action from the day after the remedy date
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "违约通知" in chinese.content.decode()
