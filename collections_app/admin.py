@@ -22,6 +22,8 @@ from collections_app.models import (
     CollectionCase,
     CollectionPolicy,
     CollectorProfile,
+    Dispute,
+    DisputeStage,
     FieldVisit,
     Forbearance,
     Hold,
@@ -296,6 +298,47 @@ class HoldAdmin(ReadOnlyAdmin):
     list_display = ["case", "kind", "placed_by", "placed_at", "lifted_at"]
     list_filter = ["kind"]
     search_fields = ["case__loan__external_id", "document_ref"]
+
+
+class DisputeStageFilter(admin.SimpleListFilter):
+    """The workflow's stage (a property of the dates, not a column): received, verification prepared or mailed."""
+
+    title = _("stage")
+    parameter_name = "stage"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(value), str(label)) for value, label in DisputeStage.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        stage = self.value()
+        if stage == DisputeStage.MAILED:
+            return queryset.filter(mailed_at__isnull=False)
+        if stage == DisputeStage.PREPARED:
+            return queryset.filter(mailed_at__isnull=True, prepared_at__isnull=False)
+        if stage == DisputeStage.RECEIVED:
+            return queryset.filter(prepared_at__isnull=True)
+        return queryset
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    """Disputes move only through their workflow (received, verification prepared, mailed: the case page, the API,
+    the dispatch); here they are read, found by case number or loan reference."""
+
+    list_display = ["pk", "case", "received_at", "channel", "written", "in_validation_period", "dsp01", "stage",
+                    "prepared_at", "prepared_by", "mailed_at"]  # fmt: skip
+    list_filter = [DisputeStageFilter, "channel", "written", "in_validation_period", "original_creditor"]
+    list_select_related = ["case", "prepared_by"]
+    search_fields = ["=case__id", "^case__loan__external_id"]  # a number is a case, not part of a reference
+    date_hierarchy = "received_at"
+
+    @admin.display(description=_("DSP-01 applies"), boolean=True)
+    def dsp01(self, obj: Dispute) -> bool:
+        return obj.dsp01
+
+    @admin.display(description=_("stage"))
+    def stage(self, obj: Dispute) -> str:
+        return obj.get_stage_display()
 
 
 @admin.register(Forbearance)

@@ -14,6 +14,7 @@ from compliance.models import (
     CollectorCertification,
     ConsentEvent,
     ContactEvent,
+    DebtClock,
     Decision,
     JurisdictionProfile,
     Restriction,
@@ -62,6 +63,19 @@ class ConsentEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "borrower", "medium", "address", "kind", "source"]
     list_filter = ["kind", "medium", "source"]
     search_fields = ["address", "borrower__full_name"]
+
+
+@admin.register(DebtClock)
+class DebtClockAdmin(ReadOnlyAdmin):
+    """VAL-01's clock per debt, written by the contact ledger and when the validation notice leaves; found by case
+    number (a debt's cases), loan reference or borrower."""
+
+    list_display = ["loan", "borrower", "first_communication_at", "before_system", "notice_mailed_on",
+                    "validation_period_ends_on"]  # fmt: skip
+    list_filter = ["before_system", ("notice_mailed_on", admin.EmptyFieldListFilter)]
+    list_select_related = ["loan", "borrower"]
+    search_fields = ["=loan__cases__id", "^loan__external_id", "^borrower__external_id", "borrower__full_name"]
+    date_hierarchy = "first_communication_at"
 
 
 class CertificationAdminForm(forms.ModelForm):

@@ -3,11 +3,13 @@
 What it holds (README "Legal evidence pack"): a cover index listing every file with its SHA-256; the loan (contract
 data, disbursement, schedule, the case's history); every payment with its allocation (PDF and CSV); every notice or
 letter (the stored document PDFs as they are, with their hashes and mail dates) and every message; the contact record
-with each compliance decision and its reasons (PDF and CSV); promises and plans; disputes and holds; and
-``manifest.csv``, the SHA-256 of every other file, so the pack can be verified later (``pack_verify``, the
-``verify_evidence_pack`` command). The PDFs are in the borrower's language and the court's (Simplified Chinese for a
-borrower in China, English otherwise; both when they differ), times in the borrower's zone with the zone named,
-amounts in the loan's currency. They reuse the documents' letterhead and layout (``notifications.documents``).
+with each compliance decision and its reasons (PDF and CSV); promises and plans; disputes and holds; each dispute's
+workflow (received, DSP-01, the verification prepared and mailed, the hold lifted) with the debt's validation notice
+clock (PDF and CSVs); and ``manifest.csv``, the SHA-256 of every other file, so the pack can be verified later
+(``pack_verify``, the ``verify_evidence_pack`` command). The PDFs are in the borrower's language and the court's
+(Simplified Chinese for a borrower in China, English otherwise; both when they differ), times in the borrower's zone
+with the zone named, amounts in the loan's currency. They reuse the documents' letterhead and layout
+(``notifications.documents``).
 
 Building again with nothing new returns the latest pack (the evidence files' digest is the same); anything new makes
 the next version. Each pack is written once under ``DOCUMENTS_DIR`` and never changed, and who built it is audited.
@@ -42,13 +44,15 @@ from collections_app.models import (
     CaseState,
     CaseTransition,
     CollectionCase,
+    Dispute,
     EvidencePack,
     Hold,
     PaymentPlan,
     PromiseToPay,
 )
 from collections_app.services.cases import TransitionConflict, actor_label
-from compliance.models import ContactEvent, ContactOutcome, Decision, Direction
+from compliance.models import ContactEvent, ContactOutcome, DebtClock, Decision, Direction
+from compliance.notices import presumed_receipt
 from loans.models import Installment, Payment, PaymentAllocation
 from loans.money import format_money
 from notifications.documents.content import DocumentError, Letter, day, licence_line, postal_lines
@@ -199,6 +203,19 @@ class _Records:
             .select_related("placed_by", "lifted_by")
             .order_by("placed_at", "id")
         )
+        self.disputes = list(
+            Dispute.objects.filter(case__loan=self.loan)
+            .select_related("hold", "prepared_by", "verification_document__message")
+            .order_by("received_at", "id")
+        )
+        # A verification document is the loan's like every notice, so it is among the documents already; should one
+        # ever not be (made for another loan of the borrower), it is evidence of this dispute all the same.
+        listed = {d.pk for d in self.documents}
+        extra = {d.verification_document.pk: d.verification_document for d in self.disputes
+                 if d.verification_document is not None and d.verification_document.pk not in listed}  # fmt: skip
+        if extra:
+            self.documents = sorted([*self.documents, *extra.values()], key=lambda d: (d.created_at, d.pk))
+        self.clock = DebtClock.objects.filter(loan=self.loan).first()
 
     # -- formatting ------------------------------------------------------------------------------------------------
     def money(self, amount: Any) -> str:
@@ -392,6 +409,71 @@ def _holds_pdf(r: _Records, language: str) -> bytes:
     return pdf_build(letter)[0]
 
 
+def _yes(value: bool) -> str:
+    return _("Yes") if value else _("No")
+
+
+def _period(d: Dispute) -> str:
+    """Where the dispute fell against the validation period, as recorded when it was received (DSP-01)."""
+    if d.in_validation_period is None:
+        return _("No validation period applies to this debt.")
+    if not d.in_validation_period:
+        return _("After the validation period (it ended on %(date)s).") % {"date": day(d.validation_period_ends_on)}
+    if d.validation_period_ends_on is None:
+        return _("Within the validation period (no validation notice mailed yet).")
+    return _("Within the validation period (it ends on %(date)s).") % {"date": day(d.validation_period_ends_on)}
+
+
+def _presumed_receipt(clock: DebtClock) -> dt.date | None:
+    # The day the validation notice itself states (the notice is a US one, VAL-01: US business days).
+    return presumed_receipt(clock.notice_mailed_on, "US") if clock.notice_mailed_on else None
+
+
+def _disputes_pdf(r: _Records, language: str) -> bytes:
+    """Each dispute's workflow (Reg F 1006.38): received when and how, in writing or not, DSP-01, the verification
+    prepared (by whom, its document) and mailed, the hold lifted; and the debt's validation notice clock."""
+    letter = _letter(r, language, _("Disputes: the validation period and the verification"))
+    letter.blocks.append(("h", _("Validation notice clock")))
+    clock = r.clock
+    if clock is None:
+        letter.blocks.append(("p", _("No validation notice clock is kept for this debt.")))
+    else:
+        first = r.when(clock.first_communication_at)
+        if clock.first_communication_at is None and clock.before_system:
+            first = _("before the system (its date is not known)")
+        letter.blocks.append(("table", [
+            [_("First communication"), first],
+            [_("Validation notice mailed at"), r.when(clock.notice_sent_at)],
+            [_("Validation notice mailed on"), day(clock.notice_mailed_on)],
+            [_("Presumed received on"), day(_presumed_receipt(clock))],
+            [_("Validation period ends on"), day(clock.validation_period_ends_on)],
+        ]))  # fmt: skip
+    letter.blocks.append(("h", _("Disputes received")))
+    if not r.disputes:
+        letter.blocks.append(("p", _("No dispute was recorded.")))
+    for d in r.disputes:
+        document = d.verification_document
+        letter.blocks.append(("table", [
+            [_("Dispute"), str(d.pk)],
+            [_("Received at"), r.when(d.received_at)],
+            [_("How it came"), d.get_channel_display()],
+            [_("In writing"), _yes(d.written)],
+            [_("Asks for the original creditor"), _yes(d.original_creditor)],
+            [_("Reason"), _clip(d.hold.reason) or "—"],
+            [_("Validation period"), _period(d)],
+            [_("DSP-01 applies"), _yes(d.dsp01)],
+            [_("Stage"), d.get_stage_display()],
+            [_("Verification prepared at"), r.when(d.prepared_at)],
+            [_("Prepared by"), _who(d.prepared_by) if d.prepared_by else "—"],
+            [_("Verification letter"),
+             f"notices/{document.filename} · SHA-256 {_chunks(document.sha256)}" if document else "—"],
+            [_("Verification mailed at"), r.when(d.mailed_at)],
+            [_("Hold lifted at"), r.when(d.hold.lifted_at)],
+            [_("Why lifted"), _clip(d.hold.lift_reason) or "—"],
+        ]))  # fmt: skip
+    return pdf_build(letter)[0]
+
+
 TABLE_ROWS = 40
 
 
@@ -522,6 +604,44 @@ def _holds_csv(r: _Records) -> bytes:
                          for h in r.holds))  # fmt: skip
 
 
+def _disputes_csv(r: _Records) -> bytes:
+    """One row per dispute (``in_validation_period`` empty: no validation period applies to the debt)."""
+    header = ["dispute_id", "case_id", "hold_id", "received_at", "time_zone", "channel", "written",
+              "original_creditor", "in_validation_period", "validation_period_ends_on", "dsp01", "stage",
+              "prepared_at", "prepared_by", "verification_file", "verification_sha256", "verification_message_id",
+              "mailed_at", "hold_lifted_at", "lift_reason", "reason"]  # fmt: skip
+
+    def flag(value: bool | None) -> str:
+        return "" if value is None else ("yes" if value else "no")
+
+    def rows() -> Iterable[list[Any]]:
+        for d in r.disputes:
+            document = d.verification_document
+            yield [d.pk, d.case_id, d.hold_id, r.iso(d.received_at), r.zone.key, d.channel, flag(d.written),
+                   flag(d.original_creditor), flag(d.in_validation_period), d.validation_period_ends_on or "",
+                   flag(d.dsp01), d.stage, r.iso(d.prepared_at),
+                   d.prepared_by.get_username() if d.prepared_by else "",
+                   f"notices/{document.filename}" if document else "", document.sha256 if document else "",
+                   d.verification_message_id or "", r.iso(d.mailed_at), r.iso(d.hold.lifted_at),
+                   d.hold.lift_reason, d.hold.reason]  # fmt: skip
+
+    return _csv(header, rows())
+
+
+def _clock_csv(r: _Records) -> bytes:
+    """The debt's validation notice clock: one row, or none when the debt has no clock."""
+    header = ["loan_id", "first_communication_at", "first_communication_before_system", "notice_mailed_at",
+              "notice_mailed_on", "presumed_receipt", "validation_period_ends_on", "notice_ref",
+              "time_zone"]  # fmt: skip
+    clock = r.clock
+    rows = [] if clock is None else [
+        [clock.loan_id, r.iso(clock.first_communication_at), "yes" if clock.before_system else "no",
+         r.iso(clock.notice_sent_at), clock.notice_mailed_on or "", _presumed_receipt(clock) or "",
+         clock.validation_period_ends_on or "", clock.notice_ref, r.zone.key]
+    ]  # fmt: skip
+    return _csv(header, rows)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Assembling, storing, verifying
 # ---------------------------------------------------------------------------------------------------------------
@@ -532,6 +652,7 @@ PDF_PARTS: list[tuple[str, Callable[[_Records, str], bytes], Callable[[], str]]]
     ("04-contacts", _contacts_pdf, lambda: _("Contact record with each compliance decision and its reasons")),
     ("05-promises-plans", _arrangements_pdf, lambda: _("Promises to pay and payment plans")),
     ("06-disputes-holds", _holds_pdf, lambda: _("Disputes and holds")),
+    ("07-disputes", _disputes_pdf, lambda: _("Each dispute and its verification; the validation notice clock")),
 ]
 CSV_PARTS: list[tuple[str, Callable[[_Records], bytes], Callable[[], str]]] = [
     ("data/schedule.csv", _schedule_csv, lambda: _("Repayment schedule (CSV)")),
@@ -541,6 +662,8 @@ CSV_PARTS: list[tuple[str, Callable[[_Records], bytes], Callable[[], str]]] = [
     ("data/contacts.csv", _contacts_csv, lambda: _("Contact record with compliance decisions (CSV)")),
     ("data/promises-plans.csv", _arrangements_csv, lambda: _("Promises to pay and payment plans (CSV)")),
     ("data/disputes-holds.csv", _holds_csv, lambda: _("Disputes and holds (CSV)")),
+    ("data/disputes.csv", _disputes_csv, lambda: _("Each dispute and its verification (CSV)")),
+    ("data/validation-notice-clock.csv", _clock_csv, lambda: _("The validation notice clock (CSV)")),
 ]
 
 

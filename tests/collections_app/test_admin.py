@@ -5,9 +5,13 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from collections_app.models import CollectionCase, CollectionPolicy
+from collections_app.models import CollectionCase, CollectionPolicy, Dispute
+from collections_app.services import DisputeTerms, dispute_record
 from collections_app.sweep import sweep_run
-from tests.factories import loan_with_schedule, user_with_role
+from compliance.models import DebtClock
+from compliance.services import validation_notice_record
+from loans.models import Borrower
+from tests.factories import loan_with_schedule, make_case, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +137,35 @@ def test_an_admin_records_and_withdraws_a_training_record_but_never_edits_or_del
     assert (
         admin_client.get(reverse("admin:compliance_collectorcertification_delete", args=[record.pk])).status_code == 403
     )
+
+
+def test_disputes_and_debt_clocks_are_read_only_in_the_admin_and_found_by_case_number(admin_client):
+    """Both are written only by their workflow: listed, filtered and opened, never added, changed or deleted."""
+    case, other = make_case("formal_notice"), make_case("formal_notice")
+    Borrower.objects.update(full_name="Maria Garcia")  # no digit in a name to match the case number searched
+    for c in (case, other):
+        validation_notice_record(loan_id=c.loan_id, sent_at=dt.datetime(2025, 6, 2, 16, tzinfo=dt.UTC),
+                                 mailed_on=dt.date(2025, 6, 2), validation_period_ends_on=dt.date(2025, 7, 9),
+                                 ref="message:test")  # fmt: skip
+        dispute = dispute_record(case_id=c.pk, actor=user_with_role("collector", f"c{c.pk}"), reason="Not mine",
+                                 terms=DisputeTerms(channel="letter"))  # fmt: skip
+    dispute, clock = case.disputes.get(), case.loan.debt_clock
+    for model, obj in (("collections_app_dispute", dispute), ("compliance_debtclock", clock)):
+        changelist = reverse(f"admin:{model}_changelist")
+        listed = admin_client.get(changelist)
+        assert listed.status_code == 200 and listed.context["cl"].result_count == 2
+        found = admin_client.get(changelist, {"q": str(case.pk)})
+        assert found.status_code == 200 and list(found.context["cl"].result_list) == [obj]
+        assert admin_client.get(changelist, {"q": case.loan.external_id}).context["cl"].result_count == 1
+        page = admin_client.get(reverse(f"admin:{model}_change", args=[obj.pk]))
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # read only
+        assert admin_client.get(reverse(f"admin:{model}_add")).status_code == 403
+        assert admin_client.post(reverse(f"admin:{model}_change", args=[obj.pk]), {}).status_code == 403
+        assert admin_client.post(reverse(f"admin:{model}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+    assert Dispute.objects.count() == 2 and DebtClock.objects.count() == 2
+    stages = reverse("admin:collections_app_dispute_changelist")
+    assert admin_client.get(stages, {"stage": "received"}).context["cl"].result_count == 2
+    assert admin_client.get(stages, {"stage": "mailed"}).context["cl"].result_count == 0
+    assert admin_client.get(stages, {"stage": "prepared"}).context["cl"].result_count == 0
+    assert admin_client.get(stages, {"channel__exact": "call"}).context["cl"].result_count == 0
+    assert admin_client.get(stages, {"written__exact": "1"}).context["cl"].result_count == 2

@@ -2,7 +2,7 @@
 the PDFs' text read back with pypdf in English and Chinese), its manifest verifies and a tampered file does not
 (the service and the ``verify_evidence_pack`` command), building again is idempotent and something new makes the next
 version, another team's case is refused, it is built when a case enters legal, and a large case is built in a fixed
-number of queries."""
+number of queries; a dispute's workflow and the debt's validation notice clock are their own section."""
 
 from __future__ import annotations
 
@@ -15,18 +15,28 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
-from collections_app.models import CaseTransition, EvidencePack
+from collections_app.models import CaseTransition, Dispute, EvidencePack
+from collections_app.services import (
+    DisputeTerms,
+    dispute_record,
+    dispute_verification_mailed,
+    dispute_verification_prepare,
+)
 from collections_app.services.evidence import evidence_pack_build, evidence_packs_missing, pack_languages, pack_verify
 from compliance.models import ContactEvent, Decision
+from compliance.services import validation_notice_record
 from loans.models import Borrower, LoanProduct, Payment
 from loans.money import format_money
 from loans.services import payment_record
+from notifications.documents.content import day
 from notifications.services import document_render
 from tests.factories import (
     ContactEventFactory,
@@ -111,10 +121,12 @@ def test_the_pack_of_a_legal_case_holds_every_listed_item(language):
             "04-contacts",
             "05-promises-plans",
             "06-disputes-holds",
+            "07-disputes",
         )
     }
     expected |= {f"data/{n}.csv" for n in ("schedule", "payments", "notices", "messages", "contacts",
-                                           "promises-plans", "disputes-holds")}  # fmt: skip
+                                           "promises-plans", "disputes-holds", "disputes",
+                                           "validation-notice-clock")}  # fmt: skip
     expected |= {"manifest.csv", f"notices/{document.filename}"}
     assert set(files) == expected
     # The notice exactly as stored, its hash on the cover and in the manifest.
@@ -153,6 +165,13 @@ def test_the_pack_of_a_legal_case_holds_every_listed_item(language):
     payments = list(csv.DictReader(io.StringIO(files["data/payments.csv"].decode())))
     assert {r["reference"] for r in payments} == {"PAY-1", "PAY-2"}
     assert sum(Decimal(r["allocated"]) for r in payments) == Decimal("50.00")
+    # A hold with no dispute record and a debt with no clock: the dispute files say there is none.
+    assert len(files["data/disputes.csv"].decode().splitlines()) == 1
+    assert len(files["data/validation-notice-clock.csv"].decode().splitlines()) == 1
+    disputes = flat(pdf_text(files[f"{language}/07-disputes.pdf"]))
+    assert flat(NAMES[language]) in disputes
+    if language == "en":
+        assert "Novalidationnoticeclock" in disputes and "Nodisputewasrecorded" in disputes
     contacts = list(csv.DictReader(io.StringIO(files["data/contacts.csv"].decode())))
     assert [r["decision_allowed"] for r in contacts] == ["yes", "no"]
     assert contacts[1]["rules"] == "HRS-01" and "不在允许联系的时间内" in contacts[1]["reasons_zh"]
@@ -255,6 +274,126 @@ def test_approving_legal_queues_the_pack_after_commit(django_capture_on_commit_c
     for callback in callbacks:
         callback()
     assert queued == [(case.pk, "the case entered legal")]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Disputes (Reg F 1006.38, DSP-01) and the validation notice clock (VAL-01)
+# ---------------------------------------------------------------------------------------------------------------
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def disputed_case():  # type: ignore[no-untyped-def]
+    """The legal case of a US borrower who reads Chinese (both languages): the validation notice mailed on Monday
+    2 June 2025 (presumed received the next Monday, its period ending 9 July), a dispute by letter on 20 June (in
+    writing, in the period: DSP-01) asking for the original creditor, its verification prepared on 23 June by a
+    collector and its letter mailed on 24 June — the hold lifted then."""
+    case = legal_case("en")
+    case.borrower.language = "zh-hans"
+    case.borrower.save()
+    collector = user_with_role("collector", "casey", first_name="Casey", last_name="Jones")
+    validation_notice_record(loan_id=case.loan_id, sent_at=at("2025-06-02T12:00:00-04:00"),
+                             mailed_on=dt.date(2025, 6, 2), validation_period_ends_on=dt.date(2025, 7, 9),
+                             ref="message:test")  # fmt: skip
+    with time_machine.travel(at("2025-06-20T11:00:00-04:00"), tick=False):
+        dispute = dispute_record(case_id=case.pk, actor=collector, reason="Never borrowed from this lender",
+                                 terms=DisputeTerms(channel="letter", original_creditor=True))  # fmt: skip
+    with time_machine.travel(at("2025-06-23T10:15:00-04:00"), tick=False):
+        dispute_verification_prepare(dispute_id=dispute.pk, actor=collector)
+    dispute.refresh_from_db()
+    letter = dispute.verification_message
+    letter.status, letter.sent_at = "sent", at("2025-06-24T09:30:00-04:00")
+    letter.save(update_fields=["status", "sent_at"])
+    with time_machine.travel(at("2025-06-24T09:31:00-04:00"), tick=False):
+        dispute_verification_mailed(letter)
+    return case
+
+
+def test_a_verified_dispute_and_the_validation_notice_clock_are_their_own_section(tmp_path):
+    case = disputed_case()
+    dispute = Dispute.objects.select_related("hold", "verification_document").get(case=case)
+    assert dispute.stage == "mailed" and dispute.dsp01 and dispute.hold.lifted_at is not None
+    pack = evidence_pack_build(case_id=case.pk, actor=None).pack
+    files = read(pack)
+    verification = dispute.verification_document
+
+    assert {"zh-hans/07-disputes.pdf", "en/07-disputes.pdf", "data/disputes.csv",
+            "data/validation-notice-clock.csv"} <= set(files)  # fmt: skip
+    # The verification letter as stored, byte for byte, once (it is among the loan's notices).
+    assert files[f"notices/{verification.filename}"] == verification.pdf_bytes()
+    assert sum(name.startswith("notices/dispute-verification-") for name in files) == 1
+
+    # The CSVs: the dispute's dates in the borrower's zone, the clock with its presumed receipt.
+    (row,) = csv.DictReader(io.StringIO(files["data/disputes.csv"].decode()))
+    assert row["dispute_id"] == str(dispute.pk) and row["hold_id"] == str(dispute.hold_id)
+    assert row["received_at"] == "2025-06-20T11:00:00-04:00" and row["time_zone"] == "America/New_York"
+    assert (row["channel"], row["written"], row["original_creditor"]) == ("letter", "yes", "yes")
+    assert (row["in_validation_period"], row["validation_period_ends_on"], row["dsp01"]) == ("yes", "2025-07-09", "yes")
+    assert row["prepared_at"] == "2025-06-23T10:15:00-04:00" and row["prepared_by"] == "casey"
+    assert row["mailed_at"] == "2025-06-24T09:30:00-04:00" and row["stage"] == "mailed"
+    assert row["hold_lifted_at"] == "2025-06-24T09:31:00-04:00" and "verification mailed" in row["lift_reason"]
+    assert row["verification_file"] == f"notices/{verification.filename}"
+    assert row["verification_sha256"] == verification.sha256
+    assert row["verification_message_id"] == str(dispute.verification_message_id)
+    assert row["reason"] == "Never borrowed from this lender"
+    (clock,) = csv.DictReader(io.StringIO(files["data/validation-notice-clock.csv"].decode()))
+    assert clock["first_communication_at"] == "2025-06-02T12:00:00-04:00" and clock["notice_mailed_on"] == "2025-06-02"
+    assert clock["presumed_receipt"] == "2025-06-09" and clock["validation_period_ends_on"] == "2025-07-09"
+
+    # The PDFs, in both languages.
+    en = flat(pdf_text(files["en/07-disputes.pdf"]))
+    assert "Neverborrowedfromthislender" in en and "CaseyJones" in en
+    assert "2025-06-2011:00America/New_York" in en  # received
+    assert "2025-06-2310:15America/New_York" in en  # verification prepared
+    assert "2025-06-2409:30America/New_York" in en  # verification mailed
+    assert "2025-06-2409:31America/New_York" in en  # hold lifted
+    assert "2025-06-0212:00America/New_York" in en  # first communication
+    with translation.override("en"):
+        presumed, ends = flat(day(dt.date(2025, 6, 9))), flat(day(dt.date(2025, 7, 9)))
+    assert f"Presumedreceivedon{presumed}" in en and f"itendson{ends}" in en
+    assert "Howitcamebyletter" in en and "Asksfortheoriginalcreditor" in en
+    assert verification.sha256[:16] in en  # the verification letter named with its hash
+    zh = flat(pdf_text(files["zh-hans/07-disputes.pdf"]))
+    assert "争议" in zh and "核实材料" in zh and "Neverborrowedfromthislender" in zh and "2025-06-2011:00" in zh
+    for language in ("en", "zh-hans"):
+        cover = flat(pdf_text(files[f"{language}/00-index.pdf"]))
+        assert "07-disputes.pdf" in cover and "data/disputes.csv" in cover and "validation-notice-clock.csv" in cover
+
+    # The manifest lists the new files and the pack verifies (the service and the command).
+    manifest = {row["file"]: row["sha256"] for row in csv.DictReader(io.StringIO(files["manifest.csv"].decode()))}
+    for name in ("en/07-disputes.pdf", "zh-hans/07-disputes.pdf", "data/disputes.csv",
+                 "data/validation-notice-clock.csv", f"notices/{verification.filename}"):  # fmt: skip
+        assert manifest[name] == hashlib.sha256(files[name]).hexdigest(), name
+    assert pack_verify(pack.zip_bytes(), expected_sha256=pack.sha256,
+                       expected_manifest_sha256=pack.manifest_sha256) == []  # fmt: skip
+    saved = tmp_path / "pack.zip"
+    saved.write_bytes(pack.zip_bytes())
+    out = io.StringIO()
+    call_command("verify_evidence_pack", str(saved), stdout=out)
+    assert "verifies" in out.getvalue()
+    # A dispute's row changed after the fact is caught.
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(tampered, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "data/disputes.csv":
+                data = data.replace(b"2025-06-24T09:30", b"2025-06-21T09:30")
+            target.writestr(info, data)
+    problems = pack_verify(tampered.read_bytes())
+    assert len(problems) == 1 and problems[0].startswith("data/disputes.csv: SHA-256")
+
+
+def test_a_dispute_not_yet_verified_shows_what_is_still_to_come():
+    case = legal_case("en")
+    with time_machine.travel(at("2025-06-20T11:00:00-04:00"), tick=False):
+        dispute_record(case_id=case.pk, actor=user_with_role("collector", "casey"), reason="Wrong amount",
+                       terms=DisputeTerms(channel="call"))  # fmt: skip
+    files = read(evidence_pack_build(case_id=case.pk, actor=None).pack)
+    (row,) = csv.DictReader(io.StringIO(files["data/disputes.csv"].decode()))
+    assert (row["written"], row["dsp01"], row["stage"]) == ("no", "no", "received")
+    assert row["prepared_at"] == row["mailed_at"] == row["hold_lifted_at"] == row["verification_file"] == ""
+    text = flat(pdf_text(files["en/07-disputes.pdf"]))
+    assert "Wrongamount" in text and "onacall" in text and "Withinthevalidationperiod(novalidationnotice" in text
 
 
 # ---------------------------------------------------------------------------------------------------------------
