@@ -12,7 +12,7 @@ def sync_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("collections_app", "0031_merge_0027_disputes_0030_merge_evidence_pack"),
+        ("collections_app", "0032_formal_notice_response_days"),
         ("compliance", "0015_merge_0014_collector_certification_0014_debt_clocks"),
         ("notifications", "0017_validation_and_verification"),
     ]
