@@ -448,6 +448,11 @@ def _disputes_pdf(r: _Records, language: str) -> bytes:
             [_("Presumed received on"), day(_presumed_receipt(clock))],
             [_("Validation period ends on"), day(clock.validation_period_ends_on)],
         ]))  # fmt: skip
+        if clock.default_notice_sent_at is not None:  # DN-01 (UK): the default notice and its remedy date
+            letter.blocks.append(("table", [
+                [_("Default notice posted at"), r.when(clock.default_notice_sent_at)],
+                [_("Date by which to remedy the breach"), day(clock.default_notice_remedy_by)],
+            ]))  # fmt: skip
     letter.blocks.append(("h", _("Disputes received")))
     if not r.disputes:
         letter.blocks.append(("p", _("No dispute was recorded.")))
@@ -629,15 +634,17 @@ def _disputes_csv(r: _Records) -> bytes:
 
 
 def _clock_csv(r: _Records) -> bytes:
-    """The debt's validation notice clock: one row, or none when the debt has no clock."""
+    """The debt's notice clock — the validation notice (VAL-01) and, for a UK debt, the default notice with its remedy
+    date (DN-01): one row, or none when the debt has no clock."""
     header = ["loan_id", "first_communication_at", "first_communication_before_system", "notice_mailed_at",
               "notice_mailed_on", "presumed_receipt", "validation_period_ends_on", "notice_ref",
-              "time_zone"]  # fmt: skip
+              "time_zone", "default_notice_posted_at", "default_notice_remedy_by", "default_notice_ref"]  # fmt: skip
     clock = r.clock
     rows = [] if clock is None else [
         [clock.loan_id, r.iso(clock.first_communication_at), "yes" if clock.before_system else "no",
          r.iso(clock.notice_sent_at), clock.notice_mailed_on or "", _presumed_receipt(clock) or "",
-         clock.validation_period_ends_on or "", clock.notice_ref, r.zone.key]
+         clock.validation_period_ends_on or "", clock.notice_ref, r.zone.key, r.iso(clock.default_notice_sent_at),
+         clock.default_notice_remedy_by or "", clock.default_notice_ref]
     ]  # fmt: skip
     return _csv(header, rows)
 

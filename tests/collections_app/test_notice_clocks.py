@@ -4,7 +4,10 @@ default notice's remedy date holding back legal action (DN-01) in the sweep and 
 notice's response period (FN-01) on a collector's request, a payment plan confirmed in writing and a request to stop
 contact acknowledged in writing — the one letter that goes through the cease-and-desist hold."""
 
+import csv
 import datetime as dt
+import io
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -14,6 +17,7 @@ from django.utils import translation
 
 from collections_app.models import CaseTransition, CollectionCase, CollectionPolicy
 from collections_app.services import forbearance_record, hold_place, plan_propose, policy_revise
+from collections_app.services.evidence import evidence_pack_build
 from collections_app.sweep import sweep_run
 from compliance import notices
 from compliance.conduct import escalation_refusals
@@ -171,6 +175,13 @@ def test_the_default_notice_sets_the_remedy_date_that_holds_back_legal_review_in
     sweep("2024-02-20")
     assert the_case(loan).state == "legal_review"
     assert CaseTransition.objects.filter(case=case, transition="request_legal").count() == 1
+    # The evidence pack keeps the clock: the default notice posted and the remedy date it named.
+    with moment("2024-02-20"):
+        pack = evidence_pack_build(case_id=case.pk, actor=None).pack
+    with zipfile.ZipFile(io.BytesIO(pack.zip_bytes())) as bundle:
+        (row,) = csv.DictReader(io.StringIO(bundle.read("data/validation-notice-clock.csv").decode()))
+        assert row["default_notice_remedy_by"] == "2024-02-19" and row["default_notice_ref"] == clock.default_notice_ref
+        assert f"notices/{document.filename}" in bundle.namelist()
 
 
 def test_no_default_notice_is_planned_during_a_breathing_space(collector):

@@ -262,3 +262,9 @@ def test_tv75_breathing_space_denies_the_sms_but_lets_the_statutory_letter_throu
     assert sms.outcome == DENY and [r.rule for r in sms.reasons] == ["BS-01"]
     letter = check(UK, channel="letter", at=z("2025-07-15T11:00Z"), to="", debts=(1,), purpose="statutory_notice")
     assert letter.outcome == ALLOW
+    # The arrears notice the sweep plans for UK borrowers (CCA s.86B) is such a letter; the default notice, the first
+    # step towards enforcement the scheme stops, is not.
+    arrears = check(UK, channel="letter", at=z("2025-07-15T11:00Z"), to="", debts=(1,), purpose="arrears_notice")
+    assert arrears.outcome == ALLOW
+    default = check(UK, channel="letter", at=z("2025-07-15T11:00Z"), to="", debts=(1,), purpose="default_notice")
+    assert default.outcome == DENY and [r.rule for r in default.reasons] == ["BS-01"]

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from collections_app.models import CollectionCase, Forbearance
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_escalations import no_sideways_scroll
-from tests.factories import BorrowerFactory, make_case, overdue_loan, team_with, user_with_role
+from tests.factories import BorrowerFactory, make_case, notices_served, overdue_loan, team_with, user_with_role
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 UK = {"country": "GB", "region": "", "city": "Leeds", "time_zones": ["Europe/London"]}
@@ -21,6 +21,7 @@ def test_forbearance_before_legal_and_a_breathing_space_on_the_case_page(page, l
     team_with(collector, manager=manager, timezone="Europe/London")
     borrower = BorrowerFactory(full_name="Alex Morgan", **UK)
     case = make_case(state="formal_notice", loan=overdue_loan(borrower=borrower), worked_by=collector)
+    notices_served(case)  # the formal and default notices and their periods (FN-01, DN-01) are behind us
     other = make_case(loan=overdue_loan(borrower=borrower), worked_by=collector)
 
     login("casey")
