@@ -275,7 +275,8 @@ def escalation_guard(case: CollectionCase, name: str) -> None:
         refusals += formal_notice_refusals(case, today)
     if refusals:
         chinese = (get_language() or "").startswith("zh")
-        words = "; ".join(r.message_zh if chinese else r.message for r in refusals)
+        # Each reason is a whole sentence: one after the other, as a reader writes them.
+        words = "".join(r.message_zh for r in refusals) if chinese else " ".join(r.message for r in refusals)
         raise RuleRefusal(words, refusals[0].rule)  # the rule id for the API; people read the words
 
 
