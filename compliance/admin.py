@@ -67,12 +67,16 @@ class ConsentEventAdmin(ReadOnlyAdmin):
 
 @admin.register(DebtClock)
 class DebtClockAdmin(ReadOnlyAdmin):
-    """VAL-01's clock per debt, written by the contact ledger and when the validation notice leaves; found by case
-    number (a debt's cases), loan reference or borrower."""
+    """VAL-01's and DN-01's clock per debt, written by the contact ledger and when the validation notice or the
+    default notice leaves; found by case number (a debt's cases), loan reference or borrower."""
 
     list_display = ["loan", "borrower", "first_communication_at", "before_system", "notice_mailed_on",
-                    "validation_period_ends_on"]  # fmt: skip
-    list_filter = ["before_system", ("notice_mailed_on", admin.EmptyFieldListFilter)]
+                    "validation_period_ends_on", "default_notice_remedy_by"]  # fmt: skip
+    list_filter = [
+        "before_system",
+        ("notice_mailed_on", admin.EmptyFieldListFilter),
+        ("default_notice_remedy_by", admin.EmptyFieldListFilter),
+    ]
     list_select_related = ["loan", "borrower"]
     search_fields = ["=loan__cases__id", "^loan__external_id", "^borrower__external_id", "borrower__full_name"]
     date_hierarchy = "first_communication_at"

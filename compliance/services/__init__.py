@@ -35,6 +35,7 @@ from compliance.services.ledger import (
 from compliance.services.notices import (
     default_notice_applies,
     default_notice_record,
+    default_notice_returned,
     dispute_period_facts,
     validation_first_communication_before_system,
     validation_notice_applies,
@@ -74,6 +75,7 @@ __all__ = [
     "contacts_reserve_batch",
     "default_notice_applies",
     "default_notice_record",
+    "default_notice_returned",
     "dispute_period_facts",
     "escalation_check",
     "facts_load",

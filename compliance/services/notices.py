@@ -57,6 +57,15 @@ def default_notice_record(*, loan_id: int, sent_at: dt.datetime, remedy_by: dt.d
         return clock
 
 
+def default_notice_returned(*, loan_id: int, ref: str) -> bool:
+    """The default notice ``ref`` came back undelivered: it was not served, so the debt's clock forgets it (only if it
+    is still the one the clock keeps). Returns whether the clock changed."""
+    forgotten = DebtClock.objects.filter(loan_id=loan_id, default_notice_ref=ref[:40]).update(
+        default_notice_sent_at=None, default_notice_remedy_by=None, default_notice_ref=""
+    )
+    return bool(forgotten)
+
+
 def default_notice_applies(*, country: str, region: str = "", city: str = "") -> bool:
     """Whether a profile of this address asks for a default notice before legal action (DN-01: the UK profile)."""
     return any("default_notice" in p.params for p in applicable(profiles_current(), country, region, city))

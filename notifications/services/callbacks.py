@@ -9,6 +9,7 @@ from compliance.complaints import looks_like_complaint
 from compliance.models import ConsentKind
 from compliance.services import (
     consent_record,
+    default_notice_returned,
 )
 from loans.models import Loan, PhoneNumber
 from notifications.models import (
@@ -16,6 +17,7 @@ from notifications.models import (
     Channel,
     InboundAction,
     InboundMessage,
+    MessagePurpose,
     MessageStatus,
     OutboundMessage,
 )
@@ -65,6 +67,9 @@ def message_status_apply(*, provider_id: str, status: str, error_code: str = "")
         )
         if row.status == MessageStatus.DELIVERED and row.purpose in MAILED_PURPOSES:
             messages_mailed(message_ids=[row.pk])  # idempotent: already recorded when it was sent
+        elif row.status == MessageStatus.FAILED and row.purpose == MessagePurpose.DEFAULT_NOTICE:
+            # A default notice the mail house could not deliver was not served: DN-01 waits for one that is.
+            default_notice_returned(loan_id=row.loan_id, ref=f"message:{row.pk}")
         return row
 
 

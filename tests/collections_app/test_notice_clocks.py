@@ -348,3 +348,26 @@ def test_the_case_page_shows_the_notice_clocks_and_what_they_hold_back(client, c
         assert day(dt.date(2000, 1, 21)) in passed.content.decode()  # legal action from the day after the remedy date
     chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "违约通知" in chinese.content.decode()
+
+
+def test_a_default_notice_the_mail_house_returns_was_not_served(collector):
+    from compliance.services import default_notice_record
+    from notifications.services.callbacks import message_status_apply
+
+    case = uk_case(collector)
+    notices_served(case)  # the formal notice long ago; the default notice below replaces the clock's
+    today = product_today(case.loan.product)
+    now = dt.datetime.now(dt.UTC)
+    letter = OutboundMessage.objects.create(idempotency_key="dn", borrower=case.borrower, loan=case.loan, case=case,
+                                            channel="letter", purpose="default_notice", status="sent",
+                                            provider_id="LT-dn", planned_for=now, sent_at=now)  # fmt: skip
+    default_notice_record(loan_id=case.loan_id, sent_at=now, remedy_by=today - dt.timedelta(days=1),
+                          ref=f"message:{letter.pk}")  # fmt: skip
+    client = api_for(collector)
+    message_status_apply(provider_id="LT-dn", status="undelivered", error_code="30005")
+    letter.refresh_from_db()
+    assert letter.status == "failed"
+    clock = DebtClock.objects.get(loan=case.loan)
+    assert clock.default_notice_remedy_by is None and clock.default_notice_ref == ""
+    refused = request_legal(client, case)
+    assert refused.status_code == 409 and refused.json()["rule"] == "DN-01"
