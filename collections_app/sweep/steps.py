@@ -256,7 +256,8 @@ def step_escalate(ctx: Chunk, product: LoanProduct, policy: CollectionPolicy) ->
     default_notice, dn_params = default_notice_sql(profiles)
     # FN-01: sent before the start (in the product's calendar) of the day the response period last ran.
     cutoff_day = ctx.as_of - dt.timedelta(days=policy.formal_notice_response_days)
-    fn01_cutoff = dt.datetime.combine(cutoff_day, dt.time.min, tzinfo=ZoneInfo(product.timezone))
+    # In UTC: the embedded default's SQLite compares the stored (UTC) text with the parameter's.
+    fn01_cutoff = dt.datetime.combine(cutoff_day, dt.time.min, tzinfo=ZoneInfo(product.timezone)).astimezone(dt.UTC)
     for name, threshold in (("escalate_formal_notice", policy.formal_notice_dpd), ("request_legal", policy.legal_dpd)):
         move = MOVES[name]
         if name == "request_legal":
