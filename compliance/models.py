@@ -413,10 +413,10 @@ class CollectorCertification(models.Model):
 # ---------------------------------------------------------------------------------------------------------------
 class DebtClock(models.Model):
     """What the gate counts VAL-01 from, per debt: when the first communication about it happened (written by the
-        contact ledger when an outbound contact reaches the debtor — a text or e-mail sent, a letter mailed, a call
-        answered, a visit), whether it predates the system, and when the validation notice was mailed with the end of
-        its validation period (written when the notice leaves: notifications); and, for UK debts, the default notice
-    posted with its remedy date (DN-01). One row per loan, for every debt."""
+    contact ledger when an outbound contact reaches the debtor — a text or e-mail sent, a letter mailed, a call
+    answered, a visit), whether it predates the system, and when the validation notice was mailed with the end of its
+    validation period (written when the notice leaves: notifications); and, for UK debts, the default notice posted
+    with its remedy date (DN-01). One row per loan, for every debt."""
 
     borrower = models.ForeignKey(Borrower, on_delete=models.CASCADE, related_name="+")
     loan = models.OneToOneField(Loan, on_delete=models.CASCADE, related_name="debt_clock")

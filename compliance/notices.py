@@ -19,6 +19,8 @@ PRESUMED_RECEIPT_BUSINESS_DAYS = 5  # 1006.34(b)(5): receipt may be presumed 5 b
 # first-class post is taken as served on the second business day after posting (CPR 6.26).
 DEFAULT_NOTICE_REMEDY_DAYS = 14
 UK_SERVICE_BUSINESS_DAYS = 2
+# A letter handed to the print queue today goes to the mail house in the next day's batch and is posted then.
+MAIL_HOUSE_BUSINESS_DAYS = 1
 
 
 @lru_cache(maxsize=64)

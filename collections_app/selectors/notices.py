@@ -1,6 +1,7 @@
 """The notice clocks of one case, as its page shows them beside its documents (issue 16, point 2): the US validation
 notice and its validation period (VAL-01), the UK default notice and its remedy date (DN-01), and the formal notice
-sent in writing with its response period (FN-01) — what each clock holds back and from which day. Two queries."""
+sent in writing with its response period (FN-01) — what each clock holds back and from which day. One query
+(the debt's clock); at the formal stages two more (the notice sent, the current policy's days)."""
 
 from __future__ import annotations
 

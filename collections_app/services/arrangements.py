@@ -45,7 +45,7 @@ from loans.models import Installment
 from loans.services import product_today
 from notifications.models import Channel, MessagePurpose, OutboundMessage
 from notifications.planning import message_plan_once
-from notifications.services import document_render
+from notifications.services import document_prepare
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -453,7 +453,7 @@ def plan_confirmation_send(plan: PaymentPlan, actor: User | None) -> OutboundMes
         purpose=MessagePurpose.PLAN_CONFIRMATION,
     )
     if new:
-        document_render(kind="plan_confirmation", case=case, message=message, actor=actor)
+        document_prepare(kind="plan_confirmation", case=case, message=message, actor=actor)
     return message
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -33,7 +33,7 @@ from compliance.engine import DENY, Reason
 from compliance.services import escalation_check
 from loans.services import product_today
 from loans.versioning import version_publish
-from notifications.models import MessagePurpose, OutboundMessage
+from notifications.models import Document, MessagePurpose, OutboundMessage
 from notifications.planning import messages_cancel
 
 SYSTEM = "system"
@@ -287,7 +287,7 @@ LEFT_STATUSES = ("sent", "delivered")
 
 def formal_notice_served_at(case: CollectionCase) -> dt.datetime | None:
     """When the case's formal notice was first sent in writing (a letter handed to the mail house, or an e-mail that
-    carries it), None while it was not."""
+    carried the notice's PDF), None while it was not."""
     return (
         OutboundMessage.objects.filter(
             case_id=case.pk,
@@ -296,6 +296,7 @@ def formal_notice_served_at(case: CollectionCase) -> dt.datetime | None:
             status__in=LEFT_STATUSES,
             sent_at__isnull=False,
         )
+        .filter(Q(channel="letter") | Exists(Document.objects.filter(message_id=OuterRef("pk"))))
         .order_by("sent_at")
         .values_list("sent_at", flat=True)
         .first()
@@ -306,7 +307,9 @@ def formal_notice_response_ends(case: CollectionCase, served_at: dt.datetime) ->
     """The last day of the response period the formal notice gives (the policy's days, in the product's calendar):
     legal review may be asked for from the day after."""
     zone = ZoneInfo(case.loan.product.timezone)
-    return served_at.astimezone(zone).date() + dt.timedelta(days=case.policy.formal_notice_response_days)
+    # The current policy's days, as the sweep reads them (not the version the case last moved under).
+    policy = policy_current(CollectionPolicy, case.loan.product_id)
+    return served_at.astimezone(zone).date() + dt.timedelta(days=policy.formal_notice_response_days)
 
 
 def formal_notice_refusals(case: CollectionCase, today: dt.date) -> list[Reason]:

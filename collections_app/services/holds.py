@@ -47,7 +47,7 @@ from compliance.services import (
 from loans.services import product_today
 from notifications.models import Channel, MessagePurpose, OutboundMessage
 from notifications.planning import message_plan_once
-from notifications.services import document_render
+from notifications.services import document_prepare
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -155,8 +155,8 @@ def cease_acknowledgement_plan(hold: Hold, actor: User | None) -> OutboundMessag
     if new:
         received_at = hold.restriction.starts_at if hold.restriction is not None else hold.placed_at
         received_on = timezone.localtime(received_at, zoneinfo.ZoneInfo(case.loan.product.timezone)).date()
-        document_render(kind="cease_acknowledgement", case=case, message=message, actor=actor,
-                        details={"received_on": received_on.isoformat()})  # fmt: skip
+        document_prepare(kind="cease_acknowledgement", case=case, message=message, actor=actor,
+                         details={"received_on": received_on.isoformat()})  # fmt: skip
     return message
 
 

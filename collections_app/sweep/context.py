@@ -24,7 +24,7 @@ from collections_app.models import (
 )
 from compliance.models import ConsentEvent, DebtClock, Restriction
 from loans.models import Borrower, EmailAddress, Installment, Loan, Payment, PhoneNumber
-from notifications.models import OutboundMessage
+from notifications.models import Document, OutboundMessage
 
 logger = logging.getLogger("collections_app.sweep")  # one logger for the whole sweep, whichever module logs
 
@@ -48,6 +48,7 @@ T = {
     "consent": ConsentEvent._meta.db_table,
     "email": EmailAddress._meta.db_table,
     "outbox": OutboundMessage._meta.db_table,
+    "document": Document._meta.db_table,
 }
 
 

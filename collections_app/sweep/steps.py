@@ -463,18 +463,25 @@ def notice_countries(param: str) -> list[str]:
     return sorted(c for c in countries if re.fullmatch(r"[A-Z]{2}", c))
 
 
+# s.86B(2)-(3): while the arrears last, a further notice of sums in arrears at intervals of not more than 6 months.
+ARREARS_NOTICE_REPEAT = dt.timedelta(days=181)  # planned then, it leaves within the 6 months
+# A default notice the mail house returned is planned again after a week (time for a person to correct the address).
+DEFAULT_NOTICE_RETRY = dt.timedelta(days=7)
+
+
 def plan_uk_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
     """The Consumer Credit Act's notices, as letters, for borrowers in a country whose profile asks for them (UK_CONC):
 
     - the notice of sums in arrears (s.86B) once the loan has ``missed_payments`` unpaid instalments past their due
-      date (or nothing left to fall due: the last one is missed), once per case;
-    - the default notice (s.87) as the case reaches formal notice — not during a breathing space, which stops every
-      step towards enforcement (BS-01) —, once per case. Its PDF, made when the letter is sent, names the remedy
-      date (service 2 business days after posting, + 14 days); DN-01 keeps legal action back until that date passed.
+      date (s.86B applies to agreements with two payments or more due: a single-payment loan never gets one), and
+      again every 6 months while the case stays open;
+    - the default notice (s.87) as the case reaches formal notice, or one in legal review without one (opened before
+      this existed: DN-01 would hold it there) — not during a breathing space, which stops every step towards
+      enforcement (BS-01) —, once per case; a week after one came back undelivered, once more. Its PDF, made when
+      the letter is sent, names the remedy date; DN-01 keeps legal action back until that date passed.
 
-    Both are planned again only if every earlier one of the case was cancelled (the case went on hold before it left);
-    not while the case is on hold, where dispatch would cancel it. A letter that failed or was refused stays for a
-    person to look at (the gate's reason, the address)."""
+    Not while the case is on hold, where dispatch would cancel it; planned again when every earlier one was cancelled.
+    A letter the gate refused stays for a person to look at (the gate's reason)."""
     base = ctx.params(product=product.pk, planned_for=_start_of(ctx.as_of))
     arrears = next((p.params["arrears_notice"] for p in profiles_current() if "arrears_notice" in p.params), None)
     countries = notice_countries("arrears_notice")
@@ -489,14 +496,18 @@ def plan_uk_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
             WHERE c.state IN {{OPEN}} AND c.state <> 'on_hold'
               AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
               AND b.country IN ({listed})
-              AND ((SELECT COUNT(*) FROM {{inst}} i WHERE i.loan_id = c.loan_id AND i.paid_on IS NULL
-                    AND i.due_date < %(as_of)s) >= %(missed)s
-                   OR NOT EXISTS (SELECT 1 FROM {{inst}} i WHERE i.loan_id = c.loan_id AND i.paid_on IS NULL
-                                  AND i.due_date >= %(as_of)s))
+              AND (SELECT COUNT(*) FROM {{inst}} i WHERE i.loan_id = c.loan_id AND i.paid_on IS NULL
+                   AND i.due_date < %(as_of)s) >= %(missed)s
               AND NOT EXISTS (SELECT 1 FROM {{outbox}} m WHERE m.case_id = c.id AND m.purpose = 'arrears_notice'
-                              AND m.status <> 'cancelled')
+                              AND m.status <> 'cancelled'
+                              AND (m.sent_at IS NULL OR m.sent_at >= %(repeat_after)s))
             """,
-            {**base, "slot": ctx.as_of.isoformat(), "missed": int(arrears["missed_payments"])},
+            {
+                **base,
+                "slot": ctx.as_of.isoformat(),
+                "missed": int(arrears["missed_payments"]),
+                "repeat_after": _start_of(ctx.as_of - ARREARS_NOTICE_REPEAT),
+            },
         )
     countries = notice_countries("default_notice")
     if countries:
@@ -507,7 +518,7 @@ def plan_uk_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
                    c.borrower_id AS borrower_id, c.loan_id AS loan_id, c.id AS case_id, 'letter' AS channel,
                    'default_notice' AS purpose, %(planned_for)s AS planned_for
             FROM {{case}} c JOIN {{loan}} l ON l.id = c.loan_id JOIN {{borrower}} b ON b.id = c.borrower_id
-            WHERE c.state = 'formal_notice'
+            WHERE c.state IN ('formal_notice', 'legal_review')
               AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
               AND b.country IN ({listed})
               AND NOT EXISTS (SELECT 1 FROM {{restriction}} r WHERE r.borrower_id = c.borrower_id
@@ -515,9 +526,10 @@ def plan_uk_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
                               AND (r.ends_at IS NULL OR r.ends_at > %(now)s)
                               AND (r.loan_id IS NULL OR r.loan_id = c.loan_id))
               AND NOT EXISTS (SELECT 1 FROM {{outbox}} m WHERE m.case_id = c.id AND m.purpose = 'default_notice'
-                              AND m.status <> 'cancelled')
+                              AND m.status <> 'cancelled'
+                              AND (m.status <> 'failed' OR m.updated_at >= %(retry_after)s))
             """,
-            {**base, "slot": ctx.as_of.isoformat()},
+            {**base, "slot": ctx.as_of.isoformat(), "retry_after": ctx.now - DEFAULT_NOTICE_RETRY},
         )
 
 

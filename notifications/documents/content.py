@@ -361,7 +361,10 @@ def arrears_notice(letter: Letter, f: _Facts, details: dict[str, Any]) -> None:
 def default_notice(letter: Letter, f: _Facts, details: dict[str, Any]) -> None:
     """The UK default notice (Consumer Credit Act 1974, s.87-88): the breach, the sum to pay and a date at least 14
     days after service to remedy it by."""
-    remedy_by = notices.default_notice_remedy_by(f.today, "GB")
+    # Made as the letter goes to the print queue; the mail house posts it with the next day's batch: the remedy date
+    # counts from that posting, never from the hand-off (a day's slip must not shorten the 14 days of s.88(2)).
+    posted_on = notices.business_days_after(f.today, notices.MAIL_HOUSE_BUSINESS_DAYS, "GB")
+    remedy_by = notices.default_notice_remedy_by(posted_on, "GB")
     letter.title = _("Default notice served under section 87(1) of the Consumer Credit Act 1974")
     _greeting(letter, f)
     letter.blocks += [
@@ -380,7 +383,8 @@ def default_notice(letter: Letter, f: _Facts, details: dict[str, Any]) -> None:
                 "example from a solicitor or a free debt advice service.")),
     ]  # fmt: skip
     _contact(letter, f)
-    letter.facts.update(remedy_by=remedy_by.isoformat(), amount_to_remedy=str(f.overdue_amount()))
+    letter.facts.update(posted_on=posted_on.isoformat(), remedy_by=remedy_by.isoformat(),
+                        amount_to_remedy=str(f.overdue_amount()))  # fmt: skip
 
 
 def dispute_verification(letter: Letter, f: _Facts, details: dict[str, Any]) -> None:
@@ -445,6 +449,9 @@ def plan_confirmation(letter: Letter, f: _Facts, details: dict[str, Any]) -> Non
 def cease_acknowledgement(letter: Letter, f: _Facts, details: dict[str, Any]) -> None:
     """Acknowledges a borrower's request to stop contact (FDCPA 1692c(c); the lender's policy elsewhere)."""
     received = details.get("received_on")
+    if not received and f.case is not None:  # made at send time: the day of the case's latest request
+        hold = f.case.holds.filter(kind="cease_and_desist").order_by("-placed_at").first()
+        received = borrower_today(f.loan.borrower, hold.placed_at).isoformat() if hold is not None else None
     letter.title = _("We have received your request to stop contacting you")
     _greeting(letter, f)
     letter.blocks += [
@@ -453,8 +460,10 @@ def cease_acknowledgement(letter: Letter, f: _Facts, details: dict[str, Any]) ->
             "reference": f.loan.external_id}),
         ("p", _("We will not contact you about this debt again, except to confirm that we are ending our collection "
                 "efforts or to tell you about a specific step we or the creditor may take, where the law allows it.")),
-        ("p", _("The debt is not cancelled by this request: %(amount)s is still outstanding. You may pay or contact "
-                "us at any time on %(phone)s.") % {"amount": f.money(f.balance()), "phone": letter.help_phone}),
+        # 1006.6(c)(2): the one letter after a request to stop may say that efforts end or name a remedy — it states
+        # no amount and asks for no payment.
+        ("p", _("This request does not cancel the debt. If you want to talk to us, you can call us on %(phone)s.")
+         % {"phone": letter.help_phone}),
     ]  # fmt: skip
     letter.facts.update(received_on=str(received or f.today.isoformat()))
 

@@ -40,6 +40,7 @@ from notifications.services.dispatch import outbox_claim, outbox_send, provider_
 from notifications.services.documents import (
     PrintBatch,
     document_for_message,
+    document_prepare,
     document_render,
     document_verify,
     print_batch_build,
@@ -84,6 +85,7 @@ __all__ = [
     "console_status_report",
     "disclosure_twiml",
     "document_for_message",
+    "document_prepare",
     "document_render",
     "document_verify",
     "email_event_apply",

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.documents.content import DocumentError, letter_build
+from notifications.documents.content import DocumentError, borrower_today, letter_build
 from notifications.documents.pdf import pdf_build
 from notifications.mail import Attachment, attachment_maker
 from notifications.models import (
@@ -109,6 +109,20 @@ def document_render(
         raise
 
 
+def document_prepare(**render: Any) -> Document | None:
+    """``document_render`` for a letter planned by another write (a hold, a plan): made now, in a savepoint, so that
+    a document that cannot be made (a licence number a profile needs, a full disk) never undoes that write. None
+    then, logged: the letter stays planned and its document is made when it is sent — where a failure fails the
+    letter with the reason, for a person to see."""
+    try:
+        with transaction.atomic():
+            return document_render(**render)
+    except Exception:
+        logger.exception("the %s document of message %s could not be made now", render.get("kind"),
+                         getattr(render.get("message"), "pk", None))  # fmt: skip
+        return None
+
+
 def _write_once(path: Path, content: bytes) -> Path:
     """Write ``content`` to ``path``, which must not exist (``O_EXCL``): a document's file is never overwritten. The
     file is read-only afterwards."""
@@ -145,11 +159,20 @@ def document_for_message(*, message: OutboundMessage) -> Document:
     """The document an outbox entry (a letter, an e-mail that attaches its letter) carries: the one made for it
     already — a batch run again after a crash must not make a second —, else a new one of the kind its purpose
     calls for, in the borrower's language."""
-    existing = Document.objects.filter(message=message).order_by("id").first()
-    if existing is not None:
+    existing = Document.objects.filter(message=message).order_by("-id").first()
+    if existing is not None and not _dated_for_another_day(existing, message):
         return existing
     kind = PURPOSE_KINDS.get(message.purpose, DocumentKind.REMINDER_LETTER)
     return document_render(kind=kind, case=message.case, loan=message.loan, message=message)
+
+
+def _dated_for_another_day(document: Document, message: OutboundMessage) -> bool:
+    """A default notice names its remedy date from the day it is made: one that goes out on a later day (a letter put
+    back in the queue after a review, a retry) is made again for that day — the borrower keeps the full 14 days of
+    s.88(2), and the debt's clock reads the new date (DN-01). The earlier document stays, as every document does."""
+    if message.purpose != MessagePurpose.DEFAULT_NOTICE:
+        return False
+    return document.facts.get("date") != borrower_today(message.loan.borrower, timezone.now()).isoformat()
 
 
 @attachment_maker("letter_pdf", label="the letter as a PDF")
@@ -190,7 +213,7 @@ def print_batch_build(*, day: dt.date) -> PrintBatch:
             message__send_started_at__lt=start + dt.timedelta(days=1),
         )
         .select_related("message")
-        .order_by("message_id", "id")
+        .order_by("message_id", "-id")  # the newest of a message's documents: the one it was sent with
     )
     folder = Path(settings.LETTERS_DIR) / day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def _validation_notice_mailed(row: OutboundMessage) -> None:
 
 def _default_notice_mailed(row: OutboundMessage) -> None:
     """DN-01: the debt's default notice was posted on the date it states, with the date it names to remedy by."""
-    document = Document.objects.filter(message=row, kind=DocumentKind.DEFAULT_NOTICE).order_by("id").first()
+    document = Document.objects.filter(message=row, kind=DocumentKind.DEFAULT_NOTICE).order_by("-id").first()
     if document is None or not document.facts.get("remedy_by"):
         logger.error("message %s: a default notice left without its document's remedy date", row.pk)
         return

@@ -117,28 +117,38 @@ def test_the_arrears_notice_is_planned_once_two_payments_are_missed_and_only_for
     assert not OutboundMessage.objects.filter(loan=us, purpose="arrears_notice").exists()
 
 
-def test_a_loan_with_nothing_left_to_fall_due_gets_its_arrears_notice_as_its_case_opens():
-    loan = loan_with_schedule(("2024-01-01", "100.00"), borrower=BorrowerFactory(**UK))
-    sweep("2024-01-10")
-    assert letters(loan, "arrears_notice").count() == 1
+def test_a_single_payment_loan_gets_no_arrears_notice_and_an_open_case_gets_one_every_six_months():
+    single = loan_with_schedule(("2024-01-01", "100.00"), borrower=BorrowerFactory(**UK))
+    two = loan_with_schedule(("2024-01-01", "50.00"), ("2024-02-01", "50.00"), borrower=BorrowerFactory(**UK))
+    sweep("2024-02-05")
+    assert not letters(single, "arrears_notice").exists()  # s.86B: agreements with two payments or more due
+    first = letters(two, "arrears_notice").get()
+    OutboundMessage.objects.filter(pk=first.pk).update(
+        status="sent", sent_at=dt.datetime(2024, 2, 6, 10, tzinfo=dt.UTC)
+    )
+    sweep("2024-08-05")  # 180 days after it left: not yet
+    assert letters(two, "arrears_notice").count() == 1
+    sweep("2024-08-06")  # s.86B(2): a further notice at intervals of not more than 6 months
+    assert letters(two, "arrears_notice").count() == 2
 
 
 def test_the_arrears_notice_goes_as_a_letter_with_its_pdf_even_in_a_breathing_space(mail, collector):
     borrower = BorrowerFactory(**UK)
-    spaced = loan_with_schedule(("2024-01-01", "100.00"), borrower=borrower)
-    other = loan_with_schedule(("2024-01-01", "100.00"), borrower=borrower)
-    sweep("2024-01-10")
+    schedule = [("2024-01-01", "50.00"), ("2024-02-01", "50.00")]
+    spaced = loan_with_schedule(*schedule, borrower=borrower)
+    other = loan_with_schedule(*schedule, borrower=borrower)
+    sweep("2024-02-10")  # two payments missed
     # A breathing space covers every debt of the borrower (BS-01); the case it was placed on is on hold.
-    with moment("2024-01-10"):
+    with moment("2024-02-10"):
         hold_place(case_id=the_case(spaced).pk, actor=collector, kind="breathing_space", reason="debt adviser")
-    send_due("2024-01-11")
+    send_due("2024-02-11")
     letter = letters(other, "arrears_notice").get()
     assert letter.status == "sent", letter.status_reason  # BS-01 lets the notice the Act requires through
     document = Document.objects.get(message=letter)
     assert document.kind == "arrears_notice" and document.case == the_case(other)
     text = pdf_text(document.pdf_bytes())
     assert "Notice of sums in arrears" in text and "86B" in text and other.external_id in text
-    batch = print_batch_build(day=dt.date(2024, 1, 11))
+    batch = print_batch_build(day=dt.date(2024, 2, 11))
     assert batch.letters >= 1 and document.sha256 in batch.manifest.read_text()
 
 
@@ -155,32 +165,34 @@ def test_the_default_notice_sets_the_remedy_date_that_holds_back_legal_review_in
     assert letters(loan, "default_notice").get().status == "planned"
     with moment("2024-01-31"):
         forbearance_record(case_id=case.pk, actor=collector, kind="payment_holiday")  # FB-01 met
-    send_due("2024-02-01")  # Thursday: posted; served on Monday 5 February (2 business days), + 14 days
+    # Thursday 1 February to the print queue; posted by the mail house on Friday 2; served on Tuesday 6 (the 2nd
+    # business day after posting); remedy by 14 days later.
+    send_due("2024-02-01")
     notice = letters(loan, "default_notice").get()
     assert notice.status == "sent", notice.status_reason
     assert letters(loan, "formal_notice").get().status == "sent"
     clock = DebtClock.objects.get(loan=loan)
     assert (
-        clock.default_notice_remedy_by == dt.date(2024, 2, 19) == notices.default_notice_remedy_by(dt.date(2024, 2, 1))
+        clock.default_notice_remedy_by == dt.date(2024, 2, 20) == notices.default_notice_remedy_by(dt.date(2024, 2, 2))
     )
     assert clock.default_notice_ref == f"message:{notice.pk}"
     document = Document.objects.get(message=notice)
-    assert document.facts["remedy_by"] == "2024-02-19"
+    assert (document.facts["posted_on"], document.facts["remedy_by"]) == ("2024-02-02", "2024-02-20")
     with translation.override("en"):
-        assert day(dt.date(2024, 2, 19)) in pdf_text(document.pdf_bytes())
+        assert day(dt.date(2024, 2, 20)) in pdf_text(document.pdf_bytes())
     sweep("2024-02-05")  # FN-01 met (sent 1 February, 1 day to respond), legal DPD reached: DN-01 holds it
     assert the_case(loan).state == "formal_notice"
-    sweep("2024-02-19")  # the last day to remedy
+    sweep("2024-02-20")  # the last day to remedy
     assert the_case(loan).state == "formal_notice"
-    sweep("2024-02-20")
+    sweep("2024-02-21")
     assert the_case(loan).state == "legal_review"
     assert CaseTransition.objects.filter(case=case, transition="request_legal").count() == 1
     # The evidence pack keeps the clock: the default notice posted and the remedy date it named.
-    with moment("2024-02-20"):
+    with moment("2024-02-21"):
         pack = evidence_pack_build(case_id=case.pk, actor=None).pack
     with zipfile.ZipFile(io.BytesIO(pack.zip_bytes())) as bundle:
         (row,) = csv.DictReader(io.StringIO(bundle.read("data/validation-notice-clock.csv").decode()))
-        assert row["default_notice_remedy_by"] == "2024-02-19" and row["default_notice_ref"] == clock.default_notice_ref
+        assert row["default_notice_remedy_by"] == "2024-02-20" and row["default_notice_ref"] == clock.default_notice_ref
         assert f"notices/{document.filename}" in bundle.namelist()
 
 
@@ -371,3 +383,53 @@ def test_a_default_notice_the_mail_house_returns_was_not_served(collector):
     assert clock.default_notice_remedy_by is None and clock.default_notice_ref == ""
     refused = request_legal(client, case)
     assert refused.status_code == 409 and refused.json()["rule"] == "DN-01"
+
+
+def test_a_default_notice_sent_on_a_later_day_is_made_again_with_a_remedy_date_from_that_day(mail):
+    from notifications.services import document_for_message
+
+    loan = loan_with_schedule(("2024-01-01", "100.00"), borrower=BorrowerFactory(**UK))
+    sweep("2024-01-10")
+    CollectionCase.objects.filter(loan=loan).update(state="formal_notice")
+    sweep("2024-01-31")
+    letter = letters(loan, "default_notice").get()
+    with moment("2024-01-31"):
+        first = document_for_message(message=letter)  # made, then the send was put back (a review, a retry)
+        assert document_for_message(message=letter).pk == first.pk  # the same day: the same document
+    send_due("2024-02-05")
+    letter.refresh_from_db()
+    assert letter.status == "sent", letter.status_reason
+    sent = Document.objects.filter(message=letter).order_by("-id").first()
+    assert sent.pk != first.pk and first.facts["remedy_by"] < sent.facts["remedy_by"]
+    assert DebtClock.objects.get(loan=loan).default_notice_remedy_by.isoformat() == sent.facts["remedy_by"]
+    batch = print_batch_build(day=dt.date(2024, 2, 5))
+    assert sent.sha256 in batch.manifest.read_text() and first.sha256 not in batch.manifest.read_text()
+
+
+def test_a_returned_default_notice_is_planned_again_a_week_later():
+    loan = loan_with_schedule(("2024-01-01", "100.00"), borrower=BorrowerFactory(**UK))
+    sweep("2024-01-10")
+    CollectionCase.objects.filter(loan=loan).update(state="formal_notice")
+    sweep("2024-01-31")
+    returned = letters(loan, "default_notice").get()
+    with moment("2024-02-02"):
+        returned.status, returned.sent_at = "failed", dt.datetime(2024, 2, 1, 10, tzinfo=dt.UTC)
+        returned.save()
+    sweep("2024-02-08")
+    assert letters(loan, "default_notice").count() == 1
+    sweep("2024-02-10")
+    assert letters(loan, "default_notice").exclude(pk=returned.pk).get().status == "planned"
+
+
+def test_fn01_an_email_counts_as_the_written_notice_only_when_it_carried_the_notices_pdf(collector):
+    from notifications.services import document_render
+
+    case = make_case(state="formal_notice", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
+    long_ago = dt.datetime(2024, 1, 2, 10, tzinfo=dt.UTC)
+    email = OutboundMessage.objects.create(idempotency_key="e", borrower=case.borrower, loan=case.loan, case=case,
+                                           channel="email", purpose="formal_notice", status="delivered",
+                                           planned_for=long_ago, sent_at=long_ago)  # fmt: skip
+    client = api_for(collector)
+    assert request_legal(client, case).json()["rule"] == "FN-01"  # a covering e-mail without the notice
+    document_render(kind="formal_notice", case=case, message=email)
+    assert request_legal(client, case).status_code == 200

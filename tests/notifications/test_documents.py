@@ -134,13 +134,19 @@ def test_every_kind_renders_in_both_languages_with_its_required_fields(kind, lan
             "www.cfpb.gov/debt-collection",
         ],
         "arrears_notice": [overdue, balance, "86B"],
-        "default_notice": [overdue, date_in(language, notices.default_notice_remedy_by(TODAY, "GB"))],
+        # Posted by the mail house the business day after it was made, served 2 business days later, + 14 days.
+        "default_notice": [
+            overdue,
+            date_in(language, notices.default_notice_remedy_by(notices.business_days_after(TODAY, 1, "GB"), "GB")),
+        ],
         "dispute_verification": [date_in(language, dt.date(2024, 2, 5)), format_money(Decimal("50.00"), "USD")],
         "plan_confirmation": [format_money(Decimal("50.00"), "USD"), date_in(language, dt.date(2024, 3, 1))],
-        "cease_acknowledgement": [date_in(language, dt.date(2024, 2, 9)), balance],
+        "cease_acknowledgement": [date_in(language, dt.date(2024, 2, 9))],
     }[kind]
     for value in expected:
         assert flat(value) in text, (value, text)
+    if kind == "cease_acknowledgement":  # Reg F 1006.6(c)(2): no amount, no request for payment
+        assert flat(balance) not in text
 
 
 def test_the_validation_notice_itemizes_the_debt_and_states_its_period_model_form_b1():
