@@ -433,3 +433,14 @@ def test_fn01_an_email_counts_as_the_written_notice_only_when_it_carried_the_not
     assert request_legal(client, case).json()["rule"] == "FN-01"  # a covering e-mail without the notice
     document_render(kind="formal_notice", case=case, message=email)
     assert request_legal(client, case).status_code == 200
+
+
+def test_a_cease_request_is_recorded_even_when_its_acknowledgement_cannot_be_made_yet(collector):
+    # California wants the lender's licence number on every letter; this product names none: no document now.
+    borrower = BorrowerFactory(region="CA", city="Fresno", address_line1="1 Fulton St", postal_code="93721")
+    case = make_case(state="reminder", loan=overdue_loan(borrower=borrower), worked_by=collector)
+    hold = hold_place(case_id=case.pk, actor=collector, kind="cease_and_desist", reason="letter from borrower")
+    case.refresh_from_db()
+    assert case.state == "on_hold" and hold.restriction.kind == "cease_and_desist"
+    letter = letters(case.loan, "cease_acknowledgement").get()
+    assert letter.status == "planned" and not Document.objects.filter(message=letter).exists()
