@@ -40,6 +40,7 @@ TRANSITIONS: dict[str, Promise] = {
     "request_callback": _("Call back asked for"),
     # The dispute workflow (services.disputes).
     "verification_prepared": _("Verification of the dispute prepared"),
+    "resend_formal_notice": _("Formal notice sent again"),
     "verification_mailed": _("Verification mailed: dispute hold lifted"),
 }
 CHANNELS: dict[str, Promise] = {

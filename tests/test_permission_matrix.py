@@ -196,6 +196,8 @@ MATRIX: dict[tuple[str, str], tuple[Cell | int, ...]] = {
     # A dispute received (DSP-01) and its verification prepared: whoever works the case.
     ("case-action[dispute]", "POST"): CASE_ACTION,
     ("case-action[dispute-verification]", "POST"): CASE_ACTION,  # FB-01: the case's collector and managers record it
+    # A returned formal notice sent again (FN-01): whoever works the case; refused (a message) when nothing came back.
+    ("case-action[formal-notice-resend]", "POST"): CASE_ACTION_NOT_NOW,
     # The gate refuses (bankruptcy) and managers do not visit: the form comes back with the reason beside its field.
     ("case-action[visit]", "POST"): (LOGIN, 403, 404, FORM_AGAIN, 404, FORM_AGAIN, FORM_AGAIN),
     ("case-action[visit-record]", "POST"): CASE_ACTION,

@@ -12,7 +12,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from collections_app.models import CaseState, CollectionCase
-from collections_app.services.cases import formal_notice_response_ends, formal_notice_served_at
+from collections_app.services.cases import (
+    formal_notice_response_ends,
+    formal_notice_returned,
+    formal_notice_served_at,
+)
 from compliance.engine import Profile, applicable
 from compliance.models import DebtClock
 from compliance.services import profiles_current
@@ -28,6 +32,8 @@ class NoticeClock:
     name: str
     status: str
     running: bool
+    # The formal notice came back undelivered: the page offers to send it again.
+    resend: bool = False
 
 
 def notice_clocks(case: CollectionCase, today: dt.date, profiles: list[Profile] | None = None) -> list[NoticeClock]:
@@ -66,7 +72,10 @@ def notice_clocks(case: CollectionCase, today: dt.date, profiles: list[Profile] 
             clocks.append(NoticeClock(_("Default notice"), status, True))
     if case.state in FORMAL_STAGES:
         served_at = formal_notice_served_at(case)
-        if served_at is None:
+        if served_at is None and case.state == CaseState.FORMAL_NOTICE and formal_notice_returned(case):
+            status = _("Came back undelivered: check the address and send it again; legal review waits for it.")
+            clocks.append(NoticeClock(_("Formal notice"), status, True, resend=True))
+        elif served_at is None:
             status = _("Not sent as a letter or an e-mail yet: legal review waits for it.")
             clocks.append(NoticeClock(_("Formal notice"), status, True))
         else:

@@ -34,7 +34,7 @@ from compliance.services import escalation_check
 from loans.services import product_today
 from loans.versioning import version_publish
 from notifications.models import Document, MessagePurpose, OutboundMessage
-from notifications.planning import messages_cancel
+from notifications.planning import message_plan_once, messages_cancel
 
 SYSTEM = "system"
 
@@ -301,6 +301,46 @@ def formal_notice_served_at(case: CollectionCase) -> dt.datetime | None:
         .values_list("sent_at", flat=True)
         .first()
     )
+
+
+# Outbox states in which a written formal notice is still on its way (or in a person's hands).
+PENDING_STATUSES = ("planned", "claimed", "deferred", "review")
+
+
+def formal_notice_returned(case: CollectionCase) -> bool:
+    """The case's written formal notice came back (the mail house could not deliver it, the provider failed it) and
+    no other is on its way or was served: FN-01 holds the case at formal notice until a person sends it again."""
+    written = OutboundMessage.objects.filter(
+        case_id=case.pk, purpose=MessagePurpose.FORMAL_NOTICE, channel__in=WRITTEN_CHANNELS
+    )
+    if written.filter(status__in=[*PENDING_STATUSES, *LEFT_STATUSES]).exists():
+        return False
+    return written.filter(status="failed").exists()
+
+
+def formal_notice_resend(*, case_id: int, actor: User) -> OutboundMessage:
+    """Send the formal notice again as a letter, once the one sent came back (a person corrected the address): the
+    letter is planned at once and goes through the gate with the next dispatch; its PDF is made when it is sent.
+    Audited on the case. Refused while the case is not at formal notice or a notice is on its way or was served."""
+    with transaction.atomic():
+        case = locked_case(case_id)
+        if case.state != CaseState.FORMAL_NOTICE:
+            raise TransitionConflict(_("the case is not at formal notice"))
+        if not formal_notice_returned(case):
+            raise TransitionConflict(_("the formal notice is on its way or was delivered: nothing to send again"))
+        returned = OutboundMessage.objects.filter(case_id=case.pk, purpose=MessagePurpose.FORMAL_NOTICE,
+                                                  status="failed").count()  # fmt: skip
+        message, _new = message_plan_once(
+            key=f"case:{case.pk}:formal_notice:letter:again:{returned}",
+            borrower_id=case.borrower_id,
+            loan_id=case.loan_id,
+            case_id=case.pk,
+            channel="letter",
+            purpose=MessagePurpose.FORMAL_NOTICE,
+        )
+        audit(case, from_state=case.state, name="resend_formal_notice", actor=actor,
+              reason=f"the formal notice came back undelivered: sent again (letter {message.pk})")  # fmt: skip
+    return message
 
 
 def formal_notice_response_ends(case: CollectionCase, served_at: dt.datetime) -> dt.date:

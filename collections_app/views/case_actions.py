@@ -63,6 +63,7 @@ from collections_app.services import (
     dispute_record,
     dispute_verification_prepare,
     forbearance_record,
+    formal_notice_resend,
     grace_extend,
     hold_lift,
     hold_place,
@@ -234,6 +235,13 @@ def _dispute_verification(request: SignedInRequest, case: CollectionCase) -> str
     dispute_verification_prepare(dispute_id=form.cleaned_data["dispute"], actor=request.user)
     messages.success(request, _("Verification prepared: the letter goes out with the next dispatch."))
     return "#disputes"
+
+
+def _formal_notice_resend(request: SignedInRequest, case: CollectionCase) -> str:
+    """The formal notice came back undelivered: send it again (FN-01 waits for one that is served)."""
+    formal_notice_resend(case_id=case.pk, actor=request.user)
+    messages.success(request, _("Formal notice planned again: the letter goes out with the next dispatch."))
+    return "#documents"
 
 
 def _visit(request: SignedInRequest, case: CollectionCase) -> str:
@@ -419,6 +427,7 @@ CASE_ACTIONS: dict[str, Callable[..., str]] = {
     "hold-lift": _hold_lift,
     "dispute": _dispute,
     "dispute-verification": _dispute_verification,
+    "formal-notice-resend": _formal_notice_resend,
     "forbearance": _simple("forbearance", ForbearanceForm, forbearance_record, _("Forbearance recorded.")),
     "visit": _visit,
     "visit-record": _visit_record,

@@ -444,3 +444,27 @@ def test_a_cease_request_is_recorded_even_when_its_acknowledgement_cannot_be_mad
     assert case.state == "on_hold" and hold.restriction.kind == "cease_and_desist"
     letter = letters(case.loan, "cease_acknowledgement").get()
     assert letter.status == "planned" and not Document.objects.filter(message=letter).exists()
+
+
+def test_a_returned_formal_notice_is_sent_again_from_the_case_page_and_only_then(client, collector):
+    case = make_case(state="formal_notice", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
+    long_ago = dt.datetime(2024, 1, 2, 10, tzinfo=dt.UTC)
+    returned = OutboundMessage.objects.create(idempotency_key="r", borrower=case.borrower, loan=case.loan, case=case,
+                                              channel="letter", purpose="formal_notice", status="failed",
+                                              planned_for=long_ago, sent_at=long_ago)  # fmt: skip
+    client.force_login(collector)
+    url = reverse("case-detail", args=[case.pk])
+    page = client.get(url)
+    (formal,) = [c for c in page.context["notice_clocks"] if c.name == "Formal notice"]
+    assert formal.resend and "Came back undelivered" in formal.status
+    assert b'data-testid="formal-notice-resend"' in page.content
+    done = client.post(reverse("case-action", args=[case.pk, "formal-notice-resend"]), follow=True)
+    assert "Formal notice planned again" in done.content.decode()
+    again = letters(case.loan, "formal_notice").exclude(pk=returned.pk).get()
+    assert again.status == "planned" and again.case == case
+    assert CaseTransition.objects.filter(case=case, transition="resend_formal_notice", actor=collector).exists()
+    # While that one is on its way there is nothing to send again.
+    refused = client.post(reverse("case-action", args=[case.pk, "formal-notice-resend"]), follow=True)
+    assert "nothing to send again" in refused.content.decode()
+    assert letters(case.loan, "formal_notice").count() == 2
+    assert b'data-testid="formal-notice-resend"' not in client.get(url).content
