@@ -296,9 +296,10 @@ def _unless_under_profiles(
 # FN-01 for ``request_legal``: the case's formal notice was sent in writing (a letter handed to the mail house, or an
 # e-mail that carried the notice's PDF) before the start of the day its response period (the policy's days) was last
 # running.
-FORMAL_NOTICE_SERVED = """EXISTS (SELECT 1 FROM {outbox} m WHERE m.case_id = {case}.id AND m.purpose = 'formal_notice'
+# A correlated count, looked up per case through the outbox's case index (see steps.PER_CASE_COUNTS).
+FORMAL_NOTICE_SERVED = """(SELECT COUNT(*) FROM {outbox} m WHERE m.case_id = {case}.id AND m.purpose = 'formal_notice'
     AND m.channel IN ('letter', 'email') AND m.status IN ('sent', 'delivered') AND m.sent_at < %(fn01_cutoff)s
-    AND (m.channel = 'letter' OR EXISTS (SELECT 1 FROM {document} d WHERE d.message_id = m.id)))"""
+    AND (m.channel = 'letter' OR EXISTS (SELECT 1 FROM {document} d WHERE d.message_id = m.id))) > 0"""
 
 
 def cancel_messages_of_marked(ctx: Chunk, mark: str, reason: str) -> None:
