@@ -43,9 +43,8 @@ from collections_app.services.cases import (
 )
 from loans.models import Installment
 from loans.services import product_today
-from notifications.models import Channel, MessagePurpose, OutboundMessage
-from notifications.planning import message_plan_once
-from notifications.services import document_prepare
+from notifications.models import MessagePurpose, OutboundMessage
+from notifications.services import letter_plan
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -443,18 +442,8 @@ def plan_confirmation_send(plan: PaymentPlan, actor: User | None) -> OutboundMes
     """A plan that starts is confirmed in writing: a letter planned at once carrying the ``plan_confirmation``
     document (each payment and its date), made now from the plan as agreed. Once per plan; it goes through the gate
     like any letter."""
-    case = plan.case
-    message, new = message_plan_once(
-        key=f"plan:{plan.pk}:confirmation:letter",
-        borrower_id=case.borrower_id,
-        loan_id=case.loan_id,
-        case_id=case.pk,
-        channel=Channel.LETTER,
-        purpose=MessagePurpose.PLAN_CONFIRMATION,
-    )
-    if new:
-        document_prepare(kind="plan_confirmation", case=case, message=message, actor=actor)
-    return message
+    return letter_plan(key=f"plan:{plan.pk}:confirmation:letter", case=plan.case,
+                       purpose=MessagePurpose.PLAN_CONFIRMATION, actor=actor)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------------------

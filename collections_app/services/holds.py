@@ -45,9 +45,8 @@ from compliance.services import (
     restriction_reschedule,
 )
 from loans.services import product_today
-from notifications.models import Channel, MessagePurpose, OutboundMessage
-from notifications.planning import message_plan_once
-from notifications.services import document_prepare
+from notifications.models import MessagePurpose, OutboundMessage
+from notifications.services import letter_plan
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -144,20 +143,11 @@ def cease_acknowledgement_plan(hold: Hold, actor: User | None) -> OutboundMessag
     it is plain good practice): a letter planned at once, carrying the ``cease_acknowledgement`` document made now
     with the day the request was received. The gate lets it through the hold it answers; once per hold."""
     case = hold.case
-    message, new = message_plan_once(
-        key=f"hold:{hold.pk}:cease_acknowledgement:letter",
-        borrower_id=case.borrower_id,
-        loan_id=case.loan_id,
-        case_id=case.pk,
-        channel=Channel.LETTER,
-        purpose=MessagePurpose.CEASE_ACKNOWLEDGEMENT,
-    )
-    if new:
-        received_at = hold.restriction.starts_at if hold.restriction is not None else hold.placed_at
-        received_on = timezone.localtime(received_at, zoneinfo.ZoneInfo(case.loan.product.timezone)).date()
-        document_prepare(kind="cease_acknowledgement", case=case, message=message, actor=actor,
-                         details={"received_on": received_on.isoformat()})  # fmt: skip
-    return message
+    received_at = hold.restriction.starts_at if hold.restriction is not None else hold.placed_at
+    received_on = timezone.localtime(received_at, zoneinfo.ZoneInfo(case.loan.product.timezone)).date()
+    return letter_plan(key=f"hold:{hold.pk}:cease_acknowledgement:letter", case=case,
+                       purpose=MessagePurpose.CEASE_ACKNOWLEDGEMENT, actor=actor,
+                       details={"received_on": received_on.isoformat()})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from notifications.services.documents import (
     document_prepare,
     document_render,
     document_verify,
+    letter_plan,
     print_batch_build,
 )
 from notifications.services.email import (
@@ -94,6 +95,7 @@ __all__ = [
     "inbound_sms_handle",
     "keypress_record",
     "lender_name",
+    "letter_plan",
     "message_preview",
     "message_review_resolve",
     "message_status_apply",

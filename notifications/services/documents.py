@@ -36,6 +36,7 @@ from notifications.models import (
     MessagePurpose,
     OutboundMessage,
 )
+from notifications.planning import message_plan_once
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,25 @@ def document_prepare(**render: Any) -> Document | None:
         logger.exception("the %s document of message %s could not be made now", render.get("kind"),
                          getattr(render.get("message"), "pk", None))  # fmt: skip
         return None
+
+
+def letter_plan(
+    *, key: str, case: Any, purpose: str, actor: Any | None = None, details: dict[str, Any] | None = None
+) -> OutboundMessage:
+    """A letter about ``case`` that an event calls for (a plan confirmed, a request to stop acknowledged), planned at
+    once — once per ``key`` — with the document of its purpose's kind made now (``document_prepare``: should that
+    fail, it is made when the letter is sent)."""
+    message, new = message_plan_once(
+        key=key,
+        borrower_id=case.borrower_id,
+        loan_id=case.loan_id,
+        case_id=case.pk,
+        channel=Channel.LETTER,
+        purpose=purpose,
+    )
+    if new:
+        document_prepare(kind=PURPOSE_KINDS[purpose], case=case, message=message, actor=actor, details=details)
+    return message
 
 
 def _write_once(path: Path, content: bytes) -> Path:
