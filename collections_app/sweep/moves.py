@@ -147,12 +147,20 @@ def move_cases(
 
 
 _NOT_IN_GRACE = "(grace_until IS NULL OR grace_until < %(as_of)s)"
+
+
+def no_breathing_space(case: str = "{case}") -> str:
+    """BS-01 in SQL: no breathing space in force for the borrower of ``case`` (the case table, or its alias in a
+    query), borrower-wide or on its loan."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {{restriction}} r WHERE r.borrower_id = {case}.borrower_id "
+        "AND r.kind = 'breathing_space' AND r.lifted_at IS NULL AND r.starts_at <= %(now)s "
+        f"AND (r.ends_at IS NULL OR r.ends_at > %(now)s) AND (r.loan_id IS NULL OR r.loan_id = {case}.loan_id))"
+    )
+
+
 # BS-01: no escalation while a breathing space of the borrower (all their debts, or this loan) is in force.
-NO_BREATHING_SPACE = (
-    "NOT EXISTS (SELECT 1 FROM {restriction} r WHERE r.borrower_id = {case}.borrower_id "
-    "AND r.kind = 'breathing_space' AND r.lifted_at IS NULL AND r.starts_at <= %(now)s "
-    "AND (r.ends_at IS NULL OR r.ends_at > %(now)s) AND (r.loan_id IS NULL OR r.loan_id = {case}.loan_id))"
-)
+NO_BREATHING_SPACE = no_breathing_space()
 
 
 _PROMISE_SUMMARY = (

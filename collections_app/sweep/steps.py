@@ -30,6 +30,7 @@ from collections_app.sweep.moves import (
     default_notice_sql,
     forbearance_first_sql,
     move_cases,
+    no_breathing_space,
 )
 from compliance.services import breathing_spaces_in_force, profiles_current
 from loans.models import Installment, Loan, LoanProduct
@@ -459,15 +460,12 @@ def step_plan_messages(ctx: Chunk, product: LoanProduct, policy: CollectionPolic
 # cases in `make bench`; 86 ms as counts).
 
 
-def validation_countries() -> list[str]:
-    """The countries whose profiles ask for a validation notice (VAL-01: the US), as the schema checked them."""
-    return notice_countries("validation_notice")
-
-
-def notice_countries(param: str) -> list[str]:
-    """The countries whose profiles carry ``param`` (a notice the system plans), as the schema checked them."""
+def notice_countries(param: str) -> str:
+    """The countries whose profiles carry ``param`` (a notice the system plans: ``validation_notice`` for the US),
+    as an SQL list of literals — each checked to be an ISO code, so nothing else reaches the statement — or "" when
+    no profile asks for it."""
     countries = {c for p in profiles_current() if param in p.params for c in p.params["applies_to"]["countries"]}
-    return sorted(c for c in countries if re.fullmatch(r"[A-Z]{2}", c))
+    return ", ".join(f"'{c}'" for c in sorted(countries) if re.fullmatch(r"[A-Z]{2}", c))
 
 
 # s.86B(2)-(3): while the arrears last, a further notice of sums in arrears at intervals of not more than 6 months.
@@ -491,9 +489,8 @@ def plan_uk_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
     A letter the gate refused stays for a person to look at (the gate's reason)."""
     base = ctx.params(product=product.pk, planned_for=_start_of(ctx.as_of))
     arrears = next((p.params["arrears_notice"] for p in profiles_current() if "arrears_notice" in p.params), None)
-    countries = notice_countries("arrears_notice")
-    if arrears is not None and countries:
-        listed = ", ".join(f"'{c}'" for c in countries)
+    listed = notice_countries("arrears_notice")
+    if arrears is not None and listed:
         plan(
             f"""
             SELECT 'arrears_notice:case:' || {as_text("c.id")} || ':' || %(slot)s AS idempotency_key,
@@ -515,9 +512,8 @@ def plan_uk_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
                 "repeat_after": _start_of(ctx.as_of - ARREARS_NOTICE_REPEAT),
             },
         )
-    countries = notice_countries("default_notice")
-    if countries:
-        listed = ", ".join(f"'{c}'" for c in countries)
+    listed = notice_countries("default_notice")
+    if listed:
         plan(
             f"""
             SELECT 'default_notice:case:' || {as_text("c.id")} || ':' || %(slot)s AS idempotency_key,
@@ -527,10 +523,7 @@ def plan_uk_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None:
             WHERE c.state IN ('formal_notice', 'legal_review')
               AND l.product_id = %(product)s AND c.loan_id BETWEEN %(lo)s AND %(hi)s
               AND b.country IN ({listed})
-              AND NOT EXISTS (SELECT 1 FROM {{restriction}} r WHERE r.borrower_id = c.borrower_id
-                              AND r.kind = 'breathing_space' AND r.lifted_at IS NULL AND r.starts_at <= %(now)s
-                              AND (r.ends_at IS NULL OR r.ends_at > %(now)s)
-                              AND (r.loan_id IS NULL OR r.loan_id = c.loan_id))
+              AND {no_breathing_space("c")}
               AND (SELECT COUNT(*) FROM {{outbox}} m WHERE m.case_id = c.id AND m.purpose = 'default_notice'
                    AND m.status <> 'cancelled' AND (m.status <> 'failed' OR m.updated_at >= %(retry_after)s)) = 0
             """,
@@ -553,10 +546,9 @@ def plan_validation_notices(ctx: Chunk, product: LoanProduct, plan: Any) -> None
     address); planned again only after every earlier one was cancelled (the case went on hold or closed before it
     left) — not while the case is on hold, where dispatch would cancel it. Cases opened before this existed are caught
     up the same way."""
-    countries = validation_countries()
-    if not countries:
+    listed = notice_countries("validation_notice")
+    if not listed:
         return
-    listed = ", ".join(f"'{c}'" for c in countries)
     for channel in ("letter", "email"):
         consented = (
             """AND EXISTS (SELECT 1 FROM {consent} ce JOIN {email} em ON em.borrower_id = ce.borrower_id
