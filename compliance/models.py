@@ -442,3 +442,9 @@ class DebtClock(models.Model):
 
     def __str__(self) -> str:
         return f"debt clock of loan {self.loan_id}"
+
+    def default_notice_remedy_by_since(self, since: dt.datetime) -> dt.date | None:
+        """DN-01: the remedy date of the default notice posted at or after ``since`` (the case's opening: one posted
+        for an earlier case of the loan was for a breach since remedied), None when none was."""
+        sent_at = self.default_notice_sent_at
+        return self.default_notice_remedy_by if sent_at is not None and sent_at >= since else None

@@ -57,14 +57,13 @@ def notice_clocks(case: CollectionCase, today: dt.date, profiles: list[Profile] 
         else:
             clocks.append(NoticeClock(_("Validation notice"), _("Not mailed yet."), True))
     if any("default_notice" in p for p in params):
-        posted_at = clock.default_notice_sent_at if clock is not None else None
-        if clock is not None and posted_at is not None and posted_at >= case.opened_at:
-            remedy_by = clock.default_notice_remedy_by
+        remedy_by = clock.default_notice_remedy_by_since(case.opened_at) if clock is not None else None
+        if remedy_by is not None:
             status = _("Posted; the borrower may remedy the breach until %(date)s. Legal action from %(next)s.") % {
                 "date": _day(remedy_by),
-                "next": _day(remedy_by + dt.timedelta(days=1)) if remedy_by else "",
+                "next": _day(remedy_by + dt.timedelta(days=1)),
             }
-            clocks.append(NoticeClock(_("Default notice"), status, remedy_by is None or today <= remedy_by))
+            clocks.append(NoticeClock(_("Default notice"), status, today <= remedy_by))
         else:
             status = _(
                 "Not posted yet: it goes as a letter when the case reaches formal notice; legal action waits for it."

@@ -33,7 +33,6 @@ from compliance.services.ledger import (
     reservations_release,
 )
 from compliance.services.notices import (
-    default_notice_applies,
     default_notice_record,
     default_notice_returned,
     dispute_period_facts,
@@ -73,7 +72,6 @@ __all__ = [
     "contact_record",
     "contacts_check_batch",
     "contacts_reserve_batch",
-    "default_notice_applies",
     "default_notice_record",
     "default_notice_returned",
     "dispute_period_facts",

@@ -53,10 +53,10 @@ def escalation_check(
 
 def default_notice_remedy_by(*, loan_id: int, since: dt.datetime | None = None) -> dt.date | None:
     """DN-01: the remedy date of the default notice posted about this debt (since ``since``), None if none was."""
-    clock = DebtClock.objects.filter(loan_id=loan_id, default_notice_sent_at__isnull=False)
-    if since is not None:
-        clock = clock.filter(default_notice_sent_at__gte=since)
-    return clock.values_list("default_notice_remedy_by", flat=True).first()
+    clock = DebtClock.objects.filter(loan_id=loan_id).first()
+    if clock is None:
+        return None
+    return clock.default_notice_remedy_by_since(since or dt.datetime.min.replace(tzinfo=dt.UTC))
 
 
 def disputed_in_validation_period(*, loan_id: int) -> bool:

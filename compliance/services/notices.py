@@ -66,11 +66,6 @@ def default_notice_returned(*, loan_id: int, ref: str) -> bool:
     return bool(forgotten)
 
 
-def default_notice_applies(*, country: str, region: str = "", city: str = "") -> bool:
-    """Whether a profile of this address asks for a default notice before legal action (DN-01: the UK profile)."""
-    return any("default_notice" in p.params for p in applicable(profiles_current(), country, region, city))
-
-
 def validation_first_communication_before_system(*, loan_id: int) -> DebtClock:
     """The first communication about this debt happened before the system (a portfolio taken over): VAL-01 sends
     its contacts to REVIEW until a validation notice is recorded."""
