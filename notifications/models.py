@@ -81,6 +81,12 @@ class MessageStatus(models.TextChoices):
     REVIEW = "review", _("needs review")
 
 
+# A message that left (handed to its provider or the mail house, or delivered), and one that has not left yet and
+# still may (waiting, being sent, or in a person's hands).
+LEFT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED)
+NOT_LEFT_STATUSES = (MessageStatus.PLANNED, MessageStatus.CLAIMED, MessageStatus.DEFERRED, MessageStatus.REVIEW)
+
+
 class MessageTemplate(models.Model):
     """The text of one kind of message (purpose, channel, language), with placeholders; checked when saved."""
 

@@ -48,13 +48,12 @@ from collections_app.models import (
 )
 from collections_app.selectors.access import cases_visible_to
 from compliance.models import ContactEvent, Decision
-from notifications.models import InboundMessage, MessagePurpose, MessageStatus, OutboundMessage
+from notifications.models import LEFT_STATUSES, InboundMessage, MessagePurpose, OutboundMessage
 
 ESCALATION_PAGE_SIZE = 25
 
 # The letters and messages of the formal-notice and legal stages that left (the evidence that notice was given).
 NOTICE_PURPOSES = [MessagePurpose.FORMAL_NOTICE, MessagePurpose.LEGAL]
-LEFT = [MessageStatus.SENT, MessageStatus.DELIVERED]
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,9 @@ def _count(rows: QuerySet[Any], key: str) -> Coalesce:
 def _with_evidence(rows: QuerySet[Any], *, case: str, borrower: str) -> QuerySet[Any]:
     """Annotate each row with its case's evidence: notices that left and the last one, contacts and the last one,
     promises broken, contacts no decision covered. ``case`` / ``borrower``: how a row names its case and borrower."""
-    notices = OutboundMessage.objects.filter(case_id=OuterRef(case), purpose__in=NOTICE_PURPOSES, status__in=LEFT)
+    notices = OutboundMessage.objects.filter(
+        case_id=OuterRef(case), purpose__in=NOTICE_PURPOSES, status__in=LEFT_STATUSES
+    )
     contacts = ContactEvent.objects.filter(borrower_id=OuterRef(borrower))
     broken = PromiseToPay.objects.filter(case_id=OuterRef(case), status=PromiseStatus.BROKEN)
     last_notice = notices.order_by().values("case_id").annotate(t=Max(Coalesce("sent_at", "planned_for"))).values("t")

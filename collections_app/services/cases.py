@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -33,7 +33,14 @@ from compliance.engine import DENY, Reason
 from compliance.services import escalation_check
 from loans.services import product_today
 from loans.versioning import version_publish
-from notifications.models import Document, MessagePurpose, OutboundMessage
+from notifications.models import (
+    LEFT_STATUSES,
+    NOT_LEFT_STATUSES,
+    Document,
+    MessagePurpose,
+    MessageStatus,
+    OutboundMessage,
+)
 from notifications.planning import message_plan_once, messages_cancel
 
 SYSTEM = "system"
@@ -282,20 +289,20 @@ def escalation_guard(case: CollectionCase, name: str) -> None:
 
 # The outbox rows that count as the formal notice sent in writing (FN-01).
 WRITTEN_CHANNELS = ("letter", "email")
-LEFT_STATUSES = ("sent", "delivered")
+
+
+def _written_formal_notices(case: CollectionCase) -> QuerySet[OutboundMessage]:
+    return OutboundMessage.objects.filter(
+        case_id=case.pk, purpose=MessagePurpose.FORMAL_NOTICE, channel__in=WRITTEN_CHANNELS
+    )
 
 
 def formal_notice_served_at(case: CollectionCase) -> dt.datetime | None:
     """When the case's formal notice was first sent in writing (a letter handed to the mail house, or an e-mail that
     carried the notice's PDF), None while it was not."""
     return (
-        OutboundMessage.objects.filter(
-            case_id=case.pk,
-            purpose=MessagePurpose.FORMAL_NOTICE,
-            channel__in=WRITTEN_CHANNELS,
-            status__in=LEFT_STATUSES,
-            sent_at__isnull=False,
-        )
+        _written_formal_notices(case)
+        .filter(status__in=LEFT_STATUSES, sent_at__isnull=False)
         .filter(Q(channel="letter") | Exists(Document.objects.filter(message_id=OuterRef("pk"))))
         .order_by("sent_at")
         .values_list("sent_at", flat=True)
@@ -303,19 +310,13 @@ def formal_notice_served_at(case: CollectionCase) -> dt.datetime | None:
     )
 
 
-# Outbox states in which a written formal notice is still on its way (or in a person's hands).
-PENDING_STATUSES = ("planned", "claimed", "deferred", "review")
-
-
 def formal_notice_returned(case: CollectionCase) -> bool:
     """The case's written formal notice came back (the mail house could not deliver it, the provider failed it) and
     no other is on its way or was served: FN-01 holds the case at formal notice until a person sends it again."""
-    written = OutboundMessage.objects.filter(
-        case_id=case.pk, purpose=MessagePurpose.FORMAL_NOTICE, channel__in=WRITTEN_CHANNELS
-    )
-    if written.filter(status__in=[*PENDING_STATUSES, *LEFT_STATUSES]).exists():
+    written = _written_formal_notices(case)
+    if written.filter(status__in=[*NOT_LEFT_STATUSES, *LEFT_STATUSES]).exists():
         return False
-    return written.filter(status="failed").exists()
+    return written.filter(status=MessageStatus.FAILED).exists()
 
 
 def formal_notice_resend(*, case_id: int, actor: User) -> OutboundMessage:
@@ -328,8 +329,7 @@ def formal_notice_resend(*, case_id: int, actor: User) -> OutboundMessage:
             raise TransitionConflict(_("the case is not at formal notice"))
         if not formal_notice_returned(case):
             raise TransitionConflict(_("the formal notice is on its way or was delivered: nothing to send again"))
-        returned = OutboundMessage.objects.filter(case_id=case.pk, purpose=MessagePurpose.FORMAL_NOTICE,
-                                                  status="failed").count()  # fmt: skip
+        returned = _written_formal_notices(case).filter(status=MessageStatus.FAILED).count()
         message, _new = message_plan_once(
             key=f"case:{case.pk}:formal_notice:letter:again:{returned}",
             borrower_id=case.borrower_id,

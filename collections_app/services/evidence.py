@@ -58,11 +58,11 @@ from loans.money import format_money
 from notifications.documents.content import DocumentError, Letter, day, licence_line, postal_lines
 from notifications.documents.pdf import pdf_build
 from notifications.models import (
+    NOT_LEFT_STATUSES,
     Channel,
     Document,
     DocumentIntegrityError,
     MessagePurpose,
-    MessageStatus,
     OutboundMessage,
 )
 from notifications.services.documents import file_write_once
@@ -73,8 +73,6 @@ MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ["file", "sha256", "bytes"]
 LANGUAGES = ("en", "zh-hans")
 STREAM = 1000  # rows per fetch when streaming payments, contacts and messages
-# Messages that never left (or not yet) are not evidence of anything: the rest are listed.
-NOT_LEFT = [MessageStatus.PLANNED, MessageStatus.CLAIMED, MessageStatus.DEFERRED, MessageStatus.REVIEW]
 
 
 class EvidenceError(TransitionConflict):
@@ -157,7 +155,7 @@ class _Records:
         )
         self.messages = list(
             OutboundMessage.objects.filter(loan=self.loan)
-            .exclude(status__in=NOT_LEFT)
+            .exclude(status__in=NOT_LEFT_STATUSES)  # not evidence of anything yet: the rest are listed
             .order_by("planned_for", "id")
             .only(
                 "id",

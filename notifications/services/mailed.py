@@ -15,24 +15,24 @@ from django.utils import timezone
 
 from compliance.services import default_notice_record, validation_notice_record
 from notifications.models import (
+    LEFT_STATUSES,
     MAILED_PURPOSES,
     Document,
     DocumentKind,
     MessagePurpose,
-    MessageStatus,
     OutboundMessage,
 )
 from notifications.planning import mailed_hooks
 
 logger = logging.getLogger(__name__)
 
-LEFT = (MessageStatus.SENT, MessageStatus.DELIVERED)
-
 
 def messages_mailed(*, message_ids: Iterable[int]) -> int:
     """Record that these messages left, for those of ``MAILED_PURPOSES`` that did (others are skipped).
     Returns how many were recorded."""
-    rows = list(OutboundMessage.objects.filter(pk__in=list(message_ids), purpose__in=MAILED_PURPOSES, status__in=LEFT))
+    rows = list(
+        OutboundMessage.objects.filter(pk__in=list(message_ids), purpose__in=MAILED_PURPOSES, status__in=LEFT_STATUSES)
+    )
     for row in rows:
         with transaction.atomic():
             if row.purpose == MessagePurpose.VALIDATION_NOTICE:
