@@ -652,20 +652,10 @@ def notices_served(case: Any, *, remedy_by: dt.date | None = None) -> None:
     for a borrower under a profile that asks for one (the UK), a default notice posted during the case whose remedy
     date has passed (DN-01). For tests about what comes after."""
     from compliance.models import DebtClock
-    from notifications.models import OutboundMessage
 
     long_ago = dt.datetime(2000, 1, 3, 10, 0, tzinfo=dt.UTC)
-    OutboundMessage.objects.create(
-        idempotency_key=f"test:formal_notice:{case.pk}:{OutboundMessage.objects.count()}",
-        borrower_id=case.borrower_id,
-        loan_id=case.loan_id,
-        case=case,
-        channel="letter",
-        purpose="formal_notice",
-        planned_for=long_ago,
-        status="sent",
-        sent_at=long_ago,
-    )
+    OutboundMessageFactory(case=case, channel="letter", purpose="formal_notice", planned_for=long_ago, status="sent",
+                           sent_at=long_ago)  # fmt: skip
     DebtClock.objects.update_or_create(
         loan_id=case.loan_id,
         defaults={

@@ -15,8 +15,8 @@ import time_machine
 from django.urls import reverse
 from django.utils import translation
 
-from collections_app.models import CaseTransition, CollectionCase, CollectionPolicy
-from collections_app.services import forbearance_record, hold_place, plan_propose, policy_revise
+from collections_app.models import CaseTransition, CollectionCase
+from collections_app.services import forbearance_record, hold_place, plan_propose
 from collections_app.services.evidence import evidence_pack_build
 from collections_app.sweep import sweep_run
 from compliance import notices
@@ -29,8 +29,10 @@ from loans.services import product_today
 from notifications.documents.content import day
 from notifications.models import Document, OutboundMessage
 from notifications.services import outbox_claim, outbox_send, print_batch_build
+from tests.collections_app.test_sweep import set_policy
 from tests.factories import (
     BorrowerFactory,
+    OutboundMessageFactory,
     api_for,
     loan_with_schedule,
     make_case,
@@ -92,13 +94,6 @@ def collector():
     collector = user_with_role("collector", "casey")
     team_with(collector, manager=user_with_role("manager", "morgan"))
     return collector
-
-
-def set_policy(**changes):
-    policy = CollectionPolicy.objects.get(product__isnull=True, is_current=True)
-    for key, value in changes.items():
-        setattr(policy, key, value)
-    return policy_revise(policy=policy, actor=None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -244,10 +239,14 @@ def test_dn01_request_legal_is_409_without_a_default_notice_and_within_its_remed
 
 def test_dn01_does_not_apply_outside_the_uk(collector):
     case = make_case(state="formal_notice", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
-    OutboundMessage.objects.create(idempotency_key="fn", borrower=case.borrower, loan=case.loan, case=case,
-                                   channel="letter", purpose="formal_notice", status="sent",
-                                   planned_for=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-                                   sent_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+    OutboundMessageFactory(
+        case=case,
+        channel="letter",
+        purpose="formal_notice",
+        status="sent",
+        planned_for=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        sent_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )
     assert request_legal(api_for(collector), case).status_code == 200
 
 
@@ -277,15 +276,15 @@ def test_fn01_a_collectors_request_waits_for_the_written_notice_and_the_policys_
     assert refused.status_code == 409 and refused.json()["rule"] == "FN-01"
     # A text is no written notice.
     texted = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-    OutboundMessage.objects.create(idempotency_key="t", borrower=case.borrower, loan=case.loan, case=case,
-                                   channel="sms", purpose="formal_notice", status="sent", planned_for=texted,
-                                   sent_at=texted)  # fmt: skip
+    OutboundMessageFactory(
+        case=case, channel="sms", purpose="formal_notice", status="sent", planned_for=texted, sent_at=texted
+    )
     assert request_legal(client, case).json()["rule"] == "FN-01"
     # A letter sent 10 days ago: 14 days to respond (the default policy), ends in 4 days.
     posted = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
-    letter = OutboundMessage.objects.create(idempotency_key="l", borrower=case.borrower, loan=case.loan, case=case,
-                                            channel="letter", purpose="formal_notice", status="sent",
-                                            planned_for=posted, sent_at=posted)  # fmt: skip
+    letter = OutboundMessageFactory(
+        case=case, channel="letter", purpose="formal_notice", status="sent", planned_for=posted, sent_at=posted
+    )
     waiting = request_legal(client, case)
     assert waiting.status_code == 409 and waiting.json()["rule"] == "FN-01"
     assert "to respond" in waiting.json()["detail"]
@@ -370,9 +369,15 @@ def test_a_default_notice_the_mail_house_returns_was_not_served(collector):
     notices_served(case)  # the formal notice long ago; the default notice below replaces the clock's
     today = product_today(case.loan.product)
     now = dt.datetime.now(dt.UTC)
-    letter = OutboundMessage.objects.create(idempotency_key="dn", borrower=case.borrower, loan=case.loan, case=case,
-                                            channel="letter", purpose="default_notice", status="sent",
-                                            provider_id="LT-dn", planned_for=now, sent_at=now)  # fmt: skip
+    letter = OutboundMessageFactory(
+        case=case,
+        channel="letter",
+        purpose="default_notice",
+        status="sent",
+        provider_id="LT-dn",
+        planned_for=now,
+        sent_at=now,
+    )
     default_notice_record(loan_id=case.loan_id, sent_at=now, remedy_by=today - dt.timedelta(days=1),
                           ref=f"message:{letter.pk}")  # fmt: skip
     client = api_for(collector)
@@ -426,9 +431,9 @@ def test_fn01_an_email_counts_as_the_written_notice_only_when_it_carried_the_not
 
     case = make_case(state="formal_notice", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
     long_ago = dt.datetime(2024, 1, 2, 10, tzinfo=dt.UTC)
-    email = OutboundMessage.objects.create(idempotency_key="e", borrower=case.borrower, loan=case.loan, case=case,
-                                           channel="email", purpose="formal_notice", status="delivered",
-                                           planned_for=long_ago, sent_at=long_ago)  # fmt: skip
+    email = OutboundMessageFactory(
+        case=case, channel="email", purpose="formal_notice", status="delivered", planned_for=long_ago, sent_at=long_ago
+    )
     client = api_for(collector)
     assert request_legal(client, case).json()["rule"] == "FN-01"  # a covering e-mail without the notice
     document_render(kind="formal_notice", case=case, message=email)
@@ -449,9 +454,9 @@ def test_a_cease_request_is_recorded_even_when_its_acknowledgement_cannot_be_mad
 def test_a_returned_formal_notice_is_sent_again_from_the_case_page_and_only_then(client, collector):
     case = make_case(state="formal_notice", loan=overdue_loan(borrower=BorrowerFactory(**US)), worked_by=collector)
     long_ago = dt.datetime(2024, 1, 2, 10, tzinfo=dt.UTC)
-    returned = OutboundMessage.objects.create(idempotency_key="r", borrower=case.borrower, loan=case.loan, case=case,
-                                              channel="letter", purpose="formal_notice", status="failed",
-                                              planned_for=long_ago, sent_at=long_ago)  # fmt: skip
+    returned = OutboundMessageFactory(
+        case=case, channel="letter", purpose="formal_notice", status="failed", planned_for=long_ago, sent_at=long_ago
+    )
     client.force_login(collector)
     url = reverse("case-detail", args=[case.pk])
     page = client.get(url)
