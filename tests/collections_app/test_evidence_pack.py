@@ -62,6 +62,15 @@ def flat(text: str) -> str:
     return "".join(text.split())
 
 
+def rewritten(pack, copy, name: str, old: bytes, new: bytes) -> None:  # type: ignore[no-untyped-def]
+    """A copy of the pack with one file's bytes changed after the fact, everything else (the manifest too) as it
+    was."""
+    with zipfile.ZipFile(pack) as source, zipfile.ZipFile(copy, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            target.writestr(info, data.replace(old, new) if info.filename == name else data)
+
+
 def legal_case(language: str = "en", *, worked_by=None):  # type: ignore[no-untyped-def]
     """A case in legal with one of everything: two payments (allocated), a formal notice mailed as a letter (its
     document), an SMS, a call with its allowing decision and a refused call with its reasons, a broken promise, a
@@ -224,12 +233,7 @@ def test_a_tampered_file_fails_verification(tmp_path):
 
     # One payment changed in the CSV, everything else (the manifest included) as it was.
     tampered = tmp_path / "tampered.zip"
-    with zipfile.ZipFile(good) as source, zipfile.ZipFile(tampered, "w") as target:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "data/payments.csv":
-                data = data.replace(b"30.00", b"3.00")
-            target.writestr(info, data)
+    rewritten(good, tampered, "data/payments.csv", b"30.00", b"3.00")
     problems = pack_verify(tampered.read_bytes())
     assert len(problems) == 1 and problems[0].startswith("data/payments.csv: SHA-256")
     with pytest.raises(CommandError, match=r"data/payments\.csv"):
@@ -373,12 +377,7 @@ def test_a_verified_dispute_and_the_validation_notice_clock_are_their_own_sectio
     assert "verifies" in out.getvalue()
     # A dispute's row changed after the fact is caught.
     tampered = tmp_path / "tampered.zip"
-    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(tampered, "w") as target:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "data/disputes.csv":
-                data = data.replace(b"2025-06-24T09:30", b"2025-06-21T09:30")
-            target.writestr(info, data)
+    rewritten(saved, tampered, "data/disputes.csv", b"2025-06-24T09:30", b"2025-06-21T09:30")
     problems = pack_verify(tampered.read_bytes())
     assert len(problems) == 1 and problems[0].startswith("data/disputes.csv: SHA-256")
 
