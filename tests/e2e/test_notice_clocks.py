@@ -11,7 +11,15 @@ from collections_app.services import forbearance_record
 from core.models import UserSettings
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_escalations import no_sideways_scroll
-from tests.factories import BorrowerFactory, make_case, notices_served, overdue_loan, team_with, user_with_role
+from tests.factories import (
+    BorrowerFactory,
+    OutboundMessageFactory,
+    make_case,
+    notices_served,
+    overdue_loan,
+    team_with,
+    user_with_role,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 UK = {"country": "GB", "region": "", "city": "Leeds", "time_zones": ["Europe/London"], "address_line1": "2 Park Row"}
@@ -21,9 +29,11 @@ UK = {"country": "GB", "region": "", "city": "Leeds", "time_zones": ["Europe/Lon
     ("language", "words"),
     [
         ("en", {"clocks": "Notice clocks", "default": "Not posted yet", "formal": "Not sent as a letter or an e-mail",
-                "refused": "The formal notice has not been sent as a letter or an e-mail yet", "passed": "passed"}),
+                "refused": "The formal notice has not been sent as a letter or an e-mail yet", "passed": "passed",
+                "returned": "Came back undelivered", "again": "Formal notice planned again"}),
         ("zh-hans", {"clocks": "通知时限", "default": "尚未寄出", "formal": "尚未以信函或电子邮件寄出",
-                     "refused": "正式催收通知函尚未以信函或电子邮件寄出", "passed": "已届满"}),
+                     "refused": "正式催收通知函尚未以信函或电子邮件寄出", "passed": "已届满",
+                     "returned": "信函被退回", "again": "已重新安排正式催收通知函"}),
     ],
 )  # fmt: skip
 def test_the_notice_clocks_hold_back_legal_review_until_their_periods_have_passed(
@@ -60,3 +70,14 @@ def test_the_notice_clocks_hold_back_legal_review_until_their_periods_have_passe
     form.locator("[data-testid=transition-request_legal]").click()
     expect(page.get_by_text(words["refused"])).to_have_count(0)
     assert CollectionCase.objects.get(pk=case.pk).state == "legal_review"
+
+    # Another case whose formal notice came back: the clock says so and offers to send it again.
+    returned = make_case(state="formal_notice", loan=overdue_loan(borrower=borrower), worked_by=collector)
+    OutboundMessageFactory(case=returned, channel="letter", purpose="formal_notice", status="failed")
+    page.goto(f"{live_server.url}/cases/{returned.pk}/")
+    expect(page.locator("[data-testid=notice-clocks]")).to_contain_text(words["returned"])
+    no_sideways_scroll(page, f"notice-clocks-returned-{language}", shot)
+    page.locator("[data-testid=formal-notice-resend]").click()
+    expect(page.get_by_text(words["again"])).to_be_visible()
+    expect(page.locator("[data-testid=formal-notice-resend]")).to_have_count(0)
+    shot(f"notice-clocks-sent-again-{language}")
